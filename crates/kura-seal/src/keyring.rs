@@ -1,0 +1,316 @@
+//! The key ring: purpose keys derived from every master key, ready for use.
+//!
+//! HKDF-SHA256 (RFC 5869) derives one key per purpose from each master key, so the sealing key,
+//! each column's blind-index key and the CSRF key are independent even though one secret backs
+//! them. New values use the active key; values under any held key still open.
+
+use std::collections::BTreeMap;
+use std::collections::HashMap;
+use std::sync::RwLock;
+
+use chacha20poly1305::aead::{AeadInOut, KeyInit};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use hkdf::Hkdf;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
+use zeroize::Zeroizing;
+
+use crate::blind::{BlindIndex, Normalize, normalise};
+use crate::envelope::{Column, HEADER_LEN, NONCE_LEN, OVERHEAD, Sealed, TAG_LEN, VERSION, parse_header};
+use crate::keys::{KeyError, KeyId, KeyMaterial};
+use crate::SealError;
+
+type HmacSha256 = Hmac<Sha256>;
+
+const SALT: &[u8] = b"kura key ring v1";
+
+struct DerivedKeys {
+    cipher: XChaCha20Poly1305,
+    hkdf: Hkdf<Sha256>,
+    csrf: HmacSha256,
+}
+
+impl DerivedKeys {
+    fn derive(master: &[u8; 32]) -> Result<Self, SealError> {
+        let hkdf = Hkdf::<Sha256>::new(Some(SALT), master);
+        let mut seal_key = Zeroizing::new([0u8; 32]);
+        hkdf.expand(b"kura/seal/xchacha20poly1305", seal_key.as_mut_slice())
+            .map_err(|_| SealError::Encrypt)?;
+        let cipher = XChaCha20Poly1305::new_from_slice(seal_key.as_slice())
+            .map_err(|_| SealError::Encrypt)?;
+        let mut csrf_key = Zeroizing::new([0u8; 32]);
+        hkdf.expand(b"kura/csrf/hmac-sha256", csrf_key.as_mut_slice())
+            .map_err(|_| SealError::Encrypt)?;
+        let csrf = <HmacSha256 as KeyInit>::new_from_slice(csrf_key.as_slice())
+            .map_err(|_| SealError::Encrypt)?;
+        Ok(Self { cipher, hkdf, csrf })
+    }
+
+    fn blind_mac(&self, column: Column) -> Result<HmacSha256, SealError> {
+        let mut key = Zeroizing::new([0u8; 32]);
+        let info = format!("kura/blind-index/{}/{}", column.table, column.column);
+        self.hkdf
+            .expand(info.as_bytes(), key.as_mut_slice())
+            .map_err(|_| SealError::Encrypt)?;
+        <HmacSha256 as KeyInit>::new_from_slice(key.as_slice()).map_err(|_| SealError::Encrypt)
+    }
+}
+
+/// Every purpose key of a shop, derived from its master keys.
+pub struct KeyRing {
+    active: KeyId,
+    keys: BTreeMap<KeyId, DerivedKeys>,
+    blind_cache: RwLock<HashMap<(KeyId, Column), HmacSha256>>,
+}
+
+impl std::fmt::Debug for KeyRing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyRing")
+            .field("active", &self.active)
+            .field("key_ids", &self.keys.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+impl KeyRing {
+    pub fn from_material(material: &KeyMaterial) -> Result<Self, KeyError> {
+        let mut keys = BTreeMap::new();
+        for info in &material.keys {
+            let secret = info.secret_bytes().map_err(|reason| KeyError::Invalid {
+                path: Default::default(),
+                reason,
+            })?;
+            let derived = DerivedKeys::derive(&secret).map_err(|_| KeyError::Invalid {
+                path: Default::default(),
+                reason: "key derivation failed".into(),
+            })?;
+            keys.insert(info.id, derived);
+        }
+        if !keys.contains_key(&material.active) {
+            return Err(KeyError::NoSuchKey(material.active));
+        }
+        Ok(Self { active: material.active, keys, blind_cache: RwLock::new(HashMap::new()) })
+    }
+
+    /// A ring with one random key, for tests and benchmarks.
+    pub fn ephemeral() -> Result<Self, KeyError> {
+        Self::from_material(&KeyMaterial::generate()?)
+    }
+
+    pub fn active_key_id(&self) -> KeyId {
+        self.active
+    }
+
+    pub fn key_ids(&self) -> impl Iterator<Item = KeyId> + '_ {
+        self.keys.keys().copied()
+    }
+
+    pub fn holds(&self, id: KeyId) -> bool {
+        self.keys.contains_key(&id)
+    }
+
+    /// Seals `plaintext` for `column` of row `row_id` under the active key.
+    pub fn seal(&self, column: Column, row_id: i64, plaintext: &[u8]) -> Result<Sealed, SealError> {
+        let keys = self.keys.get(&self.active).ok_or(SealError::UnknownKey(self.active.0))?;
+        let mut out = vec![0u8; OVERHEAD + plaintext.len()];
+        let (header, rest) = out.split_at_mut(HEADER_LEN);
+        header[0] = VERSION;
+        header[1..].copy_from_slice(&self.active.0.to_be_bytes());
+        let (nonce, rest) = rest.split_at_mut(NONCE_LEN);
+        getrandom::fill(nonce).map_err(|_| SealError::Random)?;
+        let (body, tag_out) = rest.split_at_mut(plaintext.len());
+        body.copy_from_slice(plaintext);
+        let aad = column.associated_data(header, row_id);
+        let nonce = XNonce::try_from(&*nonce).map_err(|_| SealError::Encrypt)?;
+        let tag = keys
+            .cipher
+            .encrypt_inout_detached(&nonce, &aad, body.into())
+            .map_err(|_| SealError::Encrypt)?;
+        tag_out.copy_from_slice(tag.as_slice());
+        Ok(Sealed::from_envelope(out))
+    }
+
+    pub fn seal_str(&self, column: Column, row_id: i64, text: &str) -> Result<Sealed, SealError> {
+        self.seal(column, row_id, text.as_bytes())
+    }
+
+    /// Opens a sealed value of `column` of row `row_id`, under whichever held key made it.
+    pub fn open(&self, column: Column, row_id: i64, sealed: &Sealed) -> Result<Zeroizing<Vec<u8>>, SealError> {
+        let bytes = sealed.as_bytes();
+        let (_, key_id) = parse_header(bytes)?;
+        let keys = self.keys.get(&KeyId(key_id)).ok_or(SealError::UnknownKey(key_id))?;
+        let header = bytes.get(..HEADER_LEN).ok_or(SealError::Malformed)?;
+        let nonce = bytes.get(HEADER_LEN..HEADER_LEN + NONCE_LEN).ok_or(SealError::Malformed)?;
+        let body_end = bytes.len().checked_sub(TAG_LEN).ok_or(SealError::Malformed)?;
+        let body = bytes.get(HEADER_LEN + NONCE_LEN..body_end).ok_or(SealError::Malformed)?;
+        let tag = bytes.get(body_end..).ok_or(SealError::Malformed)?;
+        let aad = column.associated_data(header, row_id);
+        let nonce = XNonce::try_from(nonce).map_err(|_| SealError::Malformed)?;
+        let tag = chacha20poly1305::Tag::try_from(tag).map_err(|_| SealError::Malformed)?;
+        let mut plain = Zeroizing::new(body.to_vec());
+        keys.cipher
+            .decrypt_inout_detached(&nonce, &aad, plain.as_mut_slice().into(), &tag)
+            .map_err(|_| SealError::NotAuthentic)?;
+        Ok(plain)
+    }
+
+    pub fn open_string(&self, column: Column, row_id: i64, sealed: &Sealed) -> Result<String, SealError> {
+        let plain = self.open(column, row_id, sealed)?;
+        String::from_utf8(plain.to_vec()).map_err(|_| SealError::NotText)
+    }
+
+    fn blind_with(&self, id: KeyId, column: Column, value: &str, how: Normalize) -> Result<BlindIndex, SealError> {
+        let normalised = Zeroizing::new(normalise(value, how));
+        let cached = self
+            .blind_cache
+            .read()
+            .ok()
+            .and_then(|c| c.get(&(id, column)).cloned());
+        let mut mac = match cached {
+            Some(mac) => mac,
+            None => {
+                let keys = self.keys.get(&id).ok_or(SealError::UnknownKey(id.0))?;
+                let mac = keys.blind_mac(column)?;
+                if let Ok(mut cache) = self.blind_cache.write() {
+                    cache.insert((id, column), mac.clone());
+                }
+                mac
+            }
+        };
+        mac.update(normalised.as_bytes());
+        Ok(BlindIndex::new(id, &mac.finalize().into_bytes()))
+    }
+
+    /// The blind index of `value` for `column` under the active key, for storing.
+    pub fn blind_index(&self, column: Column, value: &str, how: Normalize) -> Result<BlindIndex, SealError> {
+        self.blind_with(self.active, column, value, how)
+    }
+
+    /// The blind index of `value` under every held key, for lookups while a rotation runs.
+    pub fn blind_indexes(&self, column: Column, value: &str, how: Normalize) -> Result<Vec<BlindIndex>, SealError> {
+        self.keys.keys().map(|id| self.blind_with(*id, column, value, how)).collect()
+    }
+
+    /// A CSRF token bound to a session secret, under the active key.
+    pub fn csrf_token(&self, session_secret: &[u8]) -> String {
+        self.csrf_with(self.active, session_secret).unwrap_or_default()
+    }
+
+    fn csrf_with(&self, id: KeyId, session_secret: &[u8]) -> Option<String> {
+        let keys = self.keys.get(&id)?;
+        let mut mac = keys.csrf.clone();
+        mac.update(session_secret);
+        let tag = mac.finalize().into_bytes();
+        Some(format!("{}.{}", id.0, hex::encode(tag.as_slice())))
+    }
+
+    /// Checks a CSRF token in constant time against the session secret.
+    pub fn verify_csrf(&self, session_secret: &[u8], token: &str) -> bool {
+        let Some((id, _)) = token.split_once('.') else { return false };
+        let Ok(id) = id.parse::<u32>() else { return false };
+        let Some(expected) = self.csrf_with(KeyId(id), session_secret) else { return false };
+        expected.len() == token.len() && bool::from(expected.as_bytes().ct_eq(token.as_bytes()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const NAME: Column = Column::new("customers", "family_name");
+    const EMAIL: Column = Column::new("customers", "email");
+
+    fn two_rings() -> (KeyRing, KeyRing, KeyMaterial) {
+        let mut m = KeyMaterial::generate().unwrap();
+        let old = KeyRing::from_material(&m).unwrap();
+        m.add_active_key().unwrap();
+        (old, KeyRing::from_material(&m).unwrap(), m)
+    }
+
+    #[test]
+    fn round_trip_japanese_text() {
+        let ring = KeyRing::ephemeral().unwrap();
+        let s = ring.seal_str(NAME, 7, "山田 太郎").unwrap();
+        assert_eq!(ring.open_string(NAME, 7, &s).unwrap(), "山田 太郎");
+        assert!(!s.as_bytes().windows(3).any(|w| w == "山".as_bytes()));
+    }
+
+    #[test]
+    fn same_value_seals_differently() {
+        let ring = KeyRing::ephemeral().unwrap();
+        let a = ring.seal_str(NAME, 1, "x").unwrap();
+        let b = ring.seal_str(NAME, 1, "x").unwrap();
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn rotated_ring_opens_old_values_and_writes_new_key() {
+        let (old, new, _) = two_rings();
+        let s = old.seal_str(NAME, 3, "佐藤").unwrap();
+        assert_eq!(new.open_string(NAME, 3, &s).unwrap(), "佐藤");
+        assert_eq!(new.seal_str(NAME, 3, "佐藤").unwrap().key_id().unwrap(), 2);
+        let fresh = new.seal_str(NAME, 3, "佐藤").unwrap();
+        assert_eq!(old.open(NAME, 3, &fresh).unwrap_err(), SealError::UnknownKey(2));
+    }
+
+    #[test]
+    fn blind_index_normalises_and_differs_per_column() {
+        let ring = KeyRing::ephemeral().unwrap();
+        let a = ring.blind_index(EMAIL, "  Taro@Example.JP ", Normalize::Email).unwrap();
+        let b = ring.blind_index(EMAIL, "taro@example.jp", Normalize::Email).unwrap();
+        let fullwidth = ring.blind_index(EMAIL, "ｔａｒｏ＠ｅｘａｍｐｌｅ．ｊｐ", Normalize::Email).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a, fullwidth);
+        let other = ring.blind_index(NAME, "taro@example.jp", Normalize::Email).unwrap();
+        assert_ne!(a, other);
+        let (_, new, _) = two_rings();
+        assert_eq!(new.blind_indexes(EMAIL, "a@b.jp", Normalize::Email).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn csrf_tokens_bind_to_session() {
+        let ring = KeyRing::ephemeral().unwrap();
+        let t = ring.csrf_token(b"session-a");
+        assert!(ring.verify_csrf(b"session-a", &t));
+        assert!(!ring.verify_csrf(b"session-b", &t));
+        assert!(!ring.verify_csrf(b"session-a", "1.00"));
+        assert!(!ring.verify_csrf(b"session-a", ""));
+    }
+
+    proptest! {
+        #[test]
+        fn envelope_round_trips(plain in proptest::collection::vec(any::<u8>(), 0..300), row in any::<i64>()) {
+            let ring = KeyRing::ephemeral().unwrap();
+            let s = ring.seal(NAME, row, &plain).unwrap();
+            prop_assert_eq!(s.as_bytes().len(), plain.len() + OVERHEAD);
+            prop_assert_eq!(ring.open(NAME, row, &s).unwrap().to_vec(), plain);
+        }
+
+        #[test]
+        fn any_flipped_bit_fails(plain in proptest::collection::vec(any::<u8>(), 0..64), row in any::<i64>(), bit in any::<usize>()) {
+            let ring = KeyRing::ephemeral().unwrap();
+            let s = ring.seal(NAME, row, &plain).unwrap();
+            let mut bytes = s.into_bytes();
+            let i = bit % (bytes.len() * 8);
+            bytes[i / 8] ^= 1 << (i % 8);
+            prop_assert!(ring.open(NAME, row, &Sealed::from_stored(bytes)).is_err());
+        }
+
+        #[test]
+        fn swapped_row_column_or_key_fails(plain in proptest::collection::vec(any::<u8>(), 0..64), row in any::<i64>(), other in any::<i64>()) {
+            prop_assume!(row != other);
+            let (old, new, _) = two_rings();
+            let s = new.seal(NAME, row, &plain).unwrap();
+            prop_assert_eq!(new.open(NAME, other, &s).unwrap_err(), SealError::NotAuthentic);
+            prop_assert_eq!(new.open(EMAIL, row, &s).unwrap_err(), SealError::NotAuthentic);
+            prop_assert_eq!(new.open(Column::new("orders", "family_name"), row, &s).unwrap_err(), SealError::NotAuthentic);
+            // Relabel the envelope as made by key 1, which the ring also holds: must not open.
+            let mut bytes = s.into_bytes();
+            bytes[1..5].copy_from_slice(&1u32.to_be_bytes());
+            prop_assert_eq!(new.open(NAME, row, &Sealed::from_stored(bytes.clone())).unwrap_err(), SealError::NotAuthentic);
+            prop_assert!(old.open(NAME, row, &Sealed::from_stored(bytes)).is_err());
+        }
+    }
+}

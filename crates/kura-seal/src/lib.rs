@@ -1,0 +1,44 @@
+//! Kura's security primitives, free of I/O beyond the key file.
+//!
+//! Guarantees:
+//! - A personal field is stored only as a [`Sealed`] envelope
+//!   (`version | key_id | nonce | ciphertext+tag`, XChaCha20-Poly1305) whose associated data binds
+//!   the table, the column and the row id, so a ciphertext cannot be moved to another row or column.
+//! - Keys are derived with HKDF-SHA256 from master keys that live outside the database
+//!   ([`KeyProvider`]); every envelope and blind index names the key id it was made with, so keys
+//!   can be rotated and retired.
+//! - Lookups go through [`BlindIndex`]es: HMAC-SHA256 over the normalised value, one key per column.
+//! - Passwords are hashed with Argon2id ([`Passwords`]); unknown accounts cost the same time.
+//! - Secrets print nothing in `Debug`.
+
+mod blind;
+mod envelope;
+mod keyring;
+mod keys;
+mod password;
+mod token;
+
+pub use blind::{BlindIndex, Normalize};
+pub use envelope::{Column, Sealed};
+pub use keyring::KeyRing;
+pub use keys::{FileKeyProvider, KeyError, KeyId, KeyMaterial, KeyProvider, MasterKeyInfo};
+pub use password::{PasswordError, PasswordHash, PasswordPolicy, Passwords, Verified};
+pub use token::{SessionToken, TokenHash, random_bytes};
+
+/// Why sealing or opening failed. Deliberately vague about the cause of a failed open: the
+/// caller learns that the value is not authentic, not which byte was wrong.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SealError {
+    #[error("the sealed value is malformed")]
+    Malformed,
+    #[error("the sealed value was made with key {0}, which this key ring does not hold")]
+    UnknownKey(u32),
+    #[error("the sealed value is not authentic for this table, column and row")]
+    NotAuthentic,
+    #[error("the sealed value does not hold UTF-8 text")]
+    NotText,
+    #[error("the system random generator failed")]
+    Random,
+    #[error("encryption failed")]
+    Encrypt,
+}
