@@ -1,1 +1,25 @@
-//! placeholder
+//! Kura's use cases and the ports they need.
+//!
+//! Guarantees: plaintext personal data enters a port only after [`Vault`] sealed it (the
+//! repository types hold [`kura_seal::Sealed`] and [`kura_seal::BlindIndex`], never strings), and
+//! every security-relevant outcome is reported to the [`SecurityEvents`] port.
+
+pub mod clock;
+pub mod customers;
+pub mod error;
+pub mod events;
+pub mod ids;
+pub mod ports;
+pub mod rotation;
+pub mod sealed;
+pub mod sessions;
+pub mod vault;
+
+pub use clock::{Clock, SystemClock};
+pub use customers::Customers;
+pub use error::{AppError, StoreError};
+pub use events::{LogEvents, SecurityEvent, SecurityEventKind, SecurityEvents};
+pub use ids::new_id;
+pub use ports::{CustomerRepo, SealedRowRepo, SessionRepo, Store};
+pub use sessions::{LoadedSession, SessionData, SessionPolicy, Sessions};
+pub use vault::Vault;

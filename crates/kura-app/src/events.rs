@@ -1,0 +1,92 @@
+//! Security events: the port through which every security-relevant outcome reaches the guard.
+
+use std::net::IpAddr;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecurityEventKind {
+    LoginSucceeded,
+    LoginFailed,
+    Logout,
+    SessionCycled,
+    RateLimited,
+    CsrfRejected,
+    CrossSiteRejected,
+    BodyTooLarge,
+    CardNumberRefused,
+    MalformedInput,
+    KeyRotationStarted,
+    KeyRotationFinished,
+    KeyRetired,
+    SealFailure,
+}
+
+impl SecurityEventKind {
+    /// OWASP logging vocabulary where it has a word for it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::LoginSucceeded => "authn_login_success",
+            Self::LoginFailed => "authn_login_fail",
+            Self::Logout => "session_logout",
+            Self::SessionCycled => "session_renewed",
+            Self::RateLimited => "excess_rate_limit_exceeded",
+            Self::CsrfRejected => "input_validation_fail:csrf",
+            Self::CrossSiteRejected => "input_validation_fail:cross_site",
+            Self::BodyTooLarge => "input_validation_fail:body_too_large",
+            Self::CardNumberRefused => "input_validation_fail:card_number",
+            Self::MalformedInput => "input_validation_fail:malformed",
+            Self::KeyRotationStarted => "sys_crypto_key_rotation_start",
+            Self::KeyRotationFinished => "sys_crypto_key_rotation_done",
+            Self::KeyRetired => "sys_crypto_key_retired",
+            Self::SealFailure => "sys_crypto_integrity_fail",
+        }
+    }
+}
+
+/// One event. `subject` is an internal id (customer or staff id), never an email or a name.
+#[derive(Debug, Clone)]
+pub struct SecurityEvent {
+    pub kind: SecurityEventKind,
+    pub ip: Option<IpAddr>,
+    pub request_id: Option<String>,
+    pub subject: Option<i64>,
+}
+
+impl SecurityEvent {
+    pub fn new(kind: SecurityEventKind) -> Self {
+        Self { kind, ip: None, request_id: None, subject: None }
+    }
+    pub fn ip(mut self, ip: IpAddr) -> Self {
+        self.ip = Some(ip);
+        self
+    }
+    pub fn request(mut self, id: &str) -> Self {
+        self.request_id = Some(id.to_string());
+        self
+    }
+    pub fn subject(mut self, id: i64) -> Self {
+        self.subject = Some(id);
+        self
+    }
+}
+
+/// The guard's intake. Implementations must not block the request for long.
+pub trait SecurityEvents: Send + Sync {
+    fn record(&self, event: SecurityEvent);
+}
+
+/// Writes each event as a structured log line under the `kura::security` target.
+#[derive(Debug, Default)]
+pub struct LogEvents;
+
+impl SecurityEvents for LogEvents {
+    fn record(&self, e: SecurityEvent) {
+        tracing::warn!(
+            target: "kura::security",
+            event = e.kind.name(),
+            ip = e.ip.map(|ip| ip.to_string()),
+            request_id = e.request_id,
+            subject = e.subject,
+            "security event"
+        );
+    }
+}

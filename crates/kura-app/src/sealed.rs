@@ -1,0 +1,132 @@
+//! Which columns hold sealed values, and the sealed record types the ports accept.
+//!
+//! [`SEALED_TABLES`] is the single list of every sealed column and blind index in the schema;
+//! key rotation, key status and the invariant tests walk it, so a new personal column added to
+//! the schema but not here is caught by the conformance suite.
+
+use kura_seal::{BlindIndex, Column, Normalize, PasswordHash, Sealed};
+
+/// A blind-index column and the sealed column it is computed from.
+#[derive(Debug, Clone, Copy)]
+pub struct BlindColumn {
+    pub column: &'static str,
+    pub source: &'static str,
+    pub how: Normalize,
+}
+
+/// A table with sealed columns, keyed by an `id BIGINT` primary key.
+#[derive(Debug, Clone, Copy)]
+pub struct SealedTable {
+    pub table: &'static str,
+    pub sealed: &'static [&'static str],
+    pub blind: &'static [BlindColumn],
+}
+
+impl SealedTable {
+    pub fn column(&self, name: &'static str) -> Column {
+        Column::new(self.table, name)
+    }
+}
+
+pub mod col {
+    use kura_seal::Column;
+    pub const FAMILY_NAME: Column = Column::new("customers", "family_name");
+    pub const GIVEN_NAME: Column = Column::new("customers", "given_name");
+    pub const FAMILY_NAME_KANA: Column = Column::new("customers", "family_name_kana");
+    pub const GIVEN_NAME_KANA: Column = Column::new("customers", "given_name_kana");
+    pub const EMAIL: Column = Column::new("customers", "email");
+    pub const PHONE: Column = Column::new("customers", "phone");
+    pub const POSTAL_CODE: Column = Column::new("customers", "postal_code");
+    pub const PREFECTURE: Column = Column::new("customers", "prefecture");
+    pub const ADDRESS1: Column = Column::new("customers", "address1");
+    pub const ADDRESS2: Column = Column::new("customers", "address2");
+    pub const BIRTH_DATE: Column = Column::new("customers", "birth_date");
+    pub const GENDER: Column = Column::new("customers", "gender");
+    pub const EMAIL_BIDX: Column = Column::new("customers", "email_bidx");
+    pub const PHONE_BIDX: Column = Column::new("customers", "phone_bidx");
+    pub const SESSION_DATA: Column = Column::new("sessions", "data");
+}
+
+pub const CUSTOMERS: SealedTable = SealedTable {
+    table: "customers",
+    sealed: &[
+        "family_name",
+        "given_name",
+        "family_name_kana",
+        "given_name_kana",
+        "email",
+        "phone",
+        "postal_code",
+        "prefecture",
+        "address1",
+        "address2",
+        "birth_date",
+        "gender",
+    ],
+    blind: &[
+        BlindColumn { column: "email_bidx", source: "email", how: Normalize::Email },
+        BlindColumn { column: "phone_bidx", source: "phone", how: Normalize::Digits },
+    ],
+};
+
+pub const SESSIONS: SealedTable = SealedTable { table: "sessions", sealed: &["data"], blind: &[] };
+
+pub const SEALED_TABLES: &[SealedTable] = &[CUSTOMERS, SESSIONS];
+
+/// A customer row as the store holds it: personal fields sealed, lookups by blind index.
+#[derive(Debug, Clone)]
+pub struct SealedCustomer {
+    pub id: i64,
+    pub email_bidx: BlindIndex,
+    pub phone_bidx: BlindIndex,
+    pub family_name: Sealed,
+    pub given_name: Sealed,
+    pub family_name_kana: Sealed,
+    pub given_name_kana: Sealed,
+    pub email: Sealed,
+    pub phone: Sealed,
+    pub postal_code: Sealed,
+    pub prefecture: Sealed,
+    pub address1: Sealed,
+    pub address2: Option<Sealed>,
+    pub birth_date: Option<Sealed>,
+    pub gender: Option<Sealed>,
+    pub password_hash: Option<PasswordHash>,
+    pub created_at: i64,
+}
+
+/// What login needs of a customer: the id and the password hash, nothing personal.
+#[derive(Debug, Clone)]
+pub struct CustomerCredentials {
+    pub id: i64,
+    pub password_hash: Option<PasswordHash>,
+}
+
+/// One row's sealed and blind-index columns, in [`SealedTable`] order, for key rotation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealedRow {
+    pub id: i64,
+    pub sealed: Vec<Option<Vec<u8>>>,
+    pub blind: Vec<Option<Vec<u8>>>,
+}
+
+/// A row re-sealed under a new key, written only if the row still holds `old`.
+#[derive(Debug, Clone)]
+pub struct ResealedRow {
+    pub old: SealedRow,
+    pub sealed: Vec<Option<Vec<u8>>>,
+    pub blind: Vec<Option<Vec<u8>>>,
+}
+
+/// A stored session: the token's hash, never the token; the data sealed.
+#[derive(Debug, Clone)]
+pub struct SessionRecord {
+    pub id: i64,
+    pub token_hash: [u8; 32],
+    pub customer_id: Option<i64>,
+    pub data: Sealed,
+    pub created_at: i64,
+    pub last_seen_at: i64,
+    pub idle_expires_at: i64,
+    pub absolute_expires_at: i64,
+}
