@@ -18,6 +18,7 @@ pub enum SecurityEventKind {
     KeyRotationFinished,
     KeyRetired,
     SealFailure,
+    CspViolation,
 }
 
 impl SecurityEventKind {
@@ -38,6 +39,7 @@ impl SecurityEventKind {
             Self::KeyRotationFinished => "sys_crypto_key_rotation_done",
             Self::KeyRetired => "sys_crypto_key_retired",
             Self::SealFailure => "sys_crypto_integrity_fail",
+            Self::CspViolation => "malicious_csp_violation",
         }
     }
 }

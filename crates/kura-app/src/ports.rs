@@ -21,6 +21,8 @@ pub trait CustomerRepo: Send + Sync {
     async fn customer(&self, id: i64) -> Result<Option<SealedCustomer>, StoreError>;
     async fn set_password_hash(&self, id: i64, hash: &PasswordHash) -> Result<(), StoreError>;
     async fn count_customers(&self) -> Result<u64, StoreError>;
+    /// Customers in id order after `after_id`, for listings and exports.
+    async fn customers_after(&self, after_id: i64, limit: u32) -> Result<Vec<SealedCustomer>, StoreError>;
 }
 
 #[async_trait]

@@ -34,10 +34,9 @@ impl Default for SessionPolicy {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SessionData {
+    /// Where to return after signing in (a local path only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub lang: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub flash: Option<String>,
+    pub return_to: Option<String>,
 }
 
 #[derive(Debug, Clone)]

@@ -250,6 +250,16 @@ impl CustomerRepo for SqliteStore {
         })
     }
 
+    async fn customers_after(&self, after_id: i64, limit: u32) -> Result<Vec<SealedCustomer>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM customers WHERE id > ? ORDER BY id LIMIT ?")
+            .bind(after_id)
+            .bind(i64::from(limit))
+            .fetch_all(&self.read)
+            .await
+            .map_err(db_err)?;
+        rows.iter().map(customer_from_row).collect::<Result<_, _>>().map_err(db_err)
+    }
+
     async fn count_customers(&self) -> Result<u64, StoreError> {
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM customers").fetch_one(&self.read).await.map_err(db_err)?;
         Ok(u64::try_from(n).unwrap_or(0))

@@ -1,1 +1,18 @@
-//! placeholder
+//! Kura's HTTP face.
+//!
+//! Guarantees: every route and the order of every security layer are in [`router`]; every
+//! response carries the security headers; every unsafe browser request passes the CSRF and
+//! cross-site checks; every error is a page (or JSON under `/api/`) in the visitor's language
+//! with an operation id that is also in the log, and never a stack trace, SQL or echoed input.
+
+pub mod config;
+pub mod error;
+pub mod i18n;
+pub mod pages;
+pub mod router;
+pub mod security;
+pub mod state;
+
+pub use config::WebConfig;
+pub use router::router;
+pub use state::{AppState, Shop};

@@ -1,1 +1,214 @@
-fn main() {}
+//! The `kura` command: the shop server and its operations.
+
+mod bench;
+mod config;
+mod demo;
+mod keys;
+mod metrics;
+mod shop;
+mod synth;
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+use crate::config::Config;
+
+/// Kura: an online shop whose stolen database is worthless.
+///
+/// Every command that works on a shop takes --dir DIR (a shop directory holding kura.toml, the
+/// database and the master key) or --config FILE; KURA_* environment variables override the file.
+#[derive(Parser)]
+#[command(name = "kura", version, about, long_about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Clone)]
+struct ShopArgs {
+    /// The shop directory (kura.toml, kura.db and kura.key inside).
+    #[arg(long, value_name = "DIR")]
+    dir: Option<PathBuf>,
+    /// A configuration file (default: ./kura.toml when present).
+    #[arg(long, value_name = "FILE", conflicts_with = "dir")]
+    config: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the shop.
+    Serve {
+        #[command(flatten)]
+        shop: ShopArgs,
+        /// Listen address, overriding server.listen (e.g. 0.0.0.0:8080).
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<std::net::SocketAddr>,
+    },
+    /// Apply pending database migrations and list them.
+    Migrate {
+        #[command(flatten)]
+        shop: ShopArgs,
+    },
+    /// Create (or reuse) a demo shop in a directory and serve it.
+    Demo {
+        /// The demo shop directory; reused when it exists.
+        #[arg(long, value_name = "DIR", default_value = "kura-demo")]
+        dir: PathBuf,
+        /// Listen address.
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+        /// Also generate this many synthetic customers (sealed like real ones).
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        customers: u64,
+        /// Prepare the shop and exit without serving.
+        #[arg(long)]
+        no_serve: bool,
+    },
+    /// Manage the master keys that seal personal data.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Measure sealing, hashing and sealed storage, and print the numbers.
+    Bench {
+        /// Rows for the storage benchmark.
+        #[arg(long, default_value_t = 100_000)]
+        rows: u64,
+        /// PostgreSQL server to benchmark too (a scratch database is created and dropped);
+        /// defaults to $KURA_BENCH_PG_URL.
+        #[arg(long, value_name = "URL")]
+        pg_url: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Show each key and how many sealed values and blind indexes use it.
+    Status {
+        #[command(flatten)]
+        shop: ShopArgs,
+    },
+    /// Add a new key for writes and re-seal everything under it (resumes an unfinished run).
+    Rotate {
+        #[command(flatten)]
+        shop: ShopArgs,
+        /// Rows per transaction.
+        #[arg(long, default_value_t = 500)]
+        batch: u32,
+    },
+    /// Remove old keys that no value uses any more.
+    Retire {
+        #[command(flatten)]
+        shop: ShopArgs,
+    },
+}
+
+fn env_pairs() -> Vec<(String, String)> {
+    std::env::vars().filter(|(k, _)| k.starts_with("KURA_")).collect()
+}
+
+fn load(shop: &ShopArgs) -> anyhow::Result<Config> {
+    Config::load(shop.dir.as_deref(), shop.config.as_deref(), &env_pairs())
+}
+
+fn init_logging(config: Option<&Config>) {
+    let level = config.map_or("info", |c| c.log.level.as_str());
+    let filter = EnvFilter::try_new(level).unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if config.is_some_and(|c| c.log.format == "text") {
+        let _ = builder.try_init();
+    } else {
+        let _ = builder.json().with_current_span(true).with_span_list(false).try_init();
+    }
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("kura: cannot start the runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("kura: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve { shop, listen } => {
+            let mut config = load(&shop)?;
+            init_logging(Some(&config));
+            if let Some(addr) = listen {
+                config.server.listen = addr;
+            }
+            let state = shop::build(&config).await?;
+            shop::serve(&config, state, |addr| println!("Kura is serving on http://{addr}/")).await
+        }
+        Command::Migrate { shop } => {
+            let config = load(&shop)?;
+            init_logging(Some(&config));
+            let store = shop::open_store(&config).await?;
+            for (version, name) in store.applied_migrations().await? {
+                println!("{version:04}_{name}");
+            }
+            Ok(())
+        }
+        Command::Demo { dir, listen, customers, no_serve } => {
+            demo::prepare_dir(&dir)?;
+            let mut config = Config::load(Some(&dir), None, &env_pairs())?;
+            init_logging(Some(&config));
+            config.server.listen = listen;
+            let state = shop::build(&config).await?;
+            demo::ensure_demo_account(&state.customers).await?;
+            if customers > 0 {
+                let started = std::time::Instant::now();
+                demo::insert_synthetic(&state.store, &state.vault, customers).await?;
+                println!("Added {customers} synthetic customers in {:.1} s.", started.elapsed().as_secs_f64());
+            }
+            if no_serve {
+                println!("Demo shop prepared in {}.", dir.display());
+                return Ok(());
+            }
+            let shown = dir.canonicalize().unwrap_or(dir.clone());
+            shop::serve(&config, state, |addr| {
+                println!("Kura demo shop: http://{addr}/");
+                println!("  shop directory: {}", shown.display());
+                println!("  demo account:   {} / {}", demo::DEMO_EMAIL, demo::DEMO_PASSWORD);
+                println!("  stop with Ctrl-C");
+            })
+            .await
+        }
+        Command::Keys { command } => match command {
+            KeysCommand::Status { shop } => {
+                let config = load(&shop)?;
+                init_logging(Some(&config));
+                keys::status(&config).await
+            }
+            KeysCommand::Rotate { shop, batch } => {
+                let config = load(&shop)?;
+                init_logging(Some(&config));
+                keys::rotate(&config, batch.max(1)).await
+            }
+            KeysCommand::Retire { shop } => {
+                let config = load(&shop)?;
+                init_logging(Some(&config));
+                keys::retire(&config).await
+            }
+        },
+        Command::Bench { rows, pg_url } => {
+            init_logging(None);
+            let pg = pg_url.or_else(|| std::env::var("KURA_BENCH_PG_URL").ok());
+            bench::run(rows, pg.as_deref()).await.context("benchmark failed")
+        }
+    }
+}

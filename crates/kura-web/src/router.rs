@@ -1,0 +1,55 @@
+//! Every route of the shop, and the order of the layers every request passes through.
+//!
+//! Outermost first:
+//! 1. `request_id`       operation id, tracing span, access log, metrics
+//! 2. `client_ip`        peer address, or X-Forwarded-For only from trusted proxies
+//! 3. `security_headers` CSP with a fresh nonce, nosniff, referrer and permissions policy, HSTS
+//! 4. `render_errors`    every error becomes a page (or JSON under /api/) with the operation id
+//! 5. `rate_limit`       token bucket per client IP; 429 with Retry-After
+//! 6. `body_limit`       declared length checked up front; extractors capped to the same size
+//! 7. `session`          server-side session from the cookie; cookie written back
+//! 8. `csrf`             Sec-Fetch-Site, Origin and session-bound token on unsafe methods
+//! then the handler.
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::routing::{get, post};
+use tower::ServiceBuilder;
+
+use crate::AppState;
+use crate::error::{ErrorKind, WebError, render_errors};
+use crate::pages::{account, ops};
+use crate::security::{body_limit, client_ip, csrf, headers, rate_limit, request_id, session};
+
+async fn not_found() -> WebError {
+    WebError::new(ErrorKind::NotFound)
+}
+
+pub fn router(state: AppState) -> Router {
+    let limit = state.config.body_limit;
+    Router::new()
+        .route("/", get(account::home_get))
+        .route("/login", get(account::login_get).post(account::login_post))
+        .route("/logout", post(account::logout_post))
+        .route("/account", get(account::account_get))
+        .route("/lang/{code}", get(ops::lang_get))
+        .route("/assets/kura.css", get(ops::css_get))
+        .route("/csp-report", post(ops::csp_report_post))
+        .route("/healthz", get(ops::healthz_get))
+        .route("/readyz", get(ops::readyz_get))
+        .fallback(not_found)
+        .layer(
+            ServiceBuilder::new()
+                .layer(from_fn(request_id::request_id))
+                .layer(from_fn_with_state(state.clone(), client_ip::client_ip))
+                .layer(from_fn_with_state(state.clone(), headers::security_headers))
+                .layer(from_fn_with_state(state.clone(), render_errors))
+                .layer(from_fn_with_state(state.clone(), rate_limit::rate_limit))
+                .layer(from_fn_with_state(state.clone(), body_limit::body_limit))
+                .layer(DefaultBodyLimit::max(limit))
+                .layer(from_fn_with_state(state.clone(), session::session))
+                .layer(from_fn_with_state(state.clone(), csrf::csrf)),
+        )
+        .with_state(state)
+}

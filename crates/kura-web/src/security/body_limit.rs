@@ -1,0 +1,33 @@
+//! Request body size limit.
+//!
+//! A declared `Content-Length` above the limit is refused before a byte is read; a body without
+//! a declared length is cut off at the limit by the extractors (axum's `DefaultBodyLimit`, set
+//! in the router to the same number). Either way the visitor sees a clear 413 page and the
+//! guard hears of it.
+
+use axum::extract::{Request, State};
+use axum::http::header;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use kura_app::{SecurityEvent, SecurityEventKind};
+
+use crate::AppState;
+use crate::error::{ErrorKind, WebError};
+use crate::security::client_ip::ClientIp;
+
+pub async fn body_limit(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > state.config.body_limit as u64) {
+        let mut event = SecurityEvent::new(SecurityEventKind::BodyTooLarge);
+        if let Some(ip) = req.extensions().get::<ClientIp>() {
+            event = event.ip(ip.0);
+        }
+        state.event(event);
+        return WebError::new(ErrorKind::PayloadTooLarge).into_response();
+    }
+    next.run(req).await
+}

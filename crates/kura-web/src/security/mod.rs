@@ -1,0 +1,9 @@
+//! One file per security layer; `router.rs` states their order.
+
+pub mod body_limit;
+pub mod client_ip;
+pub mod csrf;
+pub mod headers;
+pub mod rate_limit;
+pub mod request_id;
+pub mod session;

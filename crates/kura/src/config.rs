@@ -1,0 +1,323 @@
+//! Typed configuration: defaults < `kura.toml` < `KURA_*` environment < command-line flags.
+//!
+//! Unknown keys in the file and unknown `KURA_*` variables are refused with a message naming
+//! them, so a typo never silently leaves a setting at its default. Relative paths are resolved
+//! against the shop directory (`--dir`) or the config file's folder.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub shop: ShopSection,
+    pub server: ServerSection,
+    pub database: DatabaseSection,
+    pub keys: KeysSection,
+    pub session: SessionSection,
+    pub passwords: PasswordSection,
+    pub log: LogSection,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ShopSection {
+    /// The shop's name, shown in every page header and mail.
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerSection {
+    /// Address the shop listens on.
+    pub listen: SocketAddr,
+    /// The URL customers use, e.g. `https://shop.example.jp`. An https URL turns on Secure
+    /// `__Host-` cookies and HSTS (TLS terminated here or by a proxy in front).
+    pub public_url: Option<String>,
+    /// Proxies (CIDR) whose X-Forwarded-For is believed.
+    pub trusted_proxies: Vec<IpNet>,
+    /// Largest request body, in bytes.
+    pub body_limit_bytes: usize,
+    pub rate_limit_per_second: u32,
+    pub rate_limit_burst: u32,
+    /// Where Prometheus metrics are served, apart from the shop (keep it on loopback or a
+    /// private network). An empty string turns the metrics listener off.
+    pub metrics_listen: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseSection {
+    /// `sqlite://path/to/kura.db` (default) or `postgres://user@host/db`.
+    pub url: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KeysSection {
+    /// The master key file (mode 0600), created on first start. Never put it beside backups.
+    pub file: PathBuf,
+    /// How often a running shop checks the key file for a rotation, in seconds.
+    pub reload_seconds: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SessionSection {
+    pub idle_minutes: i64,
+    pub absolute_hours: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PasswordSection {
+    /// Argon2id memory in KiB (at least 19456).
+    pub memory_kib: u32,
+    /// Argon2id iterations (at least 2).
+    pub iterations: u32,
+    /// Argon2id lanes (at least 1).
+    pub parallelism: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSection {
+    /// A tracing filter, e.g. `info` or `info,kura::store=debug`.
+    pub level: String,
+    /// `json` (default) or `text`.
+    pub format: String,
+}
+
+impl Default for ShopSection {
+    fn default() -> Self {
+        Self { name: "Kura".into() }
+    }
+}
+
+impl Default for ServerSection {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            public_url: None,
+            trusted_proxies: Vec::new(),
+            body_limit_bytes: 64 * 1024,
+            rate_limit_per_second: 50,
+            rate_limit_burst: 200,
+            metrics_listen: "127.0.0.1:9464".into(),
+        }
+    }
+}
+
+impl Default for DatabaseSection {
+    fn default() -> Self {
+        Self { url: "sqlite://kura.db".into() }
+    }
+}
+
+impl Default for KeysSection {
+    fn default() -> Self {
+        Self { file: PathBuf::from("kura.key"), reload_seconds: 5 }
+    }
+}
+
+impl Default for SessionSection {
+    fn default() -> Self {
+        Self { idle_minutes: 30, absolute_hours: 12 }
+    }
+}
+
+impl Default for PasswordSection {
+    fn default() -> Self {
+        Self { memory_kib: 19_456, iterations: 2, parallelism: 1 }
+    }
+}
+
+impl Default for LogSection {
+    fn default() -> Self {
+        Self { level: "info".into(), format: "json".into() }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            shop: ShopSection::default(),
+            server: ServerSection::default(),
+            database: DatabaseSection::default(),
+            keys: KeysSection::default(),
+            session: SessionSection::default(),
+            passwords: PasswordSection::default(),
+            log: LogSection::default(),
+        }
+    }
+}
+
+/// Environment variables that belong to tools around Kura, not to its configuration.
+const ENV_NOT_CONFIG: &[&str] = &["KURA_TEST_", "KURA_BENCH_"];
+
+/// Every `section.key` of the configuration, as `KURA_SECTION_KEY` → (section, key).
+fn env_names() -> anyhow::Result<BTreeMap<String, (String, String)>> {
+    let value = serde_json::to_value(Config::default())?;
+    let mut names = BTreeMap::new();
+    if let Some(sections) = value.as_object() {
+        for (section, body) in sections {
+            for key in body.as_object().map(|o| o.keys().cloned().collect::<Vec<_>>()).unwrap_or_default() {
+                names.insert(format!("KURA_{}_{}", section.to_uppercase(), key.to_uppercase()), (section.clone(), key));
+            }
+        }
+    }
+    Ok(names)
+}
+
+fn env_value(raw: &str) -> toml::Value {
+    // A TOML literal (number, boolean, array) when it parses as one; otherwise a string.
+    if raw.is_empty() {
+        return toml::Value::String(String::new());
+    }
+    toml::from_str::<toml::Table>(&format!("v = {raw}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(raw.to_string()))
+}
+
+impl Config {
+    /// Loads the configuration for a shop directory (`--dir`) or a config file.
+    pub fn load(dir: Option<&Path>, file: Option<&Path>, env: &[(String, String)]) -> anyhow::Result<Self> {
+        let (file, base) = match (dir, file) {
+            (_, Some(f)) => (Some(f.to_path_buf()), f.parent().map(Path::to_path_buf).unwrap_or_default()),
+            (Some(d), None) => (Some(d.join("kura.toml")), d.to_path_buf()),
+            (None, None) => (Some(PathBuf::from("kura.toml")), PathBuf::new()),
+        };
+        let mut table = match &file {
+            Some(f) if f.exists() => {
+                let text = std::fs::read_to_string(f).with_context(|| format!("cannot read {}", f.display()))?;
+                toml::from_str::<toml::Table>(&text).with_context(|| format!("{} is not valid TOML", f.display()))?
+            }
+            _ => toml::Table::new(),
+        };
+        if let Some(f) = file.as_ref().filter(|f| f.exists()) {
+            // Check the file alone first, so its mistakes are reported as the file's.
+            toml::Value::Table(table.clone())
+                .try_into::<Config>()
+                .map_err(|e| anyhow::anyhow!("{}: {}", f.display(), e.message()))?;
+        }
+        let names = env_names()?;
+        let mut unknown = Vec::new();
+        for (name, raw) in env {
+            if !name.starts_with("KURA_") || ENV_NOT_CONFIG.iter().any(|p| name.starts_with(p)) {
+                continue;
+            }
+            let Some((section, key)) = names.get(name) else {
+                unknown.push(name.clone());
+                continue;
+            };
+            let entry = table.entry(section.clone()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            if let toml::Value::Table(t) = entry {
+                t.insert(key.clone(), env_value(raw));
+            }
+        }
+        if !unknown.is_empty() {
+            bail!(
+                "unknown configuration variable(s): {}. Known ones are: {}",
+                unknown.join(", "),
+                names.keys().cloned().collect::<Vec<_>>().join(", ")
+            );
+        }
+        let mut config: Config = toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| anyhow::anyhow!("configuration (file or KURA_* environment): {}", e.message()))?;
+        config.resolve_paths(&base, dir.is_some());
+        config.check()?;
+        Ok(config)
+    }
+
+    fn resolve_paths(&mut self, base: &Path, is_shop_dir: bool) {
+        if self.keys.file.is_relative() && !base.as_os_str().is_empty() {
+            self.keys.file = base.join(&self.keys.file);
+        }
+        if let Some(path) = self.database.url.strip_prefix("sqlite://")
+            && Path::new(path).is_relative()
+            && (is_shop_dir || !base.as_os_str().is_empty())
+        {
+            self.database.url = format!("sqlite://{}", base.join(path).display());
+        }
+    }
+
+    fn check(&self) -> anyhow::Result<()> {
+        let url = &self.database.url;
+        if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            bail!("database.url must start with sqlite:// or postgres:// (got a value of another kind)");
+        }
+        if let Some(public) = &self.server.public_url
+            && !(public.starts_with("https://") || public.starts_with("http://"))
+        {
+            bail!("server.public_url must be an http:// or https:// URL");
+        }
+        if self.session.idle_minutes < 1 || self.session.absolute_hours < 1 {
+            bail!("session.idle_minutes and session.absolute_hours must be at least 1");
+        }
+        if !self.server.metrics_listen.is_empty() && self.server.metrics_listen.parse::<SocketAddr>().is_err() {
+            bail!("server.metrics_listen must be an address such as 127.0.0.1:9464, or empty to turn metrics off");
+        }
+        if self.keys.reload_seconds == 0 {
+            bail!("keys.reload_seconds must be at least 1");
+        }
+        Ok(())
+    }
+
+    /// The shop's origin (scheme://host[:port]) from `public_url`.
+    pub fn public_origin(&self) -> Option<String> {
+        let url = self.server.public_url.as_deref()?;
+        let (scheme, rest) = url.split_once("://")?;
+        let host = rest.split('/').next()?;
+        Some(format!("{scheme}://{host}"))
+    }
+
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.server.metrics_listen.parse().ok()
+    }
+
+    pub fn tls(&self) -> bool {
+        self.server.public_url.as_deref().is_some_and(|u| u.starts_with("https://"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn file_then_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("kura.toml"), "[shop]\nname = \"蔵の店\"\n[server]\nlisten = \"127.0.0.1:9000\"\n").unwrap();
+        let c = Config::load(Some(dir.path()), None, &env(&[("KURA_SERVER_LISTEN", "127.0.0.1:9100"), ("KURA_TEST_PG_URL", "x")])).unwrap();
+        assert_eq!(c.shop.name, "蔵の店");
+        assert_eq!(c.server.listen.port(), 9100);
+        assert_eq!(c.keys.file, dir.path().join("kura.key"));
+        assert_eq!(c.database.url, format!("sqlite://{}", dir.path().join("kura.db").display()));
+        let c = Config::load(Some(dir.path()), None, &env(&[("KURA_SERVER_TRUSTED_PROXIES", "[\"10.0.0.0/8\"]")])).unwrap();
+        assert_eq!(c.server.trusted_proxies.len(), 1);
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("kura.toml"), "[server]\nlisten_addr = \"127.0.0.1:9000\"\n").unwrap();
+        let e = Config::load(Some(dir.path()), None, &[]).unwrap_err().to_string();
+        assert!(e.contains("listen_addr"), "{e}");
+        let empty = tempfile::tempdir().unwrap();
+        let e = Config::load(Some(empty.path()), None, &env(&[("KURA_SERVER_LISTN", "x")])).unwrap_err().to_string();
+        assert!(e.contains("KURA_SERVER_LISTN"), "{e}");
+        let e = Config::load(Some(empty.path()), None, &env(&[("KURA_SERVER_LISTEN", "not an address")])).unwrap_err().to_string();
+        assert!(e.contains("listen") || e.contains("address"), "{e}");
+    }
+}

@@ -1,0 +1,89 @@
+//! `kura keys status|rotate|retire`.
+
+use std::io::IsTerminal;
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use kura_app::rotation::{self, RotationProgress};
+use kura_app::{SecurityEvent, SecurityEventKind, SecurityEvents};
+
+use crate::config::Config;
+use crate::shop;
+
+pub async fn status(config: &Config) -> anyhow::Result<()> {
+    let vault = shop::open_vault(config)?;
+    let store = shop::open_store(config).await?;
+    let material = vault.provider().load()?;
+    let usage = rotation::key_usage(store.as_ref()).await?;
+    println!("key file: {}", config.keys.file.display());
+    println!("{:>6}  {:>8}  {:>20}  {:>12}", "key id", "state", "created (unix)", "values");
+    for key in &material.keys {
+        let state = if key.id == material.active { "active" } else { "old" };
+        println!("{:>6}  {:>8}  {:>20}  {:>12}", key.id.0, state, key.created, usage.get(&key.id.0).copied().unwrap_or(0));
+    }
+    for (id, n) in usage.iter().filter(|(id, _)| !material.keys.iter().any(|k| k.id.0 == **id)) {
+        println!("{id:>6}  {:>8}  {:>20}  {n:>12}   <- values under a key this file does not hold!", "missing", "-");
+    }
+    Ok(())
+}
+
+pub async fn rotate(config: &Config, batch: u32) -> anyhow::Result<()> {
+    let vault = shop::open_vault(config)?;
+    let store = shop::open_store(config).await?;
+    let events = kura_app::LogEvents;
+    events.record(SecurityEvent::new(SecurityEventKind::KeyRotationStarted));
+    let terminal = std::io::stderr().is_terminal();
+    let bar = ProgressBar::new(0);
+    if terminal {
+        bar.set_style(
+            ProgressStyle::with_template("{msg:>10} [{bar:40}] {pos}/{len} rows ({eta} left)")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
+    } else {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    let mut on_progress = |p: &RotationProgress| {
+        if terminal {
+            bar.set_message(p.table);
+            bar.set_length(p.total);
+            bar.set_position(p.scanned);
+        } else {
+            println!("progress table={} scanned={} of={} resealed={}", p.table, p.scanned, p.total, p.resealed);
+        }
+    };
+    let settle = Duration::from_secs(config.keys.reload_seconds + 1);
+    let outcome = rotation::rotate(store.as_ref(), &vault, batch, settle, &mut on_progress).await?;
+    bar.finish_and_clear();
+    events.record(SecurityEvent::new(SecurityEventKind::KeyRotationFinished));
+    println!(
+        "{} rotation to key {}: {} rows re-sealed.",
+        if outcome.resumed { "Resumed" } else { "Finished" },
+        outcome.active.0,
+        outcome.resealed
+    );
+    for (id, n) in &outcome.usage {
+        println!("  key {id}: {n} values");
+    }
+    println!("Run `kura keys retire` to remove keys nothing uses any more.");
+    Ok(())
+}
+
+pub async fn retire(config: &Config) -> anyhow::Result<()> {
+    let vault = shop::open_vault(config)?;
+    let store = shop::open_store(config).await?;
+    match rotation::retire_unused(store.as_ref(), &vault).await? {
+        Ok(ids) if ids.is_empty() => println!("No key to retire: only the active key is held."),
+        Ok(ids) => {
+            kura_app::LogEvents.record(SecurityEvent::new(SecurityEventKind::KeyRetired));
+            for id in ids {
+                println!("Retired key {}.", id.0);
+            }
+        }
+        Err(in_use) => {
+            let list: Vec<String> = in_use.iter().map(|(k, n)| format!("key {k}: {n} values")).collect();
+            anyhow::bail!("old keys are still in use ({}); run `kura keys rotate` to finish re-sealing first", list.join(", "));
+        }
+    }
+    Ok(())
+}
