@@ -1,12 +1,6 @@
 //! The `kura` command: the shop server and its operations.
 
-mod bench;
-mod config;
-mod demo;
-mod keys;
-mod metrics;
-mod shop;
-mod synth;
+use kura::{bench, demo, keys, shop};
 
 use std::path::PathBuf;
 
@@ -14,7 +8,7 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
-use crate::config::Config;
+use kura::config::Config;
 
 /// Kura: an online shop whose stolen database is worthless.
 ///

@@ -1,0 +1,10 @@
+//! The `kura` program as a library: configuration, wiring and operations, so that the binary
+//! and the integration tests drive exactly the same code.
+
+pub mod bench;
+pub mod config;
+pub mod demo;
+pub mod keys;
+pub mod metrics;
+pub mod shop;
+pub mod synth;

@@ -1,0 +1,9 @@
+//! Kura's integration tests: one binary, one module per story.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+mod cli;
+mod invariant;
+mod rotation;
+mod store_conformance;
+mod support;
+mod web_security;
