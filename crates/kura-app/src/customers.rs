@@ -27,8 +27,18 @@ pub struct Customers {
 }
 
 impl Customers {
-    pub fn new(store: Arc<dyn Store>, vault: Arc<Vault>, passwords: Passwords, clock: Arc<dyn Clock>) -> Self {
-        Self { store, vault, passwords, clock }
+    pub fn new(
+        store: Arc<dyn Store>,
+        vault: Arc<Vault>,
+        passwords: Passwords,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            store,
+            vault,
+            passwords,
+            clock,
+        }
     }
 
     pub fn passwords(&self) -> &Passwords {
@@ -58,9 +68,19 @@ impl Customers {
             postal_code: s(col::POSTAL_CODE, p.postal_code.as_str())?,
             prefecture: s(col::PREFECTURE, &p.prefecture.code().to_string())?,
             address1: s(col::ADDRESS1, p.address1.as_str())?,
-            address2: p.address2.as_ref().map(|a| s(col::ADDRESS2, a.as_str())).transpose()?,
-            birth_date: profile.birth_date.map(|d| s(col::BIRTH_DATE, &d.iso())).transpose()?,
-            gender: profile.gender.map(|g| s(col::GENDER, g.code())).transpose()?,
+            address2: p
+                .address2
+                .as_ref()
+                .map(|a| s(col::ADDRESS2, a.as_str()))
+                .transpose()?,
+            birth_date: profile
+                .birth_date
+                .map(|d| s(col::BIRTH_DATE, &d.iso()))
+                .transpose()?,
+            gender: profile
+                .gender
+                .map(|g| s(col::GENDER, g.code()))
+                .transpose()?,
             password_hash,
             created_at: now,
         })
@@ -74,22 +94,31 @@ impl Customers {
         let far_future = (9999, 12, 31);
         Ok(CustomerProfile {
             person: Person {
-                family_name: PersonName::parse(&o(col::FAMILY_NAME, &rec.family_name)?).map_err(field("family_name"))?,
-                given_name: PersonName::parse(&o(col::GIVEN_NAME, &rec.given_name)?).map_err(field("given_name"))?,
-                family_name_kana: Kana::parse(&o(col::FAMILY_NAME_KANA, &rec.family_name_kana)?).map_err(field("family_name_kana"))?,
-                given_name_kana: Kana::parse(&o(col::GIVEN_NAME_KANA, &rec.given_name_kana)?).map_err(field("given_name_kana"))?,
-                postal_code: PostalCode::parse(&o(col::POSTAL_CODE, &rec.postal_code)?).map_err(field("postal_code"))?,
-                prefecture: Prefecture::parse(&o(col::PREFECTURE, &rec.prefecture)?).map_err(field("prefecture"))?,
-                address1: AddressLine::parse(&o(col::ADDRESS1, &rec.address1)?).map_err(field("address1"))?,
+                family_name: PersonName::parse(&o(col::FAMILY_NAME, &rec.family_name)?)
+                    .map_err(field("family_name"))?,
+                given_name: PersonName::parse(&o(col::GIVEN_NAME, &rec.given_name)?)
+                    .map_err(field("given_name"))?,
+                family_name_kana: Kana::parse(&o(col::FAMILY_NAME_KANA, &rec.family_name_kana)?)
+                    .map_err(field("family_name_kana"))?,
+                given_name_kana: Kana::parse(&o(col::GIVEN_NAME_KANA, &rec.given_name_kana)?)
+                    .map_err(field("given_name_kana"))?,
+                postal_code: PostalCode::parse(&o(col::POSTAL_CODE, &rec.postal_code)?)
+                    .map_err(field("postal_code"))?,
+                prefecture: Prefecture::parse(&o(col::PREFECTURE, &rec.prefecture)?)
+                    .map_err(field("prefecture"))?,
+                address1: AddressLine::parse(&o(col::ADDRESS1, &rec.address1)?)
+                    .map_err(field("address1"))?,
                 address2: match &rec.address2 {
-                    Some(v) => AddressLine::parse_optional(&o(col::ADDRESS2, v)?).map_err(field("address2"))?,
+                    Some(v) => AddressLine::parse_optional(&o(col::ADDRESS2, v)?)
+                        .map_err(field("address2"))?,
                     None => None,
                 },
                 phone: Phone::parse(&o(col::PHONE, &rec.phone)?).map_err(field("phone"))?,
             },
             email: Email::parse(&o(col::EMAIL, &rec.email)?).map_err(field("email"))?,
             birth_date: match &rec.birth_date {
-                Some(v) => BirthDate::parse_optional(&o(col::BIRTH_DATE, v)?, far_future).map_err(field("birth_date"))?,
+                Some(v) => BirthDate::parse_optional(&o(col::BIRTH_DATE, v)?, far_future)
+                    .map_err(field("birth_date"))?,
                 None => None,
             },
             gender: match &rec.gender {
@@ -100,10 +129,19 @@ impl Customers {
     }
 
     /// Registers a customer. A password makes it an account; `None` records a guest buyer.
-    pub async fn register(&self, profile: &CustomerProfile, password: Option<SecretString>) -> Result<i64, AppError> {
+    pub async fn register(
+        &self,
+        profile: &CustomerProfile,
+        password: Option<SecretString>,
+    ) -> Result<i64, AppError> {
         let ring = self.vault.ring();
         let lookups = ring.blind_indexes(col::EMAIL, profile.email.as_str(), Normalize::Email)?;
-        if self.store.customer_credentials_by_email(&lookups).await?.is_some() {
+        if self
+            .store
+            .customer_credentials_by_email(&lookups)
+            .await?
+            .is_some()
+        {
             return Err(AppError::EmailTaken);
         }
         let hash = match password {
@@ -127,7 +165,11 @@ impl Customers {
     }
 
     /// Checks an email and password. `Ok(None)` for any failure, after the same work.
-    pub async fn authenticate(&self, email: &str, password: SecretString) -> Result<Option<i64>, AppError> {
+    pub async fn authenticate(
+        &self,
+        email: &str,
+        password: SecretString,
+    ) -> Result<Option<i64>, AppError> {
         let found = match Email::parse(email) {
             Ok(email) => {
                 let ring = self.vault.ring();
@@ -168,7 +210,9 @@ impl Customers {
     }
 
     pub async fn profile(&self, id: i64) -> Result<Option<CustomerProfile>, AppError> {
-        let Some(rec) = self.store.customer(id).await? else { return Ok(None) };
+        let Some(rec) = self.store.customer(id).await? else {
+            return Ok(None);
+        };
         let key = rec.family_name.key_id().unwrap_or(0);
         let ring = self.vault.ring_holding(key);
         Self::open(&ring, &rec).map(Some)

@@ -27,7 +27,10 @@ pub enum AppError {
     #[error(transparent)]
     Password(#[from] PasswordError),
     #[error("invalid field {field}: {error}")]
-    Field { field: &'static str, error: FieldError },
+    Field {
+        field: &'static str,
+        error: FieldError,
+    },
     #[error("an account with this email address exists already")]
     EmailTaken,
     #[error("a background task failed: {0}")]

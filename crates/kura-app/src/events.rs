@@ -55,7 +55,12 @@ pub struct SecurityEvent {
 
 impl SecurityEvent {
     pub fn new(kind: SecurityEventKind) -> Self {
-        Self { kind, ip: None, request_id: None, subject: None }
+        Self {
+            kind,
+            ip: None,
+            request_id: None,
+            subject: None,
+        }
     }
     pub fn ip(mut self, ip: IpAddr) -> Self {
         self.ip = Some(ip);

@@ -19,7 +19,11 @@ pub fn new_id() -> i64 {
     // Strictly increasing within the process even when the clock stalls.
     let mut prev = LAST.load(Ordering::Relaxed);
     loop {
-        let next = if candidate > prev { candidate } else { prev + 1 };
+        let next = if candidate > prev {
+            candidate
+        } else {
+            prev + 1
+        };
         match LAST.compare_exchange_weak(prev, next, Ordering::Relaxed, Ordering::Relaxed) {
             Ok(_) => return next,
             Err(actual) => prev = actual,

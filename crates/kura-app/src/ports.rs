@@ -5,7 +5,9 @@ use async_trait::async_trait;
 use kura_seal::{BlindIndex, PasswordHash, Sealed};
 
 use crate::error::StoreError;
-use crate::sealed::{CustomerCredentials, ResealedRow, SealedCustomer, SealedRow, SealedTable, SessionRecord};
+use crate::sealed::{
+    CustomerCredentials, ResealedRow, SealedCustomer, SealedRow, SealedTable, SessionRecord,
+};
 
 #[async_trait]
 pub trait CustomerRepo: Send + Sync {
@@ -22,13 +24,20 @@ pub trait CustomerRepo: Send + Sync {
     async fn set_password_hash(&self, id: i64, hash: &PasswordHash) -> Result<(), StoreError>;
     async fn count_customers(&self) -> Result<u64, StoreError>;
     /// Customers in id order after `after_id`, for listings and exports.
-    async fn customers_after(&self, after_id: i64, limit: u32) -> Result<Vec<SealedCustomer>, StoreError>;
+    async fn customers_after(
+        &self,
+        after_id: i64,
+        limit: u32,
+    ) -> Result<Vec<SealedCustomer>, StoreError>;
 }
 
 #[async_trait]
 pub trait SessionRepo: Send + Sync {
     async fn insert_session(&self, session: &SessionRecord) -> Result<(), StoreError>;
-    async fn session_by_token(&self, token_hash: &[u8; 32]) -> Result<Option<SessionRecord>, StoreError>;
+    async fn session_by_token(
+        &self,
+        token_hash: &[u8; 32],
+    ) -> Result<Option<SessionRecord>, StoreError>;
     /// Updates data, owner and expiry of a session.
     async fn update_session(
         &self,
@@ -46,10 +55,19 @@ pub trait SessionRepo: Send + Sync {
 /// Generic access to sealed columns for key rotation and key status.
 #[async_trait]
 pub trait SealedRowRepo: Send + Sync {
-    async fn sealed_rows(&self, table: &SealedTable, after_id: i64, limit: u32) -> Result<Vec<SealedRow>, StoreError>;
+    async fn sealed_rows(
+        &self,
+        table: &SealedTable,
+        after_id: i64,
+        limit: u32,
+    ) -> Result<Vec<SealedRow>, StoreError>;
     /// Writes re-sealed rows in one transaction, each only if it still holds its old values
     /// (a row changed meanwhile is left for the next pass). Returns how many were written.
-    async fn reseal_rows(&self, table: &SealedTable, rows: &[ResealedRow]) -> Result<u64, StoreError>;
+    async fn reseal_rows(
+        &self,
+        table: &SealedTable,
+        rows: &[ResealedRow],
+    ) -> Result<u64, StoreError>;
     async fn count_rows(&self, table: &SealedTable) -> Result<u64, StoreError>;
 }
 

@@ -48,11 +48,22 @@ pub async fn key_usage(store: &dyn Store) -> Result<BTreeMap<u32, u64>, AppError
 }
 
 fn needs_reseal(row: &SealedRow, active: u32) -> bool {
-    row.sealed.iter().flatten().any(|v| Sealed::from_stored(v.clone()).key_id().ok() != Some(active))
-        || row.blind.iter().flatten().any(|v| BlindIndex::from_stored(v.clone()).key_id() != Some(active))
+    row.sealed
+        .iter()
+        .flatten()
+        .any(|v| Sealed::from_stored(v.clone()).key_id().ok() != Some(active))
+        || row
+            .blind
+            .iter()
+            .flatten()
+            .any(|v| BlindIndex::from_stored(v.clone()).key_id() != Some(active))
 }
 
-fn reseal_row(ring: &KeyRing, table: &SealedTable, row: &SealedRow) -> Result<ResealedRow, AppError> {
+fn reseal_row(
+    ring: &KeyRing,
+    table: &SealedTable,
+    row: &SealedRow,
+) -> Result<ResealedRow, AppError> {
     let mut plain = Vec::with_capacity(row.sealed.len());
     let mut sealed = Vec::with_capacity(row.sealed.len());
     for (name, value) in table.sealed.iter().zip(&row.sealed) {
@@ -71,16 +82,29 @@ fn reseal_row(ring: &KeyRing, table: &SealedTable, row: &SealedRow) -> Result<Re
     }
     let mut blind = Vec::with_capacity(table.blind.len());
     for b in table.blind {
-        let source = table.sealed.iter().position(|s| *s == b.source).and_then(|i| plain.get(i)).and_then(Option::as_ref);
+        let source = table
+            .sealed
+            .iter()
+            .position(|s| *s == b.source)
+            .and_then(|i| plain.get(i))
+            .and_then(Option::as_ref);
         match source {
             Some(p) => {
                 let text = std::str::from_utf8(p).map_err(|_| kura_seal::SealError::NotText)?;
-                blind.push(Some(ring.blind_index(table.column(b.source), text, b.how)?.as_bytes().to_vec()));
+                blind.push(Some(
+                    ring.blind_index(table.column(b.source), text, b.how)?
+                        .as_bytes()
+                        .to_vec(),
+                ));
             }
             None => blind.push(None),
         }
     }
-    Ok(ResealedRow { old: row.clone(), sealed, blind })
+    Ok(ResealedRow {
+        old: row.clone(),
+        sealed,
+        blind,
+    })
 }
 
 /// One pass over every sealed table. Returns how many rows were re-sealed.
@@ -93,7 +117,12 @@ pub async fn reseal_pass(
     let mut written = 0;
     for table in SEALED_TABLES {
         let total = store.count_rows(table).await?;
-        let mut progress = RotationProgress { table: table.table, scanned: 0, total, resealed: 0 };
+        let mut progress = RotationProgress {
+            table: table.table,
+            scanned: 0,
+            total,
+            resealed: 0,
+        };
         let mut after = i64::MIN;
         loop {
             let rows = store.sealed_rows(table, after, batch).await?;
@@ -105,7 +134,11 @@ pub async fn reseal_pass(
             for row in rows.iter().filter(|r| needs_reseal(r, active)) {
                 changed.push(reseal_row(&ring, table, row)?);
             }
-            let n = if changed.is_empty() { 0 } else { store.reseal_rows(table, &changed).await? };
+            let n = if changed.is_empty() {
+                0
+            } else {
+                store.reseal_rows(table, &changed).await?
+            };
             progress.scanned += rows.len() as u64;
             progress.resealed += n;
             written += n;
@@ -158,20 +191,42 @@ pub async fn rotate(
             break;
         }
         if n == 0 {
-            tokio::time::sleep(settle.saturating_sub(started.elapsed()).min(Duration::from_secs(1))).await;
+            tokio::time::sleep(
+                settle
+                    .saturating_sub(started.elapsed())
+                    .min(Duration::from_secs(1)),
+            )
+            .await;
         }
     }
-    Ok(RotationOutcome { active, resumed, resealed, usage: key_usage(store).await? })
+    Ok(RotationOutcome {
+        active,
+        resumed,
+        resealed,
+        usage: key_usage(store).await?,
+    })
 }
 
 /// Removes every non-active key that no value uses any more. Returns the retired ids, or the
 /// keys still in use.
-pub async fn retire_unused(store: &dyn Store, vault: &Vault) -> Result<Result<Vec<KeyId>, BTreeMap<u32, u64>>, AppError> {
+pub async fn retire_unused(
+    store: &dyn Store,
+    vault: &Vault,
+) -> Result<Result<Vec<KeyId>, BTreeMap<u32, u64>>, AppError> {
     let usage = key_usage(store).await?;
     let mut material = vault.provider().load()?;
     let active = material.active;
-    let still_used: BTreeMap<u32, u64> = usage.iter().filter(|(k, _)| **k != active.0).map(|(k, v)| (*k, *v)).collect();
-    let candidates: Vec<KeyId> = material.keys.iter().map(|k| k.id).filter(|id| *id != active && !still_used.contains_key(&id.0)).collect();
+    let still_used: BTreeMap<u32, u64> = usage
+        .iter()
+        .filter(|(k, _)| **k != active.0)
+        .map(|(k, v)| (*k, *v))
+        .collect();
+    let candidates: Vec<KeyId> = material
+        .keys
+        .iter()
+        .map(|k| k.id)
+        .filter(|id| *id != active && !still_used.contains_key(&id.0))
+        .collect();
     if candidates.is_empty() && !still_used.is_empty() {
         return Ok(Err(still_used));
     }

@@ -64,12 +64,24 @@ pub const CUSTOMERS: SealedTable = SealedTable {
         "gender",
     ],
     blind: &[
-        BlindColumn { column: "email_bidx", source: "email", how: Normalize::Email },
-        BlindColumn { column: "phone_bidx", source: "phone", how: Normalize::Digits },
+        BlindColumn {
+            column: "email_bidx",
+            source: "email",
+            how: Normalize::Email,
+        },
+        BlindColumn {
+            column: "phone_bidx",
+            source: "phone",
+            how: Normalize::Digits,
+        },
     ],
 };
 
-pub const SESSIONS: SealedTable = SealedTable { table: "sessions", sealed: &["data"], blind: &[] };
+pub const SESSIONS: SealedTable = SealedTable {
+    table: "sessions",
+    sealed: &["data"],
+    blind: &[],
+};
 
 pub const SEALED_TABLES: &[SealedTable] = &[CUSTOMERS, SESSIONS];
 

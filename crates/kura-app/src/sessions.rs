@@ -26,7 +26,11 @@ pub struct SessionPolicy {
 
 impl Default for SessionPolicy {
     fn default() -> Self {
-        Self { idle_seconds: 30 * 60, absolute_seconds: 12 * 3600, touch_seconds: 60 }
+        Self {
+            idle_seconds: 30 * 60,
+            absolute_seconds: 12 * 3600,
+            touch_seconds: 60,
+        }
     }
 }
 
@@ -58,8 +62,18 @@ pub struct Sessions {
 }
 
 impl Sessions {
-    pub fn new(store: Arc<dyn Store>, vault: Arc<Vault>, clock: Arc<dyn Clock>, policy: SessionPolicy) -> Self {
-        Self { store, vault, clock, policy }
+    pub fn new(
+        store: Arc<dyn Store>,
+        vault: Arc<Vault>,
+        clock: Arc<dyn Clock>,
+        policy: SessionPolicy,
+    ) -> Self {
+        Self {
+            store,
+            vault,
+            clock,
+            policy,
+        }
     }
 
     pub fn policy(&self) -> SessionPolicy {
@@ -72,7 +86,11 @@ impl Sessions {
     }
 
     /// Starts a new session.
-    pub async fn create(&self, customer_id: Option<i64>, data: SessionData) -> Result<LoadedSession, AppError> {
+    pub async fn create(
+        &self,
+        customer_id: Option<i64>,
+        data: SessionData,
+    ) -> Result<LoadedSession, AppError> {
         let now = self.clock.now();
         let token = SessionToken::generate()?;
         let id = crate::ids::new_id();
@@ -101,7 +119,9 @@ impl Sessions {
     /// Loads the session a browser presents. Expired or unreadable sessions are deleted and
     /// yield `None`.
     pub async fn load(&self, token: &SessionToken) -> Result<Option<LoadedSession>, AppError> {
-        let Some(rec) = self.store.session_by_token(&token.hash().0).await? else { return Ok(None) };
+        let Some(rec) = self.store.session_by_token(&token.hash().0).await? else {
+            return Ok(None);
+        };
         let now = self.clock.now();
         if now >= rec.idle_expires_at || now >= rec.absolute_expires_at {
             self.store.delete_session(rec.id).await?;
@@ -128,21 +148,31 @@ impl Sessions {
     }
 
     /// Writes the session back when its data changed or its last-seen time is stale.
-    pub async fn save(&self, session: &mut LoadedSession, data_changed: bool) -> Result<(), AppError> {
+    pub async fn save(
+        &self,
+        session: &mut LoadedSession,
+        data_changed: bool,
+    ) -> Result<(), AppError> {
         let now = self.clock.now();
         if !data_changed && now - session.last_seen_at < self.policy.touch_seconds {
             return Ok(());
         }
         let sealed = self.seal_data(session.id, &session.data)?;
         let idle = (now + self.policy.idle_seconds).min(session.absolute_expires_at);
-        self.store.update_session(session.id, session.customer_id, &sealed, now, idle).await?;
+        self.store
+            .update_session(session.id, session.customer_id, &sealed, now, idle)
+            .await?;
         session.last_seen_at = now;
         Ok(())
     }
 
     /// Replaces the session's token and row (sign-in, sign-out, privilege change). The old
     /// token stops working at once; the data is carried over.
-    pub async fn cycle(&self, old: &LoadedSession, customer_id: Option<i64>) -> Result<LoadedSession, AppError> {
+    pub async fn cycle(
+        &self,
+        old: &LoadedSession,
+        customer_id: Option<i64>,
+    ) -> Result<LoadedSession, AppError> {
         let fresh = self.create(customer_id, old.data.clone()).await?;
         self.store.delete_session(old.id).await?;
         Ok(fresh)

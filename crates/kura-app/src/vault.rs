@@ -18,12 +18,17 @@ pub struct Vault {
 
 impl std::fmt::Debug for Vault {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Vault").field("reload_interval", &self.reload_interval).finish_non_exhaustive()
+        f.debug_struct("Vault")
+            .field("reload_interval", &self.reload_interval)
+            .finish_non_exhaustive()
     }
 }
 
 impl Vault {
-    pub fn new(provider: Arc<dyn KeyProvider>, reload_interval: Duration) -> Result<Self, KeyError> {
+    pub fn new(
+        provider: Arc<dyn KeyProvider>,
+        reload_interval: Duration,
+    ) -> Result<Self, KeyError> {
         let stamp = provider.stamp();
         let ring = KeyRing::from_material(&provider.load()?)?;
         Ok(Self {
@@ -58,7 +63,9 @@ impl Vault {
     pub fn reload_if_changed(&self) -> Result<bool, KeyError> {
         let stamp = self.provider.stamp();
         {
-            let Ok(mut checked) = self.checked.lock() else { return Ok(false) };
+            let Ok(mut checked) = self.checked.lock() else {
+                return Ok(false);
+            };
             checked.0 = Instant::now();
             if stamp.is_some() && checked.1 == stamp {
                 return Ok(false);

@@ -112,9 +112,14 @@ impl PersonName {
     pub fn parse(input: &str) -> Result<Self, FieldError> {
         let s = bounded(input, Self::MAX)?;
         let ok = s.chars().all(|c| {
-            c.is_alphabetic() || matches!(c, ' ' | '\u{3000}' | '・' | 'ー' | '々' | '\'' | '-' | '.')
+            c.is_alphabetic()
+                || matches!(c, ' ' | '\u{3000}' | '・' | 'ー' | '々' | '\'' | '-' | '.')
         });
-        if ok { Ok(Self(s)) } else { Err(FieldError::InvalidCharacters) }
+        if ok {
+            Ok(Self(s))
+        } else {
+            Err(FieldError::InvalidCharacters)
+        }
     }
 }
 
@@ -133,7 +138,11 @@ impl Kana {
         let ok = converted
             .chars()
             .all(|c| matches!(c, '\u{30a1}'..='\u{30fa}' | 'ー' | '・' | ' ' | '\u{3000}'));
-        if ok { Ok(Self(converted)) } else { Err(FieldError::NotKatakana) }
+        if ok {
+            Ok(Self(converted))
+        } else {
+            Err(FieldError::NotKatakana)
+        }
     }
 }
 
@@ -144,7 +153,13 @@ impl Email {
         let (local, domain) = s.rsplit_once('@').ok_or(FieldError::InvalidEmail)?;
         let local_ok = !local.is_empty()
             && local.len() <= 64
-            && local.chars().all(|c| c.is_ascii_graphic() && !matches!(c, '@' | '<' | '>' | '(' | ')' | ',' | ';' | ':' | '\\' | '"' | '[' | ']'))
+            && local.chars().all(|c| {
+                c.is_ascii_graphic()
+                    && !matches!(
+                        c,
+                        '@' | '<' | '>' | '(' | ')' | ',' | ';' | ':' | '\\' | '"' | '[' | ']'
+                    )
+            })
             && !local.starts_with('.')
             && !local.ends_with('.')
             && !local.contains("..");
@@ -171,7 +186,10 @@ impl PostalCode {
         if s.is_empty() {
             return Err(FieldError::Required);
         }
-        let digits: String = s.chars().filter(|c| !matches!(c, '〒' | '-' | 'ー' | '−' | ' ')).collect();
+        let digits: String = s
+            .chars()
+            .filter(|c| !matches!(c, '〒' | '-' | 'ー' | '−' | ' '))
+            .collect();
         if digits.len() == 7 && digits.bytes().all(|b| b.is_ascii_digit()) {
             Ok(Self(digits))
         } else {
@@ -192,14 +210,21 @@ impl Phone {
         if s.is_empty() {
             return Err(FieldError::Required);
         }
-        let mut digits: String = s.chars().filter(|c| !matches!(c, '-' | ' ' | '(' | ')' | 'ー' | '−')).collect();
+        let mut digits: String = s
+            .chars()
+            .filter(|c| !matches!(c, '-' | ' ' | '(' | ')' | 'ー' | '−'))
+            .collect();
         if let Some(rest) = digits.strip_prefix("+81") {
             digits = format!("0{rest}");
         }
         let ok = (10..=11).contains(&digits.len())
             && digits.starts_with('0')
             && digits.bytes().all(|b| b.is_ascii_digit());
-        if ok { Ok(Self(digits)) } else { Err(FieldError::InvalidPhone) }
+        if ok {
+            Ok(Self(digits))
+        } else {
+            Err(FieldError::InvalidPhone)
+        }
     }
 }
 
@@ -215,7 +240,11 @@ impl AddressLine {
 
     /// An optional line: empty input is `None`, anything else must be valid.
     pub fn parse_optional(input: &str) -> Result<Option<Self>, FieldError> {
-        if nfkc_trim(input).is_empty() { Ok(None) } else { Self::parse(input).map(Some) }
+        if nfkc_trim(input).is_empty() {
+            Ok(None)
+        } else {
+            Self::parse(input).map(Some)
+        }
     }
 }
 
@@ -237,7 +266,9 @@ fn days_in_month(year: u16, month: u8) -> u8 {
     match month {
         1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
         4 | 6 | 9 | 11 => 30,
-        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
+        2 if (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400) => {
+            29
+        }
         2 => 28,
         _ => 0,
     }
@@ -268,7 +299,11 @@ impl BirthDate {
     }
 
     pub fn parse_optional(input: &str, today: (u16, u8, u8)) -> Result<Option<Self>, FieldError> {
-        if nfkc_trim(input).is_empty() { Ok(None) } else { Self::parse(input, today).map(Some) }
+        if nfkc_trim(input).is_empty() {
+            Ok(None)
+        } else {
+            Self::parse(input, today).map(Some)
+        }
     }
 
     pub fn iso(&self) -> String {
@@ -341,8 +376,14 @@ mod tests {
     fn names_and_kana() {
         assert_eq!(PersonName::parse("  山田 ").unwrap().as_str(), "山田");
         assert_eq!(PersonName::parse("").unwrap_err(), FieldError::Required);
-        assert_eq!(PersonName::parse("<script>").unwrap_err(), FieldError::InvalidCharacters);
-        assert_eq!(PersonName::parse(&"あ".repeat(31)).unwrap_err(), FieldError::TooLong { max: 30 });
+        assert_eq!(
+            PersonName::parse("<script>").unwrap_err(),
+            FieldError::InvalidCharacters
+        );
+        assert_eq!(
+            PersonName::parse(&"あ".repeat(31)).unwrap_err(),
+            FieldError::TooLong { max: 30 }
+        );
         assert_eq!(Kana::parse("やまだ").unwrap().as_str(), "ヤマダ");
         assert_eq!(Kana::parse("ﾔﾏﾀﾞ").unwrap().as_str(), "ヤマダ");
         assert_eq!(Kana::parse("山田").unwrap_err(), FieldError::NotKatakana);
@@ -351,31 +392,61 @@ mod tests {
 
     #[test]
     fn email_postal_phone() {
-        assert_eq!(Email::parse(" Taro@Example.JP ").unwrap().as_str(), "Taro@example.jp");
+        assert_eq!(
+            Email::parse(" Taro@Example.JP ").unwrap().as_str(),
+            "Taro@example.jp"
+        );
         assert!(Email::parse("taro@localhost").is_err());
         assert!(Email::parse("taro@@example.jp").is_err());
         assert!(Email::parse("a b@example.jp").is_err());
-        assert_eq!(PostalCode::parse("〒１００－０００１").unwrap().display(), "100-0001");
-        assert_eq!(PostalCode::parse("12345").unwrap_err(), FieldError::InvalidPostalCode);
-        assert_eq!(Phone::parse("090-1234-5678").unwrap().as_str(), "09012345678");
-        assert_eq!(Phone::parse("+81 90 1234 5678").unwrap().as_str(), "09012345678");
+        assert_eq!(
+            PostalCode::parse("〒１００－０００１").unwrap().display(),
+            "100-0001"
+        );
+        assert_eq!(
+            PostalCode::parse("12345").unwrap_err(),
+            FieldError::InvalidPostalCode
+        );
+        assert_eq!(
+            Phone::parse("090-1234-5678").unwrap().as_str(),
+            "09012345678"
+        );
+        assert_eq!(
+            Phone::parse("+81 90 1234 5678").unwrap().as_str(),
+            "09012345678"
+        );
         assert_eq!(Phone::parse("12345").unwrap_err(), FieldError::InvalidPhone);
     }
 
     #[test]
     fn dates_and_choices() {
         let today = (2026, 11, 25);
-        assert_eq!(BirthDate::parse("1980-02-29", today).unwrap().iso(), "1980-02-29");
-        assert_eq!(BirthDate::parse("1981-02-29", today).unwrap_err(), FieldError::InvalidDate);
-        assert_eq!(BirthDate::parse("2030-01-01", today).unwrap_err(), FieldError::DateOutOfRange);
+        assert_eq!(
+            BirthDate::parse("1980-02-29", today).unwrap().iso(),
+            "1980-02-29"
+        );
+        assert_eq!(
+            BirthDate::parse("1981-02-29", today).unwrap_err(),
+            FieldError::InvalidDate
+        );
+        assert_eq!(
+            BirthDate::parse("2030-01-01", today).unwrap_err(),
+            FieldError::DateOutOfRange
+        );
         assert_eq!(BirthDate::parse_optional("", today).unwrap(), None);
-        assert_eq!(Gender::parse_optional("other").unwrap(), Some(Gender::Other));
+        assert_eq!(
+            Gender::parse_optional("other").unwrap(),
+            Some(Gender::Other)
+        );
         assert!(Gender::parse_optional("x").is_err());
     }
 
     #[test]
     fn card_numbers_refused_in_text() {
-        assert_eq!(AddressLine::parse("4242 4242 4242 4242").unwrap_err(), FieldError::CardNumber);
+        assert_eq!(
+            AddressLine::parse("4242 4242 4242 4242").unwrap_err(),
+            FieldError::CardNumber
+        );
     }
 
     #[test]

@@ -27,8 +27,7 @@ impl Column {
     }
 
     pub(crate) fn associated_data(&self, header: &[u8], row_id: i64) -> Vec<u8> {
-        let mut aad =
-            Vec::with_capacity(header.len() + self.table.len() + self.column.len() + 10);
+        let mut aad = Vec::with_capacity(header.len() + self.table.len() + self.column.len() + 10);
         aad.extend_from_slice(header);
         aad.extend_from_slice(self.table.as_bytes());
         aad.push(0);

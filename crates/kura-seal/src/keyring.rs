@@ -16,10 +16,12 @@ use sha2::Sha256;
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
-use crate::blind::{BlindIndex, Normalize, normalise};
-use crate::envelope::{Column, HEADER_LEN, NONCE_LEN, OVERHEAD, Sealed, TAG_LEN, VERSION, parse_header};
-use crate::keys::{KeyError, KeyId, KeyMaterial};
 use crate::SealError;
+use crate::blind::{BlindIndex, Normalize, normalise};
+use crate::envelope::{
+    Column, HEADER_LEN, NONCE_LEN, OVERHEAD, Sealed, TAG_LEN, VERSION, parse_header,
+};
+use crate::keys::{KeyError, KeyId, KeyMaterial};
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -90,7 +92,11 @@ impl KeyRing {
         if !keys.contains_key(&material.active) {
             return Err(KeyError::NoSuchKey(material.active));
         }
-        Ok(Self { active: material.active, keys, blind_cache: RwLock::new(HashMap::new()) })
+        Ok(Self {
+            active: material.active,
+            keys,
+            blind_cache: RwLock::new(HashMap::new()),
+        })
     }
 
     /// A ring with one random key, for tests and benchmarks.
@@ -112,11 +118,15 @@ impl KeyRing {
 
     /// Seals `plaintext` for `column` of row `row_id` under the active key.
     pub fn seal(&self, column: Column, row_id: i64, plaintext: &[u8]) -> Result<Sealed, SealError> {
-        let keys = self.keys.get(&self.active).ok_or(SealError::UnknownKey(self.active.0))?;
-        let mut out = vec![0u8; OVERHEAD + plaintext.len()];
+        let keys = self
+            .keys
+            .get(&self.active)
+            .ok_or(SealError::UnknownKey(self.active.0))?;
+        let mut out = Vec::with_capacity(OVERHEAD + plaintext.len());
+        out.push(VERSION);
+        out.extend_from_slice(&self.active.0.to_be_bytes());
+        out.resize(OVERHEAD + plaintext.len(), 0);
         let (header, rest) = out.split_at_mut(HEADER_LEN);
-        header[0] = VERSION;
-        header[1..].copy_from_slice(&self.active.0.to_be_bytes());
         let (nonce, rest) = rest.split_at_mut(NONCE_LEN);
         getrandom::fill(nonce).map_err(|_| SealError::Random)?;
         let (body, tag_out) = rest.split_at_mut(plaintext.len());
@@ -136,14 +146,29 @@ impl KeyRing {
     }
 
     /// Opens a sealed value of `column` of row `row_id`, under whichever held key made it.
-    pub fn open(&self, column: Column, row_id: i64, sealed: &Sealed) -> Result<Zeroizing<Vec<u8>>, SealError> {
+    pub fn open(
+        &self,
+        column: Column,
+        row_id: i64,
+        sealed: &Sealed,
+    ) -> Result<Zeroizing<Vec<u8>>, SealError> {
         let bytes = sealed.as_bytes();
         let (_, key_id) = parse_header(bytes)?;
-        let keys = self.keys.get(&KeyId(key_id)).ok_or(SealError::UnknownKey(key_id))?;
+        let keys = self
+            .keys
+            .get(&KeyId(key_id))
+            .ok_or(SealError::UnknownKey(key_id))?;
         let header = bytes.get(..HEADER_LEN).ok_or(SealError::Malformed)?;
-        let nonce = bytes.get(HEADER_LEN..HEADER_LEN + NONCE_LEN).ok_or(SealError::Malformed)?;
-        let body_end = bytes.len().checked_sub(TAG_LEN).ok_or(SealError::Malformed)?;
-        let body = bytes.get(HEADER_LEN + NONCE_LEN..body_end).ok_or(SealError::Malformed)?;
+        let nonce = bytes
+            .get(HEADER_LEN..HEADER_LEN + NONCE_LEN)
+            .ok_or(SealError::Malformed)?;
+        let body_end = bytes
+            .len()
+            .checked_sub(TAG_LEN)
+            .ok_or(SealError::Malformed)?;
+        let body = bytes
+            .get(HEADER_LEN + NONCE_LEN..body_end)
+            .ok_or(SealError::Malformed)?;
         let tag = bytes.get(body_end..).ok_or(SealError::Malformed)?;
         let aad = column.associated_data(header, row_id);
         let nonce = XNonce::try_from(nonce).map_err(|_| SealError::Malformed)?;
@@ -155,12 +180,23 @@ impl KeyRing {
         Ok(plain)
     }
 
-    pub fn open_string(&self, column: Column, row_id: i64, sealed: &Sealed) -> Result<String, SealError> {
+    pub fn open_string(
+        &self,
+        column: Column,
+        row_id: i64,
+        sealed: &Sealed,
+    ) -> Result<String, SealError> {
         let plain = self.open(column, row_id, sealed)?;
         String::from_utf8(plain.to_vec()).map_err(|_| SealError::NotText)
     }
 
-    fn blind_with(&self, id: KeyId, column: Column, value: &str, how: Normalize) -> Result<BlindIndex, SealError> {
+    fn blind_with(
+        &self,
+        id: KeyId,
+        column: Column,
+        value: &str,
+        how: Normalize,
+    ) -> Result<BlindIndex, SealError> {
         let normalised = Zeroizing::new(normalise(value, how));
         let cached = self
             .blind_cache
@@ -183,18 +219,32 @@ impl KeyRing {
     }
 
     /// The blind index of `value` for `column` under the active key, for storing.
-    pub fn blind_index(&self, column: Column, value: &str, how: Normalize) -> Result<BlindIndex, SealError> {
+    pub fn blind_index(
+        &self,
+        column: Column,
+        value: &str,
+        how: Normalize,
+    ) -> Result<BlindIndex, SealError> {
         self.blind_with(self.active, column, value, how)
     }
 
     /// The blind index of `value` under every held key, for lookups while a rotation runs.
-    pub fn blind_indexes(&self, column: Column, value: &str, how: Normalize) -> Result<Vec<BlindIndex>, SealError> {
-        self.keys.keys().map(|id| self.blind_with(*id, column, value, how)).collect()
+    pub fn blind_indexes(
+        &self,
+        column: Column,
+        value: &str,
+        how: Normalize,
+    ) -> Result<Vec<BlindIndex>, SealError> {
+        self.keys
+            .keys()
+            .map(|id| self.blind_with(*id, column, value, how))
+            .collect()
     }
 
     /// A CSRF token bound to a session secret, under the active key.
     pub fn csrf_token(&self, session_secret: &[u8]) -> String {
-        self.csrf_with(self.active, session_secret).unwrap_or_default()
+        self.csrf_with(self.active, session_secret)
+            .unwrap_or_default()
     }
 
     fn csrf_with(&self, id: KeyId, session_secret: &[u8]) -> Option<String> {
@@ -207,9 +257,15 @@ impl KeyRing {
 
     /// Checks a CSRF token in constant time against the session secret.
     pub fn verify_csrf(&self, session_secret: &[u8], token: &str) -> bool {
-        let Some((id, _)) = token.split_once('.') else { return false };
-        let Ok(id) = id.parse::<u32>() else { return false };
-        let Some(expected) = self.csrf_with(KeyId(id), session_secret) else { return false };
+        let Some((id, _)) = token.split_once('.') else {
+            return false;
+        };
+        let Ok(id) = id.parse::<u32>() else {
+            return false;
+        };
+        let Some(expected) = self.csrf_with(KeyId(id), session_secret) else {
+            return false;
+        };
         expected.len() == token.len() && bool::from(expected.as_bytes().ct_eq(token.as_bytes()))
     }
 }
@@ -252,21 +308,37 @@ mod tests {
         assert_eq!(new.open_string(NAME, 3, &s).unwrap(), "佐藤");
         assert_eq!(new.seal_str(NAME, 3, "佐藤").unwrap().key_id().unwrap(), 2);
         let fresh = new.seal_str(NAME, 3, "佐藤").unwrap();
-        assert_eq!(old.open(NAME, 3, &fresh).unwrap_err(), SealError::UnknownKey(2));
+        assert_eq!(
+            old.open(NAME, 3, &fresh).unwrap_err(),
+            SealError::UnknownKey(2)
+        );
     }
 
     #[test]
     fn blind_index_normalises_and_differs_per_column() {
         let ring = KeyRing::ephemeral().unwrap();
-        let a = ring.blind_index(EMAIL, "  Taro@Example.JP ", Normalize::Email).unwrap();
-        let b = ring.blind_index(EMAIL, "taro@example.jp", Normalize::Email).unwrap();
-        let fullwidth = ring.blind_index(EMAIL, "ｔａｒｏ＠ｅｘａｍｐｌｅ．ｊｐ", Normalize::Email).unwrap();
+        let a = ring
+            .blind_index(EMAIL, "  Taro@Example.JP ", Normalize::Email)
+            .unwrap();
+        let b = ring
+            .blind_index(EMAIL, "taro@example.jp", Normalize::Email)
+            .unwrap();
+        let fullwidth = ring
+            .blind_index(EMAIL, "ｔａｒｏ＠ｅｘａｍｐｌｅ．ｊｐ", Normalize::Email)
+            .unwrap();
         assert_eq!(a, b);
         assert_eq!(a, fullwidth);
-        let other = ring.blind_index(NAME, "taro@example.jp", Normalize::Email).unwrap();
+        let other = ring
+            .blind_index(NAME, "taro@example.jp", Normalize::Email)
+            .unwrap();
         assert_ne!(a, other);
         let (_, new, _) = two_rings();
-        assert_eq!(new.blind_indexes(EMAIL, "a@b.jp", Normalize::Email).unwrap().len(), 2);
+        assert_eq!(
+            new.blind_indexes(EMAIL, "a@b.jp", Normalize::Email)
+                .unwrap()
+                .len(),
+            2
+        );
     }
 
     #[test]

@@ -27,9 +27,15 @@ impl std::fmt::Display for KeyId {
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
     #[error("cannot read the key file {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot write the key file {path}: {source}")]
-    Write { path: PathBuf, source: std::io::Error },
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error(
         "the key file {path} can be read by other users (mode {mode:o}); run `chmod 600 {path}` and check who may have copied it"
     )]
@@ -116,7 +122,13 @@ impl KeyMaterial {
 
     /// Adds a freshly generated key and makes it the active one. Returns its id.
     pub fn add_active_key(&mut self) -> Result<KeyId, KeyError> {
-        let next = self.keys.iter().map(|k| k.id.0).max().unwrap_or(0).saturating_add(1);
+        let next = self
+            .keys
+            .iter()
+            .map(|k| k.id.0)
+            .max()
+            .unwrap_or(0)
+            .saturating_add(1);
         let now = now_unix();
         self.keys.push(MasterKeyInfo {
             id: KeyId(next),
@@ -196,7 +208,10 @@ impl FileKeyProvider {
     }
 
     fn write(&self, material: &KeyMaterial, create_new: bool) -> Result<(), KeyError> {
-        let werr = |source| KeyError::Write { path: self.path.clone(), source };
+        let werr = |source| KeyError::Write {
+            path: self.path.clone(),
+            source,
+        };
         let body = toml::to_string(material).map_err(|e| KeyError::Invalid {
             path: self.path.clone(),
             reason: e.to_string(),
@@ -218,7 +233,8 @@ impl FileKeyProvider {
             .mode(0o600)
             .open(target)
             .map_err(werr)?;
-        file.set_permissions(fs::Permissions::from_mode(0o600)).map_err(werr)?;
+        file.set_permissions(fs::Permissions::from_mode(0o600))
+            .map_err(werr)?;
         file.write_all(text.as_bytes()).map_err(werr)?;
         file.sync_all().map_err(werr)?;
         drop(file);
@@ -237,20 +253,27 @@ impl FileKeyProvider {
 
 impl KeyProvider for FileKeyProvider {
     fn load(&self) -> Result<KeyMaterial, KeyError> {
-        let rerr = |source| KeyError::Read { path: self.path.clone(), source };
+        let rerr = |source| KeyError::Read {
+            path: self.path.clone(),
+            source,
+        };
         let meta = fs::metadata(&self.path).map_err(rerr)?;
         let mode = meta.permissions().mode() & 0o777;
         if mode & 0o077 != 0 {
-            return Err(KeyError::TooOpen { path: self.path.clone(), mode });
+            return Err(KeyError::TooOpen {
+                path: self.path.clone(),
+                mode,
+            });
         }
         let text = Zeroizing::new(fs::read_to_string(&self.path).map_err(rerr)?);
         let material: KeyMaterial = toml::from_str(&text).map_err(|e| KeyError::Invalid {
             path: self.path.clone(),
             reason: e.message().to_string(),
         })?;
-        material
-            .validate()
-            .map_err(|reason| KeyError::Invalid { path: self.path.clone(), reason })?;
+        material.validate().map_err(|reason| KeyError::Invalid {
+            path: self.path.clone(),
+            reason,
+        })?;
         Ok(material)
     }
 

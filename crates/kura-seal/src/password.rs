@@ -39,7 +39,11 @@ pub struct PasswordPolicy {
 
 impl PasswordPolicy {
     /// OWASP's minimum for Argon2id; Kura never goes below it.
-    pub const FLOOR: Self = Self { memory_kib: 19_456, iterations: 2, parallelism: 1 };
+    pub const FLOOR: Self = Self {
+        memory_kib: 19_456,
+        iterations: 2,
+        parallelism: 1,
+    };
 }
 
 impl Default for PasswordPolicy {
@@ -75,7 +79,9 @@ pub struct Passwords {
 
 impl std::fmt::Debug for Passwords {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Passwords").field("policy", &self.policy).finish_non_exhaustive()
+        f.debug_struct("Passwords")
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
     }
 }
 
@@ -88,10 +94,19 @@ impl Passwords {
         {
             return Err(PasswordError::WeakPolicy);
         }
-        let params = Params::new(policy.memory_kib, policy.iterations, policy.parallelism, None)
-            .map_err(|_| PasswordError::WeakPolicy)?;
+        let params = Params::new(
+            policy.memory_kib,
+            policy.iterations,
+            policy.parallelism,
+            None,
+        )
+        .map_err(|_| PasswordError::WeakPolicy)?;
         let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
-        let mut this = Self { policy, argon, dummy: String::new() };
+        let mut this = Self {
+            policy,
+            argon,
+            dummy: String::new(),
+        };
         let random = random_bytes::<24>().map_err(|_| PasswordError::Hash)?;
         this.dummy = this.hash(&SecretString::from(hex_string(&random)))?.0;
         Ok(this)
@@ -115,7 +130,11 @@ impl Passwords {
             self.dummy_verify(password);
             return Verified::Mismatch;
         };
-        if self.argon.verify_password(password.expose_secret().as_bytes(), &parsed).is_err() {
+        if self
+            .argon
+            .verify_password(password.expose_secret().as_bytes(), &parsed)
+            .is_err()
+        {
             return Verified::Mismatch;
         }
         let current = parsed.algorithm.as_str() == "argon2id"
@@ -124,14 +143,20 @@ impl Passwords {
                     && p.t_cost() >= self.policy.iterations
                     && p.p_cost() >= self.policy.parallelism
             });
-        if current { Verified::Ok } else { Verified::NeedsRehash }
+        if current {
+            Verified::Ok
+        } else {
+            Verified::NeedsRehash
+        }
     }
 
     /// Spends the time of one verification without an account, so that "no such account"
     /// and "wrong password" cannot be told apart by timing.
     pub fn dummy_verify(&self, password: &SecretString) {
         if let Ok(parsed) = argon2::PasswordHash::new(&self.dummy) {
-            let _ = self.argon.verify_password(password.expose_secret().as_bytes(), &parsed);
+            let _ = self
+                .argon
+                .verify_password(password.expose_secret().as_bytes(), &parsed);
         }
     }
 }
@@ -153,17 +178,34 @@ mod tests {
         let low = Passwords::new(PasswordPolicy::FLOOR).unwrap();
         let h = low.hash(&pw("correct horse battery staple")).unwrap();
         assert!(h.as_str().starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
-        assert_eq!(low.verify(&pw("correct horse battery staple"), &h), Verified::Ok);
+        assert_eq!(
+            low.verify(&pw("correct horse battery staple"), &h),
+            Verified::Ok
+        );
         assert_eq!(low.verify(&pw("wrong"), &h), Verified::Mismatch);
-        let high = Passwords::new(PasswordPolicy { iterations: 3, ..PasswordPolicy::FLOOR }).unwrap();
-        assert_eq!(high.verify(&pw("correct horse battery staple"), &h), Verified::NeedsRehash);
-        assert_eq!(high.verify(&pw("x"), &PasswordHash::from_stored("garbage".into())), Verified::Mismatch);
+        let high = Passwords::new(PasswordPolicy {
+            iterations: 3,
+            ..PasswordPolicy::FLOOR
+        })
+        .unwrap();
+        assert_eq!(
+            high.verify(&pw("correct horse battery staple"), &h),
+            Verified::NeedsRehash
+        );
+        assert_eq!(
+            high.verify(&pw("x"), &PasswordHash::from_stored("garbage".into())),
+            Verified::Mismatch
+        );
     }
 
     #[test]
     fn weak_policy_refused() {
         assert_eq!(
-            Passwords::new(PasswordPolicy { memory_kib: 4096, ..PasswordPolicy::FLOOR }).unwrap_err(),
+            Passwords::new(PasswordPolicy {
+                memory_kib: 4096,
+                ..PasswordPolicy::FLOOR
+            })
+            .unwrap_err(),
             PasswordError::WeakPolicy
         );
     }

@@ -28,7 +28,9 @@ impl SessionToken {
     /// is refused before it is hashed or looked up.
     pub fn parse(presented: &str) -> Option<Self> {
         let ok = presented.len() == 64
-            && presented.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+            && presented
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
         ok.then(|| Self(Zeroizing::new(presented.to_string())))
     }
 

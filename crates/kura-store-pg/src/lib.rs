@@ -11,7 +11,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use kura_app::error::StoreError;
 use kura_app::ports::{CustomerRepo, SealedRowRepo, SessionRepo, Store};
-use kura_app::sealed::{CustomerCredentials, ResealedRow, SealedCustomer, SealedRow, SealedTable, SessionRecord};
+use kura_app::sealed::{
+    CustomerCredentials, ResealedRow, SealedCustomer, SealedRow, SealedTable, SessionRecord,
+};
 use kura_seal::{BlindIndex, PasswordHash, Sealed};
 use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
 use sqlx::{AssertSqlSafe, Postgres, Row, Transaction};
@@ -26,9 +28,9 @@ pub struct PgStore {
 pub(crate) fn db_err(e: sqlx::Error) -> StoreError {
     match &e {
         sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict,
-        sqlx::Error::ColumnDecode { .. } | sqlx::Error::ColumnNotFound(_) | sqlx::Error::Decode(_) => {
-            StoreError::Corrupt(e.to_string())
-        }
+        sqlx::Error::ColumnDecode { .. }
+        | sqlx::Error::ColumnNotFound(_)
+        | sqlx::Error::Decode(_) => StoreError::Corrupt(e.to_string()),
         _ => StoreError::Unavailable(e.to_string()),
     }
 }
@@ -93,7 +95,9 @@ fn customer_from_row(r: &PgRow) -> Result<SealedCustomer, sqlx::Error> {
         address2: opt_sealed(r.try_get("address2")?),
         birth_date: opt_sealed(r.try_get("birth_date")?),
         gender: opt_sealed(r.try_get("gender")?),
-        password_hash: r.try_get::<Option<String>, _>("password_hash")?.map(PasswordHash::from_stored),
+        password_hash: r
+            .try_get::<Option<String>, _>("password_hash")?
+            .map(PasswordHash::from_stored),
         created_at: r.try_get("created_at")?,
     })
 }
@@ -103,7 +107,10 @@ const INSERT_CUSTOMER: &str = "INSERT INTO customers (id, email_bidx, phone_bidx
     birth_date, gender, password_hash, created_at, updated_at) \
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)";
 
-async fn insert_one(tx: &mut Transaction<'static, Postgres>, c: &SealedCustomer) -> Result<(), sqlx::Error> {
+async fn insert_one(
+    tx: &mut Transaction<'static, Postgres>,
+    c: &SealedCustomer,
+) -> Result<(), sqlx::Error> {
     let b = |s: &Sealed| s.as_bytes().to_vec();
     let ob = |s: &Option<Sealed>| s.as_ref().map(|v| v.as_bytes().to_vec());
     sqlx::query(INSERT_CUSTOMER)
@@ -144,7 +151,10 @@ impl CustomerRepo for PgStore {
         })
     }
 
-    async fn customer_credentials_by_email(&self, email_bidx: &[BlindIndex]) -> Result<Option<CustomerCredentials>, StoreError> {
+    async fn customer_credentials_by_email(
+        &self,
+        email_bidx: &[BlindIndex],
+    ) -> Result<Option<CustomerCredentials>, StoreError> {
         for bidx in email_bidx {
             let row = sqlx::query("SELECT id, password_hash FROM customers WHERE email_bidx = $1")
                 .bind(bidx.as_bytes().to_vec())
@@ -154,7 +164,10 @@ impl CustomerRepo for PgStore {
             if let Some(r) = row {
                 return Ok(Some(CustomerCredentials {
                     id: r.try_get("id").map_err(db_err)?,
-                    password_hash: r.try_get::<Option<String>, _>("password_hash").map_err(db_err)?.map(PasswordHash::from_stored),
+                    password_hash: r
+                        .try_get::<Option<String>, _>("password_hash")
+                        .map_err(db_err)?
+                        .map(PasswordHash::from_stored),
                 }));
             }
         }
@@ -162,8 +175,14 @@ impl CustomerRepo for PgStore {
     }
 
     async fn customer(&self, id: i64) -> Result<Option<SealedCustomer>, StoreError> {
-        let row = sqlx::query("SELECT * FROM customers WHERE id = $1").bind(id).fetch_optional(&self.pool).await.map_err(db_err)?;
-        row.map(|r| customer_from_row(&r)).transpose().map_err(db_err)
+        let row = sqlx::query("SELECT * FROM customers WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?;
+        row.map(|r| customer_from_row(&r))
+            .transpose()
+            .map_err(db_err)
     }
 
     async fn set_password_hash(&self, id: i64, hash: &PasswordHash) -> Result<(), StoreError> {
@@ -176,18 +195,28 @@ impl CustomerRepo for PgStore {
         })
     }
 
-    async fn customers_after(&self, after_id: i64, limit: u32) -> Result<Vec<SealedCustomer>, StoreError> {
+    async fn customers_after(
+        &self,
+        after_id: i64,
+        limit: u32,
+    ) -> Result<Vec<SealedCustomer>, StoreError> {
         let rows = sqlx::query("SELECT * FROM customers WHERE id > $1 ORDER BY id LIMIT $2")
             .bind(after_id)
             .bind(i64::from(limit))
             .fetch_all(&self.pool)
             .await
             .map_err(db_err)?;
-        rows.iter().map(customer_from_row).collect::<Result<_, _>>().map_err(db_err)
+        rows.iter()
+            .map(customer_from_row)
+            .collect::<Result<_, _>>()
+            .map_err(db_err)
     }
 
     async fn count_customers(&self) -> Result<u64, StoreError> {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM customers").fetch_one(&self.pool).await.map_err(db_err)?;
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM customers")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_err)?;
         Ok(u64::try_from(n).unwrap_or(0))
     }
 }
@@ -196,7 +225,9 @@ fn session_from_row(r: &PgRow) -> Result<SessionRecord, sqlx::Error> {
     let hash: Vec<u8> = r.try_get("token_hash")?;
     Ok(SessionRecord {
         id: r.try_get("id")?,
-        token_hash: hash.try_into().map_err(|_| sqlx::Error::Decode("token hash length".into()))?,
+        token_hash: hash
+            .try_into()
+            .map_err(|_| sqlx::Error::Decode("token hash length".into()))?,
         customer_id: r.try_get("customer_id")?,
         data: Sealed::from_stored(r.try_get("data")?),
         created_at: r.try_get("created_at")?,
@@ -227,16 +258,28 @@ impl SessionRepo for PgStore {
         })
     }
 
-    async fn session_by_token(&self, token_hash: &[u8; 32]) -> Result<Option<SessionRecord>, StoreError> {
+    async fn session_by_token(
+        &self,
+        token_hash: &[u8; 32],
+    ) -> Result<Option<SessionRecord>, StoreError> {
         let row = sqlx::query("SELECT * FROM sessions WHERE token_hash = $1")
             .bind(token_hash.to_vec())
             .fetch_optional(&self.pool)
             .await
             .map_err(db_err)?;
-        row.map(|r| session_from_row(&r)).transpose().map_err(db_err)
+        row.map(|r| session_from_row(&r))
+            .transpose()
+            .map_err(db_err)
     }
 
-    async fn update_session(&self, id: i64, customer_id: Option<i64>, data: &Sealed, last_seen_at: i64, idle_expires_at: i64) -> Result<(), StoreError> {
+    async fn update_session(
+        &self,
+        id: i64,
+        customer_id: Option<i64>,
+        data: &Sealed,
+        last_seen_at: i64,
+        idle_expires_at: i64,
+    ) -> Result<(), StoreError> {
         write_tx!(self, |tx| {
             sqlx::query("UPDATE sessions SET customer_id = $1, data = $2, last_seen_at = $3, idle_expires_at = $4 WHERE id = $5")
                 .bind(customer_id)
@@ -251,63 +294,112 @@ impl SessionRepo for PgStore {
 
     async fn delete_session(&self, id: i64) -> Result<(), StoreError> {
         write_tx!(self, |tx| {
-            sqlx::query("DELETE FROM sessions WHERE id = $1").bind(id).execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM sessions WHERE id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
         })
     }
 
     async fn delete_sessions_of_customer(&self, customer_id: i64) -> Result<u64, StoreError> {
         write_tx!(self, |tx| {
-            sqlx::query("DELETE FROM sessions WHERE customer_id = $1").bind(customer_id).execute(&mut *tx).await?.rows_affected()
-        })
-    }
-
-    async fn delete_expired_sessions(&self, now: i64) -> Result<u64, StoreError> {
-        write_tx!(self, |tx| {
-            sqlx::query("DELETE FROM sessions WHERE idle_expires_at <= $1 OR absolute_expires_at <= $2")
-                .bind(now)
-                .bind(now)
+            sqlx::query("DELETE FROM sessions WHERE customer_id = $1")
+                .bind(customer_id)
                 .execute(&mut *tx)
                 .await?
                 .rows_affected()
         })
     }
+
+    async fn delete_expired_sessions(&self, now: i64) -> Result<u64, StoreError> {
+        write_tx!(self, |tx| {
+            sqlx::query(
+                "DELETE FROM sessions WHERE idle_expires_at <= $1 OR absolute_expires_at <= $2",
+            )
+            .bind(now)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+        })
+    }
 }
 
 fn columns_of(table: &SealedTable) -> Vec<&'static str> {
-    table.sealed.iter().copied().chain(table.blind.iter().map(|b| b.column)).collect()
+    table
+        .sealed
+        .iter()
+        .copied()
+        .chain(table.blind.iter().map(|b| b.column))
+        .collect()
 }
 
 #[async_trait]
 impl SealedRowRepo for PgStore {
-    async fn sealed_rows(&self, table: &SealedTable, after_id: i64, limit: u32) -> Result<Vec<SealedRow>, StoreError> {
+    async fn sealed_rows(
+        &self,
+        table: &SealedTable,
+        after_id: i64,
+        limit: u32,
+    ) -> Result<Vec<SealedRow>, StoreError> {
         let cols = columns_of(table);
         // Table and column names come from the compiled-in catalog, never from input.
-        let sql = format!("SELECT id, {} FROM {} WHERE id > $1 ORDER BY id LIMIT $2", cols.join(", "), table.table);
-        let rows = sqlx::query(AssertSqlSafe(sql)).bind(after_id).bind(i64::from(limit)).fetch_all(&self.pool).await.map_err(db_err)?;
+        let sql = format!(
+            "SELECT id, {} FROM {} WHERE id > $1 ORDER BY id LIMIT $2",
+            cols.join(", "),
+            table.table
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(after_id)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
         rows.iter()
             .map(|r| {
                 let get = |c: &str| r.try_get::<Option<Vec<u8>>, _>(c);
                 Ok(SealedRow {
                     id: r.try_get("id")?,
-                    sealed: table.sealed.iter().map(|c| get(c)).collect::<Result<_, _>>()?,
-                    blind: table.blind.iter().map(|b| get(b.column)).collect::<Result<_, _>>()?,
+                    sealed: table
+                        .sealed
+                        .iter()
+                        .map(|c| get(c))
+                        .collect::<Result<_, _>>()?,
+                    blind: table
+                        .blind
+                        .iter()
+                        .map(|b| get(b.column))
+                        .collect::<Result<_, _>>()?,
                 })
             })
             .collect::<Result<Vec<_>, sqlx::Error>>()
             .map_err(db_err)
     }
 
-    async fn reseal_rows(&self, table: &SealedTable, rows: &[ResealedRow]) -> Result<u64, StoreError> {
+    async fn reseal_rows(
+        &self,
+        table: &SealedTable,
+        rows: &[ResealedRow],
+    ) -> Result<u64, StoreError> {
         let cols = columns_of(table);
         let n = cols.len();
-        let set = cols.iter().enumerate().map(|(i, c)| format!("{c} = ${}", i + 1)).collect::<Vec<_>>().join(", ");
+        let set = cols
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{c} = ${}", i + 1))
+            .collect::<Vec<_>>()
+            .join(", ");
         let guard = cols
             .iter()
             .enumerate()
             .map(|(i, c)| format!("{c} IS NOT DISTINCT FROM ${}", n + 2 + i))
             .collect::<Vec<_>>()
             .join(" AND ");
-        let sql = format!("UPDATE {} SET {set} WHERE id = ${} AND {guard}", table.table, n + 1);
+        let sql = format!(
+            "UPDATE {} SET {set} WHERE id = ${} AND {guard}",
+            table.table,
+            n + 1
+        );
         write_tx!(self, |tx| {
             let mut written = 0;
             for row in rows {
@@ -327,7 +419,10 @@ impl SealedRowRepo for PgStore {
 
     async fn count_rows(&self, table: &SealedTable) -> Result<u64, StoreError> {
         let sql = format!("SELECT COUNT(*) FROM {}", table.table);
-        let n: i64 = sqlx::query_scalar(AssertSqlSafe(sql)).fetch_one(&self.pool).await.map_err(db_err)?;
+        let n: i64 = sqlx::query_scalar(AssertSqlSafe(sql))
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_err)?;
         Ok(u64::try_from(n).unwrap_or(0))
     }
 }
@@ -343,7 +438,10 @@ impl Store for PgStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await.map_err(db_err)?;
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
         Ok(())
     }
 

@@ -2,12 +2,16 @@
 //! transaction. A database that knows a newer migration than this program is refused.
 
 use kura_app::error::StoreError;
-use sqlx::{Row, PgPool};
+use sqlx::{PgPool, Row};
 
 use crate::db_err;
 
 /// (number, name, SQL). The SQLite store lists the same numbers and names.
-pub const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "foundation", include_str!("../migrations/0001_foundation.sql"))];
+pub const MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "foundation",
+    include_str!("../migrations/0001_foundation.sql"),
+)];
 
 fn now() -> i64 {
     std::time::SystemTime::now()
@@ -30,13 +34,23 @@ pub(crate) async fn applied(pool: &PgPool) -> Result<Vec<(i64, String)>, StoreEr
 pub(crate) async fn run(pool: &PgPool) -> Result<Vec<String>, StoreError> {
     // One transaction under an advisory lock, so nodes starting together migrate once.
     let mut tx = pool.begin().await.map_err(db_err)?;
-    sqlx::query("SELECT pg_advisory_xact_lock(7022365811)").execute(&mut *tx).await.map_err(db_err)?;
+    sqlx::query("SELECT pg_advisory_xact_lock(7022365811)")
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
     sqlx::query("CREATE TABLE IF NOT EXISTS kura_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)")
         .execute(&mut *tx)
         .await
         .map_err(db_err)?;
-    let rows = sqlx::query("SELECT version FROM kura_migrations").fetch_all(&mut *tx).await.map_err(db_err)?;
-    let done: Vec<i64> = rows.iter().map(|r| r.try_get("version")).collect::<Result<_, _>>().map_err(db_err)?;
+    let rows = sqlx::query("SELECT version FROM kura_migrations")
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db_err)?;
+    let done: Vec<i64> = rows
+        .iter()
+        .map(|r| r.try_get("version"))
+        .collect::<Result<_, _>>()
+        .map_err(db_err)?;
     let known = MIGRATIONS.last().map_or(0, |m| m.0);
     if let Some(v) = done.iter().find(|v| **v > known) {
         return Err(StoreError::SchemaTooNew(*v));
@@ -46,7 +60,10 @@ pub(crate) async fn run(pool: &PgPool) -> Result<Vec<String>, StoreError> {
         if done.contains(version) {
             continue;
         }
-        sqlx::raw_sql(*sql).execute(&mut *tx).await.map_err(db_err)?;
+        sqlx::raw_sql(*sql)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
         sqlx::query("INSERT INTO kura_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
             .bind(version)
             .bind(*name)

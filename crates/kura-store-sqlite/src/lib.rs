@@ -17,9 +17,14 @@ use std::time::Duration;
 use async_trait::async_trait;
 use kura_app::error::StoreError;
 use kura_app::ports::{CustomerRepo, SealedRowRepo, SessionRepo, Store};
-use kura_app::sealed::{CustomerCredentials, ResealedRow, SealedCustomer, SealedRow, SealedTable, SessionRecord};
+use kura_app::sealed::{
+    CustomerCredentials, ResealedRow, SealedCustomer, SealedRow, SealedTable, SessionRecord,
+};
 use kura_seal::{BlindIndex, PasswordHash, Sealed};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
 use sqlx::{AssertSqlSafe, Row, Sqlite, Transaction};
 
 pub use migrate::MIGRATIONS;
@@ -33,10 +38,15 @@ pub struct SqliteStore {
 
 /// Accepts `sqlite://path`, `sqlite:path` or a bare path.
 pub fn path_from_url(url: &str) -> Result<PathBuf, StoreError> {
-    let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
+    let path = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url);
     let path = path.split('?').next().unwrap_or(path);
     if path.is_empty() || path.contains(":memory:") {
-        return Err(StoreError::Unavailable("an SQLite database needs a file path".into()));
+        return Err(StoreError::Unavailable(
+            "an SQLite database needs a file path".into(),
+        ));
     }
     Ok(PathBuf::from(path))
 }
@@ -44,9 +54,9 @@ pub fn path_from_url(url: &str) -> Result<PathBuf, StoreError> {
 pub(crate) fn db_err(e: sqlx::Error) -> StoreError {
     match &e {
         sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict,
-        sqlx::Error::ColumnDecode { .. } | sqlx::Error::ColumnNotFound(_) | sqlx::Error::Decode(_) => {
-            StoreError::Corrupt(e.to_string())
-        }
+        sqlx::Error::ColumnDecode { .. }
+        | sqlx::Error::ColumnNotFound(_)
+        | sqlx::Error::Decode(_) => StoreError::Corrupt(e.to_string()),
         _ => StoreError::Unavailable(e.to_string()),
     }
 }
@@ -56,7 +66,6 @@ fn is_busy(e: &sqlx::Error) -> bool {
 }
 
 const WRITE_ATTEMPTS: u32 = 40;
-
 
 /// Runs the body in a `BEGIN IMMEDIATE` transaction on the single writer connection, retrying
 /// while another process holds the write lock. The body names the transaction and may use `?`
@@ -108,9 +117,16 @@ impl SqliteStore {
             .connect_with(base.clone().create_if_missing(true))
             .await
             .map_err(db_err)?;
-        let store_for_migrate = Self { read: write.clone(), write: write.clone(), path: path.clone() };
+        let store_for_migrate = Self {
+            read: write.clone(),
+            write: write.clone(),
+            path: path.clone(),
+        };
         store_for_migrate.migrate().await?;
-        let readers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).clamp(2, 8);
+        let readers = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2)
+            .clamp(2, 8);
         let read = SqlitePoolOptions::new()
             .max_connections(u32::try_from(readers).unwrap_or(4))
             .acquire_timeout(Duration::from_secs(30))
@@ -135,7 +151,10 @@ impl SqliteStore {
 
     /// Forces a WAL checkpoint (used by tests and before backups).
     pub async fn checkpoint(&self) -> Result<(), StoreError> {
-        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&self.write).await.map_err(db_err)?;
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&self.write)
+            .await
+            .map_err(db_err)?;
         Ok(())
     }
 
@@ -167,7 +186,9 @@ fn customer_from_row(r: &SqliteRow) -> Result<SealedCustomer, sqlx::Error> {
         address2: opt_sealed(r.try_get("address2")?),
         birth_date: opt_sealed(r.try_get("birth_date")?),
         gender: opt_sealed(r.try_get("gender")?),
-        password_hash: r.try_get::<Option<String>, _>("password_hash")?.map(PasswordHash::from_stored),
+        password_hash: r
+            .try_get::<Option<String>, _>("password_hash")?
+            .map(PasswordHash::from_stored),
         created_at: r.try_get("created_at")?,
     })
 }
@@ -177,7 +198,10 @@ const INSERT_CUSTOMER: &str = "INSERT INTO customers (id, email_bidx, phone_bidx
     birth_date, gender, password_hash, created_at, updated_at) \
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 
-async fn insert_one(tx: &mut Transaction<'static, Sqlite>, c: &SealedCustomer) -> Result<(), sqlx::Error> {
+async fn insert_one(
+    tx: &mut Transaction<'static, Sqlite>,
+    c: &SealedCustomer,
+) -> Result<(), sqlx::Error> {
     let b = |s: &Sealed| s.as_bytes().to_vec();
     let ob = |s: &Option<Sealed>| s.as_ref().map(|v| v.as_bytes().to_vec());
     sqlx::query(INSERT_CUSTOMER)
@@ -218,7 +242,10 @@ impl CustomerRepo for SqliteStore {
         })
     }
 
-    async fn customer_credentials_by_email(&self, email_bidx: &[BlindIndex]) -> Result<Option<CustomerCredentials>, StoreError> {
+    async fn customer_credentials_by_email(
+        &self,
+        email_bidx: &[BlindIndex],
+    ) -> Result<Option<CustomerCredentials>, StoreError> {
         for bidx in email_bidx {
             let row = sqlx::query("SELECT id, password_hash FROM customers WHERE email_bidx = ?")
                 .bind(bidx.as_bytes().to_vec())
@@ -228,7 +255,10 @@ impl CustomerRepo for SqliteStore {
             if let Some(r) = row {
                 return Ok(Some(CustomerCredentials {
                     id: r.try_get("id").map_err(db_err)?,
-                    password_hash: r.try_get::<Option<String>, _>("password_hash").map_err(db_err)?.map(PasswordHash::from_stored),
+                    password_hash: r
+                        .try_get::<Option<String>, _>("password_hash")
+                        .map_err(db_err)?
+                        .map(PasswordHash::from_stored),
                 }));
             }
         }
@@ -236,8 +266,14 @@ impl CustomerRepo for SqliteStore {
     }
 
     async fn customer(&self, id: i64) -> Result<Option<SealedCustomer>, StoreError> {
-        let row = sqlx::query("SELECT * FROM customers WHERE id = ?").bind(id).fetch_optional(&self.read).await.map_err(db_err)?;
-        row.map(|r| customer_from_row(&r)).transpose().map_err(db_err)
+        let row = sqlx::query("SELECT * FROM customers WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.read)
+            .await
+            .map_err(db_err)?;
+        row.map(|r| customer_from_row(&r))
+            .transpose()
+            .map_err(db_err)
     }
 
     async fn set_password_hash(&self, id: i64, hash: &PasswordHash) -> Result<(), StoreError> {
@@ -250,18 +286,28 @@ impl CustomerRepo for SqliteStore {
         })
     }
 
-    async fn customers_after(&self, after_id: i64, limit: u32) -> Result<Vec<SealedCustomer>, StoreError> {
+    async fn customers_after(
+        &self,
+        after_id: i64,
+        limit: u32,
+    ) -> Result<Vec<SealedCustomer>, StoreError> {
         let rows = sqlx::query("SELECT * FROM customers WHERE id > ? ORDER BY id LIMIT ?")
             .bind(after_id)
             .bind(i64::from(limit))
             .fetch_all(&self.read)
             .await
             .map_err(db_err)?;
-        rows.iter().map(customer_from_row).collect::<Result<_, _>>().map_err(db_err)
+        rows.iter()
+            .map(customer_from_row)
+            .collect::<Result<_, _>>()
+            .map_err(db_err)
     }
 
     async fn count_customers(&self) -> Result<u64, StoreError> {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM customers").fetch_one(&self.read).await.map_err(db_err)?;
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM customers")
+            .fetch_one(&self.read)
+            .await
+            .map_err(db_err)?;
         Ok(u64::try_from(n).unwrap_or(0))
     }
 }
@@ -270,7 +316,9 @@ fn session_from_row(r: &SqliteRow) -> Result<SessionRecord, sqlx::Error> {
     let hash: Vec<u8> = r.try_get("token_hash")?;
     Ok(SessionRecord {
         id: r.try_get("id")?,
-        token_hash: hash.try_into().map_err(|_| sqlx::Error::Decode("token hash length".into()))?,
+        token_hash: hash
+            .try_into()
+            .map_err(|_| sqlx::Error::Decode("token hash length".into()))?,
         customer_id: r.try_get("customer_id")?,
         data: Sealed::from_stored(r.try_get("data")?),
         created_at: r.try_get("created_at")?,
@@ -301,16 +349,28 @@ impl SessionRepo for SqliteStore {
         })
     }
 
-    async fn session_by_token(&self, token_hash: &[u8; 32]) -> Result<Option<SessionRecord>, StoreError> {
+    async fn session_by_token(
+        &self,
+        token_hash: &[u8; 32],
+    ) -> Result<Option<SessionRecord>, StoreError> {
         let row = sqlx::query("SELECT * FROM sessions WHERE token_hash = ?")
             .bind(token_hash.to_vec())
             .fetch_optional(&self.read)
             .await
             .map_err(db_err)?;
-        row.map(|r| session_from_row(&r)).transpose().map_err(db_err)
+        row.map(|r| session_from_row(&r))
+            .transpose()
+            .map_err(db_err)
     }
 
-    async fn update_session(&self, id: i64, customer_id: Option<i64>, data: &Sealed, last_seen_at: i64, idle_expires_at: i64) -> Result<(), StoreError> {
+    async fn update_session(
+        &self,
+        id: i64,
+        customer_id: Option<i64>,
+        data: &Sealed,
+        last_seen_at: i64,
+        idle_expires_at: i64,
+    ) -> Result<(), StoreError> {
         write_tx!(self, |tx| {
             sqlx::query("UPDATE sessions SET customer_id = ?, data = ?, last_seen_at = ?, idle_expires_at = ? WHERE id = ?")
                 .bind(customer_id)
@@ -325,56 +385,104 @@ impl SessionRepo for SqliteStore {
 
     async fn delete_session(&self, id: i64) -> Result<(), StoreError> {
         write_tx!(self, |tx| {
-            sqlx::query("DELETE FROM sessions WHERE id = ?").bind(id).execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM sessions WHERE id = ?")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
         })
     }
 
     async fn delete_sessions_of_customer(&self, customer_id: i64) -> Result<u64, StoreError> {
         write_tx!(self, |tx| {
-            sqlx::query("DELETE FROM sessions WHERE customer_id = ?").bind(customer_id).execute(&mut *tx).await?.rows_affected()
-        })
-    }
-
-    async fn delete_expired_sessions(&self, now: i64) -> Result<u64, StoreError> {
-        write_tx!(self, |tx| {
-            sqlx::query("DELETE FROM sessions WHERE idle_expires_at <= ? OR absolute_expires_at <= ?")
-                .bind(now)
-                .bind(now)
+            sqlx::query("DELETE FROM sessions WHERE customer_id = ?")
+                .bind(customer_id)
                 .execute(&mut *tx)
                 .await?
                 .rows_affected()
         })
     }
+
+    async fn delete_expired_sessions(&self, now: i64) -> Result<u64, StoreError> {
+        write_tx!(self, |tx| {
+            sqlx::query(
+                "DELETE FROM sessions WHERE idle_expires_at <= ? OR absolute_expires_at <= ?",
+            )
+            .bind(now)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+        })
+    }
 }
 
 fn columns_of(table: &SealedTable) -> Vec<&'static str> {
-    table.sealed.iter().copied().chain(table.blind.iter().map(|b| b.column)).collect()
+    table
+        .sealed
+        .iter()
+        .copied()
+        .chain(table.blind.iter().map(|b| b.column))
+        .collect()
 }
 
 #[async_trait]
 impl SealedRowRepo for SqliteStore {
-    async fn sealed_rows(&self, table: &SealedTable, after_id: i64, limit: u32) -> Result<Vec<SealedRow>, StoreError> {
+    async fn sealed_rows(
+        &self,
+        table: &SealedTable,
+        after_id: i64,
+        limit: u32,
+    ) -> Result<Vec<SealedRow>, StoreError> {
         let cols = columns_of(table);
         // Table and column names come from the compiled-in catalog, never from input.
-        let sql = format!("SELECT id, {} FROM {} WHERE id > ? ORDER BY id LIMIT ?", cols.join(", "), table.table);
-        let rows = sqlx::query(AssertSqlSafe(sql)).bind(after_id).bind(i64::from(limit)).fetch_all(&self.read).await.map_err(db_err)?;
+        let sql = format!(
+            "SELECT id, {} FROM {} WHERE id > ? ORDER BY id LIMIT ?",
+            cols.join(", "),
+            table.table
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(after_id)
+            .bind(i64::from(limit))
+            .fetch_all(&self.read)
+            .await
+            .map_err(db_err)?;
         rows.iter()
             .map(|r| {
                 let get = |c: &str| r.try_get::<Option<Vec<u8>>, _>(c);
                 Ok(SealedRow {
                     id: r.try_get("id")?,
-                    sealed: table.sealed.iter().map(|c| get(c)).collect::<Result<_, _>>()?,
-                    blind: table.blind.iter().map(|b| get(b.column)).collect::<Result<_, _>>()?,
+                    sealed: table
+                        .sealed
+                        .iter()
+                        .map(|c| get(c))
+                        .collect::<Result<_, _>>()?,
+                    blind: table
+                        .blind
+                        .iter()
+                        .map(|b| get(b.column))
+                        .collect::<Result<_, _>>()?,
                 })
             })
             .collect::<Result<Vec<_>, sqlx::Error>>()
             .map_err(db_err)
     }
 
-    async fn reseal_rows(&self, table: &SealedTable, rows: &[ResealedRow]) -> Result<u64, StoreError> {
+    async fn reseal_rows(
+        &self,
+        table: &SealedTable,
+        rows: &[ResealedRow],
+    ) -> Result<u64, StoreError> {
         let cols = columns_of(table);
-        let set = cols.iter().map(|c| format!("{c} = ?")).collect::<Vec<_>>().join(", ");
-        let guard = cols.iter().map(|c| format!("{c} IS ?")).collect::<Vec<_>>().join(" AND ");
+        let set = cols
+            .iter()
+            .map(|c| format!("{c} = ?"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let guard = cols
+            .iter()
+            .map(|c| format!("{c} IS ?"))
+            .collect::<Vec<_>>()
+            .join(" AND ");
         let sql = format!("UPDATE {} SET {set} WHERE id = ? AND {guard}", table.table);
         write_tx!(self, |tx| {
             let mut written = 0;
@@ -395,7 +503,10 @@ impl SealedRowRepo for SqliteStore {
 
     async fn count_rows(&self, table: &SealedTable) -> Result<u64, StoreError> {
         let sql = format!("SELECT COUNT(*) FROM {}", table.table);
-        let n: i64 = sqlx::query_scalar(AssertSqlSafe(sql)).fetch_one(&self.read).await.map_err(db_err)?;
+        let n: i64 = sqlx::query_scalar(AssertSqlSafe(sql))
+            .fetch_one(&self.read)
+            .await
+            .map_err(db_err)?;
         Ok(u64::try_from(n).unwrap_or(0))
     }
 }
@@ -411,7 +522,10 @@ impl Store for SqliteStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.read).await.map_err(db_err)?;
+        sqlx::query("SELECT 1")
+            .execute(&self.read)
+            .await
+            .map_err(db_err)?;
         Ok(())
     }
 

@@ -7,7 +7,11 @@ use sqlx::{Row, SqlitePool};
 use crate::db_err;
 
 /// (number, name, SQL). The PostgreSQL store lists the same numbers and names.
-pub const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "foundation", include_str!("../migrations/0001_foundation.sql"))];
+pub const MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "foundation",
+    include_str!("../migrations/0001_foundation.sql"),
+)];
 
 fn now() -> i64 {
     std::time::SystemTime::now()
@@ -45,7 +49,10 @@ pub(crate) async fn run(pool: &SqlitePool) -> Result<Vec<String>, StoreError> {
             continue;
         }
         let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(db_err)?;
-        sqlx::raw_sql(*sql).execute(&mut *tx).await.map_err(db_err)?;
+        sqlx::raw_sql(*sql)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
         sqlx::query("INSERT INTO kura_migrations (version, name, applied_at) VALUES (?, ?, ?)")
             .bind(version)
             .bind(*name)

@@ -39,6 +39,10 @@ impl WebConfig {
     pub fn session_cookie_name(&self) -> &'static str {
         // The __Host- prefix pins the cookie to this host, path / and Secure (RFC 6265bis §4.1.3.2);
         // browsers refuse it without TLS, so plain-HTTP demos use a plain name.
-        if self.tls { "__Host-kura_session" } else { "kura_session" }
+        if self.tls {
+            "__Host-kura_session"
+        } else {
+            "kura_session"
+        }
     }
 }

@@ -92,16 +92,20 @@ impl WebError {
 
     /// An internal failure; `cause` is logged with the operation id, never shown.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
-        Self { kind: ErrorKind::Internal, cause: Some(cause.to_string()) }
+        Self {
+            kind: ErrorKind::Internal,
+            cause: Some(cause.to_string()),
+        }
     }
 }
 
 impl From<kura_app::AppError> for WebError {
     fn from(e: kura_app::AppError) -> Self {
         match e {
-            kura_app::AppError::Store(kura_app::StoreError::Unavailable(m)) => {
-                Self { kind: ErrorKind::Unavailable, cause: Some(m) }
-            }
+            kura_app::AppError::Store(kura_app::StoreError::Unavailable(m)) => Self {
+                kind: ErrorKind::Unavailable,
+                cause: Some(m),
+            },
             other => Self::internal(other),
         }
     }
@@ -141,7 +145,11 @@ struct ErrorView<'a> {
 }
 
 fn is_plain(res: &Response) -> bool {
-    match res.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) {
+    match res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    {
         None => true,
         Some(ct) => ct.starts_with("text/plain"),
     }
@@ -155,13 +163,19 @@ pub async fn render_errors(
 ) -> Response {
     let api = req.uri().path().starts_with("/api/");
     let lang = Lang::from_headers(req.headers());
-    let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone()).unwrap_or_default();
+    let request_id = req
+        .extensions()
+        .get::<RequestId>()
+        .map(|r| r.0.clone())
+        .unwrap_or_default();
     let res = next.run(req).await;
     let status = res.status();
     let mark = res.extensions().get::<ErrorMark>().map(|m| m.0);
     let kind = match mark {
         Some(k) => k,
-        None if (status.is_client_error() || status.is_server_error()) && is_plain(&res) => ErrorKind::from_status(status),
+        None if (status.is_client_error() || status.is_server_error()) && is_plain(&res) => {
+            ErrorKind::from_status(status)
+        }
         None => return res,
     };
     let tr = Tr(lang);
@@ -196,6 +210,7 @@ pub async fn render_errors(
             out.headers_mut().append(name.clone(), v.clone());
         }
     }
-    out.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    out.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     out
 }

@@ -37,10 +37,15 @@ impl Lang {
     /// The visitor's choice (the `kura_lang` cookie), else the first of ja/en in the browser's
     /// `Accept-Language`, else Japanese.
     pub fn from_headers(headers: &HeaderMap) -> Self {
-        if let Some(lang) = crate::security::session::cookie_value(headers, LANG_COOKIE).and_then(Lang::parse) {
+        if let Some(lang) =
+            crate::security::session::cookie_value(headers, LANG_COOKIE).and_then(Lang::parse)
+        {
             return lang;
         }
-        let Some(value) = headers.get(axum::http::header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()) else {
+        let Some(value) = headers
+            .get(axum::http::header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok())
+        else {
             return Lang::Ja;
         };
         let mut best: Option<(f32, Lang)> = None;
@@ -48,7 +53,11 @@ impl Lang {
             let mut it = part.trim().split(';');
             let tag = it.next().unwrap_or("").trim().to_ascii_lowercase();
             let q = it
-                .find_map(|p| p.trim().strip_prefix("q=").and_then(|q| q.parse::<f32>().ok()))
+                .find_map(|p| {
+                    p.trim()
+                        .strip_prefix("q=")
+                        .and_then(|q| q.parse::<f32>().ok())
+                })
                 .unwrap_or(1.0);
             let lang = if tag == "ja" || tag.starts_with("ja-") {
                 Lang::Ja
@@ -73,8 +82,10 @@ fn parse_catalog(text: &'static str) -> HashMap<&'static str, &'static str> {
         .collect()
 }
 
-static JA: LazyLock<HashMap<&'static str, &'static str>> = LazyLock::new(|| parse_catalog(include_str!("../locales/ja.txt")));
-static EN: LazyLock<HashMap<&'static str, &'static str>> = LazyLock::new(|| parse_catalog(include_str!("../locales/en.txt")));
+static JA: LazyLock<HashMap<&'static str, &'static str>> =
+    LazyLock::new(|| parse_catalog(include_str!("../locales/ja.txt")));
+static EN: LazyLock<HashMap<&'static str, &'static str>> =
+    LazyLock::new(|| parse_catalog(include_str!("../locales/en.txt")));
 
 /// A translator for one language, handed to templates.
 #[derive(Debug, Clone, Copy)]
@@ -113,7 +124,10 @@ mod tests {
     fn accept_language_picks_the_preferred() {
         let mut h = HeaderMap::new();
         assert_eq!(Lang::from_headers(&h), Lang::Ja);
-        h.insert("accept-language", "en-US,en;q=0.9,ja;q=0.8".parse().unwrap());
+        h.insert(
+            "accept-language",
+            "en-US,en;q=0.9,ja;q=0.8".parse().unwrap(),
+        );
         assert_eq!(Lang::from_headers(&h), Lang::En);
         h.insert("accept-language", "fr, ja;q=0.5, en;q=0.4".parse().unwrap());
         assert_eq!(Lang::from_headers(&h), Lang::Ja);

@@ -9,7 +9,8 @@
 //! 6. `body_limit`       declared length checked up front; extractors capped to the same size
 //! 7. `session`          server-side session from the cookie; cookie written back
 //! 8. `csrf`             Sec-Fetch-Site, Origin and session-bound token on unsafe methods
-//! then the handler.
+//!
+//! Then the handler.
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;

@@ -27,7 +27,15 @@ impl Shop {
         config: WebConfig,
     ) -> Self {
         let limiter = RateLimiter::new(config.rate_per_second, config.rate_burst);
-        Self { store, vault, sessions, customers, events, config, limiter }
+        Self {
+            store,
+            vault,
+            sessions,
+            customers,
+            events,
+            config,
+            limiter,
+        }
     }
 
     pub fn event(&self, event: SecurityEvent) {

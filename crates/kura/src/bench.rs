@@ -11,7 +11,10 @@ use std::time::{Duration, Instant};
 
 use kura_app::sealed::col;
 use kura_app::{Customers, Store};
-use kura_domain::{AddressLine, CustomerProfile, Email, Gender, Kana, Person, PersonName, Phone, PostalCode, Prefecture};
+use kura_domain::{
+    AddressLine, CustomerProfile, Email, Gender, Kana, Person, PersonName, Phone, PostalCode,
+    Prefecture,
+};
 use kura_seal::{KeyRing, Normalize, PasswordPolicy, Passwords};
 use kura_store_pg::PgStore;
 use kura_store_sqlite::SqliteStore;
@@ -44,7 +47,11 @@ fn micro() -> anyhow::Result<()> {
     let open = per_op(t.elapsed(), n);
     let t = Instant::now();
     for i in 0..n {
-        black_box(ring.blind_index(col::EMAIL, &format!("customer{i}@example.jp"), Normalize::Email)?);
+        black_box(ring.blind_index(
+            col::EMAIL,
+            &format!("customer{i}@example.jp"),
+            Normalize::Email,
+        )?);
     }
     let blind = per_op(t.elapsed(), n);
     println!("seal one field (15 bytes, XChaCha20-Poly1305): {seal:>10.0} ns");
@@ -120,7 +127,10 @@ struct Timing {
     read: Duration,
 }
 
-async fn sealed_run(store: &Arc<dyn Store>, profiles: &[CustomerProfile]) -> anyhow::Result<Timing> {
+async fn sealed_run(
+    store: &Arc<dyn Store>,
+    profiles: &[CustomerProfile],
+) -> anyhow::Result<Timing> {
     let ring = KeyRing::ephemeral()?;
     let t = Instant::now();
     for chunk in profiles.chunks(CHUNK) {
@@ -143,8 +153,15 @@ async fn sealed_run(store: &Arc<dyn Store>, profiles: &[CustomerProfile]) -> any
         }
         seen += page.len();
     }
-    anyhow::ensure!(seen == profiles.len(), "read back {seen} of {} sealed rows", profiles.len());
-    Ok(Timing { insert, read: t.elapsed() })
+    anyhow::ensure!(
+        seen == profiles.len(),
+        "read back {seen} of {} sealed rows",
+        profiles.len()
+    );
+    Ok(Timing {
+        insert,
+        read: t.elapsed(),
+    })
 }
 
 async fn plain_sqlite(store: &SqliteStore, profiles: &[CustomerProfile]) -> anyhow::Result<Timing> {
@@ -157,7 +174,9 @@ async fn plain_sqlite(store: &SqliteStore, profiles: &[CustomerProfile]) -> anyh
     )
     .execute(w)
     .await?;
-    sqlx::query("CREATE INDEX bench_plain_phone ON bench_plain (phone)").execute(w).await?;
+    sqlx::query("CREATE INDEX bench_plain_phone ON bench_plain (phone)")
+        .execute(w)
+        .await?;
     let t = Instant::now();
     for chunk in profiles.chunks(CHUNK) {
         let mut tx = w.begin_with("BEGIN IMMEDIATE").await?;
@@ -179,19 +198,25 @@ async fn plain_sqlite(store: &SqliteStore, profiles: &[CustomerProfile]) -> anyh
     let t = Instant::now();
     let mut after = i64::MIN;
     loop {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT id, {PLAIN_COLUMNS} FROM bench_plain WHERE id > ? ORDER BY id LIMIT ?")))
-            .bind(after)
-            .bind(i64::try_from(CHUNK)?)
-            .fetch_all(store.reader())
-            .await?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT id, {PLAIN_COLUMNS} FROM bench_plain WHERE id > ? ORDER BY id LIMIT ?"
+        )))
+        .bind(after)
+        .bind(i64::try_from(CHUNK)?)
+        .fetch_all(store.reader())
+        .await?;
         let Some(last) = rows.last() else { break };
         after = last.try_get("id")?;
         for r in &rows {
-            let fields: Vec<Option<String>> = (1..=12).map(|i| r.try_get(i)).collect::<Result<_, _>>()?;
+            let fields: Vec<Option<String>> =
+                (1..=12).map(|i| r.try_get(i)).collect::<Result<_, _>>()?;
             black_box(profile_from_plain(&fields)?);
         }
     }
-    Ok(Timing { insert, read: t.elapsed() })
+    Ok(Timing {
+        insert,
+        read: t.elapsed(),
+    })
 }
 
 async fn plain_pg(store: &PgStore, profiles: &[CustomerProfile]) -> anyhow::Result<Timing> {
@@ -204,7 +229,9 @@ async fn plain_pg(store: &PgStore, profiles: &[CustomerProfile]) -> anyhow::Resu
     )
     .execute(pool)
     .await?;
-    sqlx::query("CREATE INDEX bench_plain_phone ON bench_plain (phone)").execute(pool).await?;
+    sqlx::query("CREATE INDEX bench_plain_phone ON bench_plain (phone)")
+        .execute(pool)
+        .await?;
     let t = Instant::now();
     for chunk in profiles.chunks(CHUNK) {
         let mut tx = pool.begin().await?;
@@ -226,19 +253,25 @@ async fn plain_pg(store: &PgStore, profiles: &[CustomerProfile]) -> anyhow::Resu
     let t = Instant::now();
     let mut after = i64::MIN;
     loop {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT id, {PLAIN_COLUMNS} FROM bench_plain WHERE id > $1 ORDER BY id LIMIT $2")))
-            .bind(after)
-            .bind(i64::try_from(CHUNK)?)
-            .fetch_all(pool)
-            .await?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT id, {PLAIN_COLUMNS} FROM bench_plain WHERE id > $1 ORDER BY id LIMIT $2"
+        )))
+        .bind(after)
+        .bind(i64::try_from(CHUNK)?)
+        .fetch_all(pool)
+        .await?;
         let Some(last) = rows.last() else { break };
         after = last.try_get("id")?;
         for r in &rows {
-            let fields: Vec<Option<String>> = (1..=12).map(|i| r.try_get(i)).collect::<Result<_, _>>()?;
+            let fields: Vec<Option<String>> =
+                (1..=12).map(|i| r.try_get(i)).collect::<Result<_, _>>()?;
             black_box(profile_from_plain(&fields)?);
         }
     }
-    Ok(Timing { insert, read: t.elapsed() })
+    Ok(Timing {
+        insert,
+        read: t.elapsed(),
+    })
 }
 
 fn report(backend: &str, rows: u64, sealed: &Timing, plain: &Timing) {
@@ -265,7 +298,12 @@ fn report(backend: &str, rows: u64, sealed: &Timing, plain: &Timing) {
 }
 
 pub async fn run(rows: u64, pg_url: Option<&str>) -> anyhow::Result<()> {
-    println!("Kura foundation benchmark ({} cores)", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    println!(
+        "Kura foundation benchmark ({} cores)",
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    );
     micro()?;
     let profiles = profiles(rows)?;
     let dir = tempfile_dir()?;
@@ -281,7 +319,9 @@ pub async fn run(rows: u64, pg_url: Option<&str>) -> anyhow::Result<()> {
         Some(url) => {
             let name = format!("kura_bench_{}", std::process::id());
             let admin = sqlx::PgPool::connect(url).await?;
-            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&admin).await?;
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                .execute(&admin)
+                .await?;
             let db_url = replace_db(url, &name);
             let result = async {
                 let pg = PgStore::open(&db_url).await?;
@@ -293,7 +333,11 @@ pub async fn run(rows: u64, pg_url: Option<&str>) -> anyhow::Result<()> {
                 anyhow::Ok(())
             }
             .await;
-            sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name}"))).execute(&admin).await?;
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {name}"
+            )))
+            .execute(&admin)
+            .await?;
             result?;
         }
         None => println!("PostgreSQL: skipped (pass --pg-url or set KURA_BENCH_PG_URL)"),
@@ -310,7 +354,9 @@ fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
 
 /// The same server URL with another database name.
 pub fn replace_db(url: &str, db: &str) -> String {
-    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
     let prefix = base.rsplit_once('/').map_or(base, |(p, _)| p);
     match query {
         Some(q) => format!("{prefix}/{db}?{q}"),

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
+#[derive(Default)]
 pub struct Config {
     pub shop: ShopSection,
     pub server: ServerSection,
@@ -95,7 +96,9 @@ pub struct LogSection {
 
 impl Default for ShopSection {
     fn default() -> Self {
-        Self { name: "Kura".into() }
+        Self {
+            name: "Kura".into(),
+        }
     }
 }
 
@@ -115,44 +118,45 @@ impl Default for ServerSection {
 
 impl Default for DatabaseSection {
     fn default() -> Self {
-        Self { url: "sqlite://kura.db".into() }
+        Self {
+            url: "sqlite://kura.db".into(),
+        }
     }
 }
 
 impl Default for KeysSection {
     fn default() -> Self {
-        Self { file: PathBuf::from("kura.key"), reload_seconds: 5 }
+        Self {
+            file: PathBuf::from("kura.key"),
+            reload_seconds: 5,
+        }
     }
 }
 
 impl Default for SessionSection {
     fn default() -> Self {
-        Self { idle_minutes: 30, absolute_hours: 12 }
+        Self {
+            idle_minutes: 30,
+            absolute_hours: 12,
+        }
     }
 }
 
 impl Default for PasswordSection {
     fn default() -> Self {
-        Self { memory_kib: 19_456, iterations: 2, parallelism: 1 }
+        Self {
+            memory_kib: 19_456,
+            iterations: 2,
+            parallelism: 1,
+        }
     }
 }
 
 impl Default for LogSection {
     fn default() -> Self {
-        Self { level: "info".into(), format: "json".into() }
-    }
-}
-
-impl Default for Config {
-    fn default() -> Self {
         Self {
-            shop: ShopSection::default(),
-            server: ServerSection::default(),
-            database: DatabaseSection::default(),
-            keys: KeysSection::default(),
-            session: SessionSection::default(),
-            passwords: PasswordSection::default(),
-            log: LogSection::default(),
+            level: "info".into(),
+            format: "json".into(),
         }
     }
 }
@@ -166,8 +170,15 @@ fn env_names() -> anyhow::Result<BTreeMap<String, (String, String)>> {
     let mut names = BTreeMap::new();
     if let Some(sections) = value.as_object() {
         for (section, body) in sections {
-            for key in body.as_object().map(|o| o.keys().cloned().collect::<Vec<_>>()).unwrap_or_default() {
-                names.insert(format!("KURA_{}_{}", section.to_uppercase(), key.to_uppercase()), (section.clone(), key));
+            for key in body
+                .as_object()
+                .map(|o| o.keys().cloned().collect::<Vec<_>>())
+                .unwrap_or_default()
+            {
+                names.insert(
+                    format!("KURA_{}_{}", section.to_uppercase(), key.to_uppercase()),
+                    (section.clone(), key),
+                );
             }
         }
     }
@@ -187,16 +198,25 @@ fn env_value(raw: &str) -> toml::Value {
 
 impl Config {
     /// Loads the configuration for a shop directory (`--dir`) or a config file.
-    pub fn load(dir: Option<&Path>, file: Option<&Path>, env: &[(String, String)]) -> anyhow::Result<Self> {
+    pub fn load(
+        dir: Option<&Path>,
+        file: Option<&Path>,
+        env: &[(String, String)],
+    ) -> anyhow::Result<Self> {
         let (file, base) = match (dir, file) {
-            (_, Some(f)) => (Some(f.to_path_buf()), f.parent().map(Path::to_path_buf).unwrap_or_default()),
+            (_, Some(f)) => (
+                Some(f.to_path_buf()),
+                f.parent().map(Path::to_path_buf).unwrap_or_default(),
+            ),
             (Some(d), None) => (Some(d.join("kura.toml")), d.to_path_buf()),
             (None, None) => (Some(PathBuf::from("kura.toml")), PathBuf::new()),
         };
         let mut table = match &file {
             Some(f) if f.exists() => {
-                let text = std::fs::read_to_string(f).with_context(|| format!("cannot read {}", f.display()))?;
-                toml::from_str::<toml::Table>(&text).with_context(|| format!("{} is not valid TOML", f.display()))?
+                let text = std::fs::read_to_string(f)
+                    .with_context(|| format!("cannot read {}", f.display()))?;
+                toml::from_str::<toml::Table>(&text)
+                    .with_context(|| format!("{} is not valid TOML", f.display()))?
             }
             _ => toml::Table::new(),
         };
@@ -216,7 +236,9 @@ impl Config {
                 unknown.push(name.clone());
                 continue;
             };
-            let entry = table.entry(section.clone()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            let entry = table
+                .entry(section.clone())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
             if let toml::Value::Table(t) = entry {
                 t.insert(key.clone(), env_value(raw));
             }
@@ -228,9 +250,15 @@ impl Config {
                 names.keys().cloned().collect::<Vec<_>>().join(", ")
             );
         }
-        let mut config: Config = toml::Value::Table(table)
-            .try_into()
-            .map_err(|e: toml::de::Error| anyhow::anyhow!("configuration (file or KURA_* environment): {}", e.message()))?;
+        let mut config: Config =
+            toml::Value::Table(table)
+                .try_into()
+                .map_err(|e: toml::de::Error| {
+                    anyhow::anyhow!(
+                        "configuration (file or KURA_* environment): {}",
+                        e.message()
+                    )
+                })?;
         config.resolve_paths(&base, dir.is_some());
         config.check()?;
         Ok(config)
@@ -250,8 +278,13 @@ impl Config {
 
     fn check(&self) -> anyhow::Result<()> {
         let url = &self.database.url;
-        if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
-            bail!("database.url must start with sqlite:// or postgres:// (got a value of another kind)");
+        if !(url.starts_with("sqlite:")
+            || url.starts_with("postgres://")
+            || url.starts_with("postgresql://"))
+        {
+            bail!(
+                "database.url must start with sqlite:// or postgres:// (got a value of another kind)"
+            );
         }
         if let Some(public) = &self.server.public_url
             && !(public.starts_with("https://") || public.starts_with("http://"))
@@ -261,8 +294,12 @@ impl Config {
         if self.session.idle_minutes < 1 || self.session.absolute_hours < 1 {
             bail!("session.idle_minutes and session.absolute_hours must be at least 1");
         }
-        if !self.server.metrics_listen.is_empty() && self.server.metrics_listen.parse::<SocketAddr>().is_err() {
-            bail!("server.metrics_listen must be an address such as 127.0.0.1:9464, or empty to turn metrics off");
+        if !self.server.metrics_listen.is_empty()
+            && self.server.metrics_listen.parse::<SocketAddr>().is_err()
+        {
+            bail!(
+                "server.metrics_listen must be an address such as 127.0.0.1:9464, or empty to turn metrics off"
+            );
         }
         if self.keys.reload_seconds == 0 {
             bail!("keys.reload_seconds must be at least 1");
@@ -283,7 +320,10 @@ impl Config {
     }
 
     pub fn tls(&self) -> bool {
-        self.server.public_url.as_deref().is_some_and(|u| u.starts_with("https://"))
+        self.server
+            .public_url
+            .as_deref()
+            .is_some_and(|u| u.starts_with("https://"))
     }
 }
 
@@ -292,32 +332,73 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
     fn file_then_environment() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("kura.toml"), "[shop]\nname = \"蔵の店\"\n[server]\nlisten = \"127.0.0.1:9000\"\n").unwrap();
-        let c = Config::load(Some(dir.path()), None, &env(&[("KURA_SERVER_LISTEN", "127.0.0.1:9100"), ("KURA_TEST_PG_URL", "x")])).unwrap();
+        std::fs::write(
+            dir.path().join("kura.toml"),
+            "[shop]\nname = \"蔵の店\"\n[server]\nlisten = \"127.0.0.1:9000\"\n",
+        )
+        .unwrap();
+        let c = Config::load(
+            Some(dir.path()),
+            None,
+            &env(&[
+                ("KURA_SERVER_LISTEN", "127.0.0.1:9100"),
+                ("KURA_TEST_PG_URL", "x"),
+            ]),
+        )
+        .unwrap();
         assert_eq!(c.shop.name, "蔵の店");
         assert_eq!(c.server.listen.port(), 9100);
         assert_eq!(c.keys.file, dir.path().join("kura.key"));
-        assert_eq!(c.database.url, format!("sqlite://{}", dir.path().join("kura.db").display()));
-        let c = Config::load(Some(dir.path()), None, &env(&[("KURA_SERVER_TRUSTED_PROXIES", "[\"10.0.0.0/8\"]")])).unwrap();
+        assert_eq!(
+            c.database.url,
+            format!("sqlite://{}", dir.path().join("kura.db").display())
+        );
+        let c = Config::load(
+            Some(dir.path()),
+            None,
+            &env(&[("KURA_SERVER_TRUSTED_PROXIES", "[\"10.0.0.0/8\"]")]),
+        )
+        .unwrap();
         assert_eq!(c.server.trusted_proxies.len(), 1);
     }
 
     #[test]
     fn unknown_keys_are_refused_by_name() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("kura.toml"), "[server]\nlisten_addr = \"127.0.0.1:9000\"\n").unwrap();
-        let e = Config::load(Some(dir.path()), None, &[]).unwrap_err().to_string();
+        std::fs::write(
+            dir.path().join("kura.toml"),
+            "[server]\nlisten_addr = \"127.0.0.1:9000\"\n",
+        )
+        .unwrap();
+        let e = Config::load(Some(dir.path()), None, &[])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("listen_addr"), "{e}");
         let empty = tempfile::tempdir().unwrap();
-        let e = Config::load(Some(empty.path()), None, &env(&[("KURA_SERVER_LISTN", "x")])).unwrap_err().to_string();
+        let e = Config::load(
+            Some(empty.path()),
+            None,
+            &env(&[("KURA_SERVER_LISTN", "x")]),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("KURA_SERVER_LISTN"), "{e}");
-        let e = Config::load(Some(empty.path()), None, &env(&[("KURA_SERVER_LISTEN", "not an address")])).unwrap_err().to_string();
+        let e = Config::load(
+            Some(empty.path()),
+            None,
+            &env(&[("KURA_SERVER_LISTEN", "not an address")]),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("listen") || e.contains("address"), "{e}");
     }
 }

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use kura_app::{Customers, Store, Vault};
-use kura_domain::{AddressLine, CustomerProfile, Email, Kana, Person, PersonName, Phone, PostalCode, Prefecture};
+use kura_domain::{
+    AddressLine, CustomerProfile, Email, Kana, Person, PersonName, Phone, PostalCode, Prefecture,
+};
 use secrecy::SecretString;
 
 use crate::synth;
@@ -28,7 +30,8 @@ pub fn prepare_dir(dir: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let toml = dir.join("kura.toml");
     if !toml.exists() {
-        std::fs::write(&toml, DEMO_TOML).with_context(|| format!("cannot write {}", toml.display()))?;
+        std::fs::write(&toml, DEMO_TOML)
+            .with_context(|| format!("cannot write {}", toml.display()))?;
     }
     Ok(())
 }
@@ -51,14 +54,24 @@ pub async fn ensure_demo_account(customers: &Customers) -> anyhow::Result<()> {
         birth_date: None,
         gender: None,
     };
-    match customers.register(&profile, Some(SecretString::from(DEMO_PASSWORD.to_string()))).await {
+    match customers
+        .register(
+            &profile,
+            Some(SecretString::from(DEMO_PASSWORD.to_string())),
+        )
+        .await
+    {
         Ok(_) | Err(kura_app::AppError::EmailTaken) => Ok(()),
         Err(e) => Err(e.into()),
     }
 }
 
 /// Inserts `count` synthetic customers, sealing one chunk while the previous one is written.
-pub async fn insert_synthetic(store: &Arc<dyn Store>, vault: &Arc<Vault>, count: u64) -> anyhow::Result<()> {
+pub async fn insert_synthetic(
+    store: &Arc<dyn Store>,
+    vault: &Arc<Vault>,
+    count: u64,
+) -> anyhow::Result<()> {
     const CHUNK: u64 = 5000;
     // Numbering continues after existing customers so emails stay unique across runs.
     let offset = store.count_customers().await?;
@@ -70,7 +83,10 @@ pub async fn insert_synthetic(store: &Arc<dyn Store>, vault: &Arc<Vault>, count:
             .progress_chars("=> "),
     );
     let ring = vault.ring();
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     let now = i64::try_from(now).unwrap_or(0);
     let seal_chunk = move |start: u64, len: u64| {
         let ring = Arc::clone(&ring);

@@ -16,13 +16,32 @@ pub async fn status(config: &Config) -> anyhow::Result<()> {
     let material = vault.provider().load()?;
     let usage = rotation::key_usage(store.as_ref()).await?;
     println!("key file: {}", config.keys.file.display());
-    println!("{:>6}  {:>8}  {:>20}  {:>12}", "key id", "state", "created (unix)", "values");
+    println!(
+        "{:>6}  {:>8}  {:>20}  {:>12}",
+        "key id", "state", "created (unix)", "values"
+    );
     for key in &material.keys {
-        let state = if key.id == material.active { "active" } else { "old" };
-        println!("{:>6}  {:>8}  {:>20}  {:>12}", key.id.0, state, key.created, usage.get(&key.id.0).copied().unwrap_or(0));
+        let state = if key.id == material.active {
+            "active"
+        } else {
+            "old"
+        };
+        println!(
+            "{:>6}  {:>8}  {:>20}  {:>12}",
+            key.id.0,
+            state,
+            key.created,
+            usage.get(&key.id.0).copied().unwrap_or(0)
+        );
     }
-    for (id, n) in usage.iter().filter(|(id, _)| !material.keys.iter().any(|k| k.id.0 == **id)) {
-        println!("{id:>6}  {:>8}  {:>20}  {n:>12}   <- values under a key this file does not hold!", "missing", "-");
+    for (id, n) in usage
+        .iter()
+        .filter(|(id, _)| !material.keys.iter().any(|k| k.id.0 == **id))
+    {
+        println!(
+            "{id:>6}  {:>8}  {:>20}  {n:>12}   <- values under a key this file does not hold!",
+            "missing", "-"
+        );
     }
     Ok(())
 }
@@ -49,7 +68,10 @@ pub async fn rotate(config: &Config, batch: u32) -> anyhow::Result<()> {
             bar.set_length(p.total);
             bar.set_position(p.scanned);
         } else {
-            println!("progress table={} scanned={} of={} resealed={}", p.table, p.scanned, p.total, p.resealed);
+            println!(
+                "progress table={} scanned={} of={} resealed={}",
+                p.table, p.scanned, p.total, p.resealed
+            );
         }
     };
     let settle = Duration::from_secs(config.keys.reload_seconds + 1);
@@ -58,7 +80,11 @@ pub async fn rotate(config: &Config, batch: u32) -> anyhow::Result<()> {
     events.record(SecurityEvent::new(SecurityEventKind::KeyRotationFinished));
     println!(
         "{} rotation to key {}: {} rows re-sealed.",
-        if outcome.resumed { "Resumed" } else { "Finished" },
+        if outcome.resumed {
+            "Resumed"
+        } else {
+            "Finished"
+        },
         outcome.active.0,
         outcome.resealed
     );
@@ -81,8 +107,14 @@ pub async fn retire(config: &Config) -> anyhow::Result<()> {
             }
         }
         Err(in_use) => {
-            let list: Vec<String> = in_use.iter().map(|(k, n)| format!("key {k}: {n} values")).collect();
-            anyhow::bail!("old keys are still in use ({}); run `kura keys rotate` to finish re-sealing first", list.join(", "));
+            let list: Vec<String> = in_use
+                .iter()
+                .map(|(k, n)| format!("key {k}: {n} values"))
+                .collect();
+            anyhow::bail!(
+                "old keys are still in use ({}); run `kura keys rotate` to finish re-sealing first",
+                list.join(", ")
+            );
         }
     }
     Ok(())

@@ -101,7 +101,9 @@ enum KeysCommand {
 }
 
 fn env_pairs() -> Vec<(String, String)> {
-    std::env::vars().filter(|(k, _)| k.starts_with("KURA_")).collect()
+    std::env::vars()
+        .filter(|(k, _)| k.starts_with("KURA_"))
+        .collect()
 }
 
 fn load(shop: &ShopArgs) -> anyhow::Result<Config> {
@@ -111,17 +113,26 @@ fn load(shop: &ShopArgs) -> anyhow::Result<Config> {
 fn init_logging(config: Option<&Config>) {
     let level = config.map_or("info", |c| c.log.level.as_str());
     let filter = EnvFilter::try_new(level).unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if config.is_some_and(|c| c.log.format == "text") {
         let _ = builder.try_init();
     } else {
-        let _ = builder.json().with_current_span(true).with_span_list(false).try_init();
+        let _ = builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .try_init();
     }
 }
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("kura: cannot start the runtime: {e}");
@@ -146,7 +157,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 config.server.listen = addr;
             }
             let state = shop::build(&config).await?;
-            shop::serve(&config, state, |addr| println!("Kura is serving on http://{addr}/")).await
+            shop::serve(&config, state, |addr| {
+                println!("Kura is serving on http://{addr}/")
+            })
+            .await
         }
         Command::Migrate { shop } => {
             let config = load(&shop)?;
@@ -157,7 +171,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Demo { dir, listen, customers, no_serve } => {
+        Command::Demo {
+            dir,
+            listen,
+            customers,
+            no_serve,
+        } => {
             demo::prepare_dir(&dir)?;
             let mut config = Config::load(Some(&dir), None, &env_pairs())?;
             init_logging(Some(&config));
@@ -167,7 +186,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             if customers > 0 {
                 let started = std::time::Instant::now();
                 demo::insert_synthetic(&state.store, &state.vault, customers).await?;
-                println!("Added {customers} synthetic customers in {:.1} s.", started.elapsed().as_secs_f64());
+                println!(
+                    "Added {customers} synthetic customers in {:.1} s.",
+                    started.elapsed().as_secs_f64()
+                );
             }
             if no_serve {
                 println!("Demo shop prepared in {}.", dir.display());
@@ -177,7 +199,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             shop::serve(&config, state, |addr| {
                 println!("Kura demo shop: http://{addr}/");
                 println!("  shop directory: {}", shown.display());
-                println!("  demo account:   {} / {}", demo::DEMO_EMAIL, demo::DEMO_PASSWORD);
+                println!(
+                    "  demo account:   {} / {}",
+                    demo::DEMO_EMAIL,
+                    demo::DEMO_PASSWORD
+                );
                 println!("  stop with Ctrl-C");
             })
             .await
@@ -202,7 +228,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench { rows, pg_url } => {
             init_logging(None);
             let pg = pg_url.or_else(|| std::env::var("KURA_BENCH_PG_URL").ok());
-            bench::run(rows, pg.as_deref()).await.context("benchmark failed")
+            bench::run(rows, pg.as_deref())
+                .await
+                .context("benchmark failed")
         }
     }
 }

@@ -5,7 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use kura_app::{Clock, Customers, LogEvents, SecurityEvents, SessionPolicy, Sessions, Store, SystemClock, Vault};
+use kura_app::{
+    Clock, Customers, LogEvents, SecurityEvents, SessionPolicy, Sessions, Store, SystemClock, Vault,
+};
 use kura_seal::{FileKeyProvider, PasswordPolicy, Passwords};
 use kura_store_pg::PgStore;
 use kura_store_sqlite::SqliteStore;
@@ -17,9 +19,17 @@ use crate::config::Config;
 pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
     let url = &config.database.url;
     let store: Arc<dyn Store> = if url.starts_with("postgres") {
-        Arc::new(PgStore::open(url).await.context("cannot open the PostgreSQL database")?)
+        Arc::new(
+            PgStore::open(url)
+                .await
+                .context("cannot open the PostgreSQL database")?,
+        )
     } else {
-        Arc::new(SqliteStore::open(url).await.context("cannot open the SQLite database")?)
+        Arc::new(
+            SqliteStore::open(url)
+                .await
+                .context("cannot open the SQLite database")?,
+        )
     };
     Ok(store)
 }
@@ -27,16 +37,25 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
 /// Loads the key file, creating it (mode 0600) on first start.
 pub fn open_vault(config: &Config) -> anyhow::Result<Arc<Vault>> {
     let provider = FileKeyProvider::new(&config.keys.file);
-    let (_, created) = provider.load_or_create().context("cannot load the master key file")?;
+    let (_, created) = provider
+        .load_or_create()
+        .context("cannot load the master key file")?;
     if created {
         tracing::info!(target: "kura::keys", path = %config.keys.file.display(), "created a new master key file (mode 0600); back it up apart from the database");
     }
-    Ok(Arc::new(Vault::new(Arc::new(provider), Duration::from_secs(config.keys.reload_seconds))?))
+    Ok(Arc::new(Vault::new(
+        Arc::new(provider),
+        Duration::from_secs(config.keys.reload_seconds),
+    )?))
 }
 
 pub fn passwords(config: &Config) -> anyhow::Result<Passwords> {
     let p = &config.passwords;
-    Ok(Passwords::new(PasswordPolicy { memory_kib: p.memory_kib, iterations: p.iterations, parallelism: p.parallelism })?)
+    Ok(Passwords::new(PasswordPolicy {
+        memory_kib: p.memory_kib,
+        iterations: p.iterations,
+        parallelism: p.parallelism,
+    })?)
 }
 
 /// Builds the whole shop state.
@@ -50,8 +69,18 @@ pub async fn build(config: &Config) -> anyhow::Result<AppState> {
         absolute_seconds: config.session.absolute_hours * 3600,
         ..SessionPolicy::default()
     };
-    let sessions = Sessions::new(Arc::clone(&store), Arc::clone(&vault), Arc::clone(&clock), policy);
-    let customers = Customers::new(Arc::clone(&store), Arc::clone(&vault), passwords(config)?, clock);
+    let sessions = Sessions::new(
+        Arc::clone(&store),
+        Arc::clone(&vault),
+        Arc::clone(&clock),
+        policy,
+    );
+    let customers = Customers::new(
+        Arc::clone(&store),
+        Arc::clone(&vault),
+        passwords(config)?,
+        clock,
+    );
     let web = WebConfig {
         public_origin: config.public_origin(),
         tls: config.tls(),
@@ -61,7 +90,9 @@ pub async fn build(config: &Config) -> anyhow::Result<AppState> {
         rate_burst: config.server.rate_limit_burst,
         shop_name: config.shop.name.clone(),
     };
-    Ok(Arc::new(Shop::new(store, vault, sessions, customers, events, web)))
+    Ok(Arc::new(Shop::new(
+        store, vault, sessions, customers, events, web,
+    )))
 }
 
 async fn shutdown_signal() {
@@ -85,7 +116,11 @@ async fn shutdown_signal() {
 }
 
 /// Serves the shop (and metrics on their own listener) until SIGINT or SIGTERM.
-pub async fn serve(config: &Config, state: AppState, announce: impl FnOnce(SocketAddr)) -> anyhow::Result<()> {
+pub async fn serve(
+    config: &Config,
+    state: AppState,
+    announce: impl FnOnce(SocketAddr),
+) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(config.server.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.server.listen))?;
@@ -99,15 +134,21 @@ pub async fn serve(config: &Config, state: AppState, announce: impl FnOnce(Socke
         loop {
             tick.tick().await;
             match sweeper.sessions.purge_expired().await {
-                Ok(n) if n > 0 => tracing::info!(target: "kura::sessions", purged = n, "expired sessions removed"),
+                Ok(n) if n > 0 => {
+                    tracing::info!(target: "kura::sessions", purged = n, "expired sessions removed")
+                }
                 Ok(_) => {}
-                Err(e) => tracing::warn!(target: "kura::sessions", error = %e, "session sweep failed"),
+                Err(e) => {
+                    tracing::warn!(target: "kura::sessions", error = %e, "session sweep failed")
+                }
             }
         }
     });
     tracing::info!(target: "kura::server", %addr, backend = state.store.backend(), "shop listening");
     announce(addr);
     let app = kura_web::router(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
     Ok(())
 }

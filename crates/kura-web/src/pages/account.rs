@@ -40,7 +40,15 @@ pub async fn login_get(mut ctx: PageContext, session: Session) -> Result<Respons
         return Ok(Redirect::to("/account").into_response());
     }
     ctx.csrf = session.csrf_token().await?;
-    Ok(Html(LoginView { ctx, email: String::new(), error: None }.render()?).into_response())
+    Ok(Html(
+        LoginView {
+            ctx,
+            email: String::new(),
+            error: None,
+        }
+        .render()?,
+    )
+    .into_response())
 }
 
 #[derive(Deserialize)]
@@ -65,7 +73,12 @@ pub async fn login_post(
         Err(_) => {
             ctx.csrf = session.csrf_token().await?;
             let error = Some(ctx.tr.t("login.unreadable").to_string());
-            let page = LoginView { ctx, email: String::new(), error }.render()?;
+            let page = LoginView {
+                ctx,
+                email: String::new(),
+                error,
+            }
+            .render()?;
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(page)).into_response());
         }
     };
@@ -74,11 +87,20 @@ pub async fn login_post(
     match state.customers.authenticate(&email, password).await? {
         Some(customer_id) => {
             session.sign_in(customer_id).await?;
-            state.event(SecurityEvent::new(SecurityEventKind::LoginSucceeded).ip(ip.0).request(&request_id.0).subject(customer_id));
+            state.event(
+                SecurityEvent::new(SecurityEventKind::LoginSucceeded)
+                    .ip(ip.0)
+                    .request(&request_id.0)
+                    .subject(customer_id),
+            );
             Ok(Redirect::to("/account").into_response())
         }
         None => {
-            state.event(SecurityEvent::new(SecurityEventKind::LoginFailed).ip(ip.0).request(&request_id.0));
+            state.event(
+                SecurityEvent::new(SecurityEventKind::LoginFailed)
+                    .ip(ip.0)
+                    .request(&request_id.0),
+            );
             ctx.csrf = session.csrf_token().await?;
             let error = Some(ctx.tr.t("login.failed").to_string());
             let page = LoginView { ctx, email, error }.render()?;
@@ -110,7 +132,11 @@ struct AccountView {
     given_name: String,
 }
 
-pub async fn account_get(State(state): State<AppState>, ctx: PageContext, session: Session) -> Result<Response, WebError> {
+pub async fn account_get(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    session: Session,
+) -> Result<Response, WebError> {
     let Some(id) = session.customer_id().await else {
         return Ok(Redirect::to("/login").into_response());
     };

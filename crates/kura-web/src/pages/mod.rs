@@ -49,13 +49,24 @@ pub fn local_path(candidate: &str) -> &str {
 impl FromRequestParts<AppState> for PageContext {
     type Rejection = WebError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let session = Session::from_request_parts(parts, state).await?;
         let signed_in = session.customer_id().await.is_some();
-        let csrf = if session.exists().await { session.csrf_token().await? } else { String::new() };
+        let csrf = if session.exists().await {
+            session.csrf_token().await?
+        } else {
+            String::new()
+        };
         Ok(Self {
             tr: Tr(Lang::from_headers(&parts.headers)),
-            nonce: parts.extensions.get::<CspNonce>().map(|n| n.0.clone()).unwrap_or_default(),
+            nonce: parts
+                .extensions
+                .get::<CspNonce>()
+                .map(|n| n.0.clone())
+                .unwrap_or_default(),
             shop_name: state.config.shop_name.clone(),
             csrf,
             signed_in,

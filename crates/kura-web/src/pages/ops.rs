@@ -21,7 +21,9 @@ pub async fn healthz_get() -> &'static str {
 /// Readiness: the database answers and the key ring is loaded.
 pub async fn readyz_get(State(state): State<AppState>) -> Response {
     match state.store.ping().await {
-        Ok(()) if state.vault.ring().key_ids().count() > 0 => (StatusCode::OK, "ready").into_response(),
+        Ok(()) if state.vault.ring().key_ids().count() > 0 => {
+            (StatusCode::OK, "ready").into_response()
+        }
         Ok(()) => (StatusCode::SERVICE_UNAVAILABLE, "no keys").into_response(),
         Err(e) => {
             tracing::warn!(target: "kura::ops", error = %e, "not ready: database");
@@ -35,8 +37,14 @@ const CSS: &str = include_str!("../../assets/kura.css");
 pub async fn css_get() -> Response {
     let mut res = CSS.into_response();
     let h = res.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/css; charset=utf-8"));
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/css; charset=utf-8"),
+    );
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=3600"),
+    );
     res
 }
 
@@ -46,11 +54,17 @@ pub struct LangQuery {
 }
 
 /// Remembers the visitor's language in a cookie and returns to the page they were on.
-pub async fn lang_get(Path(code): Path<String>, Query(q): Query<LangQuery>) -> Result<Response, WebError> {
+pub async fn lang_get(
+    Path(code): Path<String>,
+    Query(q): Query<LangQuery>,
+) -> Result<Response, WebError> {
     let lang = Lang::parse(&code).ok_or(WebError::new(ErrorKind::NotFound))?;
     let back = local_path(q.back.as_deref().unwrap_or("/")).to_string();
     let mut res = Redirect::to(&back).into_response();
-    let cookie = format!("{LANG_COOKIE}={}; Path=/; Max-Age=31536000; SameSite=Lax", lang.code());
+    let cookie = format!(
+        "{LANG_COOKIE}={}; Path=/; Max-Age=31536000; SameSite=Lax",
+        lang.code()
+    );
     if let Ok(v) = HeaderValue::from_str(&cookie) {
         res.headers_mut().insert(header::SET_COOKIE, v);
     }
@@ -59,7 +73,11 @@ pub async fn lang_get(Path(code): Path<String>, Query(q): Query<LangQuery>) -> R
 
 /// Receives the browser's CSP violation reports and hands them to the guard. The report body
 /// is not logged: it may quote a URL with personal data in its query.
-pub async fn csp_report_post(State(state): State<AppState>, ip: Option<axum::Extension<ClientIp>>, body: Bytes) -> StatusCode {
+pub async fn csp_report_post(
+    State(state): State<AppState>,
+    ip: Option<axum::Extension<ClientIp>>,
+    body: Bytes,
+) -> StatusCode {
     let mut event = SecurityEvent::new(SecurityEventKind::CspViolation);
     if let Some(axum::Extension(ip)) = ip {
         event = event.ip(ip.0);

@@ -22,7 +22,9 @@ pub fn resolve(peer: IpAddr, forwarded_for: Option<&str>, trusted: &[IpNet]) -> 
     if !is_trusted(&peer) {
         return peer;
     }
-    let Some(header) = forwarded_for else { return peer };
+    let Some(header) = forwarded_for else {
+        return peer;
+    };
     let mut client = peer;
     for hop in header.rsplit(',') {
         match hop.trim().parse::<IpAddr>() {
@@ -43,7 +45,12 @@ pub async fn client_ip(State(state): State<AppState>, mut req: Request, next: Ne
     let forwarded = if state.config.trusted_proxies.is_empty() {
         None
     } else {
-        let values: Vec<&str> = req.headers().get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).collect();
+        let values: Vec<&str> = req
+            .headers()
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
         (!values.is_empty()).then(|| values.join(","))
     };
     let ip = resolve(peer, forwarded.as_deref(), &state.config.trusted_proxies);
@@ -62,14 +69,27 @@ mod tests {
     #[test]
     fn untrusted_peer_cannot_spoof() {
         let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
-        assert_eq!(resolve(ip("203.0.113.9"), Some("1.2.3.4"), &trusted), ip("203.0.113.9"));
+        assert_eq!(
+            resolve(ip("203.0.113.9"), Some("1.2.3.4"), &trusted),
+            ip("203.0.113.9")
+        );
     }
 
     #[test]
     fn trusted_proxy_chain_is_walked_from_the_right() {
         let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
-        assert_eq!(resolve(ip("10.0.0.1"), Some("6.6.6.6, 198.51.100.7, 10.0.0.2"), &trusted), ip("198.51.100.7"));
-        assert_eq!(resolve(ip("10.0.0.1"), Some("garbage"), &trusted), ip("10.0.0.1"));
+        assert_eq!(
+            resolve(
+                ip("10.0.0.1"),
+                Some("6.6.6.6, 198.51.100.7, 10.0.0.2"),
+                &trusted
+            ),
+            ip("198.51.100.7")
+        );
+        assert_eq!(
+            resolve(ip("10.0.0.1"), Some("garbage"), &trusted),
+            ip("10.0.0.1")
+        );
         assert_eq!(resolve(ip("10.0.0.1"), None, &trusted), ip("10.0.0.1"));
     }
 }

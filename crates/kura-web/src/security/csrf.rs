@@ -50,7 +50,9 @@ fn refuse(state: &AppState, req: &Request, kind: SecurityEventKind, error: Error
 
 /// Finds `csrf_token` in an urlencoded form body.
 fn form_token(body: &[u8]) -> Option<String> {
-    url_decode_pairs(body).find(|(k, _)| k == "csrf_token").map(|(_, v)| v)
+    url_decode_pairs(body)
+        .find(|(k, _)| k == "csrf_token")
+        .map(|(_, v)| v)
 }
 
 fn url_decode_pairs(body: &[u8]) -> impl Iterator<Item = (String, String)> + '_ {
@@ -85,20 +87,41 @@ pub async fn csrf(State(state): State<AppState>, req: Request, next: Next) -> Re
     if !unsafe_method || exempt(req.uri().path()) {
         return next.run(req).await;
     }
-    let fetch_site = req.headers().get("sec-fetch-site").and_then(|v| v.to_str().ok());
+    let fetch_site = req
+        .headers()
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok());
     if fetch_site.is_some_and(|s| s != "same-origin" && s != "none") {
-        return refuse(&state, &req, SecurityEventKind::CrossSiteRejected, ErrorKind::CrossSite);
+        return refuse(
+            &state,
+            &req,
+            SecurityEventKind::CrossSiteRejected,
+            ErrorKind::CrossSite,
+        );
     }
     if let Some(origin) = req.headers().get(header::ORIGIN) {
-        let ok = origin.to_str().ok().zip(expected_origin(&state, &req)).is_some_and(|(o, e)| o == e);
+        let ok = origin
+            .to_str()
+            .ok()
+            .zip(expected_origin(&state, &req))
+            .is_some_and(|(o, e)| o == e);
         if !ok {
-            return refuse(&state, &req, SecurityEventKind::CrossSiteRejected, ErrorKind::CrossSite);
+            return refuse(
+                &state,
+                &req,
+                SecurityEventKind::CrossSiteRejected,
+                ErrorKind::CrossSite,
+            );
         }
     }
     let Some(session) = req.extensions().get::<Session>().cloned() else {
         return WebError::internal("session layer missing").into_response();
     };
-    let header_token = req.headers().get("x-csrf-token").and_then(|v| v.to_str().ok()).map(str::to_string);
+    let header_token = req
+        .headers()
+        .get("x-csrf-token")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     let is_form = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -119,7 +142,12 @@ pub async fn csrf(State(state): State<AppState>, req: Request, next: Next) -> Re
         None => false,
     };
     if !valid {
-        return refuse(&state, &req, SecurityEventKind::CsrfRejected, ErrorKind::CsrfFailed);
+        return refuse(
+            &state,
+            &req,
+            SecurityEventKind::CsrfRejected,
+            ErrorKind::CsrfFailed,
+        );
     }
     next.run(req).await
 }
@@ -130,7 +158,10 @@ mod tests {
 
     #[test]
     fn finds_the_token_among_fields() {
-        assert_eq!(form_token(b"email=a%40b.jp&csrf_token=1.ab%2Bc&x=y").as_deref(), Some("1.ab+c"));
+        assert_eq!(
+            form_token(b"email=a%40b.jp&csrf_token=1.ab%2Bc&x=y").as_deref(),
+            Some("1.ab+c")
+        );
         assert_eq!(form_token(b"email=a"), None);
         assert_eq!(form_token(b"csrf_token=%zz"), None);
     }

@@ -55,13 +55,20 @@ impl RateLimiter {
 
     /// Takes one token for `ip`. `Err(seconds)` says how long until one is available.
     pub fn check(&self, ip: IpAddr, now: Instant) -> Result<(), u64> {
-        let Some(shard) = self.shard(&ip) else { return Ok(()) };
-        let Ok(mut map) = shard.lock() else { return Ok(()) };
+        let Some(shard) = self.shard(&ip) else {
+            return Ok(());
+        };
+        let Ok(mut map) = shard.lock() else {
+            return Ok(());
+        };
         if map.len() >= MAX_PER_SHARD {
             let (rate, burst) = (self.rate, self.burst);
             map.retain(|_, b| b.tokens + now.duration_since(b.at).as_secs_f64() * rate < burst);
         }
-        let b = map.entry(ip).or_insert(Bucket { tokens: self.burst, at: now });
+        let b = map.entry(ip).or_insert(Bucket {
+            tokens: self.burst,
+            at: now,
+        });
         let refill = now.duration_since(b.at).as_secs_f64() * self.rate;
         b.tokens = (b.tokens + refill).min(self.burst);
         b.at = now;
@@ -70,7 +77,11 @@ impl RateLimiter {
             Ok(())
         } else {
             let wait = ((1.0 - b.tokens) / self.rate).ceil();
-            Err(if wait.is_finite() && wait >= 1.0 { wait as u64 } else { 1 })
+            Err(if wait.is_finite() && wait >= 1.0 {
+                wait as u64
+            } else {
+                1
+            })
         }
     }
 }

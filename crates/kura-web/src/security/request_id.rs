@@ -18,7 +18,9 @@ use tracing::Instrument;
 pub struct RequestId(pub String);
 
 pub async fn request_id(mut req: Request, next: Next) -> Response {
-    let id = kura_seal::random_bytes::<8>().map(hex::encode).unwrap_or_else(|_| "0".repeat(16));
+    let id = kura_seal::random_bytes::<8>()
+        .map(hex::encode)
+        .unwrap_or_else(|_| "0".repeat(16));
     req.extensions_mut().insert(RequestId(id.clone()));
     let method = req.method().clone();
     let route = req
@@ -34,7 +36,8 @@ pub async fn request_id(mut req: Request, next: Next) -> Response {
         tracing::info!(target: "kura::access", status, micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX), "handled");
     });
     metrics::counter!("kura_http_requests_total", "method" => method.to_string(), "route" => route.clone(), "status" => status.to_string()).increment(1);
-    metrics::histogram!("kura_http_request_duration_seconds", "route" => route).record(elapsed.as_secs_f64());
+    metrics::histogram!("kura_http_request_duration_seconds", "route" => route)
+        .record(elapsed.as_secs_f64());
     if let Ok(v) = HeaderValue::from_str(&id) {
         res.headers_mut().insert("x-request-id", v);
     }

@@ -37,7 +37,12 @@ pub struct Session {
 
 impl Session {
     pub async fn customer_id(&self) -> Option<i64> {
-        self.slot.lock().await.current.as_ref().and_then(|s| s.customer_id)
+        self.slot
+            .lock()
+            .await
+            .current
+            .as_ref()
+            .and_then(|s| s.customer_id)
     }
 
     pub async fn exists(&self) -> bool {
@@ -48,19 +53,29 @@ impl Session {
     pub async fn csrf_token(&self) -> Result<String, WebError> {
         let mut slot = self.slot.lock().await;
         if slot.current.is_none() {
-            let fresh = self.state.sessions.create(None, SessionData::default()).await?;
+            let fresh = self
+                .state
+                .sessions
+                .create(None, SessionData::default())
+                .await?;
             slot.current = Some(fresh);
             slot.send_cookie = true;
         }
         let token = slot.current.as_ref().map(|s| s.token.clone());
-        Ok(token.map(|t| self.state.vault.ring().csrf_token(t.expose().as_bytes())).unwrap_or_default())
+        Ok(token
+            .map(|t| self.state.vault.ring().csrf_token(t.expose().as_bytes()))
+            .unwrap_or_default())
     }
 
     /// Checks a presented CSRF token against this session.
     pub async fn verify_csrf(&self, presented: &str) -> bool {
         let slot = self.slot.lock().await;
         match &slot.current {
-            Some(s) => self.state.vault.ring().verify_csrf(s.token.expose().as_bytes(), presented),
+            Some(s) => self
+                .state
+                .vault
+                .ring()
+                .verify_csrf(s.token.expose().as_bytes(), presented),
             None => false,
         }
     }
@@ -70,7 +85,12 @@ impl Session {
         let mut slot = self.slot.lock().await;
         let fresh = match &slot.current {
             Some(old) => self.state.sessions.cycle(old, Some(customer_id)).await?,
-            None => self.state.sessions.create(Some(customer_id), SessionData::default()).await?,
+            None => {
+                self.state
+                    .sessions
+                    .create(Some(customer_id), SessionData::default())
+                    .await?
+            }
         };
         slot.current = Some(fresh);
         slot.send_cookie = true;
@@ -92,7 +112,10 @@ impl Session {
 impl FromRequestParts<AppState> for Session {
     type Rejection = WebError;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        _state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         parts
             .extensions
             .get::<Session>()
@@ -116,21 +139,30 @@ fn set_cookie(state: &AppState, value: &str, clear: bool) -> Option<HeaderValue>
     let name = state.config.session_cookie_name();
     let secure = if state.config.tls { "; Secure" } else { "" };
     let expiry = if clear { "; Max-Age=0" } else { "" };
-    HeaderValue::from_str(&format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax{secure}{expiry}")).ok()
+    HeaderValue::from_str(&format!(
+        "{name}={value}; Path=/; HttpOnly; SameSite=Lax{secure}{expiry}"
+    ))
+    .ok()
 }
 
 pub async fn session(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
-    let presented = cookie_value(req.headers(), state.config.session_cookie_name()).and_then(SessionToken::parse);
+    let presented = cookie_value(req.headers(), state.config.session_cookie_name())
+        .and_then(SessionToken::parse);
     let mut slot = Slot::default();
     if let Some(token) = presented {
         match state.sessions.load(&token).await {
             Ok(Some(loaded)) => slot.current = Some(loaded),
             // Unknown or expired: tell the browser to forget it.
             Ok(None) => slot.clear_cookie = true,
-            Err(e) => tracing::error!(target: "kura::web", error = %e, "session could not be loaded"),
+            Err(e) => {
+                tracing::error!(target: "kura::web", error = %e, "session could not be loaded")
+            }
         }
     }
-    let handle = Session { slot: Arc::new(Mutex::new(slot)), state: Arc::clone(&state) };
+    let handle = Session {
+        slot: Arc::new(Mutex::new(slot)),
+        state: Arc::clone(&state),
+    };
     req.extensions_mut().insert(handle.clone());
     let mut res = next.run(req).await;
     let mut slot = handle.slot.lock().await;

@@ -17,7 +17,8 @@ fn b64(bytes: &[u8]) -> String {
     const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::new();
     for chunk in bytes.chunks(3) {
-        let n = chunk.iter().fold(0u32, |acc, b| (acc << 8) | u32::from(*b)) << (8 * (3 - chunk.len()));
+        let n =
+            chunk.iter().fold(0u32, |acc, b| (acc << 8) | u32::from(*b)) << (8 * (3 - chunk.len()));
         for i in 0..=chunk.len() {
             out.push(T[((n >> (18 - 6 * i)) & 63) as usize] as char);
         }
@@ -47,9 +48,19 @@ fn encodings(value: &str) -> Vec<(String, Vec<u8>)> {
     out.push(("utf-8".into(), utf8.clone()));
     let nfd: String = value.nfd().collect();
     out.push(("utf-8 nfd".into(), nfd.into_bytes()));
-    out.push(("utf-16le".into(), value.encode_utf16().flat_map(u16::to_le_bytes).collect()));
-    out.push(("utf-16be".into(), value.encode_utf16().flat_map(u16::to_be_bytes).collect()));
-    for enc in [encoding_rs::SHIFT_JIS, encoding_rs::EUC_JP, encoding_rs::ISO_2022_JP] {
+    out.push((
+        "utf-16le".into(),
+        value.encode_utf16().flat_map(u16::to_le_bytes).collect(),
+    ));
+    out.push((
+        "utf-16be".into(),
+        value.encode_utf16().flat_map(u16::to_be_bytes).collect(),
+    ));
+    for enc in [
+        encoding_rs::SHIFT_JIS,
+        encoding_rs::EUC_JP,
+        encoding_rs::ISO_2022_JP,
+    ] {
         let (bytes, _, lossy) = enc.encode(value);
         if !lossy && bytes.as_ref() != value.as_bytes() {
             out.push((enc.name().into(), bytes.into_owned()));
@@ -57,13 +68,34 @@ fn encodings(value: &str) -> Vec<(String, Vec<u8>)> {
     }
     out.push(("hex".into(), hex::encode(&utf8).into_bytes()));
     out.push(("HEX".into(), hex::encode_upper(&utf8).into_bytes()));
-    let pct: String = utf8.iter().map(|b| if b.is_ascii_alphanumeric() { (*b as char).to_string() } else { format!("%{b:02X}") }).collect();
+    let pct: String = utf8
+        .iter()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (*b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
     out.push(("percent".into(), pct.into_bytes()));
-    let json: String = value.encode_utf16().map(|u| if u < 0x80 { (u as u8 as char).to_string() } else { format!("\\u{u:04x}") }).collect();
+    let json: String = value
+        .encode_utf16()
+        .map(|u| {
+            if u < 0x80 {
+                (u as u8 as char).to_string()
+            } else {
+                format!("\\u{u:04x}")
+            }
+        })
+        .collect();
     out.push(("json-escaped".into(), json.into_bytes()));
     for (i, frag) in b64_fragments(&utf8).into_iter().enumerate() {
         out.push((format!("base64/{i}"), frag.clone().into_bytes()));
-        out.push((format!("base64url/{i}"), frag.replace('+', "-").replace('/', "_").into_bytes()));
+        out.push((
+            format!("base64url/{i}"),
+            frag.replace('+', "-").replace('/', "_").into_bytes(),
+        ));
     }
     out.retain(|(_, b)| b.len() >= 4);
     out.dedup_by(|a, b| a.1 == b.1);
@@ -80,7 +112,12 @@ fn personal_values(p: &CustomerProfile) -> Vec<String> {
         q.given_name_kana.as_str().to_string(),
         p.email.as_str().to_string(),
         q.phone.as_str().to_string(),
-        format!("{}-{}-{}", &q.phone.as_str()[..3], &q.phone.as_str()[3..7], &q.phone.as_str()[7..]),
+        format!(
+            "{}-{}-{}",
+            &q.phone.as_str()[..3],
+            &q.phone.as_str()[3..7],
+            &q.phone.as_str()[7..]
+        ),
         q.postal_code.as_str().to_string(),
         q.postal_code.display(),
         q.address1.as_str().to_string(),
@@ -100,7 +137,10 @@ fn find_leaks(haystack: &[u8], profiles: &[CustomerProfile]) -> Vec<String> {
     for p in profiles {
         for value in personal_values(p) {
             for (how, needle) in encodings(&value) {
-                if haystack.windows(needle.len()).any(|w| w == needle.as_slice()) {
+                if haystack
+                    .windows(needle.len())
+                    .any(|w| w == needle.as_slice())
+                {
                     leaks.push(format!("{value:?} as {how}"));
                 }
             }
@@ -114,17 +154,44 @@ fn find_leaks(haystack: &[u8], profiles: &[CustomerProfile]) -> Vec<String> {
 async fn exercise(shop: &TestShop) -> Vec<CustomerProfile> {
     let profiles: Vec<CustomerProfile> = (0..5).map(support::profile).collect();
     for p in &profiles {
-        shop.state.customers.register(p, Some(SecretString::from(PASSWORD.to_string()))).await.unwrap();
+        shop.state
+            .customers
+            .register(p, Some(SecretString::from(PASSWORD.to_string())))
+            .await
+            .unwrap();
     }
     let mut browser = Client::new(&shop.router);
     let csrf = browser.csrf_from("/login").await;
-    let wrong = browser.post_form("/login", &[("email", profiles[1].email.as_str()), ("password", "not the password at all"), ("csrf_token", &csrf)]).await;
+    let wrong = browser
+        .post_form(
+            "/login",
+            &[
+                ("email", profiles[1].email.as_str()),
+                ("password", "not the password at all"),
+                ("csrf_token", &csrf),
+            ],
+        )
+        .await;
     assert_eq!(wrong.status, 401);
     let csrf = support::hidden_value(&wrong.body, "csrf_token").unwrap();
-    let ok = browser.post_form("/login", &[("email", profiles[0].email.as_str()), ("password", PASSWORD), ("csrf_token", &csrf)]).await;
+    let ok = browser
+        .post_form(
+            "/login",
+            &[
+                ("email", profiles[0].email.as_str()),
+                ("password", PASSWORD),
+                ("csrf_token", &csrf),
+            ],
+        )
+        .await;
     assert_eq!(ok.status, 303, "{}", ok.body);
     let account = browser.get("/account").await;
-    assert!(account.body.contains(profiles[0].person.family_name.as_str()), "the account page shows the customer's name");
+    assert!(
+        account
+            .body
+            .contains(profiles[0].person.family_name.as_str()),
+        "the account page shows the customer's name"
+    );
     profiles
 }
 
@@ -134,9 +201,17 @@ fn the_searcher_finds_what_it_looks_for() {
     let p = support::profile(1);
     let planted = [
         p.email.as_str().as_bytes().to_vec(),
-        encoding_rs::SHIFT_JIS.encode(p.person.family_name.as_str()).0.into_owned(),
+        encoding_rs::SHIFT_JIS
+            .encode(p.person.family_name.as_str())
+            .0
+            .into_owned(),
         b64(format!("xx{}", p.person.address1.as_str()).as_bytes()).into_bytes(),
-        p.person.given_name_kana.as_str().nfd().collect::<String>().into_bytes(),
+        p.person
+            .given_name_kana
+            .as_str()
+            .nfd()
+            .collect::<String>()
+            .into_bytes(),
     ];
     for blob in planted {
         let mut hay = b"noise before ".to_vec();
@@ -154,14 +229,23 @@ async fn sqlite_file_and_wal_hold_no_personal_data() {
     let mut raw = std::fs::read(&db).unwrap();
     let wal = shop.dir.path().join("kura.db-wal");
     let wal_bytes = std::fs::read(&wal).unwrap_or_default();
-    assert!(!wal_bytes.is_empty(), "the WAL holds recent writes and is searched too");
+    assert!(
+        !wal_bytes.is_empty(),
+        "the WAL holds recent writes and is searched too"
+    );
     raw.extend_from_slice(&wal_bytes);
     let leaks = find_leaks(&raw, &profiles);
-    assert!(leaks.is_empty(), "personal data found in the SQLite files: {leaks:?}");
+    assert!(
+        leaks.is_empty(),
+        "personal data found in the SQLite files: {leaks:?}"
+    );
     let logs = support::captured_logs();
     assert!(!logs.is_empty());
     let leaks = find_leaks(&logs, &profiles);
-    assert!(leaks.is_empty(), "personal data found in the logs: {leaks:?}");
+    assert!(
+        leaks.is_empty(),
+        "personal data found in the logs: {leaks:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -172,11 +256,29 @@ async fn postgres_dump_holds_no_personal_data() {
     };
     let shop = support::shop_with(Some(&url), |_| {}).await;
     let profiles = exercise(&shop).await;
-    let out = std::process::Command::new("pg_dump").arg("--no-owner").arg("-d").arg(&url).output().expect("pg_dump is installed");
-    assert!(out.status.success(), "pg_dump failed: {}", String::from_utf8_lossy(&out.stderr));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("COPY public.customers"), "the dump holds the customers table");
+    let out = std::process::Command::new("pg_dump")
+        .arg("--no-owner")
+        .arg("-d")
+        .arg(&url)
+        .output()
+        .expect("pg_dump is installed");
+    assert!(
+        out.status.success(),
+        "pg_dump failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("COPY public.customers"),
+        "the dump holds the customers table"
+    );
     let leaks = find_leaks(&out.stdout, &profiles);
-    assert!(leaks.is_empty(), "personal data found in pg_dump: {leaks:?}");
+    assert!(
+        leaks.is_empty(),
+        "personal data found in pg_dump: {leaks:?}"
+    );
     let leaks = find_leaks(&support::captured_logs(), &profiles);
-    assert!(leaks.is_empty(), "personal data found in the logs: {leaks:?}");
+    assert!(
+        leaks.is_empty(),
+        "personal data found in the logs: {leaks:?}"
+    );
 }

@@ -14,7 +14,12 @@ use crate::support;
 const BIN: &str = env!("CARGO_BIN_EXE_kura");
 
 fn kura(dir: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(BIN).args(args).arg("--dir").arg(dir).output().unwrap()
+    Command::new(BIN)
+        .args(args)
+        .arg("--dir")
+        .arg(dir)
+        .output()
+        .unwrap()
 }
 
 /// A raw HTTP/1.1 exchange; returns (status, headers, body).
@@ -26,13 +31,20 @@ fn http(addr: &str, request: &str) -> (u16, String, String) {
     s.read_to_end(&mut raw).unwrap();
     let text = String::from_utf8_lossy(&raw).into_owned();
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
     (status, head.to_string(), body.to_string())
 }
 
 fn set_cookie(head: &str) -> Option<String> {
     head.lines()
-        .find(|l| l.to_ascii_lowercase().starts_with("set-cookie: kura_session="))
+        .find(|l| {
+            l.to_ascii_lowercase()
+                .starts_with("set-cookie: kura_session=")
+        })
         .and_then(|l| l.split_once(": "))
         .and_then(|(_, v)| v.split(';').next())
         .map(str::to_string)
@@ -40,9 +52,21 @@ fn set_cookie(head: &str) -> Option<String> {
 
 /// Signs the demo customer in over real HTTP; true when the shop answers 303 to /account.
 fn demo_sign_in(addr: &str) -> bool {
-    let (_, head, body) = http(addr, &format!("GET /login HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"));
-    let (Some(cookie), Some(csrf)) = (set_cookie(&head), support::hidden_value(&body, "csrf_token")) else { return false };
-    let form = support::encode_form(&[("email", kura::demo::DEMO_EMAIL), ("password", kura::demo::DEMO_PASSWORD), ("csrf_token", &csrf)]);
+    let (_, head, body) = http(
+        addr,
+        &format!("GET /login HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"),
+    );
+    let (Some(cookie), Some(csrf)) = (
+        set_cookie(&head),
+        support::hidden_value(&body, "csrf_token"),
+    ) else {
+        return false;
+    };
+    let form = support::encode_form(&[
+        ("email", kura::demo::DEMO_EMAIL),
+        ("password", kura::demo::DEMO_PASSWORD),
+        ("csrf_token", &csrf),
+    ]);
     let (status, head, _) = http(
         addr,
         &format!(
@@ -56,7 +80,10 @@ fn demo_sign_in(addr: &str) -> bool {
 fn wait_for_sign_in(addr: &str) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while !demo_sign_in(addr) {
-        assert!(Instant::now() < deadline, "the running shop stopped accepting sign-ins");
+        assert!(
+            Instant::now() < deadline,
+            "the running shop stopped accepting sign-ins"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
 }
@@ -79,9 +106,18 @@ fn start_server(dir: &Path) -> (Server, String) {
         .spawn()
         .unwrap();
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let addr = line.trim().trim_start_matches("Kura is serving on http://").trim_end_matches('/').to_string();
-    assert!(addr.starts_with("127.0.0.1:"), "unexpected first line: {line}");
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .trim_start_matches("Kura is serving on http://")
+        .trim_end_matches('/')
+        .to_string();
+    assert!(
+        addr.starts_with("127.0.0.1:"),
+        "unexpected first line: {line}"
+    );
     (Server(child), addr)
 }
 
@@ -109,7 +145,12 @@ fn usage_of(status: &str, key: u32) -> u64 {
     status
         .lines()
         .map(str::split_whitespace)
-        .filter_map(|mut w| Some((w.next()?.parse::<u32>().ok()?, w.nth(2)?.parse::<u64>().ok()?)))
+        .filter_map(|mut w| {
+            Some((
+                w.next()?.parse::<u32>().ok()?,
+                w.nth(2)?.parse::<u64>().ok()?,
+            ))
+        })
         .find(|(id, _)| *id == key)
         .map_or(0, |(_, n)| n)
 }
@@ -118,9 +159,17 @@ fn usage_of(status: &str, key: u32) -> u64 {
 async fn rotate_under_a_running_shop_kill_resume_and_retire() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    std::fs::write(dir.join("kura.toml"), "[server]\nmetrics_listen = \"\"\n[keys]\nreload_seconds = 1\n[log]\nlevel = \"warn\"\n").unwrap();
+    std::fs::write(
+        dir.join("kura.toml"),
+        "[server]\nmetrics_listen = \"\"\n[keys]\nreload_seconds = 1\n[log]\nlevel = \"warn\"\n",
+    )
+    .unwrap();
     let prepared = kura(dir, &["demo", "--no-serve", "--customers", "4000"]);
-    assert!(prepared.status.success(), "{}", String::from_utf8_lossy(&prepared.stderr));
+    assert!(
+        prepared.status.success(),
+        "{}",
+        String::from_utf8_lossy(&prepared.stderr)
+    );
     let customers = open_all(dir).await;
     assert_eq!(customers, 4001);
 
@@ -138,7 +187,11 @@ async fn rotate_under_a_running_shop_kill_resume_and_retire() {
     let mut lines = BufReader::new(rotation.stdout.take().unwrap()).lines();
     loop {
         let line = lines.next().expect("rotation printed progress").unwrap();
-        let resealed = line.split("resealed=").nth(1).and_then(|n| n.parse::<u64>().ok()).unwrap_or(0);
+        let resealed = line
+            .split("resealed=")
+            .nth(1)
+            .and_then(|n| n.parse::<u64>().ok())
+            .unwrap_or(0);
         if line.contains("table=customers") && resealed >= 100 {
             break;
         }
@@ -147,27 +200,52 @@ async fn rotate_under_a_running_shop_kill_resume_and_retire() {
     rotation.wait().unwrap();
 
     let status = String::from_utf8(kura(dir, &["keys", "status"]).stdout).unwrap();
-    assert!(usage_of(&status, 1) > 0 && usage_of(&status, 2) > 0, "a killed rotation leaves both keys in use:\n{status}");
-    assert_eq!(open_all(dir).await, customers, "every value opens half-way through");
+    assert!(
+        usage_of(&status, 1) > 0 && usage_of(&status, 2) > 0,
+        "a killed rotation leaves both keys in use:\n{status}"
+    );
+    assert_eq!(
+        open_all(dir).await,
+        customers,
+        "every value opens half-way through"
+    );
     wait_for_sign_in(&addr);
 
     let refused = kura(dir, &["keys", "retire"]);
-    assert!(!refused.status.success(), "a key still in use cannot be retired");
+    assert!(
+        !refused.status.success(),
+        "a key still in use cannot be retired"
+    );
     assert!(String::from_utf8_lossy(&refused.stderr).contains("still in use"));
 
     let resumed = kura(dir, &["keys", "rotate"]);
     let out = String::from_utf8_lossy(&resumed.stdout);
-    assert!(resumed.status.success(), "{}", String::from_utf8_lossy(&resumed.stderr));
+    assert!(
+        resumed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&resumed.stderr)
+    );
     assert!(out.contains("Resumed rotation to key 2"), "{out}");
     let status = String::from_utf8(kura(dir, &["keys", "status"]).stdout).unwrap();
     assert_eq!(usage_of(&status, 1), 0, "{status}");
     wait_for_sign_in(&addr);
 
     let retired = kura(dir, &["keys", "retire"]);
-    assert!(retired.status.success(), "{}", String::from_utf8_lossy(&retired.stderr));
+    assert!(
+        retired.status.success(),
+        "{}",
+        String::from_utf8_lossy(&retired.stderr)
+    );
     assert!(String::from_utf8_lossy(&retired.stdout).contains("Retired key 1."));
     let keyfile = std::fs::read_to_string(dir.join("kura.key")).unwrap();
-    assert!(!keyfile.contains("id = 1\n"), "key 1 is gone from the key file");
-    assert_eq!(open_all(dir).await, customers, "every value opens with key 1 gone");
+    assert!(
+        !keyfile.contains("id = 1\n"),
+        "key 1 is gone from the key file"
+    );
+    assert_eq!(
+        open_all(dir).await,
+        customers,
+        "every value opens with key 1 gone"
+    );
     wait_for_sign_in(&addr);
 }

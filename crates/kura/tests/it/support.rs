@@ -14,7 +14,10 @@ use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, Request, StatusCode};
 use http_body_util::BodyExt;
 use kura::config::Config;
-use kura_domain::{AddressLine, BirthDate, CustomerProfile, Email, Gender, Kana, Person, PersonName, Phone, PostalCode, Prefecture};
+use kura_domain::{
+    AddressLine, BirthDate, CustomerProfile, Email, Gender, Kana, Person, PersonName, Phone,
+    PostalCode, Prefecture,
+};
 use kura_web::AppState;
 use tempfile::TempDir;
 use tower::ServiceExt;
@@ -53,7 +56,9 @@ pub fn init_logs() {
 }
 
 pub fn captured_logs() -> Vec<u8> {
-    LOGS.get().and_then(|b| b.lock().ok().map(|v| v.clone())).unwrap_or_default()
+    LOGS.get()
+        .and_then(|b| b.lock().ok().map(|v| v.clone()))
+        .unwrap_or_default()
 }
 
 pub struct TestShop {
@@ -78,7 +83,12 @@ pub async fn shop_with(db_url: Option<&str>, tweak: impl FnOnce(&mut Config)) ->
     tweak(&mut config);
     let state = kura::shop::build(&config).await.unwrap();
     let router = kura_web::router(Arc::clone(&state));
-    TestShop { dir, config, state, router }
+    TestShop {
+        dir,
+        config,
+        state,
+        router,
+    }
 }
 
 pub async fn sqlite_shop() -> TestShop {
@@ -87,10 +97,20 @@ pub async fn sqlite_shop() -> TestShop {
 
 /// A fresh PostgreSQL database on the server named by `KURA_TEST_PG_URL`, or `None`.
 pub async fn fresh_pg() -> Option<String> {
-    let url = std::env::var("KURA_TEST_PG_URL").ok().filter(|u| !u.is_empty())?;
-    let admin = sqlx::PgPool::connect(&url).await.expect("KURA_TEST_PG_URL is set but the server does not answer");
-    let name = format!("kura_t_{}", hex::encode(kura_seal::random_bytes::<6>().unwrap()));
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&admin).await.unwrap();
+    let url = std::env::var("KURA_TEST_PG_URL")
+        .ok()
+        .filter(|u| !u.is_empty())?;
+    let admin = sqlx::PgPool::connect(&url)
+        .await
+        .expect("KURA_TEST_PG_URL is set but the server does not answer");
+    let name = format!(
+        "kura_t_{}",
+        hex::encode(kura_seal::random_bytes::<6>().unwrap())
+    );
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&admin)
+        .await
+        .unwrap();
     admin.close().await;
     Some(kura::bench::replace_db(&url, &name))
 }
@@ -99,7 +119,11 @@ pub async fn fresh_pg() -> Option<String> {
 pub fn profile(n: u32) -> CustomerProfile {
     CustomerProfile {
         person: Person {
-            family_name: PersonName::parse(&format!("鏑木{}", ["甲", "乙", "丙", "丁", "戊"][n as usize % 5])).unwrap(),
+            family_name: PersonName::parse(&format!(
+                "鏑木{}",
+                ["甲", "乙", "丙", "丁", "戊"][n as usize % 5]
+            ))
+            .unwrap(),
             given_name: PersonName::parse("瑞穂").unwrap(),
             family_name_kana: Kana::parse("カブラギ").unwrap(),
             given_name_kana: Kana::parse("ミズホ").unwrap(),
@@ -131,16 +155,25 @@ pub struct Client {
 
 impl Client {
     pub fn new(router: &Router) -> Self {
-        Self { router: router.clone(), cookies: BTreeMap::new(), peer: "192.0.2.10:40000".parse().unwrap() }
+        Self {
+            router: router.clone(),
+            cookies: BTreeMap::new(),
+            peer: "192.0.2.10:40000".parse().unwrap(),
+        }
     }
 
     pub fn cookie_header(&self) -> String {
-        self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
     }
 
     pub async fn send(&mut self, mut req: Request<Body>) -> Reply {
         if !self.cookies.is_empty() && !req.headers().contains_key("cookie") {
-            req.headers_mut().insert("cookie", self.cookie_header().parse().unwrap());
+            req.headers_mut()
+                .insert("cookie", self.cookie_header().parse().unwrap());
         }
         req.extensions_mut().insert(ConnectInfo(self.peer));
         let res = self.router.clone().oneshot(req).await.unwrap();
@@ -157,11 +190,16 @@ impl Client {
         let status = res.status();
         let headers = res.headers().clone();
         let bytes = res.into_body().collect().await.unwrap().to_bytes();
-        Reply { status, headers, body: String::from_utf8_lossy(&bytes).into_owned() }
+        Reply {
+            status,
+            headers,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+        }
     }
 
     pub async fn get(&mut self, path: &str) -> Reply {
-        self.send(Request::get(path).body(Body::empty()).unwrap()).await
+        self.send(Request::get(path).body(Body::empty()).unwrap())
+            .await
     }
 
     /// Posts a form the way a browser on the shop's own page does.
@@ -194,7 +232,13 @@ pub fn encode_form(fields: &[(&str, &str)]) -> String {
 
 fn enc(s: &str) -> String {
     s.bytes()
-        .map(|b| if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
         .collect()
 }
 
