@@ -9,6 +9,8 @@ pub mod customers;
 pub mod error;
 pub mod events;
 pub mod ids;
+pub mod mail;
+pub mod payments;
 pub mod ports;
 pub mod rotation;
 pub mod sealed;

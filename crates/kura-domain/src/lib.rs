@@ -1,4 +1,5 @@
-//! Kura's pure model: validated customer fields, prefectures, card-number detection.
+//! Kura's pure model: validated customer fields, prefectures, yen and consumption tax, carts,
+//! fees and the order state machine, card-number detection.
 //!
 //! Every type here is built through a `parse` constructor that normalises input (NFKC, trimmed)
 //! and refuses what a real Japanese address form would refuse, naming the reason with a stable
@@ -6,11 +7,20 @@
 
 pub mod card;
 pub mod customer;
+pub mod date;
+pub mod money;
+pub mod order;
 pub mod prefecture;
 
 pub use card::contains_card_number;
 pub use customer::{
     AddressLine, BirthDate, CustomerProfile, Email, FieldError, Gender, Kana, Person, PersonName,
     Phone, PostalCode,
+};
+pub use date::{Date, delivery_window};
+pub use money::{TaxBreakdown, TaxRate, Yen};
+pub use order::{
+    DeliverySlot, OrderStatus, PaymentMethod, PricedLine, Quantity, QuantityError, Totals, cod_fee,
+    shipping_fee,
 };
 pub use prefecture::Prefecture;

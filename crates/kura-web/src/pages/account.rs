@@ -11,7 +11,7 @@ use secrecy::SecretString;
 use serde::Deserialize;
 
 use crate::AppState;
-use crate::error::WebError;
+use crate::error::{ErrorKind, WebError};
 use crate::pages::PageContext;
 use crate::security::client_ip::ClientIp;
 use crate::security::request_id::RequestId;
@@ -70,6 +70,9 @@ pub async fn login_post(
 ) -> Result<Response, WebError> {
     let form = match form {
         Ok(Form(f)) => f,
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return Err(WebError::new(ErrorKind::PayloadTooLarge));
+        }
         Err(_) => {
             ctx.csrf = session.csrf_token().await?;
             let error = Some(ctx.tr.t("login.unreadable").to_string());

@@ -21,13 +21,22 @@ pub async fn body_limit(State(state): State<AppState>, req: Request, next: Next)
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > state.config.body_limit as u64) {
+    let ip = req.extensions().get::<ClientIp>().map(|c| c.0);
+    let report = |state: &AppState| {
         let mut event = SecurityEvent::new(SecurityEventKind::BodyTooLarge);
-        if let Some(ip) = req.extensions().get::<ClientIp>() {
-            event = event.ip(ip.0);
+        if let Some(ip) = ip {
+            event = event.ip(ip);
         }
         state.event(event);
+    };
+    if declared.is_some_and(|n| n > state.config.body_limit as u64) {
+        report(&state);
         return WebError::new(ErrorKind::PayloadTooLarge).into_response();
     }
-    next.run(req).await
+    let res = next.run(req).await;
+    // A body without a declared length was cut off by an extractor further in.
+    if res.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+        report(&state);
+    }
+    res
 }

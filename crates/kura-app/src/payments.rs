@@ -1,0 +1,70 @@
+//! The card-payment port: a hosted payment page at a provider, and the provider's signed
+//! notifications. Kura never sees a card number: it sends the amount and order reference, the
+//! customer types the card (and passes 3-D Secure) on the provider's page, and Kura learns the
+//! result only from a notification whose signature and age it checks.
+
+use async_trait::async_trait;
+
+/// What Kura asks the provider to collect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckoutRequest {
+    /// Kura's order number, echoed back in notifications (`client_reference_id`).
+    pub order_number: String,
+    pub amount_yen: i64,
+    /// Shown on the provider's page, e.g. "Kura order K-2026-000123".
+    pub description: String,
+    /// Where the provider sends the customer after paying / after giving up.
+    pub success_url: String,
+    pub cancel_url: String,
+    /// "ja" or "en": the language of the provider's page.
+    pub locale: String,
+    /// Unix seconds after which the provider must refuse payment.
+    pub expires_at: i64,
+}
+
+/// The provider's hosted page for one payment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckoutSession {
+    pub id: String,
+    pub url: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PaymentOutcome {
+    /// The customer paid (3-D Secure passed); the amount is captured.
+    Paid,
+    /// The session expired unpaid.
+    Expired,
+}
+
+/// A verified notification from the provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentNotification {
+    /// The provider's event id, for de-duplication.
+    pub event_id: String,
+    pub session_id: String,
+    pub order_number: String,
+    pub amount_yen: i64,
+    pub outcome: PaymentOutcome,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum PaymentError {
+    #[error("the payment provider could not be reached or refused the request: {0}")]
+    Provider(String),
+    #[error("the notification signature is missing or wrong")]
+    BadSignature,
+    #[error("the notification is outside the accepted time window")]
+    Stale,
+    #[error("the notification is not one Kura understands: {0}")]
+    Unsupported(String),
+}
+
+#[async_trait]
+pub trait PaymentGateway: Send + Sync {
+    /// Creates the hosted payment page for an order.
+    async fn create_checkout(&self, request: &CheckoutRequest) -> Result<CheckoutSession, PaymentError>;
+    /// Verifies a notification's signature (header value) and age against `now` (unix seconds)
+    /// and parses it. Events Kura does not act on yield `PaymentError::Unsupported`.
+    fn verify_notification(&self, signature_header: &str, body: &[u8], now: i64) -> Result<PaymentNotification, PaymentError>;
+}

@@ -1,0 +1,333 @@
+//! Carts, delivery choices, payment methods, fees and the order's state machine.
+
+use serde::{Deserialize, Serialize};
+
+use crate::money::{TaxBreakdown, TaxRate, Yen};
+use crate::prefecture::Prefecture;
+
+/// Most of one variant in one order; also the largest quantity a form accepts.
+pub const MAX_QUANTITY: u32 = 99;
+/// Most distinct lines in one cart.
+pub const MAX_LINES: usize = 50;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum QuantityError {
+    #[error("quantity must be a whole number")]
+    NotANumber,
+    #[error("quantity must be at least 1")]
+    TooSmall,
+    #[error("quantity may be at most 99")]
+    TooLarge,
+}
+
+impl QuantityError {
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::NotANumber => "invalid_quantity",
+            Self::TooSmall => "quantity_too_small",
+            Self::TooLarge => "quantity_too_large",
+        }
+    }
+}
+
+/// A quantity between 1 and [`MAX_QUANTITY`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "i64", into = "u32")]
+pub struct Quantity(u32);
+
+impl Quantity {
+    pub fn new(n: i64) -> Result<Self, QuantityError> {
+        if n < 1 {
+            Err(QuantityError::TooSmall)
+        } else if n > i64::from(MAX_QUANTITY) {
+            Err(QuantityError::TooLarge)
+        } else {
+            Ok(Self(u32::try_from(n).map_err(|_| QuantityError::TooLarge)?))
+        }
+    }
+
+    pub fn parse(input: &str) -> Result<Self, QuantityError> {
+        let s: String = unicode_normalization::UnicodeNormalization::nfkc(input.trim()).collect();
+        let n: i64 = s.parse().map_err(|_| {
+            if s.trim_start_matches('-').chars().all(|c| c.is_ascii_digit()) && !s.is_empty() {
+                if s.starts_with('-') { QuantityError::TooSmall } else { QuantityError::TooLarge }
+            } else {
+                QuantityError::NotANumber
+            }
+        })?;
+        Self::new(n)
+    }
+
+    pub fn get(self) -> u32 {
+        self.0
+    }
+}
+
+impl TryFrom<i64> for Quantity {
+    type Error = QuantityError;
+    fn try_from(n: i64) -> Result<Self, Self::Error> {
+        Self::new(n)
+    }
+}
+
+impl From<Quantity> for u32 {
+    fn from(q: Quantity) -> u32 {
+        q.0
+    }
+}
+
+/// The delivery time slots Japanese carriers offer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliverySlot {
+    Morning,
+    S14To16,
+    S16To18,
+    S18To20,
+    S19To21,
+}
+
+impl DeliverySlot {
+    pub const ALL: [DeliverySlot; 5] = [Self::Morning, Self::S14To16, Self::S16To18, Self::S18To20, Self::S19To21];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Morning => "morning",
+            Self::S14To16 => "14-16",
+            Self::S16To18 => "16-18",
+            Self::S18To20 => "18-20",
+            Self::S19To21 => "19-21",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.code() == code)
+    }
+
+    pub fn label_ja(self) -> &'static str {
+        match self {
+            Self::Morning => "午前中",
+            Self::S14To16 => "14時〜16時",
+            Self::S16To18 => "16時〜18時",
+            Self::S18To20 => "18時〜20時",
+            Self::S19To21 => "19時〜21時",
+        }
+    }
+
+    pub fn label_en(self) -> &'static str {
+        match self {
+            Self::Morning => "Morning (8–12)",
+            Self::S14To16 => "14:00–16:00",
+            Self::S16To18 => "16:00–18:00",
+            Self::S18To20 => "18:00–20:00",
+            Self::S19To21 => "19:00–21:00",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentMethod {
+    Cod,
+    BankTransfer,
+    Card,
+}
+
+impl PaymentMethod {
+    pub const ALL: [PaymentMethod; 3] = [Self::Cod, Self::BankTransfer, Self::Card];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Cod => "cod",
+            Self::BankTransfer => "bank_transfer",
+            Self::Card => "card",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|m| m.code() == code)
+    }
+}
+
+/// Cash-on-delivery fee (代引手数料), tax included, by the amount collected.
+pub fn cod_fee(amount: Yen) -> Yen {
+    match amount.0 {
+        ..10_000 => Yen(330),
+        10_000..30_000 => Yen(440),
+        30_000..100_000 => Yen(660),
+        _ => Yen(1_100),
+    }
+}
+
+/// Shipping fee, tax included, by destination prefecture; free from ¥11,000 of goods.
+pub fn shipping_fee(prefecture: Prefecture, goods: Yen) -> Yen {
+    if goods.0 >= 11_000 {
+        return Yen::ZERO;
+    }
+    match prefecture.code() {
+        1 => Yen(1_300),              // Hokkaido
+        47 => Yen(1_600),             // Okinawa
+        2..=7 => Yen(990),            // Tohoku
+        31..=39 => Yen(990),          // Chugoku, Shikoku
+        40..=46 => Yen(1_100),        // Kyushu
+        _ => Yen(770),                // Kanto, Chubu, Kinki
+    }
+}
+
+/// One priced line of a cart or order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PricedLine {
+    pub sku: String,
+    pub unit_price: Yen,
+    pub quantity: u32,
+    pub tax: TaxRate,
+}
+
+impl PricedLine {
+    pub fn total(&self) -> Yen {
+        self.unit_price.checked_mul(self.quantity).unwrap_or(Yen(i64::MAX))
+    }
+}
+
+/// What an order costs: goods, fees, total, and the tax in it per rate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Totals {
+    pub goods: Yen,
+    pub shipping: Yen,
+    pub cod_fee: Yen,
+    pub total: Yen,
+    pub tax: TaxBreakdown,
+}
+
+impl Totals {
+    /// Fees are taxed at the standard rate; goods at their own.
+    pub fn compute(lines: &[PricedLine], destination: Prefecture, payment: PaymentMethod) -> Self {
+        let sum = |rate: TaxRate| Yen(lines.iter().filter(|l| l.tax == rate).map(|l| l.total().0).sum());
+        let (standard_goods, reduced_goods) = (sum(TaxRate::Standard), sum(TaxRate::Reduced));
+        let goods = Yen(standard_goods.0 + reduced_goods.0);
+        let shipping = shipping_fee(destination, goods);
+        let before_cod = Yen(goods.0 + shipping.0);
+        let cod = if payment == PaymentMethod::Cod { cod_fee(before_cod) } else { Yen::ZERO };
+        let total = Yen(before_cod.0 + cod.0);
+        Self {
+            goods,
+            shipping,
+            cod_fee: cod,
+            total,
+            tax: TaxBreakdown::from_totals(Yen(standard_goods.0 + shipping.0 + cod.0), reduced_goods),
+        }
+    }
+}
+
+/// Where an order stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderStatus {
+    /// Card order waiting for the provider's confirmation; stock is held until it expires.
+    AwaitingPayment,
+    /// Bank-transfer order waiting for the money.
+    AwaitingTransfer,
+    /// Cash on delivery: confirmed, paid at the door.
+    Confirmed,
+    Paid,
+    Shipped,
+    Cancelled,
+    /// Card payment never completed; stock returned.
+    Expired,
+}
+
+impl OrderStatus {
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::AwaitingPayment => "awaiting_payment",
+            Self::AwaitingTransfer => "awaiting_transfer",
+            Self::Confirmed => "confirmed",
+            Self::Paid => "paid",
+            Self::Shipped => "shipped",
+            Self::Cancelled => "cancelled",
+            Self::Expired => "expired",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<Self> {
+        [
+            Self::AwaitingPayment,
+            Self::AwaitingTransfer,
+            Self::Confirmed,
+            Self::Paid,
+            Self::Shipped,
+            Self::Cancelled,
+            Self::Expired,
+        ]
+        .into_iter()
+        .find(|s| s.code() == code)
+    }
+
+    /// The status a new order starts in.
+    pub fn initial(payment: PaymentMethod) -> Self {
+        match payment {
+            PaymentMethod::Cod => Self::Confirmed,
+            PaymentMethod::BankTransfer => Self::AwaitingTransfer,
+            PaymentMethod::Card => Self::AwaitingPayment,
+        }
+    }
+
+    /// Whether the state machine allows `self → next`.
+    pub fn can_become(self, next: OrderStatus) -> bool {
+        use OrderStatus::*;
+        matches!(
+            (self, next),
+            (AwaitingPayment, Paid | Expired | Cancelled)
+                | (AwaitingTransfer, Paid | Cancelled)
+                | (Confirmed, Shipped | Cancelled)
+                | (Paid, Shipped | Cancelled)
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(price: i64, qty: u32, tax: TaxRate) -> PricedLine {
+        PricedLine { sku: "x".into(), unit_price: Yen(price), quantity: qty, tax }
+    }
+
+    #[test]
+    fn quantities() {
+        assert_eq!(Quantity::parse("３").unwrap().get(), 3);
+        assert_eq!(Quantity::parse("0").unwrap_err(), QuantityError::TooSmall);
+        assert_eq!(Quantity::parse("-5").unwrap_err(), QuantityError::TooSmall);
+        assert_eq!(Quantity::parse("100").unwrap_err(), QuantityError::TooLarge);
+        assert_eq!(Quantity::parse("99999999999999999999999").unwrap_err(), QuantityError::TooLarge);
+        assert_eq!(Quantity::parse("two").unwrap_err(), QuantityError::NotANumber);
+    }
+
+    #[test]
+    fn totals_with_mixed_rates_and_cod() {
+        let tokyo = Prefecture::parse("東京都").unwrap();
+        let lines = [line(5_980, 1, TaxRate::Standard), line(1_080, 2, TaxRate::Reduced)];
+        let t = Totals::compute(&lines, tokyo, PaymentMethod::Cod);
+        assert_eq!(t.goods, Yen(8_140));
+        assert_eq!(t.shipping, Yen(770));
+        assert_eq!(t.cod_fee, Yen(330));
+        assert_eq!(t.total, Yen(9_240));
+        assert_eq!(t.tax.reduced_total, Yen(2_160));
+        assert_eq!(t.tax.reduced_tax, Yen(160));
+        assert_eq!(t.tax.standard_total, Yen(5_980 + 770 + 330));
+        assert_eq!(t.tax.standard_tax, Yen(643));
+        let okinawa = Prefecture::parse("沖縄県").unwrap();
+        let card = Totals::compute(&lines, okinawa, PaymentMethod::Card);
+        assert_eq!((card.shipping, card.cod_fee), (Yen(1_600), Yen(0)));
+        let big = Totals::compute(&[line(12_000, 1, TaxRate::Standard)], okinawa, PaymentMethod::Card);
+        assert_eq!(big.shipping, Yen(0));
+    }
+
+    #[test]
+    fn state_machine() {
+        assert!(OrderStatus::AwaitingPayment.can_become(OrderStatus::Paid));
+        assert!(!OrderStatus::Expired.can_become(OrderStatus::Paid));
+        assert!(!OrderStatus::Shipped.can_become(OrderStatus::Cancelled));
+        assert_eq!(OrderStatus::initial(PaymentMethod::BankTransfer), OrderStatus::AwaitingTransfer);
+    }
+}

@@ -1,0 +1,669 @@
+//! One conformance suite for the store ports, run on SQLite always and on PostgreSQL when
+//! `KURA_TEST_PG_URL` is set. Both backends must agree on migrations, customers, sessions and
+//! the generic sealed-row access that key rotation relies on.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use kura_app::sealed::{
+    CUSTOMERS, ResealedRow, SEALED_TABLES, SESSIONS, SealedCustomer, SealedRow, SessionRecord, col,
+};
+use kura_app::{Customers, Store, StoreError};
+use kura_seal::{BlindIndex, KeyRing, Normalize, PasswordHash};
+
+use crate::support;
+
+fn now() -> i64 {
+    i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs(),
+    )
+    .unwrap()
+}
+
+fn seal(ring: &KeyRing, id: i64, n: u32) -> SealedCustomer {
+    Customers::seal(ring, id, &support::profile(n), None, now()).unwrap()
+}
+
+/// A customer without the optional fields, so NULL columns are exercised too.
+fn seal_sparse(ring: &KeyRing, id: i64, n: u32) -> SealedCustomer {
+    let mut p = support::profile(n);
+    p.person.address2 = None;
+    p.birth_date = None;
+    p.gender = None;
+    Customers::seal(ring, id, &p, None, now()).unwrap()
+}
+
+fn email_lookups(ring: &KeyRing, email: &str) -> Vec<BlindIndex> {
+    ring.blind_indexes(col::EMAIL, email, Normalize::Email)
+        .unwrap()
+}
+
+/// A customer's sealed and blind columns in `CUSTOMERS` order, as `sealed_rows` returns them.
+fn customer_row(c: &SealedCustomer) -> SealedRow {
+    let sealed = CUSTOMERS
+        .sealed
+        .iter()
+        .map(|name| {
+            let v = match *name {
+                "family_name" => Some(&c.family_name),
+                "given_name" => Some(&c.given_name),
+                "family_name_kana" => Some(&c.family_name_kana),
+                "given_name_kana" => Some(&c.given_name_kana),
+                "email" => Some(&c.email),
+                "phone" => Some(&c.phone),
+                "postal_code" => Some(&c.postal_code),
+                "prefecture" => Some(&c.prefecture),
+                "address1" => Some(&c.address1),
+                "address2" => c.address2.as_ref(),
+                "birth_date" => c.birth_date.as_ref(),
+                "gender" => c.gender.as_ref(),
+                other => panic!(
+                    "the suite does not know sealed column customers.{other}; teach customer_row"
+                ),
+            };
+            v.map(|s| s.as_bytes().to_vec())
+        })
+        .collect();
+    let blind = CUSTOMERS
+        .blind
+        .iter()
+        .map(|b| match b.column {
+            "email_bidx" => Some(c.email_bidx.as_bytes().to_vec()),
+            "phone_bidx" => Some(c.phone_bidx.as_bytes().to_vec()),
+            other => {
+                panic!("the suite does not know blind column customers.{other}; teach customer_row")
+            }
+        })
+        .collect();
+    SealedRow {
+        id: c.id,
+        sealed,
+        blind,
+    }
+}
+
+fn resealed(old: &SealedRow, new: &SealedCustomer) -> ResealedRow {
+    let row = customer_row(new);
+    assert_eq!(row.id, old.id);
+    ResealedRow {
+        old: old.clone(),
+        sealed: row.sealed,
+        blind: row.blind,
+    }
+}
+
+async fn migrations(store: &Arc<dyn Store>) {
+    let sqlite: Vec<(i64, &str)> = kura_store_sqlite::MIGRATIONS
+        .iter()
+        .map(|(v, n, _)| (*v, *n))
+        .collect();
+    let pg: Vec<(i64, &str)> = kura_store_pg::MIGRATIONS
+        .iter()
+        .map(|(v, n, _)| (*v, *n))
+        .collect();
+    assert_eq!(
+        sqlite, pg,
+        "both backends must list the same migration numbers and names"
+    );
+    assert!(
+        sqlite.windows(2).all(|w| w[0].0 < w[1].0),
+        "migrations are numbered in order"
+    );
+    assert_eq!(sqlite.first(), Some(&(1, "foundation")));
+
+    let applied = store.applied_migrations().await.unwrap();
+    let expected: Vec<(i64, String)> = sqlite.iter().map(|(v, n)| (*v, (*n).to_string())).collect();
+    assert_eq!(applied, expected, "{}: applied migrations", store.backend());
+
+    // Opening the store migrated it; migrating again does nothing and changes nothing.
+    assert_eq!(
+        store.migrate().await.unwrap(),
+        Vec::<String>::new(),
+        "{}: second migrate ran something",
+        store.backend()
+    );
+    assert_eq!(store.migrate().await.unwrap(), Vec::<String>::new());
+    assert_eq!(store.applied_migrations().await.unwrap(), expected);
+    store.ping().await.unwrap();
+}
+
+async fn customers(store: &Arc<dyn Store>, ring: &KeyRing) -> Vec<i64> {
+    let before = store.count_customers().await.unwrap();
+    let id = kura_app::new_id();
+    let sealed = seal(ring, id, 1);
+    store.insert_customer(&sealed).await.unwrap();
+
+    // Round trip: what went in opens back to the same profile.
+    let back = store
+        .customer(id)
+        .await
+        .unwrap()
+        .expect("the customer just inserted");
+    assert_eq!(back.id, id);
+    assert_eq!(back.created_at, sealed.created_at);
+    assert!(back.password_hash.is_none());
+    assert_eq!(
+        customer_row(&back),
+        customer_row(&sealed),
+        "{}: stored bytes differ",
+        store.backend()
+    );
+    assert_eq!(Customers::open(ring, &back).unwrap(), support::profile(1));
+    assert!(store.customer(id + 1).await.unwrap().is_none());
+
+    // The same email again (another row id, so other ciphertexts) is a conflict on the blind index.
+    let dup = seal(ring, kura_app::new_id(), 1);
+    assert_ne!(dup.email.as_bytes(), sealed.email.as_bytes());
+    let err = store
+        .insert_customer(&dup)
+        .await
+        .expect_err("a duplicate email blind index was accepted");
+    assert!(
+        matches!(err, StoreError::Conflict),
+        "{}: duplicate email gave {err:?}",
+        store.backend()
+    );
+    // ... and in a batch, which then writes nothing at all.
+    let fresh = seal(ring, kura_app::new_id(), 2);
+    let err = store
+        .insert_customers(&[fresh.clone(), dup])
+        .await
+        .expect_err("a batch with a duplicate was accepted");
+    assert!(matches!(err, StoreError::Conflict), "{err:?}");
+    assert!(
+        store.customer(fresh.id).await.unwrap().is_none(),
+        "a failed batch left a row behind"
+    );
+    assert_eq!(store.count_customers().await.unwrap(), before + 1);
+
+    // Lookup by blind index, with the email written differently.
+    let email = support::profile(1).email.as_str().to_string();
+    let found = store
+        .customer_credentials_by_email(&email_lookups(ring, &email))
+        .await
+        .unwrap()
+        .expect("found by email");
+    assert_eq!(found.id, id);
+    assert!(found.password_hash.is_none());
+    let shouted = format!("  {}  ", email.to_uppercase());
+    let found = store
+        .customer_credentials_by_email(&email_lookups(ring, &shouted))
+        .await
+        .unwrap();
+    assert_eq!(
+        found.map(|c| c.id),
+        Some(id),
+        "blind index lookup ignores case and spaces"
+    );
+    assert!(
+        store
+            .customer_credentials_by_email(&email_lookups(ring, "nobody@example.jp"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .customer_credentials_by_email(&[])
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // Password hash.
+    let hash = PasswordHash::from_stored(
+        "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHQ$aGFzaGhhc2hoYXNoaGFzaA".into(),
+    );
+    store.set_password_hash(id, &hash).await.unwrap();
+    let creds = store
+        .customer_credentials_by_email(&email_lookups(ring, &email))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        creds.password_hash.as_ref().map(PasswordHash::as_str),
+        Some(hash.as_str())
+    );
+    let back = store.customer(id).await.unwrap().unwrap();
+    assert_eq!(
+        back.password_hash.as_ref().map(PasswordHash::as_str),
+        Some(hash.as_str())
+    );
+    assert_eq!(
+        Customers::open(ring, &back).unwrap(),
+        support::profile(1),
+        "setting the hash touched nothing else"
+    );
+
+    // Batch insert and paging in id order.
+    let batch: Vec<SealedCustomer> = (10..17)
+        .map(|n| {
+            if n % 2 == 0 {
+                seal(ring, kura_app::new_id(), n)
+            } else {
+                seal_sparse(ring, kura_app::new_id(), n)
+            }
+        })
+        .collect();
+    store.insert_customers(&batch).await.unwrap();
+    assert_eq!(store.count_customers().await.unwrap(), before + 1 + 7);
+    let mut seen = Vec::new();
+    let mut after = 0;
+    loop {
+        let page = store.customers_after(after, 3).await.unwrap();
+        assert!(page.len() <= 3);
+        let Some(last) = page.last() else { break };
+        after = last.id;
+        seen.extend(page.iter().map(|c| c.id));
+    }
+    assert!(
+        seen.windows(2).all(|w| w[0] < w[1]),
+        "{}: pages are in id order without repeats",
+        store.backend()
+    );
+    assert_eq!(seen.len() as u64, store.count_customers().await.unwrap());
+    let mut ids = vec![id];
+    ids.extend(batch.iter().map(|c| c.id));
+    assert!(ids.iter().all(|i| seen.contains(i)));
+    let tail = store.customers_after(batch[4].id, 100).await.unwrap();
+    assert_eq!(
+        tail.iter().map(|c| c.id).collect::<Vec<_>>(),
+        batch[5..].iter().map(|c| c.id).collect::<Vec<_>>()
+    );
+    for (c, n) in batch.iter().zip(10..) {
+        let opened = Customers::open(ring, &store.customer(c.id).await.unwrap().unwrap()).unwrap();
+        assert_eq!(opened.email, support::profile(n).email);
+        assert_eq!(opened.person.address2.is_some(), n % 2 == 0);
+    }
+    ids
+}
+
+fn session(
+    ring: &KeyRing,
+    customer_id: Option<i64>,
+    idle_expires_at: i64,
+    absolute_expires_at: i64,
+) -> SessionRecord {
+    let id = kura_app::new_id();
+    let token_hash = kura_seal::random_bytes::<32>().unwrap();
+    let t = now();
+    SessionRecord {
+        id,
+        token_hash,
+        customer_id,
+        data: ring.seal(col::SESSION_DATA, id, b"{}").unwrap(),
+        created_at: t - 10,
+        last_seen_at: t - 10,
+        idle_expires_at,
+        absolute_expires_at,
+    }
+}
+
+async fn sessions(store: &Arc<dyn Store>, ring: &KeyRing, customer_a: i64, customer_b: i64) {
+    let t = now();
+    let anon = session(ring, None, t + 600, t + 3600);
+    let mine = session(ring, Some(customer_a), t + 600, t + 3600);
+    let mine2 = session(ring, Some(customer_a), t + 600, t + 3600);
+    let theirs = session(ring, Some(customer_b), t + 600, t + 3600);
+    let idle_gone = session(ring, None, t - 1, t + 3600);
+    let absolute_gone = session(ring, None, t + 600, t - 1);
+    for s in [&anon, &mine, &mine2, &theirs, &idle_gone, &absolute_gone] {
+        store.insert_session(s).await.unwrap();
+    }
+    let base = store.count_rows(&SESSIONS).await.unwrap();
+    assert!(base >= 6);
+
+    // Get by token hash.
+    let back = store
+        .session_by_token(&mine.token_hash)
+        .await
+        .unwrap()
+        .expect("session by token");
+    assert_eq!(
+        (back.id, back.customer_id, back.token_hash),
+        (mine.id, Some(customer_a), mine.token_hash)
+    );
+    assert_eq!(back.data.as_bytes(), mine.data.as_bytes());
+    assert_eq!(
+        (
+            back.created_at,
+            back.last_seen_at,
+            back.idle_expires_at,
+            back.absolute_expires_at
+        ),
+        (
+            mine.created_at,
+            mine.last_seen_at,
+            mine.idle_expires_at,
+            mine.absolute_expires_at
+        )
+    );
+    assert_eq!(
+        &*ring.open(col::SESSION_DATA, back.id, &back.data).unwrap(),
+        b"{}"
+    );
+    assert!(store.session_by_token(&[7u8; 32]).await.unwrap().is_none());
+
+    // A duplicate token hash is refused.
+    let mut clash = session(ring, None, t + 600, t + 3600);
+    clash.token_hash = anon.token_hash;
+    assert!(matches!(
+        store.insert_session(&clash).await,
+        Err(StoreError::Conflict)
+    ));
+
+    // Update: owner, data, last seen, idle expiry.
+    let data = ring
+        .seal(col::SESSION_DATA, anon.id, br#"{"return_to":"/account"}"#)
+        .unwrap();
+    store
+        .update_session(anon.id, Some(customer_b), &data, t, t + 900)
+        .await
+        .unwrap();
+    let back = store
+        .session_by_token(&anon.token_hash)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(back.customer_id, Some(customer_b));
+    assert_eq!(back.data.as_bytes(), data.as_bytes());
+    assert_eq!((back.last_seen_at, back.idle_expires_at), (t, t + 900));
+    assert_eq!(
+        (back.created_at, back.absolute_expires_at),
+        (anon.created_at, anon.absolute_expires_at),
+        "update keeps the rest"
+    );
+    store
+        .update_session(anon.id, None, &data, t, t + 900)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .session_by_token(&anon.token_hash)
+            .await
+            .unwrap()
+            .unwrap()
+            .customer_id,
+        None
+    );
+
+    // Expired sessions (idle or absolute) go; live ones stay.
+    assert_eq!(
+        store.delete_expired_sessions(t).await.unwrap(),
+        2,
+        "{}: expired sessions",
+        store.backend()
+    );
+    assert!(
+        store
+            .session_by_token(&idle_gone.token_hash)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .session_by_token(&absolute_gone.token_hash)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .session_by_token(&anon.token_hash)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(store.delete_expired_sessions(t).await.unwrap(), 0);
+
+    // All sessions of one customer (sign-out everywhere, password change).
+    assert_eq!(
+        store.delete_sessions_of_customer(customer_a).await.unwrap(),
+        2
+    );
+    assert!(
+        store
+            .session_by_token(&mine.token_hash)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .session_by_token(&mine2.token_hash)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .session_by_token(&theirs.token_hash)
+            .await
+            .unwrap()
+            .is_some(),
+        "another customer's session survived"
+    );
+    assert_eq!(
+        store.delete_sessions_of_customer(customer_a).await.unwrap(),
+        0
+    );
+
+    // One session.
+    store.delete_session(theirs.id).await.unwrap();
+    assert!(
+        store
+            .session_by_token(&theirs.token_hash)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    store.delete_session(theirs.id).await.unwrap();
+    assert_eq!(store.count_rows(&SESSIONS).await.unwrap(), base - 5);
+}
+
+async fn sealed_rows(store: &Arc<dyn Store>, ring: &KeyRing) {
+    // Two rows of our own: a full one and one with NULL optional columns.
+    let full = seal(ring, kura_app::new_id(), 3);
+    let sparse = seal_sparse(ring, kura_app::new_id(), 4);
+    store
+        .insert_customers(&[full.clone(), sparse.clone()])
+        .await
+        .unwrap();
+
+    let mut rows = Vec::new();
+    let mut after = 0;
+    loop {
+        let page = store.sealed_rows(&CUSTOMERS, after, 4).await.unwrap();
+        let Some(last) = page.last() else { break };
+        after = last.id;
+        rows.extend(page);
+    }
+    assert_eq!(
+        rows.len() as u64,
+        store.count_rows(&CUSTOMERS).await.unwrap()
+    );
+    assert_eq!(
+        store.count_rows(&CUSTOMERS).await.unwrap(),
+        store.count_customers().await.unwrap()
+    );
+    assert!(rows.windows(2).all(|w| w[0].id < w[1].id));
+    let read_full = rows.iter().find(|r| r.id == full.id).unwrap().clone();
+    let read_sparse = rows.iter().find(|r| r.id == sparse.id).unwrap().clone();
+    assert_eq!(read_full, customer_row(&full));
+    assert_eq!(read_sparse, customer_row(&sparse));
+    assert!(
+        read_sparse.sealed.iter().any(Option::is_none),
+        "the sparse row has NULL columns"
+    );
+
+    // Meanwhile the full row changes (another writer re-seals it)...
+    let changed = seal(ring, full.id, 3);
+    assert_eq!(
+        store
+            .reseal_rows(&CUSTOMERS, &[resealed(&read_full, &changed)])
+            .await
+            .unwrap(),
+        1
+    );
+    // ...so a pass working from the stale read must leave it alone, but still write the other.
+    let stale = seal(ring, full.id, 3);
+    let sparse_new = seal_sparse(ring, sparse.id, 4);
+    let written = store
+        .reseal_rows(
+            &CUSTOMERS,
+            &[
+                resealed(&read_full, &stale),
+                resealed(&read_sparse, &sparse_new),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        written,
+        1,
+        "{}: compare-and-swap: only the unchanged row may be written",
+        store.backend()
+    );
+    let now_full = customer_row(&store.customer(full.id).await.unwrap().unwrap());
+    assert_eq!(
+        now_full,
+        customer_row(&changed),
+        "{}: a row changed after it was read was overwritten",
+        store.backend()
+    );
+    assert_ne!(now_full, customer_row(&stale));
+    let now_sparse = customer_row(&store.customer(sparse.id).await.unwrap().unwrap());
+    assert_eq!(
+        now_sparse,
+        customer_row(&sparse_new),
+        "{}: a row with NULL columns was not re-sealed",
+        store.backend()
+    );
+    for (id, n) in [(full.id, 3), (sparse.id, 4)] {
+        let opened = Customers::open(ring, &store.customer(id).await.unwrap().unwrap()).unwrap();
+        assert_eq!(opened.email, support::profile(n).email);
+    }
+    assert_eq!(store.reseal_rows(&CUSTOMERS, &[]).await.unwrap(), 0);
+
+    // Every sealed and blind column in the catalog exists in this backend's schema.
+    for table in SEALED_TABLES {
+        let rows = store.sealed_rows(table, 0, 2).await.unwrap_or_else(|e| {
+            panic!(
+                "{}: sealed columns of {} cannot be read: {e}",
+                store.backend(),
+                table.table
+            )
+        });
+        for r in &rows {
+            assert_eq!(r.sealed.len(), table.sealed.len());
+            assert_eq!(r.blind.len(), table.blind.len());
+        }
+        store.count_rows(table).await.unwrap();
+    }
+}
+
+/// Byte columns that are neither sealed nor blind indexes, with the reason they hold nothing
+/// personal. Anything else binary must be listed in `SEALED_TABLES`.
+const NOT_PERSONAL_BYTES: &[(&str, &str)] = &[("sessions", "token_hash")]; // SHA-256 of a random token
+
+fn check_byte_columns(backend: &str, table: &str, byte_columns: &[String]) {
+    let catalog = SEALED_TABLES.iter().find(|t| t.table == table);
+    let listed: BTreeSet<&str> = catalog
+        .map(|t| {
+            t.sealed
+                .iter()
+                .copied()
+                .chain(t.blind.iter().map(|b| b.column))
+                .collect()
+        })
+        .unwrap_or_default();
+    for column in byte_columns {
+        let allowed = listed.contains(column.as_str())
+            || NOT_PERSONAL_BYTES.contains(&(table, column.as_str()));
+        assert!(
+            allowed,
+            "{backend}: binary column {table}.{column} is not in kura_app::sealed::SEALED_TABLES"
+        );
+    }
+    // And the catalog names no column the schema lacks.
+    for column in &listed {
+        assert!(
+            byte_columns.iter().any(|c| c == column),
+            "{backend}: SEALED_TABLES lists {table}.{column}, which is not a binary column"
+        );
+    }
+}
+
+async fn sqlite_schema_has_no_unlisted_binary_columns(url: &str) {
+    let path = kura_store_sqlite::path_from_url(url).unwrap();
+    let opts = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(&path)
+        .read_only(true);
+    let pool = sqlx::SqlitePool::connect_with(opts).await.unwrap();
+    let tables: Vec<&str> = SEALED_TABLES.iter().map(|t| t.table).collect();
+    assert!(tables.contains(&"customers"));
+    for table in tables {
+        let rows: Vec<(String, String)> =
+            sqlx::query_as("SELECT name, type FROM pragma_table_info(?)")
+                .bind(table)
+                .fetch_all(&pool)
+                .await
+                .unwrap();
+        assert!(!rows.is_empty(), "sqlite: table {table} is missing");
+        let bytes: Vec<String> = rows
+            .into_iter()
+            .filter(|(_, ty)| ty.eq_ignore_ascii_case("BLOB"))
+            .map(|(n, _)| n)
+            .collect();
+        check_byte_columns("sqlite", table, &bytes);
+    }
+    pool.close().await;
+}
+
+async fn pg_schema_has_no_unlisted_binary_columns(url: &str) {
+    let pool = sqlx::PgPool::connect(url).await.unwrap();
+    for table in SEALED_TABLES.iter().map(|t| t.table) {
+        let bytes: Vec<String> = sqlx::query_scalar(
+            "SELECT column_name::text FROM information_schema.columns \
+             WHERE table_schema = current_schema() AND table_name = $1 AND data_type = 'bytea'",
+        )
+        .bind(table)
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        check_byte_columns("postgres", table, &bytes);
+    }
+    pool.close().await;
+}
+
+/// The whole suite, on one store.
+async fn suite(store: Arc<dyn Store>, ring: Arc<KeyRing>) {
+    migrations(&store).await;
+    let ids = customers(&store, &ring).await;
+    sessions(&store, &ring, ids[0], ids[1]).await;
+    sealed_rows(&store, &ring).await;
+}
+
+#[tokio::test]
+async fn sqlite_store_conforms() {
+    let shop = support::sqlite_shop().await;
+    assert_eq!(shop.state.store.backend(), "sqlite");
+    suite(Arc::clone(&shop.state.store), shop.state.vault.ring()).await;
+    sqlite_schema_has_no_unlisted_binary_columns(&shop.config.database.url).await;
+}
+
+#[tokio::test]
+async fn postgres_store_conforms() {
+    let Some(url) = support::fresh_pg().await else {
+        eprintln!("KURA_TEST_PG_URL is not set: PostgreSQL conformance skipped");
+        return;
+    };
+    let shop = support::shop_with(Some(&url), |_| {}).await;
+    assert_eq!(shop.state.store.backend(), "postgres");
+    suite(Arc::clone(&shop.state.store), shop.state.vault.ring()).await;
+    pg_schema_has_no_unlisted_binary_columns(&url).await;
+}
