@@ -57,8 +57,12 @@ impl Customers {
         let s = |c, v: &str| ring.seal_str(c, id, v);
         Ok(SealedCustomer {
             id,
-            email_bidx: ring.blind_index(col::EMAIL, profile.email.as_str(), Normalize::Email)?,
-            phone_bidx: ring.blind_index(col::PHONE, p.phone.as_str(), Normalize::Digits)?,
+            email_bidx: ring.blind_index(
+                col::EMAIL_BIDX,
+                profile.email.as_str(),
+                Normalize::Email,
+            )?,
+            phone_bidx: ring.blind_index(col::PHONE_BIDX, p.phone.as_str(), Normalize::Digits)?,
             family_name: s(col::FAMILY_NAME, p.family_name.as_str())?,
             given_name: s(col::GIVEN_NAME, p.given_name.as_str())?,
             family_name_kana: s(col::FAMILY_NAME_KANA, p.family_name_kana.as_str())?,
@@ -135,7 +139,8 @@ impl Customers {
         password: Option<SecretString>,
     ) -> Result<i64, AppError> {
         let ring = self.vault.ring();
-        let lookups = ring.blind_indexes(col::EMAIL, profile.email.as_str(), Normalize::Email)?;
+        let lookups =
+            ring.blind_indexes(col::EMAIL_BIDX, profile.email.as_str(), Normalize::Email)?;
         if self
             .store
             .customer_credentials_by_email(&lookups)
@@ -173,7 +178,8 @@ impl Customers {
         let found = match Email::parse(email) {
             Ok(email) => {
                 let ring = self.vault.ring();
-                let lookups = ring.blind_indexes(col::EMAIL, email.as_str(), Normalize::Email)?;
+                let lookups =
+                    ring.blind_indexes(col::EMAIL_BIDX, email.as_str(), Normalize::Email)?;
                 self.store.customer_credentials_by_email(&lookups).await?
             }
             Err(_) => None,

@@ -4,12 +4,15 @@
 //! repository types hold [`kura_seal::Sealed`] and [`kura_seal::BlindIndex`], never strings), and
 //! every security-relevant outcome is reported to the [`SecurityEvents`] port.
 
+pub mod carts;
+pub mod catalog;
 pub mod clock;
 pub mod customers;
 pub mod error;
 pub mod events;
 pub mod ids;
 pub mod mail;
+pub mod orders;
 pub mod payments;
 pub mod ports;
 pub mod rotation;
@@ -22,6 +25,8 @@ pub use customers::Customers;
 pub use error::{AppError, StoreError};
 pub use events::{LogEvents, SecurityEvent, SecurityEventKind, SecurityEvents};
 pub use ids::new_id;
-pub use ports::{CustomerRepo, SealedRowRepo, SessionRepo, Store};
+pub use ports::{
+    CartRepo, CatalogRepo, CustomerRepo, OrderRepo, OutboxRepo, SealedRowRepo, SessionRepo, Store,
+};
 pub use sessions::{LoadedSession, SessionData, SessionPolicy, Sessions};
 pub use vault::Vault;

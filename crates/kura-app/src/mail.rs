@@ -17,7 +17,9 @@ pub struct OutgoingMail {
 
 impl std::fmt::Debug for OutgoingMail {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OutgoingMail").field("kind", &self.kind).finish_non_exhaustive()
+        f.debug_struct("OutgoingMail")
+            .field("kind", &self.kind)
+            .finish_non_exhaustive()
     }
 }
 

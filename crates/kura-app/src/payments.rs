@@ -63,8 +63,16 @@ pub enum PaymentError {
 #[async_trait]
 pub trait PaymentGateway: Send + Sync {
     /// Creates the hosted payment page for an order.
-    async fn create_checkout(&self, request: &CheckoutRequest) -> Result<CheckoutSession, PaymentError>;
+    async fn create_checkout(
+        &self,
+        request: &CheckoutRequest,
+    ) -> Result<CheckoutSession, PaymentError>;
     /// Verifies a notification's signature (header value) and age against `now` (unix seconds)
     /// and parses it. Events Kura does not act on yield `PaymentError::Unsupported`.
-    fn verify_notification(&self, signature_header: &str, body: &[u8], now: i64) -> Result<PaymentNotification, PaymentError>;
+    fn verify_notification(
+        &self,
+        signature_header: &str,
+        body: &[u8],
+        now: i64,
+    ) -> Result<PaymentNotification, PaymentError>;
 }

@@ -4,9 +4,13 @@
 use async_trait::async_trait;
 use kura_seal::{BlindIndex, PasswordHash, Sealed};
 
+use kura_domain::OrderStatus;
+
+use crate::catalog::{CatalogItem, Category, Product, ProductPage};
 use crate::error::StoreError;
 use crate::sealed::{
-    CustomerCredentials, ResealedRow, SealedCustomer, SealedRow, SealedTable, SessionRecord,
+    CustomerCredentials, OrderRecord, OutboxRecord, PlaceOutcome, ResealedRow, SealedCustomer,
+    SealedRow, SealedTable, SessionRecord,
 };
 
 #[async_trait]
@@ -71,9 +75,122 @@ pub trait SealedRowRepo: Send + Sync {
     async fn count_rows(&self, table: &SealedTable) -> Result<u64, StoreError>;
 }
 
+#[async_trait]
+pub trait CatalogRepo: Send + Sync {
+    async fn upsert_category(&self, category: &Category) -> Result<(), StoreError>;
+    /// Inserts a product and its variants unless a product with its slug exists.
+    async fn insert_product(&self, product: &Product) -> Result<bool, StoreError>;
+    async fn categories(&self) -> Result<Vec<Category>, StoreError>;
+    async fn products(
+        &self,
+        category: Option<i64>,
+        offset: u32,
+        limit: u32,
+    ) -> Result<ProductPage, StoreError>;
+    async fn product_by_slug(&self, slug: &str) -> Result<Option<Product>, StoreError>;
+    /// Products whose names or descriptions (either language) contain `query`.
+    async fn search_products(
+        &self,
+        query: &str,
+        offset: u32,
+        limit: u32,
+    ) -> Result<ProductPage, StoreError>;
+    async fn catalog_items(&self, skus: &[String]) -> Result<Vec<CatalogItem>, StoreError>;
+    async fn set_stock(&self, sku: &str, stock: i64) -> Result<(), StoreError>;
+}
+
+#[async_trait]
+pub trait CartRepo: Send + Sync {
+    async fn create_cart(
+        &self,
+        id: i64,
+        token_hash: Option<[u8; 32]>,
+        customer_id: Option<i64>,
+        now: i64,
+    ) -> Result<(), StoreError>;
+    async fn cart_by_token(&self, token_hash: &[u8; 32]) -> Result<Option<i64>, StoreError>;
+    async fn cart_of_customer(&self, customer_id: i64) -> Result<Option<i64>, StoreError>;
+    async fn cart_items(&self, cart_id: i64) -> Result<Vec<(String, u32)>, StoreError>;
+    async fn set_cart_item(
+        &self,
+        cart_id: i64,
+        sku: &str,
+        quantity: u32,
+        now: i64,
+    ) -> Result<(), StoreError>;
+    async fn remove_cart_item(&self, cart_id: i64, sku: &str) -> Result<(), StoreError>;
+    async fn delete_cart(&self, cart_id: i64) -> Result<(), StoreError>;
+}
+
+#[async_trait]
+pub trait OrderRepo: Send + Sync {
+    /// In one transaction: takes stock for every line (refusing when short or when the price
+    /// moved), writes the order and its lines, and empties `cart_id`. A reused idempotency hash
+    /// returns the existing order instead.
+    async fn place_order(
+        &self,
+        order: &OrderRecord,
+        cart_id: Option<i64>,
+    ) -> Result<PlaceOutcome, StoreError>;
+    async fn order_by_id(&self, id: i64) -> Result<Option<OrderRecord>, StoreError>;
+    async fn order_by_number(&self, number: &str) -> Result<Option<OrderRecord>, StoreError>;
+    async fn orders_of_customer(
+        &self,
+        customer_id: i64,
+        limit: u32,
+    ) -> Result<Vec<OrderRecord>, StoreError>;
+    async fn set_payment_session(
+        &self,
+        order_id: i64,
+        session_id: &str,
+        url: &str,
+    ) -> Result<(), StoreError>;
+    /// Moves the order from one of `from` to `to`; with `restock`, returns its lines to stock in
+    /// the same transaction. False when the order was not in one of `from`.
+    async fn transition_order(
+        &self,
+        order_id: i64,
+        from: &[OrderStatus],
+        to: OrderStatus,
+        restock: bool,
+        now: i64,
+    ) -> Result<bool, StoreError>;
+    /// Card orders still unpaid after their deadline.
+    async fn due_expirations(&self, now: i64) -> Result<Vec<i64>, StoreError>;
+    /// Records a provider event id; false when it was seen before.
+    async fn record_payment_event(&self, event_id: &str, now: i64) -> Result<bool, StoreError>;
+    async fn count_orders(&self) -> Result<u64, StoreError>;
+    /// Many orders in one transaction, without stock changes (demo data, imports).
+    async fn insert_orders(&self, orders: &[OrderRecord]) -> Result<(), StoreError>;
+}
+
+#[async_trait]
+pub trait OutboxRepo: Send + Sync {
+    async fn enqueue_mail(&self, mail: &OutboxRecord) -> Result<(), StoreError>;
+    async fn due_mail(&self, now: i64, limit: u32) -> Result<Vec<OutboxRecord>, StoreError>;
+    async fn mail_sent(&self, id: i64) -> Result<(), StoreError>;
+    async fn mail_failed(
+        &self,
+        id: i64,
+        next_attempt_at: i64,
+        give_up: bool,
+    ) -> Result<(), StoreError>;
+}
+
 /// Everything a shop needs from its database.
 #[async_trait]
-pub trait Store: CustomerRepo + SessionRepo + SealedRowRepo + Send + Sync + 'static {
+pub trait Store:
+    CustomerRepo
+    + SessionRepo
+    + SealedRowRepo
+    + CatalogRepo
+    + CartRepo
+    + OrderRepo
+    + OutboxRepo
+    + Send
+    + Sync
+    + 'static
+{
     /// Applies pending migrations; returns the names of those applied.
     async fn migrate(&self) -> Result<Vec<String>, StoreError>;
     /// Applied migrations as (number, name).

@@ -88,17 +88,19 @@ fn reseal_row(
             .position(|s| *s == b.source)
             .and_then(|i| plain.get(i))
             .and_then(Option::as_ref);
-        match source {
+        let text = match source {
             Some(p) => {
                 let text = std::str::from_utf8(p).map_err(|_| kura_seal::SealError::NotText)?;
-                blind.push(Some(
-                    ring.blind_index(table.column(b.source), text, b.how)?
-                        .as_bytes()
-                        .to_vec(),
-                ));
+                crate::sealed::blind_source(text, b.json_path)
             }
-            None => blind.push(None),
-        }
+            None => None,
+        };
+        // The blind-index key belongs to the index column, so two indexes of one record differ.
+        let column = kura_seal::Column::new(table.table, b.column);
+        blind.push(match text {
+            Some(text) => Some(ring.blind_index(column, &text, b.how)?.as_bytes().to_vec()),
+            None => None,
+        });
     }
     Ok(ResealedRow {
         old: row.clone(),

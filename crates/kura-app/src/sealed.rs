@@ -12,6 +12,8 @@ pub struct BlindColumn {
     pub column: &'static str,
     pub source: &'static str,
     pub how: Normalize,
+    /// When the source holds a sealed JSON record: the path of the indexed field in it.
+    pub json_path: &'static [&'static str],
 }
 
 /// A table with sealed columns, keyed by an `id BIGINT` primary key.
@@ -45,6 +47,12 @@ pub mod col {
     pub const EMAIL_BIDX: Column = Column::new("customers", "email_bidx");
     pub const PHONE_BIDX: Column = Column::new("customers", "phone_bidx");
     pub const SESSION_DATA: Column = Column::new("sessions", "data");
+    pub const ORDER_BUYER: Column = Column::new("orders", "buyer");
+    pub const ORDER_RECIPIENT: Column = Column::new("orders", "recipient");
+    pub const ORDER_TOKEN: Column = Column::new("orders", "access_token");
+    pub const ORDER_EMAIL_BIDX: Column = Column::new("orders", "email_bidx");
+    pub const ORDER_PHONE_BIDX: Column = Column::new("orders", "phone_bidx");
+    pub const OUTBOX_PAYLOAD: Column = Column::new("mail_outbox", "payload");
 }
 
 pub const CUSTOMERS: SealedTable = SealedTable {
@@ -68,11 +76,13 @@ pub const CUSTOMERS: SealedTable = SealedTable {
             column: "email_bidx",
             source: "email",
             how: Normalize::Email,
+            json_path: &[],
         },
         BlindColumn {
             column: "phone_bidx",
             source: "phone",
             how: Normalize::Digits,
+            json_path: &[],
         },
     ],
 };
@@ -83,7 +93,32 @@ pub const SESSIONS: SealedTable = SealedTable {
     blind: &[],
 };
 
-pub const SEALED_TABLES: &[SealedTable] = &[CUSTOMERS, SESSIONS];
+pub const ORDERS: SealedTable = SealedTable {
+    table: "orders",
+    sealed: &["buyer", "recipient", "access_token"],
+    blind: &[
+        BlindColumn {
+            column: "email_bidx",
+            source: "buyer",
+            how: Normalize::Email,
+            json_path: &["email"],
+        },
+        BlindColumn {
+            column: "phone_bidx",
+            source: "buyer",
+            how: Normalize::Digits,
+            json_path: &["person", "phone"],
+        },
+    ],
+};
+
+pub const MAIL_OUTBOX: SealedTable = SealedTable {
+    table: "mail_outbox",
+    sealed: &["payload"],
+    blind: &[],
+};
+
+pub const SEALED_TABLES: &[SealedTable] = &[CUSTOMERS, SESSIONS, ORDERS, MAIL_OUTBOX];
 
 /// A customer row as the store holds it: personal fields sealed, lookups by blind index.
 #[derive(Debug, Clone)]
@@ -141,4 +176,84 @@ pub struct SessionRecord {
     pub last_seen_at: i64,
     pub idle_expires_at: i64,
     pub absolute_expires_at: i64,
+}
+
+/// An order as the store holds it: buyer and recipient sealed as whole records, blind indexes
+/// of the buyer's email and phone for incident scoping, money and lines in the clear.
+#[derive(Debug, Clone)]
+pub struct OrderRecord {
+    pub id: i64,
+    pub number: String,
+    pub customer_id: Option<i64>,
+    pub status: kura_domain::OrderStatus,
+    pub payment: kura_domain::PaymentMethod,
+    pub lang: String,
+    pub buyer: Sealed,
+    pub recipient: Option<Sealed>,
+    pub access_token: Sealed,
+    pub email_bidx: BlindIndex,
+    pub phone_bidx: BlindIndex,
+    pub delivery_date: Option<String>,
+    pub delivery_slot: Option<String>,
+    pub totals: kura_domain::Totals,
+    pub payment_session_id: Option<String>,
+    pub payment_url: Option<String>,
+    pub payment_expires_at: Option<i64>,
+    pub idempotency_hash: [u8; 32],
+    pub created_at: i64,
+    pub lines: Vec<OrderLineRecord>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderLineRecord {
+    pub sku: String,
+    pub product_name: String,
+    pub variant_label: String,
+    pub unit_price: kura_domain::Yen,
+    pub quantity: u32,
+    pub tax: kura_domain::TaxRate,
+}
+
+/// What placing an order did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PlaceOutcome {
+    Placed,
+    /// The idempotency key was used before: this is that order.
+    Duplicate {
+        order_id: i64,
+    },
+    /// Not enough stock for this SKU; nothing was written.
+    SoldOut {
+        sku: String,
+    },
+    /// The price changed since the cart was priced; nothing was written.
+    PriceChanged {
+        sku: String,
+    },
+    /// The SKU no longer exists; nothing was written.
+    Unavailable {
+        sku: String,
+    },
+}
+
+/// A mail waiting in the durable outbox, sealed (it holds addresses and names).
+#[derive(Debug, Clone)]
+pub struct OutboxRecord {
+    pub id: i64,
+    pub kind: String,
+    pub payload: Sealed,
+    pub attempts: i64,
+    pub next_attempt_at: i64,
+}
+
+/// The text a blind index is computed from: the source itself, or a field of the JSON record.
+pub fn blind_source(text: &str, json_path: &[&str]) -> Option<String> {
+    if json_path.is_empty() {
+        return Some(text.to_string());
+    }
+    let mut value: serde_json::Value = serde_json::from_str(text).ok()?;
+    for key in json_path {
+        value = value.get_mut(*key)?.take();
+    }
+    value.as_str().map(str::to_string)
 }

@@ -57,7 +57,9 @@ impl Date {
         let month: u32 = it.next()?.parse().ok()?;
         let day: u32 = it.next()?.parse().ok()?;
         let d = Self { year, month, day };
-        let valid = (1..=12).contains(&month) && (1900..=9999).contains(&year) && Self::from_days(d.to_days()) == d;
+        let valid = (1..=12).contains(&month)
+            && (1900..=9999).contains(&year)
+            && Self::from_days(d.to_days()) == d;
         valid.then_some(d)
     }
 
@@ -72,16 +74,25 @@ impl Date {
 
     pub fn label_ja(self) -> String {
         const W: [&str; 7] = ["日", "月", "火", "水", "木", "金", "土"];
-        format!("{}月{}日({})", self.month, self.day, W.get(self.weekday() as usize).copied().unwrap_or(""))
+        format!(
+            "{}月{}日({})",
+            self.month,
+            self.day,
+            W.get(self.weekday() as usize).copied().unwrap_or("")
+        )
     }
 
     pub fn label_en(self) -> String {
         const W: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
-        const M: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+        const M: [&str; 12] = [
+            "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+        ];
         format!(
             "{} {} {}",
             W.get(self.weekday() as usize).copied().unwrap_or(""),
-            M.get(self.month.saturating_sub(1) as usize).copied().unwrap_or(""),
+            M.get(self.month.saturating_sub(1) as usize)
+                .copied()
+                .unwrap_or(""),
             self.day
         )
     }
@@ -99,12 +110,19 @@ mod tests {
 
     #[test]
     fn civil_round_trip() {
-        let d = Date { year: 2026, month: 11, day: 25 };
+        let d = Date {
+            year: 2026,
+            month: 11,
+            day: 25,
+        };
         assert_eq!(Date::from_days(d.to_days()), d);
         assert_eq!(Date::from_days(0).iso(), "1970-01-01");
         assert_eq!(d.weekday(), 3);
         assert_eq!(d.label_ja(), "11月25日(水)");
-        assert_eq!(Date::parse("2024-02-29").unwrap().add_days(1).iso(), "2024-03-01");
+        assert_eq!(
+            Date::parse("2024-02-29").unwrap().add_days(1).iso(),
+            "2024-03-01"
+        );
         assert!(Date::parse("2025-02-29").is_none());
         assert!(Date::parse("2025-13-01").is_none());
         assert!(Date::parse("x").is_none());
@@ -113,7 +131,14 @@ mod tests {
     #[test]
     fn japan_is_nine_hours_ahead() {
         // 2026-11-25 20:00 UTC is already the 26th in Japan.
-        let unix = Date { year: 2026, month: 11, day: 25 }.to_days() * 86_400 + 20 * 3600;
+        let unix = Date {
+            year: 2026,
+            month: 11,
+            day: 25,
+        }
+        .to_days()
+            * 86_400
+            + 20 * 3600;
         assert_eq!(Date::today_in_japan(unix).iso(), "2026-11-26");
     }
 }

@@ -24,3 +24,11 @@ pub use order::{
     shipping_fee,
 };
 pub use prefecture::Prefecture;
+
+/// The form in which text is indexed and searched: NFKC (full-width letters and half-width
+/// katakana folded), lower-case, single spaces.
+pub fn search_form(text: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    let folded: String = text.nfkc().collect::<String>().to_lowercase();
+    folded.split_whitespace().collect::<Vec<_>>().join(" ")
+}

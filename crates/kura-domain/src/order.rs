@@ -49,8 +49,16 @@ impl Quantity {
     pub fn parse(input: &str) -> Result<Self, QuantityError> {
         let s: String = unicode_normalization::UnicodeNormalization::nfkc(input.trim()).collect();
         let n: i64 = s.parse().map_err(|_| {
-            if s.trim_start_matches('-').chars().all(|c| c.is_ascii_digit()) && !s.is_empty() {
-                if s.starts_with('-') { QuantityError::TooSmall } else { QuantityError::TooLarge }
+            if s.trim_start_matches('-')
+                .chars()
+                .all(|c| c.is_ascii_digit())
+                && !s.is_empty()
+            {
+                if s.starts_with('-') {
+                    QuantityError::TooSmall
+                } else {
+                    QuantityError::TooLarge
+                }
             } else {
                 QuantityError::NotANumber
             }
@@ -88,7 +96,13 @@ pub enum DeliverySlot {
 }
 
 impl DeliverySlot {
-    pub const ALL: [DeliverySlot; 5] = [Self::Morning, Self::S14To16, Self::S16To18, Self::S18To20, Self::S19To21];
+    pub const ALL: [DeliverySlot; 5] = [
+        Self::Morning,
+        Self::S14To16,
+        Self::S16To18,
+        Self::S18To20,
+        Self::S19To21,
+    ];
 
     pub fn code(self) -> &'static str {
         match self {
@@ -165,12 +179,12 @@ pub fn shipping_fee(prefecture: Prefecture, goods: Yen) -> Yen {
         return Yen::ZERO;
     }
     match prefecture.code() {
-        1 => Yen(1_300),              // Hokkaido
-        47 => Yen(1_600),             // Okinawa
-        2..=7 => Yen(990),            // Tohoku
-        31..=39 => Yen(990),          // Chugoku, Shikoku
-        40..=46 => Yen(1_100),        // Kyushu
-        _ => Yen(770),                // Kanto, Chubu, Kinki
+        1 => Yen(1_300),       // Hokkaido
+        47 => Yen(1_600),      // Okinawa
+        2..=7 => Yen(990),     // Tohoku
+        31..=39 => Yen(990),   // Chugoku, Shikoku
+        40..=46 => Yen(1_100), // Kyushu
+        _ => Yen(770),         // Kanto, Chubu, Kinki
     }
 }
 
@@ -185,7 +199,9 @@ pub struct PricedLine {
 
 impl PricedLine {
     pub fn total(&self) -> Yen {
-        self.unit_price.checked_mul(self.quantity).unwrap_or(Yen(i64::MAX))
+        self.unit_price
+            .checked_mul(self.quantity)
+            .unwrap_or(Yen(i64::MAX))
     }
 }
 
@@ -202,19 +218,32 @@ pub struct Totals {
 impl Totals {
     /// Fees are taxed at the standard rate; goods at their own.
     pub fn compute(lines: &[PricedLine], destination: Prefecture, payment: PaymentMethod) -> Self {
-        let sum = |rate: TaxRate| Yen(lines.iter().filter(|l| l.tax == rate).map(|l| l.total().0).sum());
+        let sum = |rate: TaxRate| {
+            Yen(lines
+                .iter()
+                .filter(|l| l.tax == rate)
+                .map(|l| l.total().0)
+                .sum())
+        };
         let (standard_goods, reduced_goods) = (sum(TaxRate::Standard), sum(TaxRate::Reduced));
         let goods = Yen(standard_goods.0 + reduced_goods.0);
         let shipping = shipping_fee(destination, goods);
         let before_cod = Yen(goods.0 + shipping.0);
-        let cod = if payment == PaymentMethod::Cod { cod_fee(before_cod) } else { Yen::ZERO };
+        let cod = if payment == PaymentMethod::Cod {
+            cod_fee(before_cod)
+        } else {
+            Yen::ZERO
+        };
         let total = Yen(before_cod.0 + cod.0);
         Self {
             goods,
             shipping,
             cod_fee: cod,
             total,
-            tax: TaxBreakdown::from_totals(Yen(standard_goods.0 + shipping.0 + cod.0), reduced_goods),
+            tax: TaxBreakdown::from_totals(
+                Yen(standard_goods.0 + shipping.0 + cod.0),
+                reduced_goods,
+            ),
         }
     }
 }
@@ -290,7 +319,12 @@ mod tests {
     use super::*;
 
     fn line(price: i64, qty: u32, tax: TaxRate) -> PricedLine {
-        PricedLine { sku: "x".into(), unit_price: Yen(price), quantity: qty, tax }
+        PricedLine {
+            sku: "x".into(),
+            unit_price: Yen(price),
+            quantity: qty,
+            tax,
+        }
     }
 
     #[test]
@@ -299,14 +333,23 @@ mod tests {
         assert_eq!(Quantity::parse("0").unwrap_err(), QuantityError::TooSmall);
         assert_eq!(Quantity::parse("-5").unwrap_err(), QuantityError::TooSmall);
         assert_eq!(Quantity::parse("100").unwrap_err(), QuantityError::TooLarge);
-        assert_eq!(Quantity::parse("99999999999999999999999").unwrap_err(), QuantityError::TooLarge);
-        assert_eq!(Quantity::parse("two").unwrap_err(), QuantityError::NotANumber);
+        assert_eq!(
+            Quantity::parse("99999999999999999999999").unwrap_err(),
+            QuantityError::TooLarge
+        );
+        assert_eq!(
+            Quantity::parse("two").unwrap_err(),
+            QuantityError::NotANumber
+        );
     }
 
     #[test]
     fn totals_with_mixed_rates_and_cod() {
         let tokyo = Prefecture::parse("東京都").unwrap();
-        let lines = [line(5_980, 1, TaxRate::Standard), line(1_080, 2, TaxRate::Reduced)];
+        let lines = [
+            line(5_980, 1, TaxRate::Standard),
+            line(1_080, 2, TaxRate::Reduced),
+        ];
         let t = Totals::compute(&lines, tokyo, PaymentMethod::Cod);
         assert_eq!(t.goods, Yen(8_140));
         assert_eq!(t.shipping, Yen(770));
@@ -319,7 +362,11 @@ mod tests {
         let okinawa = Prefecture::parse("沖縄県").unwrap();
         let card = Totals::compute(&lines, okinawa, PaymentMethod::Card);
         assert_eq!((card.shipping, card.cod_fee), (Yen(1_600), Yen(0)));
-        let big = Totals::compute(&[line(12_000, 1, TaxRate::Standard)], okinawa, PaymentMethod::Card);
+        let big = Totals::compute(
+            &[line(12_000, 1, TaxRate::Standard)],
+            okinawa,
+            PaymentMethod::Card,
+        );
         assert_eq!(big.shipping, Yen(0));
     }
 
@@ -328,6 +375,9 @@ mod tests {
         assert!(OrderStatus::AwaitingPayment.can_become(OrderStatus::Paid));
         assert!(!OrderStatus::Expired.can_become(OrderStatus::Paid));
         assert!(!OrderStatus::Shipped.can_become(OrderStatus::Cancelled));
-        assert_eq!(OrderStatus::initial(PaymentMethod::BankTransfer), OrderStatus::AwaitingTransfer);
+        assert_eq!(
+            OrderStatus::initial(PaymentMethod::BankTransfer),
+            OrderStatus::AwaitingTransfer
+        );
     }
 }

@@ -23,7 +23,7 @@ pub use envelope::{Column, Sealed};
 pub use keyring::KeyRing;
 pub use keys::{FileKeyProvider, KeyError, KeyId, KeyMaterial, KeyProvider, MasterKeyInfo};
 pub use password::{PasswordError, PasswordHash, PasswordPolicy, Passwords, Verified};
-pub use token::{SessionToken, TokenHash, random_bytes};
+pub use token::{SessionToken, TokenHash, constant_time_eq, random_bytes, sha256};
 
 /// Why sealing or opening failed. Deliberately vague about the cause of a failed open: the
 /// caller learns that the value is not authentic, not which byte was wrong.

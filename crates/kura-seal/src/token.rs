@@ -68,3 +68,14 @@ mod tests {
         assert_eq!(format!("{a:?}"), "SessionToken(..)");
     }
 }
+
+/// SHA-256 of `input`, for idempotency keys and other non-secret fingerprints.
+pub fn sha256(input: &[u8]) -> [u8; 32] {
+    Sha256::digest(input).into()
+}
+
+/// Equality in time independent of where the inputs differ.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    use subtle::ConstantTimeEq;
+    a.len() == b.len() && bool::from(a.ct_eq(b))
+}

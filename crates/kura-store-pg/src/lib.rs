@@ -22,7 +22,7 @@ pub use migrate::MIGRATIONS;
 
 #[derive(Debug, Clone)]
 pub struct PgStore {
-    pool: PgPool,
+    pub(crate) pool: PgPool,
 }
 
 pub(crate) fn db_err(e: sqlx::Error) -> StoreError {
@@ -49,6 +49,8 @@ macro_rules! write_tx {
         result.map_err(db_err)
     }};
 }
+
+mod shop;
 
 impl PgStore {
     /// Connects to `url` (`postgres://...`) and applies pending migrations.

@@ -7,11 +7,14 @@ use sqlx::{PgPool, Row};
 use crate::db_err;
 
 /// (number, name, SQL). The SQLite store lists the same numbers and names.
-pub const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "foundation",
-    include_str!("../migrations/0001_foundation.sql"),
-)];
+pub const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "foundation",
+        include_str!("../migrations/0001_foundation.sql"),
+    ),
+    (2, "shop", include_str!("../migrations/0002_shop.sql")),
+];
 
 fn now() -> i64 {
     std::time::SystemTime::now()

@@ -31,8 +31,8 @@ pub use migrate::MIGRATIONS;
 
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
-    read: SqlitePool,
-    write: SqlitePool,
+    pub(crate) read: SqlitePool,
+    pub(crate) write: SqlitePool,
     path: PathBuf,
 }
 
@@ -61,11 +61,11 @@ pub(crate) fn db_err(e: sqlx::Error) -> StoreError {
     }
 }
 
-fn is_busy(e: &sqlx::Error) -> bool {
+pub(crate) fn is_busy(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.code().is_some_and(|c| c == "5" || c == "6" || c == "517" || c == "261"))
 }
 
-const WRITE_ATTEMPTS: u32 = 40;
+pub(crate) const WRITE_ATTEMPTS: u32 = 40;
 
 /// Runs the body in a `BEGIN IMMEDIATE` transaction on the single writer connection, retrying
 /// while another process holds the write lock. The body names the transaction and may use `?`
@@ -86,13 +86,15 @@ macro_rules! write_tx {
                 Ok(v) => break Ok(v),
                 Err(e) if is_busy(&e) && attempt < WRITE_ATTEMPTS => {
                     tracing::debug!(target: "kura::store", attempt, "database busy; retrying write");
-                    tokio::time::sleep(Duration::from_millis(25 * u64::from(attempt.min(20)))).await;
+                    tokio::time::sleep(std::time::Duration::from_millis(25 * u64::from(attempt.min(20)))).await;
                 }
                 Err(e) => break Err(db_err(e)),
             }
         }
     }};
 }
+
+mod shop;
 
 impl SqliteStore {
     /// Opens (creating if needed) the database at `url` and applies pending migrations.

@@ -37,7 +37,7 @@ fn seal_sparse(ring: &KeyRing, id: i64, n: u32) -> SealedCustomer {
 }
 
 fn email_lookups(ring: &KeyRing, email: &str) -> Vec<BlindIndex> {
-    ring.blind_indexes(col::EMAIL, email, Normalize::Email)
+    ring.blind_indexes(col::EMAIL_BIDX, email, Normalize::Email)
         .unwrap()
 }
 

@@ -1,0 +1,515 @@
+//! Checkout and orders.
+//!
+//! Guarantees: prices come from the catalog at the moment of ordering; stock is taken
+//! atomically with the order (never oversold); a repeated submission (same idempotency key)
+//! yields the first order, never a second; buyer and recipient are sealed before they reach
+//! the store; an unpaid card order expires and gives its stock back; a payment notification
+//! is acted on once, only when its signature verified and its amount matches.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use kura_domain::{
+    CustomerProfile, Date, DeliverySlot, OrderStatus, PaymentMethod, Person, Totals, Yen,
+    delivery_window,
+};
+use kura_seal::{Normalize, SessionToken};
+use serde::{Deserialize, Serialize};
+
+use crate::carts::CartView;
+use crate::clock::Clock;
+use crate::error::AppError;
+use crate::payments::{CheckoutRequest, PaymentGateway, PaymentNotification, PaymentOutcome};
+use crate::ports::Store;
+use crate::sealed::{OrderLineRecord, OrderRecord, PlaceOutcome, col};
+use crate::vault::Vault;
+
+/// What the customer chose at checkout, validated.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckoutInput {
+    pub buyer: CustomerProfile,
+    /// `None`: deliver to the buyer.
+    pub recipient: Option<Person>,
+    pub delivery_date: Option<Date>,
+    pub delivery_slot: Option<DeliverySlot>,
+    pub payment: PaymentMethod,
+    /// "ja" or "en": the language of mails about this order.
+    pub lang: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CheckoutError {
+    EmptyCart,
+    SoldOut { sku: String },
+    PriceChanged { sku: String },
+    Unavailable { sku: String },
+    DeliveryDateOutOfRange,
+    CardUnavailable,
+}
+
+impl CheckoutError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::EmptyCart => "cart_empty",
+            Self::SoldOut { .. } => "sold_out",
+            Self::PriceChanged { .. } => "price_changed",
+            Self::Unavailable { .. } => "unknown_sku",
+            Self::DeliveryDateOutOfRange => "delivery_date_out_of_range",
+            Self::CardUnavailable => "card_payment_unavailable",
+        }
+    }
+}
+
+/// An order as a person reads it.
+#[derive(Debug, Clone)]
+pub struct OrderView {
+    pub id: i64,
+    pub number: String,
+    pub customer_id: Option<i64>,
+    pub status: OrderStatus,
+    pub payment: PaymentMethod,
+    pub lang: String,
+    pub buyer: CustomerProfile,
+    pub recipient: Option<Person>,
+    pub delivery_date: Option<Date>,
+    pub delivery_slot: Option<DeliverySlot>,
+    pub totals: Totals,
+    pub lines: Vec<OrderLineRecord>,
+    pub payment_url: Option<String>,
+    pub payment_expires_at: Option<i64>,
+    pub created_at: i64,
+}
+
+impl OrderView {
+    pub fn ship_to(&self) -> &Person {
+        self.recipient.as_ref().unwrap_or(&self.buyer.person)
+    }
+}
+
+/// The result of placing an order.
+#[derive(Debug, Clone)]
+pub struct PlacedOrder {
+    pub id: i64,
+    pub number: String,
+    /// The bearer token that reads this order through the API.
+    pub token: String,
+    pub status: OrderStatus,
+    pub total: Yen,
+    /// Where to send the customer to pay by card.
+    pub payment_url: Option<String>,
+    /// True when this submission repeated an earlier one.
+    pub repeated: bool,
+}
+
+/// Tells customers about their orders (mail, in production).
+#[async_trait]
+pub trait OrderNotifier: Send + Sync {
+    async fn order_placed(&self, order: &OrderView) -> Result<(), AppError>;
+}
+
+#[derive(Debug, Clone)]
+pub struct OrderSettings {
+    /// The shop's public base URL, for the payment provider's return links.
+    pub base_url: String,
+    /// How long a card order waits for payment before its stock returns.
+    pub card_minutes: i64,
+}
+
+pub struct Orders {
+    store: Arc<dyn Store>,
+    vault: Arc<Vault>,
+    clock: Arc<dyn Clock>,
+    gateway: Option<Arc<dyn PaymentGateway>>,
+    notifier: Arc<dyn OrderNotifier>,
+    settings: OrderSettings,
+}
+
+const BASE32: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+/// `K-XXXX-XXXX`: 40 random bits in Crockford base32, so numbers cannot be guessed in sequence.
+fn order_number() -> Result<String, AppError> {
+    let bytes = kura_seal::random_bytes::<5>()?;
+    let n = bytes.iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b));
+    let chars: String = (0..8)
+        .rev()
+        .map(|i| {
+            char::from(
+                BASE32
+                    .get(((n >> (i * 5)) & 31) as usize)
+                    .copied()
+                    .unwrap_or(b'0'),
+            )
+        })
+        .collect();
+    Ok(format!(
+        "K-{}-{}",
+        chars.get(..4).unwrap_or(""),
+        chars.get(4..).unwrap_or("")
+    ))
+}
+
+impl Orders {
+    pub fn new(
+        store: Arc<dyn Store>,
+        vault: Arc<Vault>,
+        clock: Arc<dyn Clock>,
+        gateway: Option<Arc<dyn PaymentGateway>>,
+        notifier: Arc<dyn OrderNotifier>,
+        settings: OrderSettings,
+    ) -> Self {
+        Self {
+            store,
+            vault,
+            clock,
+            gateway,
+            notifier,
+            settings,
+        }
+    }
+
+    pub fn card_available(&self) -> bool {
+        self.gateway.is_some()
+    }
+
+    /// The dates a customer may pick for delivery.
+    pub fn delivery_window(&self) -> (Date, Date) {
+        delivery_window(self.clock.now())
+    }
+
+    /// Places an order for the cart's contents. `idempotency` names the submission (the
+    /// checkout form's attempt id, or the API's Idempotency-Key scoped to the cart).
+    pub async fn place(
+        &self,
+        cart: &CartView,
+        cart_id: Option<i64>,
+        customer_id: Option<i64>,
+        input: &CheckoutInput,
+        idempotency: &str,
+    ) -> Result<Result<PlacedOrder, CheckoutError>, AppError> {
+        let idempotency_hash = kura_seal::sha256(idempotency.as_bytes());
+        if cart.lines.is_empty() {
+            return Ok(Err(CheckoutError::EmptyCart));
+        }
+        if let Some(d) = input.delivery_date {
+            let (first, last) = self.delivery_window();
+            if d < first || d > last {
+                return Ok(Err(CheckoutError::DeliveryDateOutOfRange));
+            }
+        }
+        if input.payment == PaymentMethod::Card && self.gateway.is_none() {
+            return Ok(Err(CheckoutError::CardUnavailable));
+        }
+        let now = self.clock.now();
+        let ring = self.vault.ring();
+        let id = crate::ids::new_id();
+        let token = SessionToken::generate()?;
+        let destination = input
+            .recipient
+            .as_ref()
+            .unwrap_or(&input.buyer.person)
+            .prefecture;
+        let priced: Vec<_> = cart.lines.iter().map(|l| l.priced()).collect();
+        let totals = Totals::compute(&priced, destination, input.payment);
+        let status = OrderStatus::initial(input.payment);
+        let record = OrderRecord {
+            id,
+            number: order_number()?,
+            customer_id,
+            status,
+            payment: input.payment,
+            lang: if input.lang == "en" {
+                "en".into()
+            } else {
+                "ja".into()
+            },
+            buyer: ring.seal(col::ORDER_BUYER, id, to_json(&input.buyer)?.as_bytes())?,
+            recipient: match &input.recipient {
+                Some(r) => Some(ring.seal(col::ORDER_RECIPIENT, id, to_json(r)?.as_bytes())?),
+                None => None,
+            },
+            access_token: ring.seal(col::ORDER_TOKEN, id, token.expose().as_bytes())?,
+            email_bidx: ring.blind_index(
+                col::ORDER_EMAIL_BIDX,
+                input.buyer.email.as_str(),
+                Normalize::Email,
+            )?,
+            phone_bidx: ring.blind_index(
+                col::ORDER_PHONE_BIDX,
+                input.buyer.person.phone.as_str(),
+                Normalize::Digits,
+            )?,
+            delivery_date: input.delivery_date.map(Date::iso),
+            delivery_slot: input.delivery_slot.map(|s| s.code().to_string()),
+            totals,
+            payment_session_id: None,
+            payment_url: None,
+            payment_expires_at: (input.payment == PaymentMethod::Card)
+                .then_some(now + self.settings.card_minutes * 60),
+            idempotency_hash,
+            created_at: now,
+            lines: cart
+                .lines
+                .iter()
+                .map(|l| OrderLineRecord {
+                    sku: l.item.sku.clone(),
+                    product_name: if input.lang == "en" {
+                        l.item.product_name_en.clone()
+                    } else {
+                        l.item.product_name_ja.clone()
+                    },
+                    variant_label: if input.lang == "en" {
+                        l.item.label_en.clone()
+                    } else {
+                        l.item.label_ja.clone()
+                    },
+                    unit_price: l.item.price,
+                    quantity: l.quantity,
+                    tax: l.item.tax,
+                })
+                .collect(),
+        };
+        match self.store.place_order(&record, cart_id).await? {
+            PlaceOutcome::Placed => {}
+            PlaceOutcome::Duplicate { order_id } => return self.repeated(order_id).await.map(Ok),
+            PlaceOutcome::SoldOut { sku } => return Ok(Err(CheckoutError::SoldOut { sku })),
+            PlaceOutcome::PriceChanged { sku } => {
+                return Ok(Err(CheckoutError::PriceChanged { sku }));
+            }
+            PlaceOutcome::Unavailable { sku } => {
+                return Ok(Err(CheckoutError::Unavailable { sku }));
+            }
+        }
+        let mut payment_url = None;
+        if let (PaymentMethod::Card, Some(gateway)) = (input.payment, &self.gateway) {
+            let request = CheckoutRequest {
+                order_number: record.number.clone(),
+                amount_yen: totals.total.0,
+                description: format!(
+                    "{} {}",
+                    if input.lang == "en" {
+                        "Order"
+                    } else {
+                        "ご注文"
+                    },
+                    record.number
+                ),
+                success_url: format!(
+                    "{}/checkout/return/{}",
+                    self.settings.base_url, record.number
+                ),
+                cancel_url: format!(
+                    "{}/checkout/return/{}",
+                    self.settings.base_url, record.number
+                ),
+                locale: record.lang.clone(),
+                expires_at: record.payment_expires_at.unwrap_or(now + 1800),
+            };
+            match gateway.create_checkout(&request).await {
+                Ok(session) => {
+                    self.store
+                        .set_payment_session(id, &session.id, &session.url)
+                        .await?;
+                    payment_url = Some(session.url);
+                }
+                Err(e) => {
+                    tracing::error!(target: "kura::payments", order = id, error = %e, "the payment provider refused the checkout; order cancelled and stock returned");
+                    self.store
+                        .transition_order(
+                            id,
+                            &[OrderStatus::AwaitingPayment],
+                            OrderStatus::Cancelled,
+                            true,
+                            now,
+                        )
+                        .await?;
+                    return Ok(Err(CheckoutError::CardUnavailable));
+                }
+            }
+        }
+        if let Some(view) = self.view_by_id(id).await? {
+            // A failed notice must not undo an accepted order; the outbox retries delivery.
+            if let Err(e) = self.notifier.order_placed(&view).await {
+                tracing::error!(target: "kura::orders", order = id, error = %e, "order confirmation could not be queued");
+            }
+        }
+        Ok(Ok(PlacedOrder {
+            id,
+            number: record.number,
+            token: token.expose().to_string(),
+            status,
+            total: totals.total,
+            payment_url,
+            repeated: false,
+        }))
+    }
+
+    async fn repeated(&self, order_id: i64) -> Result<PlacedOrder, AppError> {
+        let rec = self
+            .store
+            .order_by_id(order_id)
+            .await?
+            .ok_or_else(|| AppError::Task("repeated order vanished".into()))?;
+        let ring = self
+            .vault
+            .ring_holding(rec.access_token.key_id().unwrap_or(0));
+        let token = ring.open_string(col::ORDER_TOKEN, rec.id, &rec.access_token)?;
+        Ok(PlacedOrder {
+            id: rec.id,
+            number: rec.number,
+            token,
+            status: rec.status,
+            total: rec.totals.total,
+            payment_url: rec
+                .payment_url
+                .filter(|_| rec.status == OrderStatus::AwaitingPayment),
+            repeated: true,
+        })
+    }
+
+    /// Opens an order record for display.
+    pub fn open(&self, rec: &OrderRecord) -> Result<OrderView, AppError> {
+        let ring = self.vault.ring_holding(rec.buyer.key_id().unwrap_or(0));
+        let buyer: CustomerProfile =
+            serde_json::from_slice(&ring.open(col::ORDER_BUYER, rec.id, &rec.buyer)?)
+                .map_err(|e| AppError::Task(format!("order buyer record unreadable: {e}")))?;
+        let recipient = match &rec.recipient {
+            Some(r) => Some(
+                serde_json::from_slice(&ring.open(col::ORDER_RECIPIENT, rec.id, r)?).map_err(
+                    |e| AppError::Task(format!("order recipient record unreadable: {e}")),
+                )?,
+            ),
+            None => None,
+        };
+        Ok(OrderView {
+            id: rec.id,
+            number: rec.number.clone(),
+            customer_id: rec.customer_id,
+            status: rec.status,
+            payment: rec.payment,
+            lang: rec.lang.clone(),
+            buyer,
+            recipient,
+            delivery_date: rec.delivery_date.as_deref().and_then(Date::parse),
+            delivery_slot: rec.delivery_slot.as_deref().and_then(DeliverySlot::parse),
+            totals: rec.totals,
+            lines: rec.lines.clone(),
+            payment_url: rec.payment_url.clone(),
+            payment_expires_at: rec.payment_expires_at,
+            created_at: rec.created_at,
+        })
+    }
+
+    pub async fn view_by_id(&self, id: i64) -> Result<Option<OrderView>, AppError> {
+        match self.store.order_by_id(id).await? {
+            Some(rec) => self.open(&rec).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    pub async fn view_by_number(&self, number: &str) -> Result<Option<OrderView>, AppError> {
+        match self.store.order_by_number(number).await? {
+            Some(rec) => self.open(&rec).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The order, if `token` is its bearer token (constant-time comparison).
+    pub async fn view_with_token(
+        &self,
+        number: &str,
+        token: &str,
+    ) -> Result<Option<OrderView>, AppError> {
+        let Some(rec) = self.store.order_by_number(number).await? else {
+            return Ok(None);
+        };
+        let ring = self
+            .vault
+            .ring_holding(rec.access_token.key_id().unwrap_or(0));
+        let stored = ring.open_string(col::ORDER_TOKEN, rec.id, &rec.access_token)?;
+        let same = kura_seal::constant_time_eq(stored.as_bytes(), token.as_bytes());
+        if !same {
+            return Ok(None);
+        }
+        self.open(&rec).map(Some)
+    }
+
+    pub async fn history(&self, customer_id: i64, limit: u32) -> Result<Vec<OrderView>, AppError> {
+        let records = self.store.orders_of_customer(customer_id, limit).await?;
+        records.iter().map(|r| self.open(r)).collect()
+    }
+
+    /// Acts on a verified payment notification, once per event.
+    pub async fn payment_notification(&self, n: &PaymentNotification) -> Result<(), AppError> {
+        let now = self.clock.now();
+        if !self.store.record_payment_event(&n.event_id, now).await? {
+            tracing::info!(target: "kura::payments", event = %n.event_id, "payment event seen before; ignored");
+            return Ok(());
+        }
+        let Some(rec) = self.store.order_by_number(&n.order_number).await? else {
+            tracing::warn!(target: "kura::payments", event = %n.event_id, "payment event for an unknown order");
+            return Ok(());
+        };
+        if rec.payment_session_id.as_deref() != Some(n.session_id.as_str()) {
+            tracing::warn!(target: "kura::payments", order = rec.id, "payment event names another session; ignored");
+            return Ok(());
+        }
+        match n.outcome {
+            PaymentOutcome::Paid if n.amount_yen == rec.totals.total.0 => {
+                if !self
+                    .store
+                    .transition_order(
+                        rec.id,
+                        &[OrderStatus::AwaitingPayment],
+                        OrderStatus::Paid,
+                        false,
+                        now,
+                    )
+                    .await?
+                {
+                    tracing::error!(target: "kura::payments", order = rec.id, status = rec.status.code(), "paid after the order left awaiting_payment: refund or restore by hand");
+                }
+            }
+            PaymentOutcome::Paid => {
+                tracing::error!(target: "kura::payments", order = rec.id, paid = n.amount_yen, due = rec.totals.total.0, "paid amount differs from the order total; order left unpaid");
+            }
+            PaymentOutcome::Expired => {
+                self.store
+                    .transition_order(
+                        rec.id,
+                        &[OrderStatus::AwaitingPayment],
+                        OrderStatus::Expired,
+                        true,
+                        now,
+                    )
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Expires unpaid card orders past their deadline and returns their stock.
+    pub async fn expire_due(&self) -> Result<u64, AppError> {
+        let now = self.clock.now();
+        let mut n = 0;
+        for id in self.store.due_expirations(now).await? {
+            if self
+                .store
+                .transition_order(
+                    id,
+                    &[OrderStatus::AwaitingPayment],
+                    OrderStatus::Expired,
+                    true,
+                    now,
+                )
+                .await?
+            {
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+}
+
+fn to_json<T: Serialize>(value: &T) -> Result<String, AppError> {
+    serde_json::to_string(value).map_err(|e| AppError::Task(e.to_string()))
+}

@@ -1,0 +1,848 @@
+//! Catalog, carts, orders and the mail outbox on PostgreSQL.
+
+use async_trait::async_trait;
+use kura_app::catalog::{CatalogItem, Category, Product, ProductPage, Variant};
+use kura_app::error::StoreError;
+use kura_app::ports::{CartRepo, CatalogRepo, OrderRepo, OutboxRepo};
+use kura_app::sealed::{OrderLineRecord, OrderRecord, OutboxRecord, PlaceOutcome};
+use kura_domain::{OrderStatus, PaymentMethod, TaxBreakdown, TaxRate, Totals, Yen};
+use kura_seal::{BlindIndex, Sealed};
+use sqlx::postgres::PgRow;
+use sqlx::{AssertSqlSafe, Postgres, Row, Transaction};
+
+use crate::{PgStore, db_err};
+
+/// `$start, $start+1, ...` for `n` values.
+fn placeholders(start: usize, n: usize) -> String {
+    (start..start + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A value bound into a dynamically built query.
+enum Bind {
+    Int(i64),
+    Text(String),
+}
+
+fn tax_of(code: &str) -> Result<TaxRate, sqlx::Error> {
+    TaxRate::parse(code)
+        .ok_or_else(|| sqlx::Error::Decode(format!("unknown tax rate {code}").into()))
+}
+
+fn product_from_row(r: &PgRow) -> Result<Product, sqlx::Error> {
+    Ok(Product {
+        id: r.try_get("id")?,
+        slug: r.try_get("slug")?,
+        category_id: r.try_get("category_id")?,
+        name_ja: r.try_get("name_ja")?,
+        name_en: r.try_get("name_en")?,
+        description_ja: r.try_get("description_ja")?,
+        description_en: r.try_get("description_en")?,
+        tax: tax_of(&r.try_get::<String, _>("tax_rate")?)?,
+        image: r.try_get("image")?,
+        position: r.try_get("position")?,
+        variants: Vec::new(),
+    })
+}
+
+fn variant_from_row(r: &PgRow) -> Result<Variant, sqlx::Error> {
+    Ok(Variant {
+        id: r.try_get("id")?,
+        product_id: r.try_get("product_id")?,
+        sku: r.try_get("sku")?,
+        label_ja: r.try_get("label_ja")?,
+        label_en: r.try_get("label_en")?,
+        price: Yen(r.try_get("price_yen")?),
+        stock: r.try_get("stock")?,
+        position: r.try_get("position")?,
+    })
+}
+
+impl PgStore {
+    async fn with_variants(&self, mut products: Vec<Product>) -> Result<Vec<Product>, StoreError> {
+        if products.is_empty() {
+            return Ok(products);
+        }
+        let sql = format!(
+            "SELECT * FROM variants WHERE product_id IN ({}) ORDER BY product_id, position, id",
+            placeholders(1, products.len())
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for p in &products {
+            q = q.bind(p.id);
+        }
+        let rows = q.fetch_all(&self.pool).await.map_err(db_err)?;
+        for r in &rows {
+            let v = variant_from_row(r).map_err(db_err)?;
+            if let Some(p) = products.iter_mut().find(|p| p.id == v.product_id) {
+                p.variants.push(v);
+            }
+        }
+        Ok(products)
+    }
+
+    async fn page_of(
+        &self,
+        ids_sql: &str,
+        binds: Vec<Bind>,
+        offset: u32,
+        limit: u32,
+    ) -> Result<ProductPage, StoreError> {
+        let count_sql =
+            format!("SELECT COUNT(*) FROM products WHERE active = 1 AND id IN ({ids_sql})");
+        let mut q = sqlx::query_scalar::<_, i64>(AssertSqlSafe(count_sql));
+        for b in &binds {
+            q = match b {
+                Bind::Int(v) => q.bind(*v),
+                Bind::Text(v) => q.bind(v.clone()),
+            };
+        }
+        let total = q.fetch_one(&self.pool).await.map_err(db_err)?;
+        let n = binds.len();
+        let sql = format!(
+            "SELECT * FROM products WHERE active = 1 AND id IN ({ids_sql}) ORDER BY category_id, position, id LIMIT ${} OFFSET ${}",
+            n + 1,
+            n + 2
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for b in &binds {
+            q = match b {
+                Bind::Int(v) => q.bind(*v),
+                Bind::Text(v) => q.bind(v.clone()),
+            };
+        }
+        let rows = q
+            .bind(i64::from(limit))
+            .bind(i64::from(offset))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        let products = rows
+            .iter()
+            .map(product_from_row)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(db_err)?;
+        Ok(ProductPage {
+            products: self.with_variants(products).await?,
+            total: u64::try_from(total).unwrap_or(0),
+        })
+    }
+}
+
+/// Escapes LIKE wildcards so a query is matched literally.
+fn like_literal(word: &str) -> String {
+    let escaped = word
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+#[async_trait]
+impl CatalogRepo for PgStore {
+    async fn upsert_category(&self, c: &Category) -> Result<(), StoreError> {
+        write_tx!(self, |tx| {
+            sqlx::query(
+                "INSERT INTO categories (id, slug, name_ja, name_en, position) VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT (slug) DO UPDATE SET name_ja = excluded.name_ja, name_en = excluded.name_en, position = excluded.position",
+            )
+            .bind(c.id)
+            .bind(&c.slug)
+            .bind(&c.name_ja)
+            .bind(&c.name_en)
+            .bind(c.position)
+            .execute(&mut *tx)
+            .await?;
+        })
+    }
+
+    async fn insert_product(&self, p: &Product) -> Result<bool, StoreError> {
+        let search = kura_app::catalog::search_text(p);
+        write_tx!(self, |tx| {
+            let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM products WHERE slug = $1")
+                .bind(&p.slug)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if exists.is_some() {
+                false
+            } else {
+                sqlx::query(
+                    "INSERT INTO products (id, slug, category_id, name_ja, name_en, description_ja, description_en, tax_rate, image, position, active, search_text) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 1, $11)",
+                )
+                .bind(p.id)
+                .bind(&p.slug)
+                .bind(p.category_id)
+                .bind(&p.name_ja)
+                .bind(&p.name_en)
+                .bind(&p.description_ja)
+                .bind(&p.description_en)
+                .bind(p.tax.code())
+                .bind(&p.image)
+                .bind(p.position)
+                .bind(&search)
+                .execute(&mut *tx)
+                .await?;
+                for v in &p.variants {
+                    sqlx::query(
+                        "INSERT INTO variants (id, product_id, sku, label_ja, label_en, price_yen, stock, position) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                    )
+                    .bind(v.id)
+                    .bind(p.id)
+                    .bind(&v.sku)
+                    .bind(&v.label_ja)
+                    .bind(&v.label_en)
+                    .bind(v.price.0)
+                    .bind(v.stock)
+                    .bind(v.position)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                true
+            }
+        })
+    }
+
+    async fn categories(&self) -> Result<Vec<Category>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM categories ORDER BY position, id")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        rows.iter()
+            .map(|r| {
+                Ok(Category {
+                    id: r.try_get("id")?,
+                    slug: r.try_get("slug")?,
+                    name_ja: r.try_get("name_ja")?,
+                    name_en: r.try_get("name_en")?,
+                    position: r.try_get("position")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(db_err)
+    }
+
+    async fn products(
+        &self,
+        category: Option<i64>,
+        offset: u32,
+        limit: u32,
+    ) -> Result<ProductPage, StoreError> {
+        match category {
+            Some(c) => {
+                self.page_of(
+                    "SELECT id FROM products WHERE category_id = $1",
+                    vec![Bind::Int(c)],
+                    offset,
+                    limit,
+                )
+                .await
+            }
+            None => {
+                self.page_of("SELECT id FROM products", Vec::new(), offset, limit)
+                    .await
+            }
+        }
+    }
+
+    async fn product_by_slug(&self, slug: &str) -> Result<Option<Product>, StoreError> {
+        let row = sqlx::query("SELECT * FROM products WHERE slug = $1 AND active = 1")
+            .bind(slug)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?;
+        let Some(row) = row else { return Ok(None) };
+        let product = product_from_row(&row).map_err(db_err)?;
+        Ok(self.with_variants(vec![product]).await?.into_iter().next())
+    }
+
+    async fn search_products(
+        &self,
+        query: &str,
+        offset: u32,
+        limit: u32,
+    ) -> Result<ProductPage, StoreError> {
+        let words: Vec<String> = query.split_whitespace().map(str::to_string).collect();
+        if words.is_empty() {
+            return Ok(ProductPage::default());
+        }
+        // Substring match on the normalised search text, every word required.
+        let cond = (1..=words.len())
+            .map(|i| format!("search_text ILIKE ${i} ESCAPE '\\'"))
+            .collect::<Vec<_>>()
+            .join(" AND ");
+        let binds = words.iter().map(|w| Bind::Text(like_literal(w))).collect();
+        self.page_of(
+            &format!("SELECT id FROM products WHERE {cond}"),
+            binds,
+            offset,
+            limit,
+        )
+        .await
+    }
+
+    async fn catalog_items(&self, skus: &[String]) -> Result<Vec<CatalogItem>, StoreError> {
+        if skus.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT v.sku, v.label_ja, v.label_en, v.price_yen, v.stock, p.slug, p.name_ja, p.name_en, p.tax_rate, p.image \
+             FROM variants v JOIN products p ON p.id = v.product_id WHERE p.active = 1 AND v.sku IN ({})",
+            placeholders(1, skus.len())
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for s in skus {
+            q = q.bind(s);
+        }
+        let rows = q.fetch_all(&self.pool).await.map_err(db_err)?;
+        rows.iter()
+            .map(|r| {
+                Ok(CatalogItem {
+                    sku: r.try_get("sku")?,
+                    product_slug: r.try_get("slug")?,
+                    product_name_ja: r.try_get("name_ja")?,
+                    product_name_en: r.try_get("name_en")?,
+                    label_ja: r.try_get("label_ja")?,
+                    label_en: r.try_get("label_en")?,
+                    price: Yen(r.try_get("price_yen")?),
+                    tax: tax_of(&r.try_get::<String, _>("tax_rate")?)?,
+                    stock: r.try_get("stock")?,
+                    image: r.try_get("image")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(db_err)
+    }
+
+    async fn set_stock(&self, sku: &str, stock: i64) -> Result<(), StoreError> {
+        write_tx!(self, |tx| {
+            sqlx::query("UPDATE variants SET stock = $1 WHERE sku = $2")
+                .bind(stock)
+                .bind(sku)
+                .execute(&mut *tx)
+                .await?;
+        })
+    }
+}
+
+#[async_trait]
+impl CartRepo for PgStore {
+    async fn create_cart(
+        &self,
+        id: i64,
+        token_hash: Option<[u8; 32]>,
+        customer_id: Option<i64>,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        write_tx!(self, |tx| {
+            sqlx::query("INSERT INTO carts (id, token_hash, customer_id, created_at, updated_at) VALUES ($1, $2, $3, $4, $5)")
+                .bind(id)
+                .bind(token_hash.map(|h| h.to_vec()))
+                .bind(customer_id)
+                .bind(now)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+        })
+    }
+
+    async fn cart_by_token(&self, token_hash: &[u8; 32]) -> Result<Option<i64>, StoreError> {
+        sqlx::query_scalar("SELECT id FROM carts WHERE token_hash = $1")
+            .bind(token_hash.to_vec())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)
+    }
+
+    async fn cart_of_customer(&self, customer_id: i64) -> Result<Option<i64>, StoreError> {
+        sqlx::query_scalar("SELECT id FROM carts WHERE customer_id = $1")
+            .bind(customer_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)
+    }
+
+    async fn cart_items(&self, cart_id: i64) -> Result<Vec<(String, u32)>, StoreError> {
+        let rows =
+            sqlx::query("SELECT sku, quantity FROM cart_items WHERE cart_id = $1 ORDER BY sku")
+                .bind(cart_id)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_err)?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("sku")?,
+                    u32::try_from(r.try_get::<i64, _>("quantity")?).unwrap_or(0),
+                ))
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(db_err)
+    }
+
+    async fn set_cart_item(
+        &self,
+        cart_id: i64,
+        sku: &str,
+        quantity: u32,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        write_tx!(self, |tx| {
+            sqlx::query("INSERT INTO cart_items (cart_id, sku, quantity) VALUES ($1, $2, $3) ON CONFLICT (cart_id, sku) DO UPDATE SET quantity = excluded.quantity")
+                .bind(cart_id)
+                .bind(sku)
+                .bind(i64::from(quantity))
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("UPDATE carts SET updated_at = $1 WHERE id = $2")
+                .bind(now)
+                .bind(cart_id)
+                .execute(&mut *tx)
+                .await?;
+        })
+    }
+
+    async fn remove_cart_item(&self, cart_id: i64, sku: &str) -> Result<(), StoreError> {
+        write_tx!(self, |tx| {
+            sqlx::query("DELETE FROM cart_items WHERE cart_id = $1 AND sku = $2")
+                .bind(cart_id)
+                .bind(sku)
+                .execute(&mut *tx)
+                .await?;
+        })
+    }
+
+    async fn delete_cart(&self, cart_id: i64) -> Result<(), StoreError> {
+        write_tx!(self, |tx| {
+            sqlx::query("DELETE FROM carts WHERE id = $1")
+                .bind(cart_id)
+                .execute(&mut *tx)
+                .await?;
+        })
+    }
+}
+
+fn order_from_row(r: &PgRow) -> Result<OrderRecord, sqlx::Error> {
+    let decode = |what: &str| sqlx::Error::Decode(format!("unknown {what}").into());
+    let hash: Vec<u8> = r.try_get("idempotency_hash")?;
+    Ok(OrderRecord {
+        id: r.try_get("id")?,
+        number: r.try_get("number")?,
+        customer_id: r.try_get("customer_id")?,
+        status: OrderStatus::parse(&r.try_get::<String, _>("status")?)
+            .ok_or_else(|| decode("status"))?,
+        payment: PaymentMethod::parse(&r.try_get::<String, _>("payment_method")?)
+            .ok_or_else(|| decode("payment"))?,
+        lang: r.try_get("lang")?,
+        buyer: Sealed::from_stored(r.try_get("buyer")?),
+        recipient: r
+            .try_get::<Option<Vec<u8>>, _>("recipient")?
+            .map(Sealed::from_stored),
+        access_token: Sealed::from_stored(r.try_get("access_token")?),
+        email_bidx: BlindIndex::from_stored(r.try_get("email_bidx")?),
+        phone_bidx: BlindIndex::from_stored(r.try_get("phone_bidx")?),
+        delivery_date: r.try_get("delivery_date")?,
+        delivery_slot: r.try_get("delivery_slot")?,
+        totals: Totals {
+            goods: Yen(r.try_get("goods_yen")?),
+            shipping: Yen(r.try_get("shipping_yen")?),
+            cod_fee: Yen(r.try_get("cod_fee_yen")?),
+            total: Yen(r.try_get("total_yen")?),
+            tax: TaxBreakdown {
+                standard_total: Yen(r.try_get("tax_standard_base")?),
+                standard_tax: Yen(r.try_get("tax_standard")?),
+                reduced_total: Yen(r.try_get("tax_reduced_base")?),
+                reduced_tax: Yen(r.try_get("tax_reduced")?),
+            },
+        },
+        payment_session_id: r.try_get("payment_session_id")?,
+        payment_url: r.try_get("payment_url")?,
+        payment_expires_at: r.try_get("payment_expires_at")?,
+        idempotency_hash: hash.try_into().map_err(|_| decode("idempotency hash"))?,
+        created_at: r.try_get("created_at")?,
+        lines: Vec::new(),
+    })
+}
+
+async fn insert_order_rows(
+    tx: &mut Transaction<'static, Postgres>,
+    o: &OrderRecord,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO orders (id, number, customer_id, status, payment_method, lang, buyer, recipient, access_token, email_bidx, phone_bidx, \
+         delivery_date, delivery_slot, goods_yen, shipping_yen, cod_fee_yen, total_yen, tax_standard_base, tax_standard, tax_reduced_base, \
+         tax_reduced, payment_session_id, payment_url, payment_expires_at, idempotency_hash, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27)",
+    )
+    .bind(o.id)
+    .bind(&o.number)
+    .bind(o.customer_id)
+    .bind(o.status.code())
+    .bind(o.payment.code())
+    .bind(&o.lang)
+    .bind(o.buyer.as_bytes().to_vec())
+    .bind(o.recipient.as_ref().map(|r| r.as_bytes().to_vec()))
+    .bind(o.access_token.as_bytes().to_vec())
+    .bind(o.email_bidx.as_bytes().to_vec())
+    .bind(o.phone_bidx.as_bytes().to_vec())
+    .bind(&o.delivery_date)
+    .bind(&o.delivery_slot)
+    .bind(o.totals.goods.0)
+    .bind(o.totals.shipping.0)
+    .bind(o.totals.cod_fee.0)
+    .bind(o.totals.total.0)
+    .bind(o.totals.tax.standard_total.0)
+    .bind(o.totals.tax.standard_tax.0)
+    .bind(o.totals.tax.reduced_total.0)
+    .bind(o.totals.tax.reduced_tax.0)
+    .bind(&o.payment_session_id)
+    .bind(&o.payment_url)
+    .bind(o.payment_expires_at)
+    .bind(o.idempotency_hash.to_vec())
+    .bind(o.created_at)
+    .bind(o.created_at)
+    .execute(&mut **tx)
+    .await?;
+    for (i, l) in o.lines.iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO order_lines (order_id, line_no, sku, product_name, variant_label, unit_price_yen, quantity, tax_rate) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(o.id)
+        .bind(i64::try_from(i).unwrap_or(i64::MAX))
+        .bind(&l.sku)
+        .bind(&l.product_name)
+        .bind(&l.variant_label)
+        .bind(l.unit_price.0)
+        .bind(i64::from(l.quantity))
+        .bind(l.tax.code())
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+/// The body of `place_order`: decides, and writes only when the answer is `Placed`.
+async fn place_in(
+    tx: &mut Transaction<'static, Postgres>,
+    o: &OrderRecord,
+    cart_id: Option<i64>,
+) -> Result<PlaceOutcome, sqlx::Error> {
+    let existing: Option<i64> =
+        sqlx::query_scalar("SELECT id FROM orders WHERE idempotency_hash = $1")
+            .bind(o.idempotency_hash.to_vec())
+            .fetch_optional(&mut **tx)
+            .await?;
+    if let Some(order_id) = existing {
+        return Ok(PlaceOutcome::Duplicate { order_id });
+    }
+    // Lock variant rows in SKU order so concurrent orders cannot deadlock.
+    let mut lines: Vec<&OrderLineRecord> = o.lines.iter().collect();
+    lines.sort_by(|a, b| a.sku.cmp(&b.sku));
+    for l in lines {
+        let row = sqlx::query("SELECT price_yen, stock FROM variants WHERE sku = $1 FOR UPDATE")
+            .bind(&l.sku)
+            .fetch_optional(&mut **tx)
+            .await?;
+        let Some(row) = row else {
+            return Ok(PlaceOutcome::Unavailable { sku: l.sku.clone() });
+        };
+        let (price, stock): (i64, i64) = (row.try_get("price_yen")?, row.try_get("stock")?);
+        if price != l.unit_price.0 {
+            return Ok(PlaceOutcome::PriceChanged { sku: l.sku.clone() });
+        }
+        if stock < i64::from(l.quantity) {
+            return Ok(PlaceOutcome::SoldOut { sku: l.sku.clone() });
+        }
+        sqlx::query("UPDATE variants SET stock = stock - $1 WHERE sku = $2")
+            .bind(i64::from(l.quantity))
+            .bind(&l.sku)
+            .execute(&mut **tx)
+            .await?;
+    }
+    insert_order_rows(tx, o).await?;
+    if let Some(cart) = cart_id {
+        sqlx::query("DELETE FROM cart_items WHERE cart_id = $1")
+            .bind(cart)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(PlaceOutcome::Placed)
+}
+
+impl PgStore {
+    async fn lines_of(&self, mut orders: Vec<OrderRecord>) -> Result<Vec<OrderRecord>, StoreError> {
+        if orders.is_empty() {
+            return Ok(orders);
+        }
+        let sql = format!(
+            "SELECT * FROM order_lines WHERE order_id IN ({}) ORDER BY order_id, line_no",
+            placeholders(1, orders.len())
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for o in &orders {
+            q = q.bind(o.id);
+        }
+        let rows = q.fetch_all(&self.pool).await.map_err(db_err)?;
+        for r in &rows {
+            let order_id: i64 = r.try_get("order_id").map_err(db_err)?;
+            let line = OrderLineRecord {
+                sku: r.try_get("sku").map_err(db_err)?,
+                product_name: r.try_get("product_name").map_err(db_err)?,
+                variant_label: r.try_get("variant_label").map_err(db_err)?,
+                unit_price: Yen(r.try_get("unit_price_yen").map_err(db_err)?),
+                quantity: u32::try_from(r.try_get::<i64, _>("quantity").map_err(db_err)?)
+                    .unwrap_or(0),
+                tax: tax_of(&r.try_get::<String, _>("tax_rate").map_err(db_err)?)
+                    .map_err(db_err)?,
+            };
+            if let Some(o) = orders.iter_mut().find(|o| o.id == order_id) {
+                o.lines.push(line);
+            }
+        }
+        Ok(orders)
+    }
+
+    async fn one_order(
+        &self,
+        sql: &'static str,
+        bind: Bind,
+    ) -> Result<Option<OrderRecord>, StoreError> {
+        let q = sqlx::query(sql);
+        let q = match bind {
+            Bind::Int(v) => q.bind(v),
+            Bind::Text(v) => q.bind(v),
+        };
+        let row = q.fetch_optional(&self.pool).await.map_err(db_err)?;
+        let Some(row) = row else { return Ok(None) };
+        let order = order_from_row(&row).map_err(db_err)?;
+        Ok(self.lines_of(vec![order]).await?.into_iter().next())
+    }
+}
+
+#[async_trait]
+impl OrderRepo for PgStore {
+    async fn place_order(
+        &self,
+        order: &OrderRecord,
+        cart_id: Option<i64>,
+    ) -> Result<PlaceOutcome, StoreError> {
+        let result: Result<PlaceOutcome, sqlx::Error> = async {
+            let mut tx = self.pool.begin().await?;
+            let outcome = place_in(&mut tx, order, cart_id).await?;
+            if outcome == PlaceOutcome::Placed {
+                tx.commit().await?;
+            } else {
+                tx.rollback().await?;
+            }
+            Ok(outcome)
+        }
+        .await;
+        match result {
+            Ok(v) => Ok(v),
+            // The same submission raced us to the unique idempotency key: answer with its order.
+            Err(sqlx::Error::Database(d)) if d.is_unique_violation() => {
+                let id: Option<i64> =
+                    sqlx::query_scalar("SELECT id FROM orders WHERE idempotency_hash = $1")
+                        .bind(order.idempotency_hash.to_vec())
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(db_err)?;
+                id.map(|order_id| PlaceOutcome::Duplicate { order_id })
+                    .ok_or(StoreError::Conflict)
+            }
+            Err(e) => Err(db_err(e)),
+        }
+    }
+
+    async fn order_by_id(&self, id: i64) -> Result<Option<OrderRecord>, StoreError> {
+        self.one_order("SELECT * FROM orders WHERE id = $1", Bind::Int(id))
+            .await
+    }
+
+    async fn order_by_number(&self, number: &str) -> Result<Option<OrderRecord>, StoreError> {
+        self.one_order(
+            "SELECT * FROM orders WHERE number = $1",
+            Bind::Text(number.to_string()),
+        )
+        .await
+    }
+
+    async fn orders_of_customer(
+        &self,
+        customer_id: i64,
+        limit: u32,
+    ) -> Result<Vec<OrderRecord>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM orders WHERE customer_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2")
+            .bind(customer_id)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        let orders = rows
+            .iter()
+            .map(order_from_row)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(db_err)?;
+        self.lines_of(orders).await
+    }
+
+    async fn set_payment_session(
+        &self,
+        order_id: i64,
+        session_id: &str,
+        url: &str,
+    ) -> Result<(), StoreError> {
+        write_tx!(self, |tx| {
+            sqlx::query(
+                "UPDATE orders SET payment_session_id = $1, payment_url = $2 WHERE id = $3",
+            )
+            .bind(session_id)
+            .bind(url)
+            .bind(order_id)
+            .execute(&mut *tx)
+            .await?;
+        })
+    }
+
+    async fn transition_order(
+        &self,
+        order_id: i64,
+        from: &[OrderStatus],
+        to: OrderStatus,
+        restock: bool,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let sql = format!(
+            "UPDATE orders SET status = $1, updated_at = $2 WHERE id = $3 AND status IN ({})",
+            placeholders(4, from.len().max(1))
+        );
+        write_tx!(self, |tx| {
+            let mut q = sqlx::query(AssertSqlSafe(sql.clone()))
+                .bind(to.code())
+                .bind(now)
+                .bind(order_id);
+            for s in from {
+                q = q.bind(s.code());
+            }
+            if from.is_empty() {
+                q = q.bind("");
+            }
+            let moved = q.execute(&mut *tx).await?.rows_affected() == 1;
+            if moved && restock {
+                let lines =
+                    sqlx::query("SELECT sku, quantity FROM order_lines WHERE order_id = $1")
+                        .bind(order_id)
+                        .fetch_all(&mut *tx)
+                        .await?;
+                for l in &lines {
+                    sqlx::query("UPDATE variants SET stock = stock + $1 WHERE sku = $2")
+                        .bind(l.try_get::<i64, _>("quantity")?)
+                        .bind(l.try_get::<String, _>("sku")?)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+            }
+            moved
+        })
+    }
+
+    async fn due_expirations(&self, now: i64) -> Result<Vec<i64>, StoreError> {
+        sqlx::query_scalar("SELECT id FROM orders WHERE status = 'awaiting_payment' AND payment_expires_at < $1 LIMIT 500")
+            .bind(now)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)
+    }
+
+    async fn record_payment_event(&self, event_id: &str, now: i64) -> Result<bool, StoreError> {
+        write_tx!(self, |tx| {
+            sqlx::query("INSERT INTO payment_events (event_id, received_at) VALUES ($1, $2) ON CONFLICT (event_id) DO NOTHING")
+                .bind(event_id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                == 1
+        })
+    }
+
+    async fn count_orders(&self) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM orders")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    async fn insert_orders(&self, orders: &[OrderRecord]) -> Result<(), StoreError> {
+        write_tx!(self, |tx| {
+            for o in orders {
+                insert_order_rows(&mut tx, o).await?;
+            }
+        })
+    }
+}
+
+#[async_trait]
+impl OutboxRepo for PgStore {
+    async fn enqueue_mail(&self, m: &OutboxRecord) -> Result<(), StoreError> {
+        write_tx!(self, |tx| {
+            sqlx::query("INSERT INTO mail_outbox (id, kind, payload, attempts, next_attempt_at) VALUES ($1, $2, $3, $4, $5)")
+                .bind(m.id)
+                .bind(&m.kind)
+                .bind(m.payload.as_bytes().to_vec())
+                .bind(m.attempts)
+                .bind(m.next_attempt_at)
+                .execute(&mut *tx)
+                .await?;
+        })
+    }
+
+    async fn due_mail(&self, now: i64, limit: u32) -> Result<Vec<OutboxRecord>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM mail_outbox WHERE failed = 0 AND next_attempt_at <= $1 ORDER BY next_attempt_at LIMIT $2")
+            .bind(now)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        rows.iter()
+            .map(|r| {
+                Ok(OutboxRecord {
+                    id: r.try_get("id")?,
+                    kind: r.try_get("kind")?,
+                    payload: Sealed::from_stored(r.try_get("payload")?),
+                    attempts: r.try_get("attempts")?,
+                    next_attempt_at: r.try_get("next_attempt_at")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(db_err)
+    }
+
+    async fn mail_sent(&self, id: i64) -> Result<(), StoreError> {
+        write_tx!(self, |tx| {
+            sqlx::query("DELETE FROM mail_outbox WHERE id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        })
+    }
+
+    async fn mail_failed(
+        &self,
+        id: i64,
+        next_attempt_at: i64,
+        give_up: bool,
+    ) -> Result<(), StoreError> {
+        write_tx!(self, |tx| {
+            sqlx::query("UPDATE mail_outbox SET attempts = attempts + 1, next_attempt_at = $1, failed = $2 WHERE id = $3")
+                .bind(next_attempt_at)
+                .bind(i64::from(give_up))
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        })
+    }
+}
