@@ -28,5 +28,5 @@ pub use ids::new_id;
 pub use ports::{
     CartRepo, CatalogRepo, CustomerRepo, OrderRepo, OutboxRepo, SealedRowRepo, SessionRepo, Store,
 };
-pub use sessions::{LoadedSession, SessionData, SessionPolicy, Sessions};
+pub use sessions::{CheckoutDraft, LoadedSession, SessionData, SessionPolicy, Sessions};
 pub use vault::Vault;

@@ -41,6 +41,23 @@ pub struct SessionData {
     /// Where to return after signing in (a local path only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub return_to: Option<String>,
+    /// A guest's cart (signed-in customers' carts belong to the account).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cart_id: Option<i64>,
+    /// The checkout form as last submitted and validated, awaiting confirmation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkout: Option<CheckoutDraft>,
+    /// Orders placed in this session (a guest may view them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recent_orders: Vec<i64>,
+}
+
+/// A validated checkout awaiting the final confirmation, with the id that makes its
+/// submission idempotent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckoutDraft {
+    pub attempt: String,
+    pub input: crate::orders::CheckoutInput,
 }
 
 #[derive(Debug, Clone)]
@@ -85,14 +102,26 @@ impl Sessions {
         Ok(self.vault.ring().seal(col::SESSION_DATA, id, &json)?)
     }
 
-    /// Starts a new session.
+    /// Starts a new session under a fresh token.
     pub async fn create(
         &self,
         customer_id: Option<i64>,
         data: SessionData,
     ) -> Result<LoadedSession, AppError> {
+        self.create_with(SessionToken::generate()?, customer_id, data)
+            .await
+    }
+
+    /// Starts a session under a token already handed to the browser (a visitor whose forms
+    /// carried a CSRF token before anything needed storing). Sign-in never uses this: it
+    /// always takes a fresh token.
+    pub async fn create_with(
+        &self,
+        token: SessionToken,
+        customer_id: Option<i64>,
+        data: SessionData,
+    ) -> Result<LoadedSession, AppError> {
         let now = self.clock.now();
-        let token = SessionToken::generate()?;
         let id = crate::ids::new_id();
         let record = SessionRecord {
             id,

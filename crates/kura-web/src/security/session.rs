@@ -2,9 +2,12 @@
 //!
 //! The cookie is `__Host-kura_session; Secure` over TLS (`kura_session` on plain-HTTP demos),
 //! always `HttpOnly; SameSite=Lax; Path=/`, with no lifetime of its own: the server decides
-//! expiry (idle and absolute, in `kura_app::Sessions`). A session is created only when a page
-//! needs one (a form's CSRF token, a sign-in), and its token is replaced on sign-in and
-//! sign-out, so a token captured before sign-in is worthless after it.
+//! expiry (idle and absolute, in `kura_app::Sessions`).
+//!
+//! A page with a form hands an anonymous visitor a token at once (its CSRF token is derived
+//! from it), but the session row is written only when there is something to keep (a cart, a
+//! sign-in): browsing costs the database nothing. The token is replaced on sign-in and
+//! sign-out, so a token captured or planted before sign-in is worthless after it.
 
 use std::sync::Arc;
 
@@ -23,6 +26,8 @@ use crate::error::WebError;
 #[derive(Debug, Default)]
 struct Slot {
     current: Option<LoadedSession>,
+    /// A token handed to the browser with no row behind it yet.
+    pending: Option<SessionToken>,
     changed: bool,
     send_cookie: bool,
     clear_cookie: bool,
@@ -45,39 +50,92 @@ impl Session {
             .and_then(|s| s.customer_id)
     }
 
+    /// Whether the browser holds a session token (stored or not yet).
     pub async fn exists(&self) -> bool {
-        self.slot.lock().await.current.is_some()
+        let slot = self.slot.lock().await;
+        slot.current.is_some() || slot.pending.is_some()
     }
 
-    /// The token that authenticates this session's forms, creating the session if needed.
+    /// The token that authenticates this browser's forms; hands the browser a session token
+    /// if it has none (no row is written for that).
     pub async fn csrf_token(&self) -> Result<String, WebError> {
         let mut slot = self.slot.lock().await;
-        if slot.current.is_none() {
-            let fresh = self
-                .state
-                .sessions
-                .create(None, SessionData::default())
-                .await?;
-            slot.current = Some(fresh);
-            slot.send_cookie = true;
-        }
-        let token = slot.current.as_ref().map(|s| s.token.clone());
-        Ok(token
-            .map(|t| self.state.vault.ring().csrf_token(t.expose().as_bytes()))
-            .unwrap_or_default())
+        let token = match (&slot.current, &slot.pending) {
+            (Some(s), _) => s.token.clone(),
+            (None, Some(t)) => t.clone(),
+            (None, None) => {
+                let t = SessionToken::generate().map_err(WebError::internal)?;
+                slot.pending = Some(t.clone());
+                slot.send_cookie = true;
+                t
+            }
+        };
+        Ok(self
+            .state
+            .vault
+            .ring()
+            .csrf_token(token.expose().as_bytes()))
     }
 
-    /// Checks a presented CSRF token against this session.
+    /// Checks a presented CSRF token against this browser's session token.
     pub async fn verify_csrf(&self, presented: &str) -> bool {
         let slot = self.slot.lock().await;
-        match &slot.current {
-            Some(s) => self
+        let token = slot
+            .current
+            .as_ref()
+            .map(|s| &s.token)
+            .or(slot.pending.as_ref());
+        match token {
+            Some(t) => self
                 .state
                 .vault
                 .ring()
-                .verify_csrf(s.token.expose().as_bytes(), presented),
+                .verify_csrf(t.expose().as_bytes(), presented),
             None => false,
         }
+    }
+
+    /// Writes the session row if there is none yet (under the token the browser holds).
+    async fn materialise(&self, slot: &mut Slot) -> Result<(), WebError> {
+        if slot.current.is_some() {
+            return Ok(());
+        }
+        let token = match slot.pending.take() {
+            Some(t) => t,
+            None => {
+                slot.send_cookie = true;
+                SessionToken::generate().map_err(WebError::internal)?
+            }
+        };
+        slot.current = Some(
+            self.state
+                .sessions
+                .create_with(token, None, SessionData::default())
+                .await?,
+        );
+        Ok(())
+    }
+
+    /// A copy of the session's data (empty when there is no session).
+    pub async fn data(&self) -> SessionData {
+        self.slot
+            .lock()
+            .await
+            .current
+            .as_ref()
+            .map(|s| s.data.clone())
+            .unwrap_or_default()
+    }
+
+    /// Replaces the session's data, creating the session if needed.
+    pub async fn set_data(&self, data: SessionData) -> Result<(), WebError> {
+        let mut slot = self.slot.lock().await;
+        self.materialise(&mut slot).await?;
+        if let Some(s) = slot.current.as_mut() {
+            s.data = data;
+        }
+        slot.changed = true;
+        Ok(())
     }
 
     /// Signs a customer in: a new session token, the old one dead.
@@ -92,6 +150,8 @@ impl Session {
                     .await?
             }
         };
+        // A token the browser held before sign-in (stored or not) is dropped for good.
+        slot.pending = None;
         slot.current = Some(fresh);
         slot.send_cookie = true;
         Ok(())
@@ -103,6 +163,7 @@ impl Session {
         if let Some(old) = slot.current.take() {
             self.state.sessions.destroy(old.id).await?;
         }
+        slot.pending = None;
         slot.send_cookie = false;
         slot.clear_cookie = true;
         Ok(())
@@ -152,8 +213,9 @@ pub async fn session(State(state): State<AppState>, mut req: Request, next: Next
     if let Some(token) = presented {
         match state.sessions.load(&token).await {
             Ok(Some(loaded)) => slot.current = Some(loaded),
-            // Unknown or expired: tell the browser to forget it.
-            Ok(None) => slot.clear_cookie = true,
+            // No row (never stored, or expired and deleted): the token still binds this
+            // browser's forms, and a row is made under it if something needs keeping.
+            Ok(None) => slot.pending = Some(token),
             Err(e) => {
                 tracing::error!(target: "kura::web", error = %e, "session could not be loaded")
             }
@@ -168,7 +230,11 @@ pub async fn session(State(state): State<AppState>, mut req: Request, next: Next
     let mut slot = handle.slot.lock().await;
     let changed = slot.changed;
     if slot.send_cookie {
-        let token = slot.current.as_ref().map(|s| s.token.expose().to_string());
+        let token = slot
+            .current
+            .as_ref()
+            .map(|s| s.token.expose().to_string())
+            .or_else(|| slot.pending.as_ref().map(|t| t.expose().to_string()));
         if let Some(v) = token.and_then(|t| set_cookie(&state, &t, false)) {
             res.headers_mut().append(header::SET_COOKIE, v);
         }
