@@ -1,0 +1,114 @@
+//! Turns a rendered [`OutgoingMail`] into the RFC 5322 message every transport sends.
+//!
+//! Guarantees: `multipart/alternative` with a `text/plain` then a `text/html` part (readers show
+//! the last part they understand, RFC 2046 §5.1.4), both `charset=utf-8`; the subject and the
+//! sender's display name are RFC 2047-encoded by lettre when they are not ASCII; a `Date`; a
+//! `Message-ID` of 128 random bits at the sender's domain (never the host name, which would tell
+//! a reader about our infrastructure); `Auto-Submitted: auto-generated` (RFC 3834) so
+//! autoresponders do not answer the shop.
+
+use kura_app::mail::{MailError, OutgoingMail};
+use lettre::Message;
+use lettre::message::header::{HeaderName, HeaderValue};
+use lettre::message::{Mailbox, MultiPart};
+
+/// Parses the sender given in configuration, e.g. `"蔵ショップ <shop@example.jp>"`.
+pub(crate) fn parse_from(from: &str) -> Option<Mailbox> {
+    from.trim().parse::<Mailbox>().ok()
+}
+
+/// Builds the message. A recipient that does not parse is a permanent failure: retrying
+/// the same address cannot succeed.
+pub(crate) fn compose(mail: &OutgoingMail, from: &Mailbox) -> Result<Message, MailError> {
+    let to: Mailbox = mail
+        .to
+        .trim()
+        .parse()
+        .map_err(|_| MailError::Permanent("the recipient address is not valid".to_owned()))?;
+    let id = message_id(from)?;
+    Message::builder()
+        .from(from.clone())
+        .to(to)
+        .subject(one_line(&mail.subject))
+        .message_id(Some(id))
+        .date_now()
+        .raw_header(HeaderValue::new(
+            HeaderName::new_from_ascii_str("Auto-Submitted"),
+            "auto-generated".to_owned(),
+        ))
+        .multipart(MultiPart::alternative_plain_html(
+            mail.text.clone(),
+            mail.html.clone(),
+        ))
+        .map_err(|e| MailError::Permanent(format!("the message could not be built: {e}")))
+}
+
+/// `<32 hex digits@sender-domain>`.
+fn message_id(from: &Mailbox) -> Result<String, MailError> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| MailError::Temporary(format!("no randomness for the Message-ID: {e}")))?;
+    Ok(format!("<{}@{}>", hex::encode(bytes), from.email.domain()))
+}
+
+/// A subject is one line: control characters (a stray newline in a product name) become spaces.
+pub(crate) fn one_line(subject: &str) -> String {
+    subject
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mail() -> OutgoingMail {
+        OutgoingMail {
+            to: "hanako@example.com".to_owned(),
+            subject: "【蔵ショップ】ご注文ありがとうございます\r\nBcc: evil@example.com".to_owned(),
+            text: "本文".to_owned(),
+            html: "<p>本文</p>".to_owned(),
+            kind: "test",
+        }
+    }
+
+    fn from() -> Mailbox {
+        parse_from("蔵ショップ <shop@example.jp>").expect("valid sender")
+    }
+
+    #[test]
+    fn message_has_the_headers_and_both_parts() {
+        let msg = compose(&mail(), &from()).expect("composes");
+        let raw = String::from_utf8_lossy(&msg.formatted()).into_owned();
+        assert!(raw.contains("Message-ID: <"), "{raw}");
+        assert!(raw.contains("@example.jp>"), "{raw}");
+        assert!(raw.contains("Date: "), "{raw}");
+        assert!(raw.contains("multipart/alternative"), "{raw}");
+        assert!(raw.contains("text/plain; charset=utf-8"), "{raw}");
+        assert!(raw.contains("text/html; charset=utf-8"), "{raw}");
+        assert!(
+            raw.contains("Subject: =?utf-8?"),
+            "subject is encoded: {raw}"
+        );
+        assert!(raw.contains("Auto-Submitted: auto-generated"), "{raw}");
+        // The injected header line did not become a header.
+        assert!(!raw.contains("\r\nBcc:"), "{raw}");
+    }
+
+    #[test]
+    fn a_bad_recipient_is_permanent_and_not_echoed() {
+        let mut m = mail();
+        m.to = "not an address <<".to_owned();
+        let err = compose(&m, &from()).expect_err("refused");
+        assert!(matches!(err, MailError::Permanent(ref s) if !s.contains("not an address")));
+    }
+
+    #[test]
+    fn message_ids_are_random() {
+        let a = message_id(&from()).expect("id");
+        let b = message_id(&from()).expect("id");
+        assert_ne!(a, b);
+        assert_eq!(a.len(), "<@example.jp>".len() + 32);
+    }
+}

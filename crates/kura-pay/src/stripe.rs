@@ -1,0 +1,426 @@
+//! `StripeCheckout`: the payment port on the public Stripe Checkout protocol subset.
+//!
+//! Guarantees:
+//! - Kura sends only the amount, a description, the order number and the return URLs; the card
+//!   is typed on the provider's hosted page, with 3-D Secure requested for every card
+//!   (`payment_method_options[card][request_three_d_secure]=any`), so Kura stays in PCI SAQ A;
+//! - every session creation carries `Idempotency-Key: <order number>`, so a retried request
+//!   after a timeout yields the same session instead of a second one;
+//! - the secret key is sent only in the `Authorization` header, is never printed by `Debug`,
+//!   and is scrubbed from any error text before it leaves this module;
+//! - a notification is acted on only after its signature and age verify (see
+//!   [`crate::signature`]), and only `checkout.session.completed` with `payment_status=paid`
+//!   becomes `Paid`.
+
+use std::fmt;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use kura_app::payments::{
+    CheckoutRequest, CheckoutSession, PaymentError, PaymentGateway, PaymentNotification,
+    PaymentOutcome,
+};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+use crate::signature;
+
+/// Stripe's production API origin.
+pub const STRIPE_API_BASE: &str = "https://api.stripe.com";
+
+/// How to reach the provider and the secrets shared with it.
+pub struct StripeConfig {
+    /// `https://api.stripe.com`, or the sandbox's `http://127.0.0.1:8091`. No trailing slash
+    /// needed.
+    pub api_base: String,
+    /// `sk_live_...` / `sk_test_...`.
+    pub secret_key: SecretString,
+    /// The webhook endpoint's signing secret, `whsec_...`.
+    pub webhook_secret: SecretString,
+    /// Accepted distance between a notification's timestamp and now, in seconds.
+    pub tolerance_seconds: i64,
+}
+
+impl StripeConfig {
+    /// A config with Stripe's default tolerance (300 s).
+    pub fn new(
+        api_base: impl Into<String>,
+        secret_key: SecretString,
+        webhook_secret: SecretString,
+    ) -> Self {
+        Self {
+            api_base: api_base.into(),
+            secret_key,
+            webhook_secret,
+            tolerance_seconds: signature::DEFAULT_TOLERANCE_SECONDS,
+        }
+    }
+}
+
+impl fmt::Debug for StripeConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StripeConfig")
+            .field("api_base", &self.api_base)
+            .field("secret_key", &"[redacted]")
+            .field("webhook_secret", &"[redacted]")
+            .field("tolerance_seconds", &self.tolerance_seconds)
+            .finish()
+    }
+}
+
+/// Errors building the adapter (the HTTP client could not be set up).
+#[derive(Debug, thiserror::Error)]
+pub enum StripeSetupError {
+    #[error("the HTTP client could not be built: {0}")]
+    HttpClient(#[from] reqwest::Error),
+    #[error("the API base must start with http:// or https://: {0}")]
+    ApiBase(String),
+}
+
+/// The `PaymentGateway` adapter for Stripe Checkout (and the local sandbox).
+pub struct StripeCheckout {
+    config: StripeConfig,
+    api_base: String,
+    http: reqwest::Client,
+}
+
+impl fmt::Debug for StripeCheckout {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StripeCheckout")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds the HTTP client used for provider calls and sandbox webhooks.
+///
+/// TLS is rustls with the ring provider only: reqwest is built with `rustls-no-provider`, and
+/// we install ring as the process-wide default here (a no-op when a provider is already
+/// installed, which in this workspace can only be ring). Roots come from the operating system
+/// through `rustls-platform-verifier`, so nothing is downloaded at build time. Redirects are
+/// off: an API answer that redirects is an error, not something to follow with our key.
+pub(crate) fn http_client(timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
+    // An Err only means a default provider is already installed; that is fine.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(timeout)
+        .build()
+}
+
+impl StripeCheckout {
+    /// Builds the adapter. Fails only if the HTTP client cannot be set up or the API base is
+    /// not an http(s) URL.
+    pub fn new(config: StripeConfig) -> Result<Self, StripeSetupError> {
+        let api_base = config.api_base.trim_end_matches('/').to_owned();
+        if !(api_base.starts_with("https://") || api_base.starts_with("http://")) {
+            return Err(StripeSetupError::ApiBase(api_base));
+        }
+        let http = http_client(Duration::from_secs(30))?;
+        Ok(Self {
+            config,
+            api_base,
+            http,
+        })
+    }
+
+    /// The form fields of a session creation, in the order Stripe documents them.
+    fn session_form(request: &CheckoutRequest) -> Vec<(&'static str, String)> {
+        vec![
+            ("mode", "payment".to_owned()),
+            ("line_items[0][price_data][currency]", "jpy".to_owned()),
+            (
+                "line_items[0][price_data][unit_amount]",
+                request.amount_yen.to_string(),
+            ),
+            (
+                "line_items[0][price_data][product_data][name]",
+                request.description.clone(),
+            ),
+            ("line_items[0][quantity]", "1".to_owned()),
+            ("success_url", request.success_url.clone()),
+            ("cancel_url", request.cancel_url.clone()),
+            ("client_reference_id", request.order_number.clone()),
+            ("locale", request.locale.clone()),
+            ("expires_at", request.expires_at.to_string()),
+            ("payment_method_types[0]", "card".to_owned()),
+            // Ask for 3-D Secure on every card, not only when the issuer demands it
+            // (Japan's card-security guidelines expect EMV 3-DS for all online card payments).
+            (
+                "payment_method_options[card][request_three_d_secure]",
+                "any".to_owned(),
+            ),
+        ]
+    }
+
+    /// Removes the secret key from text that might be shown or logged. Stripe masks keys in
+    /// its own messages, but a proxy or a misconfigured sandbox might not.
+    fn scrub(&self, text: &str) -> String {
+        let key = self.config.secret_key.expose_secret();
+        if key.is_empty() {
+            text.to_owned()
+        } else {
+            text.replace(key, "[redacted]")
+        }
+    }
+
+    fn provider_error(&self, text: &str) -> PaymentError {
+        PaymentError::Provider(self.scrub(text))
+    }
+}
+
+/// `{"id","url"}` of a created session; other fields are ignored.
+#[derive(Deserialize)]
+struct SessionAnswer {
+    id: String,
+    url: Option<String>,
+}
+
+/// `{"error":{"message":...}}`, Stripe's error body.
+#[derive(Deserialize)]
+struct ErrorAnswer {
+    error: ErrorDetail,
+}
+
+#[derive(Deserialize)]
+struct ErrorDetail {
+    message: Option<String>,
+    #[serde(rename = "type")]
+    kind: Option<String>,
+}
+
+#[async_trait]
+impl PaymentGateway for StripeCheckout {
+    #[tracing::instrument(skip_all, fields(order = %request.order_number))]
+    async fn create_checkout(
+        &self,
+        request: &CheckoutRequest,
+    ) -> Result<CheckoutSession, PaymentError> {
+        let url = format!("{}/v1/checkout/sessions", self.api_base);
+        let response = self
+            .http
+            .post(&url)
+            .bearer_auth(self.config.secret_key.expose_secret())
+            .header("Idempotency-Key", &request.order_number)
+            .form(&Self::session_form(request))
+            .send()
+            .await
+            // `without_url` keeps the message short; the URL holds no secret either way.
+            .map_err(|e| self.provider_error(&e.without_url().to_string()))?;
+        let status = response.status();
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| self.provider_error(&e.without_url().to_string()))?;
+        if !status.is_success() {
+            let message = match serde_json::from_slice::<ErrorAnswer>(&body) {
+                Ok(ErrorAnswer { error }) => format!(
+                    "{} ({}): {}",
+                    status.as_u16(),
+                    error.kind.as_deref().unwrap_or("error"),
+                    error.message.as_deref().unwrap_or("no message")
+                ),
+                Err(_) => format!("{} without an error body", status.as_u16()),
+            };
+            tracing::warn!(status = status.as_u16(), "checkout session refused");
+            return Err(self.provider_error(&message));
+        }
+        let answer: SessionAnswer = serde_json::from_slice(&body)
+            .map_err(|e| self.provider_error(&format!("unreadable session answer: {e}")))?;
+        let Some(url) = answer.url else {
+            return Err(self.provider_error("the session answer has no url"));
+        };
+        Ok(CheckoutSession { id: answer.id, url })
+    }
+
+    fn verify_notification(
+        &self,
+        signature_header: &str,
+        body: &[u8],
+        now: i64,
+    ) -> Result<PaymentNotification, PaymentError> {
+        signature::verify(
+            self.config.webhook_secret.expose_secret().as_bytes(),
+            signature_header,
+            body,
+            now,
+            self.config.tolerance_seconds,
+        )?;
+        parse_event(body)
+    }
+}
+
+#[derive(Deserialize)]
+struct RawEvent {
+    id: String,
+    #[serde(rename = "type")]
+    kind: String,
+    data: RawEventData,
+}
+
+#[derive(Deserialize)]
+struct RawEventData {
+    object: serde_json::Value,
+}
+
+#[derive(Deserialize)]
+struct SessionObject {
+    id: String,
+    client_reference_id: Option<String>,
+    amount_total: Option<i64>,
+    currency: Option<String>,
+    payment_status: Option<String>,
+}
+
+/// Parses an already verified event body. Only called after the signature checked out, so the
+/// error texts may name what was wrong without helping a forger.
+pub fn parse_event(body: &[u8]) -> Result<PaymentNotification, PaymentError> {
+    let event: RawEvent = serde_json::from_slice(body)
+        .map_err(|e| PaymentError::Unsupported(format!("malformed event: {e}")))?;
+    let outcome = match event.kind.as_str() {
+        "checkout.session.completed" => PaymentOutcome::Paid,
+        "checkout.session.expired" => PaymentOutcome::Expired,
+        other => return Err(PaymentError::Unsupported(format!("event type {other}"))),
+    };
+    let session: SessionObject = serde_json::from_value(event.data.object)
+        .map_err(|e| PaymentError::Unsupported(format!("malformed session: {e}")))?;
+    // A completed session can still be unpaid for delayed payment methods; only a captured card
+    // payment counts (cards report `paid` at completion).
+    if outcome == PaymentOutcome::Paid && session.payment_status.as_deref() != Some("paid") {
+        return Err(PaymentError::Unsupported(format!(
+            "completed session with payment_status {}",
+            session.payment_status.as_deref().unwrap_or("missing")
+        )));
+    }
+    // `amount_total` is in the currency's minor unit; only yen (which has none) means yen.
+    if let Some(currency) = session.currency.as_deref().filter(|c| *c != "jpy") {
+        return Err(PaymentError::Unsupported(format!("currency {currency}")));
+    }
+    let order_number = session
+        .client_reference_id
+        .filter(|reference| !reference.is_empty())
+        .ok_or_else(|| PaymentError::Unsupported("session without client_reference_id".into()))?;
+    let amount_yen = session
+        .amount_total
+        .ok_or_else(|| PaymentError::Unsupported("session without amount_total".into()))?;
+    Ok(PaymentNotification {
+        event_id: event.id,
+        session_id: session.id,
+        order_number,
+        amount_yen,
+        outcome,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(kind: &str, payment_status: &str) -> Vec<u8> {
+        serde_json::json!({
+            "id": "evt_1",
+            "object": "event",
+            "type": kind,
+            "created": 1,
+            "data": {"object": {
+                "id": "cs_test_1",
+                "object": "checkout.session",
+                "client_reference_id": "K-2026-000001",
+                "amount_total": 3300,
+                "payment_status": payment_status,
+            }}
+        })
+        .to_string()
+        .into_bytes()
+    }
+
+    #[test]
+    fn completed_and_paid_is_paid() {
+        let parsed = parse_event(&event("checkout.session.completed", "paid"));
+        assert_eq!(
+            parsed,
+            Ok(PaymentNotification {
+                event_id: "evt_1".into(),
+                session_id: "cs_test_1".into(),
+                order_number: "K-2026-000001".into(),
+                amount_yen: 3300,
+                outcome: PaymentOutcome::Paid,
+            })
+        );
+    }
+
+    #[test]
+    fn completed_but_unpaid_is_not_paid() {
+        assert!(matches!(
+            parse_event(&event("checkout.session.completed", "unpaid")),
+            Err(PaymentError::Unsupported(_))
+        ));
+    }
+
+    #[test]
+    fn expired_is_expired() {
+        let parsed = parse_event(&event("checkout.session.expired", "unpaid"));
+        assert_eq!(parsed.map(|n| n.outcome), Ok(PaymentOutcome::Expired));
+    }
+
+    #[test]
+    fn other_types_are_unsupported() {
+        assert!(matches!(
+            parse_event(&event("payment_intent.succeeded", "paid")),
+            Err(PaymentError::Unsupported(_))
+        ));
+        assert!(matches!(
+            parse_event(b"not json"),
+            Err(PaymentError::Unsupported(_))
+        ));
+    }
+
+    #[test]
+    fn other_currencies_are_unsupported() {
+        let body = String::from_utf8(event("checkout.session.completed", "paid"))
+            .unwrap_or_default()
+            .replace("\"amount_total\"", "\"currency\":\"usd\",\"amount_total\"");
+        assert!(matches!(
+            parse_event(body.as_bytes()),
+            Err(PaymentError::Unsupported(m)) if m.contains("usd")
+        ));
+    }
+
+    #[test]
+    fn debug_prints_no_secret() {
+        let config = StripeConfig::new(
+            "https://api.stripe.com",
+            SecretString::from("sk_test_supersecret"),
+            SecretString::from("whsec_supersecret"),
+        );
+        let printed = format!("{config:?}");
+        assert!(!printed.contains("supersecret"), "{printed}");
+        assert!(printed.contains("api.stripe.com"));
+        let adapter = StripeCheckout::new(config);
+        let printed = format!("{adapter:?}");
+        assert!(!printed.contains("supersecret"), "{printed}");
+    }
+
+    #[test]
+    fn form_asks_for_three_d_secure_and_card_only() {
+        let request = CheckoutRequest {
+            order_number: "K-1".into(),
+            amount_yen: 1200,
+            description: "Kura order K-1".into(),
+            success_url: "https://shop/ok".into(),
+            cancel_url: "https://shop/cancel".into(),
+            locale: "ja".into(),
+            expires_at: 2_000_000_000,
+        };
+        let form = StripeCheckout::session_form(&request);
+        let has = |k: &str, v: &str| form.iter().any(|(key, value)| *key == k && value == v);
+        assert!(has(
+            "payment_method_options[card][request_three_d_secure]",
+            "any"
+        ));
+        assert!(has("payment_method_types[0]", "card"));
+        assert!(has("line_items[0][price_data][unit_amount]", "1200"));
+        assert!(has("client_reference_id", "K-1"));
+    }
+}
