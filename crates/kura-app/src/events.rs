@@ -19,6 +19,7 @@ pub enum SecurityEventKind {
     KeyRetired,
     SealFailure,
     CspViolation,
+    WebhookRejected,
 }
 
 impl SecurityEventKind {
@@ -40,6 +41,7 @@ impl SecurityEventKind {
             Self::KeyRetired => "sys_crypto_key_retired",
             Self::SealFailure => "sys_crypto_integrity_fail",
             Self::CspViolation => "malicious_csp_violation",
+            Self::WebhookRejected => "input_validation_fail:webhook_signature",
         }
     }
 }

@@ -25,6 +25,29 @@ use crate::keys::{KeyError, KeyId, KeyMaterial};
 
 type HmacSha256 = Hmac<Sha256>;
 
+/// Nonces: 16 random bytes drawn once per process, then a 64-bit counter. XChaCha20's 192-bit
+/// nonce leaves room for this: two processes collide only if their random prefixes do
+/// (2^-64 for 2^32 processes), and within a process the counter never repeats. It avoids a
+/// system call per sealed field.
+fn next_nonce() -> Result<[u8; NONCE_LEN], SealError> {
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static PREFIX: OnceLock<Option<[u8; 16]>> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let prefix = PREFIX
+        .get_or_init(|| {
+            let mut p = [0u8; 16];
+            getrandom::fill(&mut p).ok().map(|()| p)
+        })
+        .ok_or(SealError::Random)?;
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let mut nonce = [0u8; NONCE_LEN];
+    let (head, tail) = nonce.split_at_mut(16);
+    head.copy_from_slice(&prefix);
+    tail.copy_from_slice(&n.to_be_bytes());
+    Ok(nonce)
+}
+
 const SALT: &[u8] = b"kura key ring v1";
 
 struct DerivedKeys {
@@ -128,7 +151,7 @@ impl KeyRing {
         out.resize(OVERHEAD + plaintext.len(), 0);
         let (header, rest) = out.split_at_mut(HEADER_LEN);
         let (nonce, rest) = rest.split_at_mut(NONCE_LEN);
-        getrandom::fill(nonce).map_err(|_| SealError::Random)?;
+        nonce.copy_from_slice(&next_nonce()?);
         let (body, tag_out) = rest.split_at_mut(plaintext.len());
         body.copy_from_slice(plaintext);
         let aad = column.associated_data(header, row_id);

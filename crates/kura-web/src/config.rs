@@ -19,6 +19,76 @@ pub struct WebConfig {
     /// Requests a client IP may burst above the sustained rate.
     pub rate_burst: u32,
     pub shop_name: String,
+    /// The seller's legal notice (特定商取引法に基づく表記).
+    pub legal: LegalNotice,
+    /// Where bank-transfer customers pay.
+    pub bank: BankAccount,
+}
+
+/// The seller's notice under the Specified Commercial Transactions Act, shown at `/legal` and
+/// summarised on the final confirmation page. Edited in `kura.toml` (`[legal]`).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LegalNotice {
+    pub seller: String,
+    pub representative: String,
+    pub address: String,
+    pub phone: String,
+    pub email: String,
+    pub hours: String,
+    pub prices: String,
+    pub extra_fees: String,
+    pub payment_methods: String,
+    pub payment_timing: String,
+    pub delivery_timing: String,
+    pub returns: String,
+    pub cancellation: String,
+}
+
+impl Default for LegalNotice {
+    fn default() -> Self {
+        Self {
+            seller: "株式会社蔵デモ製作所".into(),
+            representative: "代表取締役 見本 太郎".into(),
+            address: "〒100-0001 東京都千代田区千代田1-1".into(),
+            phone: "03-0000-0000（平日 10:00〜17:00）".into(),
+            email: "shop@kura.example.jp".into(),
+            hours: "平日 10:00〜17:00（土日祝・年末年始を除く）".into(),
+            prices: "各商品ページに税込価格で表示しています。".into(),
+            extra_fees: "送料（全国一律770円〜、北海道1,300円、沖縄1,600円、11,000円以上で無料）、代金引換手数料（330円〜1,100円）、銀行振込手数料はお客さま負担です。".into(),
+            payment_methods: "クレジットカード（決済代行会社の画面、3-Dセキュア）、代金引換、銀行振込".into(),
+            payment_timing: "クレジットカード：ご注文時／代金引換：商品お受け取り時／銀行振込：ご注文から7日以内の前払い".into(),
+            delivery_timing: "ご注文確定（銀行振込はご入金確認）から3〜5営業日以内に発送します。お届け日・時間帯のご指定ができます。".into(),
+            returns: "未使用品に限り、商品到着後8日以内にご連絡ください。お客さま都合の返品送料はお客さま負担、不良品は当店負担で交換します。".into(),
+            cancellation: "発送前であれば、お問い合わせ窓口へのご連絡でキャンセルできます。発送後のキャンセルは返品の扱いとなります。".into(),
+        }
+    }
+}
+
+/// The account bank-transfer customers pay into.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BankAccount {
+    pub bank: String,
+    pub branch: String,
+    pub kind: String,
+    pub number: String,
+    pub holder: String,
+    /// Days after ordering by which the transfer must arrive.
+    pub deadline_days: i64,
+}
+
+impl Default for BankAccount {
+    fn default() -> Self {
+        Self {
+            bank: "デモ銀行".into(),
+            branch: "本店営業部".into(),
+            kind: "普通".into(),
+            number: "1234567".into(),
+            holder: "カ）クラデモセイサクシヨ".into(),
+            deadline_days: 7,
+        }
+    }
 }
 
 impl Default for WebConfig {
@@ -31,6 +101,8 @@ impl Default for WebConfig {
             rate_per_second: 50,
             rate_burst: 200,
             shop_name: "Kura".into(),
+            legal: LegalNotice::default(),
+            bank: BankAccount::default(),
         }
     }
 }

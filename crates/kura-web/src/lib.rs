@@ -7,12 +7,13 @@
 
 pub mod config;
 pub mod error;
+pub mod form;
 pub mod i18n;
 pub mod pages;
 pub mod router;
 pub mod security;
 pub mod state;
 
-pub use config::WebConfig;
+pub use config::{BankAccount, LegalNotice, WebConfig};
 pub use router::router;
-pub use state::{AppState, Shop};
+pub use state::{AppState, Shop, ShopParts};

@@ -7,8 +7,9 @@
 //! 4. `render_errors`    every error becomes a page (or JSON under /api/) with the operation id
 //! 5. `rate_limit`       token bucket per client IP; 429 with Retry-After
 //! 6. `body_limit`       declared length checked up front; extractors capped to the same size
-//! 7. `session`          server-side session from the cookie; cookie written back
-//! 8. `csrf`             Sec-Fetch-Site, Origin and session-bound token on unsafe methods
+//! 7. `card_guard`       anything shaped like a card number in a query or body is refused
+//! 8. `session`          server-side session from the cookie; cookie written back
+//! 9. `csrf`             Sec-Fetch-Site, Origin and session-bound token on unsafe methods
 //!
 //! Then the handler.
 
@@ -20,8 +21,8 @@ use tower::ServiceBuilder;
 
 use crate::AppState;
 use crate::error::{ErrorKind, WebError, render_errors};
-use crate::pages::{account, ops};
-use crate::security::{body_limit, client_ip, csrf, headers, rate_limit, request_id, session};
+use crate::pages::{account, cart, checkout, ops, storefront, webhooks};
+use crate::security::{body_limit, card_guard, client_ip, csrf, headers, rate_limit, request_id, session};
 
 async fn not_found() -> WebError {
     WebError::new(ErrorKind::NotFound)
@@ -30,7 +31,20 @@ async fn not_found() -> WebError {
 pub fn router(state: AppState) -> Router {
     let limit = state.config.body_limit;
     Router::new()
-        .route("/", get(account::home_get))
+        .route("/", get(storefront::home_get))
+        .route("/category/{slug}", get(storefront::category_get))
+        .route("/products/{slug}", get(storefront::product_get))
+        .route("/search", get(storefront::search_get))
+        .route("/images/{file}", get(storefront::image_get))
+        .route("/legal", get(storefront::legal_get))
+        .route("/cart", get(cart::cart_get))
+        .route("/cart/add", post(cart::cart_add_post))
+        .route("/cart/update", post(cart::cart_update_post))
+        .route("/checkout", get(checkout::checkout_get).post(checkout::checkout_post))
+        .route("/checkout/confirm", get(checkout::confirm_get).post(checkout::confirm_post))
+        .route("/checkout/return/{number}", get(checkout::return_get))
+        .route("/orders/{number}", get(checkout::order_get))
+        .route("/webhooks/payments", post(webhooks::payments_post))
         .route("/login", get(account::login_get).post(account::login_post))
         .route("/logout", post(account::logout_post))
         .route("/account", get(account::account_get))
@@ -49,6 +63,7 @@ pub fn router(state: AppState) -> Router {
                 .layer(from_fn_with_state(state.clone(), rate_limit::rate_limit))
                 .layer(from_fn_with_state(state.clone(), body_limit::body_limit))
                 .layer(DefaultBodyLimit::max(limit))
+                .layer(from_fn_with_state(state.clone(), card_guard::card_guard))
                 .layer(from_fn_with_state(state.clone(), session::session))
                 .layer(from_fn_with_state(state.clone(), csrf::csrf)),
         )

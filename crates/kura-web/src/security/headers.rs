@@ -46,7 +46,10 @@ pub async fn security_headers(
     req.extensions_mut().insert(CspNonce(nonce.clone()));
     let mut res = next.run(req).await;
     let h = res.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&content_security_policy(&nonce, state.config.tls)) {
+    // A handler may set a stricter policy of its own (images are sandboxed).
+    if !h.contains_key(header::CONTENT_SECURITY_POLICY)
+        && let Ok(v) = HeaderValue::from_str(&content_security_policy(&nonce, state.config.tls))
+    {
         h.insert(header::CONTENT_SECURITY_POLICY, v);
     }
     h.insert(

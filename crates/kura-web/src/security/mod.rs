@@ -1,6 +1,7 @@
 //! One file per security layer; `router.rs` states their order.
 
 pub mod body_limit;
+pub mod card_guard;
 pub mod client_ip;
 pub mod csrf;
 pub mod headers;

@@ -1,0 +1,573 @@
+//! Checkout: the form, the final confirmation (特定商取引法 §12-6: quantities, prices and
+//! total, payment method and timing, delivery timing, cancellation terms), placing the order,
+//! the thank-you page, the return from the card provider, and the order page.
+//!
+//! Every field is validated server-side with a message next to it, in the visitor's language,
+//! and everything typed is kept when something is refused. Birth date and gender are optional
+//! and say what they are for. Submitting the confirmation twice makes one order.
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use kura_app::CheckoutDraft;
+use kura_app::carts::CartView;
+use kura_app::orders::{CheckoutError, CheckoutInput, OrderView};
+use kura_domain::{
+    AddressLine, BirthDate, CustomerProfile, Date, DeliverySlot, Email, FieldError, Gender, Kana, OrderStatus, PaymentMethod,
+    Person, PersonName, Phone, PostalCode, Prefecture, Totals,
+};
+
+use crate::AppState;
+use crate::error::{ErrorKind, WebError};
+use crate::form::FormFields;
+use crate::i18n::{Lang, Tr};
+use crate::pages::PageContext;
+use crate::pages::cart::{LineView, current_cart, line_views};
+use crate::security::session::Session;
+
+const PERSON_FIELDS: [&str; 9] = [
+    "family_name",
+    "given_name",
+    "family_name_kana",
+    "given_name_kana",
+    "postal_code",
+    "prefecture",
+    "address1",
+    "address2",
+    "phone",
+];
+
+fn known_fields() -> Vec<String> {
+    let mut v: Vec<String> = PERSON_FIELDS.iter().map(|f| f.to_string()).collect();
+    v.extend(PERSON_FIELDS.iter().map(|f| format!("ship_{f}")));
+    v.extend(["email", "birth_date", "gender", "ship_to", "delivery_date", "delivery_slot", "payment"].map(String::from));
+    v
+}
+
+/// The form as typed, and what is wrong with it, field by field.
+#[derive(Default)]
+pub struct FormState {
+    pub values: std::collections::BTreeMap<String, String>,
+    pub errors: std::collections::BTreeMap<String, String>,
+    pub general: Option<String>,
+}
+
+impl FormState {
+    pub fn v(&self, name: &str) -> &str {
+        self.values.get(name).map_or("", String::as_str)
+    }
+    pub fn e(&self, name: &str) -> &str {
+        self.errors.get(name).map_or("", String::as_str)
+    }
+    pub fn has(&self, name: &str) -> bool {
+        self.errors.contains_key(name)
+    }
+    pub fn is(&self, name: &str, value: &str) -> bool {
+        self.v(name) == value
+    }
+}
+
+fn field_message(tr: Tr, e: FieldError) -> String {
+    let key = format!("field_error.{}", e.code());
+    let text = tr.t(&key).to_string();
+    match e {
+        FieldError::TooLong { max } => text.replace("{max}", &max.to_string()),
+        _ => text,
+    }
+}
+
+fn person_from(form: &FormState, prefix: &str, tr: Tr, errors: &mut std::collections::BTreeMap<String, String>) -> Option<Person> {
+    let get = |f: &str| form.v(&format!("{prefix}{f}")).to_string();
+    let mut check = |name: &str, r: Result<(), FieldError>| {
+        if let Err(e) = r {
+            errors.insert(format!("{prefix}{name}"), field_message(tr, e));
+        }
+    };
+    let family_name = PersonName::parse(&get("family_name"));
+    let given_name = PersonName::parse(&get("given_name"));
+    let family_name_kana = Kana::parse(&get("family_name_kana"));
+    let given_name_kana = Kana::parse(&get("given_name_kana"));
+    let postal_code = PostalCode::parse(&get("postal_code"));
+    let prefecture = Prefecture::parse(&get("prefecture"));
+    let address1 = AddressLine::parse(&get("address1"));
+    let address2 = AddressLine::parse_optional(&get("address2"));
+    let phone = Phone::parse(&get("phone"));
+    check("family_name", family_name.as_ref().map(|_| ()).map_err(|e| *e));
+    check("given_name", given_name.as_ref().map(|_| ()).map_err(|e| *e));
+    check("family_name_kana", family_name_kana.as_ref().map(|_| ()).map_err(|e| *e));
+    check("given_name_kana", given_name_kana.as_ref().map(|_| ()).map_err(|e| *e));
+    check("postal_code", postal_code.as_ref().map(|_| ()).map_err(|e| *e));
+    check("prefecture", prefecture.as_ref().map(|_| ()).map_err(|e| *e));
+    check("address1", address1.as_ref().map(|_| ()).map_err(|e| *e));
+    check("address2", address2.as_ref().map(|_| ()).map_err(|e| *e));
+    check("phone", phone.as_ref().map(|_| ()).map_err(|e| *e));
+    Some(Person {
+        family_name: family_name.ok()?,
+        given_name: given_name.ok()?,
+        family_name_kana: family_name_kana.ok()?,
+        given_name_kana: given_name_kana.ok()?,
+        postal_code: postal_code.ok()?,
+        prefecture: prefecture.ok()?,
+        address1: address1.ok()?,
+        address2: address2.ok()?,
+        phone: phone.ok()?,
+    })
+}
+
+/// Validates the whole form. `Err` carries the form with its messages.
+pub fn validate(mut form: FormState, tr: Tr, now: i64, card_available: bool) -> Result<CheckoutInput, FormState> {
+    let mut errors = std::collections::BTreeMap::new();
+    let today = Date::today_in_japan(now);
+    let birth_today = (u16::try_from(today.year).unwrap_or(9999), u8::try_from(today.month).unwrap_or(12), u8::try_from(today.day).unwrap_or(31));
+    let person = person_from(&form, "", tr, &mut errors);
+    let email = Email::parse(form.v("email")).map_err(|e| errors.insert("email".into(), field_message(tr, e))).ok();
+    let birth_date = BirthDate::parse_optional(form.v("birth_date"), birth_today).map_err(|e| errors.insert("birth_date".into(), field_message(tr, e))).ok();
+    let gender = Gender::parse_optional(form.v("gender")).map_err(|e| errors.insert("gender".into(), field_message(tr, e))).ok();
+    let recipient = match form.v("ship_to") {
+        "other" => Some(person_from(&form, "ship_", tr, &mut errors)),
+        "same" | "" => None,
+        _ => {
+            errors.insert("ship_to".into(), field_message(tr, FieldError::UnknownChoice));
+            None
+        }
+    };
+    let (first, last) = kura_domain::delivery_window(now);
+    let delivery_date = match form.v("delivery_date") {
+        "" => Some(None),
+        s => match Date::parse(s) {
+            Some(d) if d >= first && d <= last => Some(Some(d)),
+            Some(_) => {
+                errors.insert("delivery_date".into(), tr.t("checkout.error.delivery_date_range").to_string());
+                None
+            }
+            None => {
+                errors.insert("delivery_date".into(), field_message(tr, FieldError::InvalidDate));
+                None
+            }
+        },
+    };
+    let delivery_slot = match form.v("delivery_slot") {
+        "" => Some(None),
+        s => match DeliverySlot::parse(s) {
+            Some(slot) => Some(Some(slot)),
+            None => {
+                errors.insert("delivery_slot".into(), field_message(tr, FieldError::UnknownChoice));
+                None
+            }
+        },
+    };
+    let payment = match PaymentMethod::parse(form.v("payment")) {
+        Some(PaymentMethod::Card) if !card_available => {
+            errors.insert("payment".into(), tr.t("checkout.error.card_unavailable").to_string());
+            None
+        }
+        Some(p) => Some(p),
+        None => {
+            errors.insert("payment".into(), tr.t("checkout.error.choose_payment").to_string());
+            None
+        }
+    };
+    let built = (|| {
+        Some(CheckoutInput {
+            buyer: CustomerProfile { person: person?, email: email?, birth_date: birth_date?, gender: gender? },
+            recipient: match recipient {
+                Some(r) => Some(r?),
+                None => None,
+            },
+            delivery_date: delivery_date?,
+            delivery_slot: delivery_slot?,
+            payment: payment?,
+            lang: tr.lang().to_string(),
+        })
+    })();
+    match built {
+        Some(input) if errors.is_empty() => Ok(input),
+        _ => {
+            form.errors = errors;
+            if form.errors.is_empty() {
+                form.general = Some(tr.t("checkout.error.general").to_string());
+            }
+            Err(form)
+        }
+    }
+}
+
+/// The form's values for a validated input (when coming back to edit).
+fn values_of(input: &CheckoutInput) -> std::collections::BTreeMap<String, String> {
+    let mut v = std::collections::BTreeMap::new();
+    let mut person = |prefix: &str, p: &Person| {
+        v.insert(format!("{prefix}family_name"), p.family_name.as_str().to_string());
+        v.insert(format!("{prefix}given_name"), p.given_name.as_str().to_string());
+        v.insert(format!("{prefix}family_name_kana"), p.family_name_kana.as_str().to_string());
+        v.insert(format!("{prefix}given_name_kana"), p.given_name_kana.as_str().to_string());
+        v.insert(format!("{prefix}postal_code"), p.postal_code.display());
+        v.insert(format!("{prefix}prefecture"), p.prefecture.code().to_string());
+        v.insert(format!("{prefix}address1"), p.address1.as_str().to_string());
+        v.insert(format!("{prefix}address2"), p.address2.as_ref().map(|a| a.as_str().to_string()).unwrap_or_default());
+        v.insert(format!("{prefix}phone"), p.phone.as_str().to_string());
+    };
+    person("", &input.buyer.person);
+    if let Some(r) = &input.recipient {
+        person("ship_", r);
+    }
+    v.insert("email".into(), input.buyer.email.as_str().to_string());
+    v.insert("birth_date".into(), input.buyer.birth_date.map(|d| d.iso()).unwrap_or_default());
+    v.insert("gender".into(), input.buyer.gender.map(|g| g.code().to_string()).unwrap_or_default());
+    v.insert("ship_to".into(), if input.recipient.is_some() { "other" } else { "same" }.into());
+    v.insert("delivery_date".into(), input.delivery_date.map(Date::iso).unwrap_or_default());
+    v.insert("delivery_slot".into(), input.delivery_slot.map(|s| s.code().to_string()).unwrap_or_default());
+    v.insert("payment".into(), input.payment.code().into());
+    v
+}
+
+pub struct Choice {
+    pub value: String,
+    pub label: String,
+}
+
+#[derive(Template)]
+#[template(path = "checkout.html")]
+struct CheckoutPage {
+    ctx: PageContext,
+    form: FormState,
+    lines: Vec<LineView>,
+    goods: String,
+    prefectures: Vec<Choice>,
+    dates: Vec<Choice>,
+    slots: Vec<Choice>,
+    card_available: bool,
+}
+
+fn choices(state: &AppState, tr: Tr) -> (Vec<Choice>, Vec<Choice>, Vec<Choice>) {
+    let en = tr.0 == Lang::En;
+    let prefectures = Prefecture::all()
+        .map(|p| Choice { value: p.code().to_string(), label: if en { p.name_en() } else { p.name_ja() }.to_string() })
+        .collect();
+    let (first, last) = state.orders.delivery_window();
+    let mut dates = Vec::new();
+    let mut d = first;
+    while d <= last {
+        dates.push(Choice { value: d.iso(), label: if en { d.label_en() } else { d.label_ja() } });
+        d = d.add_days(1);
+    }
+    let slots = DeliverySlot::ALL
+        .iter()
+        .map(|s| Choice { value: s.code().to_string(), label: if en { s.label_en() } else { s.label_ja() }.to_string() })
+        .collect();
+    (prefectures, dates, slots)
+}
+
+async fn cart_for_checkout(state: &AppState, session: &Session) -> Result<Option<(i64, CartView)>, WebError> {
+    let Some(id) = current_cart(state, session).await? else { return Ok(None) };
+    let cart = state.carts.view(id).await?;
+    Ok((!cart.lines.is_empty()).then_some((id, cart)))
+}
+
+async fn render_form(state: &AppState, mut ctx: PageContext, session: &Session, form: FormState, cart: &CartView, status: StatusCode) -> Result<Response, WebError> {
+    ctx.csrf = session.csrf_token().await?;
+    let (prefectures, dates, slots) = choices(state, ctx.tr);
+    let page = CheckoutPage {
+        lines: line_views(cart, &ctx),
+        goods: cart.goods().grouped(),
+        form,
+        prefectures,
+        dates,
+        slots,
+        card_available: state.orders.card_available(),
+        ctx,
+    };
+    Ok((status, Html(page.render()?)).into_response())
+}
+
+pub async fn checkout_get(State(state): State<AppState>, ctx: PageContext, session: Session) -> Result<Response, WebError> {
+    let Some((_, cart)) = cart_for_checkout(&state, &session).await? else { return Ok(Redirect::to("/cart").into_response()) };
+    let data = session.data().await;
+    let mut form = FormState::default();
+    if let Some(draft) = &data.checkout {
+        form.values = values_of(&draft.input);
+    } else if let Some(customer) = session.customer_id().await
+        && let Some(profile) = state.customers.profile(customer).await?
+    {
+        let input = CheckoutInput { buyer: profile, recipient: None, delivery_date: None, delivery_slot: None, payment: PaymentMethod::Cod, lang: String::new() };
+        form.values = values_of(&input);
+        form.values.remove("payment");
+    }
+    render_form(&state, ctx, &session, form, &cart, StatusCode::OK).await
+}
+
+pub async fn checkout_post(State(state): State<AppState>, ctx: PageContext, session: Session, body: axum::body::Bytes) -> Result<Response, WebError> {
+    let Some((_, cart)) = cart_for_checkout(&state, &session).await? else { return Ok(Redirect::to("/cart").into_response()) };
+    let fields = FormFields::parse(&body);
+    let known = known_fields();
+    let known_refs: Vec<&str> = known.iter().map(String::as_str).collect();
+    let mut form = FormState::default();
+    for name in &known {
+        let value: String = fields.get(name).chars().take(300).collect();
+        form.values.insert(name.clone(), value);
+    }
+    if fields.malformed || !fields.unknown(&known_refs).is_empty() {
+        form.general = Some(ctx.tr.t("checkout.error.unreadable").to_string());
+        return render_form(&state, ctx, &session, form, &cart, StatusCode::UNPROCESSABLE_ENTITY).await;
+    }
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    match validate(form, ctx.tr, i64::try_from(now).unwrap_or(0), state.orders.card_available()) {
+        Ok(input) => {
+            let mut data = session.data().await;
+            let attempt = hex::encode(kura_seal::random_bytes::<16>().map_err(WebError::internal)?);
+            data.checkout = Some(CheckoutDraft { attempt, input });
+            session.set_data(data).await?;
+            Ok(Redirect::to("/checkout/confirm").into_response())
+        }
+        Err(form) => render_form(&state, ctx, &session, form, &cart, StatusCode::UNPROCESSABLE_ENTITY).await,
+    }
+}
+
+/// An address block as shown on confirmation and order pages.
+pub struct PersonView {
+    pub name: String,
+    pub kana: String,
+    pub postal_code: String,
+    pub address: String,
+    pub phone: String,
+}
+
+pub fn person_view(p: &Person, lang: Lang) -> PersonView {
+    let pref = if lang == Lang::En { p.prefecture.name_en() } else { p.prefecture.name_ja() };
+    let mut address = format!("{pref} {}", p.address1.as_str());
+    if let Some(a2) = &p.address2 {
+        address.push(' ');
+        address.push_str(a2.as_str());
+    }
+    PersonView {
+        name: format!("{} {}", p.family_name.as_str(), p.given_name.as_str()),
+        kana: format!("{} {}", p.family_name_kana.as_str(), p.given_name_kana.as_str()),
+        postal_code: p.postal_code.display(),
+        address,
+        phone: p.phone.as_str().to_string(),
+    }
+}
+
+pub struct TotalsView {
+    pub goods: String,
+    pub shipping: String,
+    pub cod_fee: Option<String>,
+    pub total: String,
+    pub standard_base: String,
+    pub standard_tax: String,
+    pub reduced_base: Option<String>,
+    pub reduced_tax: String,
+}
+
+pub fn totals_view(t: &Totals) -> TotalsView {
+    TotalsView {
+        goods: t.goods.grouped(),
+        shipping: t.shipping.grouped(),
+        cod_fee: (t.cod_fee.0 > 0).then(|| t.cod_fee.grouped()),
+        total: t.total.grouped(),
+        standard_base: t.tax.standard_total.grouped(),
+        standard_tax: t.tax.standard_tax.grouped(),
+        reduced_base: (t.tax.reduced_total.0 > 0).then(|| t.tax.reduced_total.grouped()),
+        reduced_tax: t.tax.reduced_tax.grouped(),
+    }
+}
+
+pub fn delivery_text(tr: Tr, date: Option<Date>, slot: Option<DeliverySlot>) -> String {
+    let en = tr.0 == Lang::En;
+    let d = date.map_or_else(|| tr.t("checkout.delivery.earliest").to_string(), |d| if en { d.label_en() } else { d.label_ja() });
+    let s = slot.map_or_else(|| tr.t("checkout.delivery.any_time").to_string(), |s| if en { s.label_en() } else { s.label_ja() }.to_string());
+    format!("{d} / {s}")
+}
+
+pub fn payment_text(tr: Tr, p: PaymentMethod) -> (&'static str, &'static str) {
+    match p {
+        PaymentMethod::Cod => (tr.t("payment.cod"), tr.t("payment.cod.timing")),
+        PaymentMethod::BankTransfer => (tr.t("payment.bank_transfer"), tr.t("payment.bank_transfer.timing")),
+        PaymentMethod::Card => (tr.t("payment.card"), tr.t("payment.card.timing")),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "confirm.html")]
+struct ConfirmPage<'a> {
+    ctx: PageContext,
+    lines: Vec<LineView>,
+    totals: TotalsView,
+    has_reduced: bool,
+    buyer: PersonView,
+    email: String,
+    recipient: Option<PersonView>,
+    delivery: String,
+    payment: &'static str,
+    payment_timing: &'static str,
+    attempt: String,
+    legal: &'a crate::config::LegalNotice,
+    message: Option<String>,
+    blocked: bool,
+}
+
+async fn render_confirm(state: &AppState, mut ctx: PageContext, session: &Session, message: Option<String>, status: StatusCode) -> Result<Response, WebError> {
+    let Some((_, cart)) = cart_for_checkout(state, session).await? else { return Ok(Redirect::to("/cart").into_response()) };
+    let Some(draft) = session.data().await.checkout else { return Ok(Redirect::to("/checkout").into_response()) };
+    ctx.csrf = session.csrf_token().await?;
+    let input = &draft.input;
+    let destination = input.recipient.as_ref().unwrap_or(&input.buyer.person).prefecture;
+    let priced: Vec<_> = cart.lines.iter().map(|l| l.priced()).collect();
+    let totals = Totals::compute(&priced, destination, input.payment);
+    let lang = ctx.tr.0;
+    let (payment, payment_timing) = payment_text(ctx.tr, input.payment);
+    let page = ConfirmPage {
+        lines: line_views(&cart, &ctx),
+        totals: totals_view(&totals),
+        has_reduced: cart.has_reduced(),
+        buyer: person_view(&input.buyer.person, lang),
+        email: input.buyer.email.as_str().to_string(),
+        recipient: input.recipient.as_ref().map(|r| person_view(r, lang)),
+        delivery: delivery_text(ctx.tr, input.delivery_date, input.delivery_slot),
+        payment,
+        payment_timing,
+        attempt: draft.attempt.clone(),
+        legal: &state.config.legal,
+        blocked: !cart.problems().is_empty(),
+        message,
+        ctx,
+    };
+    Ok((status, Html(page.render()?)).into_response())
+}
+
+pub async fn confirm_get(State(state): State<AppState>, ctx: PageContext, session: Session) -> Result<Response, WebError> {
+    render_confirm(&state, ctx, &session, None, StatusCode::OK).await
+}
+
+pub async fn confirm_post(State(state): State<AppState>, ctx: PageContext, session: Session, body: axum::body::Bytes) -> Result<Response, WebError> {
+    let fields = FormFields::parse(&body);
+    let mut data = session.data().await;
+    // A repeated submission after success: the draft is gone; show the order it made.
+    let Some(draft) = data.checkout.clone() else {
+        if let Some(last) = data.recent_orders.last()
+            && let Some(order) = state.orders.view_by_id(*last).await?
+        {
+            return Ok(Redirect::to(&format!("/orders/{}", order.number)).into_response());
+        }
+        return Ok(Redirect::to("/checkout").into_response());
+    };
+    if fields.get("attempt") != draft.attempt {
+        let message = Some(ctx_text(&ctx, "checkout.error.changed"));
+        return render_confirm(&state, ctx, &session, message, StatusCode::CONFLICT).await;
+    }
+    let Some(cart_id) = current_cart(&state, &session).await? else { return Ok(Redirect::to("/cart").into_response()) };
+    let cart = state.carts.view(cart_id).await?;
+    let customer = session.customer_id().await;
+    match state.orders.place(&cart, Some(cart_id), customer, &draft.input, &format!("web:{}", draft.attempt)).await? {
+        Ok(placed) => {
+            data.checkout = None;
+            data.recent_orders.push(placed.id);
+            let keep = data.recent_orders.len().saturating_sub(5);
+            data.recent_orders.drain(..keep);
+            session.set_data(data).await?;
+            match placed.payment_url {
+                Some(url) => Ok(Redirect::to(&url).into_response()),
+                None => Ok(Redirect::to(&format!("/orders/{}", placed.number)).into_response()),
+            }
+        }
+        Err(e) => {
+            let message = match &e {
+                CheckoutError::EmptyCart => return Ok(Redirect::to("/cart").into_response()),
+                CheckoutError::SoldOut { .. } | CheckoutError::Unavailable { .. } => ctx_text(&ctx, "checkout.error.sold_out"),
+                CheckoutError::PriceChanged { .. } => ctx_text(&ctx, "checkout.error.price_changed"),
+                CheckoutError::DeliveryDateOutOfRange => ctx_text(&ctx, "checkout.error.delivery_date_range"),
+                CheckoutError::CardUnavailable => ctx_text(&ctx, "checkout.error.card_unavailable"),
+            };
+            render_confirm(&state, ctx, &session, Some(message), StatusCode::CONFLICT).await
+        }
+    }
+}
+
+fn ctx_text(ctx: &PageContext, key: &str) -> String {
+    ctx.tr.t(key).to_string()
+}
+
+#[derive(Template)]
+#[template(path = "order.html")]
+struct OrderPage<'a> {
+    ctx: PageContext,
+    number: String,
+    status: String,
+    awaiting_card: bool,
+    payment_url: Option<String>,
+    lines: Vec<OrderLineView>,
+    totals: TotalsView,
+    buyer: PersonView,
+    recipient: Option<PersonView>,
+    delivery: String,
+    payment: &'static str,
+    payment_timing: &'static str,
+    bank: Option<&'a crate::config::BankAccount>,
+    fresh: bool,
+}
+
+pub struct OrderLineView {
+    pub name: String,
+    pub variant: String,
+    pub unit_price: String,
+    pub quantity: u32,
+    pub total: String,
+    pub reduced: bool,
+}
+
+/// Whether this browser may see the order: its customer, or the session that placed it.
+async fn may_view(session: &Session, order: &OrderView) -> bool {
+    let customer = session.customer_id().await;
+    (customer.is_some() && customer == order.customer_id) || session.data().await.recent_orders.contains(&order.id)
+}
+
+pub async fn order_get(State(state): State<AppState>, ctx: PageContext, session: Session, Path(number): Path<String>) -> Result<Response, WebError> {
+    if number.len() > 20 {
+        return Err(WebError::new(ErrorKind::NotFound));
+    }
+    let Some(order) = state.orders.view_by_number(&number).await? else { return Err(WebError::new(ErrorKind::NotFound)) };
+    if !may_view(&session, &order).await {
+        // The same answer as a missing order: numbers reveal nothing.
+        return Err(WebError::new(ErrorKind::NotFound));
+    }
+    let lang = ctx.tr.0;
+    let (payment, payment_timing) = payment_text(ctx.tr, order.payment);
+    let status_key = format!("order.status.{}", order.status.code());
+    let page = OrderPage {
+        number: order.number.clone(),
+        status: ctx.tr.t(&status_key).to_string(),
+        awaiting_card: order.status == OrderStatus::AwaitingPayment,
+        payment_url: order.payment_url.clone().filter(|_| order.status == OrderStatus::AwaitingPayment),
+        lines: order
+            .lines
+            .iter()
+            .map(|l| OrderLineView {
+                name: l.product_name.clone(),
+                variant: l.variant_label.clone(),
+                unit_price: l.unit_price.grouped(),
+                quantity: l.quantity,
+                total: l.unit_price.checked_mul(l.quantity).unwrap_or_default().grouped(),
+                reduced: l.tax == kura_domain::TaxRate::Reduced,
+            })
+            .collect(),
+        totals: totals_view(&order.totals),
+        buyer: person_view(&order.buyer.person, lang),
+        recipient: order.recipient.as_ref().map(|r| person_view(r, lang)),
+        delivery: delivery_text(ctx.tr, order.delivery_date, order.delivery_slot),
+        payment,
+        payment_timing,
+        bank: (order.payment == PaymentMethod::BankTransfer).then_some(&state.config.bank),
+        fresh: session.data().await.recent_orders.last() == Some(&order.id),
+        ctx,
+    };
+    Ok(Html(page.render()?).into_response())
+}
+
+/// Where the card provider sends the customer back: the order page shows whether the payment
+/// arrived (the signed notification decides, never this visit).
+pub async fn return_get(Path(number): Path<String>) -> Result<Response, WebError> {
+    if number.len() > 20 || !number.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+        return Err(WebError::new(ErrorKind::NotFound));
+    }
+    Ok(Redirect::to(&format!("/orders/{number}")).into_response())
+}

@@ -1,0 +1,265 @@
+//! The catalog pages: home, categories, product pages, search, the legal notice, images.
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderValue, header};
+use axum::response::{Html, IntoResponse, Response};
+use kura_app::catalog::{Category, PAGE_SIZE, Product, ProductPage};
+use kura_domain::TaxRate;
+use serde::Deserialize;
+
+use crate::AppState;
+use crate::config::LegalNotice;
+use crate::error::{ErrorKind, WebError};
+use crate::i18n::{Lang, Tr};
+use crate::pages::{PageContext, encode_component};
+use crate::security::session::Session;
+
+/// A product as a grid card shows it, in the visitor's language.
+pub struct ProductCard {
+    pub slug: String,
+    pub name: String,
+    pub price: String,
+    pub image: String,
+    pub in_stock: bool,
+    pub reduced: bool,
+}
+
+pub fn card(p: &Product, lang: Lang) -> ProductCard {
+    ProductCard {
+        slug: p.slug.clone(),
+        name: if lang == Lang::En { p.name_en.clone() } else { p.name_ja.clone() },
+        price: p.lowest_price().grouped(),
+        image: p.image.clone(),
+        in_stock: p.in_stock(),
+        reduced: p.tax == TaxRate::Reduced,
+    }
+}
+
+pub struct CategoryLink {
+    pub slug: String,
+    pub name: String,
+}
+
+fn links(categories: &[Category], lang: Lang) -> Vec<CategoryLink> {
+    categories
+        .iter()
+        .map(|c| CategoryLink { slug: c.slug.clone(), name: if lang == Lang::En { c.name_en.clone() } else { c.name_ja.clone() } })
+        .collect()
+}
+
+/// Page links for a listing.
+pub struct Paging {
+    pub page: u32,
+    pub pages: u32,
+    pub prev: Option<String>,
+    pub next: Option<String>,
+}
+
+fn paging(base: &str, page: u32, total: u64) -> Paging {
+    let pages = u32::try_from(total.div_ceil(u64::from(PAGE_SIZE))).unwrap_or(u32::MAX).max(1);
+    let join = if base.contains('?') { '&' } else { '?' };
+    Paging {
+        page,
+        pages,
+        prev: (page > 1).then(|| format!("{base}{join}page={}", page - 1)),
+        next: (page < pages).then(|| format!("{base}{join}page={}", page + 1)),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct PageQuery {
+    page: Option<String>,
+}
+
+/// Page numbers from the query: anything odd is page 1; beyond the last page is empty.
+fn page_number(q: &PageQuery) -> u32 {
+    q.page.as_deref().and_then(|p| p.parse::<u32>().ok()).filter(|p| *p >= 1 && *p <= 10_000).unwrap_or(1)
+}
+
+#[derive(Template)]
+#[template(path = "home.html")]
+struct HomeView {
+    ctx: PageContext,
+    categories: Vec<CategoryLink>,
+    products: Vec<ProductCard>,
+}
+
+pub async fn home_get(State(state): State<AppState>, ctx: PageContext) -> Result<Html<String>, WebError> {
+    let lang = ctx.tr.0;
+    let categories = links(&state.catalog.categories().await?, lang);
+    let page = state.catalog.products(None, 1, PAGE_SIZE).await?;
+    let products = page.products.iter().map(|p| card(p, lang)).collect();
+    Ok(Html(HomeView { ctx, categories, products }.render()?))
+}
+
+#[derive(Template)]
+#[template(path = "listing.html")]
+struct ListingView {
+    ctx: PageContext,
+    title: String,
+    query: String,
+    categories: Vec<CategoryLink>,
+    products: Vec<ProductCard>,
+    total: u64,
+    paging: Paging,
+    is_search: bool,
+}
+
+fn listing(ctx: PageContext, title: String, query: String, categories: Vec<CategoryLink>, page: ProductPage, paging: Paging, is_search: bool) -> Result<Html<String>, WebError> {
+    let lang = ctx.tr.0;
+    let products = page.products.iter().map(|p| card(p, lang)).collect();
+    Ok(Html(ListingView { ctx, title, query, categories, products, total: page.total, paging, is_search }.render()?))
+}
+
+pub async fn category_get(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    Path(slug): Path<String>,
+    Query(q): Query<PageQuery>,
+) -> Result<Html<String>, WebError> {
+    let Some(category) = state.catalog.category(&slug).await? else { return Err(WebError::new(ErrorKind::NotFound)) };
+    let n = page_number(&q);
+    let page = state.catalog.products(Some(category.id), n, PAGE_SIZE).await?;
+    let lang = ctx.tr.0;
+    let title = if lang == Lang::En { category.name_en.clone() } else { category.name_ja.clone() };
+    let paging = paging(&format!("/category/{}", encode_component(&slug)), n, page.total);
+    let categories = links(&state.catalog.categories().await?, lang);
+    listing(ctx, title, String::new(), categories, page, paging, false)
+}
+
+#[derive(Deserialize)]
+pub struct SearchQuery {
+    q: Option<String>,
+    page: Option<String>,
+}
+
+pub async fn search_get(State(state): State<AppState>, ctx: PageContext, Query(q): Query<SearchQuery>) -> Result<Html<String>, WebError> {
+    let query: String = q.q.unwrap_or_default().chars().take(kura_app::catalog::MAX_QUERY).collect();
+    let n = page_number(&PageQuery { page: q.page });
+    let page = state.catalog.search(&query, n, PAGE_SIZE).await?;
+    let lang = ctx.tr.0;
+    let title = ctx.tr.t("search.title").to_string();
+    let paging = paging(&format!("/search?q={}", encode_component(&query)), n, page.total);
+    let categories = links(&state.catalog.categories().await?, lang);
+    listing(ctx, title, query, categories, page, paging, true)
+}
+
+pub struct VariantOption {
+    pub sku: String,
+    pub label: String,
+    pub price: String,
+    pub in_stock: bool,
+    pub few_left: bool,
+}
+
+#[derive(Template)]
+#[template(path = "product.html")]
+struct ProductView {
+    ctx: PageContext,
+    slug: String,
+    name: String,
+    description: String,
+    image: String,
+    reduced: bool,
+    variants: Vec<VariantOption>,
+    any_in_stock: bool,
+    price_from: String,
+    notice: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct ProductQuery {
+    added: Option<String>,
+    problem: Option<String>,
+}
+
+pub async fn product_get(
+    State(state): State<AppState>,
+    mut ctx: PageContext,
+    session: Session,
+    Path(slug): Path<String>,
+    Query(q): Query<ProductQuery>,
+) -> Result<Html<String>, WebError> {
+    let Some(p) = state.catalog.product(&slug).await? else { return Err(WebError::new(ErrorKind::NotFound)) };
+    let lang = ctx.tr.0;
+    ctx.csrf = session.csrf_token().await?;
+    let variants: Vec<VariantOption> = p
+        .variants
+        .iter()
+        .map(|v| VariantOption {
+            sku: v.sku.clone(),
+            label: if lang == Lang::En { v.label_en.clone() } else { v.label_ja.clone() },
+            price: v.price.grouped(),
+            in_stock: v.stock > 0,
+            few_left: v.stock > 0 && v.stock <= 3,
+        })
+        .collect();
+    let notice = match (q.added.as_deref(), q.problem.as_deref()) {
+        (Some(_), _) => Some(ctx.tr.t("cart.added").to_string()),
+        (_, Some(code)) => Some(cart_problem(ctx.tr, code).to_string()),
+        _ => None,
+    };
+    let view = ProductView {
+        slug: p.slug.clone(),
+        name: if lang == Lang::En { p.name_en.clone() } else { p.name_ja.clone() },
+        description: if lang == Lang::En { p.description_en.clone() } else { p.description_ja.clone() },
+        image: p.image.clone(),
+        reduced: p.tax == TaxRate::Reduced,
+        any_in_stock: p.in_stock(),
+        price_from: p.lowest_price().grouped(),
+        variants,
+        notice,
+        ctx,
+    };
+    Ok(Html(view.render()?))
+}
+
+/// The visitor-facing text of a cart error code.
+pub fn cart_problem(tr: Tr, code: &str) -> &'static str {
+    match code {
+        "sold_out" => tr.t("cart.problem.sold_out"),
+        "insufficient_stock" => tr.t("cart.problem.insufficient_stock"),
+        "cart_full" => tr.t("cart.problem.cart_full"),
+        "quantity_too_large" => tr.t("cart.problem.quantity_too_large"),
+        "quantity_too_small" => tr.t("cart.problem.quantity_too_small"),
+        "invalid_quantity" => tr.t("cart.problem.invalid_quantity"),
+        _ => tr.t("cart.problem.unknown_sku"),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "legal.html")]
+struct LegalView<'a> {
+    ctx: PageContext,
+    legal: &'a LegalNotice,
+}
+
+pub async fn legal_get(State(state): State<AppState>, ctx: PageContext) -> Result<Html<String>, WebError> {
+    Ok(Html(LegalView { ctx, legal: &state.config.legal }.render()?))
+}
+
+macro_rules! images {
+    ($($name:literal),*) => {
+        fn image(name: &str) -> Option<&'static str> {
+            match name {
+                $($name => Some(include_str!(concat!("../../assets/images/", $name, ".svg"))),)*
+                _ => None,
+            }
+        }
+    };
+}
+
+images!("rice-cooker", "vacuum-bottle", "kettle", "food-jar", "inner-pot", "gasket", "tumbler", "lunch-box");
+
+/// Product illustrations, compiled into the binary.
+pub async fn image_get(Path(file): Path<String>) -> Result<Response, WebError> {
+    let svg = file.strip_suffix(".svg").and_then(image).ok_or(WebError::new(ErrorKind::NotFound))?;
+    let mut res = svg.into_response();
+    let h = res.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("image/svg+xml"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=86400"));
+    // An SVG opened directly must not run anything.
+    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; sandbox"));
+    Ok(res)
+}

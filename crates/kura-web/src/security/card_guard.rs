@@ -1,0 +1,104 @@
+//! No card number ever reaches Kura (PCI DSS SAQ A; Japan's card security guideline 6.0,
+//! 非保持化).
+//!
+//! Card payments happen on the provider's page. Any request whose query string or form/JSON
+//! body holds a Luhn-valid run of 13–19 digits is refused before a handler sees it, with a page
+//! (or JSON error `card_number_refused`) saying the shop never asks for card numbers there, and
+//! the guard hears of it. Nothing of the request is kept, echoed or logged. Provider webhooks
+//! (signed, server to server) are exempt.
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::header;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use kura_app::{SecurityEvent, SecurityEventKind};
+use kura_domain::contains_card_number;
+
+use crate::AppState;
+use crate::error::{ErrorKind, WebError};
+use crate::form::{FormFields, percent_decode};
+use crate::security::client_ip::ClientIp;
+use crate::security::request_id::RequestId;
+
+fn query_has_card(query: &str) -> bool {
+    query.split('&').filter_map(|pair| pair.split_once('=').map(|(_, v)| v).or(Some(pair))).any(|v| {
+        percent_decode(v.as_bytes()).is_some_and(|text| contains_card_number(&text))
+    })
+}
+
+fn body_has_card(content_type: &str, body: &[u8]) -> bool {
+    if content_type.starts_with("application/x-www-form-urlencoded") {
+        FormFields::parse(body).values().any(contains_card_number)
+    } else if content_type.starts_with("application/json") {
+        match serde_json::from_slice::<serde_json::Value>(body) {
+            Ok(v) => json_has_card(&v),
+            // Not JSON after all: look at it as text.
+            Err(_) => std::str::from_utf8(body).is_ok_and(contains_card_number),
+        }
+    } else {
+        std::str::from_utf8(body).is_ok_and(contains_card_number)
+    }
+}
+
+fn json_has_card(v: &serde_json::Value) -> bool {
+    match v {
+        serde_json::Value::String(s) => contains_card_number(s),
+        serde_json::Value::Number(n) => contains_card_number(&n.to_string()),
+        serde_json::Value::Array(a) => a.iter().any(json_has_card),
+        serde_json::Value::Object(o) => o.iter().any(|(k, v)| contains_card_number(k) || json_has_card(v)),
+        _ => false,
+    }
+}
+
+fn refuse(state: &AppState, req_ip: Option<ClientIp>, request_id: Option<RequestId>) -> Response {
+    let mut event = SecurityEvent::new(SecurityEventKind::CardNumberRefused);
+    if let Some(ip) = req_ip {
+        event = event.ip(ip.0);
+    }
+    if let Some(id) = request_id {
+        event = event.request(&id.0);
+    }
+    state.event(event);
+    WebError::new(ErrorKind::CardNumberRefused).into_response()
+}
+
+pub async fn card_guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if req.uri().path().starts_with("/webhooks/") {
+        return next.run(req).await;
+    }
+    let ip = req.extensions().get::<ClientIp>().copied();
+    let request_id = req.extensions().get::<RequestId>().cloned();
+    if req.uri().query().is_some_and(query_has_card) {
+        return refuse(&state, ip, request_id);
+    }
+    let has_body = req.headers().contains_key(header::CONTENT_LENGTH) || req.headers().contains_key(header::TRANSFER_ENCODING);
+    if !has_body {
+        return next.run(req).await;
+    }
+    let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
+    let (parts, body) = req.into_parts();
+    let bytes = match axum::body::to_bytes(body, state.config.body_limit).await {
+        Ok(b) => b,
+        Err(_) => return WebError::new(ErrorKind::PayloadTooLarge).into_response(),
+    };
+    if body_has_card(&content_type, &bytes) {
+        return refuse(&state, ip, request_id);
+    }
+    next.run(Request::from_parts(parts, Body::from(bytes))).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_cards_in_queries_forms_and_json() {
+        assert!(query_has_card("q=4242%204242%204242%204242"));
+        assert!(!query_has_card("q=rice+cooker&page=2"));
+        assert!(body_has_card("application/x-www-form-urlencoded", b"address1=4242424242424242"));
+        assert!(body_has_card("application/json", br#"{"customer":{"phone":"4242-4242-4242-4242"}}"#));
+        assert!(body_has_card("application/json", br#"{"n":4242424242424242}"#));
+        assert!(!body_has_card("application/json", br#"{"quantity":2,"sku":"RC-10-WH"}"#));
+    }
+}

@@ -1,0 +1,77 @@
+//! Order notices as mail: rendered with kura-mail in the order's language and put into the
+//! durable outbox, from which a worker delivers them.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use kura_app::AppError;
+use kura_app::mail::MailOutbox;
+use kura_app::orders::{OrderNotifier, OrderView};
+use kura_domain::{Date, PaymentMethod};
+
+pub struct MailNotifier {
+    pub outbox: Arc<MailOutbox>,
+    pub shop_name: String,
+    pub base_url: String,
+    pub bank: kura_web::BankAccount,
+}
+
+#[async_trait]
+impl OrderNotifier for MailNotifier {
+    async fn order_placed(&self, order: &OrderView) -> Result<(), AppError> {
+        let lang = if order.lang == "en" { kura_mail::Lang::En } else { kura_mail::Lang::Ja };
+        let ordered = Date::today_in_japan(order.created_at);
+        let ship = order.ship_to();
+        let pref = if lang == kura_mail::Lang::En { ship.prefecture.name_en() } else { ship.prefecture.name_ja() };
+        let mut ship_to = format!(
+            "{} {} 様\n〒{} {} {}",
+            ship.family_name.as_str(),
+            ship.given_name.as_str(),
+            ship.postal_code.display(),
+            pref,
+            ship.address1.as_str()
+        );
+        if let Some(a2) = &ship.address2 {
+            ship_to.push(' ');
+            ship_to.push_str(a2.as_str());
+        }
+        let bank = (order.payment == PaymentMethod::BankTransfer).then(|| kura_mail::BankAccount {
+            bank_name: self.bank.bank.clone(),
+            branch_name: self.bank.branch.clone(),
+            account_kind: self.bank.kind.clone(),
+            account_number: self.bank.number.clone(),
+            account_holder: self.bank.holder.clone(),
+        });
+        let deadline = (order.payment == PaymentMethod::BankTransfer).then(|| ordered.add_days(self.bank.deadline_days).iso());
+        let mail = kura_mail::OrderConfirmation {
+            lang,
+            shop_name: self.shop_name.clone(),
+            order_number: order.number.clone(),
+            ordered_at: ordered.iso(),
+            customer_name: format!("{} {}", order.buyer.person.family_name.as_str(), order.buyer.person.given_name.as_str()),
+            lines: order
+                .lines
+                .iter()
+                .map(|l| kura_mail::OrderLine {
+                    name: l.product_name.clone(),
+                    variant: l.variant_label.clone(),
+                    quantity: l.quantity,
+                    unit_price: l.unit_price,
+                    line_total: l.unit_price.checked_mul(l.quantity).unwrap_or_default(),
+                    reduced: l.tax == kura_domain::TaxRate::Reduced,
+                })
+                .collect(),
+            totals: order.totals,
+            payment: order.payment,
+            bank,
+            payment_deadline: deadline,
+            delivery_date: order.delivery_date.map(Date::iso),
+            delivery_slot: order.delivery_slot,
+            ship_to,
+            order_url: format!("{}/orders/{}", self.base_url, order.number),
+            anti_phishing_phrase: None,
+        };
+        let rendered = mail.render(order.buyer.email.as_str()).map_err(|e| AppError::Task(format!("order mail: {e}")))?;
+        self.outbox.enqueue(&rendered).await
+    }
+}
