@@ -72,8 +72,8 @@ pub async fn card_guard(State(state): State<AppState>, req: Request, next: Next)
     if req.uri().query().is_some_and(query_has_card) {
         return refuse(&state, ip, request_id);
     }
-    let has_body = req.headers().contains_key(header::CONTENT_LENGTH) || req.headers().contains_key(header::TRANSFER_ENCODING);
-    if !has_body {
+    // Every method that may carry a body is inspected, whatever its headers claim.
+    if matches!(*req.method(), axum::http::Method::GET | axum::http::Method::HEAD | axum::http::Method::OPTIONS) {
         return next.run(req).await;
     }
     let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();

@@ -1,0 +1,823 @@
+//! The storefront through its real pages: catalog and search, the cart's limits, every
+//! checkout field refusing bad input with a message, ordering (once, even when submitted
+//! twice), stock never oversold, card payments through the provider's signed notifications
+//! (forged or replayed ones refused), and unpaid card orders giving their stock back.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::Request;
+use kura_app::Clock;
+use kura_app::orders::{OrderSettings, Orders};
+use kura_domain::OrderStatus;
+
+use crate::support::{self, Client, TestShop, hidden_value};
+
+async fn shop() -> TestShop {
+    let shop = support::sqlite_shop().await;
+    kura::demo::ensure_catalog(&shop.state.store).await.unwrap();
+    shop
+}
+
+async fn stock(shop: &TestShop, sku: &str) -> i64 {
+    shop.state
+        .store
+        .catalog_items(&[sku.to_string()])
+        .await
+        .unwrap()[0]
+        .stock
+}
+
+async fn add(c: &mut Client, slug: &str, sku: &str, qty: &str) -> support::Reply {
+    let csrf = c.csrf_from(&format!("/products/{slug}")).await;
+    c.post_form(
+        "/cart/add",
+        &[
+            ("csrf_token", &csrf),
+            ("slug", slug),
+            ("sku", sku),
+            ("quantity", qty),
+        ],
+    )
+    .await
+}
+
+fn location(r: &support::Reply) -> String {
+    r.headers
+        .get("location")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default()
+}
+
+const GOOD: &[(&str, &str)] = &[
+    ("family_name", "鏑木"),
+    ("given_name", "瑞穂"),
+    ("family_name_kana", "かぶらぎ"),
+    ("given_name_kana", "ミズホ"),
+    ("postal_code", "０６０－０００１"),
+    ("prefecture", "1"),
+    ("address1", "札幌市中央区北一条西2-1"),
+    ("address2", ""),
+    ("phone", "011-222-3333"),
+    ("email", "mizuho@example.jp"),
+    ("ship_to", "same"),
+    ("delivery_date", ""),
+    ("delivery_slot", "19-21"),
+    ("payment", "cod"),
+    ("birth_date", ""),
+    ("gender", ""),
+];
+
+fn with(overrides: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static str)> {
+    GOOD.iter()
+        .map(|(k, v)| {
+            (
+                *k,
+                overrides
+                    .iter()
+                    .find(|(ok, _)| ok == k)
+                    .map_or(*v, |(_, ov)| *ov),
+            )
+        })
+        .collect()
+}
+
+async fn submit_checkout(c: &mut Client, fields: &[(&str, &str)]) -> support::Reply {
+    let csrf = c.csrf_from("/checkout").await;
+    let mut all: Vec<(&str, &str)> = vec![("csrf_token", &csrf)];
+    all.extend_from_slice(fields);
+    c.post_form("/checkout", &all).await
+}
+
+async fn place(c: &mut Client) -> support::Reply {
+    let confirm = c.get("/checkout/confirm").await;
+    assert_eq!(confirm.status, 200, "{}", confirm.body);
+    let csrf = hidden_value(&confirm.body, "csrf_token").unwrap();
+    let attempt = hidden_value(&confirm.body, "attempt").unwrap();
+    c.post_form(
+        "/checkout/confirm",
+        &[("csrf_token", &csrf), ("attempt", &attempt)],
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn catalog_pages_and_japanese_search() {
+    let shop = shop().await;
+    let mut c = Client::new(&shop.router);
+    let home = c.get("/").await;
+    assert_eq!(home.status, 200);
+    assert!(home.body.contains("圧力IH炊飯器 かまど炊き"));
+    let parts = c.get("/category/parts").await;
+    assert!(
+        parts.body.contains("内釜") && parts.body.contains("rel=\"next\""),
+        "spare parts span pages"
+    );
+    let page2 = c.get("/category/parts?page=2").await;
+    assert!(page2.body.contains("2 / 2"));
+    assert_eq!(c.get("/category/parts?page=abc").await.status, 200);
+    for (q, expect) in [
+        ("内釜", "内釜（かまど炊き 3合用）"),
+        ("パッキン", "内ぶたパッキン"),
+        ("ｹﾄﾙ", "電気ケトル"),
+        ("kettle", "電気ケトル"),
+        ("KETTLE drip", "電気ケトル ドリップ"),
+    ] {
+        let r = c
+            .get(&format!(
+                "/search?q={}",
+                support::encode_form(&[("", q)]).trim_start_matches('=')
+            ))
+            .await;
+        assert_eq!(r.status, 200);
+        assert!(r.body.contains(expect), "search {q:?} finds {expect:?}");
+    }
+    let none = c
+        .get("/search?q=%E5%AD%98%E5%9C%A8%E3%81%97%E3%81%AA%E3%81%84%E5%95%86%E5%93%81")
+        .await;
+    assert!(none.body.contains("該当する商品はありません"));
+    let wild = c.get("/search?q=%25%25%25_").await;
+    assert_eq!(wild.status, 200, "LIKE wildcards are matched literally");
+    assert!(wild.body.contains("該当する商品はありません"));
+    assert_eq!(c.get("/products/no-such-thing").await.status, 404);
+    let en = c
+        .send(
+            Request::get("/products/rice")
+                .header("accept-language", "en")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert!(en.body.contains("Koshihikari rice 2 kg") && en.body.contains("reduced rate"));
+    let svg = c.get("/images/kettle.svg").await;
+    assert_eq!(svg.headers["content-type"], "image/svg+xml");
+    assert_eq!(c.get("/images/../../etc/passwd").await.status, 404);
+    let legal = c.get("/legal").await;
+    assert!(legal.body.contains("特定商取引法に基づく表記") && legal.body.contains("販売業者"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn browsing_writes_no_session_rows() {
+    let shop = shop().await;
+    let mut c = Client::new(&shop.router);
+    c.get("/products/rice").await;
+    c.get("/products/kettle-filter").await;
+    let rows = shop
+        .state
+        .store
+        .count_rows(&kura_app::sealed::SESSIONS)
+        .await
+        .unwrap();
+    assert_eq!(
+        rows, 0,
+        "a visitor who only browses costs no database write"
+    );
+    assert!(!c.cookies.is_empty(), "but holds a token for the forms");
+    add(&mut c, "rice", "R-2KG", "1").await;
+    assert_eq!(
+        shop.state
+            .store
+            .count_rows(&kura_app::sealed::SESSIONS)
+            .await
+            .unwrap(),
+        1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cart_refuses_odd_quantities_and_keeps_what_it_had() {
+    let shop = shop().await;
+    let mut c = Client::new(&shop.router);
+    let ok = add(&mut c, "electric-kettle-drip", "EKD-08-RD", "２").await;
+    assert_eq!(
+        location(&ok),
+        "/products/electric-kettle-drip?added=1",
+        "full-width digits are read"
+    );
+    for (qty, code) in [
+        ("0", "quantity_too_small"),
+        ("-3", "quantity_too_small"),
+        ("100", "quantity_too_large"),
+        ("99999999999999999999999", "quantity_too_large"),
+        ("two", "invalid_quantity"),
+        ("", "invalid_quantity"),
+    ] {
+        let r = add(&mut c, "electric-kettle-drip", "EKD-08-RD", qty).await;
+        assert_eq!(
+            location(&r),
+            format!("/products/electric-kettle-drip?problem={code}"),
+            "quantity {qty:?}"
+        );
+        let page = c.get(&location(&r)).await;
+        assert!(
+            page.body.contains("class=\"notice\""),
+            "the product page explains the problem"
+        );
+    }
+    let sold = add(&mut c, "vacuum-bottle-light", "VBL-50-NV", "1").await;
+    assert!(location(&sold).ends_with("problem=sold_out"));
+    let short = add(&mut c, "electric-pot", "EP-30", "9").await;
+    assert!(
+        location(&short).ends_with("problem=insufficient_stock"),
+        "{}",
+        location(&short)
+    );
+    let unknown = add(&mut c, "rice", "NOPE-1", "1").await;
+    assert!(location(&unknown).ends_with("problem=unknown_sku"));
+    let cart = c.get("/cart").await;
+    assert!(
+        cart.body.contains("電気ケトル ドリップ") && cart.body.contains("¥11,960"),
+        "the earlier line is intact"
+    );
+    assert!(!cart.body.contains("電動給湯ポット"));
+    // Updating: a bad quantity keeps the line as it was and says why.
+    let csrf = hidden_value(&cart.body, "csrf_token").unwrap();
+    let bad = c
+        .post_form(
+            "/cart/update",
+            &[
+                ("csrf_token", &csrf),
+                ("sku", "EKD-08-RD"),
+                ("quantity", "1000"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, 422);
+    assert!(bad.body.contains("数量は99まで") && bad.body.contains("¥11,960"));
+    let odd = c
+        .post_form(
+            "/cart/update",
+            &[
+                ("csrf_token", &csrf),
+                ("sku", "EKD-08-RD"),
+                ("quantity", "1"),
+                ("price", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(odd.status, 422, "unknown fields are refused, not ignored");
+    let gone = c
+        .post_form(
+            "/cart/update",
+            &[("csrf_token", &csrf), ("sku", "EKD-08-RD"), ("remove", "1")],
+        )
+        .await;
+    assert_eq!(gone.status, 303);
+    assert!(c.get("/cart").await.body.contains("カートは空です"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_checkout_field_refuses_bad_input_with_a_message() {
+    let shop = shop().await;
+    let mut c = Client::new(&shop.router);
+    add(&mut c, "rice", "R-2KG", "1").await;
+    let empty: Vec<(&str, &str)> = GOOD.iter().map(|(k, _)| (*k, "")).collect();
+    let r = submit_checkout(&mut c, &empty).await;
+    assert_eq!(r.status, 422);
+    for field in [
+        "family_name",
+        "given_name",
+        "family_name_kana",
+        "given_name_kana",
+        "postal_code",
+        "prefecture",
+        "address1",
+        "phone",
+        "email",
+        "payment",
+    ] {
+        assert!(
+            r.body.contains(&format!("id=\"{field}-error\""))
+                || r.body.contains("お支払い方法を選んでください"),
+            "{field} has a message"
+        );
+    }
+    assert!(
+        !r.body.contains("id=\"birth_date-error\"") && !r.body.contains("id=\"gender-error\""),
+        "optional fields may stay empty"
+    );
+    let long = "あ".repeat(31);
+    let cases: Vec<(Vec<(&'static str, &'static str)>, &str, &str)> = vec![
+        (
+            with(&[("family_name_kana", "鏑木")]),
+            "family_name_kana",
+            "カタカナで入力してください",
+        ),
+        (
+            with(&[("postal_code", "12345")]),
+            "postal_code",
+            "郵便番号は7桁",
+        ),
+        (
+            with(&[("phone", "12-34")]),
+            "phone",
+            "電話番号は0から始まる",
+        ),
+        (
+            with(&[("email", "mizuho@")]),
+            "email",
+            "メールアドレスの形式",
+        ),
+        (
+            with(&[("prefecture", "48")]),
+            "prefecture",
+            "都道府県を選んでください",
+        ),
+        (
+            with(&[("given_name", "<b>瑞穂</b>")]),
+            "given_name",
+            "使えない文字",
+        ),
+        (
+            with(&[("birth_date", "2099-01-01")]),
+            "birth_date",
+            "日付の範囲",
+        ),
+        (
+            with(&[("birth_date", "1990-02-30")]),
+            "birth_date",
+            "日付の形式",
+        ),
+        (
+            with(&[("gender", "robot")]),
+            "gender",
+            "選択肢からお選びください",
+        ),
+        (
+            with(&[("delivery_slot", "12-14")]),
+            "delivery_slot",
+            "選択肢からお選びください",
+        ),
+        (
+            with(&[("delivery_date", "2000-01-01")]),
+            "delivery_date",
+            "表示されている日付",
+        ),
+        (
+            with(&[("payment", "bitcoin")]),
+            "payment",
+            "お支払い方法を選んでください",
+        ),
+        (
+            with(&[("payment", "card")]),
+            "payment",
+            "クレジットカードをご利用いただけません",
+        ),
+        (
+            with(&[("ship_to", "other")]),
+            "ship_family_name",
+            "入力してください",
+        ),
+    ];
+    for (fields, field, message) in cases {
+        let r = submit_checkout(&mut c, &fields).await;
+        assert_eq!(r.status, 422, "{field}");
+        assert!(r.body.contains(message), "{field}: expected {message:?}");
+        assert!(
+            r.body.contains("value=\"札幌市中央区北一条西2-1\""),
+            "{field}: what was typed is kept"
+        );
+    }
+    let mut too_long = with(&[]);
+    too_long[0] = ("family_name", Box::leak(long.into_boxed_str()));
+    let r = submit_checkout(&mut c, &too_long).await;
+    assert!(r.body.contains("30文字以内"));
+    // Unknown fields and broken UTF-8: a clear message, nothing lost, no 500.
+    let mut extra = with(&[]);
+    extra.push(("admin", "1"));
+    let r = submit_checkout(&mut c, &extra).await;
+    assert_eq!(r.status, 422);
+    assert!(r.body.contains("送信内容を読み取れませんでした"));
+    let csrf = c.csrf_from("/checkout").await;
+    let raw = format!("csrf_token={csrf}&family_name=%FF%FE&given_name=x");
+    let req = Request::post("/checkout")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("origin", "http://shop.test")
+        .header("host", "shop.test")
+        .body(Body::from(raw))
+        .unwrap();
+    let r = c.send(req).await;
+    assert_eq!(r.status, 422);
+    assert!(r.body.contains("送信内容を読み取れませんでした"));
+    // And the well-formed form goes through, normalising what was typed.
+    let r = submit_checkout(&mut c, GOOD).await;
+    assert_eq!(location(&r), "/checkout/confirm");
+    let confirm = c.get("/checkout/confirm").await;
+    assert!(confirm.body.contains("カブラギ ミズホ") && confirm.body.contains("〒060-0001"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_card_number_anywhere_is_refused_and_nothing_is_kept() {
+    let shop = shop().await;
+    let mut c = Client::new(&shop.router);
+    add(&mut c, "rice", "R-2KG", "1").await;
+    let r = submit_checkout(&mut c, &with(&[("address2", "4242 4242 4242 4242")])).await;
+    assert_eq!(r.status, 422);
+    assert!(r.body.contains("カード番号は入力しないでください"));
+    assert!(!r.body.contains("4242 4242"));
+    assert!(
+        c.get("/checkout/confirm").await.status == 303,
+        "no draft was kept"
+    );
+    let q = c.get("/search?q=4111111111111111").await;
+    assert_eq!(q.status, 422);
+    let logs = String::from_utf8_lossy(&support::captured_logs()).into_owned();
+    assert!(logs.contains("input_validation_fail:card_number"));
+    assert!(
+        !logs.contains("4242 4242 4242 4242") && !logs.contains("4111111111111111"),
+        "card numbers never reach the log"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cash_on_delivery_order_once_with_stock_taken_and_mail_sent() {
+    let shop = shop().await;
+    let before = stock(&shop, "EKD-08-RD").await;
+    let mut c = Client::new(&shop.router);
+    add(&mut c, "electric-kettle-drip", "EKD-08-RD", "2").await;
+    add(&mut c, "rice", "R-2KG", "1").await;
+    assert_eq!(
+        location(&submit_checkout(&mut c, GOOD).await),
+        "/checkout/confirm"
+    );
+    let confirm = c.get("/checkout/confirm").await;
+    // Goods ¥13,940 reach free shipping (¥11,000); COD fee ¥440; tax once per rate.
+    for fact in [
+        "¥11,960",
+        "¥1,980",
+        "¥0",
+        "¥440",
+        "¥14,380",
+        "10%対象",
+        "¥12,400",
+        "¥1,127",
+        "8%対象",
+        "¥146",
+        "キャンセル",
+        "代金引換",
+        "19時〜21時",
+    ] {
+        assert!(
+            confirm.body.contains(fact),
+            "the confirmation page shows {fact}"
+        );
+    }
+    let csrf = hidden_value(&confirm.body, "csrf_token").unwrap();
+    let attempt = hidden_value(&confirm.body, "attempt").unwrap();
+    let first = c
+        .post_form(
+            "/checkout/confirm",
+            &[("csrf_token", &csrf), ("attempt", &attempt)],
+        )
+        .await;
+    let second = c
+        .post_form(
+            "/checkout/confirm",
+            &[("csrf_token", &csrf), ("attempt", &attempt)],
+        )
+        .await;
+    assert_eq!(
+        location(&first),
+        location(&second),
+        "submitting twice shows the same order"
+    );
+    assert_eq!(shop.state.store.count_orders().await.unwrap(), 1);
+    assert_eq!(stock(&shop, "EKD-08-RD").await, before - 2);
+    let order = c.get(&location(&first)).await;
+    assert!(
+        order.body.contains("ご注文ありがとうございます")
+            && order.body.contains("ご注文確定")
+            && order.body.contains("¥14,380")
+    );
+    let number = location(&first).trim_start_matches("/orders/").to_string();
+    // Someone else cannot see it, whatever the number.
+    let mut stranger = Client::new(&shop.router);
+    assert_eq!(stranger.get(&location(&first)).await.status, 404);
+    // The confirmation mail is queued sealed, then delivered.
+    assert_eq!(
+        shop.state
+            .store
+            .count_rows(&kura_app::sealed::MAIL_OUTBOX)
+            .await
+            .unwrap(),
+        1
+    );
+    let (sent, failed) = shop
+        .state
+        .outbox
+        .deliver_due(shop.state.mailer.as_ref())
+        .await
+        .unwrap();
+    assert_eq!((sent, failed), (1, 0));
+    let files: Vec<_> = std::fs::read_dir(&shop.config.mail.outbox_dir)
+        .unwrap()
+        .collect();
+    assert_eq!(files.len(), 1);
+    let eml = std::fs::read_to_string(files[0].as_ref().unwrap().path()).unwrap();
+    assert!(
+        eml.contains(&number) || eml.contains("Content-Transfer-Encoding"),
+        "the mail names the order"
+    );
+    assert_eq!(
+        shop.state
+            .store
+            .count_rows(&kura_app::sealed::MAIL_OUTBOX)
+            .await
+            .unwrap(),
+        0
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_last_unit_goes_to_one_buyer_only() {
+    let shop = shop().await;
+    shop.state.store.set_stock("EKD-12-BK", 1).await.unwrap();
+    let mut a = Client::new(&shop.router);
+    let mut b = Client::new(&shop.router);
+    for c in [&mut a, &mut b] {
+        add(c, "electric-kettle-drip", "EKD-12-BK", "1").await;
+        assert_eq!(
+            location(&submit_checkout(c, GOOD).await),
+            "/checkout/confirm"
+        );
+    }
+    // Both reached the final page while one unit was left; then both press the button.
+    let mut forms = Vec::new();
+    for c in [&mut a, &mut b] {
+        let confirm = c.get("/checkout/confirm").await;
+        forms.push((
+            hidden_value(&confirm.body, "csrf_token").unwrap(),
+            hidden_value(&confirm.body, "attempt").unwrap(),
+        ));
+    }
+    let ra = a
+        .post_form(
+            "/checkout/confirm",
+            &[("csrf_token", &forms[0].0), ("attempt", &forms[0].1)],
+        )
+        .await;
+    let rb = b
+        .post_form(
+            "/checkout/confirm",
+            &[("csrf_token", &forms[1].0), ("attempt", &forms[1].1)],
+        )
+        .await;
+    assert!(location(&ra).starts_with("/orders/"));
+    assert_eq!(rb.status, 409);
+    assert!(rb.body.contains("売り切れた商品があります"));
+    assert_eq!(stock(&shop, "EKD-12-BK").await, 0);
+    assert_eq!(shop.state.store.count_orders().await.unwrap(), 1);
+    let cart = b.get("/cart").await;
+    assert!(
+        cart.body.contains("売り切れです") && !cart.body.contains("href=\"/checkout\""),
+        "the cart says what sold out and holds checkout back"
+    );
+}
+
+/// A clock the test moves.
+struct Later(i64);
+impl Clock for Later {
+    fn now(&self) -> i64 {
+        self.0
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn card_orders_are_paid_only_by_a_genuine_notification_and_expire_otherwise() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = support::test_config(dir.path(), None);
+    let sandbox = kura_pay::sandbox::start(kura_pay::sandbox::SandboxConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let secret = kura_pay::sandbox::DEFAULT_WEBHOOK_SECRET;
+    let gateway = kura_pay::StripeCheckout::new(kura_pay::StripeConfig::new(
+        sandbox.base_url().to_string(),
+        secrecy::SecretString::from(kura_pay::sandbox::DEFAULT_SECRET_KEY.to_string()),
+        secrecy::SecretString::from(secret.to_string()),
+    ))
+    .unwrap();
+    let state = kura::shop::build_at(&config, "http://shop.test", Some(Arc::new(gateway)))
+        .await
+        .unwrap();
+    kura::demo::ensure_catalog(&state.store).await.unwrap();
+    let router = kura_web::router(Arc::clone(&state));
+    let before = state
+        .store
+        .catalog_items(&["FJ-40".to_string()])
+        .await
+        .unwrap()[0]
+        .stock;
+    let mut c = Client::new(&router);
+    let csrf = c.csrf_from("/products/food-jar").await;
+    c.post_form(
+        "/cart/add",
+        &[
+            ("csrf_token", &csrf),
+            ("slug", "food-jar"),
+            ("sku", "FJ-40"),
+            ("quantity", "1"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        location(&submit_checkout(&mut c, &with(&[("payment", "card")])).await),
+        "/checkout/confirm"
+    );
+    let placed = place(&mut c).await;
+    let pay_url = location(&placed);
+    assert!(
+        pay_url.starts_with(sandbox.base_url()),
+        "the customer is sent to the provider's page: {pay_url}"
+    );
+    let order = state.store.orders_of_customer(0, 1).await.unwrap();
+    assert!(order.is_empty());
+    let number = {
+        let page = c.get("/cart").await;
+        assert!(page.body.contains("カートは空です"));
+        let rec = state.store.count_orders().await.unwrap();
+        assert_eq!(rec, 1);
+        // The order number is in the provider's session; read it back from the order page link.
+        let data_order = state
+            .orders
+            .view_by_id(*c_recent(&state, &c).await.last().unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(data_order.status, OrderStatus::AwaitingPayment);
+        data_order.number
+    };
+    let rec = state.store.order_by_number(&number).await.unwrap().unwrap();
+    let session_id = rec.payment_session_id.clone().unwrap();
+    let event = |id: &str, kind: &str, amount: i64| {
+        serde_json::json!({
+            "id": id, "object": "event", "type": kind, "created": 0,
+            "data": {"object": {"id": session_id, "object": "checkout.session", "client_reference_id": number,
+              "amount_total": amount, "currency": "jpy", "payment_status": "paid", "status": "complete"}}
+        })
+        .to_string()
+    };
+    let now = kura_app::SystemClock.now();
+    let post = |body: String, signature: String| {
+        Request::post("/webhooks/payments")
+            .header("content-type", "application/json")
+            .header("stripe-signature", signature)
+            .body(Body::from(body))
+            .unwrap()
+    };
+    let total = rec.totals.total.0;
+    // Forged: wrong secret, tampered amount, stale timestamp, no header.
+    let body = event("evt_1", "checkout.session.completed", total);
+    let forged = kura_pay::signature::header_value(b"whsec_attacker", now, body.as_bytes());
+    assert_eq!(c.send(post(body.clone(), forged)).await.status, 400);
+    let good_sig = kura_pay::signature::header_value(secret.as_bytes(), now, body.as_bytes());
+    let tampered = event("evt_1", "checkout.session.completed", 1);
+    assert_eq!(c.send(post(tampered, good_sig.clone())).await.status, 400);
+    let stale = kura_pay::signature::header_value(secret.as_bytes(), now - 3600, body.as_bytes());
+    assert_eq!(c.send(post(body.clone(), stale)).await.status, 400);
+    assert_eq!(c.send(post(body.clone(), String::new())).await.status, 400);
+    assert_eq!(
+        state
+            .store
+            .order_by_number(&number)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        OrderStatus::AwaitingPayment
+    );
+    // A genuine notification with the wrong amount does not mark it paid either.
+    let wrong_amount = event("evt_2", "checkout.session.completed", total - 1);
+    let sig = kura_pay::signature::header_value(secret.as_bytes(), now, wrong_amount.as_bytes());
+    assert_eq!(c.send(post(wrong_amount, sig)).await.status, 200);
+    assert_eq!(
+        state
+            .store
+            .order_by_number(&number)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        OrderStatus::AwaitingPayment
+    );
+    // Genuine: paid; replayed: nothing more happens.
+    assert_eq!(
+        c.send(post(body.clone(), good_sig.clone())).await.status,
+        200
+    );
+    assert_eq!(
+        state
+            .store
+            .order_by_number(&number)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        OrderStatus::Paid
+    );
+    assert_eq!(c.send(post(body, good_sig)).await.status, 200);
+    assert_eq!(
+        state
+            .store
+            .order_by_number(&number)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        OrderStatus::Paid
+    );
+    let page = c.get(&format!("/orders/{number}")).await;
+    assert!(page.body.contains("お支払い済み"));
+    // A second card order nobody pays expires after its deadline and gives its stock back.
+    let csrf = c.csrf_from("/products/food-jar").await;
+    c.post_form(
+        "/cart/add",
+        &[
+            ("csrf_token", &csrf),
+            ("slug", "food-jar"),
+            ("sku", "FJ-40"),
+            ("quantity", "3"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        location(&submit_checkout(&mut c, &with(&[("payment", "card")])).await),
+        "/checkout/confirm"
+    );
+    place(&mut c).await;
+    assert_eq!(
+        state
+            .store
+            .catalog_items(&["FJ-40".to_string()])
+            .await
+            .unwrap()[0]
+            .stock,
+        before - 4
+    );
+    let unpaid_id = *c_recent(&state, &c).await.last().unwrap();
+    let notifier = Arc::new(NoMail);
+    let later = Orders::new(
+        Arc::clone(&state.store),
+        Arc::clone(&state.vault),
+        Arc::new(Later(now + 31 * 60)),
+        None,
+        notifier,
+        OrderSettings {
+            base_url: "http://shop.test".into(),
+            card_minutes: 30,
+        },
+    );
+    assert_eq!(
+        state.orders.expire_due().await.unwrap(),
+        0,
+        "not before the deadline"
+    );
+    assert_eq!(later.expire_due().await.unwrap(), 1);
+    assert_eq!(
+        state
+            .orders
+            .view_by_id(unpaid_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        OrderStatus::Expired
+    );
+    assert_eq!(
+        state
+            .store
+            .catalog_items(&["FJ-40".to_string()])
+            .await
+            .unwrap()[0]
+            .stock,
+        before - 1,
+        "only the paid unit is gone"
+    );
+}
+
+struct NoMail;
+#[async_trait::async_trait]
+impl kura_app::orders::OrderNotifier for NoMail {
+    async fn order_placed(
+        &self,
+        _: &kura_app::orders::OrderView,
+    ) -> Result<(), kura_app::AppError> {
+        Ok(())
+    }
+}
+
+/// The orders this browser's session placed.
+async fn c_recent(state: &kura_web::AppState, c: &Client) -> Vec<i64> {
+    let token = c.cookies.get("kura_session").unwrap();
+    let token = kura_seal::SessionToken::parse(token).unwrap();
+    state
+        .sessions
+        .load(&token)
+        .await
+        .unwrap()
+        .unwrap()
+        .data
+        .recent_orders
+}
