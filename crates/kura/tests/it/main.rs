@@ -5,5 +5,6 @@ mod cli;
 mod invariant;
 mod rotation;
 mod store_conformance;
+mod storefront;
 mod support;
 mod web_security;
