@@ -137,10 +137,7 @@ fn find_leaks(haystack: &[u8], profiles: &[CustomerProfile]) -> Vec<String> {
     for p in profiles {
         for value in personal_values(p) {
             for (how, needle) in encodings(&value) {
-                if haystack
-                    .windows(needle.len())
-                    .any(|w| w == needle.as_slice())
-                {
+                if memchr::memmem::find(haystack, &needle).is_some() {
                     leaks.push(format!("{value:?} as {how}"));
                 }
             }
@@ -192,7 +189,110 @@ async fn exercise(shop: &TestShop) -> Vec<CustomerProfile> {
             .contains(profiles[0].person.family_name.as_str()),
         "the account page shows the customer's name"
     );
+    place_order_for(shop, &mut browser, &profiles).await;
     profiles
+}
+
+/// An order with a different recipient: buyer and recipient records, blind indexes, the
+/// queued confirmation mail.
+async fn place_order_for(shop: &TestShop, browser: &mut Client, profiles: &[CustomerProfile]) {
+    kura::demo::ensure_catalog(&shop.state.store).await.unwrap();
+    let csrf = browser.csrf_from("/products/rice").await;
+    browser
+        .post_form(
+            "/cart/add",
+            &[
+                ("csrf_token", &csrf),
+                ("slug", "rice"),
+                ("sku", "R-2KG"),
+                ("quantity", "1"),
+            ],
+        )
+        .await;
+    let (b, r) = (&profiles[0], &profiles[3]);
+    let person = |prefix: &str, p: &kura_domain::Person| -> Vec<(String, String)> {
+        vec![
+            (
+                format!("{prefix}family_name"),
+                p.family_name.as_str().to_string(),
+            ),
+            (
+                format!("{prefix}given_name"),
+                p.given_name.as_str().to_string(),
+            ),
+            (
+                format!("{prefix}family_name_kana"),
+                p.family_name_kana.as_str().to_string(),
+            ),
+            (
+                format!("{prefix}given_name_kana"),
+                p.given_name_kana.as_str().to_string(),
+            ),
+            (
+                format!("{prefix}postal_code"),
+                p.postal_code.as_str().to_string(),
+            ),
+            (
+                format!("{prefix}prefecture"),
+                p.prefecture.code().to_string(),
+            ),
+            (format!("{prefix}address1"), p.address1.as_str().to_string()),
+            (
+                format!("{prefix}address2"),
+                p.address2
+                    .as_ref()
+                    .map(|a| a.as_str().to_string())
+                    .unwrap_or_default(),
+            ),
+            (format!("{prefix}phone"), p.phone.as_str().to_string()),
+        ]
+    };
+    let csrf = browser.csrf_from("/checkout").await;
+    let mut fields = vec![("csrf_token".to_string(), csrf)];
+    fields.extend(person("", &b.person));
+    fields.extend(person("ship_", &r.person));
+    fields.extend([
+        ("email".to_string(), b.email.as_str().to_string()),
+        (
+            "birth_date".to_string(),
+            b.birth_date.map(|d| d.iso()).unwrap_or_default(),
+        ),
+        ("gender".to_string(), "female".to_string()),
+        ("ship_to".to_string(), "other".to_string()),
+        ("delivery_date".to_string(), String::new()),
+        ("delivery_slot".to_string(), "morning".to_string()),
+        ("payment".to_string(), "cod".to_string()),
+    ]);
+    let refs: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let checkout = browser.post_form("/checkout", &refs).await;
+    assert_eq!(checkout.status, 303, "{}", checkout.body);
+    let confirm = browser.get("/checkout/confirm").await;
+    assert!(
+        confirm.body.contains(r.person.address1.as_str()),
+        "the recipient is on the confirmation page"
+    );
+    let csrf = support::hidden_value(&confirm.body, "csrf_token").unwrap();
+    let attempt = support::hidden_value(&confirm.body, "attempt").unwrap();
+    let placed = browser
+        .post_form(
+            "/checkout/confirm",
+            &[("csrf_token", &csrf), ("attempt", &attempt)],
+        )
+        .await;
+    assert_eq!(placed.status, 303);
+    assert_eq!(shop.state.store.count_orders().await.unwrap(), 1);
+    assert_eq!(
+        shop.state
+            .store
+            .count_rows(&kura_app::sealed::MAIL_OUTBOX)
+            .await
+            .unwrap(),
+        1,
+        "the confirmation mail waits, sealed"
+    );
 }
 
 #[test]
