@@ -59,7 +59,12 @@ pub struct MailSection {
 
 impl Default for CardSection {
     fn default() -> Self {
-        Self { api_base: String::new(), secret_key: String::new(), webhook_secret: String::new(), minutes: 30 }
+        Self {
+            api_base: String::new(),
+            secret_key: String::new(),
+            webhook_secret: String::new(),
+            minutes: 30,
+        }
     }
 }
 

@@ -32,12 +32,18 @@ pub async fn seed(state: &kura_web::AppState, customers: u64, orders: u64) -> an
     if customers > 0 {
         let started = std::time::Instant::now();
         insert_synthetic(&state.store, &state.vault, customers).await?;
-        println!("Added {customers} synthetic customers in {:.1} s.", started.elapsed().as_secs_f64());
+        println!(
+            "Added {customers} synthetic customers in {:.1} s.",
+            started.elapsed().as_secs_f64()
+        );
     }
     if orders > 0 {
         let started = std::time::Instant::now();
         insert_synthetic_orders(&state.store, &state.vault, orders).await?;
-        println!("Added {orders} synthetic orders in {:.1} s.", started.elapsed().as_secs_f64());
+        println!(
+            "Added {orders} synthetic orders in {:.1} s.",
+            started.elapsed().as_secs_f64()
+        );
     }
     Ok(())
 }
@@ -54,18 +60,43 @@ pub async fn ensure_catalog(store: &Arc<dyn Store>) -> anyhow::Result<()> {
 }
 
 /// Synthetic orders from 2015-02-18 until now, with sealed buyers, like real ones.
-pub async fn insert_synthetic_orders(store: &Arc<dyn Store>, vault: &Arc<Vault>, count: u64) -> anyhow::Result<()> {
+pub async fn insert_synthetic_orders(
+    store: &Arc<dyn Store>,
+    vault: &Arc<Vault>,
+    count: u64,
+) -> anyhow::Result<()> {
     use kura_app::sealed::{OrderLineRecord, OrderRecord, col};
     use kura_domain::{Date, OrderStatus, PaymentMethod, PricedLine, Totals};
     const CHUNK: u64 = 5000;
     let items: Vec<_> = crate::catalog_data::products()
         .into_iter()
-        .flat_map(|p| p.variants.into_iter().map(move |v| (p.name_ja.clone(), v.label_ja.clone(), v.sku.clone(), v.price, p.tax)))
+        .flat_map(|p| {
+            p.variants.into_iter().map(move |v| {
+                (
+                    p.name_ja.clone(),
+                    v.label_ja.clone(),
+                    v.sku.clone(),
+                    v.price,
+                    p.tax,
+                )
+            })
+        })
         .collect();
     let items = Arc::new(items);
     let offset = store.count_orders().await?;
-    let start_day = Date { year: 2015, month: 2, day: 18 }.to_days();
-    let now = i64::try_from(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)).unwrap_or(0);
+    let start_day = Date {
+        year: 2015,
+        month: 2,
+        day: 18,
+    }
+    .to_days();
+    let now = i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0),
+    )
+    .unwrap_or(0);
     let span = (now / 86_400 - start_day).max(1);
     let bar = ProgressBar::new(count);
     bar.set_style(
@@ -98,10 +129,23 @@ pub async fn insert_synthetic_orders(store: &Arc<dyn Store>, vault: &Arc<Vault>,
                             });
                         }
                     }
-                    let payment = [PaymentMethod::Card, PaymentMethod::Cod, PaymentMethod::BankTransfer][rng.below(3)];
-                    let priced: Vec<PricedLine> = lines.iter().map(|l| PricedLine { sku: l.sku.clone(), unit_price: l.unit_price, quantity: l.quantity, tax: l.tax }).collect();
+                    let payment = [
+                        PaymentMethod::Card,
+                        PaymentMethod::Cod,
+                        PaymentMethod::BankTransfer,
+                    ][rng.below(3)];
+                    let priced: Vec<PricedLine> = lines
+                        .iter()
+                        .map(|l| PricedLine {
+                            sku: l.sku.clone(),
+                            unit_price: l.unit_price,
+                            quantity: l.quantity,
+                            tax: l.tax,
+                        })
+                        .collect();
                     let totals = Totals::compute(&priced, buyer.person.prefecture, payment);
-                    let day = start_day + i64::try_from(rng.below(usize::try_from(span).unwrap_or(1))).unwrap_or(0);
+                    let day = start_day
+                        + i64::try_from(rng.below(usize::try_from(span).unwrap_or(1))).unwrap_or(0);
                     let created_at = day * 86_400 + i64::try_from(rng.below(86_400)).unwrap_or(0);
                     let token = kura_seal::random_bytes::<16>().map(hex::encode)?;
                     let number = format!("D-{:04X}-{:06}", rng.below(0xFFFF), n);
@@ -117,8 +161,16 @@ pub async fn insert_synthetic_orders(store: &Arc<dyn Store>, vault: &Arc<Vault>,
                         buyer: ring.seal(col::ORDER_BUYER, id, &buyer_json)?,
                         recipient: None,
                         access_token: ring.seal(col::ORDER_TOKEN, id, token.as_bytes())?,
-                        email_bidx: ring.blind_index(col::ORDER_EMAIL_BIDX, buyer.email.as_str(), kura_seal::Normalize::Email)?,
-                        phone_bidx: ring.blind_index(col::ORDER_PHONE_BIDX, buyer.person.phone.as_str(), kura_seal::Normalize::Digits)?,
+                        email_bidx: ring.blind_index(
+                            col::ORDER_EMAIL_BIDX,
+                            buyer.email.as_str(),
+                            kura_seal::Normalize::Email,
+                        )?,
+                        phone_bidx: ring.blind_index(
+                            col::ORDER_PHONE_BIDX,
+                            buyer.person.phone.as_str(),
+                            kura_seal::Normalize::Digits,
+                        )?,
                         delivery_date: None,
                         delivery_slot: None,
                         totals,

@@ -69,6 +69,23 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Measure the shop under load beside a bare axum handler, and print the numbers.
+    BenchWeb {
+        /// Seconds per scenario.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Concurrent keep-alive connections.
+        #[arg(long, default_value_t = 64)]
+        connections: usize,
+    },
+    /// The bare baseline server of `bench-web` (one handler, one product row).
+    #[command(hide = true)]
+    BenchBare {
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+        #[arg(long, value_name = "ADDR")]
+        listen: std::net::SocketAddr,
+    },
     /// Measure sealing, hashing and sealed storage, and print the numbers.
     Bench {
         /// Rows for the storage benchmark.
@@ -162,7 +179,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let listener = shop::bind(&config).await?;
             let base = config.base_url(listener.local_addr()?);
             let state = shop::build_at(&config, &base, shop::card_gateway(&config)?).await?;
-            shop::serve(listener, &config, state, |addr| println!("Kura is serving on http://{addr}/")).await
+            shop::serve(listener, &config, state, |addr| {
+                println!("Kura is serving on http://{addr}/")
+            })
+            .await
         }
         Command::Migrate { shop } => {
             let config = load(&shop)?;
@@ -173,7 +193,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Demo { dir, listen, customers, orders, no_serve } => {
+        Command::Demo {
+            dir,
+            listen,
+            customers,
+            orders,
+            no_serve,
+        } => {
             demo::prepare_dir(&dir)?;
             let mut config = Config::load(Some(&dir), None, &env_pairs())?;
             init_logging(Some(&config));
@@ -197,9 +223,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 let gateway = kura_pay::StripeCheckout::new(kura_pay::StripeConfig::new(
                     sandbox.base_url().to_string(),
                     secrecy::SecretString::from(kura_pay::sandbox::DEFAULT_SECRET_KEY.to_string()),
-                    secrecy::SecretString::from(kura_pay::sandbox::DEFAULT_WEBHOOK_SECRET.to_string()),
+                    secrecy::SecretString::from(
+                        kura_pay::sandbox::DEFAULT_WEBHOOK_SECRET.to_string(),
+                    ),
                 ))?;
-                let gateway: std::sync::Arc<dyn kura_app::payments::PaymentGateway> = std::sync::Arc::new(gateway);
+                let gateway: std::sync::Arc<dyn kura_app::payments::PaymentGateway> =
+                    std::sync::Arc::new(gateway);
                 (Some(gateway), Some(sandbox))
             } else {
                 (shop::card_gateway(&config)?, None)
@@ -238,6 +267,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 keys::retire(&config).await
             }
         },
+        Command::BenchWeb {
+            seconds,
+            connections,
+        } => {
+            init_logging(None);
+            kura::bench_web::run_web(seconds, connections.max(1)).await
+        }
+        Command::BenchBare { dir, listen } => {
+            kura::bench_web::serve_bare(&dir.join("kura.db"), listen).await
+        }
         Command::Bench { rows, pg_url } => {
             init_logging(None);
             let pg = pg_url.or_else(|| std::env::var("KURA_BENCH_PG_URL").ok());

@@ -19,10 +19,18 @@ pub struct MailNotifier {
 #[async_trait]
 impl OrderNotifier for MailNotifier {
     async fn order_placed(&self, order: &OrderView) -> Result<(), AppError> {
-        let lang = if order.lang == "en" { kura_mail::Lang::En } else { kura_mail::Lang::Ja };
+        let lang = if order.lang == "en" {
+            kura_mail::Lang::En
+        } else {
+            kura_mail::Lang::Ja
+        };
         let ordered = Date::today_in_japan(order.created_at);
         let ship = order.ship_to();
-        let pref = if lang == kura_mail::Lang::En { ship.prefecture.name_en() } else { ship.prefecture.name_ja() };
+        let pref = if lang == kura_mail::Lang::En {
+            ship.prefecture.name_en()
+        } else {
+            ship.prefecture.name_ja()
+        };
         let mut ship_to = format!(
             "{} {} 様\n〒{} {} {}",
             ship.family_name.as_str(),
@@ -42,13 +50,18 @@ impl OrderNotifier for MailNotifier {
             account_number: self.bank.number.clone(),
             account_holder: self.bank.holder.clone(),
         });
-        let deadline = (order.payment == PaymentMethod::BankTransfer).then(|| ordered.add_days(self.bank.deadline_days).iso());
+        let deadline = (order.payment == PaymentMethod::BankTransfer)
+            .then(|| ordered.add_days(self.bank.deadline_days).iso());
         let mail = kura_mail::OrderConfirmation {
             lang,
             shop_name: self.shop_name.clone(),
             order_number: order.number.clone(),
             ordered_at: ordered.iso(),
-            customer_name: format!("{} {}", order.buyer.person.family_name.as_str(), order.buyer.person.given_name.as_str()),
+            customer_name: format!(
+                "{} {}",
+                order.buyer.person.family_name.as_str(),
+                order.buyer.person.given_name.as_str()
+            ),
             lines: order
                 .lines
                 .iter()
@@ -71,7 +84,9 @@ impl OrderNotifier for MailNotifier {
             order_url: format!("{}/orders/{}", self.base_url, order.number),
             anti_phishing_phrase: None,
         };
-        let rendered = mail.render(order.buyer.email.as_str()).map_err(|e| AppError::Task(format!("order mail: {e}")))?;
+        let rendered = mail
+            .render(order.buyer.email.as_str())
+            .map_err(|e| AppError::Task(format!("order mail: {e}")))?;
         self.outbox.enqueue(&rendered).await
     }
 }

@@ -11,7 +11,9 @@ use kura_app::catalog::Catalog;
 use kura_app::mail::{MailOutbox, Mailer};
 use kura_app::orders::{OrderSettings, Orders};
 use kura_app::payments::PaymentGateway;
-use kura_app::{Clock, Customers, LogEvents, SecurityEvents, SessionPolicy, Sessions, Store, SystemClock, Vault};
+use kura_app::{
+    Clock, Customers, LogEvents, SecurityEvents, SessionPolicy, Sessions, Store, SystemClock, Vault,
+};
 use kura_seal::{FileKeyProvider, PasswordPolicy, Passwords};
 use kura_store_pg::PgStore;
 use kura_store_sqlite::SqliteStore;
@@ -25,9 +27,17 @@ use crate::notify::MailNotifier;
 pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
     let url = &config.database.url;
     let store: Arc<dyn Store> = if url.starts_with("postgres") {
-        Arc::new(PgStore::open(url).await.context("cannot open the PostgreSQL database")?)
+        Arc::new(
+            PgStore::open(url)
+                .await
+                .context("cannot open the PostgreSQL database")?,
+        )
     } else {
-        Arc::new(SqliteStore::open(url).await.context("cannot open the SQLite database")?)
+        Arc::new(
+            SqliteStore::open(url)
+                .await
+                .context("cannot open the SQLite database")?,
+        )
     };
     Ok(store)
 }
@@ -35,16 +45,25 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
 /// Loads the key file, creating it (mode 0600) on first start.
 pub fn open_vault(config: &Config) -> anyhow::Result<Arc<Vault>> {
     let provider = FileKeyProvider::new(&config.keys.file);
-    let (_, created) = provider.load_or_create().context("cannot load the master key file")?;
+    let (_, created) = provider
+        .load_or_create()
+        .context("cannot load the master key file")?;
     if created {
         tracing::info!(target: "kura::keys", path = %config.keys.file.display(), "created a new master key file (mode 0600); back it up apart from the database");
     }
-    Ok(Arc::new(Vault::new(Arc::new(provider), Duration::from_secs(config.keys.reload_seconds))?))
+    Ok(Arc::new(Vault::new(
+        Arc::new(provider),
+        Duration::from_secs(config.keys.reload_seconds),
+    )?))
 }
 
 pub fn passwords(config: &Config) -> anyhow::Result<Passwords> {
     let p = &config.passwords;
-    Ok(Passwords::new(PasswordPolicy { memory_kib: p.memory_kib, iterations: p.iterations, parallelism: p.parallelism })?)
+    Ok(Passwords::new(PasswordPolicy {
+        memory_kib: p.memory_kib,
+        iterations: p.iterations,
+        parallelism: p.parallelism,
+    })?)
 }
 
 /// The card gateway the configuration names, if any.
@@ -74,14 +93,20 @@ pub fn mailer(config: &Config) -> anyhow::Result<Arc<dyn Mailer>> {
             host: m.smtp_host.clone(),
             port: m.smtp_port,
             username: (!m.smtp_username.is_empty()).then(|| m.smtp_username.clone()),
-            password: (!m.smtp_password.is_empty()).then(|| SecretString::from(m.smtp_password.clone())),
+            password: (!m.smtp_password.is_empty())
+                .then(|| SecretString::from(m.smtp_password.clone())),
             tls,
             from: m.from.clone(),
             ca_file: None,
         };
-        Ok(Arc::new(kura_mail::SmtpMailer::new(&smtp).context("cannot set up SMTP")?))
+        Ok(Arc::new(
+            kura_mail::SmtpMailer::new(&smtp).context("cannot set up SMTP")?,
+        ))
     } else {
-        Ok(Arc::new(kura_mail::OutboxMailer::new(&m.outbox_dir, &m.from).context("cannot set up the mail outbox folder")?))
+        Ok(Arc::new(
+            kura_mail::OutboxMailer::new(&m.outbox_dir, &m.from)
+                .context("cannot set up the mail outbox folder")?,
+        ))
     }
 }
 
@@ -92,7 +117,11 @@ pub async fn build(config: &Config) -> anyhow::Result<AppState> {
 }
 
 /// Builds the whole shop state; `base_url` is where customers reach it.
-pub async fn build_at(config: &Config, base_url: &str, gateway: Option<Arc<dyn PaymentGateway>>) -> anyhow::Result<AppState> {
+pub async fn build_at(
+    config: &Config,
+    base_url: &str,
+    gateway: Option<Arc<dyn PaymentGateway>>,
+) -> anyhow::Result<AppState> {
     let vault = open_vault(config)?;
     let store = open_store(config).await?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
@@ -102,7 +131,11 @@ pub async fn build_at(config: &Config, base_url: &str, gateway: Option<Arc<dyn P
         absolute_seconds: config.session.absolute_hours * 3600,
         ..SessionPolicy::default()
     };
-    let outbox = Arc::new(MailOutbox::new(Arc::clone(&store), Arc::clone(&vault), Arc::clone(&clock)));
+    let outbox = Arc::new(MailOutbox::new(
+        Arc::clone(&store),
+        Arc::clone(&vault),
+        Arc::clone(&clock),
+    ));
     let notifier = Arc::new(MailNotifier {
         outbox: Arc::clone(&outbox),
         shop_name: config.shop.name.clone(),
@@ -115,7 +148,10 @@ pub async fn build_at(config: &Config, base_url: &str, gateway: Option<Arc<dyn P
         Arc::clone(&clock),
         gateway.clone(),
         notifier,
-        OrderSettings { base_url: base_url.to_string(), card_minutes: config.card.minutes },
+        OrderSettings {
+            base_url: base_url.to_string(),
+            card_minutes: config.card.minutes,
+        },
     );
     let web = WebConfig {
         public_origin: config.public_origin(),
@@ -129,8 +165,18 @@ pub async fn build_at(config: &Config, base_url: &str, gateway: Option<Arc<dyn P
         bank: config.bank.clone(),
     };
     Ok(Arc::new(Shop::new(ShopParts {
-        sessions: Sessions::new(Arc::clone(&store), Arc::clone(&vault), Arc::clone(&clock), policy),
-        customers: Customers::new(Arc::clone(&store), Arc::clone(&vault), passwords(config)?, Arc::clone(&clock)),
+        sessions: Sessions::new(
+            Arc::clone(&store),
+            Arc::clone(&vault),
+            Arc::clone(&clock),
+            policy,
+        ),
+        customers: Customers::new(
+            Arc::clone(&store),
+            Arc::clone(&vault),
+            passwords(config)?,
+            Arc::clone(&clock),
+        ),
         catalog: Catalog::new(Arc::clone(&store)),
         carts: Carts::new(Arc::clone(&store), Arc::clone(&clock)),
         orders,
@@ -165,7 +211,9 @@ async fn shutdown_signal() {
 }
 
 pub async fn bind(config: &Config) -> anyhow::Result<tokio::net::TcpListener> {
-    tokio::net::TcpListener::bind(config.server.listen).await.with_context(|| format!("cannot listen on {}", config.server.listen))
+    tokio::net::TcpListener::bind(config.server.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.server.listen))
 }
 
 /// The background work of a running shop: mail delivery, card-order expiry, session sweeping.
@@ -186,9 +234,13 @@ pub fn spawn_workers(state: &AppState) {
         loop {
             tick.tick().await;
             match s.orders.expire_due().await {
-                Ok(n) if n > 0 => tracing::info!(target: "kura::orders", expired = n, "unpaid card orders expired; stock returned"),
+                Ok(n) if n > 0 => {
+                    tracing::info!(target: "kura::orders", expired = n, "unpaid card orders expired; stock returned")
+                }
                 Ok(_) => {}
-                Err(e) => tracing::warn!(target: "kura::orders", error = %e, "order expiry round failed"),
+                Err(e) => {
+                    tracing::warn!(target: "kura::orders", error = %e, "order expiry round failed")
+                }
             }
         }
     });
@@ -198,16 +250,25 @@ pub fn spawn_workers(state: &AppState) {
         loop {
             tick.tick().await;
             match s.sessions.purge_expired().await {
-                Ok(n) if n > 0 => tracing::info!(target: "kura::sessions", purged = n, "expired sessions removed"),
+                Ok(n) if n > 0 => {
+                    tracing::info!(target: "kura::sessions", purged = n, "expired sessions removed")
+                }
                 Ok(_) => {}
-                Err(e) => tracing::warn!(target: "kura::sessions", error = %e, "session sweep failed"),
+                Err(e) => {
+                    tracing::warn!(target: "kura::sessions", error = %e, "session sweep failed")
+                }
             }
         }
     });
 }
 
 /// Serves the shop (and metrics on their own listener) until SIGINT or SIGTERM.
-pub async fn serve(listener: tokio::net::TcpListener, config: &Config, state: AppState, announce: impl FnOnce(SocketAddr)) -> anyhow::Result<()> {
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    config: &Config,
+    state: AppState,
+    announce: impl FnOnce(SocketAddr),
+) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     if let Some(metrics_addr) = config.metrics_addr() {
         crate::metrics::spawn(metrics_addr).await?;
@@ -216,6 +277,8 @@ pub async fn serve(listener: tokio::net::TcpListener, config: &Config, state: Ap
     tracing::info!(target: "kura::server", %addr, backend = state.store.backend(), "shop listening");
     announce(addr);
     let app = kura_web::router(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
     Ok(())
 }

@@ -1,0 +1,446 @@
+//! `kura bench web`: the shop under load, beside a bare axum handler on the same machine.
+//!
+//! Starts a demo shop on SQLite as a child process (`kura serve`) and a bare server
+//! (`kura bench-bare`: one axum handler that reads one product row and renders it), then drives
+//! each with N keep-alive connections from this process and prints requests per second, p50 and
+//! p99 latency, the ratio to the bare handler, and the shop's peak memory (VmHWM).
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use axum::body::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::Request;
+use hyper_util::rt::TokioIo;
+
+struct ChildGuard(Child);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn(args: &[&str], dir: &Path) -> anyhow::Result<(ChildGuard, SocketAddr)> {
+    let exe = std::env::current_exe()?;
+    let mut child = Command::new(exe)
+        .args(args)
+        .arg("--dir")
+        .arg(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let stdout = child.stdout.take().context("no stdout")?;
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line)?;
+    let addr = line
+        .split("http://")
+        .nth(1)
+        .map(|s| s.trim().trim_end_matches('/'))
+        .context("no address printed")?;
+    Ok((ChildGuard(child), addr.parse()?))
+}
+
+/// What one connection does in a loop: the request to send, given the iteration number.
+type MakeRequest = Arc<dyn Fn(u64, &ConnState) -> Request<Full<Bytes>> + Send + Sync>;
+
+#[derive(Default, Clone)]
+pub struct ConnState {
+    cookie: String,
+    csrf: String,
+    cart: String,
+    cart_token: String,
+}
+
+struct Outcome {
+    requests: u64,
+    errors: u64,
+    elapsed: Duration,
+    latencies: Vec<u32>,
+}
+
+async fn connect(
+    addr: SocketAddr,
+) -> anyhow::Result<hyper::client::conn::http1::SendRequest<Full<Bytes>>> {
+    let stream = tokio::net::TcpStream::connect(addr).await?;
+    stream.set_nodelay(true)?;
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    Ok(sender)
+}
+
+async fn send(
+    sender: &mut hyper::client::conn::http1::SendRequest<Full<Bytes>>,
+    req: Request<Full<Bytes>>,
+) -> anyhow::Result<(u16, hyper::HeaderMap, Bytes)> {
+    sender.ready().await?;
+    let res = sender.send_request(req).await?;
+    let status = res.status().as_u16();
+    let headers = res.headers().clone();
+    let body = res.into_body().collect().await?.to_bytes();
+    Ok((status, headers, body))
+}
+
+fn get(addr: SocketAddr, path: &str, cookie: &str) -> Request<Full<Bytes>> {
+    let mut b = Request::get(path).header("host", addr.to_string());
+    if !cookie.is_empty() {
+        b = b.header("cookie", cookie);
+    }
+    b.body(Full::new(Bytes::new())).unwrap_or_default()
+}
+
+/// Opens a browser-like session: the cookie and CSRF token from a product page.
+async fn browser_session(addr: SocketAddr) -> anyhow::Result<ConnState> {
+    let mut s = connect(addr).await?;
+    let (_, headers, body) = send(&mut s, get(addr, "/products/electric-kettle-drip", "")).await?;
+    let cookie = headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("kura_session="))
+        .and_then(|v| v.split(';').next())
+        .context("no session cookie")?
+        .to_string();
+    let html = String::from_utf8_lossy(&body);
+    let csrf = html
+        .split("name=\"csrf_token\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .context("no csrf token")?
+        .to_string();
+    Ok(ConnState {
+        cookie,
+        csrf,
+        ..Default::default()
+    })
+}
+
+/// An API cart per connection, for the checkout scenario.
+async fn api_cart(addr: SocketAddr) -> anyhow::Result<ConnState> {
+    let mut s = connect(addr).await?;
+    let req = Request::post("/api/v1/carts")
+        .header("host", addr.to_string())
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from_static(b"{}")))?;
+    let (status, _, body) = send(&mut s, req).await?;
+    anyhow::ensure!(status == 201, "cart creation answered {status}");
+    let v: serde_json::Value = serde_json::from_slice(&body)?;
+    let cart = v["cart_id"]
+        .as_str()
+        .map(str::to_string)
+        .unwrap_or_else(|| v["cart_id"].to_string());
+    let token = v["cart_token"]
+        .as_str()
+        .context("no cart token")?
+        .to_string();
+    Ok(ConnState {
+        cart,
+        cart_token: token,
+        ..Default::default()
+    })
+}
+
+async fn run(
+    addr: SocketAddr,
+    connections: usize,
+    duration: Duration,
+    setup: Option<fn(SocketAddr) -> futures_setup::SetupFuture>,
+    make: MakeRequest,
+    ok: fn(u16) -> bool,
+) -> anyhow::Result<Outcome> {
+    let start = Instant::now();
+    let deadline = start + duration;
+    let mut tasks = Vec::new();
+    for c in 0..connections {
+        let make = Arc::clone(&make);
+        tasks.push(tokio::spawn(async move {
+            let state = match setup {
+                Some(f) => f(addr).await?,
+                None => ConnState::default(),
+            };
+            let mut sender = connect(addr).await?;
+            let mut lat = Vec::with_capacity(4096);
+            let (mut n, mut errors) = (0u64, 0u64);
+            let mut i = c as u64 * 1_000_000;
+            while Instant::now() < deadline {
+                let req = make(i, &state);
+                i += 1;
+                let t = Instant::now();
+                match send(&mut sender, req).await {
+                    Ok((status, _, _)) if ok(status) => {}
+                    Ok(_) => errors += 1,
+                    Err(_) => {
+                        errors += 1;
+                        sender = connect(addr).await?;
+                    }
+                }
+                lat.push(u32::try_from(t.elapsed().as_micros()).unwrap_or(u32::MAX));
+                n += 1;
+            }
+            anyhow::Ok((n, errors, lat))
+        }));
+    }
+    let mut out = Outcome {
+        requests: 0,
+        errors: 0,
+        elapsed: Duration::ZERO,
+        latencies: Vec::new(),
+    };
+    for t in tasks {
+        let (n, e, lat) = t.await??;
+        out.requests += n;
+        out.errors += e;
+        out.latencies.extend(lat);
+    }
+    out.elapsed = start.elapsed();
+    out.latencies.sort_unstable();
+    Ok(out)
+}
+
+mod futures_setup {
+    pub type SetupFuture = std::pin::Pin<
+        Box<dyn std::future::Future<Output = anyhow::Result<super::ConnState>> + Send>,
+    >;
+}
+
+fn pct(lat: &[u32], p: f64) -> f64 {
+    if lat.is_empty() {
+        return 0.0;
+    }
+    let i = ((lat.len() as f64 - 1.0) * p).round() as usize;
+    f64::from(lat.get(i).copied().unwrap_or(0)) / 1000.0
+}
+
+fn report(name: &str, o: &Outcome, baseline: Option<f64>) -> f64 {
+    let rps = o.requests as f64 / o.elapsed.as_secs_f64();
+    let ratio = baseline
+        .map(|b| format!("{:>6.2}x bare", rps / b))
+        .unwrap_or_default();
+    println!(
+        "{name:<28} {rps:>9.0} req/s   p50 {:>7.2} ms   p99 {:>7.2} ms   errors {:>5}   {ratio}",
+        pct(&o.latencies, 0.5),
+        pct(&o.latencies, 0.99),
+        o.errors
+    );
+    rps
+}
+
+fn peak_memory_mib(pid: u32) -> Option<(f64, f64)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<f64>().ok())
+            .map(|kib| kib / 1024.0)
+    };
+    Some((field("VmHWM:")?, field("VmRSS:")?))
+}
+
+pub async fn run_web(seconds: u64, connections: usize) -> anyhow::Result<()> {
+    let dir = std::env::temp_dir().join(format!("kura-bench-web-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    std::fs::write(
+        dir.join("kura.toml"),
+        "[server]\nrate_limit_per_second = 10000000\nrate_limit_burst = 10000000\nmetrics_listen = \"\"\n[log]\nlevel = \"warn\"\n",
+    )?;
+    let prepared = Command::new(std::env::current_exe()?)
+        .args(["demo", "--no-serve", "--dir"])
+        .arg(&dir)
+        .stdout(Stdio::null())
+        .status()?;
+    anyhow::ensure!(prepared.success(), "could not prepare the demo shop");
+    {
+        let config = crate::config::Config::load(Some(&dir), None, &[])?;
+        let store = crate::shop::open_store(&config).await?;
+        for p in crate::catalog_data::products() {
+            for v in p.variants {
+                store.set_stock(&v.sku, 100_000_000).await?;
+            }
+        }
+    }
+    let (shop, addr) = spawn(&["serve", "--listen", "127.0.0.1:0"], &dir)?;
+    let (_bare, bare_addr) = spawn(&["bench-bare", "--listen", "127.0.0.1:0"], &dir)?;
+    let duration = Duration::from_secs(seconds);
+    println!(
+        "Kura web benchmark: {connections} connections, {seconds} s per scenario, {} cores",
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    );
+    let always = |_status: u16| true;
+    let product_path = "/products/electric-kettle-drip";
+    // Warm up both servers.
+    run(
+        addr,
+        4,
+        Duration::from_millis(500),
+        None,
+        Arc::new(move |_, _| get(addr, product_path, "")),
+        always,
+    )
+    .await?;
+    run(
+        bare_addr,
+        4,
+        Duration::from_millis(500),
+        None,
+        Arc::new(move |_, _| get(bare_addr, product_path, "")),
+        always,
+    )
+    .await?;
+    let bare = run(
+        bare_addr,
+        connections,
+        duration,
+        None,
+        Arc::new(move |_, _| get(bare_addr, product_path, "")),
+        |s| s == 200,
+    )
+    .await?;
+    let base = report("bare axum handler (1 row)", &bare, None);
+    let product = run(
+        addr,
+        connections,
+        duration,
+        None,
+        Arc::new(move |_, _| get(addr, product_path, "")),
+        |s| s == 200,
+    )
+    .await?;
+    report("product page", &product, Some(base));
+    let search = run(
+        addr,
+        connections,
+        duration,
+        None,
+        Arc::new(move |_, _| get(addr, "/search?q=%E3%82%B1%E3%83%88%E3%83%AB", "")),
+        |s| s == 200,
+    )
+    .await?;
+    report("search page", &search, Some(base));
+    let skus: Arc<Vec<(String, String)>> = Arc::new(
+        crate::catalog_data::products()
+            .into_iter()
+            .flat_map(|p| p.variants.into_iter().map(move |v| (p.slug.clone(), v.sku)))
+            .collect(),
+    );
+    let add = run(
+        addr,
+        connections,
+        duration,
+        Some(|a| Box::pin(browser_session(a))),
+        Arc::new(move |i, st: &ConnState| {
+            let (slug, sku) = skus
+                .get(usize::try_from(i).unwrap_or(0) % skus.len())
+                .cloned()
+                .unwrap_or_default();
+            let body = format!("csrf_token={}&slug={slug}&sku={sku}&quantity=1", st.csrf);
+            Request::post("/cart/add")
+                .header("host", addr.to_string())
+                .header("origin", format!("http://{addr}"))
+                .header("cookie", &st.cookie)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(Full::new(Bytes::from(body)))
+                .unwrap_or_default()
+        }),
+        |s| s == 303,
+    )
+    .await?;
+    report("add to cart", &add, Some(base));
+    // A full API checkout per iteration would need three requests; this scenario measures the
+    // checkout request itself on a cart refilled by one item request before it.
+    let checkout = run(
+        addr,
+        connections,
+        duration,
+        Some(|a| Box::pin(api_cart(a))),
+        Arc::new(move |i, st: &ConnState| {
+            if i % 2 == 0 {
+                Request::post(format!("/api/v1/carts/{}/items", st.cart))
+                    .header("host", addr.to_string())
+                    .header("authorization", format!("Bearer {}", st.cart_token))
+                    .header("content-type", "application/json")
+                    .body(Full::new(Bytes::from_static(br#"{"sku":"EKD-08-RD","quantity":1}"#)))
+                    .unwrap_or_default()
+            } else {
+                let body = r#"{"customer":{"family_name":"山田","given_name":"太郎","family_name_kana":"ヤマダ","given_name_kana":"タロウ","email":"taro@example.jp","phone":"090-1234-5678","postal_code":"100-0001","prefecture":"13","address1":"千代田区千代田1-1","address2":""},"shipping":null,"delivery":{},"payment_method":"cod"}"#;
+                Request::post(format!("/api/v1/carts/{}/checkout", st.cart))
+                    .header("host", addr.to_string())
+                    .header("authorization", format!("Bearer {}", st.cart_token))
+                    .header("idempotency-key", format!("bench-{i}"))
+                    .header("content-type", "application/json")
+                    .body(Full::new(Bytes::from_static(body.as_bytes())))
+                    .unwrap_or_default()
+            }
+        }),
+        |s| s == 200 || s == 201,
+    )
+    .await?;
+    let pairs = checkout.requests as f64 / 2.0 / checkout.elapsed.as_secs_f64();
+    report("API item + checkout (pairs)", &checkout, Some(base));
+    println!(
+        "{:<28} {pairs:>9.0} checkouts/s (each a durable order)",
+        "  = API checkouts"
+    );
+    if let Some((peak, now)) = peak_memory_mib(shop.0.id()) {
+        println!("shop memory: peak {peak:.1} MiB, now {now:.1} MiB");
+    }
+    drop(shop);
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+/// The baseline: one axum handler that reads one product row from the same SQLite file and
+/// renders it, with nothing else (no sessions, no security layers, no templates).
+pub async fn serve_bare(db: &Path, listen: SocketAddr) -> anyhow::Result<()> {
+    use axum::extract::{Path as UrlPath, State};
+    use axum::response::Html;
+    use sqlx::Row;
+    let pool = sqlx::sqlite::SqlitePoolOptions::new()
+        .max_connections(4)
+        .connect_with(
+            sqlx::sqlite::SqliteConnectOptions::new()
+                .filename(db)
+                .read_only(true),
+        )
+        .await?;
+    async fn product(
+        State(pool): State<sqlx::SqlitePool>,
+        UrlPath(slug): UrlPath<String>,
+    ) -> Html<String> {
+        let row = sqlx::query("SELECT name_ja, description_ja FROM products WHERE slug = ?")
+            .bind(slug)
+            .fetch_optional(&pool)
+            .await
+            .ok()
+            .flatten();
+        let (name, desc): (String, String) = row
+            .map(|r| {
+                (
+                    r.try_get(0).unwrap_or_default(),
+                    r.try_get(1).unwrap_or_default(),
+                )
+            })
+            .unwrap_or_default();
+        Html(format!(
+            "<!doctype html><html lang=\"ja\"><head><title>{name}</title></head><body><h1>{name}</h1><p>{desc}</p></body></html>"
+        ))
+    }
+    let app = axum::Router::new()
+        .route("/products/{slug}", axum::routing::get(product))
+        .with_state(pool);
+    let listener = tokio::net::TcpListener::bind(listen).await?;
+    println!("bare handler on http://{}/", listener.local_addr()?);
+    axum::serve(listener, app).await?;
+    Ok(())
+}
