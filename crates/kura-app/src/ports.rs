@@ -97,6 +97,7 @@ pub trait CatalogRepo: Send + Sync {
     ) -> Result<ProductPage, StoreError>;
     async fn catalog_items(&self, skus: &[String]) -> Result<Vec<CatalogItem>, StoreError>;
     async fn set_stock(&self, sku: &str, stock: i64) -> Result<(), StoreError>;
+    async fn set_price(&self, sku: &str, price: kura_domain::Yen) -> Result<(), StoreError>;
 }
 
 #[async_trait]

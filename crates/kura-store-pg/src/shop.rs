@@ -316,6 +316,12 @@ impl CatalogRepo for PgStore {
             .map_err(db_err)
     }
 
+    async fn set_price(&self, sku: &str, price: Yen) -> Result<(), StoreError> {
+        write_tx!(self, |tx| {
+            sqlx::query("UPDATE variants SET price_yen = $1 WHERE sku = $2").bind(price.0).bind(sku).execute(&mut *tx).await?;
+        })
+    }
+
     async fn set_stock(&self, sku: &str, stock: i64) -> Result<(), StoreError> {
         write_tx!(self, |tx| {
             sqlx::query("UPDATE variants SET stock = $1 WHERE sku = $2")

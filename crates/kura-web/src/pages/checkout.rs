@@ -401,6 +401,8 @@ struct ConfirmPage<'a> {
     payment: &'static str,
     payment_timing: &'static str,
     attempt: String,
+    /// The total shown, sent back with the order so a price that moved meanwhile is caught.
+    shown_total: i64,
     legal: &'a crate::config::LegalNotice,
     message: Option<String>,
     blocked: bool,
@@ -427,6 +429,7 @@ async fn render_confirm(state: &AppState, mut ctx: PageContext, session: &Sessio
         payment,
         payment_timing,
         attempt: draft.attempt.clone(),
+        shown_total: totals.total.0,
         legal: &state.config.legal,
         blocked: !cart.problems().is_empty(),
         message,
@@ -457,6 +460,14 @@ pub async fn confirm_post(State(state): State<AppState>, ctx: PageContext, sessi
     }
     let Some(cart_id) = current_cart(&state, &session).await? else { return Ok(Redirect::to("/cart").into_response()) };
     let cart = state.carts.view(cart_id).await?;
+    // What the customer confirmed must be what they pay (特定商取引法: the final screen binds).
+    let destination = draft.input.recipient.as_ref().unwrap_or(&draft.input.buyer.person).prefecture;
+    let priced: Vec<_> = cart.lines.iter().map(|l| l.priced()).collect();
+    let now_total = Totals::compute(&priced, destination, draft.input.payment).total.0;
+    if fields.get("total").parse::<i64>().ok() != Some(now_total) {
+        let message = Some(ctx_text(&ctx, "checkout.error.price_changed"));
+        return render_confirm(&state, ctx, &session, message, StatusCode::CONFLICT).await;
+    }
     let customer = session.customer_id().await;
     match state.orders.place(&cart, Some(cart_id), customer, &draft.input, &format!("web:{}", draft.attempt)).await? {
         Ok(placed) => {

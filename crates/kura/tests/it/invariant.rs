@@ -276,10 +276,15 @@ async fn place_order_for(shop: &TestShop, browser: &mut Client, profiles: &[Cust
     );
     let csrf = support::hidden_value(&confirm.body, "csrf_token").unwrap();
     let attempt = support::hidden_value(&confirm.body, "attempt").unwrap();
+    let total = support::hidden_value(&confirm.body, "total").unwrap();
     let placed = browser
         .post_form(
             "/checkout/confirm",
-            &[("csrf_token", &csrf), ("attempt", &attempt)],
+            &[
+                ("csrf_token", &csrf),
+                ("attempt", &attempt),
+                ("total", &total),
+            ],
         )
         .await;
     assert_eq!(placed.status, 303);

@@ -94,9 +94,14 @@ async fn place(c: &mut Client) -> support::Reply {
     assert_eq!(confirm.status, 200, "{}", confirm.body);
     let csrf = hidden_value(&confirm.body, "csrf_token").unwrap();
     let attempt = hidden_value(&confirm.body, "attempt").unwrap();
+    let total = hidden_value(&confirm.body, "total").unwrap();
     c.post_form(
         "/checkout/confirm",
-        &[("csrf_token", &csrf), ("attempt", &attempt)],
+        &[
+            ("csrf_token", &csrf),
+            ("attempt", &attempt),
+            ("total", &total),
+        ],
     )
     .await
 }
@@ -464,16 +469,25 @@ async fn cash_on_delivery_order_once_with_stock_taken_and_mail_sent() {
     }
     let csrf = hidden_value(&confirm.body, "csrf_token").unwrap();
     let attempt = hidden_value(&confirm.body, "attempt").unwrap();
+    let total = hidden_value(&confirm.body, "total").unwrap();
     let first = c
         .post_form(
             "/checkout/confirm",
-            &[("csrf_token", &csrf), ("attempt", &attempt)],
+            &[
+                ("csrf_token", &csrf),
+                ("attempt", &attempt),
+                ("total", &total),
+            ],
         )
         .await;
     let second = c
         .post_form(
             "/checkout/confirm",
-            &[("csrf_token", &csrf), ("attempt", &attempt)],
+            &[
+                ("csrf_token", &csrf),
+                ("attempt", &attempt),
+                ("total", &total),
+            ],
         )
         .await;
     assert_eq!(
@@ -548,18 +562,27 @@ async fn the_last_unit_goes_to_one_buyer_only() {
         forms.push((
             hidden_value(&confirm.body, "csrf_token").unwrap(),
             hidden_value(&confirm.body, "attempt").unwrap(),
+            hidden_value(&confirm.body, "total").unwrap(),
         ));
     }
     let ra = a
         .post_form(
             "/checkout/confirm",
-            &[("csrf_token", &forms[0].0), ("attempt", &forms[0].1)],
+            &[
+                ("csrf_token", &forms[0].0),
+                ("attempt", &forms[0].1),
+                ("total", &forms[0].2),
+            ],
         )
         .await;
     let rb = b
         .post_form(
             "/checkout/confirm",
-            &[("csrf_token", &forms[1].0), ("attempt", &forms[1].1)],
+            &[
+                ("csrf_token", &forms[1].0),
+                ("attempt", &forms[1].1),
+                ("total", &forms[1].2),
+            ],
         )
         .await;
     assert!(location(&ra).starts_with("/orders/"));
@@ -820,4 +843,56 @@ async fn c_recent(state: &kura_web::AppState, c: &Client) -> Vec<i64> {
         .unwrap()
         .data
         .recent_orders
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_price_that_moves_after_the_final_page_is_not_charged_silently() {
+    let shop = shop().await;
+    let mut c = Client::new(&shop.router);
+    add(&mut c, "rice", "R-2KG", "1").await;
+    assert_eq!(
+        location(&submit_checkout(&mut c, GOOD).await),
+        "/checkout/confirm"
+    );
+    let confirm = c.get("/checkout/confirm").await;
+    assert!(confirm.body.contains("¥1,980"));
+    let csrf = hidden_value(&confirm.body, "csrf_token").unwrap();
+    let attempt = hidden_value(&confirm.body, "attempt").unwrap();
+    let total = hidden_value(&confirm.body, "total").unwrap();
+    shop.state
+        .store
+        .set_price("R-2KG", kura_domain::Yen(2_180))
+        .await
+        .unwrap();
+    let r = c
+        .post_form(
+            "/checkout/confirm",
+            &[
+                ("csrf_token", &csrf),
+                ("attempt", &attempt),
+                ("total", &total),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 409);
+    assert!(
+        r.body.contains("価格が変更された商品があります") && r.body.contains("¥2,180"),
+        "the new price is shown"
+    );
+    assert_eq!(shop.state.store.count_orders().await.unwrap(), 0);
+    let new_total = hidden_value(&r.body, "total").unwrap();
+    let placed = c
+        .post_form(
+            "/checkout/confirm",
+            &[
+                ("csrf_token", &csrf),
+                ("attempt", &attempt),
+                ("total", &new_total),
+            ],
+        )
+        .await;
+    assert!(
+        location(&placed).starts_with("/orders/"),
+        "confirming the new total orders"
+    );
 }
