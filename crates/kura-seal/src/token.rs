@@ -53,6 +53,17 @@ impl std::fmt::Debug for SessionToken {
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub struct TokenHash(pub [u8; 32]);
 
+/// SHA-256 of `input`, for idempotency keys and other non-secret fingerprints.
+pub fn sha256(input: &[u8]) -> [u8; 32] {
+    Sha256::digest(input).into()
+}
+
+/// Equality in time independent of where the inputs differ.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    use subtle::ConstantTimeEq;
+    a.len() == b.len() && bool::from(a.ct_eq(b))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -67,15 +78,4 @@ mod tests {
         assert!(SessionToken::parse(&a.expose().to_uppercase()).is_none());
         assert_eq!(format!("{a:?}"), "SessionToken(..)");
     }
-}
-
-/// SHA-256 of `input`, for idempotency keys and other non-secret fingerprints.
-pub fn sha256(input: &[u8]) -> [u8; 32] {
-    Sha256::digest(input).into()
-}
-
-/// Equality in time independent of where the inputs differ.
-pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    use subtle::ConstantTimeEq;
-    a.len() == b.len() && bool::from(a.ct_eq(b))
 }

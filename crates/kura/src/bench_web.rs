@@ -133,12 +133,14 @@ async fn api_cart(addr: SocketAddr) -> anyhow::Result<ConnState> {
     let (status, _, body) = send(&mut s, req).await?;
     anyhow::ensure!(status == 201, "cart creation answered {status}");
     let v: serde_json::Value = serde_json::from_slice(&body)?;
-    let cart = v["cart_id"]
-        .as_str()
-        .map(str::to_string)
-        .unwrap_or_else(|| v["cart_id"].to_string());
-    let token = v["cart_token"]
-        .as_str()
+    let cart = match v.get("cart_id") {
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+        None => anyhow::bail!("no cart id"),
+    };
+    let token = v
+        .get("cart_token")
+        .and_then(serde_json::Value::as_str)
         .context("no cart token")?
         .to_string();
     Ok(ConnState {

@@ -129,11 +129,10 @@ pub async fn insert_synthetic_orders(
                             });
                         }
                     }
-                    let payment = [
-                        PaymentMethod::Card,
-                        PaymentMethod::Cod,
-                        PaymentMethod::BankTransfer,
-                    ][rng.below(3)];
+                    let payment = PaymentMethod::ALL
+                        .get(rng.below(3))
+                        .copied()
+                        .unwrap_or(PaymentMethod::Cod);
                     let priced: Vec<PricedLine> = lines
                         .iter()
                         .map(|l| PricedLine {

@@ -302,7 +302,12 @@ async fn every_checkout_field_refuses_bad_input_with_a_message() {
         "optional fields may stay empty"
     );
     let long = "あ".repeat(31);
-    let cases: Vec<(Vec<(&'static str, &'static str)>, &str, &str)> = vec![
+    type Case = (
+        Vec<(&'static str, &'static str)>,
+        &'static str,
+        &'static str,
+    );
+    let cases: Vec<Case> = vec![
         (
             with(&[("family_name_kana", "鏑木")]),
             "family_name_kana",
