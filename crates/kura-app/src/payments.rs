@@ -75,4 +75,8 @@ pub trait PaymentGateway: Send + Sync {
         body: &[u8],
         now: i64,
     ) -> Result<PaymentNotification, PaymentError>;
+    /// The origin (`https://host`) of the provider's hosted payment pages. The shop's CSP
+    /// `form-action` must allow it: browsers apply that directive to the redirect that follows
+    /// the order form.
+    fn checkout_origin(&self) -> String;
 }

@@ -192,6 +192,25 @@ struct ErrorDetail {
 
 #[async_trait]
 impl PaymentGateway for StripeCheckout {
+    fn checkout_origin(&self) -> String {
+        // Stripe serves its API and its hosted checkout pages from different hosts; a
+        // Stripe-compatible server (the sandbox) serves both from one.
+        if self.api_base.contains("://api.stripe.com") {
+            "https://checkout.stripe.com".to_owned()
+        } else {
+            let after_scheme = self.api_base.find("://").map_or(0, |i| i + 3);
+            let end = self
+                .api_base
+                .get(after_scheme..)
+                .and_then(|rest| rest.find('/'))
+                .map_or(self.api_base.len(), |i| after_scheme + i);
+            self.api_base
+                .get(..end)
+                .unwrap_or(&self.api_base)
+                .to_owned()
+        }
+    }
+
     #[tracing::instrument(skip_all, fields(order = %request.order_number))]
     async fn create_checkout(
         &self,

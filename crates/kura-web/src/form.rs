@@ -60,7 +60,11 @@ impl FormFields {
 
     /// Field names not in `known`.
     pub fn unknown(&self, known: &[&str]) -> Vec<String> {
-        self.values.keys().filter(|k| !known.contains(&k.as_str()) && *k != "csrf_token").cloned().collect()
+        self.values
+            .keys()
+            .filter(|k| !known.contains(&k.as_str()) && *k != "csrf_token")
+            .cloned()
+            .collect()
     }
 }
 

@@ -22,7 +22,9 @@ use tower::ServiceBuilder;
 use crate::AppState;
 use crate::error::{ErrorKind, WebError, render_errors};
 use crate::pages::{account, cart, checkout, ops, storefront, webhooks};
-use crate::security::{body_limit, card_guard, client_ip, csrf, headers, rate_limit, request_id, session};
+use crate::security::{
+    body_limit, card_guard, client_ip, csrf, headers, rate_limit, request_id, session,
+};
 
 async fn not_found() -> WebError {
     WebError::new(ErrorKind::NotFound)
@@ -40,8 +42,14 @@ pub fn router(state: AppState) -> Router {
         .route("/cart", get(cart::cart_get))
         .route("/cart/add", post(cart::cart_add_post))
         .route("/cart/update", post(cart::cart_update_post))
-        .route("/checkout", get(checkout::checkout_get).post(checkout::checkout_post))
-        .route("/checkout/confirm", get(checkout::confirm_get).post(checkout::confirm_post))
+        .route(
+            "/checkout",
+            get(checkout::checkout_get).post(checkout::checkout_post),
+        )
+        .route(
+            "/checkout/confirm",
+            get(checkout::confirm_get).post(checkout::confirm_post),
+        )
         .route("/checkout/return/{number}", get(checkout::return_get))
         .route("/orders/{number}", get(checkout::order_get))
         .route("/webhooks/payments", post(webhooks::payments_post))

@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use kura_app::carts::Carts;
-use kura_app::mail::{MailOutbox, Mailer};
 use kura_app::catalog::Catalog;
+use kura_app::mail::{MailOutbox, Mailer};
 use kura_app::orders::Orders;
 use kura_app::payments::PaymentGateway;
 use kura_app::{Customers, SecurityEvent, SecurityEvents, Sessions, Store, Vault};
@@ -42,11 +42,23 @@ pub struct Shop {
     pub events: Arc<dyn SecurityEvents>,
     pub config: WebConfig,
     pub limiter: RateLimiter,
+    /// Where the card provider's hosted pages live (allowed by the CSP's `form-action`).
+    pub payment_origin: Option<String>,
 }
 
 impl Shop {
     pub fn new(p: ShopParts) -> Self {
         let limiter = RateLimiter::new(p.config.rate_per_second, p.config.rate_burst);
+        // Only an origin made of safe characters goes into the header.
+        let payment_origin = p
+            .payments
+            .as_ref()
+            .map(|g| g.checkout_origin())
+            .filter(|o| {
+                (o.starts_with("https://") || o.starts_with("http://"))
+                    && o.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || ":/.-[]".contains(c))
+            });
         Self {
             store: p.store,
             vault: p.vault,
@@ -61,6 +73,7 @@ impl Shop {
             events: p.events,
             config: p.config,
             limiter,
+            payment_origin,
         }
     }
 

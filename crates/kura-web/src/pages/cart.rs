@@ -57,8 +57,16 @@ pub fn line_views(cart: &CartView, ctx: &PageContext) -> Vec<LineView> {
         .map(|l| LineView {
             sku: l.item.sku.clone(),
             slug: l.item.product_slug.clone(),
-            name: if en { l.item.product_name_en.clone() } else { l.item.product_name_ja.clone() },
-            variant: if en { l.item.label_en.clone() } else { l.item.label_ja.clone() },
+            name: if en {
+                l.item.product_name_en.clone()
+            } else {
+                l.item.product_name_ja.clone()
+            },
+            variant: if en {
+                l.item.label_en.clone()
+            } else {
+                l.item.label_ja.clone()
+            },
             image: l.item.image.clone(),
             unit_price: l.item.price.grouped(),
             quantity: l.quantity,
@@ -68,7 +76,9 @@ pub fn line_views(cart: &CartView, ctx: &PageContext) -> Vec<LineView> {
                 if l.item.stock <= 0 {
                     ctx.tr.t("cart.problem.sold_out").to_string()
                 } else {
-                    ctx.tr.t("cart.problem.insufficient_stock").replace("{n}", &l.item.stock.to_string())
+                    ctx.tr
+                        .t("cart.problem.insufficient_stock")
+                        .replace("{n}", &l.item.stock.to_string())
                 }
             }),
         })
@@ -86,7 +96,13 @@ struct CartPage {
     message: Option<String>,
 }
 
-async fn render(state: &AppState, mut ctx: PageContext, session: &Session, message: Option<String>, status: StatusCode) -> Result<Response, WebError> {
+async fn render(
+    state: &AppState,
+    mut ctx: PageContext,
+    session: &Session,
+    message: Option<String>,
+    status: StatusCode,
+) -> Result<Response, WebError> {
     ctx.csrf = session.csrf_token().await?;
     let cart = match current_cart(state, session).await? {
         Some(id) => state.carts.view(id).await?,
@@ -103,7 +119,11 @@ async fn render(state: &AppState, mut ctx: PageContext, session: &Session, messa
     Ok((status, Html(page.render()?)).into_response())
 }
 
-pub async fn cart_get(State(state): State<AppState>, ctx: PageContext, session: Session) -> Result<Response, WebError> {
+pub async fn cart_get(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    session: Session,
+) -> Result<Response, WebError> {
     render(&state, ctx, &session, None, StatusCode::OK).await
 }
 
@@ -112,11 +132,20 @@ fn quantity_problem(code: &'static str) -> String {
 }
 
 /// Adds a variant to the cart and returns to its product page with the outcome.
-pub async fn cart_add_post(State(state): State<AppState>, ctx: PageContext, session: Session, body: axum::body::Bytes) -> Result<Response, WebError> {
+pub async fn cart_add_post(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    session: Session,
+    body: axum::body::Bytes,
+) -> Result<Response, WebError> {
     let form = FormFields::parse(&body);
     let sku = form.get("sku").to_string();
     let back = form.get("slug");
-    let back = if back.is_empty() || back.len() > 100 { String::new() } else { format!("/products/{}", encode_component(back)) };
+    let back = if back.is_empty() || back.len() > 100 {
+        String::new()
+    } else {
+        format!("/products/{}", encode_component(back))
+    };
     let problem = if form.malformed || !form.unknown(&["sku", "slug", "quantity"]).is_empty() {
         Some("invalid_quantity".to_string())
     } else {
@@ -137,25 +166,51 @@ pub async fn cart_add_post(State(state): State<AppState>, ctx: PageContext, sess
         (Some(code), false) => Ok(Redirect::to(&format!("{back}?problem={code}")).into_response()),
         (Some(code), true) => {
             let message = Some(cart_problem(ctx.tr, &code).to_string());
-            render(&state, ctx, &session, message, StatusCode::UNPROCESSABLE_ENTITY).await
+            render(
+                &state,
+                ctx,
+                &session,
+                message,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
         }
     }
 }
 
 /// Changes a line's quantity (0 or the remove button removes it).
-pub async fn cart_update_post(State(state): State<AppState>, ctx: PageContext, session: Session, body: axum::body::Bytes) -> Result<Response, WebError> {
+pub async fn cart_update_post(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    session: Session,
+    body: axum::body::Bytes,
+) -> Result<Response, WebError> {
     let form = FormFields::parse(&body);
-    let Some(cart) = current_cart(&state, &session).await? else { return Ok(Redirect::to("/cart").into_response()) };
+    let Some(cart) = current_cart(&state, &session).await? else {
+        return Ok(Redirect::to("/cart").into_response());
+    };
     let sku = form.get("sku").to_string();
-    let wanted = if form.get("remove") == "1" { Ok(0) } else {
+    let wanted = if form.get("remove") == "1" {
+        Ok(0)
+    } else {
         let raw = form.get("quantity");
-        if raw.trim() == "0" { Ok(0) } else { Quantity::parse(raw).map(Quantity::get).map_err(|e| e.code()) }
+        if raw.trim() == "0" {
+            Ok(0)
+        } else {
+            Quantity::parse(raw)
+                .map(Quantity::get)
+                .map_err(|e| e.code())
+        }
     };
     let outcome = if form.malformed || !form.unknown(&["sku", "quantity", "remove"]).is_empty() {
         Err("invalid_quantity")
     } else {
         match wanted {
-            Ok(n) => state.carts.set(cart, &sku, n).await?.map_err(CartError::code),
+            Ok(n) => state
+                .carts
+                .set(cart, &sku, n)
+                .await?
+                .map_err(CartError::code),
             Err(code) => Err(code),
         }
     };
@@ -163,7 +218,14 @@ pub async fn cart_update_post(State(state): State<AppState>, ctx: PageContext, s
         Ok(()) => Ok(Redirect::to("/cart").into_response()),
         Err(code) => {
             let message = Some(cart_problem(ctx.tr, code).to_string());
-            render(&state, ctx, &session, message, StatusCode::UNPROCESSABLE_ENTITY).await
+            render(
+                &state,
+                ctx,
+                &session,
+                message,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
         }
     }
 }

@@ -14,8 +14,8 @@ use kura_app::CheckoutDraft;
 use kura_app::carts::CartView;
 use kura_app::orders::{CheckoutError, CheckoutInput, OrderView};
 use kura_domain::{
-    AddressLine, BirthDate, CustomerProfile, Date, DeliverySlot, Email, FieldError, Gender, Kana, OrderStatus, PaymentMethod,
-    Person, PersonName, Phone, PostalCode, Prefecture, Totals,
+    AddressLine, BirthDate, CustomerProfile, Date, DeliverySlot, Email, FieldError, Gender, Kana,
+    OrderStatus, PaymentMethod, Person, PersonName, Phone, PostalCode, Prefecture, Totals,
 };
 
 use crate::AppState;
@@ -41,7 +41,18 @@ const PERSON_FIELDS: [&str; 9] = [
 fn known_fields() -> Vec<String> {
     let mut v: Vec<String> = PERSON_FIELDS.iter().map(|f| f.to_string()).collect();
     v.extend(PERSON_FIELDS.iter().map(|f| format!("ship_{f}")));
-    v.extend(["email", "birth_date", "gender", "ship_to", "delivery_date", "delivery_slot", "payment"].map(String::from));
+    v.extend(
+        [
+            "email",
+            "birth_date",
+            "gender",
+            "ship_to",
+            "delivery_date",
+            "delivery_slot",
+            "payment",
+        ]
+        .map(String::from),
+    );
     v
 }
 
@@ -77,7 +88,12 @@ fn field_message(tr: Tr, e: FieldError) -> String {
     }
 }
 
-fn person_from(form: &FormState, prefix: &str, tr: Tr, errors: &mut std::collections::BTreeMap<String, String>) -> Option<Person> {
+fn person_from(
+    form: &FormState,
+    prefix: &str,
+    tr: Tr,
+    errors: &mut std::collections::BTreeMap<String, String>,
+) -> Option<Person> {
     let get = |f: &str| form.v(&format!("{prefix}{f}")).to_string();
     let mut check = |name: &str, r: Result<(), FieldError>| {
         if let Err(e) = r {
@@ -93,12 +109,30 @@ fn person_from(form: &FormState, prefix: &str, tr: Tr, errors: &mut std::collect
     let address1 = AddressLine::parse(&get("address1"));
     let address2 = AddressLine::parse_optional(&get("address2"));
     let phone = Phone::parse(&get("phone"));
-    check("family_name", family_name.as_ref().map(|_| ()).map_err(|e| *e));
-    check("given_name", given_name.as_ref().map(|_| ()).map_err(|e| *e));
-    check("family_name_kana", family_name_kana.as_ref().map(|_| ()).map_err(|e| *e));
-    check("given_name_kana", given_name_kana.as_ref().map(|_| ()).map_err(|e| *e));
-    check("postal_code", postal_code.as_ref().map(|_| ()).map_err(|e| *e));
-    check("prefecture", prefecture.as_ref().map(|_| ()).map_err(|e| *e));
+    check(
+        "family_name",
+        family_name.as_ref().map(|_| ()).map_err(|e| *e),
+    );
+    check(
+        "given_name",
+        given_name.as_ref().map(|_| ()).map_err(|e| *e),
+    );
+    check(
+        "family_name_kana",
+        family_name_kana.as_ref().map(|_| ()).map_err(|e| *e),
+    );
+    check(
+        "given_name_kana",
+        given_name_kana.as_ref().map(|_| ()).map_err(|e| *e),
+    );
+    check(
+        "postal_code",
+        postal_code.as_ref().map(|_| ()).map_err(|e| *e),
+    );
+    check(
+        "prefecture",
+        prefecture.as_ref().map(|_| ()).map_err(|e| *e),
+    );
     check("address1", address1.as_ref().map(|_| ()).map_err(|e| *e));
     check("address2", address2.as_ref().map(|_| ()).map_err(|e| *e));
     check("phone", phone.as_ref().map(|_| ()).map_err(|e| *e));
@@ -116,19 +150,37 @@ fn person_from(form: &FormState, prefix: &str, tr: Tr, errors: &mut std::collect
 }
 
 /// Validates the whole form. `Err` carries the form with its messages.
-pub fn validate(mut form: FormState, tr: Tr, now: i64, card_available: bool) -> Result<CheckoutInput, FormState> {
+pub fn validate(
+    mut form: FormState,
+    tr: Tr,
+    now: i64,
+    card_available: bool,
+) -> Result<CheckoutInput, FormState> {
     let mut errors = std::collections::BTreeMap::new();
     let today = Date::today_in_japan(now);
-    let birth_today = (u16::try_from(today.year).unwrap_or(9999), u8::try_from(today.month).unwrap_or(12), u8::try_from(today.day).unwrap_or(31));
+    let birth_today = (
+        u16::try_from(today.year).unwrap_or(9999),
+        u8::try_from(today.month).unwrap_or(12),
+        u8::try_from(today.day).unwrap_or(31),
+    );
     let person = person_from(&form, "", tr, &mut errors);
-    let email = Email::parse(form.v("email")).map_err(|e| errors.insert("email".into(), field_message(tr, e))).ok();
-    let birth_date = BirthDate::parse_optional(form.v("birth_date"), birth_today).map_err(|e| errors.insert("birth_date".into(), field_message(tr, e))).ok();
-    let gender = Gender::parse_optional(form.v("gender")).map_err(|e| errors.insert("gender".into(), field_message(tr, e))).ok();
+    let email = Email::parse(form.v("email"))
+        .map_err(|e| errors.insert("email".into(), field_message(tr, e)))
+        .ok();
+    let birth_date = BirthDate::parse_optional(form.v("birth_date"), birth_today)
+        .map_err(|e| errors.insert("birth_date".into(), field_message(tr, e)))
+        .ok();
+    let gender = Gender::parse_optional(form.v("gender"))
+        .map_err(|e| errors.insert("gender".into(), field_message(tr, e)))
+        .ok();
     let recipient = match form.v("ship_to") {
         "other" => Some(person_from(&form, "ship_", tr, &mut errors)),
         "same" | "" => None,
         _ => {
-            errors.insert("ship_to".into(), field_message(tr, FieldError::UnknownChoice));
+            errors.insert(
+                "ship_to".into(),
+                field_message(tr, FieldError::UnknownChoice),
+            );
             None
         }
     };
@@ -138,11 +190,17 @@ pub fn validate(mut form: FormState, tr: Tr, now: i64, card_available: bool) -> 
         s => match Date::parse(s) {
             Some(d) if d >= first && d <= last => Some(Some(d)),
             Some(_) => {
-                errors.insert("delivery_date".into(), tr.t("checkout.error.delivery_date_range").to_string());
+                errors.insert(
+                    "delivery_date".into(),
+                    tr.t("checkout.error.delivery_date_range").to_string(),
+                );
                 None
             }
             None => {
-                errors.insert("delivery_date".into(), field_message(tr, FieldError::InvalidDate));
+                errors.insert(
+                    "delivery_date".into(),
+                    field_message(tr, FieldError::InvalidDate),
+                );
                 None
             }
         },
@@ -152,25 +210,39 @@ pub fn validate(mut form: FormState, tr: Tr, now: i64, card_available: bool) -> 
         s => match DeliverySlot::parse(s) {
             Some(slot) => Some(Some(slot)),
             None => {
-                errors.insert("delivery_slot".into(), field_message(tr, FieldError::UnknownChoice));
+                errors.insert(
+                    "delivery_slot".into(),
+                    field_message(tr, FieldError::UnknownChoice),
+                );
                 None
             }
         },
     };
     let payment = match PaymentMethod::parse(form.v("payment")) {
         Some(PaymentMethod::Card) if !card_available => {
-            errors.insert("payment".into(), tr.t("checkout.error.card_unavailable").to_string());
+            errors.insert(
+                "payment".into(),
+                tr.t("checkout.error.card_unavailable").to_string(),
+            );
             None
         }
         Some(p) => Some(p),
         None => {
-            errors.insert("payment".into(), tr.t("checkout.error.choose_payment").to_string());
+            errors.insert(
+                "payment".into(),
+                tr.t("checkout.error.choose_payment").to_string(),
+            );
             None
         }
     };
     let built = (|| {
         Some(CheckoutInput {
-            buyer: CustomerProfile { person: person?, email: email?, birth_date: birth_date?, gender: gender? },
+            buyer: CustomerProfile {
+                person: person?,
+                email: email?,
+                birth_date: birth_date?,
+                gender: gender?,
+            },
             recipient: match recipient {
                 Some(r) => Some(r?),
                 None => None,
@@ -197,14 +269,35 @@ pub fn validate(mut form: FormState, tr: Tr, now: i64, card_available: bool) -> 
 fn values_of(input: &CheckoutInput) -> std::collections::BTreeMap<String, String> {
     let mut v = std::collections::BTreeMap::new();
     let mut person = |prefix: &str, p: &Person| {
-        v.insert(format!("{prefix}family_name"), p.family_name.as_str().to_string());
-        v.insert(format!("{prefix}given_name"), p.given_name.as_str().to_string());
-        v.insert(format!("{prefix}family_name_kana"), p.family_name_kana.as_str().to_string());
-        v.insert(format!("{prefix}given_name_kana"), p.given_name_kana.as_str().to_string());
+        v.insert(
+            format!("{prefix}family_name"),
+            p.family_name.as_str().to_string(),
+        );
+        v.insert(
+            format!("{prefix}given_name"),
+            p.given_name.as_str().to_string(),
+        );
+        v.insert(
+            format!("{prefix}family_name_kana"),
+            p.family_name_kana.as_str().to_string(),
+        );
+        v.insert(
+            format!("{prefix}given_name_kana"),
+            p.given_name_kana.as_str().to_string(),
+        );
         v.insert(format!("{prefix}postal_code"), p.postal_code.display());
-        v.insert(format!("{prefix}prefecture"), p.prefecture.code().to_string());
+        v.insert(
+            format!("{prefix}prefecture"),
+            p.prefecture.code().to_string(),
+        );
         v.insert(format!("{prefix}address1"), p.address1.as_str().to_string());
-        v.insert(format!("{prefix}address2"), p.address2.as_ref().map(|a| a.as_str().to_string()).unwrap_or_default());
+        v.insert(
+            format!("{prefix}address2"),
+            p.address2
+                .as_ref()
+                .map(|a| a.as_str().to_string())
+                .unwrap_or_default(),
+        );
         v.insert(format!("{prefix}phone"), p.phone.as_str().to_string());
     };
     person("", &input.buyer.person);
@@ -212,11 +305,38 @@ fn values_of(input: &CheckoutInput) -> std::collections::BTreeMap<String, String
         person("ship_", r);
     }
     v.insert("email".into(), input.buyer.email.as_str().to_string());
-    v.insert("birth_date".into(), input.buyer.birth_date.map(|d| d.iso()).unwrap_or_default());
-    v.insert("gender".into(), input.buyer.gender.map(|g| g.code().to_string()).unwrap_or_default());
-    v.insert("ship_to".into(), if input.recipient.is_some() { "other" } else { "same" }.into());
-    v.insert("delivery_date".into(), input.delivery_date.map(Date::iso).unwrap_or_default());
-    v.insert("delivery_slot".into(), input.delivery_slot.map(|s| s.code().to_string()).unwrap_or_default());
+    v.insert(
+        "birth_date".into(),
+        input.buyer.birth_date.map(|d| d.iso()).unwrap_or_default(),
+    );
+    v.insert(
+        "gender".into(),
+        input
+            .buyer
+            .gender
+            .map(|g| g.code().to_string())
+            .unwrap_or_default(),
+    );
+    v.insert(
+        "ship_to".into(),
+        if input.recipient.is_some() {
+            "other"
+        } else {
+            "same"
+        }
+        .into(),
+    );
+    v.insert(
+        "delivery_date".into(),
+        input.delivery_date.map(Date::iso).unwrap_or_default(),
+    );
+    v.insert(
+        "delivery_slot".into(),
+        input
+            .delivery_slot
+            .map(|s| s.code().to_string())
+            .unwrap_or_default(),
+    );
     v.insert("payment".into(), input.payment.code().into());
     v
 }
@@ -242,29 +362,50 @@ struct CheckoutPage {
 fn choices(state: &AppState, tr: Tr) -> (Vec<Choice>, Vec<Choice>, Vec<Choice>) {
     let en = tr.0 == Lang::En;
     let prefectures = Prefecture::all()
-        .map(|p| Choice { value: p.code().to_string(), label: if en { p.name_en() } else { p.name_ja() }.to_string() })
+        .map(|p| Choice {
+            value: p.code().to_string(),
+            label: if en { p.name_en() } else { p.name_ja() }.to_string(),
+        })
         .collect();
     let (first, last) = state.orders.delivery_window();
     let mut dates = Vec::new();
     let mut d = first;
     while d <= last {
-        dates.push(Choice { value: d.iso(), label: if en { d.label_en() } else { d.label_ja() } });
+        dates.push(Choice {
+            value: d.iso(),
+            label: if en { d.label_en() } else { d.label_ja() },
+        });
         d = d.add_days(1);
     }
     let slots = DeliverySlot::ALL
         .iter()
-        .map(|s| Choice { value: s.code().to_string(), label: if en { s.label_en() } else { s.label_ja() }.to_string() })
+        .map(|s| Choice {
+            value: s.code().to_string(),
+            label: if en { s.label_en() } else { s.label_ja() }.to_string(),
+        })
         .collect();
     (prefectures, dates, slots)
 }
 
-async fn cart_for_checkout(state: &AppState, session: &Session) -> Result<Option<(i64, CartView)>, WebError> {
-    let Some(id) = current_cart(state, session).await? else { return Ok(None) };
+async fn cart_for_checkout(
+    state: &AppState,
+    session: &Session,
+) -> Result<Option<(i64, CartView)>, WebError> {
+    let Some(id) = current_cart(state, session).await? else {
+        return Ok(None);
+    };
     let cart = state.carts.view(id).await?;
     Ok((!cart.lines.is_empty()).then_some((id, cart)))
 }
 
-async fn render_form(state: &AppState, mut ctx: PageContext, session: &Session, form: FormState, cart: &CartView, status: StatusCode) -> Result<Response, WebError> {
+async fn render_form(
+    state: &AppState,
+    mut ctx: PageContext,
+    session: &Session,
+    form: FormState,
+    cart: &CartView,
+    status: StatusCode,
+) -> Result<Response, WebError> {
     ctx.csrf = session.csrf_token().await?;
     let (prefectures, dates, slots) = choices(state, ctx.tr);
     let page = CheckoutPage {
@@ -280,8 +421,14 @@ async fn render_form(state: &AppState, mut ctx: PageContext, session: &Session, 
     Ok((status, Html(page.render()?)).into_response())
 }
 
-pub async fn checkout_get(State(state): State<AppState>, ctx: PageContext, session: Session) -> Result<Response, WebError> {
-    let Some((_, cart)) = cart_for_checkout(&state, &session).await? else { return Ok(Redirect::to("/cart").into_response()) };
+pub async fn checkout_get(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    session: Session,
+) -> Result<Response, WebError> {
+    let Some((_, cart)) = cart_for_checkout(&state, &session).await? else {
+        return Ok(Redirect::to("/cart").into_response());
+    };
     let data = session.data().await;
     let mut form = FormState::default();
     if let Some(draft) = &data.checkout {
@@ -289,15 +436,29 @@ pub async fn checkout_get(State(state): State<AppState>, ctx: PageContext, sessi
     } else if let Some(customer) = session.customer_id().await
         && let Some(profile) = state.customers.profile(customer).await?
     {
-        let input = CheckoutInput { buyer: profile, recipient: None, delivery_date: None, delivery_slot: None, payment: PaymentMethod::Cod, lang: String::new() };
+        let input = CheckoutInput {
+            buyer: profile,
+            recipient: None,
+            delivery_date: None,
+            delivery_slot: None,
+            payment: PaymentMethod::Cod,
+            lang: String::new(),
+        };
         form.values = values_of(&input);
         form.values.remove("payment");
     }
     render_form(&state, ctx, &session, form, &cart, StatusCode::OK).await
 }
 
-pub async fn checkout_post(State(state): State<AppState>, ctx: PageContext, session: Session, body: axum::body::Bytes) -> Result<Response, WebError> {
-    let Some((_, cart)) = cart_for_checkout(&state, &session).await? else { return Ok(Redirect::to("/cart").into_response()) };
+pub async fn checkout_post(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    session: Session,
+    body: axum::body::Bytes,
+) -> Result<Response, WebError> {
+    let Some((_, cart)) = cart_for_checkout(&state, &session).await? else {
+        return Ok(Redirect::to("/cart").into_response());
+    };
     let fields = FormFields::parse(&body);
     let known = known_fields();
     let known_refs: Vec<&str> = known.iter().map(String::as_str).collect();
@@ -308,10 +469,26 @@ pub async fn checkout_post(State(state): State<AppState>, ctx: PageContext, sess
     }
     if fields.malformed || !fields.unknown(&known_refs).is_empty() {
         form.general = Some(ctx.tr.t("checkout.error.unreadable").to_string());
-        return render_form(&state, ctx, &session, form, &cart, StatusCode::UNPROCESSABLE_ENTITY).await;
+        return render_form(
+            &state,
+            ctx,
+            &session,
+            form,
+            &cart,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
     }
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-    match validate(form, ctx.tr, i64::try_from(now).unwrap_or(0), state.orders.card_available()) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    match validate(
+        form,
+        ctx.tr,
+        i64::try_from(now).unwrap_or(0),
+        state.orders.card_available(),
+    ) {
         Ok(input) => {
             let mut data = session.data().await;
             let attempt = hex::encode(kura_seal::random_bytes::<16>().map_err(WebError::internal)?);
@@ -319,7 +496,17 @@ pub async fn checkout_post(State(state): State<AppState>, ctx: PageContext, sess
             session.set_data(data).await?;
             Ok(Redirect::to("/checkout/confirm").into_response())
         }
-        Err(form) => render_form(&state, ctx, &session, form, &cart, StatusCode::UNPROCESSABLE_ENTITY).await,
+        Err(form) => {
+            render_form(
+                &state,
+                ctx,
+                &session,
+                form,
+                &cart,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
     }
 }
 
@@ -333,7 +520,11 @@ pub struct PersonView {
 }
 
 pub fn person_view(p: &Person, lang: Lang) -> PersonView {
-    let pref = if lang == Lang::En { p.prefecture.name_en() } else { p.prefecture.name_ja() };
+    let pref = if lang == Lang::En {
+        p.prefecture.name_en()
+    } else {
+        p.prefecture.name_ja()
+    };
     let mut address = format!("{pref} {}", p.address1.as_str());
     if let Some(a2) = &p.address2 {
         address.push(' ');
@@ -341,7 +532,11 @@ pub fn person_view(p: &Person, lang: Lang) -> PersonView {
     }
     PersonView {
         name: format!("{} {}", p.family_name.as_str(), p.given_name.as_str()),
-        kana: format!("{} {}", p.family_name_kana.as_str(), p.given_name_kana.as_str()),
+        kana: format!(
+            "{} {}",
+            p.family_name_kana.as_str(),
+            p.given_name_kana.as_str()
+        ),
         postal_code: p.postal_code.display(),
         address,
         phone: p.phone.as_str().to_string(),
@@ -374,15 +569,24 @@ pub fn totals_view(t: &Totals) -> TotalsView {
 
 pub fn delivery_text(tr: Tr, date: Option<Date>, slot: Option<DeliverySlot>) -> String {
     let en = tr.0 == Lang::En;
-    let d = date.map_or_else(|| tr.t("checkout.delivery.earliest").to_string(), |d| if en { d.label_en() } else { d.label_ja() });
-    let s = slot.map_or_else(|| tr.t("checkout.delivery.any_time").to_string(), |s| if en { s.label_en() } else { s.label_ja() }.to_string());
+    let d = date.map_or_else(
+        || tr.t("checkout.delivery.earliest").to_string(),
+        |d| if en { d.label_en() } else { d.label_ja() },
+    );
+    let s = slot.map_or_else(
+        || tr.t("checkout.delivery.any_time").to_string(),
+        |s| if en { s.label_en() } else { s.label_ja() }.to_string(),
+    );
     format!("{d} / {s}")
 }
 
 pub fn payment_text(tr: Tr, p: PaymentMethod) -> (&'static str, &'static str) {
     match p {
         PaymentMethod::Cod => (tr.t("payment.cod"), tr.t("payment.cod.timing")),
-        PaymentMethod::BankTransfer => (tr.t("payment.bank_transfer"), tr.t("payment.bank_transfer.timing")),
+        PaymentMethod::BankTransfer => (
+            tr.t("payment.bank_transfer"),
+            tr.t("payment.bank_transfer.timing"),
+        ),
         PaymentMethod::Card => (tr.t("payment.card"), tr.t("payment.card.timing")),
     }
 }
@@ -408,12 +612,26 @@ struct ConfirmPage<'a> {
     blocked: bool,
 }
 
-async fn render_confirm(state: &AppState, mut ctx: PageContext, session: &Session, message: Option<String>, status: StatusCode) -> Result<Response, WebError> {
-    let Some((_, cart)) = cart_for_checkout(state, session).await? else { return Ok(Redirect::to("/cart").into_response()) };
-    let Some(draft) = session.data().await.checkout else { return Ok(Redirect::to("/checkout").into_response()) };
+async fn render_confirm(
+    state: &AppState,
+    mut ctx: PageContext,
+    session: &Session,
+    message: Option<String>,
+    status: StatusCode,
+) -> Result<Response, WebError> {
+    let Some((_, cart)) = cart_for_checkout(state, session).await? else {
+        return Ok(Redirect::to("/cart").into_response());
+    };
+    let Some(draft) = session.data().await.checkout else {
+        return Ok(Redirect::to("/checkout").into_response());
+    };
     ctx.csrf = session.csrf_token().await?;
     let input = &draft.input;
-    let destination = input.recipient.as_ref().unwrap_or(&input.buyer.person).prefecture;
+    let destination = input
+        .recipient
+        .as_ref()
+        .unwrap_or(&input.buyer.person)
+        .prefecture;
     let priced: Vec<_> = cart.lines.iter().map(|l| l.priced()).collect();
     let totals = Totals::compute(&priced, destination, input.payment);
     let lang = ctx.tr.0;
@@ -438,11 +656,20 @@ async fn render_confirm(state: &AppState, mut ctx: PageContext, session: &Sessio
     Ok((status, Html(page.render()?)).into_response())
 }
 
-pub async fn confirm_get(State(state): State<AppState>, ctx: PageContext, session: Session) -> Result<Response, WebError> {
+pub async fn confirm_get(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    session: Session,
+) -> Result<Response, WebError> {
     render_confirm(&state, ctx, &session, None, StatusCode::OK).await
 }
 
-pub async fn confirm_post(State(state): State<AppState>, ctx: PageContext, session: Session, body: axum::body::Bytes) -> Result<Response, WebError> {
+pub async fn confirm_post(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    session: Session,
+    body: axum::body::Bytes,
+) -> Result<Response, WebError> {
     let fields = FormFields::parse(&body);
     let mut data = session.data().await;
     // A repeated submission after success: the draft is gone; show the order it made.
@@ -458,18 +685,37 @@ pub async fn confirm_post(State(state): State<AppState>, ctx: PageContext, sessi
         let message = Some(ctx_text(&ctx, "checkout.error.changed"));
         return render_confirm(&state, ctx, &session, message, StatusCode::CONFLICT).await;
     }
-    let Some(cart_id) = current_cart(&state, &session).await? else { return Ok(Redirect::to("/cart").into_response()) };
+    let Some(cart_id) = current_cart(&state, &session).await? else {
+        return Ok(Redirect::to("/cart").into_response());
+    };
     let cart = state.carts.view(cart_id).await?;
     // What the customer confirmed must be what they pay (特定商取引法: the final screen binds).
-    let destination = draft.input.recipient.as_ref().unwrap_or(&draft.input.buyer.person).prefecture;
+    let destination = draft
+        .input
+        .recipient
+        .as_ref()
+        .unwrap_or(&draft.input.buyer.person)
+        .prefecture;
     let priced: Vec<_> = cart.lines.iter().map(|l| l.priced()).collect();
-    let now_total = Totals::compute(&priced, destination, draft.input.payment).total.0;
+    let now_total = Totals::compute(&priced, destination, draft.input.payment)
+        .total
+        .0;
     if fields.get("total").parse::<i64>().ok() != Some(now_total) {
         let message = Some(ctx_text(&ctx, "checkout.error.price_changed"));
         return render_confirm(&state, ctx, &session, message, StatusCode::CONFLICT).await;
     }
     let customer = session.customer_id().await;
-    match state.orders.place(&cart, Some(cart_id), customer, &draft.input, &format!("web:{}", draft.attempt)).await? {
+    match state
+        .orders
+        .place(
+            &cart,
+            Some(cart_id),
+            customer,
+            &draft.input,
+            &format!("web:{}", draft.attempt),
+        )
+        .await?
+    {
         Ok(placed) => {
             data.checkout = None;
             data.recent_orders.push(placed.id);
@@ -484,9 +730,15 @@ pub async fn confirm_post(State(state): State<AppState>, ctx: PageContext, sessi
         Err(e) => {
             let message = match &e {
                 CheckoutError::EmptyCart => return Ok(Redirect::to("/cart").into_response()),
-                CheckoutError::SoldOut { .. } | CheckoutError::Unavailable { .. } => ctx_text(&ctx, "checkout.error.sold_out"),
-                CheckoutError::PriceChanged { .. } => ctx_text(&ctx, "checkout.error.price_changed"),
-                CheckoutError::DeliveryDateOutOfRange => ctx_text(&ctx, "checkout.error.delivery_date_range"),
+                CheckoutError::SoldOut { .. } | CheckoutError::Unavailable { .. } => {
+                    ctx_text(&ctx, "checkout.error.sold_out")
+                }
+                CheckoutError::PriceChanged { .. } => {
+                    ctx_text(&ctx, "checkout.error.price_changed")
+                }
+                CheckoutError::DeliveryDateOutOfRange => {
+                    ctx_text(&ctx, "checkout.error.delivery_date_range")
+                }
                 CheckoutError::CardUnavailable => ctx_text(&ctx, "checkout.error.card_unavailable"),
             };
             render_confirm(&state, ctx, &session, Some(message), StatusCode::CONFLICT).await
@@ -529,14 +781,22 @@ pub struct OrderLineView {
 /// Whether this browser may see the order: its customer, or the session that placed it.
 async fn may_view(session: &Session, order: &OrderView) -> bool {
     let customer = session.customer_id().await;
-    (customer.is_some() && customer == order.customer_id) || session.data().await.recent_orders.contains(&order.id)
+    (customer.is_some() && customer == order.customer_id)
+        || session.data().await.recent_orders.contains(&order.id)
 }
 
-pub async fn order_get(State(state): State<AppState>, ctx: PageContext, session: Session, Path(number): Path<String>) -> Result<Response, WebError> {
+pub async fn order_get(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    session: Session,
+    Path(number): Path<String>,
+) -> Result<Response, WebError> {
     if number.len() > 20 {
         return Err(WebError::new(ErrorKind::NotFound));
     }
-    let Some(order) = state.orders.view_by_number(&number).await? else { return Err(WebError::new(ErrorKind::NotFound)) };
+    let Some(order) = state.orders.view_by_number(&number).await? else {
+        return Err(WebError::new(ErrorKind::NotFound));
+    };
     if !may_view(&session, &order).await {
         // The same answer as a missing order: numbers reveal nothing.
         return Err(WebError::new(ErrorKind::NotFound));
@@ -548,7 +808,10 @@ pub async fn order_get(State(state): State<AppState>, ctx: PageContext, session:
         number: order.number.clone(),
         status: ctx.tr.t(&status_key).to_string(),
         awaiting_card: order.status == OrderStatus::AwaitingPayment,
-        payment_url: order.payment_url.clone().filter(|_| order.status == OrderStatus::AwaitingPayment),
+        payment_url: order
+            .payment_url
+            .clone()
+            .filter(|_| order.status == OrderStatus::AwaitingPayment),
         lines: order
             .lines
             .iter()
@@ -557,7 +820,11 @@ pub async fn order_get(State(state): State<AppState>, ctx: PageContext, session:
                 variant: l.variant_label.clone(),
                 unit_price: l.unit_price.grouped(),
                 quantity: l.quantity,
-                total: l.unit_price.checked_mul(l.quantity).unwrap_or_default().grouped(),
+                total: l
+                    .unit_price
+                    .checked_mul(l.quantity)
+                    .unwrap_or_default()
+                    .grouped(),
                 reduced: l.tax == kura_domain::TaxRate::Reduced,
             })
             .collect(),
@@ -577,7 +844,11 @@ pub async fn order_get(State(state): State<AppState>, ctx: PageContext, session:
 /// Where the card provider sends the customer back: the order page shows whether the payment
 /// arrived (the signed notification decides, never this visit).
 pub async fn return_get(Path(number): Path<String>) -> Result<Response, WebError> {
-    if number.len() > 20 || !number.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+    if number.len() > 20
+        || !number
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-')
+    {
         return Err(WebError::new(ErrorKind::NotFound));
     }
     Ok(Redirect::to(&format!("/orders/{number}")).into_response())

@@ -28,7 +28,11 @@ pub struct ProductCard {
 pub fn card(p: &Product, lang: Lang) -> ProductCard {
     ProductCard {
         slug: p.slug.clone(),
-        name: if lang == Lang::En { p.name_en.clone() } else { p.name_ja.clone() },
+        name: if lang == Lang::En {
+            p.name_en.clone()
+        } else {
+            p.name_ja.clone()
+        },
         price: p.lowest_price().grouped(),
         image: p.image.clone(),
         in_stock: p.in_stock(),
@@ -44,7 +48,14 @@ pub struct CategoryLink {
 fn links(categories: &[Category], lang: Lang) -> Vec<CategoryLink> {
     categories
         .iter()
-        .map(|c| CategoryLink { slug: c.slug.clone(), name: if lang == Lang::En { c.name_en.clone() } else { c.name_ja.clone() } })
+        .map(|c| CategoryLink {
+            slug: c.slug.clone(),
+            name: if lang == Lang::En {
+                c.name_en.clone()
+            } else {
+                c.name_ja.clone()
+            },
+        })
         .collect()
 }
 
@@ -57,7 +68,9 @@ pub struct Paging {
 }
 
 fn paging(base: &str, page: u32, total: u64) -> Paging {
-    let pages = u32::try_from(total.div_ceil(u64::from(PAGE_SIZE))).unwrap_or(u32::MAX).max(1);
+    let pages = u32::try_from(total.div_ceil(u64::from(PAGE_SIZE)))
+        .unwrap_or(u32::MAX)
+        .max(1);
     let join = if base.contains('?') { '&' } else { '?' };
     Paging {
         page,
@@ -74,7 +87,11 @@ pub struct PageQuery {
 
 /// Page numbers from the query: anything odd is page 1; beyond the last page is empty.
 fn page_number(q: &PageQuery) -> u32 {
-    q.page.as_deref().and_then(|p| p.parse::<u32>().ok()).filter(|p| *p >= 1 && *p <= 10_000).unwrap_or(1)
+    q.page
+        .as_deref()
+        .and_then(|p| p.parse::<u32>().ok())
+        .filter(|p| *p >= 1 && *p <= 10_000)
+        .unwrap_or(1)
 }
 
 #[derive(Template)]
@@ -85,12 +102,22 @@ struct HomeView {
     products: Vec<ProductCard>,
 }
 
-pub async fn home_get(State(state): State<AppState>, ctx: PageContext) -> Result<Html<String>, WebError> {
+pub async fn home_get(
+    State(state): State<AppState>,
+    ctx: PageContext,
+) -> Result<Html<String>, WebError> {
     let lang = ctx.tr.0;
     let categories = links(&state.catalog.categories().await?, lang);
     let page = state.catalog.products(None, 1, PAGE_SIZE).await?;
     let products = page.products.iter().map(|p| card(p, lang)).collect();
-    Ok(Html(HomeView { ctx, categories, products }.render()?))
+    Ok(Html(
+        HomeView {
+            ctx,
+            categories,
+            products,
+        }
+        .render()?,
+    ))
 }
 
 #[derive(Template)]
@@ -106,10 +133,30 @@ struct ListingView {
     is_search: bool,
 }
 
-fn listing(ctx: PageContext, title: String, query: String, categories: Vec<CategoryLink>, page: ProductPage, paging: Paging, is_search: bool) -> Result<Html<String>, WebError> {
+fn listing(
+    ctx: PageContext,
+    title: String,
+    query: String,
+    categories: Vec<CategoryLink>,
+    page: ProductPage,
+    paging: Paging,
+    is_search: bool,
+) -> Result<Html<String>, WebError> {
     let lang = ctx.tr.0;
     let products = page.products.iter().map(|p| card(p, lang)).collect();
-    Ok(Html(ListingView { ctx, title, query, categories, products, total: page.total, paging, is_search }.render()?))
+    Ok(Html(
+        ListingView {
+            ctx,
+            title,
+            query,
+            categories,
+            products,
+            total: page.total,
+            paging,
+            is_search,
+        }
+        .render()?,
+    ))
 }
 
 pub async fn category_get(
@@ -118,12 +165,25 @@ pub async fn category_get(
     Path(slug): Path<String>,
     Query(q): Query<PageQuery>,
 ) -> Result<Html<String>, WebError> {
-    let Some(category) = state.catalog.category(&slug).await? else { return Err(WebError::new(ErrorKind::NotFound)) };
+    let Some(category) = state.catalog.category(&slug).await? else {
+        return Err(WebError::new(ErrorKind::NotFound));
+    };
     let n = page_number(&q);
-    let page = state.catalog.products(Some(category.id), n, PAGE_SIZE).await?;
+    let page = state
+        .catalog
+        .products(Some(category.id), n, PAGE_SIZE)
+        .await?;
     let lang = ctx.tr.0;
-    let title = if lang == Lang::En { category.name_en.clone() } else { category.name_ja.clone() };
-    let paging = paging(&format!("/category/{}", encode_component(&slug)), n, page.total);
+    let title = if lang == Lang::En {
+        category.name_en.clone()
+    } else {
+        category.name_ja.clone()
+    };
+    let paging = paging(
+        &format!("/category/{}", encode_component(&slug)),
+        n,
+        page.total,
+    );
     let categories = links(&state.catalog.categories().await?, lang);
     listing(ctx, title, String::new(), categories, page, paging, false)
 }
@@ -134,13 +194,25 @@ pub struct SearchQuery {
     page: Option<String>,
 }
 
-pub async fn search_get(State(state): State<AppState>, ctx: PageContext, Query(q): Query<SearchQuery>) -> Result<Html<String>, WebError> {
-    let query: String = q.q.unwrap_or_default().chars().take(kura_app::catalog::MAX_QUERY).collect();
+pub async fn search_get(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    Query(q): Query<SearchQuery>,
+) -> Result<Html<String>, WebError> {
+    let query: String =
+        q.q.unwrap_or_default()
+            .chars()
+            .take(kura_app::catalog::MAX_QUERY)
+            .collect();
     let n = page_number(&PageQuery { page: q.page });
     let page = state.catalog.search(&query, n, PAGE_SIZE).await?;
     let lang = ctx.tr.0;
     let title = ctx.tr.t("search.title").to_string();
-    let paging = paging(&format!("/search?q={}", encode_component(&query)), n, page.total);
+    let paging = paging(
+        &format!("/search?q={}", encode_component(&query)),
+        n,
+        page.total,
+    );
     let categories = links(&state.catalog.categories().await?, lang);
     listing(ctx, title, query, categories, page, paging, true)
 }
@@ -181,7 +253,9 @@ pub async fn product_get(
     Path(slug): Path<String>,
     Query(q): Query<ProductQuery>,
 ) -> Result<Html<String>, WebError> {
-    let Some(p) = state.catalog.product(&slug).await? else { return Err(WebError::new(ErrorKind::NotFound)) };
+    let Some(p) = state.catalog.product(&slug).await? else {
+        return Err(WebError::new(ErrorKind::NotFound));
+    };
     let lang = ctx.tr.0;
     ctx.csrf = session.csrf_token().await?;
     let variants: Vec<VariantOption> = p
@@ -189,7 +263,11 @@ pub async fn product_get(
         .iter()
         .map(|v| VariantOption {
             sku: v.sku.clone(),
-            label: if lang == Lang::En { v.label_en.clone() } else { v.label_ja.clone() },
+            label: if lang == Lang::En {
+                v.label_en.clone()
+            } else {
+                v.label_ja.clone()
+            },
             price: v.price.grouped(),
             in_stock: v.stock > 0,
             few_left: v.stock > 0 && v.stock <= 3,
@@ -202,8 +280,16 @@ pub async fn product_get(
     };
     let view = ProductView {
         slug: p.slug.clone(),
-        name: if lang == Lang::En { p.name_en.clone() } else { p.name_ja.clone() },
-        description: if lang == Lang::En { p.description_en.clone() } else { p.description_ja.clone() },
+        name: if lang == Lang::En {
+            p.name_en.clone()
+        } else {
+            p.name_ja.clone()
+        },
+        description: if lang == Lang::En {
+            p.description_en.clone()
+        } else {
+            p.description_ja.clone()
+        },
         image: p.image.clone(),
         reduced: p.tax == TaxRate::Reduced,
         any_in_stock: p.in_stock(),
@@ -219,7 +305,7 @@ pub async fn product_get(
 pub fn cart_problem(tr: Tr, code: &str) -> &'static str {
     match code {
         "sold_out" => tr.t("cart.problem.sold_out"),
-        "insufficient_stock" => tr.t("cart.problem.insufficient_stock"),
+        "insufficient_stock" => tr.t("cart.problem.not_enough"),
         "cart_full" => tr.t("cart.problem.cart_full"),
         "quantity_too_large" => tr.t("cart.problem.quantity_too_large"),
         "quantity_too_small" => tr.t("cart.problem.quantity_too_small"),
@@ -235,8 +321,17 @@ struct LegalView<'a> {
     legal: &'a LegalNotice,
 }
 
-pub async fn legal_get(State(state): State<AppState>, ctx: PageContext) -> Result<Html<String>, WebError> {
-    Ok(Html(LegalView { ctx, legal: &state.config.legal }.render()?))
+pub async fn legal_get(
+    State(state): State<AppState>,
+    ctx: PageContext,
+) -> Result<Html<String>, WebError> {
+    Ok(Html(
+        LegalView {
+            ctx,
+            legal: &state.config.legal,
+        }
+        .render()?,
+    ))
 }
 
 macro_rules! images {
@@ -250,16 +345,37 @@ macro_rules! images {
     };
 }
 
-images!("rice-cooker", "vacuum-bottle", "kettle", "food-jar", "inner-pot", "gasket", "tumbler", "lunch-box");
+images!(
+    "rice-cooker",
+    "vacuum-bottle",
+    "kettle",
+    "food-jar",
+    "inner-pot",
+    "gasket",
+    "tumbler",
+    "lunch-box"
+);
 
 /// Product illustrations, compiled into the binary.
 pub async fn image_get(Path(file): Path<String>) -> Result<Response, WebError> {
-    let svg = file.strip_suffix(".svg").and_then(image).ok_or(WebError::new(ErrorKind::NotFound))?;
+    let svg = file
+        .strip_suffix(".svg")
+        .and_then(image)
+        .ok_or(WebError::new(ErrorKind::NotFound))?;
     let mut res = svg.into_response();
     let h = res.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("image/svg+xml"));
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=86400"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("image/svg+xml"),
+    );
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=86400"),
+    );
     // An SVG opened directly must not run anything.
-    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; sandbox"));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; sandbox"),
+    );
     Ok(res)
 }

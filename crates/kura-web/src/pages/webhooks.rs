@@ -11,9 +11,19 @@ use kura_app::{SecurityEvent, SecurityEventKind};
 use crate::AppState;
 use crate::security::client_ip::ClientIp;
 
-pub async fn payments_post(State(state): State<AppState>, ip: Option<axum::Extension<ClientIp>>, headers: HeaderMap, body: Bytes) -> StatusCode {
-    let Some(gateway) = &state.payments else { return StatusCode::NOT_FOUND };
-    let signature = headers.get("stripe-signature").and_then(|v| v.to_str().ok()).unwrap_or("");
+pub async fn payments_post(
+    State(state): State<AppState>,
+    ip: Option<axum::Extension<ClientIp>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> StatusCode {
+    let Some(gateway) = &state.payments else {
+        return StatusCode::NOT_FOUND;
+    };
+    let signature = headers
+        .get("stripe-signature")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_secs()).unwrap_or(0))

@@ -22,9 +22,10 @@ use crate::security::client_ip::ClientIp;
 use crate::security::request_id::RequestId;
 
 fn query_has_card(query: &str) -> bool {
-    query.split('&').filter_map(|pair| pair.split_once('=').map(|(_, v)| v).or(Some(pair))).any(|v| {
-        percent_decode(v.as_bytes()).is_some_and(|text| contains_card_number(&text))
-    })
+    query
+        .split('&')
+        .filter_map(|pair| pair.split_once('=').map(|(_, v)| v).or(Some(pair)))
+        .any(|v| percent_decode(v.as_bytes()).is_some_and(|text| contains_card_number(&text)))
 }
 
 fn body_has_card(content_type: &str, body: &[u8]) -> bool {
@@ -46,7 +47,9 @@ fn json_has_card(v: &serde_json::Value) -> bool {
         serde_json::Value::String(s) => contains_card_number(s),
         serde_json::Value::Number(n) => contains_card_number(&n.to_string()),
         serde_json::Value::Array(a) => a.iter().any(json_has_card),
-        serde_json::Value::Object(o) => o.iter().any(|(k, v)| contains_card_number(k) || json_has_card(v)),
+        serde_json::Value::Object(o) => o
+            .iter()
+            .any(|(k, v)| contains_card_number(k) || json_has_card(v)),
         _ => false,
     }
 }
@@ -73,10 +76,18 @@ pub async fn card_guard(State(state): State<AppState>, req: Request, next: Next)
         return refuse(&state, ip, request_id);
     }
     // Every method that may carry a body is inspected, whatever its headers claim.
-    if matches!(*req.method(), axum::http::Method::GET | axum::http::Method::HEAD | axum::http::Method::OPTIONS) {
+    if matches!(
+        *req.method(),
+        axum::http::Method::GET | axum::http::Method::HEAD | axum::http::Method::OPTIONS
+    ) {
         return next.run(req).await;
     }
-    let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
     let (parts, body) = req.into_parts();
     let bytes = match axum::body::to_bytes(body, state.config.body_limit).await {
         Ok(b) => b,
@@ -85,7 +96,8 @@ pub async fn card_guard(State(state): State<AppState>, req: Request, next: Next)
     if body_has_card(&content_type, &bytes) {
         return refuse(&state, ip, request_id);
     }
-    next.run(Request::from_parts(parts, Body::from(bytes))).await
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
 }
 
 #[cfg(test)]
@@ -96,9 +108,21 @@ mod tests {
     fn finds_cards_in_queries_forms_and_json() {
         assert!(query_has_card("q=4242%204242%204242%204242"));
         assert!(!query_has_card("q=rice+cooker&page=2"));
-        assert!(body_has_card("application/x-www-form-urlencoded", b"address1=4242424242424242"));
-        assert!(body_has_card("application/json", br#"{"customer":{"phone":"4242-4242-4242-4242"}}"#));
-        assert!(body_has_card("application/json", br#"{"n":4242424242424242}"#));
-        assert!(!body_has_card("application/json", br#"{"quantity":2,"sku":"RC-10-WH"}"#));
+        assert!(body_has_card(
+            "application/x-www-form-urlencoded",
+            b"address1=4242424242424242"
+        ));
+        assert!(body_has_card(
+            "application/json",
+            br#"{"customer":{"phone":"4242-4242-4242-4242"}}"#
+        ));
+        assert!(body_has_card(
+            "application/json",
+            br#"{"n":4242424242424242}"#
+        ));
+        assert!(!body_has_card(
+            "application/json",
+            br#"{"quantity":2,"sku":"RC-10-WH"}"#
+        ));
     }
 }

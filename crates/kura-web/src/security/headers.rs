@@ -22,11 +22,18 @@ use crate::AppState;
 #[derive(Debug, Clone)]
 pub struct CspNonce(pub String);
 
-pub fn content_security_policy(nonce: &str, tls: bool) -> String {
+/// `payment_origin`: the card provider's hosted page, the one place besides the shop that a
+/// form may lead to (the order form redirects there, and browsers check redirects against
+/// `form-action`).
+pub fn content_security_policy(nonce: &str, tls: bool, payment_origin: Option<&str>) -> String {
+    let form_action = match payment_origin {
+        Some(o) => format!("'self' {o}"),
+        None => "'self'".to_string(),
+    };
     let mut csp = format!(
         "default-src 'none'; script-src 'nonce-{nonce}' 'strict-dynamic'; style-src 'self'; \
          img-src 'self' data:; font-src 'self'; connect-src 'self'; manifest-src 'self'; \
-         form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'; \
+         form-action {form_action}; frame-ancestors 'none'; base-uri 'none'; object-src 'none'; \
          report-uri /csp-report"
     );
     if tls {
@@ -48,7 +55,11 @@ pub async fn security_headers(
     let h = res.headers_mut();
     // A handler may set a stricter policy of its own (images are sandboxed).
     if !h.contains_key(header::CONTENT_SECURITY_POLICY)
-        && let Ok(v) = HeaderValue::from_str(&content_security_policy(&nonce, state.config.tls))
+        && let Ok(v) = HeaderValue::from_str(&content_security_policy(
+            &nonce,
+            state.config.tls,
+            state.payment_origin.as_deref(),
+        ))
     {
         h.insert(header::CONTENT_SECURITY_POLICY, v);
     }
@@ -91,7 +102,11 @@ pub async fn security_headers(
 mod tests {
     #[test]
     fn csp_is_strict() {
-        let csp = super::content_security_policy("abc", false);
+        let csp = super::content_security_policy("abc", false, None);
+        assert!(
+            super::content_security_policy("abc", false, Some("https://checkout.stripe.com"))
+                .contains("form-action 'self' https://checkout.stripe.com;")
+        );
         for part in [
             "object-src 'none'",
             "base-uri 'none'",

@@ -1,6 +1,12 @@
 //! Kura's integration tests: one binary, one module per story.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
+mod browser;
 mod cli;
 mod invariant;
 mod rotation;

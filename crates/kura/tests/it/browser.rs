@@ -1,0 +1,511 @@
+//! Stories told through real pages in headless Chromium (Debian's `chromium` and
+//! `chromium-driver` packages): a shop on a real port, the payment sandbox on another, and
+//! a browser that clicks, types and reads what a person would.
+//!
+//! The stories run one at a time (they share two cores with the rest of the suite), and every
+//! page they visit must cause no Content-Security-Policy violation on the console.
+
+mod live;
+mod webdriver;
+
+use live::LiveShop;
+use webdriver::{Browser, Language};
+
+/// One Chromium at a time: several at once only make each story slower and flakier.
+static ONE_BROWSER_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// What a buyer types into the checkout form (field ids equal the field names).
+struct Buyer {
+    family_name: &'static str,
+    given_name: &'static str,
+    family_name_kana: &'static str,
+    given_name_kana: &'static str,
+    postal_code: &'static str,
+    /// JIS X 0401 code, the value of the prefecture option.
+    prefecture: &'static str,
+    address1: &'static str,
+    address2: &'static str,
+    phone: &'static str,
+    email: &'static str,
+}
+
+const SATO: Buyer = Buyer {
+    family_name: "佐藤",
+    given_name: "健太",
+    family_name_kana: "サトウ",
+    given_name_kana: "ケンタ",
+    postal_code: "150-0041",
+    prefecture: "13",
+    address1: "渋谷区神南1丁目19-11",
+    address2: "パークウェースクエア2 4階",
+    phone: "03-5456-7890",
+    email: "kenta.sato@example.jp",
+};
+
+const MILLER: Buyer = Buyer {
+    family_name: "ミラー",
+    given_name: "エマ",
+    family_name_kana: "ミラー",
+    given_name_kana: "エマ",
+    postal_code: "530-0001",
+    prefecture: "27",
+    address1: "大阪市北区梅田3丁目1-3",
+    address2: "",
+    phone: "080-1234-5678",
+    email: "emma.miller@example.com",
+};
+
+/// Visits a page and checks that it loaded without a CSP violation.
+async fn visit(b: &mut Browser, url: &str) {
+    b.goto(url).await;
+    b.assert_no_csp_violation().await;
+}
+
+/// Chooses a variant and quantity on the product page and presses "add to cart".
+async fn add_to_cart(b: &mut Browser, shop: &LiveShop, slug: &str, sku: &str, quantity: &str) {
+    visit(b, &shop.url(&format!("/products/{slug}"))).await;
+    b.find(&format!("input[name=sku][value=\"{sku}\"]"))
+        .await
+        .click()
+        .await;
+    b.find("#quantity").await.type_text(quantity).await;
+    b.find("form[action=\"/cart/add\"] button[type=submit]")
+        .await
+        .click()
+        .await;
+    b.wait_for_url("the product page to confirm the addition", |u| {
+        u.contains("added=1")
+    })
+    .await;
+    b.assert_no_csp_violation().await;
+    let notice = b.find("p.notice").await.text().await;
+    assert!(
+        notice.contains("カートに追加しました") || notice.contains("Added to your cart"),
+        "{notice}"
+    );
+}
+
+/// From the cart to the confirmation page: types the buyer's details (or keeps what the shop
+/// filled in when `buyer` is `None`), chooses the payment and presses "continue".
+async fn checkout(b: &mut Browser, shop: &LiveShop, buyer: Option<&Buyer>, payment: &str) {
+    visit(b, &shop.url("/cart")).await;
+    b.find("a.button[href=\"/checkout\"]").await.click().await;
+    b.wait_for_url("the checkout form", |u| u.ends_with("/checkout"))
+        .await;
+    b.assert_no_csp_violation().await;
+    if let Some(buyer) = buyer {
+        for (id, value) in [
+            ("family_name", buyer.family_name),
+            ("given_name", buyer.given_name),
+            ("family_name_kana", buyer.family_name_kana),
+            ("given_name_kana", buyer.given_name_kana),
+            ("postal_code", buyer.postal_code),
+            ("address1", buyer.address1),
+            ("address2", buyer.address2),
+            ("phone", buyer.phone),
+            ("email", buyer.email),
+        ] {
+            b.find(&format!("#{id}")).await.type_text(value).await;
+        }
+        b.find(&format!(
+            "#prefecture option[value=\"{}\"]",
+            buyer.prefecture
+        ))
+        .await
+        .click()
+        .await;
+    }
+    b.find(&format!("input[name=payment][value={payment}]"))
+        .await
+        .click()
+        .await;
+    b.find("form[action=\"/checkout\"] button[type=submit]")
+        .await
+        .click()
+        .await;
+    let url = b
+        .wait_for_url("the confirmation page", |u| {
+            u.ends_with("/checkout/confirm") || u.ends_with("/checkout")
+        })
+        .await;
+    if !url.ends_with("/checkout/confirm") {
+        let errors: Vec<String> = texts(b, ".field.invalid, p.alert").await;
+        panic!("the checkout form was refused: {errors:#?}");
+    }
+    b.assert_no_csp_violation().await;
+}
+
+/// The text of every element matching `css`.
+async fn texts(b: &Browser, css: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in b.find_all(css).await {
+        out.push(e.text().await);
+    }
+    out
+}
+
+/// The `dl.totals` of the page as (term, amount) pairs.
+async fn totals(b: &Browser) -> Vec<(String, String)> {
+    let terms = texts(b, "dl.totals dt").await;
+    let amounts = texts(b, "dl.totals dd").await;
+    assert_eq!(terms.len(), amounts.len(), "{terms:?} / {amounts:?}");
+    terms.into_iter().zip(amounts).collect()
+}
+
+fn amount_of<'a>(totals: &'a [(String, String)], term: &str) -> Option<&'a str> {
+    totals
+        .iter()
+        .find(|(t, _)| t == term)
+        .map(|(_, a)| a.as_str())
+}
+
+/// Presses the place-order button on the confirmation page.
+async fn place_order(b: &mut Browser) {
+    b.find("form[action=\"/checkout/confirm\"] button[type=submit]")
+        .await
+        .click()
+        .await;
+}
+
+/// Reloads the order page until its status reads `wanted` (the webhook is asynchronous).
+async fn wait_for_status(b: &mut Browser, order_url: &str, wanted: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let status = b.find(".status").await.text().await;
+        if status == wanted {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the order still shows {status:?}, not {wanted:?}, after 20 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        visit(b, order_url).await;
+    }
+}
+
+/// Pays on the sandbox's card page with the test card that succeeds.
+async fn pay_on_sandbox(b: &mut Browser, shop: &LiveShop, expected_amount: &str) {
+    let sandbox = shop.sandbox_url().to_string();
+    b.wait_for_url("the payment sandbox's card page", |u| {
+        u.starts_with(&sandbox) && u.contains("/pay/")
+    })
+    .await;
+    let amount = b.find("[data-testid=amount]").await.text().await;
+    assert_eq!(
+        amount, expected_amount,
+        "the card page charges what the confirmation showed"
+    );
+    b.find("#name").await.type_text("KENTA SATO").await;
+    b.find("#number")
+        .await
+        .type_text("4242 4242 4242 4242")
+        .await;
+    b.find("#expiry").await.type_text("12/34").await;
+    b.find("#cvc").await.type_text("123").await;
+    b.find("form button[type=submit]").await.click().await;
+    let base = shop.base.clone();
+    b.wait_for_url("the return to the shop's order page", |u| {
+        u.starts_with(&base) && u.contains("/orders/")
+    })
+    .await;
+    b.assert_no_csp_violation().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_guest_buys_two_products_cash_on_delivery_in_japanese() {
+    let _one = ONE_BROWSER_AT_A_TIME.lock().await;
+    let shop = LiveShop::start().await;
+    let (kettle_before, rice_before) = (shop.stock("EKD-08-RD").await, shop.stock("R-2KG").await);
+    let mut b = Browser::start(&shop.artifacts(), Language::Japanese).await;
+
+    visit(&mut b, &shop.url("/")).await;
+    assert_eq!(
+        b.find("html").await.attribute("lang").await.as_deref(),
+        Some("ja")
+    );
+    add_to_cart(&mut b, &shop, "electric-kettle-drip", "EKD-08-RD", "1").await;
+    add_to_cart(&mut b, &shop, "rice", "R-2KG", "2").await;
+    checkout(&mut b, &shop, Some(&SATO), "cod").await;
+
+    // 特定商取引法 §12-6: the final page shows what is bought and what it costs, tax per rate.
+    assert_eq!(b.find("h1").await.text().await, "ご注文内容の確認");
+    let page = b.page_text().await;
+    assert!(
+        page.contains("佐藤 健太（サトウ ケンタ）"),
+        "the buyer and reading: {page}"
+    );
+    assert!(
+        page.contains("〒150-0041 東京都 渋谷区神南1丁目19-11"),
+        "{page}"
+    );
+    let t = totals(&b).await;
+    // ¥5,980 kettle + 2 × ¥1,980 rice; Tokyo ¥770; COD on ¥10,710 is ¥440.
+    assert_eq!(amount_of(&t, "商品合計"), Some("¥9,940"), "{t:?}");
+    assert_eq!(amount_of(&t, "送料"), Some("¥770"), "{t:?}");
+    assert_eq!(amount_of(&t, "代引手数料"), Some("¥440"), "{t:?}");
+    assert_eq!(
+        amount_of(&t, "お支払い合計（税込）"),
+        Some("¥11,150"),
+        "{t:?}"
+    );
+    // Fees are taxed at 10 %: 5,980 + 770 + 440 = 7,190, of which ⌊7,190 × 10/110⌋ = 653.
+    assert_eq!(
+        amount_of(&t, "10%対象"),
+        Some("¥7,190（うち消費税 ¥653）"),
+        "{t:?}"
+    );
+    // Rice at the reduced rate: 3,960, of which ⌊3,960 × 8/108⌋ = 293.
+    assert_eq!(
+        amount_of(&t, "8%対象（軽減税率）"),
+        Some("¥3,960（うち消費税 ¥293）"),
+        "{t:?}"
+    );
+    assert_eq!(shop.state.store.count_orders().await.unwrap(), 0);
+
+    place_order(&mut b).await;
+    let url = b
+        .wait_for_url("the order page", |u| u.contains("/orders/"))
+        .await;
+    b.assert_no_csp_violation().await;
+    let number = b.find(".order-number").await.text().await;
+    assert!(!number.is_empty() && url.ends_with(&format!("/orders/{number}")));
+    let notice = b.find("p.notice").await.text().await;
+    assert!(notice.contains("ご注文ありがとうございます"), "{notice}");
+    assert_eq!(b.find(".status").await.text().await, "ご注文確定");
+    assert_eq!(
+        amount_of(&totals(&b).await, "お支払い合計（税込）"),
+        Some("¥11,150")
+    );
+    assert_eq!(shop.state.store.count_orders().await.unwrap(), 1);
+    assert_eq!(shop.stock("EKD-08-RD").await, kettle_before - 1);
+    assert_eq!(shop.stock("R-2KG").await, rice_before - 2);
+
+    let mail = shop
+        .wait_for_mail(&[&format!("ご注文番号：{number}")])
+        .await;
+    assert!(mail.contains("kenta.sato@example.jp"), "{mail}");
+    assert!(mail.contains("11,150"), "the mail states the total: {mail}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_signed_in_customer_pays_by_card_on_the_sandbox_and_sees_it_paid() {
+    let _one = ONE_BROWSER_AT_A_TIME.lock().await;
+    let shop = LiveShop::start().await;
+    let mut b = Browser::start(&shop.artifacts(), Language::Japanese).await;
+
+    visit(&mut b, &shop.url("/login")).await;
+    b.find("#email")
+        .await
+        .type_text(kura::demo::DEMO_EMAIL)
+        .await;
+    b.find("#password")
+        .await
+        .type_text(kura::demo::DEMO_PASSWORD)
+        .await;
+    b.find("form[action=\"/login\"] button[type=submit]")
+        .await
+        .click()
+        .await;
+    b.wait_for_url("the account page", |u| u.ends_with("/account"))
+        .await;
+    b.assert_no_csp_violation().await;
+    assert!(b.try_find("a[href=\"/account\"]").await.is_some());
+
+    add_to_cart(&mut b, &shop, "vacuum-bottle-light", "VBL-35-WH", "1").await;
+    add_to_cart(&mut b, &shop, "rice", "R-2KG", "1").await;
+    // The form is filled from the customer's profile; only the payment is chosen.
+    visit(&mut b, &shop.url("/checkout")).await;
+    let family = b.find("#family_name").await.attribute("value").await;
+    assert!(
+        family.is_some_and(|v| !v.is_empty()),
+        "the profile fills the form"
+    );
+    checkout(&mut b, &shop, None, "card").await;
+    let t = totals(&b).await;
+    assert_eq!(
+        amount_of(&t, "代引手数料"),
+        None,
+        "no COD fee on a card order"
+    );
+    let total = amount_of(&t, "お支払い合計（税込）")
+        .unwrap_or_default()
+        .to_string();
+    assert!(b.page_text().await.contains("クレジットカード"));
+
+    place_order(&mut b).await;
+    pay_on_sandbox(&mut b, &shop, &total).await;
+    let url = b.current_url().await;
+    let number = b.find(".order-number").await.text().await;
+    wait_for_status(&mut b, &url, "お支払い済み").await;
+    assert_eq!(
+        amount_of(&totals(&b).await, "お支払い合計（税込）"),
+        Some(total.as_str())
+    );
+    assert!(
+        b.try_find("a.button[href*=\"/pay/\"]").await.is_none(),
+        "a paid order offers no payment link"
+    );
+    shop.wait_for_mail(&[&format!("ご注文番号：{number}")])
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_english_visitor_pays_by_card_and_sees_paid() {
+    let _one = ONE_BROWSER_AT_A_TIME.lock().await;
+    let shop = LiveShop::start().await;
+    // Accept-Language: en (the browser's preference) picks English without any click.
+    let mut b = Browser::start(&shop.artifacts(), Language::English).await;
+
+    visit(&mut b, &shop.url("/")).await;
+    assert_eq!(
+        b.find("html").await.attribute("lang").await.as_deref(),
+        Some("en")
+    );
+    assert_eq!(b.find("a[href=\"/cart\"]").await.text().await, "Cart");
+    add_to_cart(&mut b, &shop, "electric-kettle-drip", "EKD-12-BK", "1").await;
+    visit(&mut b, &shop.url("/cart")).await;
+    assert_eq!(b.find("h1").await.text().await, "Shopping cart");
+    checkout(&mut b, &shop, Some(&MILLER), "card").await;
+
+    assert_eq!(b.find("h1").await.text().await, "Review your order");
+    let t = totals(&b).await;
+    // ¥7,480 kettle; Osaka ¥770; no COD fee; 8,250 of which ⌊8,250 × 10/110⌋ = 750.
+    assert_eq!(amount_of(&t, "Goods"), Some("¥7,480"), "{t:?}");
+    assert_eq!(amount_of(&t, "Shipping"), Some("¥770"), "{t:?}");
+    assert_eq!(amount_of(&t, "Cash-on-delivery fee"), None, "{t:?}");
+    assert_eq!(
+        amount_of(&t, "Total to pay (incl. tax)"),
+        Some("¥8,250"),
+        "{t:?}"
+    );
+    assert_eq!(
+        amount_of(&t, "Taxed at 10%"),
+        Some("¥8,250（of which tax ¥750）"),
+        "{t:?}"
+    );
+    assert!(b.page_text().await.contains("Credit card"));
+    assert_eq!(
+        b.find("form[action=\"/checkout/confirm\"] button[type=submit]")
+            .await
+            .text()
+            .await,
+        "Place order"
+    );
+
+    place_order(&mut b).await;
+    pay_on_sandbox(&mut b, &shop, "¥8,250").await;
+    let url = b.current_url().await;
+    let number = b.find(".order-number").await.text().await;
+    wait_for_status(&mut b, &url, "Paid").await;
+    assert!(b.page_text().await.contains("Status: Paid"));
+    let mail = shop
+        .wait_for_mail(&[&format!("Order number: {number}")])
+        .await;
+    assert!(mail.contains("Thank you"), "{mail}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sold_out_variant_cannot_be_bought_even_by_forcing_the_form() {
+    let _one = ONE_BROWSER_AT_A_TIME.lock().await;
+    let shop = LiveShop::start().await;
+    let mut b = Browser::start(&shop.artifacts(), Language::Japanese).await;
+
+    // The sold-out variant's radio is disabled and says so; the others can be chosen.
+    visit(&mut b, &shop.url("/products/vacuum-bottle-light")).await;
+    let navy = b.find("input[name=sku][value=\"VBL-50-NV\"]").await;
+    assert!(!navy.is_enabled().await, "the sold-out radio is disabled");
+    assert!(!navy.is_selected().await);
+    let white = b.find("input[name=sku][value=\"VBL-50-WH\"]").await;
+    assert!(white.is_enabled().await);
+    let label = b.find("label.choice.disabled").await.text().await;
+    assert!(
+        label.contains("500ml ネイビー") && label.contains("売り切れ"),
+        "{label}"
+    );
+
+    // The header's English link switches language and comes back to the same product.
+    b.find("header a[href^=\"/lang/en\"]").await.click().await;
+    b.wait_for_url("the product page in English", |u| {
+        u.ends_with("/products/vacuum-bottle-light")
+    })
+    .await;
+    b.assert_no_csp_violation().await;
+    let label = b.find("label.choice.disabled").await.text().await;
+    assert!(
+        label.contains("500 ml navy") && label.contains("Sold out"),
+        "{label}"
+    );
+    b.find("header a[href^=\"/lang/ja\"]").await.click().await;
+    b.wait_for_url("the product page in Japanese", |u| {
+        u.ends_with("/products/vacuum-bottle-light")
+    })
+    .await;
+    assert_eq!(
+        b.find("html").await.attribute("lang").await.as_deref(),
+        Some("ja")
+    );
+
+    // An entirely sold-out product offers no way to add it.
+    visit(&mut b, &shop.url("/products/donabe-rice-cooker")).await;
+    assert!(b.try_find("form[action=\"/cart/add\"]").await.is_none());
+    assert!(b.try_find("main button[type=submit]").await.is_none());
+    assert!(
+        b.find("main p.soldout")
+            .await
+            .text()
+            .await
+            .contains("すべて売り切れ")
+    );
+
+    // Forcing it: enable the disabled radio in the page and submit the form anyway.
+    visit(&mut b, &shop.url("/products/vacuum-bottle-light")).await;
+    let navy = b.find("input[name=sku][value=\"VBL-50-NV\"]").await;
+    b.execute(
+        "arguments[0].disabled = false; arguments[0].checked = true;",
+        vec![navy.as_arg()],
+    )
+    .await;
+    assert!(navy.is_selected().await, "the forced radio is chosen");
+    b.find("form[action=\"/cart/add\"] button[type=submit]")
+        .await
+        .click()
+        .await;
+    b.wait_for_url("the refusal on the product page", |u| {
+        u.contains("problem=")
+    })
+    .await;
+    let notice = b.find("p.notice").await.text().await;
+    assert!(notice.contains("売り切れです"), "{notice}");
+
+    // Forcing the other one: the same form, pointed at the sold-out product's SKU.
+    b.execute(
+        "const f = document.querySelector('form[action=\"/cart/add\"]');\
+         f.elements.slug.value = 'donabe-rice-cooker';\
+         const r = f.querySelector('input[name=sku]:checked') || f.querySelector('input[name=sku]');\
+         r.disabled = false; r.checked = true; r.value = 'DRC-55';",
+        vec![],
+    )
+    .await;
+    b.find("form[action=\"/cart/add\"] button[type=submit]")
+        .await
+        .click()
+        .await;
+    b.wait_for_url("the refusal on the sold-out product's page", |u| {
+        u.contains("/products/donabe-rice-cooker?problem=")
+    })
+    .await;
+    let notice = b.find("p.notice").await.text().await;
+    assert!(notice.contains("売り切れです"), "{notice}");
+
+    // Nothing reached the cart, checkout sends the visitor back to it, and no order exists.
+    visit(&mut b, &shop.url("/cart")).await;
+    assert!(b.page_text().await.contains("カートは空です"));
+    visit(&mut b, &shop.url("/checkout")).await;
+    assert!(b.current_url().await.ends_with("/cart"));
+    visit(&mut b, &shop.url("/checkout/confirm")).await;
+    assert!(!b.current_url().await.ends_with("/checkout/confirm"));
+    assert_eq!(shop.state.store.count_orders().await.unwrap(), 0);
+    assert_eq!(shop.stock("VBL-50-NV").await, 0);
+    assert_eq!(shop.stock("DRC-55").await, 0);
+}
