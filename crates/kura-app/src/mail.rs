@@ -75,7 +75,11 @@ impl MailOutbox {
         vault: std::sync::Arc<crate::vault::Vault>,
         clock: std::sync::Arc<dyn crate::clock::Clock>,
     ) -> Self {
-        Self { store, vault, clock }
+        Self {
+            store,
+            vault,
+            clock,
+        }
     }
 
     pub async fn enqueue(&self, mail: &OutgoingMail) -> Result<(), crate::AppError> {
@@ -88,7 +92,10 @@ impl MailOutbox {
             kind: mail.kind.to_string(),
         };
         let json = serde_json::to_vec(&stored).map_err(|e| crate::AppError::Task(e.to_string()))?;
-        let payload = self.vault.ring().seal(crate::sealed::col::OUTBOX_PAYLOAD, id, &json)?;
+        let payload = self
+            .vault
+            .ring()
+            .seal(crate::sealed::col::OUTBOX_PAYLOAD, id, &json)?;
         let record = crate::sealed::OutboxRecord {
             id,
             kind: mail.kind.to_string(),
@@ -104,8 +111,14 @@ impl MailOutbox {
         let now = self.clock.now();
         let (mut sent, mut failed) = (0, 0);
         for record in self.store.due_mail(now, 50).await? {
-            let ring = self.vault.ring_holding(record.payload.key_id().unwrap_or(0));
-            let stored: StoredMail = match ring.open(crate::sealed::col::OUTBOX_PAYLOAD, record.id, &record.payload) {
+            let ring = self
+                .vault
+                .ring_holding(record.payload.key_id().unwrap_or(0));
+            let stored: StoredMail = match ring.open(
+                crate::sealed::col::OUTBOX_PAYLOAD,
+                record.id,
+                &record.payload,
+            ) {
                 Ok(plain) => match serde_json::from_slice(&plain) {
                     Ok(m) => m,
                     Err(_) => {
@@ -119,7 +132,13 @@ impl MailOutbox {
                     continue;
                 }
             };
-            let mail = OutgoingMail { to: stored.to, subject: stored.subject, text: stored.text, html: stored.html, kind: static_kind(&stored.kind) };
+            let mail = OutgoingMail {
+                to: stored.to,
+                subject: stored.subject,
+                text: stored.text,
+                html: stored.html,
+                kind: static_kind(&stored.kind),
+            };
             match mailer.send(&mail).await {
                 Ok(()) => {
                     self.store.mail_sent(record.id).await?;
@@ -129,10 +148,13 @@ impl MailOutbox {
                 Err(e) => {
                     failed += 1;
                     let attempt = usize::try_from(record.attempts).unwrap_or(usize::MAX);
-                    let give_up = matches!(e, MailError::Permanent(_)) || attempt >= BACKOFF_SECONDS.len();
+                    let give_up =
+                        matches!(e, MailError::Permanent(_)) || attempt >= BACKOFF_SECONDS.len();
                     let delay = BACKOFF_SECONDS.get(attempt).copied().unwrap_or(21_600);
                     tracing::warn!(target: "kura::mail", kind = mail.kind, attempt = record.attempts + 1, give_up, error = %e, "mail not sent");
-                    self.store.mail_failed(record.id, now + delay, give_up).await?;
+                    self.store
+                        .mail_failed(record.id, now + delay, give_up)
+                        .await?;
                 }
             }
         }
