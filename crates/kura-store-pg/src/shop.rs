@@ -318,7 +318,11 @@ impl CatalogRepo for PgStore {
 
     async fn set_price(&self, sku: &str, price: Yen) -> Result<(), StoreError> {
         write_tx!(self, |tx| {
-            sqlx::query("UPDATE variants SET price_yen = $1 WHERE sku = $2").bind(price.0).bind(sku).execute(&mut *tx).await?;
+            sqlx::query("UPDATE variants SET price_yen = $1 WHERE sku = $2")
+                .bind(price.0)
+                .bind(sku)
+                .execute(&mut *tx)
+                .await?;
         })
     }
 

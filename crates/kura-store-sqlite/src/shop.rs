@@ -311,7 +311,11 @@ impl CatalogRepo for SqliteStore {
 
     async fn set_price(&self, sku: &str, price: Yen) -> Result<(), StoreError> {
         write_tx!(self, |tx| {
-            sqlx::query("UPDATE variants SET price_yen = ? WHERE sku = ?").bind(price.0).bind(sku).execute(&mut *tx).await?;
+            sqlx::query("UPDATE variants SET price_yen = ? WHERE sku = ?")
+                .bind(price.0)
+                .bind(sku)
+                .execute(&mut *tx)
+                .await?;
         })
     }
 
