@@ -3,16 +3,29 @@
 //! Personal fields are sealed here, before any port sees them. Sign-in looks the account up by
 //! the email's blind index under every held key, spends the same Argon2id time whether or not
 //! the account exists, and rehashes a password whose parameters fell below the policy.
+//!
+//! Accounts: registration never says whether an address is taken (the caller shows the same
+//! page either way and the same Argon2id work is spent); one-time links are stored as hashes
+//! and used up; sign-in passes the [`LoginThrottle`]; a password change or reset ends every
+//! session of the customer; deletion erases the customer row (crypto-shredding every sealed
+//! field) while orders keep their own sealed buyer record and accounting facts.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use kura_domain::{
     AddressLine, BirthDate, CustomerProfile, Email, Gender, Kana, Person, PersonName, Phone,
     PostalCode, Prefecture,
 };
-use kura_seal::{KeyRing, Normalize, PasswordHash, Passwords, SealError, Sealed, Verified};
+use kura_seal::{
+    KeyRing, Normalize, PasswordHash, Passwords, SealError, Sealed, SessionToken, Verified,
+};
 use secrecy::SecretString;
 
+use crate::accounts::{
+    ADDRESS_RECORD, AccountTokenRecord, LoginThrottle, Refusal, SavedAddressRecord, ThrottlePolicy,
+    TokenPurpose,
+};
 use crate::clock::Clock;
 use crate::error::{AppError, StoreError};
 use crate::ports::Store;
@@ -24,7 +37,46 @@ pub struct Customers {
     vault: Arc<Vault>,
     passwords: Passwords,
     clock: Arc<dyn Clock>,
+    throttle: LoginThrottle,
 }
+
+/// What registering an account did. The caller must answer both the same way.
+#[derive(Debug)]
+pub enum Registered {
+    /// A new, unverified account, and the token of its verification link.
+    Created { id: i64, verify: SessionToken },
+    /// The address has an account already; nothing was written.
+    Exists { id: i64 },
+}
+
+/// What a sign-in attempt came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignIn {
+    Ok(i64),
+    Failed,
+    Throttled(Refusal),
+}
+
+/// What an email change came to.
+#[derive(Debug)]
+pub enum EmailChange {
+    /// Changed; the account is unverified again until this token's link is followed.
+    Changed(SessionToken),
+    /// The address is the current one.
+    Unchanged,
+    /// Another account holds the address; nothing changed (the page does not say so).
+    Taken,
+}
+
+/// A saved delivery address, opened.
+#[derive(Debug, Clone)]
+pub struct SavedAddress {
+    pub id: i64,
+    pub person: Person,
+}
+
+/// At most this many saved addresses per account.
+pub const MAX_SAVED_ADDRESSES: usize = 20;
 
 impl Customers {
     pub fn new(
@@ -38,6 +90,7 @@ impl Customers {
             vault,
             passwords,
             clock,
+            throttle: LoginThrottle::new(ThrottlePolicy::default()),
         }
     }
 
@@ -222,5 +275,360 @@ impl Customers {
         let key = rec.family_name.key_id().unwrap_or(0);
         let ring = self.vault.ring_holding(key);
         Self::open(&ring, &rec).map(Some)
+    }
+
+    async fn hash_password(&self, password: SecretString) -> Result<PasswordHash, AppError> {
+        let passwords = self.passwords.clone();
+        Ok(
+            tokio::task::spawn_blocking(move || passwords.hash(&password))
+                .await
+                .map_err(|e| AppError::Task(e.to_string()))??,
+        )
+    }
+
+    /// The throttle key of an address: its blind index under the active key (never the text).
+    fn throttle_key(&self, email: &str) -> Option<Vec<u8>> {
+        let email = Email::parse(email).ok()?;
+        self.vault
+            .ring()
+            .blind_index(col::EMAIL_BIDX, email.as_str(), Normalize::Email)
+            .ok()
+            .map(|b| b.as_bytes().to_vec())
+    }
+
+    async fn throttle_key_of(&self, id: i64) -> Result<Option<Vec<u8>>, AppError> {
+        Ok(self
+            .profile(id)
+            .await?
+            .and_then(|p| self.throttle_key(p.email.as_str())))
+    }
+
+    /// Signs in through the throttle: a refused attempt is not checked at all (and spends no
+    /// Argon2id time); a failure counts against the account and the IP.
+    pub async fn sign_in(
+        &self,
+        email: &str,
+        password: SecretString,
+        ip: IpAddr,
+    ) -> Result<SignIn, AppError> {
+        let key = self.throttle_key(email);
+        let now = self.clock.now();
+        if let Err(refusal) = self.throttle.check(key.as_deref(), ip, now) {
+            return Ok(SignIn::Throttled(refusal));
+        }
+        match self.authenticate(email, password).await? {
+            Some(id) => {
+                self.throttle
+                    .succeeded(key.as_deref(), ip, self.clock.now());
+                Ok(SignIn::Ok(id))
+            }
+            None => {
+                self.throttle.failed(key.as_deref(), ip, self.clock.now());
+                Ok(SignIn::Failed)
+            }
+        }
+    }
+
+    /// Checks the current password of a signed-in customer again (before an email, password
+    /// or deletion change), through the same throttle as sign-in.
+    pub async fn reauthenticate(
+        &self,
+        id: i64,
+        password: SecretString,
+        ip: IpAddr,
+    ) -> Result<SignIn, AppError> {
+        let key = self.throttle_key_of(id).await?;
+        let now = self.clock.now();
+        if let Err(refusal) = self.throttle.check(key.as_deref(), ip, now) {
+            return Ok(SignIn::Throttled(refusal));
+        }
+        let stored = self.store.customer(id).await?.and_then(|c| c.password_hash);
+        let passwords = self.passwords.clone();
+        let ok = tokio::task::spawn_blocking(move || match stored {
+            Some(hash) => passwords.verify(&password, &hash) != Verified::Mismatch,
+            None => {
+                passwords.dummy_verify(&password);
+                false
+            }
+        })
+        .await
+        .map_err(|e| AppError::Task(e.to_string()))?;
+        if ok {
+            Ok(SignIn::Ok(id))
+        } else {
+            self.throttle.failed(key.as_deref(), ip, self.clock.now());
+            Ok(SignIn::Failed)
+        }
+    }
+
+    /// Registers an account with a password, unverified. An address that has an account
+    /// already writes nothing but costs the same hashing time, so timing does not tell.
+    pub async fn register_account(
+        &self,
+        profile: &CustomerProfile,
+        password: SecretString,
+    ) -> Result<Registered, AppError> {
+        let ring = self.vault.ring();
+        let lookups =
+            ring.blind_indexes(col::EMAIL_BIDX, profile.email.as_str(), Normalize::Email)?;
+        let existing = self.store.customer_credentials_by_email(&lookups).await?;
+        let hash = self.hash_password(password).await?;
+        if let Some(c) = existing {
+            return Ok(Registered::Exists { id: c.id });
+        }
+        let id = crate::ids::new_id();
+        let sealed = Self::seal(&ring, id, profile, Some(hash), self.clock.now())?;
+        match self.store.insert_customer(&sealed).await {
+            Ok(()) => {}
+            Err(StoreError::Conflict) => {
+                let again = self.store.customer_credentials_by_email(&lookups).await?;
+                return match again {
+                    Some(c) => Ok(Registered::Exists { id: c.id }),
+                    None => Err(StoreError::Conflict.into()),
+                };
+            }
+            Err(e) => return Err(e.into()),
+        }
+        let verify = self.issue_token(id, TokenPurpose::VerifyEmail).await?;
+        Ok(Registered::Created { id, verify })
+    }
+
+    /// A fresh one-time token for `purpose`; earlier ones of the same purpose stop working.
+    pub async fn issue_token(
+        &self,
+        customer_id: i64,
+        purpose: TokenPurpose,
+    ) -> Result<SessionToken, AppError> {
+        let token = SessionToken::generate()?;
+        let now = self.clock.now();
+        self.store
+            .insert_account_token(&AccountTokenRecord {
+                token_hash: token.hash().0,
+                customer_id,
+                purpose,
+                expires_at: now + purpose.lifetime_secs(),
+                created_at: now,
+            })
+            .await?;
+        Ok(token)
+    }
+
+    /// The customer a presented link token belongs to, without using it up (for GET pages).
+    pub async fn peek_token(
+        &self,
+        presented: &str,
+        purpose: TokenPurpose,
+    ) -> Result<Option<i64>, AppError> {
+        let Some(token) = SessionToken::parse(presented) else {
+            return Ok(None);
+        };
+        Ok(self
+            .store
+            .account_token(&token.hash().0, purpose, self.clock.now())
+            .await?)
+    }
+
+    async fn take_token(
+        &self,
+        presented: &str,
+        purpose: TokenPurpose,
+    ) -> Result<Option<i64>, AppError> {
+        let Some(token) = SessionToken::parse(presented) else {
+            return Ok(None);
+        };
+        Ok(self
+            .store
+            .take_account_token(&token.hash().0, purpose, self.clock.now())
+            .await?)
+    }
+
+    /// Uses a verification link: the account's address is confirmed.
+    pub async fn verify_email(&self, presented: &str) -> Result<Option<i64>, AppError> {
+        let Some(id) = self
+            .take_token(presented, TokenPurpose::VerifyEmail)
+            .await?
+        else {
+            return Ok(None);
+        };
+        self.store
+            .set_email_verified(id, Some(self.clock.now()))
+            .await?;
+        Ok(Some(id))
+    }
+
+    pub async fn email_verified(&self, id: i64) -> Result<bool, AppError> {
+        Ok(matches!(
+            self.store.email_verified_at(id).await?,
+            Some(Some(_))
+        ))
+    }
+
+    /// The account behind an address, for a reset mail: only accounts with a password.
+    pub async fn account_for_reset(
+        &self,
+        email: &str,
+    ) -> Result<Option<(i64, CustomerProfile)>, AppError> {
+        let Ok(email) = Email::parse(email) else {
+            return Ok(None);
+        };
+        let lookups =
+            self.vault
+                .ring()
+                .blind_indexes(col::EMAIL_BIDX, email.as_str(), Normalize::Email)?;
+        let Some(c) = self.store.customer_credentials_by_email(&lookups).await? else {
+            return Ok(None);
+        };
+        if c.password_hash.is_none() {
+            return Ok(None);
+        }
+        Ok(self.profile(c.id).await?.map(|p| (c.id, p)))
+    }
+
+    /// Uses a reset link: sets the password, ends every session of the customer, forgets the
+    /// account's sign-in failures and counts the address as verified (the link reached it).
+    pub async fn reset_password(
+        &self,
+        presented: &str,
+        password: SecretString,
+    ) -> Result<Option<i64>, AppError> {
+        let Some(id) = self
+            .take_token(presented, TokenPurpose::PasswordReset)
+            .await?
+        else {
+            return Ok(None);
+        };
+        self.set_password(id, password).await?;
+        if !self.email_verified(id).await? {
+            self.store
+                .set_email_verified(id, Some(self.clock.now()))
+                .await?;
+        }
+        if let Some(key) = self.throttle_key_of(id).await? {
+            self.throttle.clear_account(&key);
+        }
+        Ok(Some(id))
+    }
+
+    /// Sets a new password and ends every session of the customer (the caller signs the
+    /// current browser in again if it should stay signed in).
+    pub async fn set_password(&self, id: i64, password: SecretString) -> Result<(), AppError> {
+        let hash = self.hash_password(password).await?;
+        self.store.set_password_hash(id, &hash).await?;
+        self.store.delete_sessions_of_customer(id).await?;
+        self.store
+            .delete_account_tokens(id, TokenPurpose::PasswordReset)
+            .await?;
+        Ok(())
+    }
+
+    async fn reseal(&self, id: i64, profile: &CustomerProfile) -> Result<(), StoreError> {
+        let Some(current) = self.store.customer(id).await? else {
+            return Ok(());
+        };
+        let ring = self.vault.ring();
+        let sealed = Self::seal(
+            &ring,
+            id,
+            profile,
+            current.password_hash,
+            current.created_at,
+        )
+        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        self.store.update_customer(&sealed).await
+    }
+
+    /// Replaces name, address, phone and the optional fields; the email stays.
+    pub async fn update_profile(
+        &self,
+        id: i64,
+        person: Person,
+        birth_date: Option<BirthDate>,
+        gender: Option<Gender>,
+    ) -> Result<bool, AppError> {
+        let Some(mut profile) = self.profile(id).await? else {
+            return Ok(false);
+        };
+        profile.person = person;
+        profile.birth_date = birth_date;
+        profile.gender = gender;
+        self.reseal(id, &profile).await?;
+        Ok(true)
+    }
+
+    /// Changes the address (and its blind index); the account is unverified until the new
+    /// address's link is followed.
+    pub async fn change_email(&self, id: i64, email: Email) -> Result<EmailChange, AppError> {
+        let Some(mut profile) = self.profile(id).await? else {
+            return Ok(EmailChange::Unchanged);
+        };
+        let ring = self.vault.ring();
+        let old = ring.blind_index(col::EMAIL_BIDX, profile.email.as_str(), Normalize::Email)?;
+        let new = ring.blind_index(col::EMAIL_BIDX, email.as_str(), Normalize::Email)?;
+        if old == new {
+            return Ok(EmailChange::Unchanged);
+        }
+        let lookups = ring.blind_indexes(col::EMAIL_BIDX, email.as_str(), Normalize::Email)?;
+        if self
+            .store
+            .customer_credentials_by_email(&lookups)
+            .await?
+            .is_some()
+        {
+            return Ok(EmailChange::Taken);
+        }
+        profile.email = email;
+        match self.reseal(id, &profile).await {
+            Ok(()) => {}
+            Err(StoreError::Conflict) => return Ok(EmailChange::Taken),
+            Err(e) => return Err(e.into()),
+        }
+        self.store.set_email_verified(id, None).await?;
+        let token = self.issue_token(id, TokenPurpose::VerifyEmail).await?;
+        Ok(EmailChange::Changed(token))
+    }
+
+    /// Erases the account (see [`crate::ports::AccountRepo::delete_customer`]).
+    pub async fn delete_account(&self, id: i64) -> Result<bool, AppError> {
+        let key = self.throttle_key_of(id).await?;
+        let done = self.store.delete_customer(id).await?;
+        if let Some(key) = key {
+            self.throttle.clear_account(&key);
+        }
+        Ok(done)
+    }
+
+    /// Saves a delivery address; false when the account has the maximum already.
+    pub async fn add_address(&self, customer_id: i64, person: &Person) -> Result<bool, AppError> {
+        if self.store.addresses_of(customer_id).await?.len() >= MAX_SAVED_ADDRESSES {
+            return Ok(false);
+        }
+        let id = crate::ids::new_id();
+        let json = serde_json::to_vec(person).map_err(|e| AppError::Task(e.to_string()))?;
+        let record = self.vault.ring().seal(ADDRESS_RECORD, id, &json)?;
+        self.store
+            .insert_address(&SavedAddressRecord {
+                id,
+                customer_id,
+                record,
+                created_at: self.clock.now(),
+            })
+            .await?;
+        Ok(true)
+    }
+
+    pub async fn addresses(&self, customer_id: i64) -> Result<Vec<SavedAddress>, AppError> {
+        let mut out = Vec::new();
+        for rec in self.store.addresses_of(customer_id).await? {
+            let ring = self.vault.ring_holding(rec.record.key_id().unwrap_or(0));
+            let plain = ring.open(ADDRESS_RECORD, rec.id, &rec.record)?;
+            let person: Person = serde_json::from_slice(&plain)
+                .map_err(|e| AppError::Task(format!("saved address unreadable: {e}")))?;
+            out.push(SavedAddress { id: rec.id, person });
+        }
+        Ok(out)
+    }
+
+    pub async fn delete_address(&self, customer_id: i64, id: i64) -> Result<bool, AppError> {
+        Ok(self.store.delete_address(customer_id, id).await?)
     }
 }

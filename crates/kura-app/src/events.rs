@@ -20,6 +20,21 @@ pub enum SecurityEventKind {
     SealFailure,
     CspViolation,
     WebhookRejected,
+    /// A sign-in refused unchecked because of earlier failures (account or IP throttle).
+    LoginThrottled,
+    /// A re-authentication (current password) on the account page failed.
+    ReauthFailed,
+    AccountCreated,
+    /// Someone tried to register an email address that has an account already.
+    RegistrationDuplicate,
+    EmailVerified,
+    EmailChanged,
+    ProfileChanged,
+    PasswordChanged,
+    PasswordResetRequested,
+    /// A verification or reset link that is unknown, expired or used.
+    AccountTokenRejected,
+    AccountDeleted,
 }
 
 impl SecurityEventKind {
@@ -42,6 +57,17 @@ impl SecurityEventKind {
             Self::SealFailure => "sys_crypto_integrity_fail",
             Self::CspViolation => "malicious_csp_violation",
             Self::WebhookRejected => "input_validation_fail:webhook_signature",
+            Self::LoginThrottled => "authn_login_fail_max",
+            Self::ReauthFailed => "authn_login_fail:reauth",
+            Self::AccountCreated => "user_created",
+            Self::RegistrationDuplicate => "user_created_fail:duplicate",
+            Self::EmailVerified => "user_updated:email_verified",
+            Self::EmailChanged => "user_updated:email",
+            Self::ProfileChanged => "user_updated:profile",
+            Self::PasswordChanged => "authn_password_change",
+            Self::PasswordResetRequested => "authn_password_reset_request",
+            Self::AccountTokenRejected => "authn_token_invalid",
+            Self::AccountDeleted => "user_deleted",
         }
     }
 }

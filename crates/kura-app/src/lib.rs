@@ -4,6 +4,7 @@
 //! repository types hold [`kura_seal::Sealed`] and [`kura_seal::BlindIndex`], never strings), and
 //! every security-relevant outcome is reported to the [`SecurityEvents`] port.
 
+pub mod accounts;
 pub mod carts;
 pub mod catalog;
 pub mod clock;
@@ -26,7 +27,8 @@ pub use error::{AppError, StoreError};
 pub use events::{LogEvents, SecurityEvent, SecurityEventKind, SecurityEvents};
 pub use ids::new_id;
 pub use ports::{
-    CartRepo, CatalogRepo, CustomerRepo, OrderRepo, OutboxRepo, SealedRowRepo, SessionRepo, Store,
+    AccountRepo, CartRepo, CatalogRepo, CustomerRepo, OrderRepo, OutboxRepo, SealedRowRepo,
+    SessionRepo, Store,
 };
 pub use sessions::{CheckoutDraft, LoadedSession, SessionData, SessionPolicy, Sessions};
 pub use vault::Vault;

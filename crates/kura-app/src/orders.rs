@@ -187,6 +187,14 @@ impl Orders {
         idempotency: &str,
     ) -> Result<Result<PlacedOrder, CheckoutError>, AppError> {
         let idempotency_hash = kura_seal::sha256(idempotency.as_bytes());
+        // A repeated submission finds its order even though the first one emptied the cart.
+        if let Some(order_id) = self
+            .store
+            .order_id_by_idempotency(&idempotency_hash)
+            .await?
+        {
+            return self.repeated(order_id).await.map(Ok);
+        }
         if cart.lines.is_empty() {
             return Ok(Err(CheckoutError::EmptyCart));
         }

@@ -6,6 +6,7 @@ use kura_seal::{BlindIndex, PasswordHash, Sealed};
 
 use kura_domain::OrderStatus;
 
+use crate::accounts::{AccountTokenRecord, SavedAddressRecord, TokenPurpose};
 use crate::catalog::{CatalogItem, Category, Product, ProductPage};
 use crate::error::StoreError;
 use crate::sealed::{
@@ -33,6 +34,49 @@ pub trait CustomerRepo: Send + Sync {
         after_id: i64,
         limit: u32,
     ) -> Result<Vec<SealedCustomer>, StoreError>;
+}
+
+/// What customer accounts need beyond [`CustomerRepo`]: email verification, one-time tokens,
+/// profile changes, saved addresses and erasure.
+#[async_trait]
+pub trait AccountRepo: Send + Sync {
+    /// Stores a token's hash; older tokens of the same purpose for the customer are deleted in
+    /// the same transaction, so only the newest link works.
+    async fn insert_account_token(&self, token: &AccountTokenRecord) -> Result<(), StoreError>;
+    /// The customer a live token belongs to, leaving the token in place.
+    async fn account_token(
+        &self,
+        token_hash: &[u8; 32],
+        purpose: TokenPurpose,
+        now: i64,
+    ) -> Result<Option<i64>, StoreError>;
+    /// Deletes the token and returns its customer if it was live: a token works once.
+    async fn take_account_token(
+        &self,
+        token_hash: &[u8; 32],
+        purpose: TokenPurpose,
+        now: i64,
+    ) -> Result<Option<i64>, StoreError>;
+    async fn delete_account_tokens(
+        &self,
+        customer_id: i64,
+        purpose: TokenPurpose,
+    ) -> Result<u64, StoreError>;
+    async fn set_email_verified(&self, customer_id: i64, at: Option<i64>)
+    -> Result<(), StoreError>;
+    /// `None` when the customer does not exist; `Some(None)` when not verified.
+    async fn email_verified_at(&self, customer_id: i64) -> Result<Option<Option<i64>>, StoreError>;
+    /// Replaces every sealed field and blind index of the customer (not the password);
+    /// [`StoreError::Conflict`] when the email blind index belongs to someone else.
+    async fn update_customer(&self, customer: &SealedCustomer) -> Result<(), StoreError>;
+    /// Erases a customer in one transaction: saved addresses, tokens, sessions, carts and the
+    /// row with every sealed field. Orders stay (their own sealed buyer record, the accounting
+    /// facts) with `customer_id` NULL. False when there was no such customer.
+    async fn delete_customer(&self, customer_id: i64) -> Result<bool, StoreError>;
+    async fn insert_address(&self, address: &SavedAddressRecord) -> Result<(), StoreError>;
+    async fn addresses_of(&self, customer_id: i64) -> Result<Vec<SavedAddressRecord>, StoreError>;
+    /// Deletes the address only if it belongs to `customer_id`.
+    async fn delete_address(&self, customer_id: i64, id: i64) -> Result<bool, StoreError>;
 }
 
 #[async_trait]
@@ -134,6 +178,8 @@ pub trait OrderRepo: Send + Sync {
         cart_id: Option<i64>,
     ) -> Result<PlaceOutcome, StoreError>;
     async fn order_by_id(&self, id: i64) -> Result<Option<OrderRecord>, StoreError>;
+    /// The order an idempotency key already made, if any.
+    async fn order_id_by_idempotency(&self, hash: &[u8; 32]) -> Result<Option<i64>, StoreError>;
     async fn order_by_number(&self, number: &str) -> Result<Option<OrderRecord>, StoreError>;
     async fn orders_of_customer(
         &self,
@@ -182,6 +228,7 @@ pub trait OutboxRepo: Send + Sync {
 #[async_trait]
 pub trait Store:
     CustomerRepo
+    + AccountRepo
     + SessionRepo
     + SealedRowRepo
     + CatalogRepo

@@ -118,7 +118,15 @@ pub const MAIL_OUTBOX: SealedTable = SealedTable {
     blind: &[],
 };
 
-pub const SEALED_TABLES: &[SealedTable] = &[CUSTOMERS, SESSIONS, ORDERS, MAIL_OUTBOX];
+/// Saved delivery addresses of customer accounts: one sealed `Person` record per row.
+pub const CUSTOMER_ADDRESSES: SealedTable = SealedTable {
+    table: "customer_addresses",
+    sealed: &["record"],
+    blind: &[],
+};
+
+pub const SEALED_TABLES: &[SealedTable] =
+    &[CUSTOMERS, SESSIONS, ORDERS, MAIL_OUTBOX, CUSTOMER_ADDRESSES];
 
 /// A customer row as the store holds it: personal fields sealed, lookups by blind index.
 #[derive(Debug, Clone)]

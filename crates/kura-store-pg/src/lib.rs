@@ -50,6 +50,7 @@ macro_rules! write_tx {
     }};
 }
 
+mod accounts;
 mod shop;
 
 impl PgStore {

@@ -14,6 +14,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/0001_foundation.sql"),
     ),
     (2, "shop", include_str!("../migrations/0002_shop.sql")),
+    (
+        3,
+        "accounts",
+        include_str!("../migrations/0003_accounts.sql"),
+    ),
 ];
 
 fn now() -> i64 {

@@ -666,6 +666,14 @@ impl OrderRepo for PgStore {
         }
     }
 
+    async fn order_id_by_idempotency(&self, hash: &[u8; 32]) -> Result<Option<i64>, StoreError> {
+        sqlx::query_scalar("SELECT id FROM orders WHERE idempotency_hash = $1")
+            .bind(hash.to_vec())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)
+    }
+
     async fn order_by_id(&self, id: i64) -> Result<Option<OrderRecord>, StoreError> {
         self.one_order("SELECT * FROM orders WHERE id = $1", Bind::Int(id))
             .await

@@ -94,6 +94,7 @@ macro_rules! write_tx {
     }};
 }
 
+mod accounts;
 mod shop;
 
 impl SqliteStore {

@@ -22,6 +22,7 @@ use tower::ServiceBuilder;
 use crate::AppState;
 use crate::error::{ErrorKind, WebError, render_errors};
 use crate::pages::{account, cart, checkout, ops, storefront, webhooks};
+use crate::pages::{profile, register};
 use crate::security::{
     body_limit, card_guard, client_ip, csrf, headers, rate_limit, request_id, session,
 };
@@ -56,11 +57,51 @@ pub fn router(state: AppState) -> Router {
         .route("/login", get(account::login_get).post(account::login_post))
         .route("/logout", post(account::logout_post))
         .route("/account", get(account::account_get))
+        .route(
+            "/account/register",
+            get(register::register_get).post(register::register_post),
+        )
+        .route(
+            "/account/verify/{token}",
+            get(register::verify_get).post(register::verify_post),
+        )
+        .route("/account/verify-resend", post(register::verify_resend_post))
+        .route(
+            "/account/reset",
+            get(register::reset_request_get).post(register::reset_request_post),
+        )
+        .route(
+            "/account/reset/{token}",
+            get(register::reset_get).post(register::reset_post),
+        )
+        .route(
+            "/account/profile",
+            get(profile::profile_get).post(profile::profile_post),
+        )
+        .route(
+            "/account/email",
+            get(profile::email_get).post(profile::email_post),
+        )
+        .route(
+            "/account/password",
+            get(profile::password_get).post(profile::password_post),
+        )
+        .route(
+            "/account/delete",
+            get(profile::delete_get).post(profile::delete_post),
+        )
+        .route("/account/addresses/new", get(profile::address_new_get))
+        .route("/account/addresses", post(profile::address_post))
+        .route(
+            "/account/addresses/{id}/delete",
+            post(profile::address_delete_post),
+        )
         .route("/lang/{code}", get(ops::lang_get))
         .route("/assets/kura.css", get(ops::css_get))
         .route("/csp-report", post(ops::csp_report_post))
         .route("/healthz", get(ops::healthz_get))
         .route("/readyz", get(ops::readyz_get))
+        .merge(crate::api::routes())
         .fallback(not_found)
         .layer(
             ServiceBuilder::new()

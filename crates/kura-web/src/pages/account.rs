@@ -1,4 +1,9 @@
-//! Home, sign-in, sign-out and the account page.
+//! Sign-in, sign-out and the account page.
+//!
+//! Sign-in goes through the account and IP throttle in `kura_app::Customers::sign_in`: after
+//! repeated failures the page asks to wait (and says how long) instead of checking the
+//! password; every failure and every refusal reaches the guard as a security event. Accounts
+//! whose address is not yet confirmed may sign in and see a banner asking to confirm it.
 
 use askama::Template;
 use axum::extract::State;
@@ -6,13 +11,16 @@ use axum::extract::rejection::FormRejection;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::{Extension, Form};
+use kura_app::customers::SignIn;
 use kura_app::{SecurityEvent, SecurityEventKind};
+use kura_domain::Date;
 use secrecy::SecretString;
 use serde::Deserialize;
 
 use crate::AppState;
 use crate::error::{ErrorKind, WebError};
 use crate::pages::PageContext;
+use crate::pages::profile::{person_line, refusal_message};
 use crate::security::client_ip::ClientIp;
 use crate::security::request_id::RequestId;
 use crate::security::session::Session;
@@ -23,6 +31,7 @@ struct LoginView {
     ctx: PageContext,
     email: String,
     error: Option<String>,
+    notice: Option<String>,
 }
 
 pub async fn login_get(mut ctx: PageContext, session: Session) -> Result<Response, WebError> {
@@ -35,6 +44,7 @@ pub async fn login_get(mut ctx: PageContext, session: Session) -> Result<Respons
             ctx,
             email: String::new(),
             error: None,
+            notice: None,
         }
         .render()?,
     )
@@ -70,6 +80,7 @@ pub async fn login_post(
                 ctx,
                 email: String::new(),
                 error,
+                notice: None,
             }
             .render()?;
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(page)).into_response());
@@ -77,8 +88,8 @@ pub async fn login_post(
     };
     let email = form.email.chars().take(254).collect::<String>();
     let password = SecretString::from(form.password);
-    match state.customers.authenticate(&email, password).await? {
-        Some(customer_id) => {
+    match state.customers.sign_in(&email, password, ip.0).await? {
+        SignIn::Ok(customer_id) => {
             let guest_cart = session.data().await.cart_id;
             session.sign_in(customer_id).await?;
             if let Some(cart) = guest_cart {
@@ -95,7 +106,7 @@ pub async fn login_post(
             );
             Ok(Redirect::to("/account").into_response())
         }
-        None => {
+        SignIn::Failed => {
             state.event(
                 SecurityEvent::new(SecurityEventKind::LoginFailed)
                     .ip(ip.0)
@@ -103,8 +114,31 @@ pub async fn login_post(
             );
             ctx.csrf = session.csrf_token().await?;
             let error = Some(ctx.tr.t("login.failed").to_string());
-            let page = LoginView { ctx, email, error }.render()?;
+            let page = LoginView {
+                ctx,
+                email,
+                error,
+                notice: None,
+            }
+            .render()?;
             Ok((StatusCode::UNAUTHORIZED, Html(page)).into_response())
+        }
+        SignIn::Throttled(refusal) => {
+            state.event(
+                SecurityEvent::new(SecurityEventKind::LoginThrottled)
+                    .ip(ip.0)
+                    .request(&request_id.0),
+            );
+            ctx.csrf = session.csrf_token().await?;
+            let error = Some(refusal_message(ctx.tr, refusal));
+            let page = LoginView {
+                ctx,
+                email,
+                error,
+                notice: None,
+            }
+            .render()?;
+            Ok((StatusCode::TOO_MANY_REQUESTS, Html(page)).into_response())
         }
     }
 }
@@ -124,18 +158,36 @@ pub async fn logout_post(
     Ok(Redirect::to("/").into_response())
 }
 
+pub struct OrderRow {
+    pub number: String,
+    pub date: String,
+    pub status: String,
+    pub total: String,
+}
+
+pub struct AddressRow {
+    pub id: i64,
+    pub text: String,
+}
+
 #[derive(Template)]
 #[template(path = "account.html")]
 struct AccountView {
     ctx: PageContext,
     family_name: String,
     given_name: String,
+    verified: bool,
+    notice: Option<String>,
+    orders: Vec<OrderRow>,
+    profile: Vec<(String, String)>,
+    addresses: Vec<AddressRow>,
 }
 
 pub async fn account_get(
     State(state): State<AppState>,
     ctx: PageContext,
     session: Session,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
 ) -> Result<Response, WebError> {
     let Some(id) = session.customer_id().await else {
         return Ok(Redirect::to("/login").into_response());
@@ -144,10 +196,80 @@ pub async fn account_get(
         session.sign_out().await?;
         return Ok(Redirect::to("/login").into_response());
     };
+    let tr = ctx.tr;
+    let orders = state
+        .orders
+        .history(id, 20)
+        .await?
+        .into_iter()
+        .map(|o| OrderRow {
+            date: Date::today_in_japan(o.created_at).iso(),
+            status: tr
+                .t(&format!("order.status.{}", o.status.code()))
+                .to_string(),
+            total: o.totals.total.grouped(),
+            number: o.number,
+        })
+        .collect();
+    let addresses = state
+        .customers
+        .addresses(id)
+        .await?
+        .into_iter()
+        .map(|a| AddressRow {
+            id: a.id,
+            text: person_line(&a.person, tr),
+        })
+        .collect();
+    let p = &profile.person;
+    let none = tr.t("account.not_given").to_string();
+    let rows = vec![
+        (
+            tr.t("account.name").to_string(),
+            format!("{} {}", p.family_name.as_str(), p.given_name.as_str()),
+        ),
+        (
+            tr.t("account.kana").to_string(),
+            format!(
+                "{} {}",
+                p.family_name_kana.as_str(),
+                p.given_name_kana.as_str()
+            ),
+        ),
+        (tr.t("account.address").to_string(), person_line(p, tr)),
+        (
+            tr.t("field.email").to_string(),
+            profile.email.as_str().to_string(),
+        ),
+        (
+            tr.t("field.birth_date").to_string(),
+            profile.birth_date.map_or(none.clone(), |d| d.iso()),
+        ),
+        (
+            tr.t("field.gender").to_string(),
+            profile.gender.map_or(none, |g| {
+                tr.t(&format!("field.gender.{}", g.code())).to_string()
+            }),
+        ),
+    ];
+    let notice = query
+        .as_deref()
+        .and_then(|q| q.strip_prefix("done="))
+        .and_then(|d| match d {
+            "profile" | "email" | "password" | "address" | "resent" => {
+                Some(tr.t(&format!("account.done.{d}")).to_string())
+            }
+            _ => None,
+        });
     let view = AccountView {
         ctx,
-        family_name: profile.person.family_name.as_str().to_string(),
-        given_name: profile.person.given_name.as_str().to_string(),
+        family_name: p.family_name.as_str().to_string(),
+        given_name: p.given_name.as_str().to_string(),
+        verified: state.customers.email_verified(id).await?,
+        notice,
+        orders,
+        profile: rows,
+        addresses,
     };
     Ok(Html(view.render()?).into_response())
 }

@@ -4,6 +4,9 @@ pub mod account;
 pub mod cart;
 pub mod checkout;
 pub mod ops;
+pub mod password;
+pub mod profile;
+pub mod register;
 pub mod storefront;
 pub mod webhooks;
 

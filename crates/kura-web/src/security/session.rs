@@ -207,6 +207,11 @@ fn set_cookie(state: &AppState, value: &str, clear: bool) -> Option<HeaderValue>
 }
 
 pub async fn session(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    // The JSON API authenticates with bearer tokens; a cookie sent there is neither read nor
+    // refreshed (and so cannot be used to ride a customer's session through the API).
+    if req.uri().path().starts_with("/api/") {
+        return next.run(req).await;
+    }
     let presented = cookie_value(req.headers(), state.config.session_cookie_name())
         .and_then(SessionToken::parse);
     let mut slot = Slot::default();

@@ -6,6 +6,8 @@
     clippy::indexing_slicing
 )]
 
+mod accounts;
+mod api;
 mod browser;
 mod cli;
 mod invariant;

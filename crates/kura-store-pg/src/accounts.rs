@@ -1,0 +1,212 @@
+//! Customer accounts on PostgreSQL: one-time tokens (hashes only), email verification, profile
+//! updates, saved addresses (sealed) and erasure in one transaction.
+
+use async_trait::async_trait;
+use kura_app::accounts::{AccountTokenRecord, SavedAddressRecord, TokenPurpose};
+use kura_app::error::StoreError;
+use kura_app::ports::AccountRepo;
+use kura_app::sealed::SealedCustomer;
+use kura_seal::Sealed;
+use sqlx::Row;
+
+use crate::{PgStore, db_err};
+
+#[async_trait]
+impl AccountRepo for PgStore {
+    async fn insert_account_token(&self, t: &AccountTokenRecord) -> Result<(), StoreError> {
+        write_tx!(self, |tx| {
+            sqlx::query("DELETE FROM account_tokens WHERE customer_id = $1 AND purpose = $2")
+                .bind(t.customer_id)
+                .bind(t.purpose.code())
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(
+                "INSERT INTO account_tokens (token_hash, customer_id, purpose, expires_at, created_at) \
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(t.token_hash.to_vec())
+            .bind(t.customer_id)
+            .bind(t.purpose.code())
+            .bind(t.expires_at)
+            .bind(t.created_at)
+            .execute(&mut *tx)
+            .await?;
+        })
+    }
+
+    async fn account_token(
+        &self,
+        token_hash: &[u8; 32],
+        purpose: TokenPurpose,
+        now: i64,
+    ) -> Result<Option<i64>, StoreError> {
+        sqlx::query_scalar(
+            "SELECT customer_id FROM account_tokens WHERE token_hash = $1 AND purpose = $2 AND expires_at > $3",
+        )
+        .bind(token_hash.to_vec())
+        .bind(purpose.code())
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)
+    }
+
+    async fn take_account_token(
+        &self,
+        token_hash: &[u8; 32],
+        purpose: TokenPurpose,
+        now: i64,
+    ) -> Result<Option<i64>, StoreError> {
+        write_tx!(self, |tx| {
+            let found: Option<(i64, i64)> = sqlx::query_as(
+                "DELETE FROM account_tokens WHERE token_hash = $1 AND purpose = $2 \
+                 RETURNING customer_id, expires_at",
+            )
+            .bind(token_hash.to_vec())
+            .bind(purpose.code())
+            .fetch_optional(&mut *tx)
+            .await?;
+            found
+                .filter(|(_, expires)| *expires > now)
+                .map(|(id, _)| id)
+        })
+    }
+
+    async fn delete_account_tokens(
+        &self,
+        customer_id: i64,
+        purpose: TokenPurpose,
+    ) -> Result<u64, StoreError> {
+        write_tx!(self, |tx| {
+            sqlx::query("DELETE FROM account_tokens WHERE customer_id = $1 AND purpose = $2")
+                .bind(customer_id)
+                .bind(purpose.code())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+        })
+    }
+
+    async fn set_email_verified(
+        &self,
+        customer_id: i64,
+        at: Option<i64>,
+    ) -> Result<(), StoreError> {
+        write_tx!(self, |tx| {
+            sqlx::query("UPDATE customers SET email_verified_at = $1 WHERE id = $2")
+                .bind(at)
+                .bind(customer_id)
+                .execute(&mut *tx)
+                .await?;
+        })
+    }
+
+    async fn email_verified_at(&self, customer_id: i64) -> Result<Option<Option<i64>>, StoreError> {
+        let row = sqlx::query("SELECT email_verified_at FROM customers WHERE id = $1")
+            .bind(customer_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?;
+        row.map(|r| r.try_get::<Option<i64>, _>("email_verified_at"))
+            .transpose()
+            .map_err(db_err)
+    }
+
+    async fn update_customer(&self, c: &SealedCustomer) -> Result<(), StoreError> {
+        let b = |s: &Sealed| s.as_bytes().to_vec();
+        let ob = |s: &Option<Sealed>| s.as_ref().map(|v| v.as_bytes().to_vec());
+        write_tx!(self, |tx| {
+            sqlx::query(
+                "UPDATE customers SET email_bidx = $1, phone_bidx = $2, family_name = $3, given_name = $4, \
+                 family_name_kana = $5, given_name_kana = $6, email = $7, phone = $8, postal_code = $9, \
+                 prefecture = $10, address1 = $11, address2 = $12, birth_date = $13, gender = $14, \
+                 updated_at = EXTRACT(EPOCH FROM now())::BIGINT WHERE id = $15",
+            )
+            .bind(c.email_bidx.as_bytes().to_vec())
+            .bind(c.phone_bidx.as_bytes().to_vec())
+            .bind(b(&c.family_name))
+            .bind(b(&c.given_name))
+            .bind(b(&c.family_name_kana))
+            .bind(b(&c.given_name_kana))
+            .bind(b(&c.email))
+            .bind(b(&c.phone))
+            .bind(b(&c.postal_code))
+            .bind(b(&c.prefecture))
+            .bind(b(&c.address1))
+            .bind(ob(&c.address2))
+            .bind(ob(&c.birth_date))
+            .bind(ob(&c.gender))
+            .bind(c.id)
+            .execute(&mut *tx)
+            .await?;
+        })
+    }
+
+    async fn delete_customer(&self, customer_id: i64) -> Result<bool, StoreError> {
+        write_tx!(self, |tx| {
+            for sql in [
+                "DELETE FROM customer_addresses WHERE customer_id = $1",
+                "DELETE FROM account_tokens WHERE customer_id = $1",
+                "DELETE FROM sessions WHERE customer_id = $1",
+                "DELETE FROM carts WHERE customer_id = $1",
+                "UPDATE orders SET customer_id = NULL WHERE customer_id = $1",
+            ] {
+                sqlx::query(sql).bind(customer_id).execute(&mut *tx).await?;
+            }
+            sqlx::query("DELETE FROM customers WHERE id = $1")
+                .bind(customer_id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                > 0
+        })
+    }
+
+    async fn insert_address(&self, a: &SavedAddressRecord) -> Result<(), StoreError> {
+        write_tx!(self, |tx| {
+            sqlx::query(
+                "INSERT INTO customer_addresses (id, customer_id, record, created_at) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(a.id)
+            .bind(a.customer_id)
+            .bind(a.record.as_bytes().to_vec())
+            .bind(a.created_at)
+            .execute(&mut *tx)
+            .await?;
+        })
+    }
+
+    async fn addresses_of(&self, customer_id: i64) -> Result<Vec<SavedAddressRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, customer_id, record, created_at FROM customer_addresses \
+             WHERE customer_id = $1 ORDER BY created_at, id",
+        )
+        .bind(customer_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        rows.iter()
+            .map(|r| {
+                Ok(SavedAddressRecord {
+                    id: r.try_get("id")?,
+                    customer_id: r.try_get("customer_id")?,
+                    record: Sealed::from_stored(r.try_get("record")?),
+                    created_at: r.try_get("created_at")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(db_err)
+    }
+
+    async fn delete_address(&self, customer_id: i64, id: i64) -> Result<bool, StoreError> {
+        write_tx!(self, |tx| {
+            sqlx::query("DELETE FROM customer_addresses WHERE id = $1 AND customer_id = $2")
+                .bind(id)
+                .bind(customer_id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                > 0
+        })
+    }
+}

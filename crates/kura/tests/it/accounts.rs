@@ -1,0 +1,591 @@
+//! Customer accounts, as a customer and an attacker would try them: register, confirm the
+//! address, sign in, be throttled, reset, change details, close the account.
+
+use base64::Engine;
+use kura_app::sealed::CUSTOMER_ADDRESSES;
+
+use crate::support::{self, Client, TestShop};
+
+const PASSWORD: &str = "Tsuki no Usagi ga hashiru 42";
+const NEW_PASSWORD: &str = "Kaminari to ame no yoru ni 17";
+
+fn profile_fields(n: u32, email: &str) -> Vec<(String, String)> {
+    let p = support::profile(n);
+    let person = &p.person;
+    vec![
+        ("family_name".into(), person.family_name.as_str().into()),
+        ("given_name".into(), person.given_name.as_str().into()),
+        (
+            "family_name_kana".into(),
+            person.family_name_kana.as_str().into(),
+        ),
+        (
+            "given_name_kana".into(),
+            person.given_name_kana.as_str().into(),
+        ),
+        ("postal_code".into(), person.postal_code.as_str().into()),
+        ("prefecture".into(), person.prefecture.code().to_string()),
+        ("address1".into(), person.address1.as_str().into()),
+        (
+            "address2".into(),
+            person
+                .address2
+                .as_ref()
+                .map(|a| a.as_str().to_string())
+                .unwrap_or_default(),
+        ),
+        ("phone".into(), person.phone.as_str().into()),
+        ("email".into(), email.into()),
+        ("birth_date".into(), String::new()),
+        ("gender".into(), String::new()),
+    ]
+}
+
+async fn post(client: &mut Client, path: &str, fields: &[(String, String)]) -> support::Reply {
+    let refs: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    client.post_form(path, &refs).await
+}
+
+async fn register(client: &mut Client, email: &str, password: &str) -> support::Reply {
+    let csrf = client.csrf_from("/account/register").await;
+    let mut fields = profile_fields(1, email);
+    fields.push(("csrf_token".into(), csrf));
+    fields.push(("password".into(), password.into()));
+    fields.push(("password_confirm".into(), password.into()));
+    post(client, "/account/register", &fields).await
+}
+
+async fn sign_in(client: &mut Client, email: &str, password: &str) -> support::Reply {
+    let csrf = client.csrf_from("/login").await;
+    client
+        .post_form(
+            "/login",
+            &[
+                ("email", email),
+                ("password", password),
+                ("csrf_token", &csrf),
+            ],
+        )
+        .await
+}
+
+/// Every mail delivered so far, bodies decoded, one string each.
+async fn delivered_mails(shop: &TestShop) -> Vec<String> {
+    shop.state
+        .outbox
+        .deliver_due(shop.state.mailer.as_ref())
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    let Ok(dir) = std::fs::read_dir(&shop.config.mail.outbox_dir) else {
+        return out;
+    };
+    for entry in dir {
+        let raw = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        let mut text = raw
+            .replace("=\r\n", "")
+            .replace("=\n", "")
+            .replace("=3D", "=");
+        // Base64 parts: decode every run of base64-looking lines.
+        let mut block = String::new();
+        for line in raw.lines().chain(std::iter::once("")) {
+            let l = line.trim();
+            if !l.is_empty()
+                && l.len() >= 16
+                && l.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"+/=".contains(&b))
+            {
+                block.push_str(l);
+            } else if !block.is_empty() {
+                if let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(&block) {
+                    text.push_str(&String::from_utf8_lossy(&bytes));
+                }
+                block.clear();
+            }
+        }
+        out.push(text);
+    }
+    out
+}
+
+/// The path of the newest link `/account/<kind>/<64 hex>` in the delivered mails.
+async fn link_in_mail(shop: &TestShop, kind: &str) -> Option<String> {
+    let marker = format!("/account/{kind}/");
+    let mut found = None;
+    for mail in delivered_mails(shop).await {
+        let mut rest = mail.as_str();
+        while let Some(at) = rest.find(&marker) {
+            let tail = &rest[at + marker.len()..];
+            let token: String = tail.chars().take_while(char::is_ascii_hexdigit).collect();
+            if token.len() == 64 {
+                found = Some(format!("{marker}{token}"));
+            }
+            rest = tail;
+        }
+    }
+    found
+}
+
+async fn customer_id(shop: &TestShop, email: &str) -> i64 {
+    shop.state
+        .customers
+        .account_for_reset(email)
+        .await
+        .unwrap()
+        .expect("the account exists")
+        .0
+}
+
+#[tokio::test]
+async fn register_verify_sign_in_and_see_the_account() {
+    let shop = support::sqlite_shop().await;
+    let mut browser = Client::new(&shop.router);
+    let email = "mizuho.kaburagi1@example.jp";
+    let done = register(&mut browser, email, PASSWORD).await;
+    assert_eq!(done.status, 200, "{}", done.body);
+    assert!(done.body.contains("メールをご確認ください"));
+    let id = customer_id(&shop, email).await;
+    assert!(!shop.state.customers.email_verified(id).await.unwrap());
+
+    let link = link_in_mail(&shop, "verify")
+        .await
+        .expect("a verification link was mailed");
+    // Opening the link (what a mail scanner does) changes nothing.
+    for _ in 0..2 {
+        let page = Client::new(&shop.router).get(&link).await;
+        assert_eq!(page.status, 200);
+        assert!(page.body.contains(&format!("action=\"{link}\"")));
+    }
+    assert!(!shop.state.customers.email_verified(id).await.unwrap());
+
+    // An unverified account may sign in and is asked to confirm.
+    let signed = sign_in(&mut browser, email, PASSWORD).await;
+    assert_eq!(signed.status, 303, "{}", signed.body);
+    let account = browser.get("/account").await;
+    assert!(account.body.contains("鏑木乙"), "the page shows the name");
+    assert!(account.body.contains("/account/verify-resend"));
+
+    let csrf = support::hidden_value(&account.body, "csrf_token").unwrap();
+    let verified = browser.post_form(&link, &[("csrf_token", &csrf)]).await;
+    assert_eq!(verified.status, 200, "{}", verified.body);
+    assert!(shop.state.customers.email_verified(id).await.unwrap());
+    // Single use.
+    let again = browser.post_form(&link, &[("csrf_token", &csrf)]).await;
+    assert_eq!(again.status, 404);
+    let account = browser.get("/account").await;
+    assert!(!account.body.contains("/account/verify-resend"));
+}
+
+#[tokio::test]
+async fn weak_short_and_personal_passwords_are_refused_with_the_reason() {
+    let shop = support::sqlite_shop().await;
+    let mut browser = Client::new(&shop.router);
+    let email = "mizuho.kaburagi1@example.jp";
+    for (password, reason) in [
+        ("password1234", "推測されやすい"),
+        ("short pw", "短すぎます"),
+        ("kaburagimizuho1987", "似すぎています"),
+    ] {
+        let page = register(&mut browser, email, password).await;
+        assert_eq!(page.status, 422, "{password} was accepted");
+        assert!(page.body.contains(reason), "{password}: no reason shown");
+        assert!(page.body.contains("aria-invalid=\"true\""));
+        assert!(page.body.contains("value=\"鏑木乙\""), "typed values kept");
+        assert!(!page.body.contains(password), "a password is never echoed");
+    }
+    // English too.
+    let page = {
+        let csrf = browser.csrf_from("/account/register").await;
+        let mut fields = profile_fields(1, email);
+        fields.push(("csrf_token".into(), csrf));
+        fields.push(("password".into(), "password1234".into()));
+        fields.push(("password_confirm".into(), "password1234".into()));
+        let refs: Vec<(&str, &str)> = fields
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let body = support::encode_form(&refs);
+        let req = axum::http::Request::post("/account/register")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("origin", "http://shop.test")
+            .header("host", "shop.test")
+            .header("sec-fetch-site", "same-origin")
+            .header("accept-language", "en")
+            .body(axum::body::Body::from(body))
+            .unwrap();
+        browser.send(req).await
+    };
+    assert_eq!(page.status, 422);
+    assert!(page.body.contains("too easy to guess"));
+    // Broken input is a message, not a crash.
+    let csrf = browser.csrf_from("/account/register").await;
+    let broken = browser
+        .post_form(
+            "/account/register",
+            &[
+                ("csrf_token", &csrf),
+                ("family_name", "\u{0}"),
+                ("nope", "x"),
+            ],
+        )
+        .await;
+    assert_eq!(broken.status, 422);
+    assert_eq!(shop.state.store.count_customers().await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn registering_a_known_address_reveals_nothing() {
+    let shop = support::sqlite_shop().await;
+    let email = "mizuho.kaburagi1@example.jp";
+    let first = register(&mut Client::new(&shop.router), email, PASSWORD).await;
+    let second = register(&mut Client::new(&shop.router), email, NEW_PASSWORD).await;
+    assert_eq!(first.status, second.status);
+    let strip = |b: &str| {
+        b.lines()
+            .filter(|l| !l.contains("csrf_token"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(strip(&first.body), strip(&second.body));
+    assert_eq!(shop.state.store.count_customers().await.unwrap(), 1);
+    // The first password still works; the second never became one.
+    let mut b = Client::new(&shop.router);
+    assert_eq!(sign_in(&mut b, email, NEW_PASSWORD).await.status, 401);
+    assert_eq!(sign_in(&mut b, email, PASSWORD).await.status, 303);
+}
+
+#[tokio::test]
+async fn failures_are_throttled_without_locking_the_owner_out() {
+    let shop = support::sqlite_shop().await;
+    let email = "mizuho.kaburagi1@example.jp";
+    register(&mut Client::new(&shop.router), email, PASSWORD).await;
+    // The owner has signed in from home before.
+    let mut owner = Client::new(&shop.router);
+    owner.peer = "198.51.100.20:50000".parse().unwrap();
+    assert_eq!(sign_in(&mut owner, email, PASSWORD).await.status, 303);
+
+    let mut attacker = Client::new(&shop.router);
+    attacker.peer = "203.0.113.66:40000".parse().unwrap();
+    let csrf = attacker.csrf_from("/login").await;
+    let mut statuses = Vec::new();
+    for i in 0..7 {
+        let guess = format!("guess number {i} for you");
+        let r = attacker
+            .post_form(
+                "/login",
+                &[
+                    ("email", email),
+                    ("password", &guess),
+                    ("csrf_token", &csrf),
+                ],
+            )
+            .await;
+        statuses.push(r.status.as_u16());
+        if r.status == 429 {
+            assert!(r.body.contains("分後"), "the page says how long to wait");
+        }
+    }
+    assert_eq!(statuses, [401, 401, 401, 401, 401, 429, 429]);
+    // Even the right password is not checked from the attacker's address now.
+    let r = attacker
+        .post_form(
+            "/login",
+            &[
+                ("email", email),
+                ("password", PASSWORD),
+                ("csrf_token", &csrf),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 429);
+    // The owner, from the known address, still gets in.
+    let mut owner_again = Client::new(&shop.router);
+    owner_again.peer = "198.51.100.20:50001".parse().unwrap();
+    assert_eq!(sign_in(&mut owner_again, email, PASSWORD).await.status, 303);
+
+    // Per IP: 20 failures on any accounts stop that address for everyone.
+    let mut sprayer = Client::new(&shop.router);
+    sprayer.peer = "192.0.2.99:40000".parse().unwrap();
+    let csrf = sprayer.csrf_from("/login").await;
+    for i in 0..20 {
+        let who = format!("someone{i}@example.jp");
+        let r = sprayer
+            .post_form(
+                "/login",
+                &[("email", &who), ("password", "x"), ("csrf_token", &csrf)],
+            )
+            .await;
+        assert_eq!(r.status, 401);
+    }
+    let r = sprayer
+        .post_form(
+            "/login",
+            &[
+                ("email", "fresh@example.jp"),
+                ("password", "x"),
+                ("csrf_token", &csrf),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 429);
+}
+
+#[tokio::test]
+async fn a_reset_sets_the_password_and_ends_every_session() {
+    let shop = support::sqlite_shop().await;
+    let email = "mizuho.kaburagi1@example.jp";
+    register(&mut Client::new(&shop.router), email, PASSWORD).await;
+    let mut old_device = Client::new(&shop.router);
+    assert_eq!(sign_in(&mut old_device, email, PASSWORD).await.status, 303);
+    assert_eq!(old_device.get("/account").await.status, 200);
+
+    let mut browser = Client::new(&shop.router);
+    let csrf = browser.csrf_from("/account/reset").await;
+    let known = browser
+        .post_form("/account/reset", &[("email", email), ("csrf_token", &csrf)])
+        .await;
+    let unknown = browser
+        .post_form(
+            "/account/reset",
+            &[("email", "nobody@example.jp"), ("csrf_token", &csrf)],
+        )
+        .await;
+    assert_eq!(known.status, 200);
+    assert_eq!(known.body, unknown.body, "the answer does not tell");
+
+    let link = link_in_mail(&shop, "reset").await.expect("a reset link");
+    let page = browser.get(&link).await;
+    assert_eq!(page.status, 200);
+    let csrf = support::hidden_value(&page.body, "csrf_token").unwrap();
+    let weak = browser
+        .post_form(
+            &link,
+            &[
+                ("password", "password1234"),
+                ("password_confirm", "password1234"),
+                ("csrf_token", &csrf),
+            ],
+        )
+        .await;
+    assert_eq!(weak.status, 422);
+    let done = browser
+        .post_form(
+            &link,
+            &[
+                ("password", NEW_PASSWORD),
+                ("password_confirm", NEW_PASSWORD),
+                ("csrf_token", &csrf),
+            ],
+        )
+        .await;
+    assert_eq!(done.status, 200, "{}", done.body);
+    // The old device is signed out; the old password is dead; the link is used up.
+    let old = old_device.get("/account").await;
+    assert_eq!(old.status, 303);
+    let mut b = Client::new(&shop.router);
+    assert_eq!(sign_in(&mut b, email, PASSWORD).await.status, 401);
+    assert_eq!(sign_in(&mut b, email, NEW_PASSWORD).await.status, 303);
+    assert_eq!(browser.get(&link).await.status, 404);
+}
+
+#[tokio::test]
+async fn changes_need_the_current_password() {
+    let shop = support::sqlite_shop().await;
+    let email = "mizuho.kaburagi1@example.jp";
+    register(&mut Client::new(&shop.router), email, PASSWORD).await;
+    let id = customer_id(&shop, email).await;
+    let mut browser = Client::new(&shop.router);
+    assert_eq!(sign_in(&mut browser, email, PASSWORD).await.status, 303);
+    let mut other_device = Client::new(&shop.router);
+    assert_eq!(
+        sign_in(&mut other_device, email, PASSWORD).await.status,
+        303
+    );
+
+    let page = browser.get("/account/profile").await;
+    assert!(
+        page.body.contains("value=\"鏑木乙\""),
+        "the form is filled in"
+    );
+    let csrf = support::hidden_value(&page.body, "csrf_token").unwrap();
+    let mut fields = profile_fields(1, email);
+    fields.retain(|(k, _)| k != "email");
+    for (k, v) in &mut fields {
+        if k == "phone" {
+            *v = "03-1234-5678".into();
+        }
+    }
+    fields.push(("csrf_token".into(), csrf.clone()));
+    let mut wrong = fields.clone();
+    wrong.push(("current_password".into(), "not my password at all".into()));
+    let refused = post(&mut browser, "/account/profile", &wrong).await;
+    assert_eq!(refused.status, 422);
+    assert!(refused.body.contains("現在のパスワードが正しくありません"));
+    let profile = shop.state.customers.profile(id).await.unwrap().unwrap();
+    assert_ne!(profile.person.phone.as_str(), "0312345678");
+
+    fields.push(("current_password".into(), PASSWORD.into()));
+    let ok = post(&mut browser, "/account/profile", &fields).await;
+    assert_eq!(ok.status, 303, "{}", ok.body);
+    let profile = shop.state.customers.profile(id).await.unwrap().unwrap();
+    assert_eq!(profile.person.phone.as_str(), "0312345678");
+
+    // A new password: the other device is signed out, this one stays.
+    let csrf = browser.csrf_from("/account/password").await;
+    let changed = browser
+        .post_form(
+            "/account/password",
+            &[
+                ("current_password", PASSWORD),
+                ("password", NEW_PASSWORD),
+                ("password_confirm", NEW_PASSWORD),
+                ("csrf_token", &csrf),
+            ],
+        )
+        .await;
+    assert_eq!(changed.status, 303, "{}", changed.body);
+    assert_eq!(browser.get("/account").await.status, 200);
+    assert_eq!(other_device.get("/account").await.status, 303);
+
+    // A new email address: re-verified, and the sign-in address from now on.
+    let csrf = browser.csrf_from("/account/email").await;
+    let new_email = "mizuho.new@example.jp";
+    let moved = browser
+        .post_form(
+            "/account/email",
+            &[
+                ("email", new_email),
+                ("current_password", NEW_PASSWORD),
+                ("csrf_token", &csrf),
+            ],
+        )
+        .await;
+    assert_eq!(moved.status, 303, "{}", moved.body);
+    assert!(!shop.state.customers.email_verified(id).await.unwrap());
+    let mut b = Client::new(&shop.router);
+    assert_eq!(sign_in(&mut b, email, NEW_PASSWORD).await.status, 401);
+    assert_eq!(sign_in(&mut b, new_email, NEW_PASSWORD).await.status, 303);
+}
+
+#[tokio::test]
+async fn closing_the_account_erases_the_customer_and_keeps_the_order() {
+    let shop = support::sqlite_shop().await;
+    let email = "mizuho.kaburagi1@example.jp";
+    register(&mut Client::new(&shop.router), email, PASSWORD).await;
+    let id = customer_id(&shop, email).await;
+    let mut browser = Client::new(&shop.router);
+    assert_eq!(sign_in(&mut browser, email, PASSWORD).await.status, 303);
+
+    // A saved address, sealed.
+    let csrf = browser.csrf_from("/account/addresses/new").await;
+    let mut fields = profile_fields(3, email);
+    fields.retain(|(k, _)| !["email", "birth_date", "gender"].contains(&k.as_str()));
+    fields.push(("csrf_token".into(), csrf));
+    let saved = post(&mut browser, "/account/addresses", &fields).await;
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    let account = browser.get("/account").await;
+    assert!(
+        account.body.contains("宮の森3条9丁目"),
+        "the address is listed"
+    );
+    assert_eq!(
+        shop.state
+            .store
+            .count_rows(&CUSTOMER_ADDRESSES)
+            .await
+            .unwrap(),
+        1
+    );
+
+    // An order, placed through the pages while signed in.
+    kura::demo::ensure_catalog(&shop.state.store).await.unwrap();
+    let csrf = browser.csrf_from("/products/rice").await;
+    browser
+        .post_form(
+            "/cart/add",
+            &[
+                ("csrf_token", &csrf),
+                ("slug", "rice"),
+                ("sku", "R-2KG"),
+                ("quantity", "1"),
+            ],
+        )
+        .await;
+    let csrf = browser.csrf_from("/checkout").await;
+    let mut fields = profile_fields(1, email);
+    fields.extend([
+        ("csrf_token".to_string(), csrf),
+        ("ship_to".to_string(), "same".to_string()),
+        ("delivery_date".to_string(), String::new()),
+        ("delivery_slot".to_string(), String::new()),
+        ("payment".to_string(), "cod".to_string()),
+    ]);
+    let checkout = post(&mut browser, "/checkout", &fields).await;
+    assert_eq!(checkout.status, 303, "{}", checkout.body);
+    let confirm = browser.get("/checkout/confirm").await;
+    let csrf = support::hidden_value(&confirm.body, "csrf_token").unwrap();
+    let attempt = support::hidden_value(&confirm.body, "attempt").unwrap();
+    let total = support::hidden_value(&confirm.body, "total").unwrap();
+    let placed = browser
+        .post_form(
+            "/checkout/confirm",
+            &[
+                ("csrf_token", &csrf),
+                ("attempt", &attempt),
+                ("total", &total),
+            ],
+        )
+        .await;
+    assert_eq!(placed.status, 303);
+    let history = shop.state.orders.history(id, 20).await.unwrap();
+    assert_eq!(history.len(), 1);
+    let number = history[0].number.clone();
+    assert!(browser.get("/account").await.body.contains(&number));
+
+    // Closing needs the password.
+    let csrf = browser.csrf_from("/account/delete").await;
+    let refused = browser
+        .post_form(
+            "/account/delete",
+            &[
+                ("current_password", "wrong password here"),
+                ("csrf_token", &csrf),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, 422);
+    assert!(shop.state.store.customer(id).await.unwrap().is_some());
+    let closed = browser
+        .post_form(
+            "/account/delete",
+            &[("current_password", PASSWORD), ("csrf_token", &csrf)],
+        )
+        .await;
+    assert_eq!(closed.status, 200, "{}", closed.body);
+    assert!(closed.body.contains("退会しました"));
+
+    assert!(shop.state.store.customer(id).await.unwrap().is_none());
+    assert_eq!(shop.state.store.count_customers().await.unwrap(), 0);
+    assert_eq!(
+        shop.state
+            .store
+            .count_rows(&CUSTOMER_ADDRESSES)
+            .await
+            .unwrap(),
+        0
+    );
+    let order = shop
+        .state
+        .store
+        .order_by_number(&number)
+        .await
+        .unwrap()
+        .expect("the order is kept");
+    assert_eq!(order.customer_id, None);
+    assert_eq!(browser.get("/account").await.status, 303);
+    let mut b = Client::new(&shop.router);
+    assert_eq!(sign_in(&mut b, email, PASSWORD).await.status, 401);
+}
