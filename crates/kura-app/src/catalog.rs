@@ -85,17 +85,53 @@ pub const PAGE_SIZE: u32 = 12;
 /// Longest search query accepted, in characters.
 pub const MAX_QUERY: usize = 100;
 
+/// How long a product page's data or the category list may be served from memory. Stock shown
+/// can be this much behind; checkout always re-checks stock and price in the database.
+const CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(2);
+const CACHE_MAX: usize = 4096;
+
+type Cached<T> = std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, T)>>;
+
 pub struct Catalog {
     store: Arc<dyn Store>,
+    products: Cached<Option<Product>>,
+    categories: Cached<Vec<Category>>,
+}
+
+fn cached<T: Clone>(cache: &Cached<T>, key: &str) -> Option<T> {
+    let map = cache.lock().ok()?;
+    map.get(key)
+        .filter(|(at, _)| at.elapsed() < CACHE_TTL)
+        .map(|(_, v)| v.clone())
+}
+
+fn remember<T>(cache: &Cached<T>, key: &str, value: T) {
+    if let Ok(mut map) = cache.lock() {
+        if map.len() >= CACHE_MAX {
+            map.retain(|_, (at, _)| at.elapsed() < CACHE_TTL);
+        }
+        if map.len() < CACHE_MAX {
+            map.insert(key.to_string(), (std::time::Instant::now(), value));
+        }
+    }
 }
 
 impl Catalog {
     pub fn new(store: Arc<dyn Store>) -> Self {
-        Self { store }
+        Self {
+            store,
+            products: Default::default(),
+            categories: Default::default(),
+        }
     }
 
     pub async fn categories(&self) -> Result<Vec<Category>, AppError> {
-        Ok(self.store.categories().await?)
+        if let Some(c) = cached(&self.categories, "") {
+            return Ok(c);
+        }
+        let c = self.store.categories().await?;
+        remember(&self.categories, "", c.clone());
+        Ok(c)
     }
 
     pub async fn category(&self, slug: &str) -> Result<Option<Category>, AppError> {
@@ -119,7 +155,12 @@ impl Catalog {
     }
 
     pub async fn product(&self, slug: &str) -> Result<Option<Product>, AppError> {
-        Ok(self.store.product_by_slug(slug).await?)
+        if let Some(p) = cached(&self.products, slug) {
+            return Ok(p);
+        }
+        let p = self.store.product_by_slug(slug).await?;
+        remember(&self.products, slug, p.clone());
+        Ok(p)
     }
 
     /// Full-text search over names and descriptions in both languages.
