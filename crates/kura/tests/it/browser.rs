@@ -289,20 +289,65 @@ async fn a_guest_buys_two_products_cash_on_delivery_in_japanese() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_signed_in_customer_pays_by_card_on_the_sandbox_and_sees_it_paid() {
+async fn a_customer_registers_verifies_and_pays_by_card_on_the_sandbox() {
     let _one = ONE_BROWSER_AT_A_TIME.lock().await;
     let shop = LiveShop::start().await;
     let mut b = Browser::start(&shop.artifacts(), Language::Japanese).await;
 
+    // Register, confirm the mailed link, then sign in with the new account.
+    let email = "haruka.morimoto@example.jp";
+    let password = "river lantern mosaic harbour 71";
+    visit(&mut b, &shop.url("/account/register")).await;
+    for (field, value) in [
+        ("#family_name", "森本"),
+        ("#given_name", "遥"),
+        ("#family_name_kana", "もりもと"),
+        ("#given_name_kana", "ハルカ"),
+        ("#postal_code", "530-0001"),
+        ("#address1", "大阪市北区梅田3-1-1"),
+        ("#phone", "06-1234-5678"),
+        ("#email", email),
+        ("#password", password),
+        ("#password_confirm", password),
+    ] {
+        b.find(field).await.type_text(value).await;
+    }
+    b.find("#prefecture option[value=\"27\"]")
+        .await
+        .click()
+        .await;
+    b.find("form[action=\"/account/register\"] button[type=submit]")
+        .await
+        .click()
+        .await;
+    b.assert_no_csp_violation().await;
+    let mail = shop.wait_for_mail(&["/account/verify/"]).await;
+    let at = mail.find("/account/verify/").expect("a verification link");
+    let start = mail[..at].rfind("http").expect("an absolute link");
+    let link: String = mail[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || ":/.-_".contains(*c))
+        .collect();
+    visit(&mut b, &link).await;
+    b.find("main form button[type=submit]").await.click().await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let heading = match b.try_find("h1").await {
+            Some(h) => h.text().await,
+            None => String::new(),
+        };
+        if heading.contains("メールアドレスを確認しました") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the mailed link verifies the address"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     visit(&mut b, &shop.url("/login")).await;
-    b.find("#email")
-        .await
-        .type_text(kura::demo::DEMO_EMAIL)
-        .await;
-    b.find("#password")
-        .await
-        .type_text(kura::demo::DEMO_PASSWORD)
-        .await;
+    b.find("#email").await.type_text(email).await;
+    b.find("#password").await.type_text(password).await;
     b.find("form[action=\"/login\"] button[type=submit]")
         .await
         .click()
