@@ -469,6 +469,16 @@ impl Element<'_> {
         v.as_str().unwrap_or_default().to_string()
     }
 
+    /// The text, or `None` when the element went away (the page navigated meanwhile).
+    pub async fn try_text(&self) -> Option<String> {
+        let v = self
+            .wire
+            .try_command("GET", &self.path("/text"), None)
+            .await
+            .ok()?;
+        Some(v.as_str().unwrap_or_default().to_string())
+    }
+
     pub async fn attribute(&self, name: &str) -> Option<String> {
         let v = self
             .wire
