@@ -79,7 +79,8 @@ impl FormState {
     }
 }
 
-fn field_message(tr: Tr, e: FieldError) -> String {
+/// A field error in the visitor's language (shared by every form with person fields).
+pub(crate) fn field_message(tr: Tr, e: FieldError) -> String {
     let key = format!("field_error.{}", e.code());
     let text = tr.t(&key).to_string();
     match e {
@@ -88,7 +89,8 @@ fn field_message(tr: Tr, e: FieldError) -> String {
     }
 }
 
-fn person_from(
+/// The person fields of a form (`prefix` is `""` or `"ship_"`), each checked with a message.
+pub(crate) fn person_from(
     form: &FormState,
     prefix: &str,
     tr: Tr,

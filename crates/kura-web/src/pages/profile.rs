@@ -16,10 +16,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use kura_app::accounts::Refusal;
 use kura_app::customers::{EmailChange, SignIn};
 use kura_app::{SecurityEvent, SecurityEventKind};
-use kura_domain::{
-    AddressLine, BirthDate, Date, Email, FieldError, Gender, Kana, Person, PersonName, Phone,
-    PostalCode, Prefecture,
-};
+use kura_domain::{BirthDate, Date, Email, Gender, Person, Prefecture};
 use secrecy::SecretString;
 
 use crate::AppState;
@@ -48,14 +45,7 @@ pub(crate) const PERSON_FIELDS: [&str; 9] = [
 /// Longest text kept from any one field (longer input is refused by the field's own rule).
 const FIELD_CHARS: usize = 300;
 
-pub(crate) fn field_message(tr: Tr, e: FieldError) -> String {
-    let key = format!("field_error.{}", e.code());
-    let text = tr.t(&key).to_string();
-    match e {
-        FieldError::TooLong { max } => text.replace("{max}", &max.to_string()),
-        _ => text,
-    }
-}
+pub(crate) use super::checkout::field_message;
 
 /// The person fields of a form, the way checkout reads them.
 pub(crate) fn person_from(
@@ -63,75 +53,7 @@ pub(crate) fn person_from(
     tr: Tr,
     errors: &mut BTreeMap<String, String>,
 ) -> Option<Person> {
-    fn keep<T>(
-        errors: &mut BTreeMap<String, String>,
-        tr: Tr,
-        name: &str,
-        r: Result<T, FieldError>,
-    ) -> Option<T> {
-        r.map_err(|e| errors.insert(name.to_string(), field_message(tr, e)))
-            .ok()
-    }
-    let family_name = keep(
-        errors,
-        tr,
-        "family_name",
-        PersonName::parse(form.v("family_name")),
-    );
-    let given_name = keep(
-        errors,
-        tr,
-        "given_name",
-        PersonName::parse(form.v("given_name")),
-    );
-    let family_name_kana = keep(
-        errors,
-        tr,
-        "family_name_kana",
-        Kana::parse(form.v("family_name_kana")),
-    );
-    let given_name_kana = keep(
-        errors,
-        tr,
-        "given_name_kana",
-        Kana::parse(form.v("given_name_kana")),
-    );
-    let postal_code = keep(
-        errors,
-        tr,
-        "postal_code",
-        PostalCode::parse(form.v("postal_code")),
-    );
-    let prefecture = keep(
-        errors,
-        tr,
-        "prefecture",
-        Prefecture::parse(form.v("prefecture")),
-    );
-    let address1 = keep(
-        errors,
-        tr,
-        "address1",
-        AddressLine::parse(form.v("address1")),
-    );
-    let address2 = keep(
-        errors,
-        tr,
-        "address2",
-        AddressLine::parse_optional(form.v("address2")),
-    );
-    let phone = keep(errors, tr, "phone", Phone::parse(form.v("phone")));
-    Some(Person {
-        family_name: family_name?,
-        given_name: given_name?,
-        family_name_kana: family_name_kana?,
-        given_name_kana: given_name_kana?,
-        postal_code: postal_code?,
-        prefecture: prefecture?,
-        address1: address1?,
-        address2: address2?,
-        phone: phone?,
-    })
+    super::checkout::person_from(form, "", tr, errors)
 }
 
 /// Birth date and gender: optional, each refused only when something unreadable was sent.
