@@ -6,6 +6,11 @@
 //! (or JSON error `card_number_refused`) saying the shop never asks for card numbers there, and
 //! the guard hears of it. Nothing of the request is kept, echoed or logged. Provider webhooks
 //! (signed, server to server) are exempt.
+//!
+//! Kura's own tokens (CSRF, checkout attempts, mailed links, provider session ids) are long
+//! hex or alphanumeric strings, and about one in a hundred holds a Luhn-valid digit run between
+//! two letters. A value that is one such machine token is not a card number anyone typed, so it
+//! is not refused: without this, a customer would now and then be turned away at random.
 
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -21,16 +26,36 @@ use crate::form::{FormFields, percent_decode};
 use crate::security::client_ip::ClientIp;
 use crate::security::request_id::RequestId;
 
+/// Shortest value taken for a machine token; a card number has at most 19 digits and a person
+/// who pastes one with separators or words around it does not make a 24-character run of
+/// letters and digits without a space.
+const MACHINE_TOKEN_MIN: usize = 24;
+
+/// One unbroken token of ASCII letters, digits, `.`, `_` or `-`, at least
+/// [`MACHINE_TOKEN_MIN`] long, with at least one letter.
+fn is_machine_token(value: &str) -> bool {
+    value.len() >= MACHINE_TOKEN_MIN
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+        && value.bytes().any(|b| b.is_ascii_alphabetic())
+}
+
+/// Whether a field's value holds a card number a person could have typed.
+fn value_has_card(value: &str) -> bool {
+    !is_machine_token(value) && contains_card_number(value)
+}
+
 fn query_has_card(query: &str) -> bool {
     query
         .split('&')
         .filter_map(|pair| pair.split_once('=').map(|(_, v)| v).or(Some(pair)))
-        .any(|v| percent_decode(v.as_bytes()).is_some_and(|text| contains_card_number(&text)))
+        .any(|v| percent_decode(v.as_bytes()).is_some_and(|text| value_has_card(&text)))
 }
 
 fn body_has_card(content_type: &str, body: &[u8]) -> bool {
     if content_type.starts_with("application/x-www-form-urlencoded") {
-        FormFields::parse(body).values().any(contains_card_number)
+        FormFields::parse(body).values().any(value_has_card)
     } else if content_type.starts_with("application/json") {
         match serde_json::from_slice::<serde_json::Value>(body) {
             Ok(v) => json_has_card(&v),
@@ -44,12 +69,12 @@ fn body_has_card(content_type: &str, body: &[u8]) -> bool {
 
 fn json_has_card(v: &serde_json::Value) -> bool {
     match v {
-        serde_json::Value::String(s) => contains_card_number(s),
+        serde_json::Value::String(s) => value_has_card(s),
         serde_json::Value::Number(n) => contains_card_number(&n.to_string()),
         serde_json::Value::Array(a) => a.iter().any(json_has_card),
-        serde_json::Value::Object(o) => o
-            .iter()
-            .any(|(k, v)| contains_card_number(k) || json_has_card(v)),
+        serde_json::Value::Object(o) => {
+            o.iter().any(|(k, v)| value_has_card(k) || json_has_card(v))
+        }
         _ => false,
     }
 }
@@ -124,5 +149,51 @@ mod tests {
             "application/json",
             br#"{"quantity":2,"sku":"RC-10-WH"}"#
         ));
+    }
+
+    #[test]
+    fn tokens_holding_a_luhn_run_pass_but_typed_numbers_do_not() {
+        // A CSRF token whose hex happens to hold a Luhn-valid 16-digit run between letters.
+        let csrf = "1.ab4242424242424242cd0f9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d9c8b";
+        assert!(contains_card_number(csrf), "the run is there");
+        assert!(!body_has_card(
+            "application/x-www-form-urlencoded",
+            format!("csrf_token={csrf}&quantity=1").as_bytes()
+        ));
+        assert!(!query_has_card(
+            "session_id=cs_test_4242424242424242abcdef01"
+        ));
+        assert!(!body_has_card(
+            "application/json",
+            br#"{"token":"ef4242424242424242ab99887766554433"}"#
+        ));
+        // What a person pastes is still refused, however it is dressed.
+        for typed in [
+            "4242424242424242",
+            "4242-4242-4242-4242",
+            "card 4242424242424242 exp 12/29",
+            "カード4242424242424242",
+            "4242424242424242abc",
+        ] {
+            assert!(value_has_card(typed), "{typed}");
+        }
+        assert!(body_has_card(
+            "application/x-www-form-urlencoded",
+            b"address2=card+4242424242424242+exp+12%2F29"
+        ));
+    }
+
+    #[test]
+    fn random_tokens_are_never_taken_for_cards() {
+        // Each of these hex tokens has about a 1 % chance of holding a Luhn-valid run; before
+        // the exemption, a few of 2,000 would have been refused.
+        for _ in 0..2000 {
+            let token = format!(
+                "1.{}",
+                hex::encode(kura_seal::random_bytes::<32>().unwrap())
+            );
+            assert!(!value_has_card(&token), "{token}");
+            assert!(!query_has_card(&format!("token={token}")), "{token}");
+        }
     }
 }
