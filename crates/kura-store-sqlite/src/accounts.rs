@@ -9,7 +9,7 @@ use kura_app::sealed::SealedCustomer;
 use kura_seal::Sealed;
 use sqlx::Row;
 
-use crate::{SqliteStore, WRITE_ATTEMPTS, db_err, is_busy};
+use crate::{SqliteStore, db_err};
 
 #[async_trait]
 impl AccountRepo for SqliteStore {

@@ -9,9 +9,11 @@
 //! - Personal columns are bound only from [`kura_seal::Sealed`] and [`kura_seal::BlindIndex`].
 
 mod migrate;
+pub(crate) mod writer;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -25,14 +27,15 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
 };
-use sqlx::{AssertSqlSafe, Row, Sqlite, Transaction};
+use sqlx::{AssertSqlSafe, ConnectOptions, Row, SqliteConnection};
+use writer::{WriteError, Writer};
 
 pub use migrate::MIGRATIONS;
 
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pub(crate) read: SqlitePool,
-    pub(crate) write: SqlitePool,
+    pub(crate) writer: Arc<Writer>,
     path: PathBuf,
 }
 
@@ -67,28 +70,68 @@ pub(crate) fn is_busy(e: &sqlx::Error) -> bool {
 
 pub(crate) const WRITE_ATTEMPTS: u32 = 40;
 
-/// Runs the body in a `BEGIN IMMEDIATE` transaction on the single writer connection, retrying
-/// while another process holds the write lock. The body names the transaction and may use `?`
-/// on `sqlx::Error`; its value is the result.
+/// Maps a failed write to the port's error.
+pub(crate) fn write_err(e: WriteError) -> StoreError {
+    match e {
+        WriteError::Sql(e) => db_err(e),
+        WriteError::Retry => StoreError::Unavailable("the write could not be committed".into()),
+        WriteError::Closed => StoreError::Unavailable("the store is closed".into()),
+    }
+}
+
+/// Whether a failed write should run again: its batch was rolled back, or another process
+/// held the write lock.
+pub(crate) fn should_retry(e: &WriteError, attempt: u32) -> bool {
+    attempt < WRITE_ATTEMPTS
+        && match e {
+            WriteError::Retry => true,
+            WriteError::Sql(e) => is_busy(e),
+            WriteError::Closed => false,
+        }
+}
+
+pub(crate) async fn back_off(e: &WriteError, attempt: u32) {
+    if matches!(e, WriteError::Sql(_)) {
+        tracing::debug!(target: "kura::store", attempt, "database busy; retrying write");
+        tokio::time::sleep(Duration::from_millis(25 * u64::from(attempt.min(20)))).await;
+    }
+}
+
+/// Runs the body as one job on the writer (see [`writer`]): inside a savepoint of the shared
+/// transaction, answered once a commit holds it, run again if that commit failed or another
+/// process held the write lock. The body names the connection and may use `?` on
+/// `sqlx::Error`; its value is the result. An error undoes only this body's statements.
 macro_rules! write_tx {
     ($store:expr, |$tx:ident| $body:block) => {{
         let mut attempt = 0u32;
         loop {
             attempt += 1;
-            let result: Result<_, sqlx::Error> = async {
-                let mut $tx = $store.write.begin_with("BEGIN IMMEDIATE").await?;
-                let out = $body;
-                $tx.commit().await?;
-                Ok(out)
+            let result: Result<_, $crate::writer::WriteError> = async {
+                let mut job = $store.writer.job().await?;
+                let out: Result<_, sqlx::Error> = async {
+                    let $tx: &mut sqlx::SqliteConnection = match job.conn() {
+                        Ok(c) => c,
+                        Err(_) => return Err(sqlx::Error::PoolClosed),
+                    };
+                    Ok($body)
+                }
+                .await;
+                match out {
+                    Ok(v) => {
+                        job.keep().await?;
+                        Ok(v)
+                    }
+                    Err(e) => {
+                        job.undo().await?;
+                        Err($crate::writer::WriteError::Sql(e))
+                    }
+                }
             }
             .await;
             match result {
                 Ok(v) => break Ok(v),
-                Err(e) if is_busy(&e) && attempt < WRITE_ATTEMPTS => {
-                    tracing::debug!(target: "kura::store", attempt, "database busy; retrying write");
-                    tokio::time::sleep(std::time::Duration::from_millis(25 * u64::from(attempt.min(20)))).await;
-                }
-                Err(e) => break Err(db_err(e)),
+                Err(e) if $crate::should_retry(&e, attempt) => $crate::back_off(&e, attempt).await,
+                Err(e) => break Err($crate::write_err(e)),
             }
         }
     }};
@@ -113,19 +156,14 @@ impl SqliteStore {
             .busy_timeout(Duration::from_secs(5))
             .pragma("temp_store", "memory")
             .pragma("cache_size", "-16000");
-        let write = SqlitePoolOptions::new()
-            .max_connections(1)
-            .min_connections(1)
-            .acquire_timeout(Duration::from_secs(60))
-            .connect_with(base.clone().create_if_missing(true))
+        let mut conn = base
+            .clone()
+            .create_if_missing(true)
+            .connect()
             .await
             .map_err(db_err)?;
-        let store_for_migrate = Self {
-            read: write.clone(),
-            write: write.clone(),
-            path: path.clone(),
-        };
-        store_for_migrate.migrate().await?;
+        migrate::run(&mut conn).await?;
+        let writer = Arc::new(Writer::start(conn));
         let readers = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(2)
@@ -136,26 +174,47 @@ impl SqliteStore {
             .connect_with(base.read_only(true))
             .await
             .map_err(db_err)?;
-        Ok(Self { read, write, path })
+        Ok(Self { read, writer, path })
     }
 
     pub fn path(&self) -> &Path {
         &self.path
     }
 
-    /// The single writer connection, for tools that need raw access (benchmarks).
-    pub fn writer(&self) -> &SqlitePool {
-        &self.write
-    }
-
     pub fn reader(&self) -> &SqlitePool {
         &self.read
     }
 
+    /// Runs raw statements on the writer connection with nothing else in flight (benchmark
+    /// baselines and tools); everything written before is committed first.
+    pub async fn with_writer<T>(
+        &self,
+        f: impl for<'c> FnOnce(
+            &'c mut SqliteConnection,
+        ) -> std::pin::Pin<
+            Box<dyn std::future::Future<Output = Result<T, sqlx::Error>> + Send + 'c>,
+        >,
+    ) -> Result<T, StoreError> {
+        let mut guard = self.writer.exclusive().await.map_err(write_err)?;
+        let conn = guard.conn().map_err(write_err)?;
+        let out = f(&mut *conn).await;
+        if out.is_err() {
+            // Whatever the tool began is not left open under the next job.
+            let _ = sqlx::query("ROLLBACK").execute(conn).await;
+        }
+        out.map_err(db_err)
+    }
+
+    /// (commits, write jobs) since the store opened: jobs per commit is what group commit saves.
+    pub async fn commit_counts(&self) -> (u64, u64) {
+        self.writer.counts().await
+    }
+
     /// Forces a WAL checkpoint (used by tests and before backups).
     pub async fn checkpoint(&self) -> Result<(), StoreError> {
+        let mut guard = self.writer.exclusive().await.map_err(write_err)?;
         sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-            .execute(&self.write)
+            .execute(guard.conn().map_err(write_err)?)
             .await
             .map_err(db_err)?;
         Ok(())
@@ -163,7 +222,7 @@ impl SqliteStore {
 
     pub async fn close(&self) {
         self.read.close().await;
-        self.write.close().await;
+        self.writer.close().await;
     }
 }
 
@@ -201,10 +260,7 @@ const INSERT_CUSTOMER: &str = "INSERT INTO customers (id, email_bidx, phone_bidx
     birth_date, gender, password_hash, created_at, updated_at) \
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 
-async fn insert_one(
-    tx: &mut Transaction<'static, Sqlite>,
-    c: &SealedCustomer,
-) -> Result<(), sqlx::Error> {
+async fn insert_one(tx: &mut SqliteConnection, c: &SealedCustomer) -> Result<(), sqlx::Error> {
     let b = |s: &Sealed| s.as_bytes().to_vec();
     let ob = |s: &Option<Sealed>| s.as_ref().map(|v| v.as_bytes().to_vec());
     sqlx::query(INSERT_CUSTOMER)
@@ -226,7 +282,7 @@ async fn insert_one(
         .bind(c.password_hash.as_ref().map(|h| h.as_str().to_string()))
         .bind(c.created_at)
         .bind(c.created_at)
-        .execute(&mut **tx)
+        .execute(tx)
         .await?;
     Ok(())
 }
@@ -234,13 +290,13 @@ async fn insert_one(
 #[async_trait]
 impl CustomerRepo for SqliteStore {
     async fn insert_customer(&self, customer: &SealedCustomer) -> Result<(), StoreError> {
-        write_tx!(self, |tx| { insert_one(&mut tx, customer).await? })
+        write_tx!(self, |tx| { insert_one(tx, customer).await? })
     }
 
     async fn insert_customers(&self, customers: &[SealedCustomer]) -> Result<(), StoreError> {
         write_tx!(self, |tx| {
             for c in customers {
-                insert_one(&mut tx, c).await?;
+                insert_one(&mut *tx, c).await?;
             }
         })
     }
@@ -517,7 +573,8 @@ impl SealedRowRepo for SqliteStore {
 #[async_trait]
 impl Store for SqliteStore {
     async fn migrate(&self) -> Result<Vec<String>, StoreError> {
-        migrate::run(&self.write).await
+        let mut guard = self.writer.exclusive().await.map_err(write_err)?;
+        migrate::run(guard.conn().map_err(write_err)?).await
     }
 
     async fn applied_migrations(&self) -> Result<Vec<(i64, String)>, StoreError> {
@@ -536,3 +593,6 @@ impl Store for SqliteStore {
         "sqlite"
     }
 }
+
+#[cfg(test)]
+mod tests;

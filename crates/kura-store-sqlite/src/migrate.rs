@@ -2,7 +2,7 @@
 //! transaction. A database that knows a newer migration than this program is refused.
 
 use kura_app::error::StoreError;
-use sqlx::{Row, SqlitePool};
+use sqlx::{Row, SqliteConnection};
 
 use crate::db_err;
 
@@ -28,9 +28,12 @@ fn now() -> i64 {
         .unwrap_or(0)
 }
 
-pub(crate) async fn applied(pool: &SqlitePool) -> Result<Vec<(i64, String)>, StoreError> {
+pub(crate) async fn applied<'e, E>(db: E) -> Result<Vec<(i64, String)>, StoreError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Sqlite>,
+{
     let rows = sqlx::query("SELECT version, name FROM kura_migrations ORDER BY version")
-        .fetch_all(pool)
+        .fetch_all(db)
         .await
         .map_err(db_err)?;
     rows.iter()
@@ -39,14 +42,31 @@ pub(crate) async fn applied(pool: &SqlitePool) -> Result<Vec<(i64, String)>, Sto
         .map_err(db_err)
 }
 
-pub(crate) async fn run(pool: &SqlitePool) -> Result<Vec<String>, StoreError> {
+async fn apply(
+    conn: &mut SqliteConnection,
+    version: i64,
+    name: &str,
+    sql: &'static str,
+) -> Result<(), sqlx::Error> {
+    sqlx::raw_sql(sql).execute(&mut *conn).await?;
+    sqlx::query("INSERT INTO kura_migrations (version, name, applied_at) VALUES (?, ?, ?)")
+        .bind(version)
+        .bind(name)
+        .bind(now())
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Applies pending migrations on the writer connection, each in its own transaction.
+pub(crate) async fn run(conn: &mut SqliteConnection) -> Result<Vec<String>, StoreError> {
     sqlx::query(
         "CREATE TABLE IF NOT EXISTS kura_migrations (version INTEGER PRIMARY KEY NOT NULL, name TEXT NOT NULL, applied_at INTEGER NOT NULL) STRICT",
     )
-    .execute(pool)
+    .execute(&mut *conn)
     .await
     .map_err(db_err)?;
-    let done = applied(pool).await?;
+    let done = applied(&mut *conn).await?;
     let known = MIGRATIONS.last().map_or(0, |m| m.0);
     if let Some((v, _)) = done.iter().find(|(v, _)| *v > known) {
         return Err(StoreError::SchemaTooNew(*v));
@@ -56,19 +76,22 @@ pub(crate) async fn run(pool: &SqlitePool) -> Result<Vec<String>, StoreError> {
         if done.iter().any(|(v, _)| v == version) {
             continue;
         }
-        let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(db_err)?;
-        sqlx::raw_sql(*sql)
-            .execute(&mut *tx)
+        sqlx::query("BEGIN IMMEDIATE")
+            .execute(&mut *conn)
             .await
             .map_err(db_err)?;
-        sqlx::query("INSERT INTO kura_migrations (version, name, applied_at) VALUES (?, ?, ?)")
-            .bind(version)
-            .bind(*name)
-            .bind(now())
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
-        tx.commit().await.map_err(db_err)?;
+        match apply(conn, *version, name, sql).await {
+            Ok(()) => {
+                sqlx::query("COMMIT")
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(db_err)?;
+            }
+            Err(e) => {
+                let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+                return Err(db_err(e));
+            }
+        }
         tracing::info!(target: "kura::store", version, name, "migration applied");
         ran.push(format!("{version:04}_{name}"));
     }

@@ -8,9 +8,10 @@ use kura_app::sealed::{OrderLineRecord, OrderRecord, OutboxRecord, PlaceOutcome}
 use kura_domain::{OrderStatus, PaymentMethod, TaxBreakdown, TaxRate, Totals, Yen};
 use kura_seal::{BlindIndex, Sealed};
 use sqlx::sqlite::SqliteRow;
-use sqlx::{AssertSqlSafe, Row, Sqlite, Transaction};
+use sqlx::{AssertSqlSafe, Row, SqliteConnection};
 
-use crate::{SqliteStore, WRITE_ATTEMPTS, db_err, is_busy};
+use crate::writer::WriteError;
+use crate::{SqliteStore, back_off, db_err, should_retry, write_err};
 
 fn placeholders(n: usize) -> String {
     vec!["?"; n].join(", ")
@@ -469,10 +470,7 @@ fn order_from_row(r: &SqliteRow) -> Result<OrderRecord, sqlx::Error> {
     })
 }
 
-async fn insert_order_rows(
-    tx: &mut Transaction<'static, Sqlite>,
-    o: &OrderRecord,
-) -> Result<(), sqlx::Error> {
+async fn insert_order_rows(tx: &mut SqliteConnection, o: &OrderRecord) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO orders (id, number, customer_id, status, payment_method, lang, buyer, recipient, access_token, email_bidx, phone_bidx, \
          delivery_date, delivery_slot, goods_yen, shipping_yen, cod_fee_yen, total_yen, tax_standard_base, tax_standard, tax_reduced_base, \
@@ -506,7 +504,7 @@ async fn insert_order_rows(
     .bind(o.idempotency_hash.to_vec())
     .bind(o.created_at)
     .bind(o.created_at)
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await?;
     for (i, l) in o.lines.iter().enumerate() {
         sqlx::query(
@@ -520,7 +518,7 @@ async fn insert_order_rows(
         .bind(l.unit_price.0)
         .bind(i64::from(l.quantity))
         .bind(l.tax.code())
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
     }
     Ok(())
@@ -528,14 +526,14 @@ async fn insert_order_rows(
 
 /// The body of `place_order`: decides, and writes only when the answer is `Placed`.
 async fn place_in(
-    tx: &mut Transaction<'static, Sqlite>,
+    tx: &mut SqliteConnection,
     o: &OrderRecord,
     cart_id: Option<i64>,
 ) -> Result<PlaceOutcome, sqlx::Error> {
     let existing: Option<i64> =
         sqlx::query_scalar("SELECT id FROM orders WHERE idempotency_hash = ?")
             .bind(o.idempotency_hash.to_vec())
-            .fetch_optional(&mut **tx)
+            .fetch_optional(&mut *tx)
             .await?;
     if let Some(order_id) = existing {
         return Ok(PlaceOutcome::Duplicate { order_id });
@@ -543,7 +541,7 @@ async fn place_in(
     for l in &o.lines {
         let row = sqlx::query("SELECT price_yen, stock FROM variants WHERE sku = ?")
             .bind(&l.sku)
-            .fetch_optional(&mut **tx)
+            .fetch_optional(&mut *tx)
             .await?;
         let Some(row) = row else {
             return Ok(PlaceOutcome::Unavailable { sku: l.sku.clone() });
@@ -558,14 +556,14 @@ async fn place_in(
         sqlx::query("UPDATE variants SET stock = stock - ? WHERE sku = ?")
             .bind(i64::from(l.quantity))
             .bind(&l.sku)
-            .execute(&mut **tx)
+            .execute(&mut *tx)
             .await?;
     }
     insert_order_rows(tx, o).await?;
     if let Some(cart) = cart_id {
         sqlx::query("DELETE FROM cart_items WHERE cart_id = ?")
             .bind(cart)
-            .execute(&mut **tx)
+            .execute(&mut *tx)
             .await?;
     }
     Ok(PlaceOutcome::Placed)
@@ -630,26 +628,29 @@ impl OrderRepo for SqliteStore {
         let mut attempt = 0u32;
         loop {
             attempt += 1;
-            let result: Result<PlaceOutcome, sqlx::Error> = async {
-                let mut tx = self.write.begin_with("BEGIN IMMEDIATE").await?;
-                let outcome = place_in(&mut tx, order, cart_id).await?;
-                if outcome == PlaceOutcome::Placed {
-                    tx.commit().await?;
-                } else {
-                    tx.rollback().await?;
+            let result: Result<PlaceOutcome, WriteError> = async {
+                let mut job = self.writer.job().await?;
+                match place_in(job.conn()?, order, cart_id).await {
+                    Ok(PlaceOutcome::Placed) => {
+                        job.keep().await?;
+                        Ok(PlaceOutcome::Placed)
+                    }
+                    // Sold out, repriced or repeated: nothing of this attempt is kept.
+                    Ok(other) => {
+                        job.undo().await?;
+                        Ok(other)
+                    }
+                    Err(e) => {
+                        job.undo().await?;
+                        Err(WriteError::Sql(e))
+                    }
                 }
-                Ok(outcome)
             }
             .await;
             match result {
                 Ok(v) => return Ok(v),
-                Err(e) if is_busy(&e) && attempt < WRITE_ATTEMPTS => {
-                    tokio::time::sleep(std::time::Duration::from_millis(
-                        25 * u64::from(attempt.min(20)),
-                    ))
-                    .await;
-                }
-                Err(e) => return Err(db_err(e)),
+                Err(e) if should_retry(&e, attempt) => back_off(&e, attempt).await,
+                Err(e) => return Err(write_err(e)),
             }
         }
     }
@@ -781,7 +782,7 @@ impl OrderRepo for SqliteStore {
     async fn insert_orders(&self, orders: &[OrderRecord]) -> Result<(), StoreError> {
         write_tx!(self, |tx| {
             for o in orders {
-                insert_order_rows(&mut tx, o).await?;
+                insert_order_rows(&mut *tx, o).await?;
             }
         })
     }

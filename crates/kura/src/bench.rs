@@ -165,34 +165,48 @@ async fn sealed_run(
 }
 
 async fn plain_sqlite(store: &SqliteStore, profiles: &[CustomerProfile]) -> anyhow::Result<Timing> {
-    let w = store.writer();
-    sqlx::query(
-        "CREATE TABLE bench_plain (id INTEGER PRIMARY KEY NOT NULL, family_name TEXT NOT NULL, given_name TEXT NOT NULL, \
-         family_name_kana TEXT NOT NULL, given_name_kana TEXT NOT NULL, email TEXT NOT NULL UNIQUE, phone TEXT NOT NULL, \
-         postal_code TEXT NOT NULL, prefecture TEXT NOT NULL, address1 TEXT NOT NULL, address2 TEXT, birth_date TEXT, gender TEXT, \
-         password_hash TEXT, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL) STRICT",
-    )
-    .execute(w)
-    .await?;
-    sqlx::query("CREATE INDEX bench_plain_phone ON bench_plain (phone)")
-        .execute(w)
+    store
+        .with_writer(|w| {
+            Box::pin(async move {
+                sqlx::query(
+                    "CREATE TABLE bench_plain (id INTEGER PRIMARY KEY NOT NULL, family_name TEXT NOT NULL, given_name TEXT NOT NULL, \
+                     family_name_kana TEXT NOT NULL, given_name_kana TEXT NOT NULL, email TEXT NOT NULL UNIQUE, phone TEXT NOT NULL, \
+                     postal_code TEXT NOT NULL, prefecture TEXT NOT NULL, address1 TEXT NOT NULL, address2 TEXT, birth_date TEXT, gender TEXT, \
+                     password_hash TEXT, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL) STRICT",
+                )
+                .execute(&mut *w)
+                .await?;
+                sqlx::query("CREATE INDEX bench_plain_phone ON bench_plain (phone)")
+                    .execute(&mut *w)
+                    .await?;
+                Ok(())
+            })
+        })
         .await?;
     let t = Instant::now();
     for chunk in profiles.chunks(CHUNK) {
-        let mut tx = w.begin_with("BEGIN IMMEDIATE").await?;
-        for p in chunk {
-            let mut q = sqlx::query(
-                "INSERT INTO bench_plain (id, family_name, given_name, family_name_kana, given_name_kana, email, phone, postal_code, \
-                 prefecture, address1, address2, birth_date, gender, password_hash, created_at, updated_at) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, 0, 0)",
-            )
-            .bind(kura_app::new_id());
-            for v in plain_fields(p) {
-                q = q.bind(v);
-            }
-            q.execute(&mut *tx).await?;
-        }
-        tx.commit().await?;
+        let rows: Vec<[Option<String>; 12]> = chunk.iter().map(plain_fields).collect();
+        store
+            .with_writer(move |w| {
+                Box::pin(async move {
+                    sqlx::query("BEGIN IMMEDIATE").execute(&mut *w).await?;
+                    for fields in rows {
+                        let mut q = sqlx::query(
+                            "INSERT INTO bench_plain (id, family_name, given_name, family_name_kana, given_name_kana, email, phone, postal_code, \
+                             prefecture, address1, address2, birth_date, gender, password_hash, created_at, updated_at) \
+                             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, 0, 0)",
+                        )
+                        .bind(kura_app::new_id());
+                        for v in fields {
+                            q = q.bind(v);
+                        }
+                        q.execute(&mut *w).await?;
+                    }
+                    sqlx::query("COMMIT").execute(&mut *w).await?;
+                    Ok(())
+                })
+            })
+            .await?;
     }
     let insert = t.elapsed();
     let t = Instant::now();
