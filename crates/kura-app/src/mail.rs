@@ -83,6 +83,15 @@ impl MailOutbox {
     }
 
     pub async fn enqueue(&self, mail: &OutgoingMail) -> Result<(), crate::AppError> {
+        let record = self.seal(mail)?;
+        Ok(self.store.enqueue_mail(&record).await?)
+    }
+
+    /// The mail sealed as an outbox row, for a caller that stores it in its own transaction.
+    pub fn seal(
+        &self,
+        mail: &OutgoingMail,
+    ) -> Result<crate::sealed::OutboxRecord, crate::AppError> {
         let id = crate::ids::new_id();
         let stored = StoredMail {
             to: mail.to.clone(),
@@ -103,7 +112,7 @@ impl MailOutbox {
             attempts: 0,
             next_attempt_at: self.clock.now(),
         };
-        Ok(self.store.enqueue_mail(&record).await?)
+        Ok(record)
     }
 
     /// Sends what is due. Returns (sent, failed attempts).

@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
+use crate::sealed::OutboxRecord;
 use kura_domain::{
     CustomerProfile, Date, DeliverySlot, OrderStatus, PaymentMethod, Person, Totals, Yen,
     delivery_window,
@@ -102,9 +102,10 @@ pub struct PlacedOrder {
 }
 
 /// Tells customers about their orders (mail, in production).
-#[async_trait]
 pub trait OrderNotifier: Send + Sync {
-    async fn order_placed(&self, order: &OrderView) -> Result<(), AppError>;
+    /// The confirmation for a new order, sealed for the outbox (or `None` to send nothing).
+    /// It is stored in the order's own transaction.
+    fn order_placed(&self, order: &OrderView) -> Result<Option<OutboxRecord>, AppError>;
 }
 
 #[derive(Debug, Clone)]
@@ -276,7 +277,18 @@ impl Orders {
                 })
                 .collect(),
         };
-        match self.store.place_order(&record, cart_id).await? {
+        // Cash on delivery and bank transfer are confirmed now, in the order's transaction; a
+        // card order is confirmed once the provider has accepted its checkout.
+        let mail = if input.payment == PaymentMethod::Card {
+            None
+        } else {
+            self.confirmation(&record)
+        };
+        match self
+            .store
+            .place_order(&record, cart_id, mail.as_ref())
+            .await?
+        {
             PlaceOutcome::Placed => {}
             PlaceOutcome::Duplicate { order_id } => return self.repeated(order_id).await.map(Ok),
             PlaceOutcome::SoldOut { sku } => return Ok(Err(CheckoutError::SoldOut { sku })),
@@ -334,11 +346,12 @@ impl Orders {
                 }
             }
         }
-        if let Some(view) = self.view_by_id(id).await? {
-            // A failed notice must not undo an accepted order; the outbox retries delivery.
-            if let Err(e) = self.notifier.order_placed(&view).await {
-                tracing::error!(target: "kura::orders", order = id, error = %e, "order confirmation could not be queued");
-            }
+        if input.payment == PaymentMethod::Card
+            && let Some(mail) = self.confirmation(&record)
+            && let Err(e) = self.store.enqueue_mail(&mail).await
+        {
+            // A failed notice must not undo an accepted order.
+            tracing::error!(target: "kura::orders", order = id, error = %e, "order confirmation could not be queued");
         }
         Ok(Ok(PlacedOrder {
             id,
@@ -349,6 +362,21 @@ impl Orders {
             payment_url,
             repeated: false,
         }))
+    }
+
+    /// The confirmation mail for an order about to be stored, or `None` (logged) if it could
+    /// not be made: a missing mail must not refuse an order.
+    fn confirmation(&self, record: &OrderRecord) -> Option<OutboxRecord> {
+        let made = self
+            .open(record)
+            .and_then(|view| self.notifier.order_placed(&view));
+        match made {
+            Ok(mail) => mail,
+            Err(e) => {
+                tracing::error!(target: "kura::orders", order = record.id, error = %e, "order confirmation could not be made");
+                None
+            }
+        }
     }
 
     async fn repeated(&self, order_id: i64) -> Result<PlacedOrder, AppError> {

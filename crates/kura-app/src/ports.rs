@@ -172,10 +172,14 @@ pub trait OrderRepo: Send + Sync {
     /// In one transaction: takes stock for every line (refusing when short or when the price
     /// moved), writes the order and its lines, and empties `cart_id`. A reused idempotency hash
     /// returns the existing order instead.
+    /// Takes the stock, writes the order and empties the cart in one transaction, and puts
+    /// `mail` (the order's confirmation) into the outbox in that same transaction, so an
+    /// accepted order never loses its mail to a crash.
     async fn place_order(
         &self,
         order: &OrderRecord,
         cart_id: Option<i64>,
+        mail: Option<&OutboxRecord>,
     ) -> Result<PlaceOutcome, StoreError>;
     async fn order_by_id(&self, id: i64) -> Result<Option<OrderRecord>, StoreError>;
     /// The order an idempotency key already made, if any.

@@ -533,6 +533,23 @@ async fn insert_order_rows(
     Ok(())
 }
 
+async fn insert_mail(
+    tx: &mut Transaction<'static, Postgres>,
+    m: &OutboxRecord,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO mail_outbox (id, kind, payload, attempts, next_attempt_at) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(m.id)
+    .bind(&m.kind)
+    .bind(m.payload.as_bytes().to_vec())
+    .bind(m.attempts)
+    .bind(m.next_attempt_at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 /// The body of `place_order`: decides, and writes only when the answer is `Placed`.
 async fn place_in(
     tx: &mut Transaction<'static, Postgres>,
@@ -637,11 +654,15 @@ impl OrderRepo for PgStore {
         &self,
         order: &OrderRecord,
         cart_id: Option<i64>,
+        mail: Option<&OutboxRecord>,
     ) -> Result<PlaceOutcome, StoreError> {
         let result: Result<PlaceOutcome, sqlx::Error> = async {
             let mut tx = self.pool.begin().await?;
             let outcome = place_in(&mut tx, order, cart_id).await?;
             if outcome == PlaceOutcome::Placed {
+                if let Some(m) = mail {
+                    insert_mail(&mut tx, m).await?;
+                }
                 tx.commit().await?;
             } else {
                 tx.rollback().await?;
@@ -806,16 +827,7 @@ impl OrderRepo for PgStore {
 #[async_trait]
 impl OutboxRepo for PgStore {
     async fn enqueue_mail(&self, m: &OutboxRecord) -> Result<(), StoreError> {
-        write_tx!(self, |tx| {
-            sqlx::query("INSERT INTO mail_outbox (id, kind, payload, attempts, next_attempt_at) VALUES ($1, $2, $3, $4, $5)")
-                .bind(m.id)
-                .bind(&m.kind)
-                .bind(m.payload.as_bytes().to_vec())
-                .bind(m.attempts)
-                .bind(m.next_attempt_at)
-                .execute(&mut *tx)
-                .await?;
-        })
+        write_tx!(self, |tx| { insert_mail(&mut tx, m).await? })
     }
 
     async fn due_mail(&self, now: i64, limit: u32) -> Result<Vec<OutboxRecord>, StoreError> {

@@ -524,6 +524,20 @@ async fn insert_order_rows(tx: &mut SqliteConnection, o: &OrderRecord) -> Result
     Ok(())
 }
 
+async fn insert_mail(tx: &mut SqliteConnection, m: &OutboxRecord) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO mail_outbox (id, kind, payload, attempts, next_attempt_at) VALUES (?, ?, ?, ?, ?)",
+    )
+    .bind(m.id)
+    .bind(&m.kind)
+    .bind(m.payload.as_bytes().to_vec())
+    .bind(m.attempts)
+    .bind(m.next_attempt_at)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
 /// The body of `place_order`: decides, and writes only when the answer is `Placed`.
 async fn place_in(
     tx: &mut SqliteConnection,
@@ -624,13 +638,23 @@ impl OrderRepo for SqliteStore {
         &self,
         order: &OrderRecord,
         cart_id: Option<i64>,
+        mail: Option<&OutboxRecord>,
     ) -> Result<PlaceOutcome, StoreError> {
         let mut attempt = 0u32;
         loop {
             attempt += 1;
             let result: Result<PlaceOutcome, WriteError> = async {
                 let mut job = self.writer.job().await?;
-                match place_in(job.conn()?, order, cart_id).await {
+                let placed = match place_in(job.conn()?, order, cart_id).await {
+                    Ok(PlaceOutcome::Placed) => match mail {
+                        Some(m) => insert_mail(job.conn()?, m)
+                            .await
+                            .map(|()| PlaceOutcome::Placed),
+                        None => Ok(PlaceOutcome::Placed),
+                    },
+                    other => other,
+                };
+                match placed {
                     Ok(PlaceOutcome::Placed) => {
                         job.keep().await?;
                         Ok(PlaceOutcome::Placed)
@@ -791,16 +815,7 @@ impl OrderRepo for SqliteStore {
 #[async_trait]
 impl OutboxRepo for SqliteStore {
     async fn enqueue_mail(&self, m: &OutboxRecord) -> Result<(), StoreError> {
-        write_tx!(self, |tx| {
-            sqlx::query("INSERT INTO mail_outbox (id, kind, payload, attempts, next_attempt_at) VALUES (?, ?, ?, ?, ?)")
-                .bind(m.id)
-                .bind(&m.kind)
-                .bind(m.payload.as_bytes().to_vec())
-                .bind(m.attempts)
-                .bind(m.next_attempt_at)
-                .execute(&mut *tx)
-                .await?;
-        })
+        write_tx!(self, |tx| { insert_mail(&mut *tx, m).await? })
     }
 
     async fn due_mail(&self, now: i64, limit: u32) -> Result<Vec<OutboxRecord>, StoreError> {

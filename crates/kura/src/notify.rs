@@ -3,10 +3,10 @@
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use kura_app::AppError;
 use kura_app::mail::MailOutbox;
 use kura_app::orders::{OrderNotifier, OrderView};
+use kura_app::sealed::OutboxRecord;
 use kura_domain::{Date, PaymentMethod};
 
 pub struct MailNotifier {
@@ -16,9 +16,8 @@ pub struct MailNotifier {
     pub bank: kura_web::BankAccount,
 }
 
-#[async_trait]
 impl OrderNotifier for MailNotifier {
-    async fn order_placed(&self, order: &OrderView) -> Result<(), AppError> {
+    fn order_placed(&self, order: &OrderView) -> Result<Option<OutboxRecord>, AppError> {
         let lang = if order.lang == "en" {
             kura_mail::Lang::En
         } else {
@@ -87,6 +86,6 @@ impl OrderNotifier for MailNotifier {
         let rendered = mail
             .render(order.buyer.email.as_str())
             .map_err(|e| AppError::Task(format!("order mail: {e}")))?;
-        self.outbox.enqueue(&rendered).await
+        self.outbox.seal(&rendered).map(Some)
     }
 }

@@ -6,7 +6,8 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use kura_app::sealed::{
-    CUSTOMERS, ResealedRow, SEALED_TABLES, SESSIONS, SealedCustomer, SealedRow, SessionRecord, col,
+    CUSTOMERS, OrderLineRecord, OrderRecord, OutboxRecord, PlaceOutcome, ResealedRow,
+    SEALED_TABLES, SESSIONS, SealedCustomer, SealedRow, SessionRecord, col,
 };
 use kura_app::{Customers, Store, StoreError};
 use kura_seal::{BlindIndex, KeyRing, Normalize, PasswordHash};
@@ -642,12 +643,135 @@ async fn pg_schema_has_no_unlisted_binary_columns(url: &str) {
     pool.close().await;
 }
 
+fn order(ring: &KeyRing, sku: &str, price: kura_domain::Yen, key: &[u8]) -> OrderRecord {
+    let id = kura_app::new_id();
+    let line = OrderLineRecord {
+        sku: sku.into(),
+        product_name: "p".into(),
+        variant_label: "v".into(),
+        unit_price: price,
+        quantity: 1,
+        tax: kura_domain::TaxRate::Standard,
+    };
+    let totals = kura_domain::Totals::compute(
+        &[kura_domain::PricedLine {
+            sku: sku.into(),
+            unit_price: price,
+            quantity: 1,
+            tax: kura_domain::TaxRate::Standard,
+        }],
+        kura_domain::Prefecture::parse("13").unwrap(),
+        kura_domain::PaymentMethod::Cod,
+    );
+    OrderRecord {
+        id,
+        number: format!("K-T{}", id.rem_euclid(1_000_000)),
+        customer_id: None,
+        status: kura_domain::OrderStatus::Confirmed,
+        payment: kura_domain::PaymentMethod::Cod,
+        lang: "ja".into(),
+        buyer: ring.seal(col::ORDER_BUYER, id, b"{}").unwrap(),
+        recipient: None,
+        access_token: ring.seal(col::ORDER_TOKEN, id, b"t").unwrap(),
+        email_bidx: ring
+            .blind_index(col::ORDER_EMAIL_BIDX, "a@b.jp", Normalize::Email)
+            .unwrap(),
+        phone_bidx: ring
+            .blind_index(col::ORDER_PHONE_BIDX, "0312345678", Normalize::Digits)
+            .unwrap(),
+        delivery_date: None,
+        delivery_slot: None,
+        totals,
+        payment_session_id: None,
+        payment_url: None,
+        payment_expires_at: None,
+        idempotency_hash: kura_seal::sha256(key),
+        created_at: now(),
+        lines: vec![line],
+    }
+}
+
+fn mail(ring: &KeyRing, id: i64) -> OutboxRecord {
+    OutboxRecord {
+        id,
+        kind: "order_confirmation".into(),
+        payload: ring.seal(col::OUTBOX_PAYLOAD, id, b"{}").unwrap(),
+        attempts: 0,
+        next_attempt_at: 0,
+    }
+}
+
+/// An order and its confirmation mail are kept together or not at all.
+async fn order_and_mail_commit_together(store: &Arc<dyn Store>, ring: &KeyRing) {
+    kura::demo::ensure_catalog(store).await.unwrap();
+    let sku = "EKD-08-RD".to_string();
+    store.set_stock(&sku, 5).await.unwrap();
+    let price = store
+        .catalog_items(std::slice::from_ref(&sku))
+        .await
+        .unwrap()[0]
+        .price;
+    let orders_before = store.count_orders().await.unwrap();
+    let mails_before = store.due_mail(i64::MAX, 1000).await.unwrap().len();
+
+    let first_mail = mail(ring, kura_app::new_id());
+    let placed = store
+        .place_order(&order(ring, &sku, price, b"one"), None, Some(&first_mail))
+        .await
+        .unwrap();
+    assert_eq!(placed, PlaceOutcome::Placed);
+    assert_eq!(store.count_orders().await.unwrap(), orders_before + 1);
+    let mails = store.due_mail(i64::MAX, 1000).await.unwrap();
+    assert_eq!(mails.len(), mails_before + 1);
+    assert!(mails.iter().any(|m| m.id == first_mail.id));
+
+    // The mail cannot be stored (its id is taken): the order, its stock and its number go too.
+    let refused = store
+        .place_order(&order(ring, &sku, price, b"two"), None, Some(&first_mail))
+        .await;
+    assert!(refused.is_err(), "{refused:?}");
+    assert_eq!(store.count_orders().await.unwrap(), orders_before + 1);
+    assert_eq!(
+        store
+            .catalog_items(std::slice::from_ref(&sku))
+            .await
+            .unwrap()[0]
+            .stock,
+        4,
+        "the refused order's stock came back"
+    );
+    assert_eq!(
+        store
+            .order_id_by_idempotency(&kura_seal::sha256(b"two"))
+            .await
+            .unwrap(),
+        None
+    );
+
+    // Sold out: neither order nor mail.
+    store.set_stock(&sku, 0).await.unwrap();
+    let sold = store
+        .place_order(
+            &order(ring, &sku, price, b"three"),
+            None,
+            Some(&mail(ring, kura_app::new_id())),
+        )
+        .await
+        .unwrap();
+    assert_eq!(sold, PlaceOutcome::SoldOut { sku: sku.clone() });
+    assert_eq!(
+        store.due_mail(i64::MAX, 1000).await.unwrap().len(),
+        mails_before + 1
+    );
+}
+
 /// The whole suite, on one store.
 async fn suite(store: Arc<dyn Store>, ring: Arc<KeyRing>) {
     migrations(&store).await;
     let ids = customers(&store, &ring).await;
     sessions(&store, &ring, ids[0], ids[1]).await;
     sealed_rows(&store, &ring).await;
+    order_and_mail_commit_together(&store, &ring).await;
 }
 
 #[tokio::test]

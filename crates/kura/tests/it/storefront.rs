@@ -826,13 +826,12 @@ async fn card_orders_are_paid_only_by_a_genuine_notification_and_expire_otherwis
 }
 
 struct NoMail;
-#[async_trait::async_trait]
 impl kura_app::orders::OrderNotifier for NoMail {
-    async fn order_placed(
+    fn order_placed(
         &self,
         _: &kura_app::orders::OrderView,
-    ) -> Result<(), kura_app::AppError> {
-        Ok(())
+    ) -> Result<Option<kura_app::sealed::OutboxRecord>, kura_app::AppError> {
+        Ok(None)
     }
 }
 
