@@ -7,6 +7,10 @@ pub struct WebConfig {
     /// The origin customers use, e.g. `https://shop.example.jp`. When unset, the request's
     /// `Host` is the origin that forms may post from.
     pub public_origin: Option<String>,
+    /// Where links in mails point (`server.public_url`, else the address the shop listens
+    /// on). Never taken from a request: a forged `Host` must not put a reset token into a link
+    /// to someone else's server.
+    pub link_base: String,
     /// The shop is reached over TLS (directly or through a TLS-terminating proxy): cookies get
     /// `Secure` and the `__Host-` prefix, and HSTS is sent.
     pub tls: bool,
@@ -95,6 +99,7 @@ impl Default for WebConfig {
     fn default() -> Self {
         Self {
             public_origin: None,
+            link_base: "http://127.0.0.1:8080".into(),
             tls: false,
             trusted_proxies: Vec::new(),
             body_limit: 64 * 1024,

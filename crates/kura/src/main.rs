@@ -178,6 +178,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             let listener = shop::bind(&config).await?;
             let base = config.base_url(listener.local_addr()?);
+            if config.server.public_url.is_none() && !listener.local_addr()?.ip().is_loopback() {
+                tracing::warn!(target: "kura::config", base = %base, "server.public_url is not set: links in mails and payment returns point at the listen address; set it to the address customers use");
+            }
             let state = shop::build_at(&config, &base, shop::card_gateway(&config)?).await?;
             shop::serve(listener, &config, state, |addr| {
                 println!("Kura is serving on http://{addr}/")

@@ -155,6 +155,7 @@ pub async fn build_at(
     );
     let web = WebConfig {
         public_origin: config.public_origin(),
+        link_base: base_url.to_string(),
         tls: config.tls(),
         trusted_proxies: config.server.trusted_proxies.clone(),
         body_limit: config.server.body_limit_bytes,

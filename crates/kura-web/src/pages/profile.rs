@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use askama::Template;
 use axum::Extension;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use kura_app::accounts::Refusal;
 use kura_app::customers::{EmailChange, SignIn};
@@ -186,23 +186,10 @@ pub(crate) fn refusal_message(tr: Tr, refusal: Refusal) -> String {
     }
 }
 
-/// Where links in mails point: the configured public origin, else this request's host over
-/// plain HTTP (a local demo). A host with anything but host characters gives no link.
-pub(crate) fn link_base(state: &AppState, headers: &HeaderMap) -> Option<String> {
-    if let Some(origin) = &state.config.public_origin {
-        return Some(origin.trim_end_matches('/').to_string());
-    }
-    let host = headers.get(header::HOST)?.to_str().ok()?;
-    let safe = !host.is_empty()
-        && host.len() <= 253
-        && host
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c));
-    if !safe {
-        return None;
-    }
-    let scheme = if state.config.tls { "https" } else { "http" };
-    Some(format!("{scheme}://{host}"))
+/// Where links in mails point: the configured base, never the request's `Host` (password
+/// reset poisoning). The headers are not read on purpose.
+pub(crate) fn link_base(state: &AppState, _headers: &HeaderMap) -> Option<String> {
+    Some(state.config.link_base.trim_end_matches('/').to_string())
 }
 
 pub(crate) fn mail_lang(tr: Tr) -> kura_mail::Lang {

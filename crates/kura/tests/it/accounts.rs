@@ -333,6 +333,51 @@ async fn failures_are_throttled_without_locking_the_owner_out() {
     assert_eq!(r.status, 429);
 }
 
+/// Password-reset poisoning: an attacker asks for a reset of someone else's account with a
+/// forged `Host`; the mailed link must still point at the shop, never at the attacker.
+#[tokio::test]
+async fn a_forged_host_never_reaches_a_mailed_link() {
+    let shop = support::sqlite_shop().await;
+    let email = "mizuho.kaburagi1@example.jp";
+    register(&mut Client::new(&shop.router), email, PASSWORD).await;
+    let mut attacker = Client::new(&shop.router);
+    let page = attacker
+        .send(
+            axum::http::Request::get("/account/reset")
+                .header("host", "evil.example")
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await;
+    let csrf = support::hidden_value(&page.body, "csrf_token").unwrap();
+    let asked = attacker
+        .send(
+            axum::http::Request::post("/account/reset")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .header("host", "evil.example")
+                .header("origin", "http://evil.example")
+                .header("x-forwarded-host", "evil.example")
+                .body(axum::body::Body::from(support::encode_form(&[
+                    ("email", email),
+                    ("csrf_token", &csrf),
+                ])))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(asked.status, 200, "{}", asked.body);
+    let path = link_in_mail(&shop, "reset").await.expect("a reset link");
+    let mails = delivered_mails(&shop).await;
+    let mail = mails
+        .iter()
+        .find(|m| m.contains(&path))
+        .expect("the reset mail");
+    assert!(!mail.contains("evil.example"), "poisoned link: {mail}");
+    assert!(
+        mail.contains(&format!("{}{path}", shop.state.config.link_base)),
+        "the link uses the shop's own base"
+    );
+}
+
 #[tokio::test]
 async fn a_reset_sets_the_password_and_ends_every_session() {
     let shop = support::sqlite_shop().await;
