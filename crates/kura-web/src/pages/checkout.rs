@@ -267,44 +267,34 @@ pub fn validate(
     }
 }
 
+/// Puts a person's fields into form values under `prefix` ("" for the buyer, "ship_").
+fn put_person(v: &mut std::collections::BTreeMap<String, String>, prefix: &str, p: &Person) {
+    let mut put = |name: &str, value: String| {
+        v.insert(format!("{prefix}{name}"), value);
+    };
+    put("family_name", p.family_name.as_str().to_string());
+    put("given_name", p.given_name.as_str().to_string());
+    put("family_name_kana", p.family_name_kana.as_str().to_string());
+    put("given_name_kana", p.given_name_kana.as_str().to_string());
+    put("postal_code", p.postal_code.display());
+    put("prefecture", p.prefecture.code().to_string());
+    put("address1", p.address1.as_str().to_string());
+    put(
+        "address2",
+        p.address2
+            .as_ref()
+            .map(|a| a.as_str().to_string())
+            .unwrap_or_default(),
+    );
+    put("phone", p.phone.as_str().to_string());
+}
+
 /// The form's values for a validated input (when coming back to edit).
 fn values_of(input: &CheckoutInput) -> std::collections::BTreeMap<String, String> {
     let mut v = std::collections::BTreeMap::new();
-    let mut person = |prefix: &str, p: &Person| {
-        v.insert(
-            format!("{prefix}family_name"),
-            p.family_name.as_str().to_string(),
-        );
-        v.insert(
-            format!("{prefix}given_name"),
-            p.given_name.as_str().to_string(),
-        );
-        v.insert(
-            format!("{prefix}family_name_kana"),
-            p.family_name_kana.as_str().to_string(),
-        );
-        v.insert(
-            format!("{prefix}given_name_kana"),
-            p.given_name_kana.as_str().to_string(),
-        );
-        v.insert(format!("{prefix}postal_code"), p.postal_code.display());
-        v.insert(
-            format!("{prefix}prefecture"),
-            p.prefecture.code().to_string(),
-        );
-        v.insert(format!("{prefix}address1"), p.address1.as_str().to_string());
-        v.insert(
-            format!("{prefix}address2"),
-            p.address2
-                .as_ref()
-                .map(|a| a.as_str().to_string())
-                .unwrap_or_default(),
-        );
-        v.insert(format!("{prefix}phone"), p.phone.as_str().to_string());
-    };
-    person("", &input.buyer.person);
+    put_person(&mut v, "", &input.buyer.person);
     if let Some(r) = &input.recipient {
-        person("ship_", r);
+        put_person(&mut v, "ship_", r);
     }
     v.insert("email".into(), input.buyer.email.as_str().to_string());
     v.insert(
@@ -353,12 +343,41 @@ pub struct Choice {
 struct CheckoutPage {
     ctx: PageContext,
     form: FormState,
+    /// The signed-in customer's saved addresses, each a link that fills in the recipient.
+    saved: Vec<SavedChoice>,
     lines: Vec<LineView>,
     goods: String,
     prefectures: Vec<Choice>,
     dates: Vec<Choice>,
     slots: Vec<Choice>,
     card_available: bool,
+}
+
+/// A saved address offered as the recipient.
+struct SavedChoice {
+    href: String,
+    label: String,
+}
+
+fn saved_label(p: &Person, en: bool) -> String {
+    let pref = if en {
+        p.prefecture.name_en()
+    } else {
+        p.prefecture.name_ja()
+    };
+    let mut label = format!(
+        "{} {} 〒{} {} {}",
+        p.family_name.as_str(),
+        p.given_name.as_str(),
+        p.postal_code.display(),
+        pref,
+        p.address1.as_str()
+    );
+    if let Some(a2) = &p.address2 {
+        label.push(' ');
+        label.push_str(a2.as_str());
+    }
+    label
 }
 
 fn choices(state: &AppState, tr: Tr) -> (Vec<Choice>, Vec<Choice>, Vec<Choice>) {
@@ -410,7 +429,22 @@ async fn render_form(
 ) -> Result<Response, WebError> {
     ctx.csrf = session.csrf_token().await?;
     let (prefectures, dates, slots) = choices(state, ctx.tr);
+    let en = ctx.tr.0 == Lang::En;
+    let saved = match session.customer_id().await {
+        Some(customer) => state
+            .customers
+            .addresses(customer)
+            .await?
+            .into_iter()
+            .map(|a| SavedChoice {
+                href: format!("/checkout?ship={}", a.id),
+                label: saved_label(&a.person, en),
+            })
+            .collect(),
+        None => Vec::new(),
+    };
     let page = CheckoutPage {
+        saved,
         lines: line_views(cart, &ctx),
         goods: cart.goods().grouped(),
         form,
@@ -427,6 +461,7 @@ pub async fn checkout_get(
     State(state): State<AppState>,
     ctx: PageContext,
     session: Session,
+    uri: axum::http::Uri,
 ) -> Result<Response, WebError> {
     let Some((_, cart)) = cart_for_checkout(&state, &session).await? else {
         return Ok(Redirect::to("/cart").into_response());
@@ -448,6 +483,21 @@ pub async fn checkout_get(
         };
         form.values = values_of(&input);
         form.values.remove("payment");
+    }
+    // `?ship=ID`: deliver to one of the signed-in customer's saved addresses. Another
+    // customer's address id, or anything odd, is ignored.
+    let query = FormFields::parse(uri.query().unwrap_or_default().as_bytes());
+    if let Ok(ship) = query.get("ship").parse::<i64>()
+        && let Some(customer) = session.customer_id().await
+        && let Some(address) = state
+            .customers
+            .addresses(customer)
+            .await?
+            .into_iter()
+            .find(|a| a.id == ship)
+    {
+        put_person(&mut form.values, "ship_", &address.person);
+        form.values.insert("ship_to".into(), "other".into());
     }
     render_form(&state, ctx, &session, form, &cart, StatusCode::OK).await
 }

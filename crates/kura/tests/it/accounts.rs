@@ -634,3 +634,94 @@ async fn closing_the_account_erases_the_customer_and_keeps_the_order() {
     let mut b = Client::new(&shop.router);
     assert_eq!(sign_in(&mut b, email, PASSWORD).await.status, 401);
 }
+
+#[tokio::test]
+async fn checkout_offers_saved_addresses_and_fills_in_only_the_customers_own() {
+    let shop = support::sqlite_shop().await;
+    kura::demo::ensure_catalog(&shop.state.store).await.unwrap();
+    let email = "mizuho.kaburagi1@example.jp";
+    let mut browser = Client::new(&shop.router);
+    register(&mut browser, email, PASSWORD).await;
+    assert_eq!(sign_in(&mut browser, email, PASSWORD).await.status, 303);
+    let me = customer_id(&shop, email).await;
+    let grandma = support::profile(7).person;
+    assert!(
+        shop.state
+            .customers
+            .add_address(me, &grandma)
+            .await
+            .unwrap()
+    );
+    let mine = shop.state.customers.addresses(me).await.unwrap()[0].id;
+
+    let other_email = "someone.else@example.jp";
+    register(&mut Client::new(&shop.router), other_email, PASSWORD).await;
+    let other = customer_id(&shop, other_email).await;
+    let stranger = support::profile(9).person;
+    assert!(
+        shop.state
+            .customers
+            .add_address(other, &stranger)
+            .await
+            .unwrap()
+    );
+    let theirs = shop.state.customers.addresses(other).await.unwrap()[0].id;
+
+    let csrf = browser.csrf_from("/products/electric-kettle-drip").await;
+    browser
+        .post_form(
+            "/cart/add",
+            &[
+                ("csrf_token", &csrf),
+                ("slug", "electric-kettle-drip"),
+                ("sku", "EKD-08-RD"),
+                ("quantity", "1"),
+            ],
+        )
+        .await;
+    let page = browser.get("/checkout").await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains(&format!("/checkout?ship={mine}")));
+    assert!(page.body.contains(grandma.address1.as_str()));
+    assert!(!page.body.contains(&format!("ship={theirs}")));
+    assert!(!page.body.contains(stranger.address1.as_str()));
+
+    let filled = browser.get(&format!("/checkout?ship={mine}")).await;
+    assert_eq!(filled.status, 200);
+    assert!(
+        filled
+            .body
+            .contains(&format!("value=\"{}\"", grandma.address1.as_str())),
+        "the recipient's fields hold the saved address"
+    );
+    assert!(filled.body.contains("value=\"other\" checked"));
+
+    // Another customer's address id, or nonsense, fills in nothing and breaks nothing.
+    for query in [
+        format!("ship={theirs}"),
+        "ship=%FF%00x".into(),
+        "ship=".into(),
+    ] {
+        let page = browser.get(&format!("/checkout?{query}")).await;
+        assert_eq!(page.status, 200, "{query}");
+        assert!(!page.body.contains(stranger.address1.as_str()), "{query}");
+        assert!(!page.body.contains("value=\"other\" checked"), "{query}");
+    }
+    // A guest sees no saved addresses at all.
+    let mut guest = Client::new(&shop.router);
+    let csrf = guest.csrf_from("/products/electric-kettle-drip").await;
+    guest
+        .post_form(
+            "/cart/add",
+            &[
+                ("csrf_token", &csrf),
+                ("slug", "electric-kettle-drip"),
+                ("sku", "EKD-08-RD"),
+                ("quantity", "1"),
+            ],
+        )
+        .await;
+    let page = guest.get(&format!("/checkout?ship={mine}")).await;
+    assert!(!page.body.contains("saved-addresses"));
+    assert!(!page.body.contains(grandma.address1.as_str()));
+}
