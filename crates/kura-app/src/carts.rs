@@ -97,9 +97,26 @@ pub struct Carts {
     clock: Arc<dyn Clock>,
 }
 
+/// A guest cart (browser or API) untouched this long is deleted. Far beyond a session's
+/// absolute lifetime, so no live session still points at it.
+pub const GUEST_CART_IDLE_DAYS: i64 = 30;
+
 impl Carts {
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
         Self { store, clock }
+    }
+
+    /// Deletes guest carts idle for [`GUEST_CART_IDLE_DAYS`], in batches; returns how many.
+    pub async fn sweep_idle_guests(&self) -> Result<u64, AppError> {
+        let before = self.clock.now() - GUEST_CART_IDLE_DAYS * 86_400;
+        let mut total = 0;
+        loop {
+            let n = self.store.delete_idle_guest_carts(before, 1000).await?;
+            total += n;
+            if n < 1000 {
+                return Ok(total);
+            }
+        }
     }
 
     /// A new anonymous cart and the bearer token that opens it (API carts).

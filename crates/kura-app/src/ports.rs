@@ -165,6 +165,9 @@ pub trait CartRepo: Send + Sync {
     ) -> Result<(), StoreError>;
     async fn remove_cart_item(&self, cart_id: i64, sku: &str) -> Result<(), StoreError>;
     async fn delete_cart(&self, cart_id: i64) -> Result<(), StoreError>;
+    /// Deletes up to `limit` guest carts (no customer) untouched since `before`; returns how
+    /// many went.
+    async fn delete_idle_guest_carts(&self, before: i64, limit: u32) -> Result<u64, StoreError>;
 }
 
 #[async_trait]

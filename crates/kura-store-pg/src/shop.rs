@@ -432,6 +432,19 @@ impl CartRepo for PgStore {
                 .await?;
         })
     }
+
+    async fn delete_idle_guest_carts(&self, before: i64, limit: u32) -> Result<u64, StoreError> {
+        write_tx!(self, |tx| {
+            sqlx::query(
+                "DELETE FROM carts WHERE id IN (SELECT id FROM carts WHERE customer_id IS NULL AND updated_at < $1 LIMIT $2)",
+            )
+            .bind(before)
+            .bind(i64::from(limit))
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+        })
+    }
 }
 
 fn order_from_row(r: &PgRow) -> Result<OrderRecord, sqlx::Error> {

@@ -19,6 +19,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "accounts",
         include_str!("../migrations/0003_accounts.sql"),
     ),
+    (
+        4,
+        "cart_sweep",
+        include_str!("../migrations/0004_cart_sweep.sql"),
+    ),
 ];
 
 fn now() -> i64 {

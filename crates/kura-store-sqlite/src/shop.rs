@@ -426,6 +426,19 @@ impl CartRepo for SqliteStore {
                 .await?;
         })
     }
+
+    async fn delete_idle_guest_carts(&self, before: i64, limit: u32) -> Result<u64, StoreError> {
+        write_tx!(self, |tx| {
+            sqlx::query(
+                "DELETE FROM carts WHERE id IN (SELECT id FROM carts WHERE customer_id IS NULL AND updated_at < ? LIMIT ?)",
+            )
+            .bind(before)
+            .bind(i64::from(limit))
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+        })
+    }
 }
 
 fn order_from_row(r: &SqliteRow) -> Result<OrderRecord, sqlx::Error> {

@@ -217,7 +217,8 @@ pub async fn bind(config: &Config) -> anyhow::Result<tokio::net::TcpListener> {
         .with_context(|| format!("cannot listen on {}", config.server.listen))
 }
 
-/// The background work of a running shop: mail delivery, card-order expiry, session sweeping.
+/// The background work of a running shop: mail delivery, card-order expiry, sweeping expired
+/// sessions and idle guest carts.
 pub fn spawn_workers(state: &AppState) {
     let s = Arc::clone(state);
     tokio::spawn(async move {
@@ -257,6 +258,15 @@ pub fn spawn_workers(state: &AppState) {
                 Ok(_) => {}
                 Err(e) => {
                     tracing::warn!(target: "kura::sessions", error = %e, "session sweep failed")
+                }
+            }
+            match s.carts.sweep_idle_guests().await {
+                Ok(n) if n > 0 => {
+                    tracing::info!(target: "kura::carts", removed = n, "idle guest carts removed")
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(target: "kura::carts", error = %e, "cart sweep failed")
                 }
             }
         }

@@ -765,6 +765,37 @@ async fn order_and_mail_commit_together(store: &Arc<dyn Store>, ring: &KeyRing) 
     );
 }
 
+/// Idle guest carts go; a customer's cart and a guest cart in use stay.
+async fn idle_guest_carts_are_swept(store: &Arc<dyn Store>, customer: i64) {
+    let t = now();
+    let old = 40 * 86_400;
+    let (stale, fresh, kept) = (kura_app::new_id(), kura_app::new_id(), kura_app::new_id());
+    store.create_cart(stale, None, None, t - old).await.unwrap();
+    store
+        .set_cart_item(stale, "EKD-08-RD", 1, t - old)
+        .await
+        .unwrap();
+    store.create_cart(fresh, None, None, t - old).await.unwrap();
+    // Touched recently: stays.
+    store.set_cart_item(fresh, "EKD-08-RD", 2, t).await.unwrap();
+    store
+        .create_cart(kept, None, Some(customer), t - old)
+        .await
+        .unwrap();
+    let before = t - 30 * 86_400;
+    assert!(store.delete_idle_guest_carts(before, 1000).await.unwrap() >= 1);
+    assert!(store.cart_items(stale).await.unwrap().is_empty());
+    assert_eq!(
+        store.cart_items(fresh).await.unwrap(),
+        vec![("EKD-08-RD".to_string(), 2)]
+    );
+    assert_eq!(store.cart_of_customer(customer).await.unwrap(), Some(kept));
+    assert_eq!(
+        store.delete_idle_guest_carts(before, 1000).await.unwrap(),
+        0
+    );
+}
+
 /// The whole suite, on one store.
 async fn suite(store: Arc<dyn Store>, ring: Arc<KeyRing>) {
     migrations(&store).await;
@@ -772,6 +803,7 @@ async fn suite(store: Arc<dyn Store>, ring: Arc<KeyRing>) {
     sessions(&store, &ring, ids[0], ids[1]).await;
     sealed_rows(&store, &ring).await;
     order_and_mail_commit_together(&store, &ring).await;
+    idle_guest_carts_are_swept(&store, ids[2]).await;
 }
 
 #[tokio::test]
