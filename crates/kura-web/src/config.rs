@@ -25,6 +25,8 @@ pub struct WebConfig {
     pub shop_name: String,
     /// The seller's legal notice (特定商取引法に基づく表記).
     pub legal: LegalNotice,
+    /// The notice as English pages show it (see [`LegalNotice::english`]).
+    pub legal_en: LegalNotice,
     /// Where bank-transfer customers pay.
     pub bank: BankAccount,
 }
@@ -47,7 +49,142 @@ pub struct LegalNotice {
     pub delivery_timing: String,
     pub returns: String,
     pub cancellation: String,
+    /// The same notice for English pages, by field name (`[legal.en]`, e.g. `seller = "..."`).
+    /// A field left out shows the Japanese text, which is the binding one.
+    pub en: std::collections::BTreeMap<String, String>,
 }
+
+impl LegalNotice {
+    /// The fields of the notice, as named in `[legal]` and `[legal.en]`.
+    pub const FIELDS: [&'static str; 13] = [
+        "seller",
+        "representative",
+        "address",
+        "phone",
+        "email",
+        "hours",
+        "prices",
+        "extra_fees",
+        "payment_methods",
+        "payment_timing",
+        "delivery_timing",
+        "returns",
+        "cancellation",
+    ];
+
+    fn field(&self, name: &str) -> Option<&str> {
+        Some(match name {
+            "seller" => &self.seller,
+            "representative" => &self.representative,
+            "address" => &self.address,
+            "phone" => &self.phone,
+            "email" => &self.email,
+            "hours" => &self.hours,
+            "prices" => &self.prices,
+            "extra_fees" => &self.extra_fees,
+            "payment_methods" => &self.payment_methods,
+            "payment_timing" => &self.payment_timing,
+            "delivery_timing" => &self.delivery_timing,
+            "returns" => &self.returns,
+            "cancellation" => &self.cancellation,
+            _ => return None,
+        })
+    }
+
+    fn field_mut(&mut self, name: &str) -> Option<&mut String> {
+        Some(match name {
+            "seller" => &mut self.seller,
+            "representative" => &mut self.representative,
+            "address" => &mut self.address,
+            "phone" => &mut self.phone,
+            "email" => &mut self.email,
+            "hours" => &mut self.hours,
+            "prices" => &mut self.prices,
+            "extra_fees" => &mut self.extra_fees,
+            "payment_methods" => &mut self.payment_methods,
+            "payment_timing" => &mut self.payment_timing,
+            "delivery_timing" => &mut self.delivery_timing,
+            "returns" => &mut self.returns,
+            "cancellation" => &mut self.cancellation,
+            _ => return None,
+        })
+    }
+
+    /// Names in `[legal.en]` that are not fields of the notice (refused at start).
+    pub fn unknown_english_fields(&self) -> Vec<String> {
+        self.en
+            .keys()
+            .filter(|k| !Self::FIELDS.contains(&k.as_str()))
+            .cloned()
+            .collect()
+    }
+
+    /// The notice as English pages show it: `[legal.en]` where given; else, for a field still
+    /// holding the demo shop's Japanese text, the demo's English; else the Japanese text. A
+    /// shop that writes its own `[legal]` never shows the demo's English by mistake.
+    pub fn english(&self) -> LegalNotice {
+        let demo = LegalNotice::default();
+        let mut out = self.clone();
+        for name in Self::FIELDS {
+            let text = match self.en.get(name) {
+                Some(t) => Some(t.clone()),
+                None if self.field(name) == demo.field(name) => {
+                    demo_english(name).map(str::to_string)
+                }
+                None => None,
+            };
+            if let (Some(text), Some(field)) = (text, out.field_mut(name)) {
+                *field = text;
+            }
+        }
+        out.en.clear();
+        out
+    }
+}
+
+/// English for the demo shop's notice.
+fn demo_english(name: &str) -> Option<&'static str> {
+    DEMO_ENGLISH
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, t)| *t)
+}
+
+const DEMO_ENGLISH: &[(&str, &str)] = &[
+    ("seller", "Kura Demo Works Co., Ltd."),
+    ("representative", "Taro Mihon, Representative Director"),
+    ("address", "1-1 Chiyoda, Chiyoda-ku, Tokyo 100-0001, Japan"),
+    ("phone", "03-0000-0000 (weekdays 10:00–17:00 JST)"),
+    (
+        "hours",
+        "Weekdays 10:00–17:00 JST (closed weekends, national holidays and over the New Year)",
+    ),
+    ("prices", "Shown tax included on each product page."),
+    (
+        "extra_fees",
+        "Shipping (from ¥770 nationwide; Hokkaido ¥1,300, Okinawa ¥1,600; free from ¥11,000), the cash-on-delivery fee (¥330–¥1,100) and bank-transfer charges are paid by the customer.",
+    ),
+    (
+        "payment_methods",
+        "Credit card (on the payment provider's page, with 3-D Secure), cash on delivery, bank transfer",
+    ),
+    (
+        "payment_timing",
+        "Card: when ordering. Cash on delivery: on receiving the goods. Bank transfer: in advance, within 7 days of ordering.",
+    ),
+    (
+        "delivery_timing",
+        "Shipped within 3–5 business days of the order being confirmed (for bank transfer, of the payment arriving). You may choose a delivery date and time slot.",
+    ),
+    (
+        "returns",
+        "Unused goods only: please contact us within 8 days of delivery. Return shipping for a change of mind is paid by the customer; faulty goods are exchanged at our cost.",
+    ),
+    (
+        "cancellation",
+        "Until the order ships, contact us to cancel it. After shipping, a cancellation is handled as a return.",
+    ),
+];
 
 impl Default for LegalNotice {
     fn default() -> Self {
@@ -65,6 +202,7 @@ impl Default for LegalNotice {
             delivery_timing: "ご注文確定（銀行振込はご入金確認）から3〜5営業日以内に発送します。お届け日・時間帯のご指定ができます。".into(),
             returns: "未使用品に限り、商品到着後8日以内にご連絡ください。お客さま都合の返品送料はお客さま負担、不良品は当店負担で交換します。".into(),
             cancellation: "発送前であれば、お問い合わせ窓口へのご連絡でキャンセルできます。発送後のキャンセルは返品の扱いとなります。".into(),
+            en: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -107,6 +245,7 @@ impl Default for WebConfig {
             rate_burst: 200,
             shop_name: "Kura".into(),
             legal: LegalNotice::default(),
+            legal_en: LegalNotice::default().english(),
             bank: BankAccount::default(),
         }
     }

@@ -338,6 +338,12 @@ impl Config {
     }
 
     fn check(&self) -> anyhow::Result<()> {
+        if let Some(name) = self.legal.unknown_english_fields().first() {
+            bail!(
+                "legal.en.{name} is not a field of [legal] (known: {})",
+                kura_web::LegalNotice::FIELDS.join(", ")
+            );
+        }
         let url = &self.database.url;
         if !(url.starts_with("sqlite:")
             || url.starts_with("postgres://")
@@ -447,6 +453,45 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.server.trusted_proxies.len(), 1);
+    }
+
+    #[test]
+    fn the_legal_notice_has_english_twins_and_refuses_unknown_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("kura.toml"),
+            "[legal]\nseller = \"株式会社見本\"\naddress = \"大阪府大阪市北区梅田1-1\"\n[legal.en]\nseller = \"Mihon Ltd.\"\n",
+        )
+        .unwrap();
+        let c = Config::load(Some(dir.path()), None, &[]).unwrap();
+        assert_eq!(c.legal.seller, "株式会社見本");
+        assert_eq!(c.legal.english().seller, "Mihon Ltd.");
+        // A field of the shop's own without an English text shows the Japanese one.
+        assert_eq!(c.legal.english().address, "大阪府大阪市北区梅田1-1");
+        // A shop that writes its own Japanese notice never shows the demo's English.
+        std::fs::write(
+            dir.path().join("kura.toml"),
+            "[legal]\nseller = \"株式会社見本\"\n",
+        )
+        .unwrap();
+        let c = Config::load(Some(dir.path()), None, &[]).unwrap();
+        assert_eq!(c.legal.english().seller, "株式会社見本");
+        // Fields still holding the demo text get the demo's English.
+        assert!(
+            c.legal
+                .english()
+                .cancellation
+                .starts_with("Until the order ships")
+        );
+        std::fs::write(
+            dir.path().join("kura.toml"),
+            "[legal.en]\nseler = \"typo\"\n",
+        )
+        .unwrap();
+        let e = Config::load(Some(dir.path()), None, &[])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("legal.en.seler"), "{e}");
     }
 
     #[test]

@@ -163,6 +163,7 @@ pub async fn build_at(
         rate_burst: config.server.rate_limit_burst,
         shop_name: config.shop.name.clone(),
         legal: config.legal.clone(),
+        legal_en: config.legal.english(),
         bank: config.bank.clone(),
     };
     Ok(Arc::new(Shop::new(ShopParts {

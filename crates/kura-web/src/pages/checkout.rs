@@ -700,7 +700,11 @@ async fn render_confirm(
         payment_timing,
         attempt: draft.attempt.clone(),
         shown_total: totals.total.0,
-        legal: &state.config.legal,
+        legal: if ctx.tr.0 == Lang::En {
+            &state.config.legal_en
+        } else {
+            &state.config.legal
+        },
         blocked: !cart.problems().is_empty(),
         message,
         ctx,

@@ -325,13 +325,12 @@ pub async fn legal_get(
     State(state): State<AppState>,
     ctx: PageContext,
 ) -> Result<Html<String>, WebError> {
-    Ok(Html(
-        LegalView {
-            ctx,
-            legal: &state.config.legal,
-        }
-        .render()?,
-    ))
+    let legal = if ctx.tr.0 == Lang::En {
+        &state.config.legal_en
+    } else {
+        &state.config.legal
+    };
+    Ok(Html(LegalView { ctx, legal }.render()?))
 }
 
 macro_rules! images {

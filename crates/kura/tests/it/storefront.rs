@@ -159,6 +159,21 @@ async fn catalog_pages_and_japanese_search() {
     assert_eq!(c.get("/images/../../etc/passwd").await.status, 404);
     let legal = c.get("/legal").await;
     assert!(legal.body.contains("特定商取引法に基づく表記") && legal.body.contains("販売業者"));
+    assert!(legal.body.contains("株式会社蔵デモ製作所"));
+    let legal_en = c
+        .send(
+            Request::get("/legal")
+                .header("accept-language", "en")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert!(
+        legal_en.body.contains("Kura Demo Works Co., Ltd.")
+            && legal_en.body.contains("Until the order ships"),
+        "the English page shows the notice in English"
+    );
+    assert!(!legal_en.body.contains("株式会社蔵デモ製作所"));
 }
 
 #[tokio::test(flavor = "multi_thread")]
