@@ -101,6 +101,21 @@ pub struct Carts {
 /// absolute lifetime, so no live session still points at it.
 pub const GUEST_CART_IDLE_DAYS: i64 = 30;
 
+/// The cart from its rows and the catalog items they name (lines whose SKU left the catalog
+/// are dropped).
+fn view_of(cart_id: i64, rows: Vec<(String, u32)>, items: &[CatalogItem]) -> CartView {
+    let lines = rows
+        .into_iter()
+        .filter_map(|(sku, qty)| {
+            items.iter().find(|i| i.sku == sku).map(|item| CartLine {
+                item: item.clone(),
+                quantity: qty,
+            })
+        })
+        .collect();
+    CartView { id: cart_id, lines }
+}
+
 impl Carts {
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
         Self { store, clock }
@@ -169,16 +184,7 @@ impl Carts {
         let rows = self.store.cart_items(cart_id).await?;
         let skus: Vec<String> = rows.iter().map(|(s, _)| s.clone()).collect();
         let items = self.store.catalog_items(&skus).await?;
-        let lines = rows
-            .into_iter()
-            .filter_map(|(sku, qty)| {
-                items.iter().find(|i| i.sku == sku).map(|item| CartLine {
-                    item: item.clone(),
-                    quantity: qty,
-                })
-            })
-            .collect();
-        Ok(CartView { id: cart_id, lines })
+        Ok(view_of(cart_id, rows, &items))
     }
 
     /// Adds `quantity` of `sku` (summing with what the cart holds), within stock.
@@ -188,16 +194,43 @@ impl Carts {
         sku: &str,
         quantity: Quantity,
     ) -> Result<Result<(), CartError>, AppError> {
-        let Some(item) = self
-            .store
-            .catalog_items(&[sku.to_string()])
+        Ok(self
+            .add_inner(cart_id, sku, quantity, false)
             .await?
-            .into_iter()
-            .next()
-        else {
+            .map(|_| ()))
+    }
+
+    /// [`Carts::add`], answering with the cart as it now is (read once, before the write).
+    pub async fn add_and_view(
+        &self,
+        cart_id: i64,
+        sku: &str,
+        quantity: Quantity,
+    ) -> Result<Result<CartView, CartError>, AppError> {
+        self.add_inner(cart_id, sku, quantity, true).await
+    }
+
+    async fn add_inner(
+        &self,
+        cart_id: i64,
+        sku: &str,
+        quantity: Quantity,
+        with_view: bool,
+    ) -> Result<Result<CartView, CartError>, AppError> {
+        let mut rows = self.store.cart_items(cart_id).await?;
+        // The view needs every line's item; the plain add only the one being added.
+        let mut skus: Vec<String> = if with_view {
+            rows.iter().map(|(s, _)| s.clone()).collect()
+        } else {
+            Vec::new()
+        };
+        if !skus.iter().any(|s| s == sku) {
+            skus.push(sku.to_string());
+        }
+        let items = self.store.catalog_items(&skus).await?;
+        let Some(item) = items.iter().find(|i| i.sku == sku) else {
             return Ok(Err(CartError::UnknownSku));
         };
-        let rows = self.store.cart_items(cart_id).await?;
         let current = rows.iter().find(|(s, _)| s == sku).map_or(0, |(_, q)| *q);
         if current == 0 && rows.len() >= MAX_LINES {
             return Ok(Err(CartError::TooManyLines));
@@ -215,7 +248,13 @@ impl Carts {
         self.store
             .set_cart_item(cart_id, sku, wanted, self.clock.now())
             .await?;
-        Ok(Ok(()))
+        match rows.iter_mut().find(|(s, _)| s == sku) {
+            Some(row) => row.1 = wanted,
+            None => rows.push((sku.to_string(), wanted)),
+        }
+        // The stores list a cart's lines in byte order of the SKU.
+        rows.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(Ok(view_of(cart_id, rows, &items)))
     }
 
     /// Sets the quantity of a line (0 removes it).

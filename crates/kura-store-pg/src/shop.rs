@@ -376,7 +376,7 @@ impl CartRepo for PgStore {
 
     async fn cart_items(&self, cart_id: i64) -> Result<Vec<(String, u32)>, StoreError> {
         let rows =
-            sqlx::query("SELECT sku, quantity FROM cart_items WHERE cart_id = $1 ORDER BY sku")
+            sqlx::query("SELECT sku, quantity FROM cart_items WHERE cart_id = $1 ORDER BY sku COLLATE \"C\"")
                 .bind(cart_id)
                 .fetch_all(&self.pool)
                 .await

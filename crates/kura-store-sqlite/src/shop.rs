@@ -519,21 +519,27 @@ async fn insert_order_rows(tx: &mut SqliteConnection, o: &OrderRecord) -> Result
     .bind(o.created_at)
     .execute(&mut *tx)
     .await?;
-    for (i, l) in o.lines.iter().enumerate() {
-        sqlx::query(
-            "INSERT INTO order_lines (order_id, line_no, sku, product_name, variant_label, unit_price_yen, quantity, tax_rate) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(o.id)
-        .bind(i64::try_from(i).unwrap_or(i64::MAX))
-        .bind(&l.sku)
-        .bind(&l.product_name)
-        .bind(&l.variant_label)
-        .bind(l.unit_price.0)
-        .bind(i64::from(l.quantity))
-        .bind(l.tax.code())
-        .execute(&mut *tx)
-        .await?;
+    if o.lines.is_empty() {
+        return Ok(());
     }
+    // All lines in one statement (a cart holds at most a few dozen).
+    let sql = format!(
+        "INSERT INTO order_lines (order_id, line_no, sku, product_name, variant_label, unit_price_yen, quantity, tax_rate) VALUES {}",
+        vec!["(?, ?, ?, ?, ?, ?, ?, ?)"; o.lines.len()].join(", ")
+    );
+    let mut q = sqlx::query(AssertSqlSafe(sql));
+    for (i, l) in o.lines.iter().enumerate() {
+        q = q
+            .bind(o.id)
+            .bind(i64::try_from(i).unwrap_or(i64::MAX))
+            .bind(&l.sku)
+            .bind(&l.product_name)
+            .bind(&l.variant_label)
+            .bind(l.unit_price.0)
+            .bind(i64::from(l.quantity))
+            .bind(l.tax.code());
+    }
+    q.execute(&mut *tx).await?;
     Ok(())
 }
 
@@ -557,36 +563,54 @@ async fn place_in(
     o: &OrderRecord,
     cart_id: Option<i64>,
 ) -> Result<PlaceOutcome, sqlx::Error> {
-    let existing: Option<i64> =
-        sqlx::query_scalar("SELECT id FROM orders WHERE idempotency_hash = ?")
-            .bind(o.idempotency_hash.to_vec())
-            .fetch_optional(&mut *tx)
-            .await?;
-    if let Some(order_id) = existing {
-        return Ok(PlaceOutcome::Duplicate { order_id });
+    // The order row goes in first: its unique idempotency hash is what tells a repeated
+    // submission, without a lookup on the common path. Everything here is undone together if
+    // the answer is not `Placed`.
+    match insert_order_rows(&mut *tx, o).await {
+        Ok(()) => {}
+        Err(sqlx::Error::Database(d)) if d.is_unique_violation() => {
+            let existing: Option<i64> =
+                sqlx::query_scalar("SELECT id FROM orders WHERE idempotency_hash = ?")
+                    .bind(o.idempotency_hash.to_vec())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            return match existing {
+                Some(order_id) => Ok(PlaceOutcome::Duplicate { order_id }),
+                // Some other key collided (an order number): a plain error, retried by no one.
+                None => Err(sqlx::Error::Database(d)),
+            };
+        }
+        Err(e) => return Err(e),
     }
     for l in &o.lines {
-        let row = sqlx::query("SELECT price_yen, stock FROM variants WHERE sku = ?")
+        // Takes the stock only at the price the customer saw and only if enough is left.
+        let taken = sqlx::query(
+            "UPDATE variants SET stock = stock - ? WHERE sku = ? AND price_yen = ? AND stock >= ?",
+        )
+        .bind(i64::from(l.quantity))
+        .bind(&l.sku)
+        .bind(l.unit_price.0)
+        .bind(i64::from(l.quantity))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if taken == 1 {
+            continue;
+        }
+        let row = sqlx::query("SELECT price_yen FROM variants WHERE sku = ?")
             .bind(&l.sku)
             .fetch_optional(&mut *tx)
             .await?;
         let Some(row) = row else {
             return Ok(PlaceOutcome::Unavailable { sku: l.sku.clone() });
         };
-        let (price, stock): (i64, i64) = (row.try_get("price_yen")?, row.try_get("stock")?);
-        if price != l.unit_price.0 {
-            return Ok(PlaceOutcome::PriceChanged { sku: l.sku.clone() });
-        }
-        if stock < i64::from(l.quantity) {
-            return Ok(PlaceOutcome::SoldOut { sku: l.sku.clone() });
-        }
-        sqlx::query("UPDATE variants SET stock = stock - ? WHERE sku = ?")
-            .bind(i64::from(l.quantity))
-            .bind(&l.sku)
-            .execute(&mut *tx)
-            .await?;
+        let price: i64 = row.try_get("price_yen")?;
+        return Ok(if price != l.unit_price.0 {
+            PlaceOutcome::PriceChanged { sku: l.sku.clone() }
+        } else {
+            PlaceOutcome::SoldOut { sku: l.sku.clone() }
+        });
     }
-    insert_order_rows(tx, o).await?;
     if let Some(cart) = cart_id {
         sqlx::query("DELETE FROM cart_items WHERE cart_id = ?")
             .bind(cart)

@@ -169,10 +169,11 @@ pub async fn items_post(
     if sku.len() > 64 {
         return Err(ApiError::cart(kura_app::carts::CartError::UnknownSku, ""));
     }
-    if let Err(e) = state.carts.add(id, sku, quantity).await? {
-        return Err(ApiError::cart(e, sku));
+    let lang = Query::parse(uri.query(), &["lang"])?.lang()?;
+    match state.carts.add_and_view(id, sku, quantity).await? {
+        Ok(cart) => Ok(Json(cart_json(&cart, lang)).into_response()),
+        Err(e) => Err(ApiError::cart(e, sku)),
     }
-    answer(&state, id, &uri).await
 }
 
 /// Sets a line's quantity with `{"quantity"}`; 0 removes the line.
