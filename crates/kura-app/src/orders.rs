@@ -188,15 +188,16 @@ impl Orders {
         idempotency: &str,
     ) -> Result<Result<PlacedOrder, CheckoutError>, AppError> {
         let idempotency_hash = kura_seal::sha256(idempotency.as_bytes());
-        // A repeated submission finds its order even though the first one emptied the cart.
-        if let Some(order_id) = self
-            .store
-            .order_id_by_idempotency(&idempotency_hash)
-            .await?
-        {
-            return self.repeated(order_id).await.map(Ok);
-        }
         if cart.lines.is_empty() {
+            // A repeated submission finds its order even though the first one emptied the
+            // cart. (With items still in the cart, the store's unique key on the hash tells.)
+            if let Some(order_id) = self
+                .store
+                .order_id_by_idempotency(&idempotency_hash)
+                .await?
+            {
+                return self.repeated(order_id).await.map(Ok);
+            }
             return Ok(Err(CheckoutError::EmptyCart));
         }
         if let Some(d) = input.delivery_date {

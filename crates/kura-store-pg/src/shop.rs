@@ -375,12 +375,13 @@ impl CartRepo for PgStore {
     }
 
     async fn cart_items(&self, cart_id: i64) -> Result<Vec<(String, u32)>, StoreError> {
-        let rows =
-            sqlx::query("SELECT sku, quantity FROM cart_items WHERE cart_id = $1 ORDER BY sku COLLATE \"C\"")
-                .bind(cart_id)
-                .fetch_all(&self.pool)
-                .await
-                .map_err(db_err)?;
+        let rows = sqlx::query(
+            "SELECT sku, quantity FROM cart_items WHERE cart_id = $1 ORDER BY sku COLLATE \"C\"",
+        )
+        .bind(cart_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
         rows.iter()
             .map(|r| {
                 Ok((

@@ -7,8 +7,9 @@
 //!
 //! 1. a job takes the connection (a fair, first-come lock), opens the shared transaction with
 //!    `BEGIN IMMEDIATE` if none is open, and runs its statements inside `SAVEPOINT kura_job`;
-//! 2. on success it releases the savepoint and waits; on error, or when it decides not to keep
-//!    its work (a sold-out checkout), it rolls back to the savepoint, undoing only itself;
+//! 2. on success it leaves its savepoint in place (the commit ends them all) and waits; on
+//!    error, or when it decides not to keep its work (a sold-out checkout), it rolls back to
+//!    its savepoint, the innermost of that name, undoing only itself;
 //! 3. a committer task queues for the same lock behind the jobs already waiting, then commits
 //!    everything done so far with one flush and wakes each waiting job.
 //!
@@ -17,7 +18,7 @@
 //! commit fails, every job in it is told to run again ([`WriteError::Retry`]); nothing of theirs
 //! was kept. A job whose caller goes away mid-way leaves its savepoint behind, and whoever takes
 //! the connection next rolls it back first. The steps that move the shared state (begin,
-//! savepoint, release, roll back, commit) run in spawned tasks, so a caller that goes away
+//! savepoint, roll back, commit) run in spawned tasks, so a caller that goes away
 //! cannot stop one half-done and leave the flags disagreeing with the database.
 
 use std::fmt;
@@ -239,24 +240,17 @@ impl Job {
         let Some(guard) = self.guard.take() else {
             return Err(WriteError::Closed);
         };
-        let wake = self.wake.clone();
-        let queued = tokio::spawn(async move {
-            let mut guard = guard;
-            if let Err(e) = exec(guard.conn()?, "RELEASE kura_job").await {
-                guard.dirty = false;
-                guard.abort().await;
-                return Err(WriteError::Sql(e));
-            }
-            guard.dirty = false;
-            guard.kept += 1;
-            let (tx, rx) = oneshot::channel();
-            guard.pending.push(tx);
-            drop(guard);
-            let _ = wake.try_send(());
-            Ok(rx)
-        })
-        .await
-        .map_err(|_| WriteError::Closed)??;
+        // The savepoint is not released: that would cost a round trip to the database thread
+        // per job. Kept savepoints nest until the commit ends them all, and a later job's
+        // `ROLLBACK TO kura_job` still finds its own, the innermost of that name. Nothing here
+        // awaits, so a caller that goes away cannot leave this half done.
+        let mut guard = guard;
+        guard.dirty = false;
+        guard.kept += 1;
+        let (tx, queued) = oneshot::channel();
+        guard.pending.push(tx);
+        drop(guard);
+        let _ = self.wake.try_send(());
         match queued.await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(())) => Err(WriteError::Retry),

@@ -687,7 +687,13 @@ async fn checkout_offers_saved_addresses_and_fills_in_only_the_customers_own() {
     assert!(!page.body.contains(stranger.address1.as_str()));
 
     let filled = browser.get(&format!("/checkout?ship={mine}")).await;
-    assert_eq!(filled.status, 200);
+    assert_eq!(
+        filled.status,
+        200,
+        "{:?} {}",
+        filled.headers.get("location"),
+        filled.body.chars().take(600).collect::<String>()
+    );
     assert!(
         filled
             .body
