@@ -167,7 +167,8 @@ impl SqliteStore {
         let readers = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(2)
-            .clamp(2, 8);
+            .clamp(2, 8)
+            * 2;
         let read = SqlitePoolOptions::new()
             .max_connections(u32::try_from(readers).unwrap_or(4))
             .acquire_timeout(Duration::from_secs(30))
