@@ -106,6 +106,40 @@ pub trait OrderNotifier: Send + Sync {
     /// The confirmation for a new order, sealed for the outbox (or `None` to send nothing).
     /// It is stored in the order's own transaction.
     fn order_placed(&self, order: &OrderView) -> Result<Option<OutboxRecord>, AppError>;
+
+    /// The shipping notice (carrier and tracking number), sealed for the outbox.
+    fn order_shipped(
+        &self,
+        _order: &OrderView,
+        _parcel: &Parcel,
+    ) -> Result<Option<OutboxRecord>, AppError> {
+        Ok(None)
+    }
+}
+
+/// What the shipping notice tells: who carries the parcel and how to follow it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Parcel {
+    pub carrier: String,
+    pub tracking_number: String,
+    pub tracking_url: Option<String>,
+}
+
+/// Why an order could not be moved on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FulfilError {
+    UnknownOrder,
+    /// The order's status does not allow it (e.g. shipping an unpaid bank transfer).
+    WrongStatus(OrderStatus),
+}
+
+impl std::fmt::Display for FulfilError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::UnknownOrder => f.write_str("no order has that number"),
+            Self::WrongStatus(s) => write!(f, "the order is {}", s.code()),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -522,6 +556,76 @@ impl Orders {
             }
         }
         Ok(())
+    }
+
+    /// Records a bank transfer as received: `awaiting_transfer` becomes `paid`.
+    pub async fn mark_transfer_received(
+        &self,
+        number: &str,
+    ) -> Result<Result<(), FulfilError>, AppError> {
+        let Some(rec) = self.store.order_by_number(number).await? else {
+            return Ok(Err(FulfilError::UnknownOrder));
+        };
+        if rec.payment != PaymentMethod::BankTransfer {
+            return Ok(Err(FulfilError::WrongStatus(rec.status)));
+        }
+        let moved = self
+            .store
+            .transition_order(
+                rec.id,
+                &[OrderStatus::AwaitingTransfer],
+                OrderStatus::Paid,
+                false,
+                self.clock.now(),
+            )
+            .await?;
+        if !moved {
+            return Ok(Err(FulfilError::WrongStatus(rec.status)));
+        }
+        tracing::info!(target: "kura::orders", order = rec.id, "bank transfer recorded as received");
+        Ok(Ok(()))
+    }
+
+    /// Marks a confirmed (cash on delivery) or paid order as shipped and queues the shipping
+    /// notice in the customer's language.
+    pub async fn mark_shipped(
+        &self,
+        number: &str,
+        parcel: &Parcel,
+    ) -> Result<Result<(), FulfilError>, AppError> {
+        let Some(rec) = self.store.order_by_number(number).await? else {
+            return Ok(Err(FulfilError::UnknownOrder));
+        };
+        let moved = self
+            .store
+            .transition_order(
+                rec.id,
+                &[OrderStatus::Confirmed, OrderStatus::Paid],
+                OrderStatus::Shipped,
+                false,
+                self.clock.now(),
+            )
+            .await?;
+        if !moved {
+            return Ok(Err(FulfilError::WrongStatus(rec.status)));
+        }
+        tracing::info!(target: "kura::orders", order = rec.id, "order shipped");
+        // The order has shipped whatever happens to the notice; a failure is logged.
+        let mail = self
+            .open(&rec)
+            .and_then(|view| self.notifier.order_shipped(&view, parcel));
+        match mail {
+            Ok(Some(mail)) => {
+                if let Err(e) = self.store.enqueue_mail(&mail).await {
+                    tracing::error!(target: "kura::orders", order = rec.id, error = %e, "shipping notice could not be queued");
+                }
+            }
+            Ok(None) => {}
+            Err(e) => {
+                tracing::error!(target: "kura::orders", order = rec.id, error = %e, "shipping notice could not be made");
+            }
+        }
+        Ok(Ok(()))
     }
 
     /// Expires unpaid card orders past their deadline and returns their stock.

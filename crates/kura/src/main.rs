@@ -64,6 +64,12 @@ enum Command {
         #[arg(long)]
         no_serve: bool,
     },
+    /// Move orders on: record a bank transfer as received, or mark an order shipped (which
+    /// mails the customer the shipping notice). Prints no personal data.
+    Orders {
+        #[command(subcommand)]
+        command: OrdersCommand,
+    },
     /// Manage the master keys that seal personal data.
     Keys {
         #[command(subcommand)]
@@ -95,6 +101,34 @@ enum Command {
         /// defaults to $KURA_BENCH_PG_URL.
         #[arg(long, value_name = "URL")]
         pg_url: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum OrdersCommand {
+    /// A bank-transfer order's money has arrived: awaiting_transfer becomes paid.
+    Paid {
+        /// The order number (e.g. K-ABCD-EFGH).
+        number: String,
+        #[command(flatten)]
+        shop: ShopArgs,
+    },
+    /// The parcel has left: confirmed (cash on delivery) or paid becomes shipped, and the
+    /// customer is mailed the carrier and tracking number.
+    Ship {
+        /// The order number (e.g. K-ABCD-EFGH).
+        number: String,
+        /// The carrier, as the customer should read it (e.g. ヤマト運輸).
+        #[arg(long)]
+        carrier: String,
+        /// The carrier's tracking number.
+        #[arg(long)]
+        tracking: String,
+        /// The carrier's tracking page for this parcel (https).
+        #[arg(long)]
+        tracking_url: Option<String>,
+        #[command(flatten)]
+        shop: ShopArgs,
     },
 }
 
@@ -252,6 +286,48 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 println!("  stop with Ctrl-C");
             })
             .await
+        }
+        Command::Orders { command } => {
+            let (shop, number) = match &command {
+                OrdersCommand::Paid { shop, number } | OrdersCommand::Ship { shop, number, .. } => {
+                    (shop, number.clone())
+                }
+            };
+            let config = load(shop)?;
+            init_logging(Some(&config));
+            let state = shop::build(&config).await?;
+            let done = match command {
+                OrdersCommand::Paid { .. } => state
+                    .orders
+                    .mark_transfer_received(&number)
+                    .await?
+                    .map(|()| format!("{number}: transfer recorded; the order is paid")),
+                OrdersCommand::Ship {
+                    carrier,
+                    tracking,
+                    tracking_url,
+                    ..
+                } => {
+                    let parcel = kura_app::orders::Parcel {
+                        carrier,
+                        tracking_number: tracking,
+                        tracking_url,
+                    };
+                    state
+                        .orders
+                        .mark_shipped(&number, &parcel)
+                        .await?
+                        .map(|()| format!("{number}: shipped; the shipping notice is queued"))
+                }
+            };
+            match done {
+                Ok(line) => {
+                    // The running shop's mail worker sends what was queued.
+                    println!("{line}");
+                    Ok(())
+                }
+                Err(e) => anyhow::bail!("{number}: {e}"),
+            }
         }
         Command::Keys { command } => match command {
             KeysCommand::Status { shop } => {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use kura_app::AppError;
 use kura_app::mail::MailOutbox;
-use kura_app::orders::{OrderNotifier, OrderView};
+use kura_app::orders::{OrderNotifier, OrderView, Parcel};
 use kura_app::sealed::OutboxRecord;
 use kura_domain::{Date, PaymentMethod};
 
@@ -86,6 +86,46 @@ impl OrderNotifier for MailNotifier {
         let rendered = mail
             .render(order.buyer.email.as_str())
             .map_err(|e| AppError::Task(format!("order mail: {e}")))?;
+        self.outbox.seal(&rendered).map(Some)
+    }
+
+    fn order_shipped(
+        &self,
+        order: &OrderView,
+        parcel: &Parcel,
+    ) -> Result<Option<OutboxRecord>, AppError> {
+        let lang = if order.lang == "en" {
+            kura_mail::Lang::En
+        } else {
+            kura_mail::Lang::Ja
+        };
+        let mail = kura_mail::ShippingNotice {
+            lang,
+            shop_name: self.shop_name.clone(),
+            order_number: order.number.clone(),
+            customer_name: format!(
+                "{} {}",
+                order.buyer.person.family_name.as_str(),
+                order.buyer.person.given_name.as_str()
+            ),
+            carrier: parcel.carrier.clone(),
+            tracking_number: parcel.tracking_number.clone(),
+            tracking_url: parcel.tracking_url.clone(),
+            items: order
+                .lines
+                .iter()
+                .map(|l| kura_mail::ShippedItem {
+                    name: l.product_name.clone(),
+                    variant: l.variant_label.clone(),
+                    quantity: l.quantity,
+                })
+                .collect(),
+            order_url: format!("{}/orders/{}", self.base_url, order.number),
+            anti_phishing_phrase: None,
+        };
+        let rendered = mail
+            .render(order.buyer.email.as_str())
+            .map_err(|e| AppError::Task(format!("shipping mail: {e}")))?;
         self.outbox.seal(&rendered).map(Some)
     }
 }

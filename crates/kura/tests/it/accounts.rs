@@ -73,7 +73,7 @@ async fn sign_in(client: &mut Client, email: &str, password: &str) -> support::R
 }
 
 /// Every mail delivered so far, bodies decoded, one string each.
-async fn delivered_mails(shop: &TestShop) -> Vec<String> {
+pub(crate) async fn delivered_mails(shop: &TestShop) -> Vec<String> {
     shop.state
         .outbox
         .deliver_due(shop.state.mailer.as_ref())

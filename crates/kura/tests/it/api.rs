@@ -1121,3 +1121,77 @@ async fn api_ignores_the_browser_session() {
         "not the browser's cart"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn orders_are_marked_paid_and_shipped_and_the_notice_is_mailed() {
+    use kura_app::orders::{FulfilError, Parcel};
+    let shop = seeded(None).await;
+    let r = &shop.router;
+    let parcel = Parcel {
+        carrier: "ヤマト運輸".into(),
+        tracking_number: "4321-8765-0987".into(),
+        tracking_url: Some("https://track.example.jp/4321-8765-0987".into()),
+    };
+    let orders = &shop.state.orders;
+
+    // A bank transfer ships only once the money is in.
+    let cart = new_cart(r).await;
+    add(r, &cart, "EKD-08-RD", json!(1)).await;
+    let bank = checkout(r, &cart, "bank", &order_body("bank_transfer")).await;
+    let number = bank.json["order_number"].as_str().unwrap().to_string();
+    let token = bank.json["order_token"].as_str().unwrap().to_string();
+    assert_eq!(
+        orders.mark_shipped(&number, &parcel).await.unwrap(),
+        Err(FulfilError::WrongStatus(
+            kura_domain::OrderStatus::AwaitingTransfer
+        ))
+    );
+    assert_eq!(
+        orders.mark_transfer_received(&number).await.unwrap(),
+        Ok(())
+    );
+    assert!(matches!(
+        orders.mark_transfer_received(&number).await.unwrap(),
+        Err(FulfilError::WrongStatus(_))
+    ));
+    assert_eq!(orders.mark_shipped(&number, &parcel).await.unwrap(), Ok(()));
+    let seen = get(r, &format!("/api/v1/orders/{number}"), Some(&token)).await;
+    assert_eq!(seen.json["status"], "shipped", "{}", seen.json);
+    assert!(matches!(
+        orders.mark_shipped(&number, &parcel).await.unwrap(),
+        Err(FulfilError::WrongStatus(kura_domain::OrderStatus::Shipped))
+    ));
+
+    // Cash on delivery ships at once and was never a transfer.
+    let cart = new_cart(r).await;
+    add(r, &cart, "EKD-08-RD", json!(1)).await;
+    let cod = checkout(r, &cart, "cod", &order_body("cod")).await;
+    let cod_number = cod.json["order_number"].as_str().unwrap().to_string();
+    assert!(
+        orders
+            .mark_transfer_received(&cod_number)
+            .await
+            .unwrap()
+            .is_err()
+    );
+    assert_eq!(
+        orders.mark_shipped(&cod_number, &parcel).await.unwrap(),
+        Ok(())
+    );
+    assert_eq!(
+        orders.mark_shipped("K-NONE-NONE", &parcel).await.unwrap(),
+        Err(FulfilError::UnknownOrder)
+    );
+
+    // Two shipping notices went out, in the order's language, with carrier and tracking.
+    let mails = crate::accounts::delivered_mails(&shop).await;
+    let notices: Vec<&String> = mails
+        .iter()
+        .filter(|m| m.contains("4321-8765-0987"))
+        .collect();
+    assert_eq!(notices.len(), 2, "one shipping notice per shipped order");
+    for m in &notices {
+        assert!(m.contains("ヤマト運輸"));
+        assert!(m.contains(&number) || m.contains(&cod_number));
+    }
+}

@@ -44,9 +44,38 @@ fn demo_dir(parent: &Path) -> std::path::PathBuf {
 }
 
 #[test]
+fn orders_refuses_an_unknown_number_by_name() {
+    let parent = tempfile::tempdir().unwrap();
+    let dir = demo_dir(parent.path());
+    let (out, stdout, stderr) = run(kura()
+        .args([
+            "orders",
+            "ship",
+            "K-NONE-NONE",
+            "--carrier",
+            "ヤマト運輸",
+            "--tracking",
+            "1",
+        ])
+        .arg("--dir")
+        .arg(&dir));
+    assert!(!out.status.success(), "{stdout}");
+    assert!(
+        stderr.contains("K-NONE-NONE") && stderr.contains("no order"),
+        "{stderr}"
+    );
+    let (out, _, stderr) = run(kura()
+        .args(["orders", "paid", "K-NONE-NONE"])
+        .arg("--dir")
+        .arg(&dir));
+    assert!(!out.status.success());
+    assert!(stderr.contains("no order"), "{stderr}");
+}
+
+#[test]
 fn help_lists_every_command() {
     let stdout = run_ok(kura().arg("--help"));
-    for command in ["serve", "migrate", "demo", "keys", "bench"] {
+    for command in ["serve", "migrate", "demo", "orders", "keys", "bench"] {
         assert!(
             stdout.lines().any(|l| l.trim_start().starts_with(command)),
             "`kura --help` does not list {command}:\n{stdout}"
