@@ -110,15 +110,61 @@ pub trait SecurityEvents: Send + Sync {
 }
 
 /// Writes each event as a structured log line under the `kura::security` target.
-#[derive(Debug, Default)]
-pub struct LogEvents;
+///
+/// A client IP kept beyond a day is personal data, and logs are kept longer than that, so an IP
+/// never appears in a log line as itself: it is written as a keyed pseudonym (a blind index of
+/// the Japanese date and the address) that lets one day's lines be tied together, changes every
+/// day, and cannot be turned back into the address without the shop's key. Without a key, the
+/// IP is left out.
+#[derive(Default)]
+pub struct LogEvents {
+    vault: Option<std::sync::Arc<crate::vault::Vault>>,
+    clock: Option<std::sync::Arc<dyn crate::clock::Clock>>,
+}
+
+impl LogEvents {
+    /// Log lines with client IPs as daily pseudonyms under the shop's key.
+    pub fn with_pseudonyms(
+        vault: std::sync::Arc<crate::vault::Vault>,
+        clock: std::sync::Arc<dyn crate::clock::Clock>,
+    ) -> Self {
+        Self {
+            vault: Some(vault),
+            clock: Some(clock),
+        }
+    }
+
+    /// `ip-` and 16 hex digits, or `None` without a key.
+    pub fn pseudonym(&self, ip: IpAddr) -> Option<String> {
+        let (vault, clock) = (self.vault.as_ref()?, self.clock.as_ref()?);
+        let day = kura_domain::Date::today_in_japan(clock.now()).iso();
+        let index = vault
+            .ring()
+            .blind_index(
+                crate::sealed::col::LOG_IP,
+                &format!("{day}|{ip}"),
+                kura_seal::Normalize::Text,
+            )
+            .ok()?;
+        let bytes = index.as_bytes();
+        Some(format!("ip-{}", hex::encode(bytes.get(..8)?)))
+    }
+}
+
+impl std::fmt::Debug for LogEvents {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LogEvents")
+            .field("pseudonyms", &self.vault.is_some())
+            .finish()
+    }
+}
 
 impl SecurityEvents for LogEvents {
     fn record(&self, e: SecurityEvent) {
         tracing::warn!(
             target: "kura::security",
             event = e.kind.name(),
-            ip = e.ip.map(|ip| ip.to_string()),
+            ip = e.ip.and_then(|ip| self.pseudonym(ip)),
             request_id = e.request_id,
             subject = e.subject,
             "security event"

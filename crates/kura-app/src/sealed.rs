@@ -32,6 +32,8 @@ impl SealedTable {
 
 pub mod col {
     use kura_seal::Column;
+    /// Key of the daily pseudonyms that stand for client IPs in log lines (never stored).
+    pub const LOG_IP: Column = Column::new("log", "client_ip");
     pub const FAMILY_NAME: Column = Column::new("customers", "family_name");
     pub const GIVEN_NAME: Column = Column::new("customers", "given_name");
     pub const FAMILY_NAME_KANA: Column = Column::new("customers", "family_name_kana");

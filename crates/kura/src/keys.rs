@@ -49,7 +49,7 @@ pub async fn status(config: &Config) -> anyhow::Result<()> {
 pub async fn rotate(config: &Config, batch: u32) -> anyhow::Result<()> {
     let vault = shop::open_vault(config)?;
     let store = shop::open_store(config).await?;
-    let events = kura_app::LogEvents;
+    let events = kura_app::LogEvents::default();
     events.record(SecurityEvent::new(SecurityEventKind::KeyRotationStarted));
     let terminal = std::io::stderr().is_terminal();
     let bar = ProgressBar::new(0);
@@ -101,7 +101,8 @@ pub async fn retire(config: &Config) -> anyhow::Result<()> {
     match rotation::retire_unused(store.as_ref(), &vault).await? {
         Ok(ids) if ids.is_empty() => println!("No key to retire: only the active key is held."),
         Ok(ids) => {
-            kura_app::LogEvents.record(SecurityEvent::new(SecurityEventKind::KeyRetired));
+            kura_app::LogEvents::default()
+                .record(SecurityEvent::new(SecurityEventKind::KeyRetired));
             for id in ids {
                 println!("Retired key {}.", id.0);
             }

@@ -125,7 +125,10 @@ pub async fn build_at(
     let vault = open_vault(config)?;
     let store = open_store(config).await?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let events: Arc<dyn SecurityEvents> = Arc::new(LogEvents);
+    let events: Arc<dyn SecurityEvents> = Arc::new(LogEvents::with_pseudonyms(
+        Arc::clone(&vault),
+        Arc::clone(&clock),
+    ));
     let policy = SessionPolicy {
         idle_seconds: config.session.idle_minutes * 60,
         absolute_seconds: config.session.absolute_hours * 3600,

@@ -809,3 +809,46 @@ async fn health_and_readiness_answer() {
         "probes create no session"
     );
 }
+
+/// A client IP kept beyond a day is personal data: security events name it only by a keyed
+/// pseudonym that is the same all day for one address and differs between addresses.
+#[tokio::test]
+async fn security_events_never_log_a_client_ip_in_the_clear() {
+    let shop = support::sqlite_shop().await;
+    let refuse_from = |peer: &'static str| {
+        let router = shop.router.clone();
+        async move {
+            let mut c = Client::new(&router);
+            c.peer = peer.parse().unwrap();
+            let reply = c
+                .post_form("/login", &login_fields("a@b.jp", "pw", "1.forged"))
+                .await;
+            assert_eq!(reply.status, StatusCode::FORBIDDEN);
+        }
+    };
+    refuse_from("198.51.100.77:5000").await;
+    refuse_from("198.51.100.77:5001").await;
+    refuse_from("203.0.113.201:5000").await;
+    refuse_from("[2001:db8::7:77]:5000").await;
+    let logs = String::from_utf8_lossy(&support::captured_logs()).into_owned();
+    for ip in ["198.51.100.77", "203.0.113.201", "2001:db8::7:77"] {
+        assert!(!logs.contains(ip), "{ip} is in the log in the clear");
+    }
+    let pseudonym = |ip: &str| {
+        let events = kura_app::LogEvents::with_pseudonyms(
+            std::sync::Arc::clone(&shop.state.vault),
+            std::sync::Arc::new(kura_app::SystemClock),
+        );
+        events.pseudonym(ip.parse().unwrap()).unwrap()
+    };
+    let (a, b) = (pseudonym("198.51.100.77"), pseudonym("203.0.113.201"));
+    assert_ne!(a, b);
+    assert!(a.starts_with("ip-") && a.len() == 19, "{a}");
+    let lines_with = |p: &str| {
+        logs.lines()
+            .filter(|l| l.contains("csrf") && l.contains(p))
+            .count()
+    };
+    assert_eq!(lines_with(&a), 2, "one address, one pseudonym all day");
+    assert_eq!(lines_with(&b), 1);
+}
