@@ -91,9 +91,16 @@ pub(crate) fn should_retry(e: &WriteError, attempt: u32) -> bool {
 }
 
 pub(crate) async fn back_off(e: &WriteError, attempt: u32) {
-    if matches!(e, WriteError::Sql(_)) {
-        tracing::debug!(target: "kura::store", attempt, "database busy; retrying write");
-        tokio::time::sleep(Duration::from_millis(25 * u64::from(attempt.min(20)))).await;
+    match e {
+        WriteError::Sql(_) => {
+            tracing::debug!(target: "kura::store", attempt, "database busy; retrying write");
+            tokio::time::sleep(Duration::from_millis(25 * u64::from(attempt.min(20)))).await;
+        }
+        // The shared commit failed (a disk that is full or failing): not at full speed.
+        WriteError::Retry if attempt > 1 => {
+            tokio::time::sleep(Duration::from_millis(5 * u64::from(attempt.min(20)))).await;
+        }
+        _ => {}
     }
 }
 
