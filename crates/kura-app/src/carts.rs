@@ -181,9 +181,7 @@ impl Carts {
     }
 
     pub async fn view(&self, cart_id: i64) -> Result<CartView, AppError> {
-        let rows = self.store.cart_items(cart_id).await?;
-        let skus: Vec<String> = rows.iter().map(|(s, _)| s.clone()).collect();
-        let items = self.store.catalog_items(&skus).await?;
+        let (rows, items) = self.store.cart_lines(cart_id).await?;
         Ok(view_of(cart_id, rows, &items))
     }
 
@@ -217,17 +215,15 @@ impl Carts {
         quantity: Quantity,
         with_view: bool,
     ) -> Result<Result<CartView, CartError>, AppError> {
-        let mut rows = self.store.cart_items(cart_id).await?;
         // The view needs every line's item; the plain add only the one being added.
-        let mut skus: Vec<String> = if with_view {
-            rows.iter().map(|(s, _)| s.clone()).collect()
+        let (mut rows, mut items) = if with_view {
+            self.store.cart_lines(cart_id).await?
         } else {
-            Vec::new()
+            (self.store.cart_items(cart_id).await?, Vec::new())
         };
-        if !skus.iter().any(|s| s == sku) {
-            skus.push(sku.to_string());
+        if !items.iter().any(|i| i.sku == sku) {
+            items.extend(self.store.catalog_items(&[sku.to_string()]).await?);
         }
-        let items = self.store.catalog_items(&skus).await?;
         let Some(item) = items.iter().find(|i| i.sku == sku) else {
             return Ok(Err(CartError::UnknownSku));
         };

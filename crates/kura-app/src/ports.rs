@@ -246,6 +246,18 @@ pub trait Store:
     + Sync
     + 'static
 {
+    /// A cart's lines (SKU order) and the catalog items they name (active products only).
+    /// A store may answer in one query; by default it is two.
+    async fn cart_lines(
+        &self,
+        cart_id: i64,
+    ) -> Result<(Vec<(String, u32)>, Vec<crate::catalog::CatalogItem>), StoreError> {
+        let rows = self.cart_items(cart_id).await?;
+        let skus: Vec<String> = rows.iter().map(|(s, _)| s.clone()).collect();
+        let items = self.catalog_items(&skus).await?;
+        Ok((rows, items))
+    }
+
     /// Applies pending migrations; returns the names of those applied.
     async fn migrate(&self) -> Result<Vec<String>, StoreError>;
     /// Applied migrations as (number, name).

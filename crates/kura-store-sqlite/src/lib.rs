@@ -580,6 +580,13 @@ impl SealedRowRepo for SqliteStore {
 
 #[async_trait]
 impl Store for SqliteStore {
+    async fn cart_lines(
+        &self,
+        cart_id: i64,
+    ) -> Result<(Vec<(String, u32)>, Vec<kura_app::catalog::CatalogItem>), StoreError> {
+        self.cart_lines_joined(cart_id).await
+    }
+
     async fn migrate(&self) -> Result<Vec<String>, StoreError> {
         let mut guard = self.writer.exclusive().await.map_err(write_err)?;
         migrate::run(guard.conn().map_err(write_err)?).await

@@ -621,6 +621,53 @@ async fn place_in(
 }
 
 impl SqliteStore {
+    pub(crate) async fn cart_lines_joined(
+        &self,
+        cart_id: i64,
+    ) -> Result<(Vec<(String, u32)>, Vec<CatalogItem>), StoreError> {
+        let rows = sqlx::query(
+            "SELECT ci.sku AS line_sku, ci.quantity, v.label_ja, v.label_en, v.price_yen, v.stock, \
+             p.slug, p.name_ja, p.name_en, p.tax_rate, p.image \
+             FROM cart_items ci \
+             LEFT JOIN variants v ON v.sku = ci.sku \
+             LEFT JOIN products p ON p.id = v.product_id AND p.active = 1 \
+             WHERE ci.cart_id = ? ORDER BY ci.sku",
+        )
+        .bind(cart_id)
+        .fetch_all(&self.read)
+        .await
+        .map_err(db_err)?;
+        let mut lines = Vec::with_capacity(rows.len());
+        let mut items = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let sku: String = r.try_get("line_sku").map_err(db_err)?;
+            let quantity: i64 = r.try_get("quantity").map_err(db_err)?;
+            lines.push((sku.clone(), u32::try_from(quantity).unwrap_or(0)));
+            // No active product behind the line: the line stays, without an item.
+            let Some(slug) = r.try_get::<Option<String>, _>("slug").map_err(db_err)? else {
+                continue;
+            };
+            items.push(
+                (|| {
+                    Ok(CatalogItem {
+                        sku,
+                        product_slug: slug,
+                        product_name_ja: r.try_get("name_ja")?,
+                        product_name_en: r.try_get("name_en")?,
+                        label_ja: r.try_get("label_ja")?,
+                        label_en: r.try_get("label_en")?,
+                        price: Yen(r.try_get("price_yen")?),
+                        tax: tax_of(&r.try_get::<String, _>("tax_rate")?)?,
+                        stock: r.try_get("stock")?,
+                        image: r.try_get("image")?,
+                    })
+                })()
+                .map_err(|e: sqlx::Error| db_err(e))?,
+            );
+        }
+        Ok((lines, items))
+    }
+
     async fn lines_of(&self, mut orders: Vec<OrderRecord>) -> Result<Vec<OrderRecord>, StoreError> {
         if orders.is_empty() {
             return Ok(orders);

@@ -789,6 +789,21 @@ async fn idle_guest_carts_are_swept(store: &Arc<dyn Store>, customer: i64) {
         store.cart_items(fresh).await.unwrap(),
         vec![("EKD-08-RD".to_string(), 2)]
     );
+    // The one-query view of a cart says what the two queries say.
+    store.set_cart_item(fresh, "R-2KG", 1, t).await.unwrap();
+    store
+        .set_cart_item(fresh, "NO-SUCH-SKU", 1, t)
+        .await
+        .unwrap();
+    let (lines, mut items) = store.cart_lines(fresh).await.unwrap();
+    let rows = store.cart_items(fresh).await.unwrap();
+    assert_eq!(lines, rows);
+    let skus: Vec<String> = rows.iter().map(|(s, _)| s.clone()).collect();
+    let mut expected = store.catalog_items(&skus).await.unwrap();
+    items.sort_by(|a, b| a.sku.cmp(&b.sku));
+    expected.sort_by(|a, b| a.sku.cmp(&b.sku));
+    assert_eq!(items, expected);
+    assert_eq!(items.len(), 2, "the unknown SKU has a line but no item");
     assert_eq!(store.cart_of_customer(customer).await.unwrap(), Some(kept));
     assert_eq!(
         store.delete_idle_guest_carts(before, 1000).await.unwrap(),
