@@ -137,7 +137,7 @@ impl std::fmt::Display for FulfilError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::UnknownOrder => f.write_str("no order has that number"),
-            Self::WrongStatus(s) => write!(f, "the order is {}", s.code()),
+            Self::WrongStatus(s) => write!(f, "not possible while the order is {}", s.code()),
         }
     }
 }
