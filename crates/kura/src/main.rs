@@ -181,6 +181,10 @@ fn init_logging(config: Option<&Config>) {
     }
 }
 
+/// The allocator: many small, short-lived allocations per request, across threads.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
