@@ -375,6 +375,7 @@ impl Orders {
                             OrderStatus::Cancelled,
                             true,
                             now,
+                            None,
                         )
                         .await?;
                     return Ok(Err(CheckoutError::CardUnavailable));
@@ -534,6 +535,7 @@ impl Orders {
                         OrderStatus::Paid,
                         false,
                         now,
+                        None,
                     )
                     .await?
                 {
@@ -551,6 +553,7 @@ impl Orders {
                         OrderStatus::Expired,
                         true,
                         now,
+                        None,
                     )
                     .await?;
             }
@@ -577,6 +580,7 @@ impl Orders {
                 OrderStatus::Paid,
                 false,
                 self.clock.now(),
+                None,
             )
             .await?;
         if !moved {
@@ -596,6 +600,18 @@ impl Orders {
         let Some(rec) = self.store.order_by_number(number).await? else {
             return Ok(Err(FulfilError::UnknownOrder));
         };
+        // The notice is made first and stored with the status change, in one transaction. A
+        // notice that cannot be made does not hold the parcel back; it is logged.
+        let mail = match self
+            .open(&rec)
+            .and_then(|view| self.notifier.order_shipped(&view, parcel))
+        {
+            Ok(mail) => mail,
+            Err(e) => {
+                tracing::error!(target: "kura::orders", order = rec.id, error = %e, "shipping notice could not be made");
+                None
+            }
+        };
         let moved = self
             .store
             .transition_order(
@@ -604,27 +620,13 @@ impl Orders {
                 OrderStatus::Shipped,
                 false,
                 self.clock.now(),
+                mail.as_ref(),
             )
             .await?;
         if !moved {
             return Ok(Err(FulfilError::WrongStatus(rec.status)));
         }
         tracing::info!(target: "kura::orders", order = rec.id, "order shipped");
-        // The order has shipped whatever happens to the notice; a failure is logged.
-        let mail = self
-            .open(&rec)
-            .and_then(|view| self.notifier.order_shipped(&view, parcel));
-        match mail {
-            Ok(Some(mail)) => {
-                if let Err(e) = self.store.enqueue_mail(&mail).await {
-                    tracing::error!(target: "kura::orders", order = rec.id, error = %e, "shipping notice could not be queued");
-                }
-            }
-            Ok(None) => {}
-            Err(e) => {
-                tracing::error!(target: "kura::orders", order = rec.id, error = %e, "shipping notice could not be made");
-            }
-        }
         Ok(Ok(()))
     }
 
@@ -641,6 +643,7 @@ impl Orders {
                     OrderStatus::Expired,
                     true,
                     now,
+                    None,
                 )
                 .await?
             {

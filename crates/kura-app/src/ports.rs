@@ -201,6 +201,8 @@ pub trait OrderRepo: Send + Sync {
     ) -> Result<(), StoreError>;
     /// Moves the order from one of `from` to `to`; with `restock`, returns its lines to stock in
     /// the same transaction. False when the order was not in one of `from`.
+    /// Moves an order from one of `from` to `to` (returning whether it moved), returning its
+    /// stock if `restock`, and storing `mail` in the outbox in the same transaction if it moved.
     async fn transition_order(
         &self,
         order_id: i64,
@@ -208,6 +210,7 @@ pub trait OrderRepo: Send + Sync {
         to: OrderStatus,
         restock: bool,
         now: i64,
+        mail: Option<&OutboxRecord>,
     ) -> Result<bool, StoreError>;
     /// Card orders still unpaid after their deadline.
     async fn due_expirations(&self, now: i64) -> Result<Vec<i64>, StoreError>;

@@ -766,6 +766,7 @@ impl OrderRepo for PgStore {
         to: OrderStatus,
         restock: bool,
         now: i64,
+        mail: Option<&OutboxRecord>,
     ) -> Result<bool, StoreError> {
         let sql = format!(
             "UPDATE orders SET status = $1, updated_at = $2 WHERE id = $3 AND status IN ({})",
@@ -796,6 +797,9 @@ impl OrderRepo for PgStore {
                         .execute(&mut *tx)
                         .await?;
                 }
+            }
+            if moved && let Some(m) = mail {
+                insert_mail(&mut tx, m).await?;
             }
             moved
         })

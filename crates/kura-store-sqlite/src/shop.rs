@@ -825,6 +825,7 @@ impl OrderRepo for SqliteStore {
         to: OrderStatus,
         restock: bool,
         now: i64,
+        mail: Option<&OutboxRecord>,
     ) -> Result<bool, StoreError> {
         let sql = format!(
             "UPDATE orders SET status = ?, updated_at = ? WHERE id = ? AND status IN ({})",
@@ -854,6 +855,9 @@ impl OrderRepo for SqliteStore {
                         .execute(&mut *tx)
                         .await?;
                 }
+            }
+            if moved && let Some(m) = mail {
+                insert_mail(&mut *tx, m).await?;
             }
             moved
         })

@@ -748,6 +748,38 @@ async fn order_and_mail_commit_together(store: &Arc<dyn Store>, ring: &KeyRing) 
         None
     );
 
+    // A status change stores its mail only if the order moved.
+    let placed_id = store
+        .order_id_by_idempotency(&kura_seal::sha256(b"one"))
+        .await
+        .unwrap()
+        .unwrap();
+    let notice = mail(ring, kura_app::new_id());
+    let confirmed = [kura_domain::OrderStatus::Confirmed];
+    let shipped = kura_domain::OrderStatus::Shipped;
+    assert!(
+        store
+            .transition_order(placed_id, &confirmed, shipped, false, now(), Some(&notice))
+            .await
+            .unwrap()
+    );
+    let again = mail(ring, kura_app::new_id());
+    assert!(
+        !store
+            .transition_order(placed_id, &confirmed, shipped, false, now(), Some(&again))
+            .await
+            .unwrap()
+    );
+    let ids: Vec<i64> = store
+        .due_mail(i64::MAX, 1000)
+        .await
+        .unwrap()
+        .iter()
+        .map(|m| m.id)
+        .collect();
+    assert!(ids.contains(&notice.id) && !ids.contains(&again.id));
+    assert_eq!(ids.len(), mails_before + 2);
+
     // Sold out: neither order nor mail.
     store.set_stock(&sku, 0).await.unwrap();
     let sold = store
@@ -761,7 +793,7 @@ async fn order_and_mail_commit_together(store: &Arc<dyn Store>, ring: &KeyRing) 
     assert_eq!(sold, PlaceOutcome::SoldOut { sku: sku.clone() });
     assert_eq!(
         store.due_mail(i64::MAX, 1000).await.unwrap().len(),
-        mails_before + 1
+        mails_before + 2
     );
 }
 
