@@ -97,6 +97,9 @@ pub struct Carts {
     clock: Arc<dyn Clock>,
 }
 
+/// What an add read before writing (the cart's lines and their items) and the new quantity.
+type Added = (Vec<(String, u32)>, Vec<CatalogItem>, u32);
+
 /// A guest cart (browser or API) untouched this long is deleted. Far beyond a session's
 /// absolute lifetime, so no live session still points at it.
 pub const GUEST_CART_IDLE_DAYS: i64 = 30;
@@ -195,7 +198,7 @@ impl Carts {
         Ok(self
             .add_inner(cart_id, sku, quantity, false)
             .await?
-            .map(|_| ()))
+            .map(drop))
     }
 
     /// [`Carts::add`], answering with the cart as it now is (read once, before the write).
@@ -205,7 +208,16 @@ impl Carts {
         sku: &str,
         quantity: Quantity,
     ) -> Result<Result<CartView, CartError>, AppError> {
-        self.add_inner(cart_id, sku, quantity, true).await
+        let added = self.add_inner(cart_id, sku, quantity, true).await?;
+        Ok(added.map(|(mut rows, items, wanted)| {
+            match rows.iter_mut().find(|(s, _)| s == sku) {
+                Some(row) => row.1 = wanted,
+                None => rows.push((sku.to_string(), wanted)),
+            }
+            // The stores list a cart's lines in byte order of the SKU.
+            rows.sort_by(|a, b| a.0.cmp(&b.0));
+            view_of(cart_id, rows, &items)
+        }))
     }
 
     async fn add_inner(
@@ -214,9 +226,9 @@ impl Carts {
         sku: &str,
         quantity: Quantity,
         with_view: bool,
-    ) -> Result<Result<CartView, CartError>, AppError> {
+    ) -> Result<Result<Added, CartError>, AppError> {
         // The view needs every line's item; the plain add only the one being added.
-        let (mut rows, mut items) = if with_view {
+        let (rows, mut items) = if with_view {
             self.store.cart_lines(cart_id).await?
         } else {
             (self.store.cart_items(cart_id).await?, Vec::new())
@@ -244,13 +256,7 @@ impl Carts {
         self.store
             .set_cart_item(cart_id, sku, wanted, self.clock.now())
             .await?;
-        match rows.iter_mut().find(|(s, _)| s == sku) {
-            Some(row) => row.1 = wanted,
-            None => rows.push((sku.to_string(), wanted)),
-        }
-        // The stores list a cart's lines in byte order of the SKU.
-        rows.sort_by(|a, b| a.0.cmp(&b.0));
-        Ok(Ok(view_of(cart_id, rows, &items)))
+        Ok(Ok((rows, items, wanted)))
     }
 
     /// Sets the quantity of a line (0 removes it).

@@ -292,20 +292,7 @@ impl CatalogRepo for SqliteStore {
         }
         let rows = q.fetch_all(&self.read).await.map_err(db_err)?;
         rows.iter()
-            .map(|r| {
-                Ok(CatalogItem {
-                    sku: r.try_get("sku")?,
-                    product_slug: r.try_get("slug")?,
-                    product_name_ja: r.try_get("name_ja")?,
-                    product_name_en: r.try_get("name_en")?,
-                    label_ja: r.try_get("label_ja")?,
-                    label_en: r.try_get("label_en")?,
-                    price: Yen(r.try_get("price_yen")?),
-                    tax: tax_of(&r.try_get::<String, _>("tax_rate")?)?,
-                    stock: r.try_get("stock")?,
-                    image: r.try_get("image")?,
-                })
-            })
+            .map(catalog_item)
             .collect::<Result<_, sqlx::Error>>()
             .map_err(db_err)
     }
@@ -620,13 +607,29 @@ async fn place_in(
     Ok(PlaceOutcome::Placed)
 }
 
+/// A catalog item from a row with the variant's and product's columns.
+fn catalog_item(r: &SqliteRow) -> Result<CatalogItem, sqlx::Error> {
+    Ok(CatalogItem {
+        sku: r.try_get("sku")?,
+        product_slug: r.try_get("slug")?,
+        product_name_ja: r.try_get("name_ja")?,
+        product_name_en: r.try_get("name_en")?,
+        label_ja: r.try_get("label_ja")?,
+        label_en: r.try_get("label_en")?,
+        price: Yen(r.try_get("price_yen")?),
+        tax: tax_of(&r.try_get::<String, _>("tax_rate")?)?,
+        stock: r.try_get("stock")?,
+        image: r.try_get("image")?,
+    })
+}
+
 impl SqliteStore {
     pub(crate) async fn cart_lines_joined(
         &self,
         cart_id: i64,
     ) -> Result<(Vec<(String, u32)>, Vec<CatalogItem>), StoreError> {
         let rows = sqlx::query(
-            "SELECT ci.sku AS line_sku, ci.quantity, v.label_ja, v.label_en, v.price_yen, v.stock, \
+            "SELECT ci.sku, ci.quantity, v.label_ja, v.label_en, v.price_yen, v.stock, \
              p.slug, p.name_ja, p.name_en, p.tax_rate, p.image \
              FROM cart_items ci \
              LEFT JOIN variants v ON v.sku = ci.sku \
@@ -640,30 +643,16 @@ impl SqliteStore {
         let mut lines = Vec::with_capacity(rows.len());
         let mut items = Vec::with_capacity(rows.len());
         for r in &rows {
-            let sku: String = r.try_get("line_sku").map_err(db_err)?;
+            let sku: String = r.try_get("sku").map_err(db_err)?;
             let quantity: i64 = r.try_get("quantity").map_err(db_err)?;
-            lines.push((sku.clone(), u32::try_from(quantity).unwrap_or(0)));
+            lines.push((sku, u32::try_from(quantity).unwrap_or(0)));
             // No active product behind the line: the line stays, without an item.
-            let Some(slug) = r.try_get::<Option<String>, _>("slug").map_err(db_err)? else {
-                continue;
-            };
-            items.push(
-                (|| {
-                    Ok(CatalogItem {
-                        sku,
-                        product_slug: slug,
-                        product_name_ja: r.try_get("name_ja")?,
-                        product_name_en: r.try_get("name_en")?,
-                        label_ja: r.try_get("label_ja")?,
-                        label_en: r.try_get("label_en")?,
-                        price: Yen(r.try_get("price_yen")?),
-                        tax: tax_of(&r.try_get::<String, _>("tax_rate")?)?,
-                        stock: r.try_get("stock")?,
-                        image: r.try_get("image")?,
-                    })
-                })()
-                .map_err(|e: sqlx::Error| db_err(e))?,
-            );
+            if r.try_get::<Option<String>, _>("slug")
+                .map_err(db_err)?
+                .is_some()
+            {
+                items.push(catalog_item(r).map_err(db_err)?);
+            }
         }
         Ok((lines, items))
     }

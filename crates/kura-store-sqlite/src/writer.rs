@@ -46,6 +46,16 @@ impl From<sqlx::Error> for WriteError {
 
 type Waiter = oneshot::Sender<Result<(), ()>>;
 
+/// What the commit a job waited for says: kept, rolled back (run again), or never happened
+/// because the store went away (the work is not known to be kept).
+async fn committed(rx: oneshot::Receiver<Result<(), ()>>) -> Result<(), WriteError> {
+    match rx.await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(())) => Err(WriteError::Retry),
+        Err(_) => Err(WriteError::Closed),
+    }
+}
+
 pub(crate) struct State {
     conn: Option<SqliteConnection>,
     /// A shared `BEGIN IMMEDIATE` transaction is open.
@@ -251,12 +261,7 @@ impl Job {
         guard.pending.push(tx);
         drop(guard);
         let _ = self.wake.try_send(());
-        match queued.await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(())) => Err(WriteError::Retry),
-            // The store went away before committing: the work is not known to be kept.
-            Err(_) => Err(WriteError::Closed),
-        }
+        committed(queued).await
     }
 
     /// Undoes the job's work, leaving the rest of the shared transaction as it was, and waits
@@ -285,11 +290,7 @@ impl Job {
         .map_err(|_| WriteError::Closed)?;
         match queued {
             None => Ok(()),
-            Some(rx) => match rx.await {
-                Ok(Ok(())) => Ok(()),
-                Ok(Err(())) => Err(WriteError::Retry),
-                Err(_) => Err(WriteError::Closed),
-            },
+            Some(rx) => committed(rx).await,
         }
     }
 }

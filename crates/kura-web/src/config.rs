@@ -72,25 +72,6 @@ impl LegalNotice {
         "cancellation",
     ];
 
-    fn field(&self, name: &str) -> Option<&str> {
-        Some(match name {
-            "seller" => &self.seller,
-            "representative" => &self.representative,
-            "address" => &self.address,
-            "phone" => &self.phone,
-            "email" => &self.email,
-            "hours" => &self.hours,
-            "prices" => &self.prices,
-            "extra_fees" => &self.extra_fees,
-            "payment_methods" => &self.payment_methods,
-            "payment_timing" => &self.payment_timing,
-            "delivery_timing" => &self.delivery_timing,
-            "returns" => &self.returns,
-            "cancellation" => &self.cancellation,
-            _ => return None,
-        })
-    }
-
     fn field_mut(&mut self, name: &str) -> Option<&mut String> {
         Some(match name {
             "seller" => &mut self.seller,
@@ -123,17 +104,21 @@ impl LegalNotice {
     /// holding the demo shop's Japanese text, the demo's English; else the Japanese text. A
     /// shop that writes its own `[legal]` never shows the demo's English by mistake.
     pub fn english(&self) -> LegalNotice {
-        let demo = LegalNotice::default();
+        let mut demo = LegalNotice::default();
         let mut out = self.clone();
         for name in Self::FIELDS {
+            // `out` still holds this shop's text for the field when it is compared.
+            let Some(field) = out.field_mut(name) else {
+                continue;
+            };
             let text = match self.en.get(name) {
                 Some(t) => Some(t.clone()),
-                None if self.field(name) == demo.field(name) => {
+                None if demo.field_mut(name).is_some_and(|d| d == field) => {
                     demo_english(name).map(str::to_string)
                 }
                 None => None,
             };
-            if let (Some(text), Some(field)) = (text, out.field_mut(name)) {
+            if let Some(text) = text {
                 *field = text;
             }
         }

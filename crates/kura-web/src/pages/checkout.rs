@@ -359,25 +359,9 @@ struct SavedChoice {
     label: String,
 }
 
-fn saved_label(p: &Person, en: bool) -> String {
-    let pref = if en {
-        p.prefecture.name_en()
-    } else {
-        p.prefecture.name_ja()
-    };
-    let mut label = format!(
-        "{} {} 〒{} {} {}",
-        p.family_name.as_str(),
-        p.given_name.as_str(),
-        p.postal_code.display(),
-        pref,
-        p.address1.as_str()
-    );
-    if let Some(a2) = &p.address2 {
-        label.push(' ');
-        label.push_str(a2.as_str());
-    }
-    label
+fn saved_label(p: &Person, lang: Lang) -> String {
+    let v = person_view(p, lang);
+    format!("{} 〒{} {}", v.name, v.postal_code, v.address)
 }
 
 fn choices(state: &AppState, tr: Tr) -> (Vec<Choice>, Vec<Choice>, Vec<Choice>) {
@@ -429,7 +413,6 @@ async fn render_form(
 ) -> Result<Response, WebError> {
     ctx.csrf = session.csrf_token().await?;
     let (prefectures, dates, slots) = choices(state, ctx.tr);
-    let en = ctx.tr.0 == Lang::En;
     let saved = match session.customer_id().await {
         Some(customer) => state
             .customers
@@ -438,7 +421,7 @@ async fn render_form(
             .into_iter()
             .map(|a| SavedChoice {
                 href: format!("/checkout?ship={}", a.id),
-                label: saved_label(&a.person, en),
+                label: saved_label(&a.person, ctx.tr.0),
             })
             .collect(),
         None => Vec::new(),
