@@ -16,8 +16,8 @@ use kura_domain::{
     Prefecture,
 };
 use kura_seal::{KeyRing, Normalize, PasswordPolicy, Passwords};
-use kura_store_pg::PgStore;
-use kura_store_sqlite::SqliteStore;
+use kura_store::pg::PgStore;
+use kura_store::sqlite::SqliteStore;
 use secrecy::SecretString;
 use sqlx::Row;
 

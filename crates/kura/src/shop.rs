@@ -15,8 +15,8 @@ use kura_app::{
     Clock, Customers, LogEvents, SecurityEvents, SessionPolicy, Sessions, Store, SystemClock, Vault,
 };
 use kura_seal::{FileKeyProvider, PasswordPolicy, Passwords};
-use kura_store_pg::PgStore;
-use kura_store_sqlite::SqliteStore;
+use kura_store::pg::PgStore;
+use kura_store::sqlite::SqliteStore;
 use kura_web::{AppState, Shop, ShopParts, WebConfig};
 use secrecy::SecretString;
 

@@ -158,7 +158,7 @@ fn migrate_lists_the_applied_migrations() {
         stdout.lines().any(|l| l.trim() == "0001_foundation"),
         "{stdout}"
     );
-    let expected: Vec<String> = kura_store_sqlite::MIGRATIONS
+    let expected: Vec<String> = kura_store::SQLITE_MIGRATIONS
         .iter()
         .map(|(v, n, _)| format!("{v:04}_{n}"))
         .collect();

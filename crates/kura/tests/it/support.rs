@@ -115,6 +115,14 @@ pub async fn fresh_pg() -> Option<String> {
     Some(kura::bench::replace_db(&url, &name))
 }
 
+/// A fresh PostgreSQL database for a case that must run on PostgreSQL: a missing
+/// `KURA_TEST_PG_URL` fails the case instead of letting it pass unrun.
+pub async fn required_pg() -> String {
+    fresh_pg().await.expect(
+        "this PostgreSQL case was asked for (--include-ignored) but KURA_TEST_PG_URL is not set",
+    )
+}
+
 /// A customer with distinctive values that the invariant tests search for.
 pub fn profile(n: u32) -> CustomerProfile {
     CustomerProfile {

@@ -1,4 +1,4 @@
-//! Customer accounts on SQLite: one-time tokens (hashes only), email verification, profile
+//! Customer accounts: one-time tokens (hashes only), email verification, profile
 //! updates, saved addresses (sealed) and erasure in one transaction.
 
 use async_trait::async_trait;
@@ -9,20 +9,21 @@ use kura_app::sealed::SealedCustomer;
 use kura_seal::Sealed;
 use sqlx::Row;
 
-use crate::{SqliteStore, db_err};
+use super::This;
+use crate::{db_err, now_epoch};
 
 #[async_trait]
-impl AccountRepo for SqliteStore {
+impl AccountRepo for This {
     async fn insert_account_token(&self, t: &AccountTokenRecord) -> Result<(), StoreError> {
         write_tx!(self, |tx| {
-            sqlx::query("DELETE FROM account_tokens WHERE customer_id = ? AND purpose = ?")
+            sqlx::query("DELETE FROM account_tokens WHERE customer_id = $1 AND purpose = $2")
                 .bind(t.customer_id)
                 .bind(t.purpose.code())
                 .execute(&mut *tx)
                 .await?;
             sqlx::query(
                 "INSERT INTO account_tokens (token_hash, customer_id, purpose, expires_at, created_at) \
-                 VALUES (?, ?, ?, ?, ?)",
+                 VALUES ($1, $2, $3, $4, $5)",
             )
             .bind(t.token_hash.to_vec())
             .bind(t.customer_id)
@@ -41,12 +42,12 @@ impl AccountRepo for SqliteStore {
         now: i64,
     ) -> Result<Option<i64>, StoreError> {
         sqlx::query_scalar(
-            "SELECT customer_id FROM account_tokens WHERE token_hash = ? AND purpose = ? AND expires_at > ?",
+            "SELECT customer_id FROM account_tokens WHERE token_hash = $1 AND purpose = $2 AND expires_at > $3",
         )
         .bind(token_hash.to_vec())
         .bind(purpose.code())
         .bind(now)
-        .fetch_optional(&self.read)
+        .fetch_optional(self.reads())
         .await
         .map_err(db_err)
     }
@@ -59,7 +60,7 @@ impl AccountRepo for SqliteStore {
     ) -> Result<Option<i64>, StoreError> {
         write_tx!(self, |tx| {
             let found: Option<(i64, i64)> = sqlx::query_as(
-                "DELETE FROM account_tokens WHERE token_hash = ? AND purpose = ? \
+                "DELETE FROM account_tokens WHERE token_hash = $1 AND purpose = $2 \
                  RETURNING customer_id, expires_at",
             )
             .bind(token_hash.to_vec())
@@ -78,7 +79,7 @@ impl AccountRepo for SqliteStore {
         purpose: TokenPurpose,
     ) -> Result<u64, StoreError> {
         write_tx!(self, |tx| {
-            sqlx::query("DELETE FROM account_tokens WHERE customer_id = ? AND purpose = ?")
+            sqlx::query("DELETE FROM account_tokens WHERE customer_id = $1 AND purpose = $2")
                 .bind(customer_id)
                 .bind(purpose.code())
                 .execute(&mut *tx)
@@ -93,7 +94,7 @@ impl AccountRepo for SqliteStore {
         at: Option<i64>,
     ) -> Result<(), StoreError> {
         write_tx!(self, |tx| {
-            sqlx::query("UPDATE customers SET email_verified_at = ? WHERE id = ?")
+            sqlx::query("UPDATE customers SET email_verified_at = $1 WHERE id = $2")
                 .bind(at)
                 .bind(customer_id)
                 .execute(&mut *tx)
@@ -102,9 +103,9 @@ impl AccountRepo for SqliteStore {
     }
 
     async fn email_verified_at(&self, customer_id: i64) -> Result<Option<Option<i64>>, StoreError> {
-        let row = sqlx::query("SELECT email_verified_at FROM customers WHERE id = ?")
+        let row = sqlx::query("SELECT email_verified_at FROM customers WHERE id = $1")
             .bind(customer_id)
-            .fetch_optional(&self.read)
+            .fetch_optional(self.reads())
             .await
             .map_err(db_err)?;
         row.map(|r| r.try_get::<Option<i64>, _>("email_verified_at"))
@@ -117,10 +118,10 @@ impl AccountRepo for SqliteStore {
         let ob = |s: &Option<Sealed>| s.as_ref().map(|v| v.as_bytes().to_vec());
         write_tx!(self, |tx| {
             sqlx::query(
-                "UPDATE customers SET email_bidx = ?, phone_bidx = ?, family_name = ?, given_name = ?, \
-                 family_name_kana = ?, given_name_kana = ?, email = ?, phone = ?, postal_code = ?, \
-                 prefecture = ?, address1 = ?, address2 = ?, birth_date = ?, gender = ?, \
-                 updated_at = strftime('%s','now') WHERE id = ?",
+                "UPDATE customers SET email_bidx = $1, phone_bidx = $2, family_name = $3, given_name = $4, \
+                 family_name_kana = $5, given_name_kana = $6, email = $7, phone = $8, postal_code = $9, \
+                 prefecture = $10, address1 = $11, address2 = $12, birth_date = $13, gender = $14, \
+                 updated_at = $15 WHERE id = $16",
             )
             .bind(c.email_bidx.as_bytes().to_vec())
             .bind(c.phone_bidx.as_bytes().to_vec())
@@ -136,6 +137,7 @@ impl AccountRepo for SqliteStore {
             .bind(ob(&c.address2))
             .bind(ob(&c.birth_date))
             .bind(ob(&c.gender))
+            .bind(now_epoch())
             .bind(c.id)
             .execute(&mut *tx)
             .await?;
@@ -145,15 +147,15 @@ impl AccountRepo for SqliteStore {
     async fn delete_customer(&self, customer_id: i64) -> Result<bool, StoreError> {
         write_tx!(self, |tx| {
             for sql in [
-                "DELETE FROM customer_addresses WHERE customer_id = ?",
-                "DELETE FROM account_tokens WHERE customer_id = ?",
-                "DELETE FROM sessions WHERE customer_id = ?",
-                "DELETE FROM carts WHERE customer_id = ?",
-                "UPDATE orders SET customer_id = NULL WHERE customer_id = ?",
+                "DELETE FROM customer_addresses WHERE customer_id = $1",
+                "DELETE FROM account_tokens WHERE customer_id = $1",
+                "DELETE FROM sessions WHERE customer_id = $1",
+                "DELETE FROM carts WHERE customer_id = $1",
+                "UPDATE orders SET customer_id = NULL WHERE customer_id = $1",
             ] {
                 sqlx::query(sql).bind(customer_id).execute(&mut *tx).await?;
             }
-            sqlx::query("DELETE FROM customers WHERE id = ?")
+            sqlx::query("DELETE FROM customers WHERE id = $1")
                 .bind(customer_id)
                 .execute(&mut *tx)
                 .await?
@@ -165,7 +167,7 @@ impl AccountRepo for SqliteStore {
     async fn insert_address(&self, a: &SavedAddressRecord) -> Result<(), StoreError> {
         write_tx!(self, |tx| {
             sqlx::query(
-                "INSERT INTO customer_addresses (id, customer_id, record, created_at) VALUES (?, ?, ?, ?)",
+                "INSERT INTO customer_addresses (id, customer_id, record, created_at) VALUES ($1, $2, $3, $4)",
             )
             .bind(a.id)
             .bind(a.customer_id)
@@ -179,10 +181,10 @@ impl AccountRepo for SqliteStore {
     async fn addresses_of(&self, customer_id: i64) -> Result<Vec<SavedAddressRecord>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, customer_id, record, created_at FROM customer_addresses \
-             WHERE customer_id = ? ORDER BY created_at, id",
+             WHERE customer_id = $1 ORDER BY created_at, id",
         )
         .bind(customer_id)
-        .fetch_all(&self.read)
+        .fetch_all(self.reads())
         .await
         .map_err(db_err)?;
         rows.iter()
@@ -200,7 +202,7 @@ impl AccountRepo for SqliteStore {
 
     async fn delete_address(&self, customer_id: i64, id: i64) -> Result<bool, StoreError> {
         write_tx!(self, |tx| {
-            sqlx::query("DELETE FROM customer_addresses WHERE id = ? AND customer_id = ?")
+            sqlx::query("DELETE FROM customer_addresses WHERE id = $1 AND customer_id = $2")
                 .bind(id)
                 .bind(customer_id)
                 .execute(&mut *tx)

@@ -1,86 +1,23 @@
-//! Kura's ports on PostgreSQL.
-//!
-//! Guarantees: the same behaviour as the SQLite store, checked by the same conformance suite;
-//! every write in a transaction; personal columns bound only from sealed values; several Kura
-//! nodes can share one database (sessions live here too).
-
-mod migrate;
-
-use std::time::Duration;
+//! Customers, sessions and the generic sealed-row access key rotation uses; written once,
+//! compiled once per backend (see the crate documentation).
 
 use async_trait::async_trait;
 use kura_app::error::StoreError;
-use kura_app::ports::{CustomerRepo, SealedRowRepo, SessionRepo, Store};
+use kura_app::ports::{CustomerRepo, SealedRowRepo, SessionRepo};
 use kura_app::sealed::{
     CustomerCredentials, ResealedRow, SealedCustomer, SealedRow, SealedTable, SessionRecord,
 };
 use kura_seal::{BlindIndex, PasswordHash, Sealed};
-use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
-use sqlx::{AssertSqlSafe, Postgres, Row, Transaction};
+use sqlx::{AssertSqlSafe, Row};
 
-pub use migrate::MIGRATIONS;
+use super::{Conn, DbRow, This, dialect};
+use crate::{db_err, now_epoch};
 
-#[derive(Debug, Clone)]
-pub struct PgStore {
-    pub(crate) pool: PgPool,
-}
-
-pub(crate) fn db_err(e: sqlx::Error) -> StoreError {
-    match &e {
-        sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict,
-        sqlx::Error::ColumnDecode { .. }
-        | sqlx::Error::ColumnNotFound(_)
-        | sqlx::Error::Decode(_) => StoreError::Corrupt(e.to_string()),
-        _ => StoreError::Unavailable(e.to_string()),
-    }
-}
-
-/// Runs the body in a transaction. The body names the transaction and may use `?` on
-/// `sqlx::Error`; its value is the result.
-macro_rules! write_tx {
-    ($store:expr, |$tx:ident| $body:block) => {{
-        let result: Result<_, sqlx::Error> = async {
-            let mut $tx = $store.pool.begin().await?;
-            let out = $body;
-            $tx.commit().await?;
-            Ok(out)
-        }
-        .await;
-        result.map_err(db_err)
-    }};
-}
-
-mod accounts;
-mod shop;
-
-impl PgStore {
-    /// Connects to `url` (`postgres://...`) and applies pending migrations.
-    pub async fn open(url: &str) -> Result<Self, StoreError> {
-        let pool = PgPoolOptions::new()
-            .max_connections(16)
-            .acquire_timeout(Duration::from_secs(30))
-            .connect(url)
-            .await
-            .map_err(db_err)?;
-        let store = Self { pool };
-        store.migrate().await?;
-        Ok(store)
-    }
-
-    /// The connection pool, for tools that need raw access (benchmarks).
-    pub fn pool(&self) -> &PgPool {
-        &self.pool
-    }
-
-    pub async fn close(&self) {
-        self.pool.close().await;
-    }
-}
 fn opt_sealed(v: Option<Vec<u8>>) -> Option<Sealed> {
     v.map(Sealed::from_stored)
 }
 
-fn customer_from_row(r: &PgRow) -> Result<SealedCustomer, sqlx::Error> {
+fn customer_from_row(r: &DbRow) -> Result<SealedCustomer, sqlx::Error> {
     let s = |c: &str| r.try_get::<Vec<u8>, _>(c).map(Sealed::from_stored);
     Ok(SealedCustomer {
         id: r.try_get("id")?,
@@ -110,10 +47,7 @@ const INSERT_CUSTOMER: &str = "INSERT INTO customers (id, email_bidx, phone_bidx
     birth_date, gender, password_hash, created_at, updated_at) \
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)";
 
-async fn insert_one(
-    tx: &mut Transaction<'static, Postgres>,
-    c: &SealedCustomer,
-) -> Result<(), sqlx::Error> {
+async fn insert_one(tx: &mut Conn, c: &SealedCustomer) -> Result<(), sqlx::Error> {
     let b = |s: &Sealed| s.as_bytes().to_vec();
     let ob = |s: &Option<Sealed>| s.as_ref().map(|v| v.as_bytes().to_vec());
     sqlx::query(INSERT_CUSTOMER)
@@ -135,21 +69,21 @@ async fn insert_one(
         .bind(c.password_hash.as_ref().map(|h| h.as_str().to_string()))
         .bind(c.created_at)
         .bind(c.created_at)
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
     Ok(())
 }
 
 #[async_trait]
-impl CustomerRepo for PgStore {
+impl CustomerRepo for This {
     async fn insert_customer(&self, customer: &SealedCustomer) -> Result<(), StoreError> {
-        write_tx!(self, |tx| { insert_one(&mut tx, customer).await? })
+        write_tx!(self, |tx| { insert_one(tx, customer).await? })
     }
 
     async fn insert_customers(&self, customers: &[SealedCustomer]) -> Result<(), StoreError> {
         write_tx!(self, |tx| {
             for c in customers {
-                insert_one(&mut tx, c).await?;
+                insert_one(&mut *tx, c).await?;
             }
         })
     }
@@ -161,7 +95,7 @@ impl CustomerRepo for PgStore {
         for bidx in email_bidx {
             let row = sqlx::query("SELECT id, password_hash FROM customers WHERE email_bidx = $1")
                 .bind(bidx.as_bytes().to_vec())
-                .fetch_optional(&self.pool)
+                .fetch_optional(self.reads())
                 .await
                 .map_err(db_err)?;
             if let Some(r) = row {
@@ -180,7 +114,7 @@ impl CustomerRepo for PgStore {
     async fn customer(&self, id: i64) -> Result<Option<SealedCustomer>, StoreError> {
         let row = sqlx::query("SELECT * FROM customers WHERE id = $1")
             .bind(id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.reads())
             .await
             .map_err(db_err)?;
         row.map(|r| customer_from_row(&r))
@@ -190,8 +124,9 @@ impl CustomerRepo for PgStore {
 
     async fn set_password_hash(&self, id: i64, hash: &PasswordHash) -> Result<(), StoreError> {
         write_tx!(self, |tx| {
-            sqlx::query("UPDATE customers SET password_hash = $1, updated_at = EXTRACT(EPOCH FROM now())::BIGINT WHERE id = $2")
+            sqlx::query("UPDATE customers SET password_hash = $1, updated_at = $2 WHERE id = $3")
                 .bind(hash.as_str().to_string())
+                .bind(now_epoch())
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
@@ -206,7 +141,7 @@ impl CustomerRepo for PgStore {
         let rows = sqlx::query("SELECT * FROM customers WHERE id > $1 ORDER BY id LIMIT $2")
             .bind(after_id)
             .bind(i64::from(limit))
-            .fetch_all(&self.pool)
+            .fetch_all(self.reads())
             .await
             .map_err(db_err)?;
         rows.iter()
@@ -217,14 +152,14 @@ impl CustomerRepo for PgStore {
 
     async fn count_customers(&self) -> Result<u64, StoreError> {
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM customers")
-            .fetch_one(&self.pool)
+            .fetch_one(self.reads())
             .await
             .map_err(db_err)?;
         Ok(u64::try_from(n).unwrap_or(0))
     }
 }
 
-fn session_from_row(r: &PgRow) -> Result<SessionRecord, sqlx::Error> {
+fn session_from_row(r: &DbRow) -> Result<SessionRecord, sqlx::Error> {
     let hash: Vec<u8> = r.try_get("token_hash")?;
     Ok(SessionRecord {
         id: r.try_get("id")?,
@@ -241,7 +176,7 @@ fn session_from_row(r: &PgRow) -> Result<SessionRecord, sqlx::Error> {
 }
 
 #[async_trait]
-impl SessionRepo for PgStore {
+impl SessionRepo for This {
     async fn insert_session(&self, s: &SessionRecord) -> Result<(), StoreError> {
         write_tx!(self, |tx| {
             sqlx::query(
@@ -267,7 +202,7 @@ impl SessionRepo for PgStore {
     ) -> Result<Option<SessionRecord>, StoreError> {
         let row = sqlx::query("SELECT * FROM sessions WHERE token_hash = $1")
             .bind(token_hash.to_vec())
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.reads())
             .await
             .map_err(db_err)?;
         row.map(|r| session_from_row(&r))
@@ -338,7 +273,7 @@ fn columns_of(table: &SealedTable) -> Vec<&'static str> {
 }
 
 #[async_trait]
-impl SealedRowRepo for PgStore {
+impl SealedRowRepo for This {
     async fn sealed_rows(
         &self,
         table: &SealedTable,
@@ -355,7 +290,7 @@ impl SealedRowRepo for PgStore {
         let rows = sqlx::query(AssertSqlSafe(sql))
             .bind(after_id)
             .bind(i64::from(limit))
-            .fetch_all(&self.pool)
+            .fetch_all(self.reads())
             .await
             .map_err(db_err)?;
         rows.iter()
@@ -395,7 +330,7 @@ impl SealedRowRepo for PgStore {
         let guard = cols
             .iter()
             .enumerate()
-            .map(|(i, c)| format!("{c} IS NOT DISTINCT FROM ${}", n + 2 + i))
+            .map(|(i, c)| format!("{c} {} ${}", dialect::NULL_SAFE_EQ, n + 2 + i))
             .collect::<Vec<_>>()
             .join(" AND ");
         let sql = format!(
@@ -423,32 +358,9 @@ impl SealedRowRepo for PgStore {
     async fn count_rows(&self, table: &SealedTable) -> Result<u64, StoreError> {
         let sql = format!("SELECT COUNT(*) FROM {}", table.table);
         let n: i64 = sqlx::query_scalar(AssertSqlSafe(sql))
-            .fetch_one(&self.pool)
+            .fetch_one(self.reads())
             .await
             .map_err(db_err)?;
         Ok(u64::try_from(n).unwrap_or(0))
-    }
-}
-
-#[async_trait]
-impl Store for PgStore {
-    async fn migrate(&self) -> Result<Vec<String>, StoreError> {
-        migrate::run(&self.pool).await
-    }
-
-    async fn applied_migrations(&self) -> Result<Vec<(i64, String)>, StoreError> {
-        migrate::applied(&self.pool).await
-    }
-
-    async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1")
-            .execute(&self.pool)
-            .await
-            .map_err(db_err)?;
-        Ok(())
-    }
-
-    fn backend(&self) -> &'static str {
-        "postgres"
     }
 }

@@ -1,28 +1,19 @@
-//! Catalog, carts, orders and the mail outbox on SQLite.
+//! Catalog, carts, orders and the mail outbox; written once, compiled once per backend (see
+//! the crate documentation).
 
 use async_trait::async_trait;
 use kura_app::catalog::{CatalogItem, Category, Product, ProductPage, Variant};
 use kura_app::error::StoreError;
 use kura_app::ports::{CartRepo, CatalogRepo, OrderRepo, OutboxRepo};
 use kura_app::sealed::{OrderLineRecord, OrderRecord, OutboxRecord, PlaceOutcome};
-use kura_domain::{OrderStatus, PaymentMethod, TaxBreakdown, TaxRate, Totals, Yen};
+use kura_domain::{OrderStatus, PaymentMethod, TaxBreakdown, Totals, Yen};
 use kura_seal::{BlindIndex, Sealed};
-use sqlx::sqlite::SqliteRow;
-use sqlx::{AssertSqlSafe, Row, SqliteConnection};
+use sqlx::{AssertSqlSafe, Row};
 
-use crate::writer::WriteError;
-use crate::{SqliteStore, back_off, db_err, should_retry, write_err};
+use super::{Conn, DbRow, This, dialect};
+use crate::{Bind, db_err, placeholders, tax_of};
 
-fn placeholders(n: usize) -> String {
-    vec!["?"; n].join(", ")
-}
-
-fn tax_of(code: &str) -> Result<TaxRate, sqlx::Error> {
-    TaxRate::parse(code)
-        .ok_or_else(|| sqlx::Error::Decode(format!("unknown tax rate {code}").into()))
-}
-
-fn product_from_row(r: &SqliteRow) -> Result<Product, sqlx::Error> {
+fn product_from_row(r: &DbRow) -> Result<Product, sqlx::Error> {
     Ok(Product {
         id: r.try_get("id")?,
         slug: r.try_get("slug")?,
@@ -38,7 +29,7 @@ fn product_from_row(r: &SqliteRow) -> Result<Product, sqlx::Error> {
     })
 }
 
-fn variant_from_row(r: &SqliteRow) -> Result<Variant, sqlx::Error> {
+fn variant_from_row(r: &DbRow) -> Result<Variant, sqlx::Error> {
     Ok(Variant {
         id: r.try_get("id")?,
         product_id: r.try_get("product_id")?,
@@ -51,20 +42,20 @@ fn variant_from_row(r: &SqliteRow) -> Result<Variant, sqlx::Error> {
     })
 }
 
-impl SqliteStore {
+impl This {
     async fn with_variants(&self, mut products: Vec<Product>) -> Result<Vec<Product>, StoreError> {
         if products.is_empty() {
             return Ok(products);
         }
         let sql = format!(
             "SELECT * FROM variants WHERE product_id IN ({}) ORDER BY product_id, position, id",
-            placeholders(products.len())
+            placeholders(1, products.len())
         );
         let mut q = sqlx::query(AssertSqlSafe(sql));
         for p in &products {
             q = q.bind(p.id);
         }
-        let rows = q.fetch_all(&self.read).await.map_err(db_err)?;
+        let rows = q.fetch_all(self.reads()).await.map_err(db_err)?;
         for r in &rows {
             let v = variant_from_row(r).map_err(db_err)?;
             if let Some(p) = products.iter_mut().find(|p| p.id == v.product_id) {
@@ -77,28 +68,37 @@ impl SqliteStore {
     async fn page_of(
         &self,
         ids_sql: &str,
-        binds: &[String],
+        binds: Vec<Bind>,
         offset: u32,
         limit: u32,
     ) -> Result<ProductPage, StoreError> {
         let count_sql =
             format!("SELECT COUNT(*) FROM products WHERE active = 1 AND id IN ({ids_sql})");
         let mut q = sqlx::query_scalar::<_, i64>(AssertSqlSafe(count_sql));
-        for b in binds {
-            q = q.bind(b.clone());
+        for b in &binds {
+            q = match b {
+                Bind::Int(v) => q.bind(*v),
+                Bind::Text(v) => q.bind(v.clone()),
+            };
         }
-        let total = q.fetch_one(&self.read).await.map_err(db_err)?;
+        let total = q.fetch_one(self.reads()).await.map_err(db_err)?;
+        let n = binds.len();
         let sql = format!(
-            "SELECT * FROM products WHERE active = 1 AND id IN ({ids_sql}) ORDER BY category_id, position, id LIMIT ? OFFSET ?"
+            "SELECT * FROM products WHERE active = 1 AND id IN ({ids_sql}) ORDER BY category_id, position, id LIMIT ${} OFFSET ${}",
+            n + 1,
+            n + 2
         );
         let mut q = sqlx::query(AssertSqlSafe(sql));
-        for b in binds {
-            q = q.bind(b.clone());
+        for b in &binds {
+            q = match b {
+                Bind::Int(v) => q.bind(*v),
+                Bind::Text(v) => q.bind(v.clone()),
+            };
         }
         let rows = q
             .bind(i64::from(limit))
             .bind(i64::from(offset))
-            .fetch_all(&self.read)
+            .fetch_all(self.reads())
             .await
             .map_err(db_err)?;
         let products = rows
@@ -113,21 +113,12 @@ impl SqliteStore {
     }
 }
 
-/// Escapes LIKE wildcards so a query is matched literally.
-fn like_literal(word: &str) -> String {
-    let escaped = word
-        .replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_");
-    format!("%{escaped}%")
-}
-
 #[async_trait]
-impl CatalogRepo for SqliteStore {
+impl CatalogRepo for This {
     async fn upsert_category(&self, c: &Category) -> Result<(), StoreError> {
         write_tx!(self, |tx| {
             sqlx::query(
-                "INSERT INTO categories (id, slug, name_ja, name_en, position) VALUES (?, ?, ?, ?, ?) \
+                "INSERT INTO categories (id, slug, name_ja, name_en, position) VALUES ($1, $2, $3, $4, $5) \
                  ON CONFLICT (slug) DO UPDATE SET name_ja = excluded.name_ja, name_en = excluded.name_en, position = excluded.position",
             )
             .bind(c.id)
@@ -143,7 +134,7 @@ impl CatalogRepo for SqliteStore {
     async fn insert_product(&self, p: &Product) -> Result<bool, StoreError> {
         let search = kura_app::catalog::search_text(p);
         write_tx!(self, |tx| {
-            let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM products WHERE slug = ?")
+            let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM products WHERE slug = $1")
                 .bind(&p.slug)
                 .fetch_optional(&mut *tx)
                 .await?;
@@ -152,7 +143,7 @@ impl CatalogRepo for SqliteStore {
             } else {
                 sqlx::query(
                     "INSERT INTO products (id, slug, category_id, name_ja, name_en, description_ja, description_en, tax_rate, image, position, active, search_text) \
-                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?)",
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 1, $11)",
                 )
                 .bind(p.id)
                 .bind(&p.slug)
@@ -169,7 +160,7 @@ impl CatalogRepo for SqliteStore {
                 .await?;
                 for v in &p.variants {
                     sqlx::query(
-                        "INSERT INTO variants (id, product_id, sku, label_ja, label_en, price_yen, stock, position) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        "INSERT INTO variants (id, product_id, sku, label_ja, label_en, price_yen, stock, position) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                     )
                     .bind(v.id)
                     .bind(p.id)
@@ -189,7 +180,7 @@ impl CatalogRepo for SqliteStore {
 
     async fn categories(&self) -> Result<Vec<Category>, StoreError> {
         let rows = sqlx::query("SELECT * FROM categories ORDER BY position, id")
-            .fetch_all(&self.read)
+            .fetch_all(self.reads())
             .await
             .map_err(db_err)?;
         rows.iter()
@@ -215,24 +206,24 @@ impl CatalogRepo for SqliteStore {
         match category {
             Some(c) => {
                 self.page_of(
-                    "SELECT id FROM products WHERE category_id = ?",
-                    &[c.to_string()],
+                    "SELECT id FROM products WHERE category_id = $1",
+                    vec![Bind::Int(c)],
                     offset,
                     limit,
                 )
                 .await
             }
             None => {
-                self.page_of("SELECT id FROM products", &[], offset, limit)
+                self.page_of("SELECT id FROM products", Vec::new(), offset, limit)
                     .await
             }
         }
     }
 
     async fn product_by_slug(&self, slug: &str) -> Result<Option<Product>, StoreError> {
-        let row = sqlx::query("SELECT * FROM products WHERE slug = ? AND active = 1")
+        let row = sqlx::query("SELECT * FROM products WHERE slug = $1 AND active = 1")
             .bind(slug)
-            .fetch_optional(&self.read)
+            .fetch_optional(self.reads())
             .await
             .map_err(db_err)?;
         let Some(row) = row else { return Ok(None) };
@@ -250,31 +241,8 @@ impl CatalogRepo for SqliteStore {
         if words.is_empty() {
             return Ok(ProductPage::default());
         }
-        // The trigram index needs three characters per word; shorter words fall back to LIKE.
-        if words.iter().all(|w| w.chars().count() >= 3) {
-            let fts = words
-                .iter()
-                .map(|w| format!("\"{}\"", w.replace('"', "\"\"")))
-                .collect::<Vec<_>>()
-                .join(" AND ");
-            self.page_of(
-                "SELECT rowid FROM product_search WHERE product_search MATCH ?",
-                &[fts],
-                offset,
-                limit,
-            )
-            .await
-        } else {
-            let cond = vec!["search_text LIKE ? ESCAPE '\\'"; words.len()].join(" AND ");
-            let binds: Vec<String> = words.iter().map(|w| like_literal(w)).collect();
-            self.page_of(
-                &format!("SELECT id FROM products WHERE {cond}"),
-                &binds,
-                offset,
-                limit,
-            )
-            .await
-        }
+        let (ids_sql, binds) = dialect::search_ids(&words);
+        self.page_of(&ids_sql, binds, offset, limit).await
     }
 
     async fn catalog_items(&self, skus: &[String]) -> Result<Vec<CatalogItem>, StoreError> {
@@ -284,13 +252,13 @@ impl CatalogRepo for SqliteStore {
         let sql = format!(
             "SELECT v.sku, v.label_ja, v.label_en, v.price_yen, v.stock, p.slug, p.name_ja, p.name_en, p.tax_rate, p.image \
              FROM variants v JOIN products p ON p.id = v.product_id WHERE p.active = 1 AND v.sku IN ({})",
-            placeholders(skus.len())
+            placeholders(1, skus.len())
         );
         let mut q = sqlx::query(AssertSqlSafe(sql));
         for s in skus {
             q = q.bind(s);
         }
-        let rows = q.fetch_all(&self.read).await.map_err(db_err)?;
+        let rows = q.fetch_all(self.reads()).await.map_err(db_err)?;
         rows.iter()
             .map(catalog_item)
             .collect::<Result<_, sqlx::Error>>()
@@ -299,7 +267,7 @@ impl CatalogRepo for SqliteStore {
 
     async fn set_price(&self, sku: &str, price: Yen) -> Result<(), StoreError> {
         write_tx!(self, |tx| {
-            sqlx::query("UPDATE variants SET price_yen = ? WHERE sku = ?")
+            sqlx::query("UPDATE variants SET price_yen = $1 WHERE sku = $2")
                 .bind(price.0)
                 .bind(sku)
                 .execute(&mut *tx)
@@ -309,7 +277,7 @@ impl CatalogRepo for SqliteStore {
 
     async fn set_stock(&self, sku: &str, stock: i64) -> Result<(), StoreError> {
         write_tx!(self, |tx| {
-            sqlx::query("UPDATE variants SET stock = ? WHERE sku = ?")
+            sqlx::query("UPDATE variants SET stock = $1 WHERE sku = $2")
                 .bind(stock)
                 .bind(sku)
                 .execute(&mut *tx)
@@ -319,7 +287,7 @@ impl CatalogRepo for SqliteStore {
 }
 
 #[async_trait]
-impl CartRepo for SqliteStore {
+impl CartRepo for This {
     async fn create_cart(
         &self,
         id: i64,
@@ -328,7 +296,7 @@ impl CartRepo for SqliteStore {
         now: i64,
     ) -> Result<(), StoreError> {
         write_tx!(self, |tx| {
-            sqlx::query("INSERT INTO carts (id, token_hash, customer_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?)")
+            sqlx::query("INSERT INTO carts (id, token_hash, customer_id, created_at, updated_at) VALUES ($1, $2, $3, $4, $5)")
                 .bind(id)
                 .bind(token_hash.map(|h| h.to_vec()))
                 .bind(customer_id)
@@ -340,37 +308,40 @@ impl CartRepo for SqliteStore {
     }
 
     async fn cart_by_token(&self, token_hash: &[u8; 32]) -> Result<Option<i64>, StoreError> {
-        sqlx::query_scalar("SELECT id FROM carts WHERE token_hash = ?")
+        sqlx::query_scalar("SELECT id FROM carts WHERE token_hash = $1")
             .bind(token_hash.to_vec())
-            .fetch_optional(&self.read)
+            .fetch_optional(self.reads())
             .await
             .map_err(db_err)
     }
 
     async fn cart_of_customer(&self, customer_id: i64) -> Result<Option<i64>, StoreError> {
-        sqlx::query_scalar("SELECT id FROM carts WHERE customer_id = ?")
+        sqlx::query_scalar("SELECT id FROM carts WHERE customer_id = $1")
             .bind(customer_id)
-            .fetch_optional(&self.read)
+            .fetch_optional(self.reads())
             .await
             .map_err(db_err)
     }
 
     async fn cart_items(&self, cart_id: i64) -> Result<Vec<(String, u32)>, StoreError> {
-        let rows =
-            sqlx::query("SELECT sku, quantity FROM cart_items WHERE cart_id = ? ORDER BY sku")
-                .bind(cart_id)
-                .fetch_all(&self.read)
-                .await
-                .map_err(db_err)?;
-        rows.iter()
+        let rows = sqlx::query("SELECT sku, quantity FROM cart_items WHERE cart_id = $1")
+            .bind(cart_id)
+            .fetch_all(self.reads())
+            .await
+            .map_err(db_err)?;
+        let mut lines = rows
+            .iter()
             .map(|r| {
                 Ok((
                     r.try_get("sku")?,
                     u32::try_from(r.try_get::<i64, _>("quantity")?).unwrap_or(0),
                 ))
             })
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(db_err)
+            .collect::<Result<Vec<(String, u32)>, sqlx::Error>>()
+            .map_err(db_err)?;
+        // SKU order by bytes, the same on both backends whatever their collation.
+        lines.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(lines)
     }
 
     async fn set_cart_item(
@@ -381,13 +352,13 @@ impl CartRepo for SqliteStore {
         now: i64,
     ) -> Result<(), StoreError> {
         write_tx!(self, |tx| {
-            sqlx::query("INSERT INTO cart_items (cart_id, sku, quantity) VALUES (?, ?, ?) ON CONFLICT (cart_id, sku) DO UPDATE SET quantity = excluded.quantity")
+            sqlx::query("INSERT INTO cart_items (cart_id, sku, quantity) VALUES ($1, $2, $3) ON CONFLICT (cart_id, sku) DO UPDATE SET quantity = excluded.quantity")
                 .bind(cart_id)
                 .bind(sku)
                 .bind(i64::from(quantity))
                 .execute(&mut *tx)
                 .await?;
-            sqlx::query("UPDATE carts SET updated_at = ? WHERE id = ?")
+            sqlx::query("UPDATE carts SET updated_at = $1 WHERE id = $2")
                 .bind(now)
                 .bind(cart_id)
                 .execute(&mut *tx)
@@ -397,7 +368,7 @@ impl CartRepo for SqliteStore {
 
     async fn remove_cart_item(&self, cart_id: i64, sku: &str) -> Result<(), StoreError> {
         write_tx!(self, |tx| {
-            sqlx::query("DELETE FROM cart_items WHERE cart_id = ? AND sku = ?")
+            sqlx::query("DELETE FROM cart_items WHERE cart_id = $1 AND sku = $2")
                 .bind(cart_id)
                 .bind(sku)
                 .execute(&mut *tx)
@@ -407,7 +378,7 @@ impl CartRepo for SqliteStore {
 
     async fn delete_cart(&self, cart_id: i64) -> Result<(), StoreError> {
         write_tx!(self, |tx| {
-            sqlx::query("DELETE FROM carts WHERE id = ?")
+            sqlx::query("DELETE FROM carts WHERE id = $1")
                 .bind(cart_id)
                 .execute(&mut *tx)
                 .await?;
@@ -417,7 +388,7 @@ impl CartRepo for SqliteStore {
     async fn delete_idle_guest_carts(&self, before: i64, limit: u32) -> Result<u64, StoreError> {
         write_tx!(self, |tx| {
             sqlx::query(
-                "DELETE FROM carts WHERE id IN (SELECT id FROM carts WHERE customer_id IS NULL AND updated_at < ? LIMIT ?)",
+                "DELETE FROM carts WHERE id IN (SELECT id FROM carts WHERE customer_id IS NULL AND updated_at < $1 LIMIT $2)",
             )
             .bind(before)
             .bind(i64::from(limit))
@@ -428,7 +399,7 @@ impl CartRepo for SqliteStore {
     }
 }
 
-fn order_from_row(r: &SqliteRow) -> Result<OrderRecord, sqlx::Error> {
+fn order_from_row(r: &DbRow) -> Result<OrderRecord, sqlx::Error> {
     let decode = |what: &str| sqlx::Error::Decode(format!("unknown {what}").into());
     let hash: Vec<u8> = r.try_get("idempotency_hash")?;
     Ok(OrderRecord {
@@ -470,12 +441,12 @@ fn order_from_row(r: &SqliteRow) -> Result<OrderRecord, sqlx::Error> {
     })
 }
 
-async fn insert_order_rows(tx: &mut SqliteConnection, o: &OrderRecord) -> Result<(), sqlx::Error> {
+async fn insert_order_rows(tx: &mut Conn, o: &OrderRecord) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO orders (id, number, customer_id, status, payment_method, lang, buyer, recipient, access_token, email_bidx, phone_bidx, \
          delivery_date, delivery_slot, goods_yen, shipping_yen, cod_fee_yen, total_yen, tax_standard_base, tax_standard, tax_reduced_base, \
          tax_reduced, payment_session_id, payment_url, payment_expires_at, idempotency_hash, created_at, updated_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27)",
     )
     .bind(o.id)
     .bind(&o.number)
@@ -510,9 +481,12 @@ async fn insert_order_rows(tx: &mut SqliteConnection, o: &OrderRecord) -> Result
         return Ok(());
     }
     // All lines in one statement (a cart holds at most a few dozen).
+    let rows = (0..o.lines.len())
+        .map(|i| format!("({})", placeholders(i * 8 + 1, 8)))
+        .collect::<Vec<_>>()
+        .join(", ");
     let sql = format!(
-        "INSERT INTO order_lines (order_id, line_no, sku, product_name, variant_label, unit_price_yen, quantity, tax_rate) VALUES {}",
-        vec!["(?, ?, ?, ?, ?, ?, ?, ?)"; o.lines.len()].join(", ")
+        "INSERT INTO order_lines (order_id, line_no, sku, product_name, variant_label, unit_price_yen, quantity, tax_rate) VALUES {rows}"
     );
     let mut q = sqlx::query(AssertSqlSafe(sql));
     for (i, l) in o.lines.iter().enumerate() {
@@ -530,76 +504,66 @@ async fn insert_order_rows(tx: &mut SqliteConnection, o: &OrderRecord) -> Result
     Ok(())
 }
 
-async fn insert_mail(tx: &mut SqliteConnection, m: &OutboxRecord) -> Result<(), sqlx::Error> {
+async fn insert_mail(tx: &mut Conn, m: &OutboxRecord) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO mail_outbox (id, kind, payload, attempts, next_attempt_at) VALUES (?, ?, ?, ?, ?)",
+        "INSERT INTO mail_outbox (id, kind, payload, attempts, next_attempt_at) VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(m.id)
     .bind(&m.kind)
     .bind(m.payload.as_bytes().to_vec())
     .bind(m.attempts)
     .bind(m.next_attempt_at)
-    .execute(tx)
+    .execute(&mut *tx)
     .await?;
     Ok(())
 }
 
 /// The body of `place_order`: decides, and writes only when the answer is `Placed`.
 async fn place_in(
-    tx: &mut SqliteConnection,
+    tx: &mut Conn,
     o: &OrderRecord,
     cart_id: Option<i64>,
 ) -> Result<PlaceOutcome, sqlx::Error> {
-    // The order row goes in first: its unique idempotency hash is what tells a repeated
-    // submission, without a lookup on the common path. Everything here is undone together if
-    // the answer is not `Placed`.
-    match insert_order_rows(&mut *tx, o).await {
-        Ok(()) => {}
-        Err(sqlx::Error::Database(d)) if d.is_unique_violation() => {
-            let existing: Option<i64> =
-                sqlx::query_scalar("SELECT id FROM orders WHERE idempotency_hash = ?")
-                    .bind(o.idempotency_hash.to_vec())
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            return match existing {
-                Some(order_id) => Ok(PlaceOutcome::Duplicate { order_id }),
-                // Some other key collided (an order number): a plain error, retried by no one.
-                None => Err(sqlx::Error::Database(d)),
-            };
-        }
-        Err(e) => return Err(e),
+    let existing: Option<i64> =
+        sqlx::query_scalar("SELECT id FROM orders WHERE idempotency_hash = $1")
+            .bind(o.idempotency_hash.to_vec())
+            .fetch_optional(&mut *tx)
+            .await?;
+    if let Some(order_id) = existing {
+        return Ok(PlaceOutcome::Duplicate { order_id });
     }
-    for l in &o.lines {
-        // Takes the stock only at the price the customer saw and only if enough is left.
+    // Variant rows are locked in SKU order (an UPDATE locks its row), so concurrent orders
+    // cannot deadlock; each takes the stock only at the price the customer saw and only if
+    // enough is left.
+    let mut lines: Vec<&OrderLineRecord> = o.lines.iter().collect();
+    lines.sort_by(|a, b| a.sku.cmp(&b.sku));
+    for l in lines {
         let taken = sqlx::query(
-            "UPDATE variants SET stock = stock - ? WHERE sku = ? AND price_yen = ? AND stock >= ?",
+            "UPDATE variants SET stock = stock - $1 WHERE sku = $2 AND price_yen = $3 AND stock >= $1",
         )
         .bind(i64::from(l.quantity))
         .bind(&l.sku)
         .bind(l.unit_price.0)
-        .bind(i64::from(l.quantity))
         .execute(&mut *tx)
         .await?
         .rows_affected();
         if taken == 1 {
             continue;
         }
-        let row = sqlx::query("SELECT price_yen FROM variants WHERE sku = ?")
-            .bind(&l.sku)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let Some(row) = row else {
-            return Ok(PlaceOutcome::Unavailable { sku: l.sku.clone() });
-        };
-        let price: i64 = row.try_get("price_yen")?;
-        return Ok(if price != l.unit_price.0 {
-            PlaceOutcome::PriceChanged { sku: l.sku.clone() }
-        } else {
-            PlaceOutcome::SoldOut { sku: l.sku.clone() }
+        let price: Option<i64> =
+            sqlx::query_scalar("SELECT price_yen FROM variants WHERE sku = $1")
+                .bind(&l.sku)
+                .fetch_optional(&mut *tx)
+                .await?;
+        return Ok(match price {
+            None => PlaceOutcome::Unavailable { sku: l.sku.clone() },
+            Some(p) if p != l.unit_price.0 => PlaceOutcome::PriceChanged { sku: l.sku.clone() },
+            Some(_) => PlaceOutcome::SoldOut { sku: l.sku.clone() },
         });
     }
+    insert_order_rows(tx, o).await?;
     if let Some(cart) = cart_id {
-        sqlx::query("DELETE FROM cart_items WHERE cart_id = ?")
+        sqlx::query("DELETE FROM cart_items WHERE cart_id = $1")
             .bind(cart)
             .execute(&mut *tx)
             .await?;
@@ -608,7 +572,7 @@ async fn place_in(
 }
 
 /// A catalog item from a row with the variant's and product's columns.
-fn catalog_item(r: &SqliteRow) -> Result<CatalogItem, sqlx::Error> {
+fn catalog_item(r: &DbRow) -> Result<CatalogItem, sqlx::Error> {
     Ok(CatalogItem {
         sku: r.try_get("sku")?,
         product_slug: r.try_get("slug")?,
@@ -623,7 +587,8 @@ fn catalog_item(r: &SqliteRow) -> Result<CatalogItem, sqlx::Error> {
     })
 }
 
-impl SqliteStore {
+impl This {
+    /// A cart's lines (SKU order) and their catalog items, in one query.
     pub(crate) async fn cart_lines_joined(
         &self,
         cart_id: i64,
@@ -634,10 +599,10 @@ impl SqliteStore {
              FROM cart_items ci \
              LEFT JOIN variants v ON v.sku = ci.sku \
              LEFT JOIN products p ON p.id = v.product_id AND p.active = 1 \
-             WHERE ci.cart_id = ? ORDER BY ci.sku",
+             WHERE ci.cart_id = $1",
         )
         .bind(cart_id)
-        .fetch_all(&self.read)
+        .fetch_all(self.reads())
         .await
         .map_err(db_err)?;
         let mut lines = Vec::with_capacity(rows.len());
@@ -654,22 +619,27 @@ impl SqliteStore {
                 items.push(catalog_item(r).map_err(db_err)?);
             }
         }
+        // SKU order by bytes, the same on both backends whatever their collation.
+        lines.sort_by(|a, b| a.0.cmp(&b.0));
+        items.sort_by(|a, b| a.sku.cmp(&b.sku));
         Ok((lines, items))
     }
+}
 
+impl This {
     async fn lines_of(&self, mut orders: Vec<OrderRecord>) -> Result<Vec<OrderRecord>, StoreError> {
         if orders.is_empty() {
             return Ok(orders);
         }
         let sql = format!(
             "SELECT * FROM order_lines WHERE order_id IN ({}) ORDER BY order_id, line_no",
-            placeholders(orders.len())
+            placeholders(1, orders.len())
         );
         let mut q = sqlx::query(AssertSqlSafe(sql));
         for o in &orders {
             q = q.bind(o.id);
         }
-        let rows = q.fetch_all(&self.read).await.map_err(db_err)?;
+        let rows = q.fetch_all(self.reads()).await.map_err(db_err)?;
         for r in &rows {
             let order_id: i64 = r.try_get("order_id").map_err(db_err)?;
             let line = OrderLineRecord {
@@ -692,13 +662,14 @@ impl SqliteStore {
     async fn one_order(
         &self,
         sql: &'static str,
-        bind: impl ToString,
+        bind: Bind,
     ) -> Result<Option<OrderRecord>, StoreError> {
-        let row = sqlx::query(sql)
-            .bind(bind.to_string())
-            .fetch_optional(&self.read)
-            .await
-            .map_err(db_err)?;
+        let q = sqlx::query(sql);
+        let q = match bind {
+            Bind::Int(v) => q.bind(v),
+            Bind::Text(v) => q.bind(v),
+        };
+        let row = q.fetch_optional(self.reads()).await.map_err(db_err)?;
         let Some(row) = row else { return Ok(None) };
         let order = order_from_row(&row).map_err(db_err)?;
         Ok(self.lines_of(vec![order]).await?.into_iter().next())
@@ -706,68 +677,53 @@ impl SqliteStore {
 }
 
 #[async_trait]
-impl OrderRepo for SqliteStore {
+impl OrderRepo for This {
     async fn place_order(
         &self,
         order: &OrderRecord,
         cart_id: Option<i64>,
         mail: Option<&OutboxRecord>,
     ) -> Result<PlaceOutcome, StoreError> {
-        let mut attempt = 0u32;
-        loop {
-            attempt += 1;
-            let result: Result<PlaceOutcome, WriteError> = async {
-                let mut job = self.writer.job().await?;
-                let placed = match place_in(job.conn()?, order, cart_id).await {
-                    Ok(PlaceOutcome::Placed) => match mail {
-                        Some(m) => insert_mail(job.conn()?, m)
-                            .await
-                            .map(|()| PlaceOutcome::Placed),
-                        None => Ok(PlaceOutcome::Placed),
-                    },
-                    other => other,
-                };
-                match placed {
-                    Ok(PlaceOutcome::Placed) => {
-                        job.keep().await?;
-                        Ok(PlaceOutcome::Placed)
-                    }
-                    // Sold out, repriced or repeated: nothing of this attempt is kept.
-                    Ok(other) => {
-                        job.undo().await?;
-                        Ok(other)
-                    }
-                    Err(e) => {
-                        job.undo().await?;
-                        Err(WriteError::Sql(e))
-                    }
-                }
+        // Sold out, repriced or repeated: nothing of this attempt is kept.
+        let placed = write_tx!(self, keep_if |o: &PlaceOutcome| *o == PlaceOutcome::Placed, |tx| {
+            let outcome = place_in(&mut *tx, order, cart_id).await?;
+            if outcome == PlaceOutcome::Placed
+                && let Some(m) = mail
+            {
+                insert_mail(&mut *tx, m).await?;
             }
-            .await;
-            match result {
-                Ok(v) => return Ok(v),
-                Err(e) if should_retry(&e, attempt) => back_off(&e, attempt).await,
-                Err(e) => return Err(write_err(e)),
-            }
+            outcome
+        });
+        match placed {
+            // The same submission raced us to the unique idempotency key: answer with its order.
+            Err(StoreError::Conflict) => self
+                .order_id_by_idempotency(&order.idempotency_hash)
+                .await?
+                .map(|order_id| PlaceOutcome::Duplicate { order_id })
+                .ok_or(StoreError::Conflict),
+            other => other,
         }
     }
 
     async fn order_id_by_idempotency(&self, hash: &[u8; 32]) -> Result<Option<i64>, StoreError> {
-        sqlx::query_scalar("SELECT id FROM orders WHERE idempotency_hash = ?")
+        sqlx::query_scalar("SELECT id FROM orders WHERE idempotency_hash = $1")
             .bind(hash.to_vec())
-            .fetch_optional(&self.read)
+            .fetch_optional(self.reads())
             .await
             .map_err(db_err)
     }
 
     async fn order_by_id(&self, id: i64) -> Result<Option<OrderRecord>, StoreError> {
-        self.one_order("SELECT * FROM orders WHERE id = CAST(? AS INTEGER)", id)
+        self.one_order("SELECT * FROM orders WHERE id = $1", Bind::Int(id))
             .await
     }
 
     async fn order_by_number(&self, number: &str) -> Result<Option<OrderRecord>, StoreError> {
-        self.one_order("SELECT * FROM orders WHERE number = ?", number)
-            .await
+        self.one_order(
+            "SELECT * FROM orders WHERE number = $1",
+            Bind::Text(number.to_string()),
+        )
+        .await
     }
 
     async fn orders_of_customer(
@@ -775,14 +731,12 @@ impl OrderRepo for SqliteStore {
         customer_id: i64,
         limit: u32,
     ) -> Result<Vec<OrderRecord>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT * FROM orders WHERE customer_id = ? ORDER BY created_at DESC, id DESC LIMIT ?",
-        )
-        .bind(customer_id)
-        .bind(i64::from(limit))
-        .fetch_all(&self.read)
-        .await
-        .map_err(db_err)?;
+        let rows = sqlx::query("SELECT * FROM orders WHERE customer_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2")
+            .bind(customer_id)
+            .bind(i64::from(limit))
+            .fetch_all(self.reads())
+            .await
+            .map_err(db_err)?;
         let orders = rows
             .iter()
             .map(order_from_row)
@@ -798,12 +752,14 @@ impl OrderRepo for SqliteStore {
         url: &str,
     ) -> Result<(), StoreError> {
         write_tx!(self, |tx| {
-            sqlx::query("UPDATE orders SET payment_session_id = ?, payment_url = ? WHERE id = ?")
-                .bind(session_id)
-                .bind(url)
-                .bind(order_id)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "UPDATE orders SET payment_session_id = $1, payment_url = $2 WHERE id = $3",
+            )
+            .bind(session_id)
+            .bind(url)
+            .bind(order_id)
+            .execute(&mut *tx)
+            .await?;
         })
     }
 
@@ -817,8 +773,8 @@ impl OrderRepo for SqliteStore {
         mail: Option<&OutboxRecord>,
     ) -> Result<bool, StoreError> {
         let sql = format!(
-            "UPDATE orders SET status = ?, updated_at = ? WHERE id = ? AND status IN ({})",
-            placeholders(from.len().max(1))
+            "UPDATE orders SET status = $1, updated_at = $2 WHERE id = $3 AND status IN ({})",
+            placeholders(4, from.len().max(1))
         );
         write_tx!(self, |tx| {
             let mut q = sqlx::query(AssertSqlSafe(sql.clone()))
@@ -833,12 +789,13 @@ impl OrderRepo for SqliteStore {
             }
             let moved = q.execute(&mut *tx).await?.rows_affected() == 1;
             if moved && restock {
-                let lines = sqlx::query("SELECT sku, quantity FROM order_lines WHERE order_id = ?")
-                    .bind(order_id)
-                    .fetch_all(&mut *tx)
-                    .await?;
+                let lines =
+                    sqlx::query("SELECT sku, quantity FROM order_lines WHERE order_id = $1")
+                        .bind(order_id)
+                        .fetch_all(&mut *tx)
+                        .await?;
                 for l in &lines {
-                    sqlx::query("UPDATE variants SET stock = stock + ? WHERE sku = ?")
+                    sqlx::query("UPDATE variants SET stock = stock + $1 WHERE sku = $2")
                         .bind(l.try_get::<i64, _>("quantity")?)
                         .bind(l.try_get::<String, _>("sku")?)
                         .execute(&mut *tx)
@@ -853,16 +810,16 @@ impl OrderRepo for SqliteStore {
     }
 
     async fn due_expirations(&self, now: i64) -> Result<Vec<i64>, StoreError> {
-        sqlx::query_scalar("SELECT id FROM orders WHERE status = 'awaiting_payment' AND payment_expires_at < ? LIMIT 500")
+        sqlx::query_scalar("SELECT id FROM orders WHERE status = 'awaiting_payment' AND payment_expires_at < $1 LIMIT 500")
             .bind(now)
-            .fetch_all(&self.read)
+            .fetch_all(self.reads())
             .await
             .map_err(db_err)
     }
 
     async fn record_payment_event(&self, event_id: &str, now: i64) -> Result<bool, StoreError> {
         write_tx!(self, |tx| {
-            sqlx::query("INSERT INTO payment_events (event_id, received_at) VALUES (?, ?) ON CONFLICT (event_id) DO NOTHING")
+            sqlx::query("INSERT INTO payment_events (event_id, received_at) VALUES ($1, $2) ON CONFLICT (event_id) DO NOTHING")
                 .bind(event_id)
                 .bind(now)
                 .execute(&mut *tx)
@@ -874,7 +831,7 @@ impl OrderRepo for SqliteStore {
 
     async fn count_orders(&self) -> Result<u64, StoreError> {
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM orders")
-            .fetch_one(&self.read)
+            .fetch_one(self.reads())
             .await
             .map_err(db_err)?;
         Ok(u64::try_from(n).unwrap_or(0))
@@ -890,16 +847,16 @@ impl OrderRepo for SqliteStore {
 }
 
 #[async_trait]
-impl OutboxRepo for SqliteStore {
+impl OutboxRepo for This {
     async fn enqueue_mail(&self, m: &OutboxRecord) -> Result<(), StoreError> {
         write_tx!(self, |tx| { insert_mail(&mut *tx, m).await? })
     }
 
     async fn due_mail(&self, now: i64, limit: u32) -> Result<Vec<OutboxRecord>, StoreError> {
-        let rows = sqlx::query("SELECT * FROM mail_outbox WHERE failed = 0 AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?")
+        let rows = sqlx::query("SELECT * FROM mail_outbox WHERE failed = 0 AND next_attempt_at <= $1 ORDER BY next_attempt_at LIMIT $2")
             .bind(now)
             .bind(i64::from(limit))
-            .fetch_all(&self.read)
+            .fetch_all(self.reads())
             .await
             .map_err(db_err)?;
         rows.iter()
@@ -918,7 +875,7 @@ impl OutboxRepo for SqliteStore {
 
     async fn mail_sent(&self, id: i64) -> Result<(), StoreError> {
         write_tx!(self, |tx| {
-            sqlx::query("DELETE FROM mail_outbox WHERE id = ?")
+            sqlx::query("DELETE FROM mail_outbox WHERE id = $1")
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
@@ -932,7 +889,7 @@ impl OutboxRepo for SqliteStore {
         give_up: bool,
     ) -> Result<(), StoreError> {
         write_tx!(self, |tx| {
-            sqlx::query("UPDATE mail_outbox SET attempts = attempts + 1, next_attempt_at = ?, failed = ? WHERE id = ?")
+            sqlx::query("UPDATE mail_outbox SET attempts = attempts + 1, next_attempt_at = $1, failed = $2 WHERE id = $3")
                 .bind(next_attempt_at)
                 .bind(i64::from(give_up))
                 .bind(id)

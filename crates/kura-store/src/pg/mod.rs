@@ -1,0 +1,125 @@
+//! Kura's ports on PostgreSQL.
+//!
+//! Guarantees: the same behaviour as the SQLite store (the same query code, checked by the same
+//! conformance suite); every write in a transaction; personal columns bound only from sealed
+//! values; several Kura nodes can share one database (sessions live here too, and migrations
+//! run under an advisory lock).
+
+use std::time::Duration;
+
+use kura_app::error::StoreError;
+use sqlx::PgConnection;
+use sqlx::postgres::{PgPool, PgPoolOptions};
+
+use crate::db_err;
+
+/// The names the shared query code (`src/sql/`) is written against.
+type This = PgStore;
+type Db = sqlx::Postgres;
+type DbRow = sqlx::postgres::PgRow;
+type Conn = PgConnection;
+
+/// What PostgreSQL does differently from SQLite; nothing else in the shared code does.
+mod dialect {
+    use crate::Bind;
+
+    pub(crate) const NAME: &str = "postgres";
+    pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = crate::PG_MIGRATIONS;
+    pub(crate) const MIGRATIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS kura_migrations \
+        (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)";
+    /// A transaction-scoped advisory lock: nodes starting together apply each migration once.
+    pub(crate) const BEGIN_MIGRATION: &[&str] =
+        &["BEGIN", "SELECT pg_advisory_xact_lock(7022365811)"];
+    /// `a IS NOT DISTINCT FROM b` is true when both are NULL.
+    pub(crate) const NULL_SAFE_EQ: &str = "IS NOT DISTINCT FROM";
+
+    /// The ids of products matching every word: a case-insensitive substring match on the
+    /// normalised search text.
+    pub(crate) fn search_ids(words: &[String]) -> (String, Vec<Bind>) {
+        crate::substring_search(words, "ILIKE")
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct PgStore {
+    pool: PgPool,
+}
+
+/// Runs the body in a transaction of its own; the body names the connection and may use `?` on
+/// `sqlx::Error`; its value is the result. With `keep_if`, a value the predicate refuses is
+/// rolled back and still returned.
+macro_rules! write_tx {
+    ($store:expr, |$tx:ident| $body:block) => {
+        write_tx!($store, keep_if |_v: &_| true, |$tx| $body)
+    };
+    ($store:expr, keep_if $keep:expr, |$tx:ident| $body:block) => {{
+        let result: Result<_, sqlx::Error> = async {
+            let mut transaction = $store.pool.begin().await?;
+            let out = {
+                let $tx: &mut sqlx::PgConnection = &mut *transaction;
+                $body
+            };
+            if ($keep)(&out) {
+                transaction.commit().await?;
+            } else {
+                transaction.rollback().await?;
+            }
+            Ok(out)
+        }
+        .await;
+        result.map_err($crate::db_err)
+    }};
+}
+
+// The shared query code, compiled here against PostgreSQL's types (the SQLite module includes
+// the same files: loading each twice is the design, see the crate documentation).
+#[path = "../sql/accounts.rs"]
+#[allow(clippy::duplicate_mod)]
+mod accounts;
+#[path = "../sql/customers.rs"]
+#[allow(clippy::duplicate_mod)]
+mod customers;
+#[path = "../sql/migrate.rs"]
+#[allow(clippy::duplicate_mod)]
+mod migrate;
+#[path = "../sql/shop.rs"]
+#[allow(clippy::duplicate_mod)]
+mod shop;
+#[path = "../sql/store.rs"]
+#[allow(clippy::duplicate_mod)]
+mod store;
+
+impl PgStore {
+    /// Connects to `url` (`postgres://...`) and applies pending migrations.
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect(url)
+            .await
+            .map_err(db_err)?;
+        let store = Self { pool };
+        store.run_migrations().await?;
+        Ok(store)
+    }
+
+    /// The connection pool, for tools that need raw access (benchmarks).
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Where the shared query code reads: the pool (reads and writes share it).
+    fn reads(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Applies pending migrations on a connection of the pool.
+    async fn run_migrations(&self) -> Result<Vec<String>, StoreError> {
+        let mut conn = self.pool.acquire().await.map_err(db_err)?;
+        migrate::run(&mut conn).await
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
