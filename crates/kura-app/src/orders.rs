@@ -20,7 +20,7 @@ use crate::carts::CartView;
 use crate::clock::Clock;
 use crate::error::AppError;
 use crate::payments::{CheckoutRequest, PaymentGateway, PaymentNotification, PaymentOutcome};
-use crate::ports::Store;
+use crate::ports::{PaymentEventOutcome, Store, Transition};
 use crate::sealed::{OrderLineRecord, OrderRecord, PlaceOutcome, col};
 use crate::vault::Vault;
 
@@ -510,53 +510,56 @@ impl Orders {
         records.iter().map(|r| self.open(r)).collect()
     }
 
-    /// Acts on a verified payment notification, once per event.
+    /// Acts on a verified payment notification, once per event. The event is recorded in the
+    /// same transaction as what it does to the order, so a failure leaves neither and the
+    /// provider's retry is acted on.
     pub async fn payment_notification(&self, n: &PaymentNotification) -> Result<(), AppError> {
         let now = self.clock.now();
+        let rec = self.store.order_by_number(&n.order_number).await?;
+        let (order_id, to) = match (&rec, n.outcome) {
+            (None, _) => {
+                tracing::warn!(target: "kura::payments", event = %n.event_id, "payment event for an unknown order");
+                return self.record_only(n, now).await;
+            }
+            (Some(rec), _) if rec.payment_session_id.as_deref() != Some(n.session_id.as_str()) => {
+                tracing::warn!(target: "kura::payments", order = rec.id, "payment event names another session; ignored");
+                return self.record_only(n, now).await;
+            }
+            (Some(rec), PaymentOutcome::Paid) if n.amount_yen != rec.totals.total.0 => {
+                tracing::error!(target: "kura::payments", order = rec.id, paid = n.amount_yen, due = rec.totals.total.0, "paid amount differs from the order total; order left unpaid");
+                return self.record_only(n, now).await;
+            }
+            (Some(rec), PaymentOutcome::Paid) => (rec.id, OrderStatus::Paid),
+            (Some(rec), PaymentOutcome::Expired) => (rec.id, OrderStatus::Expired),
+        };
+        let transition = Transition {
+            order_id,
+            from: &[OrderStatus::AwaitingPayment],
+            to,
+            restock: to == OrderStatus::Expired,
+            mail: None,
+        };
+        match self
+            .store
+            .apply_payment_event(&n.event_id, now, &transition)
+            .await?
+        {
+            PaymentEventOutcome::Seen => {
+                tracing::info!(target: "kura::payments", event = %n.event_id, "payment event seen before; ignored");
+            }
+            PaymentEventOutcome::Applied { moved: false } if to == OrderStatus::Paid => {
+                let status = rec.as_ref().map_or("", |r| r.status.code());
+                tracing::error!(target: "kura::payments", order = order_id, status, "paid after the order left awaiting_payment: refund or restore by hand");
+            }
+            PaymentEventOutcome::Applied { .. } => {}
+        }
+        Ok(())
+    }
+
+    /// Records an event that changes nothing, so its repeats are recognised.
+    async fn record_only(&self, n: &PaymentNotification, now: i64) -> Result<(), AppError> {
         if !self.store.record_payment_event(&n.event_id, now).await? {
             tracing::info!(target: "kura::payments", event = %n.event_id, "payment event seen before; ignored");
-            return Ok(());
-        }
-        let Some(rec) = self.store.order_by_number(&n.order_number).await? else {
-            tracing::warn!(target: "kura::payments", event = %n.event_id, "payment event for an unknown order");
-            return Ok(());
-        };
-        if rec.payment_session_id.as_deref() != Some(n.session_id.as_str()) {
-            tracing::warn!(target: "kura::payments", order = rec.id, "payment event names another session; ignored");
-            return Ok(());
-        }
-        match n.outcome {
-            PaymentOutcome::Paid if n.amount_yen == rec.totals.total.0 => {
-                if !self
-                    .store
-                    .transition_order(
-                        rec.id,
-                        &[OrderStatus::AwaitingPayment],
-                        OrderStatus::Paid,
-                        false,
-                        now,
-                        None,
-                    )
-                    .await?
-                {
-                    tracing::error!(target: "kura::payments", order = rec.id, status = rec.status.code(), "paid after the order left awaiting_payment: refund or restore by hand");
-                }
-            }
-            PaymentOutcome::Paid => {
-                tracing::error!(target: "kura::payments", order = rec.id, paid = n.amount_yen, due = rec.totals.total.0, "paid amount differs from the order total; order left unpaid");
-            }
-            PaymentOutcome::Expired => {
-                self.store
-                    .transition_order(
-                        rec.id,
-                        &[OrderStatus::AwaitingPayment],
-                        OrderStatus::Expired,
-                        true,
-                        now,
-                        None,
-                    )
-                    .await?;
-            }
         }
         Ok(())
     }

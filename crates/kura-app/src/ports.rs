@@ -170,6 +170,26 @@ pub trait CartRepo: Send + Sync {
     async fn delete_idle_guest_carts(&self, before: i64, limit: u32) -> Result<u64, StoreError>;
 }
 
+/// A move of an order from one of `from` to `to`, returning its stock if `restock` and storing
+/// `mail` in the outbox, all only if the order moved.
+#[derive(Debug, Clone, Copy)]
+pub struct Transition<'a> {
+    pub order_id: i64,
+    pub from: &'a [OrderStatus],
+    pub to: OrderStatus,
+    pub restock: bool,
+    pub mail: Option<&'a OutboxRecord>,
+}
+
+/// What applying a provider's event did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PaymentEventOutcome {
+    /// The event was recorded before: nothing was done.
+    Seen,
+    /// The event is now recorded; `moved` tells whether the order was in one of `from`.
+    Applied { moved: bool },
+}
+
 #[async_trait]
 pub trait OrderRepo: Send + Sync {
     /// In one transaction: takes stock for every line (refusing when short or when the price
@@ -216,6 +236,15 @@ pub trait OrderRepo: Send + Sync {
     async fn due_expirations(&self, now: i64) -> Result<Vec<i64>, StoreError>;
     /// Records a provider event id; false when it was seen before.
     async fn record_payment_event(&self, event_id: &str, now: i64) -> Result<bool, StoreError>;
+    /// In one transaction: records the provider's event id and, when it is new, applies
+    /// `transition` (as [`OrderRepo::transition_order`] would). If anything fails, neither is
+    /// kept, so the provider's retry of the event is acted on, not taken for a repeat.
+    async fn apply_payment_event(
+        &self,
+        event_id: &str,
+        now: i64,
+        transition: &Transition<'_>,
+    ) -> Result<PaymentEventOutcome, StoreError>;
     async fn count_orders(&self) -> Result<u64, StoreError>;
     /// Many orders in one transaction, without stock changes (demo data, imports).
     async fn insert_orders(&self, orders: &[OrderRecord]) -> Result<(), StoreError>;

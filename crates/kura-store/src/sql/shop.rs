@@ -4,7 +4,9 @@
 use async_trait::async_trait;
 use kura_app::catalog::{CatalogItem, Category, Product, ProductPage, Variant};
 use kura_app::error::StoreError;
-use kura_app::ports::{CartRepo, CatalogRepo, OrderRepo, OutboxRepo};
+use kura_app::ports::{
+    CartRepo, CatalogRepo, OrderRepo, OutboxRepo, PaymentEventOutcome, Transition,
+};
 use kura_app::sealed::{OrderLineRecord, OrderRecord, OutboxRecord, PlaceOutcome};
 use kura_domain::{OrderStatus, PaymentMethod, TaxBreakdown, Totals, Yen};
 use kura_seal::{BlindIndex, Sealed};
@@ -571,6 +573,55 @@ async fn place_in(
     Ok(PlaceOutcome::Placed)
 }
 
+/// Moves an order as `t` says; true when it was in one of `t.from`.
+async fn transition_in(tx: &mut Conn, t: &Transition<'_>, now: i64) -> Result<bool, sqlx::Error> {
+    let sql = format!(
+        "UPDATE orders SET status = $1, updated_at = $2 WHERE id = $3 AND status IN ({})",
+        placeholders(4, t.from.len().max(1))
+    );
+    let mut q = sqlx::query(AssertSqlSafe(sql))
+        .bind(t.to.code())
+        .bind(now)
+        .bind(t.order_id);
+    for s in t.from {
+        q = q.bind(s.code());
+    }
+    if t.from.is_empty() {
+        q = q.bind("");
+    }
+    let moved = q.execute(&mut *tx).await?.rows_affected() == 1;
+    if moved && t.restock {
+        let lines = sqlx::query("SELECT sku, quantity FROM order_lines WHERE order_id = $1")
+            .bind(t.order_id)
+            .fetch_all(&mut *tx)
+            .await?;
+        for l in &lines {
+            sqlx::query("UPDATE variants SET stock = stock + $1 WHERE sku = $2")
+                .bind(l.try_get::<i64, _>("quantity")?)
+                .bind(l.try_get::<String, _>("sku")?)
+                .execute(&mut *tx)
+                .await?;
+        }
+    }
+    if moved && let Some(m) = t.mail {
+        insert_mail(&mut *tx, m).await?;
+    }
+    Ok(moved)
+}
+
+/// Records a provider event id; false when it was there already.
+async fn record_event(tx: &mut Conn, event_id: &str, now: i64) -> Result<bool, sqlx::Error> {
+    Ok(sqlx::query(
+        "INSERT INTO payment_events (event_id, received_at) VALUES ($1, $2) ON CONFLICT (event_id) DO NOTHING",
+    )
+    .bind(event_id)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected()
+        == 1)
+}
+
 /// A catalog item from a row with the variant's and product's columns.
 fn catalog_item(r: &DbRow) -> Result<CatalogItem, sqlx::Error> {
     Ok(CatalogItem {
@@ -772,41 +823,14 @@ impl OrderRepo for This {
         now: i64,
         mail: Option<&OutboxRecord>,
     ) -> Result<bool, StoreError> {
-        let sql = format!(
-            "UPDATE orders SET status = $1, updated_at = $2 WHERE id = $3 AND status IN ({})",
-            placeholders(4, from.len().max(1))
-        );
-        write_tx!(self, |tx| {
-            let mut q = sqlx::query(AssertSqlSafe(sql.clone()))
-                .bind(to.code())
-                .bind(now)
-                .bind(order_id);
-            for s in from {
-                q = q.bind(s.code());
-            }
-            if from.is_empty() {
-                q = q.bind("");
-            }
-            let moved = q.execute(&mut *tx).await?.rows_affected() == 1;
-            if moved && restock {
-                let lines =
-                    sqlx::query("SELECT sku, quantity FROM order_lines WHERE order_id = $1")
-                        .bind(order_id)
-                        .fetch_all(&mut *tx)
-                        .await?;
-                for l in &lines {
-                    sqlx::query("UPDATE variants SET stock = stock + $1 WHERE sku = $2")
-                        .bind(l.try_get::<i64, _>("quantity")?)
-                        .bind(l.try_get::<String, _>("sku")?)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-            }
-            if moved && let Some(m) = mail {
-                insert_mail(&mut *tx, m).await?;
-            }
-            moved
-        })
+        let t = Transition {
+            order_id,
+            from,
+            to,
+            restock,
+            mail,
+        };
+        write_tx!(self, |tx| { transition_in(&mut *tx, &t, now).await? })
     }
 
     async fn due_expirations(&self, now: i64) -> Result<Vec<i64>, StoreError> {
@@ -818,14 +842,23 @@ impl OrderRepo for This {
     }
 
     async fn record_payment_event(&self, event_id: &str, now: i64) -> Result<bool, StoreError> {
+        write_tx!(self, |tx| { record_event(&mut *tx, event_id, now).await? })
+    }
+
+    async fn apply_payment_event(
+        &self,
+        event_id: &str,
+        now: i64,
+        transition: &Transition<'_>,
+    ) -> Result<PaymentEventOutcome, StoreError> {
         write_tx!(self, |tx| {
-            sqlx::query("INSERT INTO payment_events (event_id, received_at) VALUES ($1, $2) ON CONFLICT (event_id) DO NOTHING")
-                .bind(event_id)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected()
-                == 1
+            if record_event(&mut *tx, event_id, now).await? {
+                PaymentEventOutcome::Applied {
+                    moved: transition_in(&mut *tx, transition, now).await?,
+                }
+            } else {
+                PaymentEventOutcome::Seen
+            }
         })
     }
 

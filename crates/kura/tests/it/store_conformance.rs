@@ -844,6 +844,88 @@ async fn idle_guest_carts_are_swept(store: &Arc<dyn Store>, customer: i64) {
     );
 }
 
+/// A provider's event and what it does to the order are kept together or not at all: when
+/// the second half fails, the event is not recorded, so the provider's retry is acted on.
+async fn payment_event_and_its_effect_commit_together(store: &Arc<dyn Store>, ring: &KeyRing) {
+    use kura_app::ports::{PaymentEventOutcome, Transition};
+    use kura_domain::OrderStatus;
+    kura::demo::ensure_catalog(store).await.unwrap();
+    let sku = "EKD-08-RD".to_string();
+    store.set_stock(&sku, 5).await.unwrap();
+    let price = store
+        .catalog_items(std::slice::from_ref(&sku))
+        .await
+        .unwrap()[0]
+        .price;
+    let mut o = order(ring, &sku, price, b"card");
+    o.status = OrderStatus::AwaitingPayment;
+    o.payment = kura_domain::PaymentMethod::Card;
+    assert_eq!(
+        store.place_order(&o, None, None).await.unwrap(),
+        PlaceOutcome::Placed
+    );
+    // A mail already in the outbox: storing it again fails inside the transaction, after the
+    // event row went in.
+    let taken = mail(ring, kura_app::new_id());
+    store.enqueue_mail(&taken).await.unwrap();
+    let paid = |mail| Transition {
+        order_id: o.id,
+        from: &[OrderStatus::AwaitingPayment],
+        to: OrderStatus::Paid,
+        restock: false,
+        mail,
+    };
+    let failed = store
+        .apply_payment_event("evt_1", now(), &paid(Some(&taken)))
+        .await;
+    assert!(failed.is_err(), "{failed:?}");
+    assert_eq!(
+        store.order_by_id(o.id).await.unwrap().unwrap().status,
+        OrderStatus::AwaitingPayment,
+        "{}: the order moved although its event failed",
+        store.backend()
+    );
+    // The retry is acted on: the failed attempt left no record of the event.
+    let receipt = mail(ring, kura_app::new_id());
+    assert_eq!(
+        store
+            .apply_payment_event("evt_1", now(), &paid(Some(&receipt)))
+            .await
+            .unwrap(),
+        PaymentEventOutcome::Applied { moved: true }
+    );
+    assert_eq!(
+        store.order_by_id(o.id).await.unwrap().unwrap().status,
+        OrderStatus::Paid
+    );
+    assert!(
+        store
+            .due_mail(i64::MAX, 1000)
+            .await
+            .unwrap()
+            .iter()
+            .any(|m| m.id == receipt.id),
+        "the mail of the move is stored with it"
+    );
+    // Now it is a repeat: nothing happens, and recording it alone says so too.
+    assert_eq!(
+        store
+            .apply_payment_event("evt_1", now(), &paid(None))
+            .await
+            .unwrap(),
+        PaymentEventOutcome::Seen
+    );
+    assert!(!store.record_payment_event("evt_1", now()).await.unwrap());
+    // A new event for an order no longer awaiting payment is recorded and moves nothing.
+    assert_eq!(
+        store
+            .apply_payment_event("evt_2", now(), &paid(None))
+            .await
+            .unwrap(),
+        PaymentEventOutcome::Applied { moved: false }
+    );
+}
+
 /// Two customers in the store, for stories that need owners.
 async fn two_customers(store: &Arc<dyn Store>, ring: &KeyRing) -> (i64, i64) {
     let (a, b) = (
@@ -913,6 +995,9 @@ stories! {
     sealed_rows_reseal_only_unchanged_rows => |store, ring, shop| super::sealed_rows(&store, &ring).await;
     schema_lists_every_sealed_column => |store, ring, shop| super::schema_lists_every_sealed_column(&shop).await;
     order_and_mail_commit_together => |store, ring, shop| super::order_and_mail_commit_together(&store, &ring).await;
+    payment_event_and_its_effect_commit_together => |store, ring, shop| {
+        super::payment_event_and_its_effect_commit_together(&store, &ring).await;
+    };
     idle_guest_carts_are_swept => |store, ring, shop| {
         let (a, _) = super::two_customers(&store, &ring).await;
         super::idle_guest_carts_are_swept(&store, a).await;
