@@ -45,7 +45,14 @@ pub struct MailOutbox {
     store: std::sync::Arc<dyn crate::ports::Store>,
     vault: std::sync::Arc<crate::vault::Vault>,
     clock: std::sync::Arc<dyn crate::clock::Clock>,
+    /// How long a claimed batch is this node's alone; longer than sending a batch takes.
+    lease_seconds: i64,
 }
+
+/// Mails claimed per round: few enough that a batch is sent well within its lease.
+const CLAIM_BATCH: u32 = 10;
+/// Batches one delivery round may send before the next round.
+const MAX_BATCHES_PER_ROUND: u32 = 20;
 
 #[derive(serde::Serialize, serde::Deserialize)]
 struct StoredMail {
@@ -79,7 +86,15 @@ impl MailOutbox {
             store,
             vault,
             clock,
+            lease_seconds: 600,
         }
+    }
+
+    /// How long a node holds the mails it claimed before another node may send them. A batch
+    /// must be sent within it, or a slow node's mail could go out twice.
+    pub fn with_lease_seconds(mut self, seconds: i64) -> Self {
+        self.lease_seconds = seconds.max(1);
+        self
     }
 
     pub async fn enqueue(&self, mail: &OutgoingMail) -> Result<(), crate::AppError> {
@@ -115,56 +130,66 @@ impl MailOutbox {
         Ok(record)
     }
 
-    /// Sends what is due. Returns (sent, failed attempts).
+    /// Sends what is due, claiming it first so that no other node sends the same mail.
+    /// Returns (sent, failed attempts).
     pub async fn deliver_due(&self, mailer: &dyn Mailer) -> Result<(u64, u64), crate::AppError> {
-        let now = self.clock.now();
         let (mut sent, mut failed) = (0, 0);
-        for record in self.store.due_mail(now, 50).await? {
-            let ring = self
-                .vault
-                .ring_holding(record.payload.key_id().unwrap_or(0));
-            let stored: StoredMail = match ring.open(
-                crate::sealed::col::OUTBOX_PAYLOAD,
-                record.id,
-                &record.payload,
-            ) {
-                Ok(plain) => match serde_json::from_slice(&plain) {
-                    Ok(m) => m,
-                    Err(_) => {
-                        self.store.mail_failed(record.id, now, true).await?;
+        // Batch after batch while full ones come back, each under its own lease.
+        for _ in 0..MAX_BATCHES_PER_ROUND {
+            let now = self.clock.now();
+            let lease = now + self.lease_seconds;
+            let batch = self.store.claim_mail(now, lease, CLAIM_BATCH).await?;
+            let full = batch.len() >= CLAIM_BATCH as usize;
+            for record in batch {
+                let ring = self
+                    .vault
+                    .ring_holding(record.payload.key_id().unwrap_or(0));
+                let stored: StoredMail = match ring.open(
+                    crate::sealed::col::OUTBOX_PAYLOAD,
+                    record.id,
+                    &record.payload,
+                ) {
+                    Ok(plain) => match serde_json::from_slice(&plain) {
+                        Ok(m) => m,
+                        Err(_) => {
+                            self.store.mail_failed(record.id, lease, now, true).await?;
+                            continue;
+                        }
+                    },
+                    Err(e) => {
+                        tracing::error!(target: "kura::mail", id = record.id, error = %e, "queued mail could not be opened");
+                        self.store.mail_failed(record.id, lease, now, true).await?;
                         continue;
                     }
-                },
-                Err(e) => {
-                    tracing::error!(target: "kura::mail", id = record.id, error = %e, "queued mail could not be opened");
-                    self.store.mail_failed(record.id, now, true).await?;
-                    continue;
+                };
+                let mail = OutgoingMail {
+                    to: stored.to,
+                    subject: stored.subject,
+                    text: stored.text,
+                    html: stored.html,
+                    kind: static_kind(&stored.kind),
+                };
+                match mailer.send(&mail).await {
+                    Ok(()) => {
+                        self.store.mail_sent(record.id).await?;
+                        tracing::info!(target: "kura::mail", kind = mail.kind, "mail sent");
+                        sent += 1;
+                    }
+                    Err(e) => {
+                        failed += 1;
+                        let attempt = usize::try_from(record.attempts).unwrap_or(usize::MAX);
+                        let give_up = matches!(e, MailError::Permanent(_))
+                            || attempt >= BACKOFF_SECONDS.len();
+                        let delay = BACKOFF_SECONDS.get(attempt).copied().unwrap_or(21_600);
+                        tracing::warn!(target: "kura::mail", kind = mail.kind, attempt = record.attempts + 1, give_up, error = %e, "mail not sent");
+                        self.store
+                            .mail_failed(record.id, lease, now + delay, give_up)
+                            .await?;
+                    }
                 }
-            };
-            let mail = OutgoingMail {
-                to: stored.to,
-                subject: stored.subject,
-                text: stored.text,
-                html: stored.html,
-                kind: static_kind(&stored.kind),
-            };
-            match mailer.send(&mail).await {
-                Ok(()) => {
-                    self.store.mail_sent(record.id).await?;
-                    tracing::info!(target: "kura::mail", kind = mail.kind, "mail sent");
-                    sent += 1;
-                }
-                Err(e) => {
-                    failed += 1;
-                    let attempt = usize::try_from(record.attempts).unwrap_or(usize::MAX);
-                    let give_up =
-                        matches!(e, MailError::Permanent(_)) || attempt >= BACKOFF_SECONDS.len();
-                    let delay = BACKOFF_SECONDS.get(attempt).copied().unwrap_or(21_600);
-                    tracing::warn!(target: "kura::mail", kind = mail.kind, attempt = record.attempts + 1, give_up, error = %e, "mail not sent");
-                    self.store
-                        .mail_failed(record.id, now + delay, give_up)
-                        .await?;
-                }
+            }
+            if !full {
+                break;
             }
         }
         Ok((sent, failed))

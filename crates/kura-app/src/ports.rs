@@ -253,11 +253,25 @@ pub trait OrderRepo: Send + Sync {
 #[async_trait]
 pub trait OutboxRepo: Send + Sync {
     async fn enqueue_mail(&self, mail: &OutboxRecord) -> Result<(), StoreError>;
+    /// Mails due at `now`, without claiming them (inspection and tests).
     async fn due_mail(&self, now: i64, limit: u32) -> Result<Vec<OutboxRecord>, StoreError>;
+    /// Claims up to `limit` mails due at `now` for the caller until `lease_until`: each one's
+    /// `next_attempt_at` becomes `lease_until`, so no other node finds it due before then, and
+    /// on PostgreSQL rows another node is claiming at that moment are skipped, not shared. A
+    /// node that dies holding a claim loses it when the lease runs out; another node sends.
+    async fn claim_mail(
+        &self,
+        now: i64,
+        lease_until: i64,
+        limit: u32,
+    ) -> Result<Vec<OutboxRecord>, StoreError>;
     async fn mail_sent(&self, id: i64) -> Result<(), StoreError>;
+    /// Schedules another attempt (or gives up) if the caller's claim (`lease_until`) still
+    /// holds the row; a claim that ran out and went to another node is left alone.
     async fn mail_failed(
         &self,
         id: i64,
+        lease_until: i64,
         next_attempt_at: i64,
         give_up: bool,
     ) -> Result<(), StoreError>;

@@ -55,6 +55,9 @@ pub struct MailSection {
     pub smtp_tls: String,
     pub smtp_username: String,
     pub smtp_password: String,
+    /// Seconds a node holds the mails it claimed for sending; when it dies, another node sends
+    /// them after this long.
+    pub lease_seconds: i64,
 }
 
 impl Default for CardSection {
@@ -79,6 +82,7 @@ impl Default for MailSection {
             smtp_tls: "none".into(),
             smtp_username: String::new(),
             smtp_password: String::new(),
+            lease_seconds: 600,
         }
     }
 }
@@ -373,6 +377,9 @@ impl Config {
         }
         if !matches!(self.mail.smtp_tls.as_str(), "none" | "starttls" | "tls") {
             bail!("mail.smtp_tls must be \"none\", \"starttls\" or \"tls\"");
+        }
+        if !(5..=86_400).contains(&self.mail.lease_seconds) {
+            bail!("mail.lease_seconds must be between 5 and 86400");
         }
         if self.card.minutes < 30 {
             bail!("card.minutes must be at least 30 (payment providers refuse shorter windows)");

@@ -134,11 +134,10 @@ pub async fn build_at(
         absolute_seconds: config.session.absolute_hours * 3600,
         ..SessionPolicy::default()
     };
-    let outbox = Arc::new(MailOutbox::new(
-        Arc::clone(&store),
-        Arc::clone(&vault),
-        Arc::clone(&clock),
-    ));
+    let outbox = Arc::new(
+        MailOutbox::new(Arc::clone(&store), Arc::clone(&vault), Arc::clone(&clock))
+            .with_lease_seconds(config.mail.lease_seconds),
+    );
     let notifier = Arc::new(MailNotifier {
         outbox: Arc::clone(&outbox),
         shop_name: config.shop.name.clone(),

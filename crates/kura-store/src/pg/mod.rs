@@ -31,6 +31,8 @@ mod dialect {
     pub(crate) const BEGIN_MIGRATION: &[&str] =
         &["BEGIN", "SELECT pg_advisory_xact_lock(7022365811)"];
     /// `a IS NOT DISTINCT FROM b` is true when both are NULL.
+    /// Claims skip rows another transaction holds instead of waiting for (or sharing) them.
+    pub(crate) const SKIP_LOCKED: &str = " FOR UPDATE SKIP LOCKED";
     pub(crate) const NULL_SAFE_EQ: &str = "IS NOT DISTINCT FROM";
 
     /// The ids of products matching every word: a case-insensitive substring match on the

@@ -622,6 +622,16 @@ async fn record_event(tx: &mut Conn, event_id: &str, now: i64) -> Result<bool, s
         == 1)
 }
 
+fn outbox_from_row(r: &DbRow) -> Result<OutboxRecord, sqlx::Error> {
+    Ok(OutboxRecord {
+        id: r.try_get("id")?,
+        kind: r.try_get("kind")?,
+        payload: Sealed::from_stored(r.try_get("payload")?),
+        attempts: r.try_get("attempts")?,
+        next_attempt_at: r.try_get("next_attempt_at")?,
+    })
+}
+
 /// A catalog item from a row with the variant's and product's columns.
 fn catalog_item(r: &DbRow) -> Result<CatalogItem, sqlx::Error> {
     Ok(CatalogItem {
@@ -893,17 +903,38 @@ impl OutboxRepo for This {
             .await
             .map_err(db_err)?;
         rows.iter()
-            .map(|r| {
-                Ok(OutboxRecord {
-                    id: r.try_get("id")?,
-                    kind: r.try_get("kind")?,
-                    payload: Sealed::from_stored(r.try_get("payload")?),
-                    attempts: r.try_get("attempts")?,
-                    next_attempt_at: r.try_get("next_attempt_at")?,
-                })
-            })
+            .map(outbox_from_row)
             .collect::<Result<_, sqlx::Error>>()
             .map_err(db_err)
+    }
+
+    async fn claim_mail(
+        &self,
+        now: i64,
+        lease_until: i64,
+        limit: u32,
+    ) -> Result<Vec<OutboxRecord>, StoreError> {
+        let sql = format!(
+            "UPDATE mail_outbox SET next_attempt_at = $1 WHERE id IN \
+             (SELECT id FROM mail_outbox WHERE failed = 0 AND next_attempt_at <= $2 \
+              ORDER BY next_attempt_at LIMIT $3{}) RETURNING *",
+            dialect::SKIP_LOCKED
+        );
+        let rows = write_tx!(self, |tx| {
+            sqlx::query(AssertSqlSafe(sql.clone()))
+                .bind(lease_until)
+                .bind(now)
+                .bind(i64::from(limit))
+                .fetch_all(&mut *tx)
+                .await?
+        })?;
+        let mut claimed = rows
+            .iter()
+            .map(outbox_from_row)
+            .collect::<Result<Vec<_>, sqlx::Error>>()
+            .map_err(db_err)?;
+        claimed.sort_by_key(|m| m.id);
+        Ok(claimed)
     }
 
     async fn mail_sent(&self, id: i64) -> Result<(), StoreError> {
@@ -918,14 +949,16 @@ impl OutboxRepo for This {
     async fn mail_failed(
         &self,
         id: i64,
+        lease_until: i64,
         next_attempt_at: i64,
         give_up: bool,
     ) -> Result<(), StoreError> {
         write_tx!(self, |tx| {
-            sqlx::query("UPDATE mail_outbox SET attempts = attempts + 1, next_attempt_at = $1, failed = $2 WHERE id = $3")
+            sqlx::query("UPDATE mail_outbox SET attempts = attempts + 1, next_attempt_at = $1, failed = $2 WHERE id = $3 AND next_attempt_at = $4")
                 .bind(next_attempt_at)
                 .bind(i64::from(give_up))
                 .bind(id)
+                .bind(lease_until)
                 .execute(&mut *tx)
                 .await?;
         })

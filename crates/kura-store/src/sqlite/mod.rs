@@ -41,6 +41,8 @@ mod dialect {
     /// The writer connection is the only writer; `IMMEDIATE` takes the file's write lock now.
     pub(crate) const BEGIN_MIGRATION: &[&str] = &["BEGIN IMMEDIATE"];
     /// `a IS b` is true when both are NULL.
+    /// One writer at a time: a claim never meets another in flight.
+    pub(crate) const SKIP_LOCKED: &str = "";
     pub(crate) const NULL_SAFE_EQ: &str = "IS";
 
     /// The ids of products matching every word: the FTS5 trigram index when each word has three

@@ -926,6 +926,76 @@ async fn payment_event_and_its_effect_commit_together(store: &Arc<dyn Store>, ri
     );
 }
 
+/// A claimed mail is the claimer's alone until its lease runs out, then anyone's; a claim
+/// that ran out cannot reschedule a mail another node holds.
+async fn mail_claims_do_not_overlap(store: &Arc<dyn Store>, ring: &KeyRing) {
+    let t = now();
+    let mut ids: Vec<i64> = Vec::new();
+    for _ in 0..8 {
+        let m = mail(ring, kura_app::new_id());
+        store.enqueue_mail(&m).await.unwrap();
+        ids.push(m.id);
+    }
+    ids.sort_unstable();
+    // Four claimers at once, two mails each: every mail goes to exactly one of them.
+    let claims = claim_concurrently(store, t, t + 100).await;
+    let mut got: Vec<i64> = claims.iter().flatten().map(|m| m.id).collect();
+    got.sort_unstable();
+    assert_eq!(
+        got,
+        ids,
+        "{}: claims overlapped or missed mails",
+        store.backend()
+    );
+    assert!(
+        claims
+            .iter()
+            .flatten()
+            .all(|m| m.next_attempt_at == t + 100)
+    );
+    // Held: nobody else finds them due.
+    assert!(store.claim_mail(t, t + 100, 10).await.unwrap().is_empty());
+    assert!(store.due_mail(t + 50, 10).await.unwrap().is_empty());
+    // The lease runs out: another node claims them all.
+    let again = store.claim_mail(t + 101, t + 200, 10).await.unwrap();
+    assert_eq!(again.len(), 8);
+    // The first claimer's late failure report changes nothing (its lease is gone)...
+    store
+        .mail_failed(ids[0], t + 100, t + 5000, true)
+        .await
+        .unwrap();
+    assert_eq!(store.due_mail(t + 200, 10).await.unwrap().len(), 8);
+    // ...the holder's does.
+    store
+        .mail_failed(ids[0], t + 200, t + 5000, false)
+        .await
+        .unwrap();
+    assert_eq!(store.due_mail(t + 200, 10).await.unwrap().len(), 7);
+    for id in &ids {
+        store.mail_sent(*id).await.unwrap();
+    }
+    assert!(store.due_mail(i64::MAX, 10).await.unwrap().is_empty());
+}
+
+/// Four concurrent claims of two mails each.
+async fn claim_concurrently(
+    store: &Arc<dyn Store>,
+    now: i64,
+    lease: i64,
+) -> Vec<Vec<kura_app::sealed::OutboxRecord>> {
+    let tasks: Vec<_> = (0..4)
+        .map(|_| {
+            let store = Arc::clone(store);
+            tokio::spawn(async move { store.claim_mail(now, lease, 2).await.unwrap() })
+        })
+        .collect();
+    let mut out = Vec::new();
+    for t in tasks {
+        out.push(t.await.unwrap());
+    }
+    out
+}
+
 /// Two customers in the store, for stories that need owners.
 async fn two_customers(store: &Arc<dyn Store>, ring: &KeyRing) -> (i64, i64) {
     let (a, b) = (
@@ -998,6 +1068,7 @@ stories! {
     payment_event_and_its_effect_commit_together => |store, ring, shop| {
         super::payment_event_and_its_effect_commit_together(&store, &ring).await;
     };
+    mail_claims_do_not_overlap => |store, ring, shop| super::mail_claims_do_not_overlap(&store, &ring).await;
     idle_guest_carts_are_swept => |store, ring, shop| {
         let (a, _) = super::two_customers(&store, &ring).await;
         super::idle_guest_carts_are_swept(&store, a).await;
