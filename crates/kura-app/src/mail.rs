@@ -36,6 +36,13 @@ pub enum MailError {
 #[async_trait]
 pub trait Mailer: Send + Sync {
     async fn send(&self, mail: &OutgoingMail) -> Result<(), MailError>;
+    /// Sends `mail` as the message named `reference`, a stable token of one outbox row, so a
+    /// repeated delivery (a node that died between the server's acceptance and recording it)
+    /// carries the same `Message-ID`. Transports without message ids just send.
+    async fn send_as(&self, mail: &OutgoingMail, reference: &str) -> Result<(), MailError> {
+        let _ = reference;
+        self.send(mail).await
+    }
 }
 
 /// The durable outbox: a mail is sealed into the database first, then delivered by a worker
@@ -130,6 +137,17 @@ impl MailOutbox {
         Ok(record)
     }
 
+    /// The stable reference of an outbox row's message: a keyed MAC of its id, so the id itself
+    /// is not shown to recipients.
+    fn message_reference(&self, id: i64) -> Result<String, crate::AppError> {
+        let mac = self.vault.ring().blind_index(
+            crate::sealed::col::OUTBOX_MESSAGE_ID,
+            &id.to_string(),
+            kura_seal::Normalize::Text,
+        )?;
+        Ok(hex::encode(mac.as_bytes().get(..16).unwrap_or_default()))
+    }
+
     /// Sends what is due, claiming it first so that no other node sends the same mail.
     /// Returns (sent, failed attempts).
     pub async fn deliver_due(&self, mailer: &dyn Mailer) -> Result<(u64, u64), crate::AppError> {
@@ -169,7 +187,8 @@ impl MailOutbox {
                     html: stored.html,
                     kind: static_kind(&stored.kind),
                 };
-                match mailer.send(&mail).await {
+                let reference = self.message_reference(record.id)?;
+                match mailer.send_as(&mail, &reference).await {
                     Ok(()) => {
                         self.store.mail_sent(record.id).await?;
                         tracing::info!(target: "kura::mail", kind = mail.kind, "mail sent");

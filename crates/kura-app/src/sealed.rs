@@ -55,6 +55,8 @@ pub mod col {
     pub const ORDER_EMAIL_BIDX: Column = Column::new("orders", "email_bidx");
     pub const ORDER_PHONE_BIDX: Column = Column::new("orders", "phone_bidx");
     pub const OUTBOX_PAYLOAD: Column = Column::new("mail_outbox", "payload");
+    /// Key of the stable Message-ID reference of an outbox row (never stored).
+    pub const OUTBOX_MESSAGE_ID: Column = Column::new("mail_outbox", "message_id");
 }
 
 pub const CUSTOMERS: SealedTable = SealedTable {

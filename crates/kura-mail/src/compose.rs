@@ -20,12 +20,26 @@ pub(crate) fn parse_from(from: &str) -> Option<Mailbox> {
 /// Builds the message. A recipient that does not parse is a permanent failure: retrying
 /// the same address cannot succeed.
 pub(crate) fn compose(mail: &OutgoingMail, from: &Mailbox) -> Result<Message, MailError> {
+    compose_as(mail, from, None)
+}
+
+/// As [`compose`], with the `Message-ID` made from `reference` when given: the same outbox row
+/// delivered twice (a node that died after the server accepted it, before it could record so)
+/// is then recognisably one message to the receiving system.
+pub(crate) fn compose_as(
+    mail: &OutgoingMail,
+    from: &Mailbox,
+    reference: Option<&str>,
+) -> Result<Message, MailError> {
     let to: Mailbox = mail
         .to
         .trim()
         .parse()
         .map_err(|_| MailError::Permanent("the recipient address is not valid".to_owned()))?;
-    let id = message_id(from)?;
+    let id = match reference.filter(|r| is_id_token(r)) {
+        Some(r) => format!("<{r}@{}>", from.email.domain()),
+        None => message_id(from)?,
+    };
     Message::builder()
         .from(from.clone())
         .to(to)
@@ -49,6 +63,13 @@ fn message_id(from: &Mailbox) -> Result<String, MailError> {
     getrandom::fill(&mut bytes)
         .map_err(|e| MailError::Temporary(format!("no randomness for the Message-ID: {e}")))?;
     Ok(format!("<{}@{}>", hex::encode(bytes), from.email.domain()))
+}
+
+/// A reference fit for a Message-ID's left side: 16 to 64 lower-case hex digits.
+fn is_id_token(r: &str) -> bool {
+    (16..=64).contains(&r.len())
+        && r.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// A subject is one line: control characters (a stray newline in a product name) become spaces.
@@ -102,6 +123,28 @@ mod tests {
         m.to = "not an address <<".to_owned();
         let err = compose(&m, &from()).expect_err("refused");
         assert!(matches!(err, MailError::Permanent(ref s) if !s.contains("not an address")));
+    }
+
+    #[test]
+    fn a_reference_makes_the_same_message_id_every_time() {
+        let reference = "00112233445566778899aabbccddeeff";
+        let a = compose_as(&mail(), &from(), Some(reference)).expect("composes");
+        let b = compose_as(&mail(), &from(), Some(reference)).expect("composes");
+        let header = |m: &Message| {
+            String::from_utf8_lossy(&m.formatted())
+                .lines()
+                .find(|l| l.starts_with("Message-ID:"))
+                .map(str::to_owned)
+        };
+        assert_eq!(header(&a), header(&b));
+        assert!(
+            header(&a).is_some_and(|h| h.contains(reference)),
+            "{:?}",
+            header(&a)
+        );
+        // Anything else (a header injection attempt, say) falls back to a random id.
+        let odd = compose_as(&mail(), &from(), Some("x>\r\nBcc: a@b")).expect("composes");
+        assert!(!header(&odd).unwrap_or_default().contains("Bcc"));
     }
 
     #[test]

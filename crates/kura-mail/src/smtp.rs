@@ -24,7 +24,7 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-use crate::compose::{compose, parse_from};
+use crate::compose::{compose, compose_as, parse_from};
 use crate::error::SmtpConfigError;
 
 /// How long one SMTP command may take before the attempt counts as a temporary failure.
@@ -136,7 +136,21 @@ impl SmtpMailer {
 #[async_trait]
 impl Mailer for SmtpMailer {
     async fn send(&self, mail: &OutgoingMail) -> Result<(), MailError> {
-        let message = compose(mail, &self.from)?;
+        self.send_message(mail, compose(mail, &self.from)?).await
+    }
+
+    async fn send_as(&self, mail: &OutgoingMail, reference: &str) -> Result<(), MailError> {
+        self.send_message(mail, compose_as(mail, &self.from, Some(reference))?)
+            .await
+    }
+}
+
+impl SmtpMailer {
+    async fn send_message(
+        &self,
+        mail: &OutgoingMail,
+        message: lettre::Message,
+    ) -> Result<(), MailError> {
         match self.transport.send(message).await {
             Ok(_) => {
                 tracing::info!(kind = mail.kind, "mail handed to the SMTP server");

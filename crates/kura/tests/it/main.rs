@@ -11,6 +11,7 @@ mod api;
 mod browser;
 mod cli;
 mod invariant;
+mod nodes;
 mod rotation;
 mod store_conformance;
 mod storefront;
