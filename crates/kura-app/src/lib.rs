@@ -12,6 +12,7 @@ pub mod customers;
 pub mod error;
 pub mod events;
 pub mod ids;
+pub mod key_checks;
 pub mod mail;
 pub mod orders;
 pub mod payments;

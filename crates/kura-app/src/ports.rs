@@ -10,8 +10,8 @@ use crate::accounts::{AccountTokenRecord, SavedAddressRecord, TokenPurpose};
 use crate::catalog::{CatalogItem, Category, Product, ProductPage};
 use crate::error::StoreError;
 use crate::sealed::{
-    CustomerCredentials, OrderRecord, OutboxRecord, PlaceOutcome, ResealedRow, SealedCustomer,
-    SealedRow, SealedTable, SessionRecord,
+    CustomerCredentials, KeyCheck, OrderRecord, OutboxRecord, PlaceOutcome, ResealedRow,
+    SealedCustomer, SealedRow, SealedTable, SessionRecord,
 };
 
 #[async_trait]
@@ -277,6 +277,16 @@ pub trait OutboxRepo: Send + Sync {
     ) -> Result<(), StoreError>;
 }
 
+/// The master keys the data uses (their check values, never the keys).
+#[async_trait]
+pub trait KeyCheckRepo: Send + Sync {
+    async fn key_checks(&self) -> Result<Vec<KeyCheck>, StoreError>;
+    /// Records a key's check value; one already recorded for that id stays as it is.
+    async fn record_key_check(&self, check: &KeyCheck) -> Result<(), StoreError>;
+    /// Forgets a retired key (nothing uses it any more).
+    async fn delete_key_check(&self, key_id: u32) -> Result<(), StoreError>;
+}
+
 /// Everything a shop needs from its database.
 #[async_trait]
 pub trait Store:
@@ -288,6 +298,7 @@ pub trait Store:
     + CartRepo
     + OrderRepo
     + OutboxRepo
+    + KeyCheckRepo
     + Send
     + Sync
     + 'static

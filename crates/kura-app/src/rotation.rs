@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use kura_seal::{BlindIndex, KeyId, KeyRing, Sealed};
 
+use crate::clock::{Clock, SystemClock};
 use crate::error::AppError;
 use crate::ports::Store;
 use crate::sealed::{ResealedRow, SEALED_TABLES, SealedRow, SealedTable};
@@ -181,6 +182,11 @@ pub async fn rotate(
         let mut material = vault.provider().load()?;
         let id = material.add_active_key()?;
         vault.provider().store(&material)?;
+        // Recorded at once (before any value is re-sealed under it), so a start with a copy of
+        // the key file from before this rotation is refused. Recorded after the file is
+        // written: a failed write must not leave the database asking for a key nobody holds.
+        let recorded = store.key_checks().await?;
+        crate::key_checks::record_new(store, &material, &recorded, SystemClock.now()).await?;
         vault.reload()?;
         id
     };
@@ -234,6 +240,11 @@ pub async fn retire_unused(
     }
     for id in &candidates {
         material.retire(*id)?;
+    }
+    // Forgotten by the database before the file drops them: a crash in between leaves a key
+    // the file holds and the database re-records, never one the database needs and lacks.
+    for id in &candidates {
+        store.delete_key_check(id.0).await?;
     }
     if !candidates.is_empty() {
         vault.provider().store(&material)?;

@@ -226,6 +226,17 @@ pub struct OrderLineRecord {
     pub tax: kura_domain::TaxRate,
 }
 
+/// A master key the data uses, as the database records it: the id and a check value that
+/// tells the right key file from another shop's or an outdated copy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyCheck {
+    pub key_id: u32,
+    pub check_value: [u8; 32],
+    /// Unix seconds when the key was created (from the key file), to name it in messages.
+    pub key_created_at: i64,
+    pub recorded_at: i64,
+}
+
 /// What placing an order did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PlaceOutcome {

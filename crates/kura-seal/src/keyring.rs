@@ -318,12 +318,36 @@ impl KeyRing {
         };
         expected.len() == token.len() && bool::from(expected.as_bytes().ct_eq(token.as_bytes()))
     }
+
+    /// The check value of master key `id`: an HMAC of a fixed label under a key derived for
+    /// this purpose alone. The database records it, so that a start with a missing, foreign or
+    /// outdated key file is refused; it tells nothing about the key itself.
+    pub fn check_value(&self, id: KeyId) -> Option<[u8; 32]> {
+        let keys = self.keys.get(&id)?;
+        let mut key = Zeroizing::new([0u8; 32]);
+        keys.hkdf
+            .expand(b"kura/key-check", key.as_mut_slice())
+            .ok()?;
+        let mut mac = <HmacSha256 as KeyInit>::new_from_slice(key.as_slice()).ok()?;
+        mac.update(b"kura master key check v1");
+        Some(mac.finalize().into_bytes().into())
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn check_values_tell_keys_apart_and_repeat() {
+        let a = KeyRing::ephemeral().unwrap();
+        let b = KeyRing::ephemeral().unwrap();
+        let id = a.active_key_id();
+        assert_eq!(a.check_value(id), a.check_value(id));
+        assert_ne!(a.check_value(id), b.check_value(b.active_key_id()));
+        assert!(a.check_value(KeyId(999)).is_none());
+    }
 
     const NAME: Column = Column::new("customers", "family_name");
     const EMAIL: Column = Column::new("customers", "email");

@@ -52,6 +52,11 @@ macro_rules! migrations {
                 "cart_sweep",
                 include_str!(concat!("../migrations/", $backend, "/0004_cart_sweep.sql")),
             ),
+            (
+                5,
+                "key_checks",
+                include_str!(concat!("../migrations/", $backend, "/0005_key_checks.sql")),
+            ),
         ]
     };
 }

@@ -1,4 +1,4 @@
-//! `kura keys status|rotate|retire`.
+//! `kura keys init|status|rotate|retire`.
 
 use std::io::IsTerminal;
 use std::time::Duration;
@@ -10,9 +10,29 @@ use kura_app::{SecurityEvent, SecurityEventKind, SecurityEvents};
 use crate::config::Config;
 use crate::shop;
 
+pub async fn init(config: &Config) -> anyhow::Result<()> {
+    if shop::init_keys(config).await? {
+        println!(
+            "Created the master key file {} (mode 0600). Back it up apart from the database: \
+             whoever has both can read every sealed field; without it the data cannot be opened.",
+            config.keys.file.display()
+        );
+    } else {
+        let vault = shop::open_vault(config)?;
+        let store = shop::open_store(config).await?;
+        shop::check_keys(config, store.as_ref(), &vault).await?;
+        println!(
+            "The key file {} exists and matches the database; nothing to do.",
+            config.keys.file.display()
+        );
+    }
+    Ok(())
+}
+
 pub async fn status(config: &Config) -> anyhow::Result<()> {
     let vault = shop::open_vault(config)?;
     let store = shop::open_store(config).await?;
+    shop::check_keys(config, store.as_ref(), &vault).await?;
     let material = vault.provider().load()?;
     let usage = rotation::key_usage(store.as_ref()).await?;
     println!("key file: {}", config.keys.file.display());
@@ -49,6 +69,7 @@ pub async fn status(config: &Config) -> anyhow::Result<()> {
 pub async fn rotate(config: &Config, batch: u32) -> anyhow::Result<()> {
     let vault = shop::open_vault(config)?;
     let store = shop::open_store(config).await?;
+    shop::check_keys(config, store.as_ref(), &vault).await?;
     let events = kura_app::LogEvents::default();
     events.record(SecurityEvent::new(SecurityEventKind::KeyRotationStarted));
     let terminal = std::io::stderr().is_terminal();
@@ -98,6 +119,7 @@ pub async fn rotate(config: &Config, batch: u32) -> anyhow::Result<()> {
 pub async fn retire(config: &Config) -> anyhow::Result<()> {
     let vault = shop::open_vault(config)?;
     let store = shop::open_store(config).await?;
+    shop::check_keys(config, store.as_ref(), &vault).await?;
     match rotation::retire_unused(store.as_ref(), &vault).await? {
         Ok(ids) if ids.is_empty() => println!("No key to retire: only the active key is held."),
         Ok(ids) => {

@@ -134,6 +134,11 @@ enum OrdersCommand {
 
 #[derive(Subcommand)]
 enum KeysCommand {
+    /// Create the master key file of a new shop (refused when the database already has data).
+    Init {
+        #[command(flatten)]
+        shop: ShopArgs,
+    },
     /// Show each key and how many sealed values and blind indexes use it.
     Status {
         #[command(flatten)]
@@ -245,6 +250,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let mut config = Config::load(Some(&dir), None, &env_pairs())?;
             init_logging(Some(&config));
             config.server.listen = listen;
+            shop::init_keys(&config).await?;
             if no_serve {
                 let state = shop::build(&config).await?;
                 demo::seed(&state, customers, orders).await?;
@@ -334,6 +340,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Command::Keys { command } => match command {
+            KeysCommand::Init { shop } => {
+                let config = load(&shop)?;
+                init_logging(Some(&config));
+                keys::init(&config).await
+            }
             KeysCommand::Status { shop } => {
                 let config = load(&shop)?;
                 init_logging(Some(&config));

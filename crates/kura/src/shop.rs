@@ -42,19 +42,78 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
     Ok(store)
 }
 
-/// Loads the key file, creating it (mode 0600) on first start.
+/// Loads the key file. It must exist: only `kura keys init` and `kura demo` create one (see
+/// [`init_keys`]), so a missing volume or a wrong path never starts a shop under a new key.
 pub fn open_vault(config: &Config) -> anyhow::Result<Arc<Vault>> {
-    let provider = FileKeyProvider::new(&config.keys.file);
-    let (_, created) = provider
-        .load_or_create()
-        .context("cannot load the master key file")?;
-    if created {
-        tracing::info!(target: "kura::keys", path = %config.keys.file.display(), "created a new master key file (mode 0600); back it up apart from the database");
+    let path = &config.keys.file;
+    if !path.exists() {
+        anyhow::bail!(
+            "there is no master key file at {}: a shop's data opens only with the key file it was sealed with. \
+             If the shop has data, restore its key file (or mount the volume that holds it) and check keys.file; \
+             if this is a new shop, create one with `kura keys init`",
+            path.display()
+        );
     }
-    Ok(Arc::new(Vault::new(
-        Arc::new(provider),
-        Duration::from_secs(config.keys.reload_seconds),
-    )?))
+    let provider = FileKeyProvider::new(path);
+    Ok(Arc::new(
+        Vault::new(
+            Arc::new(provider),
+            Duration::from_secs(config.keys.reload_seconds),
+        )
+        .context("cannot load the master key file")?,
+    ))
+}
+
+/// Creates the key file (mode 0600) of a new shop: only when it is missing and the database
+/// holds no data and knows no key, so a shop can never be split between two keys. Returns
+/// whether a file was created.
+pub async fn init_keys(config: &Config) -> anyhow::Result<bool> {
+    let path = &config.keys.file;
+    if path.exists() {
+        return Ok(false);
+    }
+    let store = open_store(config).await?;
+    let recorded = store.key_checks().await?;
+    if let Some(k) = recorded.first() {
+        anyhow::bail!(
+            "the database already uses master key {} and more; a new key file would split the shop in two: \
+             restore the shop's key file to {} instead",
+            k.key_id,
+            path.display()
+        );
+    }
+    if store.count_customers().await? > 0 || store.count_orders().await? > 0 {
+        anyhow::bail!(
+            "the database already holds sealed data; a new key file could not open it: \
+             restore the shop's key file to {} instead",
+            path.display()
+        );
+    }
+    let (material, created) = FileKeyProvider::new(path)
+        .load_or_create()
+        .context("cannot create the master key file")?;
+    let recorded = store.key_checks().await?;
+    kura_app::key_checks::record_new(store.as_ref(), &material, &recorded, SystemClock.now())
+        .await?;
+    if created {
+        tracing::info!(target: "kura::keys", path = %path.display(), "created a new master key file (mode 0600); back it up apart from the database");
+    }
+    Ok(created)
+}
+
+/// Refuses a key file that cannot open this database's data (missing key, another shop's,
+/// an older copy), naming the key the database needs; records keys it does not know yet.
+pub async fn check_keys(config: &Config, store: &dyn Store, vault: &Vault) -> anyhow::Result<()> {
+    let material = vault
+        .provider()
+        .load()
+        .context("cannot load the master key file")?;
+    if let Err(mismatch) =
+        kura_app::key_checks::verify_and_record(store, &material, SystemClock.now()).await?
+    {
+        anyhow::bail!("{mismatch} (key file: {})", config.keys.file.display());
+    }
+    Ok(())
 }
 
 pub fn passwords(config: &Config) -> anyhow::Result<Passwords> {
@@ -124,6 +183,7 @@ pub async fn build_at(
 ) -> anyhow::Result<AppState> {
     let vault = open_vault(config)?;
     let store = open_store(config).await?;
+    check_keys(config, store.as_ref(), &vault).await?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let events: Arc<dyn SecurityEvents> = Arc::new(LogEvents::with_pseudonyms(
         Arc::clone(&vault),

@@ -3,9 +3,10 @@
 
 use async_trait::async_trait;
 use kura_app::error::StoreError;
-use kura_app::ports::{CustomerRepo, SealedRowRepo, SessionRepo};
+use kura_app::ports::{CustomerRepo, KeyCheckRepo, SealedRowRepo, SessionRepo};
 use kura_app::sealed::{
-    CustomerCredentials, ResealedRow, SealedCustomer, SealedRow, SealedTable, SessionRecord,
+    CustomerCredentials, KeyCheck, ResealedRow, SealedCustomer, SealedRow, SealedTable,
+    SessionRecord,
 };
 use kura_seal::{BlindIndex, PasswordHash, Sealed};
 use sqlx::{AssertSqlSafe, Row};
@@ -362,5 +363,54 @@ impl SealedRowRepo for This {
             .await
             .map_err(db_err)?;
         Ok(u64::try_from(n).unwrap_or(0))
+    }
+}
+
+#[async_trait]
+impl KeyCheckRepo for This {
+    async fn key_checks(&self) -> Result<Vec<KeyCheck>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM key_checks ORDER BY key_id")
+            .fetch_all(self.reads())
+            .await
+            .map_err(db_err)?;
+        rows.iter()
+            .map(|r| {
+                let value: Vec<u8> = r.try_get("check_value")?;
+                Ok(KeyCheck {
+                    key_id: u32::try_from(r.try_get::<i64, _>("key_id")?)
+                        .map_err(|_| sqlx::Error::Decode("key id out of range".into()))?,
+                    check_value: value
+                        .try_into()
+                        .map_err(|_| sqlx::Error::Decode("check value length".into()))?,
+                    key_created_at: r.try_get("key_created_at")?,
+                    recorded_at: r.try_get("recorded_at")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(db_err)
+    }
+
+    async fn record_key_check(&self, c: &KeyCheck) -> Result<(), StoreError> {
+        write_tx!(self, |tx| {
+            sqlx::query(
+                "INSERT INTO key_checks (key_id, check_value, key_created_at, recorded_at) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (key_id) DO NOTHING",
+            )
+            .bind(i64::from(c.key_id))
+            .bind(c.check_value.to_vec())
+            .bind(c.key_created_at)
+            .bind(c.recorded_at)
+            .execute(&mut *tx)
+            .await?;
+        })
+    }
+
+    async fn delete_key_check(&self, key_id: u32) -> Result<(), StoreError> {
+        write_tx!(self, |tx| {
+            sqlx::query("DELETE FROM key_checks WHERE key_id = $1")
+                .bind(i64::from(key_id))
+                .execute(&mut *tx)
+                .await?;
+        })
     }
 }

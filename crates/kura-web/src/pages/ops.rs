@@ -18,18 +18,31 @@ pub async fn healthz_get() -> &'static str {
     "ok"
 }
 
-/// Readiness: the database answers and the key ring is loaded.
+/// Readiness: the database answers and the key ring holds every master key the data uses,
+/// each matching its recorded check value (a key file swapped for another shop's or an older
+/// copy makes the node unready, so a load balancer sends it no customers).
 pub async fn readyz_get(State(state): State<AppState>) -> Response {
-    match state.store.ping().await {
-        Ok(()) if state.vault.ring().key_ids().count() > 0 => {
-            (StatusCode::OK, "ready").into_response()
-        }
-        Ok(()) => (StatusCode::SERVICE_UNAVAILABLE, "no keys").into_response(),
+    let recorded = match state.store.key_checks().await {
+        Ok(r) => r,
         Err(e) => {
             tracing::warn!(target: "kura::ops", error = %e, "not ready: database");
-            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
+            return (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response();
         }
+    };
+    let ring = state.vault.ring();
+    if ring.key_ids().count() == 0 || recorded.is_empty() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "no keys").into_response();
     }
+    let wrong = kura_app::key_checks::mismatches(&recorded, &ring);
+    if let Some(first) = wrong.first() {
+        tracing::error!(target: "kura::ops", error = %first, "not ready: the key file does not match the data");
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "key file does not match the data",
+        )
+            .into_response();
+    }
+    (StatusCode::OK, "ready").into_response()
 }
 
 const CSS: &str = include_str!("../../assets/kura.css");

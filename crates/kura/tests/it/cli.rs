@@ -337,3 +337,102 @@ fn keys_status_shows_the_active_key() {
         "exactly one active key:\n{stdout}"
     );
 }
+
+/// `kura serve` on `dir`, expected to refuse to start: its stderr. A server that starts instead
+/// is killed and the test fails.
+fn serve_refused(dir: &Path) -> String {
+    let mut child = kura()
+        .args(["serve", "--listen", "127.0.0.1:0", "--dir"])
+        .arg(dir)
+        .env("KURA_SERVER_METRICS_LISTEN", "")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut err = String::new();
+            child
+                .stderr
+                .take()
+                .unwrap()
+                .read_to_string(&mut err)
+                .unwrap();
+            assert!(!status.success(), "serve exited successfully: {err}");
+            return err;
+        }
+        if start.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            panic!("kura serve started although it should have refused the key file");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_missing_key_file_never_starts_a_shop_nor_gets_replaced() {
+    let parent = tempfile::tempdir().unwrap();
+    let dir = demo_dir(parent.path());
+    let key = dir.join("kura.key");
+    std::fs::rename(&key, parent.path().join("kura.key.saved")).unwrap();
+
+    let err = serve_refused(&dir);
+    assert!(
+        err.contains("no master key file") && err.contains("kura keys init"),
+        "{err}"
+    );
+    assert!(!key.exists(), "serve created a key file");
+    // Nor may `keys init` make one for a database that has data.
+    let (out, _, err) = run(kura().args(["keys", "init", "--dir"]).arg(&dir));
+    assert!(!out.status.success());
+    assert!(err.contains("split the shop"), "{err}");
+    assert!(
+        !key.exists(),
+        "keys init created a key file over existing data"
+    );
+
+    // The real file back: the shop starts again.
+    std::fs::rename(parent.path().join("kura.key.saved"), &key).unwrap();
+    let out = run_ok(kura().args(["keys", "init", "--dir"]).arg(&dir));
+    assert!(out.contains("matches the database"), "{out}");
+}
+
+#[test]
+fn another_shops_key_file_is_refused_by_name() {
+    let parent = tempfile::tempdir().unwrap();
+    let ours = demo_dir(parent.path());
+    let theirs = parent.path().join("other");
+    run_ok(kura().args(["demo", "--no-serve", "--dir"]).arg(&theirs));
+    std::fs::copy(theirs.join("kura.key"), ours.join("kura.key")).unwrap();
+
+    let err = serve_refused(&ours);
+    assert!(
+        err.contains("another shop") && err.contains("master key 1") && err.contains("UTC"),
+        "{err}"
+    );
+    let (out, _, err) = run(kura().args(["keys", "status", "--dir"]).arg(&ours));
+    assert!(!out.status.success());
+    assert!(err.contains("another shop"), "{err}");
+}
+
+#[test]
+fn an_older_key_file_from_before_a_rotation_is_refused() {
+    let parent = tempfile::tempdir().unwrap();
+    let dir = demo_dir(parent.path());
+    let old = parent.path().join("kura.key.before-rotation");
+    std::fs::copy(dir.join("kura.key"), &old).unwrap();
+    run_ok(
+        kura()
+            .args(["keys", "rotate", "--dir"])
+            .arg(&dir)
+            .env("KURA_KEYS_RELOAD_SECONDS", "1"),
+    );
+    std::fs::copy(&old, dir.join("kura.key")).unwrap();
+
+    let err = serve_refused(&dir);
+    assert!(
+        err.contains("master key 2") && err.contains("older copy"),
+        "{err}"
+    );
+}

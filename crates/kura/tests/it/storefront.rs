@@ -642,6 +642,7 @@ async fn card_orders_are_paid_only_by_a_genuine_notification_and_expire_otherwis
         secrecy::SecretString::from(secret.to_string()),
     ))
     .unwrap();
+    kura::shop::init_keys(&config).await.unwrap();
     let state = kura::shop::build_at(&config, "http://shop.test", Some(Arc::new(gateway)))
         .await
         .unwrap();

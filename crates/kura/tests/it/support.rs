@@ -81,6 +81,7 @@ pub async fn shop_with(db_url: Option<&str>, tweak: impl FnOnce(&mut Config)) ->
     let dir = tempfile::tempdir().unwrap();
     let mut config = test_config(dir.path(), db_url);
     tweak(&mut config);
+    kura::shop::init_keys(&config).await.unwrap();
     let state = kura::shop::build(&config).await.unwrap();
     let router = kura_web::router(Arc::clone(&state));
     TestShop {

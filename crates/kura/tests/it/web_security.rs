@@ -810,6 +810,25 @@ async fn health_and_readiness_answer() {
     );
 }
 
+/// A key file swapped at run time for another shop's leaves the node unready: the ring no
+/// longer holds the key the data was sealed with.
+#[tokio::test]
+async fn readiness_fails_when_the_key_file_no_longer_matches_the_data() {
+    let shop = support::sqlite_shop().await;
+    let other = support::sqlite_shop().await;
+    let mut client = Client::new(&shop.router);
+    assert_eq!(client.get("/readyz").await.status, StatusCode::OK);
+    let ours = std::fs::read(&shop.config.keys.file).unwrap();
+    std::fs::copy(&other.config.keys.file, &shop.config.keys.file).unwrap();
+    shop.state.vault.reload().unwrap();
+    let ready = client.get("/readyz").await;
+    assert_eq!(ready.status, StatusCode::SERVICE_UNAVAILABLE);
+    // The shop's own file back: ready again.
+    std::fs::write(&shop.config.keys.file, ours).unwrap();
+    shop.state.vault.reload().unwrap();
+    assert_eq!(client.get("/readyz").await.status, StatusCode::OK);
+}
+
 /// A client IP kept beyond a day is personal data: security events name it only by a keyed
 /// pseudonym that is the same all day for one address and differs between addresses.
 #[tokio::test]

@@ -45,6 +45,7 @@ impl LiveShop {
         ))
         .unwrap();
         let gateway: Arc<dyn kura_app::payments::PaymentGateway> = Arc::new(gateway);
+        kura::shop::init_keys(&config).await.unwrap();
         let state = kura::shop::build_at(&config, &base, Some(gateway))
             .await
             .unwrap();

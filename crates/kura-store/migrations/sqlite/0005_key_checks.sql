@@ -1,0 +1,8 @@
+-- Each master key the data uses, by id, with a check value (an HMAC of a fixed label under a key
+-- derived from it, never the key): a start with a missing, foreign or outdated key file is refused.
+CREATE TABLE key_checks (
+    key_id          INTEGER PRIMARY KEY NOT NULL,
+    check_value     BLOB NOT NULL,
+    key_created_at  INTEGER NOT NULL,
+    recorded_at     INTEGER NOT NULL
+) STRICT;
