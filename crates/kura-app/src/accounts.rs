@@ -20,7 +20,7 @@ use std::sync::Mutex;
 use kura_seal::{Column, Sealed};
 
 /// The sealed column of a saved delivery address (one JSON `Person` record per row).
-pub const ADDRESS_RECORD: Column = Column::new("customer_addresses", "record");
+pub const ADDRESS_RECORD: Column = crate::sealed::col::ADDRESS_RECORD;
 
 /// What a one-time account token is good for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -424,11 +424,11 @@ impl Orders {
         let ring = self
             .vault
             .ring_holding(rec.access_token.key_id().unwrap_or(0));
-        let token = ring.open_string(col::ORDER_TOKEN, rec.id, &rec.access_token)?;
+        let mut token = ring.open_string(col::ORDER_TOKEN, rec.id, &rec.access_token)?;
         Ok(PlacedOrder {
             id: rec.id,
             number: rec.number,
-            token,
+            token: std::mem::take(&mut *token),
             status: rec.status,
             total: rec.totals.total,
             payment_url: rec

@@ -25,13 +25,26 @@ pub struct SealedTable {
 }
 
 impl SealedTable {
+    /// The sealed column `name` of this table, padded as [`col::SEALED`] declares it (a name
+    /// missing there gets free-text buckets; a test keeps the two lists in step).
     pub fn column(&self, name: &'static str) -> Column {
-        Column::new(self.table, name)
+        col::SEALED
+            .iter()
+            .copied()
+            .find(|c| c.table == self.table && c.column == name)
+            .unwrap_or(Column::new(self.table, name))
     }
 }
 
+/// Every column in the schema, as code seals it. How a column is padded is declared here, once:
+/// enum-like values (codes, dates, postal codes, phone numbers) use [`Column::fixed`] with
+/// [`col::ENUM_WIDTH`], so every value of the column seals to one length; free text and JSON
+/// records use [`Column::new`] and are padded to length buckets (see [`kura_seal::Padding`]).
 pub mod col {
     use kura_seal::Column;
+    /// Padded length of enum-like values: the longest (`female`, `1990-01-31`, an 11-digit
+    /// phone number) plus the padding mark fit with room to spare.
+    pub const ENUM_WIDTH: u16 = 16;
     /// Key of the daily pseudonyms that stand for client IPs in log lines (never stored).
     pub const LOG_IP: Column = Column::new("log", "client_ip");
     pub const FAMILY_NAME: Column = Column::new("customers", "family_name");
@@ -39,13 +52,13 @@ pub mod col {
     pub const FAMILY_NAME_KANA: Column = Column::new("customers", "family_name_kana");
     pub const GIVEN_NAME_KANA: Column = Column::new("customers", "given_name_kana");
     pub const EMAIL: Column = Column::new("customers", "email");
-    pub const PHONE: Column = Column::new("customers", "phone");
-    pub const POSTAL_CODE: Column = Column::new("customers", "postal_code");
-    pub const PREFECTURE: Column = Column::new("customers", "prefecture");
+    pub const PHONE: Column = Column::fixed("customers", "phone", ENUM_WIDTH);
+    pub const POSTAL_CODE: Column = Column::fixed("customers", "postal_code", ENUM_WIDTH);
+    pub const PREFECTURE: Column = Column::fixed("customers", "prefecture", ENUM_WIDTH);
     pub const ADDRESS1: Column = Column::new("customers", "address1");
     pub const ADDRESS2: Column = Column::new("customers", "address2");
-    pub const BIRTH_DATE: Column = Column::new("customers", "birth_date");
-    pub const GENDER: Column = Column::new("customers", "gender");
+    pub const BIRTH_DATE: Column = Column::fixed("customers", "birth_date", ENUM_WIDTH);
+    pub const GENDER: Column = Column::fixed("customers", "gender", ENUM_WIDTH);
     pub const EMAIL_BIDX: Column = Column::new("customers", "email_bidx");
     pub const PHONE_BIDX: Column = Column::new("customers", "phone_bidx");
     pub const SESSION_DATA: Column = Column::new("sessions", "data");
@@ -57,6 +70,30 @@ pub mod col {
     pub const OUTBOX_PAYLOAD: Column = Column::new("mail_outbox", "payload");
     /// Key of the stable Message-ID reference of an outbox row (never stored).
     pub const OUTBOX_MESSAGE_ID: Column = Column::new("mail_outbox", "message_id");
+    /// A saved delivery address of an account (one JSON `Person` record per row).
+    pub const ADDRESS_RECORD: Column = Column::new("customer_addresses", "record");
+
+    /// Every sealed (not blind-index) column, for key rotation and the tests.
+    pub const SEALED: &[Column] = &[
+        FAMILY_NAME,
+        GIVEN_NAME,
+        FAMILY_NAME_KANA,
+        GIVEN_NAME_KANA,
+        EMAIL,
+        PHONE,
+        POSTAL_CODE,
+        PREFECTURE,
+        ADDRESS1,
+        ADDRESS2,
+        BIRTH_DATE,
+        GENDER,
+        SESSION_DATA,
+        ORDER_BUYER,
+        ORDER_RECIPIENT,
+        ORDER_TOKEN,
+        OUTBOX_PAYLOAD,
+        ADDRESS_RECORD,
+    ];
 }
 
 pub const CUSTOMERS: SealedTable = SealedTable {
@@ -279,4 +316,106 @@ pub fn blind_source(text: &str, json_path: &[&str]) -> Option<String> {
         value = value.get_mut(*key)?.take();
     }
     value.as_str().map(str::to_string)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use kura_domain::{
+        AddressLine, BirthDate, CustomerProfile, Email, Gender, Kana, Person, PersonName, Phone,
+        PostalCode, Prefecture,
+    };
+    use kura_seal::{KeyRing, Padding};
+
+    use super::*;
+    use crate::Customers;
+
+    #[test]
+    fn every_sealed_column_of_the_schema_declares_its_padding() {
+        let mut schema = BTreeSet::new();
+        for table in SEALED_TABLES {
+            for name in table.sealed {
+                schema.insert((table.table, *name));
+                assert!(
+                    col::SEALED
+                        .iter()
+                        .any(|c| c.table == table.table && c.column == *name),
+                    "{}.{name} is sealed but not declared in col::SEALED",
+                    table.table
+                );
+            }
+        }
+        let declared: BTreeSet<_> = col::SEALED.iter().map(|c| (c.table, c.column)).collect();
+        assert_eq!(declared, schema);
+        assert_eq!(
+            CUSTOMERS.column("gender").padding(),
+            Padding::Fixed(col::ENUM_WIDTH)
+        );
+        assert_eq!(CUSTOMERS.column("family_name").padding(), Padding::Buckets);
+    }
+
+    fn profile(n: u8, gender: Option<Gender>) -> CustomerProfile {
+        let phone = if n % 2 == 0 {
+            "0312345678"
+        } else {
+            "09012345678"
+        };
+        CustomerProfile {
+            person: Person {
+                family_name: PersonName::parse(["林", "勅使河原"][usize::from(n % 2)]).unwrap(),
+                given_name: PersonName::parse("瑞穂").unwrap(),
+                family_name_kana: Kana::parse("カブラギ").unwrap(),
+                given_name_kana: Kana::parse("ミズホ").unwrap(),
+                postal_code: PostalCode::parse(&format!("{:07}", 1_000_001 + u32::from(n)))
+                    .unwrap(),
+                prefecture: Prefecture::try_from(n % 47 + 1).unwrap(),
+                address1: AddressLine::parse("千代田区千代田1-1").unwrap(),
+                address2: None,
+                phone: Phone::parse(phone).unwrap(),
+            },
+            email: Email::parse(&format!("c{n}@example.jp")).unwrap(),
+            birth_date: Some(
+                BirthDate::parse(
+                    &format!("19{:02}-{}-{}", n % 100, n % 12 + 1, n % 28 + 1),
+                    (2026, 1, 1),
+                )
+                .unwrap(),
+            ),
+            gender,
+        }
+    }
+
+    /// A copy of the database must not tell a customer's gender, prefecture, birth date, postal
+    /// code or phone kind from the length of the sealed value.
+    #[test]
+    fn enum_like_customer_fields_seal_to_one_length_per_column() {
+        let ring = KeyRing::ephemeral().unwrap();
+        let mut lengths: BTreeMap<&str, BTreeSet<usize>> = BTreeMap::new();
+        let genders = [Gender::Female, Gender::Male, Gender::Other];
+        for n in 0..94u8 {
+            let gender = genders[usize::from(n) % 3];
+            let p = profile(n, Some(gender));
+            let sealed = Customers::seal(&ring, i64::from(n), &p, None, 0).unwrap();
+            for (name, value) in [
+                ("gender", sealed.gender.as_ref().unwrap()),
+                ("prefecture", &sealed.prefecture),
+                ("birth_date", sealed.birth_date.as_ref().unwrap()),
+                ("postal_code", &sealed.postal_code),
+                ("phone", &sealed.phone),
+                ("family_name", &sealed.family_name),
+            ] {
+                lengths
+                    .entry(name)
+                    .or_default()
+                    .insert(value.as_bytes().len());
+            }
+            // And everything opens back to what went in.
+            assert_eq!(Customers::open(&ring, &sealed).unwrap(), p);
+        }
+        for (name, seen) in &lengths {
+            assert_eq!(seen.len(), 1, "{name} sealed to lengths {seen:?}");
+        }
+    }
 }

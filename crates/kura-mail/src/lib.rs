@@ -24,7 +24,7 @@ mod smtp;
 pub use error::{OutboxError, RenderError, SmtpConfigError};
 pub use kura_app::mail::{MailError, Mailer, OutgoingMail};
 pub use lang::Lang;
-pub use outbox::OutboxMailer;
+pub use outbox::{OutboxMailer, prune_outbox};
 pub use render::order::{BankAccount, OrderConfirmation, OrderLine};
 pub use render::reset::PasswordReset;
 pub use render::shipping::{ShippedItem, ShippingNotice};

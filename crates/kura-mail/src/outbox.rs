@@ -1,5 +1,7 @@
 //! The demo transport: each mail becomes an `.eml` file (the exact RFC 5322 message SMTP would
-//! carry) in a folder that anyone running the demo can open with a mail reader.
+//! carry) in a folder that anyone running the demo can open with a mail reader. The files hold
+//! personal data in plain text, so a shop uses this transport only when configured to, and
+//! prunes them ([`prune_outbox`]).
 //!
 //! Guarantees:
 //! - The folder is created with mode 0700; an existing folder that group or others can read is
@@ -8,12 +10,14 @@
 //!   synced, then renamed to `.eml`, so a reader never sees half a mail.
 //! - File names are a UTC timestamp plus a random suffix (`20250102T030405Z-9f3a….eml`); they
 //!   never hold the recipient or anything else from the mail.
+//! - [`prune_outbox`] deletes the mail files (`.eml`, and `.tmp` left by a crash) last modified
+//!   longer ago than the given age, and nothing else in the folder.
 
 use std::fs::{self, DirBuilder, OpenOptions};
-use std::io::Write;
+use std::io::{ErrorKind, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use kura_app::mail::{MailError, Mailer, OutgoingMail};
@@ -74,6 +78,46 @@ impl Mailer for OutboxMailer {
             }
         }
     }
+}
+
+/// Deletes the mail files in the outbox folder `dir` last modified more than `keep` ago, and
+/// returns how many it deleted. Files that are not mails (another extension, folders, links)
+/// are left alone; a file that disappears meanwhile is not an error. Blocking: call it from a
+/// blocking task.
+pub fn prune_outbox(dir: &Path, keep: Duration) -> std::io::Result<usize> {
+    prune_before(
+        dir,
+        SystemTime::now().checked_sub(keep).unwrap_or(UNIX_EPOCH),
+    )
+}
+
+fn prune_before(dir: &Path, cutoff: SystemTime) -> std::io::Result<usize> {
+    let mut removed = 0;
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        let path = entry.path();
+        if !matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("eml" | "tmp")
+        ) {
+            continue;
+        }
+        // `DirEntry::metadata` does not follow symbolic links: only regular files are mails.
+        let meta = match entry.metadata() {
+            Ok(meta) => meta,
+            Err(e) if e.kind() == ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
+        if !meta.is_file() || meta.modified()? >= cutoff {
+            continue;
+        }
+        match fs::remove_file(&path) {
+            Ok(()) => removed += 1,
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(removed)
 }
 
 fn write_new(dir: &Path, bytes: &[u8]) -> std::io::Result<PathBuf> {

@@ -4,26 +4,56 @@
 //! Associated data: the 5 header bytes, then `table \0 column \0 row_id (8, big endian)`.
 //! Binding the header means a flipped key id or version fails like any other tamper; binding
 //! the location means a value copied into another row or column no longer opens.
+//!
+//! Versions: 2 (written today) seals the value padded by its column's [`Padding`]; 1 (written
+//! before padding existed) sealed the bare value and still opens, so existing data needs no
+//! migration (a key rotation re-seals it as version 2).
 
 use crate::SealError;
+use crate::padding::Padding;
 
-pub(crate) const VERSION: u8 = 1;
+/// Envelopes whose plaintext is the bare value (no longer written).
+pub(crate) const VERSION_UNPADDED: u8 = 1;
+/// Envelopes whose plaintext is the value padded by its column's [`Padding`].
+pub(crate) const VERSION: u8 = 2;
 pub(crate) const HEADER_LEN: usize = 5;
 pub(crate) const NONCE_LEN: usize = 24;
 pub(crate) const TAG_LEN: usize = 16;
 /// Bytes an envelope adds to its plaintext.
 pub const OVERHEAD: usize = HEADER_LEN + NONCE_LEN + TAG_LEN;
 
-/// Where a sealed value lives. Both names are fixed in code, never taken from input.
+/// Where a sealed value lives, and how its values are padded. Both names are fixed in code,
+/// never taken from input. The padding is not part of the associated data: it decides only
+/// how many bytes the plaintext takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Column {
     pub table: &'static str,
     pub column: &'static str,
+    padding: Padding,
 }
 
 impl Column {
+    /// A column of free text or records: values are padded to length buckets.
     pub const fn new(table: &'static str, column: &'static str) -> Self {
-        Self { table, column }
+        Self {
+            table,
+            column,
+            padding: Padding::Buckets,
+        }
+    }
+
+    /// A column of enum-like values (a code, a date, a postal code): every value shorter than
+    /// `width` bytes seals to the same length.
+    pub const fn fixed(table: &'static str, column: &'static str, width: u16) -> Self {
+        Self {
+            table,
+            column,
+            padding: Padding::Fixed(width),
+        }
+    }
+
+    pub const fn padding(&self) -> Padding {
+        self.padding
     }
 
     pub(crate) fn associated_data(&self, header: &[u8], row_id: i64) -> Vec<u8> {
@@ -82,7 +112,7 @@ pub(crate) fn parse_header(bytes: &[u8]) -> Result<(u8, u32), SealError> {
         return Err(SealError::Malformed);
     }
     let (version, rest) = bytes.split_first().ok_or(SealError::Malformed)?;
-    if *version != VERSION {
+    if *version != VERSION && *version != VERSION_UNPADDED {
         return Err(SealError::Malformed);
     }
     let id: [u8; 4] = rest

@@ -21,6 +21,7 @@ use crate::envelope::{
     Column, HEADER_LEN, NONCE_LEN, OVERHEAD, Sealed, TAG_LEN, VERSION, parse_header,
 };
 use crate::keys::{KeyError, KeyId, KeyMaterial};
+use crate::padding::{pad_into, unpadded_len};
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -72,6 +73,10 @@ fn next_nonce() -> Result<[u8; NONCE_LEN], SealError> {
 
 const SALT: &[u8] = b"kura key ring v1";
 
+/// The purpose keys of one master key. The byte keys are in wiped buffers; `hkdf` and `csrf`
+/// (and the per-column MACs cached from `hkdf`) hold keyed SHA-256 states, which wipe themselves
+/// on drop through the `zeroize` features of `sha2` and `hmac` (hmac 0.13 and hkdf 0.13 do not
+/// implement `Zeroize` themselves; their inner SHA-256 cores do).
 struct DerivedKeys {
     seal_key: Zeroizing<[u8; 32]>,
     hkdf: Hkdf<Sha256>,
@@ -163,21 +168,23 @@ impl KeyRing {
         self.keys.contains_key(&id)
     }
 
-    /// Seals `plaintext` for `column` of row `row_id` under the active key.
+    /// Seals `plaintext` for `column` of row `row_id` under the active key, padded as the
+    /// column says (see [`crate::Padding`]): there is no way to seal a value unpadded.
     pub fn seal(&self, column: Column, row_id: i64, plaintext: &[u8]) -> Result<Sealed, SealError> {
         let keys = self
             .keys
             .get(&self.active)
             .ok_or(SealError::UnknownKey(self.active.0))?;
-        let mut out = Vec::with_capacity(OVERHEAD + plaintext.len());
+        let padded = column.padding().padded_len(plaintext.len());
+        let mut out = Vec::with_capacity(OVERHEAD + padded);
         out.push(VERSION);
         out.extend_from_slice(&self.active.0.to_be_bytes());
-        out.resize(OVERHEAD + plaintext.len(), 0);
+        out.resize(OVERHEAD + padded, 0);
         let (header, rest) = out.split_at_mut(HEADER_LEN);
         let (nonce, rest) = rest.split_at_mut(NONCE_LEN);
         nonce.copy_from_slice(&next_nonce()?);
-        let (body, tag_out) = rest.split_at_mut(plaintext.len());
-        body.copy_from_slice(plaintext);
+        let (body, tag_out) = rest.split_at_mut(padded);
+        pad_into(plaintext, body)?;
         let aad = column.associated_data(header, row_id);
         let (key, nonce) = xchacha_key(&keys.seal_key, nonce)?;
         let tag = key
@@ -191,7 +198,9 @@ impl KeyRing {
         self.seal(column, row_id, text.as_bytes())
     }
 
-    /// Opens a sealed value of `column` of row `row_id`, under whichever held key made it.
+    /// Opens a sealed value of `column` of row `row_id`, under whichever held key made it, and
+    /// removes its padding (envelopes of version 1, sealed before padding, have none). The
+    /// value is wiped from memory when the returned buffer drops.
     pub fn open(
         &self,
         column: Column,
@@ -199,7 +208,7 @@ impl KeyRing {
         sealed: &Sealed,
     ) -> Result<Zeroizing<Vec<u8>>, SealError> {
         let bytes = sealed.as_bytes();
-        let (_, key_id) = parse_header(bytes)?;
+        let (version, key_id) = parse_header(bytes)?;
         let keys = self
             .keys
             .get(&KeyId(key_id))
@@ -226,18 +235,29 @@ impl KeyRing {
             .map_err(|_| SealError::NotAuthentic)?
             .len();
         buf.truncate(len);
-        let plain = buf;
-        Ok(plain)
+        if version == VERSION {
+            let value_len = unpadded_len(&buf)?;
+            buf.truncate(value_len);
+        }
+        Ok(buf)
     }
 
+    /// Opens a sealed text. The string is wiped from memory when it drops.
     pub fn open_string(
         &self,
         column: Column,
         row_id: i64,
         sealed: &Sealed,
-    ) -> Result<String, SealError> {
-        let plain = self.open(column, row_id, sealed)?;
-        String::from_utf8(plain.to_vec()).map_err(|_| SealError::NotText)
+    ) -> Result<Zeroizing<String>, SealError> {
+        let mut plain = self.open(column, row_id, sealed)?;
+        // Moved, not copied, so the only copy of the text is the one wiped on drop.
+        match String::from_utf8(std::mem::take(&mut *plain)) {
+            Ok(text) => Ok(Zeroizing::new(text)),
+            Err(e) => {
+                drop(Zeroizing::new(e.into_bytes()));
+                Err(SealError::NotText)
+            }
+        }
     }
 
     fn blind_with(
@@ -351,6 +371,8 @@ mod tests {
 
     const NAME: Column = Column::new("customers", "family_name");
     const EMAIL: Column = Column::new("customers", "email");
+    const GENDER: Column = Column::fixed("customers", "gender", 16);
+    const PREFECTURE: Column = Column::fixed("customers", "prefecture", 16);
 
     fn two_rings() -> (KeyRing, KeyRing, KeyMaterial) {
         let mut m = KeyMaterial::generate().unwrap();
@@ -363,7 +385,7 @@ mod tests {
     fn round_trip_japanese_text() {
         let ring = KeyRing::ephemeral().unwrap();
         let s = ring.seal_str(NAME, 7, "山田 太郎").unwrap();
-        assert_eq!(ring.open_string(NAME, 7, &s).unwrap(), "山田 太郎");
+        assert_eq!(ring.open_string(NAME, 7, &s).unwrap().as_str(), "山田 太郎");
         assert!(!s.as_bytes().windows(3).any(|w| w == "山".as_bytes()));
     }
 
@@ -379,7 +401,7 @@ mod tests {
     fn rotated_ring_opens_old_values_and_writes_new_key() {
         let (old, new, _) = two_rings();
         let s = old.seal_str(NAME, 3, "佐藤").unwrap();
-        assert_eq!(new.open_string(NAME, 3, &s).unwrap(), "佐藤");
+        assert_eq!(new.open_string(NAME, 3, &s).unwrap().as_str(), "佐藤");
         assert_eq!(new.seal_str(NAME, 3, "佐藤").unwrap().key_id().unwrap(), 2);
         let fresh = new.seal_str(NAME, 3, "佐藤").unwrap();
         assert_eq!(
@@ -446,12 +468,16 @@ mod tests {
                 },
             )
             .unwrap();
-        assert_eq!(plain, "鏑木 瑞穂".as_bytes());
+        // The plaintext is the value, 0x80, then zeros up to the 32-byte bucket.
+        let mut padded = "鏑木 瑞穂".as_bytes().to_vec();
+        padded.push(0x80);
+        padded.resize(32, 0);
+        assert_eq!(plain, padded);
         let again = reference
             .encrypt(
                 &nonce,
                 Payload {
-                    msg: "鏑木 瑞穂".as_bytes(),
+                    msg: &padded,
                     aad: &aad,
                 },
             )
@@ -459,13 +485,130 @@ mod tests {
         assert_eq!(again.as_slice(), &bytes[HEADER_LEN + NONCE_LEN..]);
     }
 
+    /// A version-1 envelope (the bare value, as sealed before padding existed), made with the
+    /// reference implementation.
+    fn unpadded_envelope(ring: &KeyRing, column: Column, row: i64, value: &[u8]) -> Sealed {
+        use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+        let keys = ring.keys.get(&ring.active).unwrap();
+        let reference =
+            chacha20poly1305::XChaCha20Poly1305::new_from_slice(keys.seal_key.as_slice()).unwrap();
+        let mut header = vec![crate::envelope::VERSION_UNPADDED];
+        header.extend_from_slice(&ring.active.0.to_be_bytes());
+        let nonce = [7u8; NONCE_LEN];
+        let aad = column.associated_data(&header, row);
+        let body = reference
+            .encrypt(
+                &chacha20poly1305::XNonce::from(nonce),
+                Payload {
+                    msg: value,
+                    aad: &aad,
+                },
+            )
+            .unwrap();
+        let mut bytes = header;
+        bytes.extend_from_slice(&nonce);
+        bytes.extend_from_slice(&body);
+        assert_eq!(bytes.len(), value.len() + OVERHEAD);
+        Sealed::from_stored(bytes)
+    }
+
+    #[test]
+    fn values_sealed_before_padding_still_open() {
+        let ring = KeyRing::ephemeral().unwrap();
+        for (column, value) in [
+            (NAME, "佐藤".as_bytes()),
+            (GENDER, b"male".as_slice()),
+            (GENDER, b"".as_slice()),
+            // Bytes that look like padding stay: a version-1 value is never unpadded.
+            (NAME, b"ab\x80\0\0".as_slice()),
+        ] {
+            let old = unpadded_envelope(&ring, column, 9, value);
+            assert_eq!(old.key_id().unwrap(), ring.active.0);
+            assert_eq!(ring.open(column, 9, &old).unwrap().as_slice(), value);
+            assert!(ring.open(column, 10, &old).is_err());
+        }
+        let old = unpadded_envelope(&ring, NAME, 9, "佐藤".as_bytes());
+        assert_eq!(ring.open_string(NAME, 9, &old).unwrap().as_str(), "佐藤");
+        // Relabelled as version 2, the old envelope is not authentic (the version is bound).
+        let mut bytes = old.into_bytes();
+        bytes[0] = VERSION;
+        assert_eq!(
+            ring.open(NAME, 9, &Sealed::from_stored(bytes)).unwrap_err(),
+            SealError::NotAuthentic
+        );
+    }
+
+    #[test]
+    fn every_gender_and_prefecture_seals_to_one_length() {
+        let ring = KeyRing::ephemeral().unwrap();
+        let lengths = |column: Column, values: &[String]| {
+            let mut lengths: Vec<usize> = values
+                .iter()
+                .map(|v| ring.seal_str(column, 1, v).unwrap().as_bytes().len())
+                .collect();
+            lengths.dedup();
+            lengths
+        };
+        let genders: Vec<String> = ["female", "male", "other"].map(String::from).to_vec();
+        assert_eq!(lengths(GENDER, &genders), vec![16 + OVERHEAD]);
+        let prefectures: Vec<String> = (1..=47).map(|c: u8| c.to_string()).collect();
+        assert_eq!(lengths(PREFECTURE, &prefectures), vec![16 + OVERHEAD]);
+        for g in &genders {
+            let s = ring.seal_str(GENDER, 1, g).unwrap();
+            assert_eq!(ring.open_string(GENDER, 1, &s).unwrap().as_str(), g);
+        }
+    }
+
+    #[test]
+    fn names_within_a_bucket_seal_to_one_length() {
+        let ring = KeyRing::ephemeral().unwrap();
+        // 1 to 10 kanji: 3 to 30 bytes, all in the first bucket (32 bytes with the mark).
+        let names = [
+            "林",
+            "佐藤",
+            "鏑木 瑞穂",
+            "勅使河原 三郎",
+            "長宗我部元親之介乃助",
+        ];
+        let lengths: Vec<usize> = names
+            .iter()
+            .map(|n| ring.seal_str(NAME, 1, n).unwrap().as_bytes().len())
+            .collect();
+        assert_eq!(lengths, vec![32 + OVERHEAD; names.len()]);
+        // Eleven kanji (33 bytes) move to the next bucket; ASCII of 31 bytes does not.
+        let long = "長宗我部元親之介乃助太";
+        assert_eq!(
+            ring.seal_str(NAME, 1, long).unwrap().as_bytes().len(),
+            64 + OVERHEAD
+        );
+        let ascii = "a".repeat(31);
+        assert_eq!(
+            ring.seal_str(NAME, 1, &ascii).unwrap().as_bytes().len(),
+            32 + OVERHEAD
+        );
+        for n in names.iter().chain([&long]) {
+            let s = ring.seal_str(NAME, 4, n).unwrap();
+            assert_eq!(ring.open_string(NAME, 4, &s).unwrap().as_str(), *n);
+        }
+    }
+
+    #[test]
+    fn mac_states_wipe_themselves_on_drop() {
+        // Fails to compile if the `zeroize` features of sha2 (and so digest) are turned off:
+        // the SHA-256 state inside every HMAC and HKDF state would then survive its drop.
+        fn wiped_on_drop<T: zeroize::ZeroizeOnDrop>() {}
+        wiped_on_drop::<sha2::block_api::Sha256VarCore>();
+    }
+
     proptest! {
         #[test]
         fn envelope_round_trips(plain in proptest::collection::vec(any::<u8>(), 0..300), row in any::<i64>()) {
             let ring = KeyRing::ephemeral().unwrap();
-            let s = ring.seal(NAME, row, &plain).unwrap();
-            prop_assert_eq!(s.as_bytes().len(), plain.len() + OVERHEAD);
-            prop_assert_eq!(ring.open(NAME, row, &s).unwrap().to_vec(), plain);
+            for column in [NAME, GENDER] {
+                let s = ring.seal(column, row, &plain).unwrap();
+                prop_assert_eq!(s.as_bytes().len(), column.padding().padded_len(plain.len()) + OVERHEAD);
+                prop_assert_eq!(ring.open(column, row, &s).unwrap().to_vec(), plain.clone());
+            }
         }
 
         #[test]

@@ -4,17 +4,23 @@
 //! - A personal field is stored only as a [`Sealed`] envelope
 //!   (`version | key_id | nonce | ciphertext+tag`, XChaCha20-Poly1305) whose associated data binds
 //!   the table, the column and the row id, so a ciphertext cannot be moved to another row or column.
+//! - Every value is padded before sealing as its [`Column`] says ([`Padding`]): enum-like columns
+//!   seal every value to one length, free text to length buckets, so a ciphertext's length tells
+//!   at most a bucket. Opened values come back in buffers that are wiped on drop.
 //! - Keys are derived with HKDF-SHA256 from master keys that live outside the database
 //!   ([`KeyProvider`]); every envelope and blind index names the key id it was made with, so keys
 //!   can be rotated and retired.
 //! - Lookups go through [`BlindIndex`]es: HMAC-SHA256 over the normalised value, one key per column.
 //! - Passwords are hashed with Argon2id ([`Passwords`]); unknown accounts cost the same time.
-//! - Secrets print nothing in `Debug`.
+//! - Secrets print nothing in `Debug`. Derived keys live in wiped buffers, and the HMAC and
+//!   HKDF states built from them wipe their SHA-256 states on drop (the `zeroize` features of
+//!   `sha2` and `hmac`).
 
 mod blind;
 mod envelope;
 mod keyring;
 mod keys;
+mod padding;
 mod password;
 mod token;
 
@@ -22,6 +28,7 @@ pub use blind::{BlindIndex, Normalize};
 pub use envelope::{Column, Sealed};
 pub use keyring::KeyRing;
 pub use keys::{FileKeyProvider, KeyError, KeyId, KeyMaterial, KeyProvider, MasterKeyInfo};
+pub use padding::{Padding, bucket};
 pub use password::{PasswordError, PasswordHash, PasswordPolicy, Passwords, Verified};
 pub use token::{SessionToken, TokenHash, constant_time_eq, random_bytes, sha256};
 

@@ -10,7 +10,14 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use ipnet::IpNet;
-use serde::{Deserialize, Serialize};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize, Serializer};
+
+/// Secrets in the configuration are `SecretString`s: `Debug` shows `[REDACTED]`, the memory is
+/// wiped on drop, and serialised output holds this placeholder instead of the value.
+fn redacted<S: Serializer>(_: &SecretString, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str("[redacted]")
+}
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -34,9 +41,11 @@ pub struct Config {
 pub struct CardSection {
     /// The payment provider's API (`https://api.stripe.com`); empty turns card payment off.
     pub api_base: String,
-    pub secret_key: String,
+    #[serde(serialize_with = "redacted")]
+    pub secret_key: SecretString,
     /// The secret that signs the provider's notifications to `/webhooks/payments`.
-    pub webhook_secret: String,
+    #[serde(serialize_with = "redacted")]
+    pub webhook_secret: SecretString,
     /// Minutes a card order waits for payment before its stock returns (at least 30).
     pub minutes: i64,
 }
@@ -44,9 +53,13 @@ pub struct CardSection {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MailSection {
-    /// `outbox` (each mail written as a file into `outbox_dir`, for demos) or `smtp`.
+    /// `smtp` (the default) or `outbox`: each mail written as a file, in plain text, into
+    /// `outbox_dir` (the demo's transport; warned about at every start).
     pub transport: String,
     pub outbox_dir: PathBuf,
+    /// Mail files in `outbox_dir` older than this many days are deleted (at start and every
+    /// ten minutes).
+    pub outbox_keep_days: u32,
     /// The sender, e.g. `蔵ショップ <shop@example.jp>`.
     pub from: String,
     pub smtp_host: String,
@@ -54,7 +67,8 @@ pub struct MailSection {
     /// `none`, `starttls` or `tls`.
     pub smtp_tls: String,
     pub smtp_username: String,
-    pub smtp_password: String,
+    #[serde(serialize_with = "redacted")]
+    pub smtp_password: SecretString,
     /// Seconds a node holds the mails it claimed for sending; when it dies, another node sends
     /// them after this long.
     pub lease_seconds: i64,
@@ -64,8 +78,8 @@ impl Default for CardSection {
     fn default() -> Self {
         Self {
             api_base: String::new(),
-            secret_key: String::new(),
-            webhook_secret: String::new(),
+            secret_key: SecretString::default(),
+            webhook_secret: SecretString::default(),
             minutes: 30,
         }
     }
@@ -74,14 +88,15 @@ impl Default for CardSection {
 impl Default for MailSection {
     fn default() -> Self {
         Self {
-            transport: "outbox".into(),
+            transport: "smtp".into(),
             outbox_dir: PathBuf::from("outbox"),
+            outbox_keep_days: 7,
             from: "Kura <shop@kura.example.jp>".into(),
             smtp_host: "127.0.0.1".into(),
             smtp_port: 25,
             smtp_tls: "none".into(),
             smtp_username: String::new(),
-            smtp_password: String::new(),
+            smtp_password: SecretString::default(),
             lease_seconds: 600,
         }
     }
@@ -258,12 +273,32 @@ fn env_value(raw: &str) -> toml::Value {
         .unwrap_or_else(|| toml::Value::String(raw.to_string()))
 }
 
+/// What `kura demo` changes in the defaults: mails are written as files into the outbox folder
+/// (a demo has no mail server). Its `kura.toml` says so too; this covers demo directories made
+/// before it did. The file and the environment still override it.
+const DEMO_DEFAULTS: &[(&str, &str, &str)] = &[("mail", "transport", "outbox")];
+
 impl Config {
     /// Loads the configuration for a shop directory (`--dir`) or a config file.
     pub fn load(
         dir: Option<&Path>,
         file: Option<&Path>,
         env: &[(String, String)],
+    ) -> anyhow::Result<Self> {
+        Self::load_layered(dir, file, env, &[])
+    }
+
+    /// Loads a demo shop's configuration: the demo's defaults, then its `kura.toml`, then the
+    /// environment.
+    pub fn load_demo(dir: &Path, env: &[(String, String)]) -> anyhow::Result<Self> {
+        Self::load_layered(Some(dir), None, env, DEMO_DEFAULTS)
+    }
+
+    fn load_layered(
+        dir: Option<&Path>,
+        file: Option<&Path>,
+        env: &[(String, String)],
+        defaults: &[(&str, &str, &str)],
     ) -> anyhow::Result<Self> {
         let (file, base) = match (dir, file) {
             (_, Some(f)) => (
@@ -287,6 +322,15 @@ impl Config {
             toml::Value::Table(table.clone())
                 .try_into::<Config>()
                 .map_err(|e| anyhow::anyhow!("{}: {}", f.display(), e.message()))?;
+        }
+        for (section, key, value) in defaults {
+            let entry = table
+                .entry(section.to_string())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            if let toml::Value::Table(t) = entry {
+                t.entry(key.to_string())
+                    .or_insert_with(|| toml::Value::String(value.to_string()));
+            }
         }
         let names = env_names()?;
         let mut unknown = Vec::new();
@@ -373,7 +417,33 @@ impl Config {
             );
         }
         if !matches!(self.mail.transport.as_str(), "outbox" | "smtp") {
-            bail!("mail.transport must be \"outbox\" or \"smtp\"");
+            bail!("mail.transport must be \"smtp\" or \"outbox\"");
+        }
+        if self.mail.outbox_keep_days == 0 {
+            bail!("mail.outbox_keep_days must be at least 1");
+        }
+        if !self.card.api_base.is_empty() {
+            // Without the signing secret no notification verifies: every card order would wait
+            // and then expire although paid. Refuse to start instead.
+            for (key, value) in [
+                ("webhook_secret", &self.card.webhook_secret),
+                ("secret_key", &self.card.secret_key),
+            ] {
+                if value.expose_secret().trim().is_empty() {
+                    bail!(
+                        "card payment is configured (card.api_base = {:?}) but card.{key} is \
+                         empty: set card.{key} in kura.toml or KURA_CARD_{} in the environment \
+                         ({}), or leave card.api_base empty to turn card payment off",
+                        self.card.api_base,
+                        key.to_uppercase(),
+                        if key == "webhook_secret" {
+                            "the signing secret of the provider's webhook endpoint, whsec_..."
+                        } else {
+                            "the provider's secret API key, sk_live_..."
+                        }
+                    );
+                }
+            }
         }
         if !matches!(self.mail.smtp_tls.as_str(), "none" | "starttls" | "tls") {
             bail!("mail.smtp_tls must be \"none\", \"starttls\" or \"tls\"");
@@ -408,6 +478,11 @@ impl Config {
             Some(u) => u.trim_end_matches('/').to_string(),
             None => format!("http://{listening}"),
         }
+    }
+
+    /// Whether mails are written as files instead of being sent.
+    pub fn mail_to_files(&self) -> bool {
+        self.mail.transport == "outbox"
     }
 
     pub fn tls(&self) -> bool {
@@ -530,5 +605,110 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(e.contains("listen") || e.contains("address"), "{e}");
+    }
+
+    #[test]
+    fn secrets_never_show_in_debug_or_serialised_output() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("kura.toml"),
+            "[card]\napi_base = \"https://api.stripe.com\"\nsecret_key = \"sk_live_card-secret-1\"\n\
+             [mail]\nsmtp_username = \"shop\"\nsmtp_password = \"smtp-secret-2\"\n",
+        )
+        .unwrap();
+        let c = Config::load(
+            Some(dir.path()),
+            None,
+            &env(&[("KURA_CARD_WEBHOOK_SECRET", "whsec_hook-secret-3")]),
+        )
+        .unwrap();
+        assert_eq!(c.card.secret_key.expose_secret(), "sk_live_card-secret-1");
+        assert_eq!(c.card.webhook_secret.expose_secret(), "whsec_hook-secret-3");
+        assert_eq!(c.mail.smtp_password.expose_secret(), "smtp-secret-2");
+        let shown = [
+            format!("{c:?}"),
+            format!("{c:#?}"),
+            serde_json::to_string(&c).unwrap(),
+            toml::to_string(&c).unwrap(),
+        ];
+        for text in &shown {
+            for secret in ["card-secret-1", "smtp-secret-2", "hook-secret-3"] {
+                assert!(!text.contains(secret), "{secret} shown in {text}");
+            }
+            assert!(text.contains("api.stripe.com"), "{text}");
+        }
+    }
+
+    #[test]
+    fn card_payment_without_its_secrets_refuses_to_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = Config::load(
+            Some(dir.path()),
+            None,
+            &env(&[
+                ("KURA_CARD_API_BASE", "https://api.stripe.com"),
+                ("KURA_CARD_SECRET_KEY", "sk_live_x"),
+            ]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("card.webhook_secret"), "{e}");
+        assert!(e.contains("KURA_CARD_WEBHOOK_SECRET"), "{e}");
+        assert!(e.contains("whsec_"), "{e}");
+        let e = Config::load(
+            Some(dir.path()),
+            None,
+            &env(&[
+                ("KURA_CARD_API_BASE", "https://api.stripe.com"),
+                ("KURA_CARD_WEBHOOK_SECRET", "whsec_x"),
+            ]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("card.secret_key"), "{e}");
+        // Both set: it starts; no card payment at all: it starts.
+        Config::load(
+            Some(dir.path()),
+            None,
+            &env(&[
+                ("KURA_CARD_API_BASE", "https://api.stripe.com"),
+                ("KURA_CARD_SECRET_KEY", "sk_live_x"),
+                ("KURA_CARD_WEBHOOK_SECRET", "whsec_x"),
+            ]),
+        )
+        .unwrap();
+        Config::load(Some(dir.path()), None, &[]).unwrap();
+    }
+
+    #[test]
+    fn mail_goes_by_smtp_unless_files_are_asked_for() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = Config::load(Some(dir.path()), None, &[]).unwrap();
+        assert_eq!(c.mail.transport, "smtp");
+        assert!(!c.mail_to_files());
+        assert_eq!(c.mail.outbox_keep_days, 7);
+        // A demo directory writes files, even one whose kura.toml predates the setting...
+        let c = Config::load_demo(dir.path(), &[]).unwrap();
+        assert!(c.mail_to_files());
+        // ...unless its file or the environment says otherwise.
+        let c = Config::load_demo(dir.path(), &env(&[("KURA_MAIL_TRANSPORT", "smtp")])).unwrap();
+        assert!(!c.mail_to_files());
+        std::fs::write(
+            dir.path().join("kura.toml"),
+            "[mail]\ntransport = \"smtp\"\noutbox_keep_days = 2\n",
+        )
+        .unwrap();
+        let c = Config::load_demo(dir.path(), &[]).unwrap();
+        assert!(!c.mail_to_files());
+        assert_eq!(c.mail.outbox_keep_days, 2);
+        std::fs::write(
+            dir.path().join("kura.toml"),
+            "[mail]\noutbox_keep_days = 0\n",
+        )
+        .unwrap();
+        let e = Config::load(Some(dir.path()), None, &[])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("mail.outbox_keep_days"), "{e}");
     }
 }

@@ -23,6 +23,11 @@ name = "蔵 デモショップ"
 [server]
 # Metrics are off in the demo; set an address such as "127.0.0.1:9464" to turn them on.
 metrics_listen = ""
+
+[mail]
+# The demo writes each mail as a file (plain text, deleted after outbox_keep_days) into outbox/
+# instead of sending it. A real shop sends by SMTP, the default: remove this line and set smtp_*.
+transport = "outbox"
 "#;
 
 /// Everything a demo shop needs: the catalog, the demo account and any synthetic data asked for.

@@ -247,7 +247,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             no_serve,
         } => {
             demo::prepare_dir(&dir)?;
-            let mut config = Config::load(Some(&dir), None, &env_pairs())?;
+            let mut config = Config::load_demo(&dir, &env_pairs())?;
             init_logging(Some(&config));
             config.server.listen = listen;
             shop::init_keys(&config).await?;
@@ -283,13 +283,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let state = shop::build_at(&config, &base, gateway).await?;
             demo::seed(&state, customers, orders).await?;
             let shown = dir.canonicalize().unwrap_or(dir.clone());
-            let outbox = config.mail.outbox_dir.clone();
+            let outbox = config
+                .mail_to_files()
+                .then(|| config.mail.outbox_dir.clone());
             let sandbox_url = sandbox.as_ref().map(|s| s.base_url().to_string());
             shop::serve(listener, &config, state, |addr| {
                 println!("Kura demo shop: http://{addr}/");
                 println!("  shop directory: {}", shown.display());
                 println!("  demo account:   {} / {}", demo::DEMO_EMAIL, demo::DEMO_PASSWORD);
-                println!("  mail outbox:    {} (mails are written here, not sent)", outbox.display());
+                if let Some(outbox) = &outbox {
+                    println!("  mail outbox:    {} (mails are written here, not sent)", outbox.display());
+                }
                 if let Some(url) = &sandbox_url {
                     println!("  card payments:  test sandbox at {url} (card 4242 4242 4242 4242, any future expiry, any CVC)");
                 }

@@ -1,7 +1,11 @@
 //! Wiring: the one place where configuration, store, keys, payments, mail and the web layer
 //! meet.
 
+use std::fs::{DirBuilder, OpenOptions};
+use std::io::ErrorKind;
 use std::net::SocketAddr;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,14 +22,60 @@ use kura_seal::{FileKeyProvider, PasswordPolicy, Passwords};
 use kura_store::pg::PgStore;
 use kura_store::sqlite::SqliteStore;
 use kura_web::{AppState, Shop, ShopParts, WebConfig};
-use secrecy::SecretString;
+use secrecy::ExposeSecret;
 
 use crate::config::Config;
 use crate::notify::MailNotifier;
 
+/// Makes an SQLite database private before SQLite opens it, like the key file: the database
+/// file is created empty with mode 0600 when missing (SQLite gives its `-wal` and `-shm` files
+/// the database file's mode), and an existing database, WAL, shared-memory or journal file that
+/// group or others may read is tightened to 0600. A new parent folder gets mode 0700.
+pub fn private_sqlite_files(db: &Path) -> anyhow::Result<()> {
+    if let Some(dir) = db.parent().filter(|d| !d.as_os_str().is_empty()) {
+        DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    match OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(db)
+    {
+        Ok(_) => {}
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
+        Err(e) => {
+            return Err(e).with_context(|| format!("cannot create {}", db.display()));
+        }
+    }
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        let mut name = db.as_os_str().to_owned();
+        name.push(suffix);
+        let path = PathBuf::from(name);
+        let meta = match std::fs::metadata(&path) {
+            Ok(meta) => meta,
+            Err(e) if e.kind() == ErrorKind::NotFound => continue,
+            Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+        };
+        let mode = meta.permissions().mode() & 0o777;
+        if meta.is_file() && mode & 0o077 != 0 {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+                .with_context(|| format!("cannot make {} private (mode 0600)", path.display()))?;
+            tracing::warn!(target: "kura::store", path = %path.display(), was = format!("{mode:o}"), "database file was readable by other users; its mode is now 0600");
+        }
+    }
+    Ok(())
+}
+
 /// Opens the configured database (applying migrations).
 pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
     let url = &config.database.url;
+    if !url.starts_with("postgres") {
+        private_sqlite_files(&kura_store::path_from_url(url)?)?;
+    }
     let store: Arc<dyn Store> = if url.starts_with("postgres") {
         Arc::new(
             PgStore::open(url)
@@ -132,8 +182,8 @@ pub fn card_gateway(config: &Config) -> anyhow::Result<Option<Arc<dyn PaymentGat
     }
     let stripe = kura_pay::StripeCheckout::new(kura_pay::StripeConfig::new(
         config.card.api_base.clone(),
-        SecretString::from(config.card.secret_key.clone()),
-        SecretString::from(config.card.webhook_secret.clone()),
+        config.card.secret_key.clone(),
+        config.card.webhook_secret.clone(),
     ))
     .context("cannot set up the card payment provider")?;
     Ok(Some(Arc::new(stripe)))
@@ -152,8 +202,8 @@ pub fn mailer(config: &Config) -> anyhow::Result<Arc<dyn Mailer>> {
             host: m.smtp_host.clone(),
             port: m.smtp_port,
             username: (!m.smtp_username.is_empty()).then(|| m.smtp_username.clone()),
-            password: (!m.smtp_password.is_empty())
-                .then(|| SecretString::from(m.smtp_password.clone())),
+            password: (!m.smtp_password.expose_secret().is_empty())
+                .then(|| m.smtp_password.clone()),
             tls,
             from: m.from.clone(),
             ca_file: None,
@@ -280,9 +330,42 @@ pub async fn bind(config: &Config) -> anyhow::Result<tokio::net::TcpListener> {
         .with_context(|| format!("cannot listen on {}", config.server.listen))
 }
 
+/// The file transport's folder and how long its mails are kept, when mails are written as files.
+#[derive(Debug, Clone)]
+pub struct OutboxFiles {
+    pub dir: PathBuf,
+    pub keep: Duration,
+}
+
+impl OutboxFiles {
+    pub fn from_config(config: &Config) -> Option<Self> {
+        config.mail_to_files().then(|| Self {
+            dir: config.mail.outbox_dir.clone(),
+            keep: Duration::from_secs(u64::from(config.mail.outbox_keep_days) * 86_400),
+        })
+    }
+
+    /// Deletes the mail files older than `keep`; a failure is logged, never fatal.
+    pub async fn prune(&self) {
+        let (dir, keep) = (self.dir.clone(), self.keep);
+        match tokio::task::spawn_blocking(move || kura_mail::prune_outbox(&dir, keep)).await {
+            Ok(Ok(0)) => {}
+            Ok(Ok(n)) => {
+                tracing::info!(target: "kura::mail", removed = n, "old mail files deleted from the outbox folder")
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(target: "kura::mail", error = %e, "the outbox folder could not be pruned")
+            }
+            Err(e) => {
+                tracing::warn!(target: "kura::mail", error = %e, "the outbox pruning task stopped")
+            }
+        }
+    }
+}
+
 /// The background work of a running shop: mail delivery, card-order expiry, sweeping expired
-/// sessions and idle guest carts.
-pub fn spawn_workers(state: &AppState) {
+/// sessions and idle guest carts, and pruning old mail files when mails are written as files.
+pub fn spawn_workers(state: &AppState, outbox_files: Option<OutboxFiles>) {
     let s = Arc::clone(state);
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(2));
@@ -332,6 +415,9 @@ pub fn spawn_workers(state: &AppState) {
                     tracing::warn!(target: "kura::carts", error = %e, "cart sweep failed")
                 }
             }
+            if let Some(files) = &outbox_files {
+                files.prune().await;
+            }
         }
     });
 }
@@ -347,7 +433,12 @@ pub async fn serve(
     if let Some(metrics_addr) = config.metrics_addr() {
         crate::metrics::spawn(metrics_addr).await?;
     }
-    spawn_workers(&state);
+    let outbox_files = OutboxFiles::from_config(config);
+    if let Some(files) = &outbox_files {
+        tracing::warn!(target: "kura::mail", dir = %files.dir.display(), keep_days = config.mail.outbox_keep_days, "mail.transport is \"outbox\": mails are not sent but written as files, in plain text (names, addresses, orders), into this folder; for demos only. Set mail.transport = \"smtp\" to send them");
+        files.prune().await;
+    }
+    spawn_workers(&state, outbox_files);
     tracing::info!(target: "kura::server", %addr, backend = state.store.backend(), "shop listening");
     announce(addr);
     let app = kura_web::router(state).into_make_service_with_connect_info::<SocketAddr>();
@@ -355,4 +446,52 @@ pub async fn serve(
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mode(path: &Path) -> u32 {
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn the_sqlite_database_is_created_private_and_loose_files_are_tightened() {
+        let tmp = tempfile::tempdir().unwrap();
+        let db = tmp.path().join("new/kura.db");
+        private_sqlite_files(&db).unwrap();
+        assert_eq!(mode(&db), 0o600);
+        assert_eq!(std::fs::metadata(&db).unwrap().len(), 0);
+        assert_eq!(mode(db.parent().unwrap()), 0o700);
+
+        // A database, WAL and shared-memory file left readable by others (an older Kura, a
+        // copy made with the default umask) are tightened; their content is untouched.
+        let db = tmp.path().join("kura.db");
+        for name in ["kura.db", "kura.db-wal", "kura.db-shm"] {
+            let path = tmp.path().join(name);
+            std::fs::write(&path, name).unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        }
+        private_sqlite_files(&db).unwrap();
+        for name in ["kura.db", "kura.db-wal", "kura.db-shm"] {
+            let path = tmp.path().join(name);
+            assert_eq!(mode(&path), 0o600, "{name}");
+            assert_eq!(std::fs::read_to_string(&path).unwrap(), name);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_shop_opens_its_sqlite_database_with_mode_0600() {
+        let tmp = tempfile::tempdir().unwrap();
+        let config = Config::load(Some(tmp.path()), None, &[]).unwrap();
+        let store = open_store(&config).await.unwrap();
+        drop(store);
+        let db = tmp.path().join("kura.db");
+        assert_eq!(mode(&db), 0o600);
+        let wal = tmp.path().join("kura.db-wal");
+        if wal.exists() {
+            assert_eq!(mode(&wal), 0o600);
+        }
+    }
 }

@@ -4,7 +4,7 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 
 use kura_domain::PaymentMethod;
-use kura_mail::{Lang, Mailer, OutboxMailer};
+use kura_mail::{Lang, Mailer, OutboxMailer, prune_outbox};
 
 use crate::fixtures::{self, SHOP, TO};
 use crate::parse::parse_eml;
@@ -78,4 +78,53 @@ async fn a_bad_recipient_writes_nothing() {
     let err = outbox.send(&mail).await.unwrap_err();
     assert!(matches!(err, kura_mail::MailError::Permanent(_)), "{err:?}");
     assert_eq!(fs::read_dir(outbox.dir()).unwrap().count(), 0);
+}
+
+/// Sets a file's modification time `days` days into the past.
+fn age(path: &std::path::Path, days: u64) {
+    let when = std::time::SystemTime::now() - std::time::Duration::from_secs(days * 86_400);
+    fs::File::options()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_modified(when)
+        .unwrap();
+}
+
+#[tokio::test]
+async fn pruning_deletes_only_mail_files_older_than_the_limit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let outbox = OutboxMailer::new(tmp.path().join("outbox"), "shop@example.jp").unwrap();
+    for _ in 0..3 {
+        let mail = fixtures::verification(Lang::Ja).render(TO).unwrap();
+        outbox.send(&mail).await.unwrap();
+    }
+    let mut mails: Vec<_> = fs::read_dir(outbox.dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    mails.sort();
+    assert_eq!(mails.len(), 3);
+    // Eight days old, six days old, new; plus an old leftover of a crash and an old file that
+    // is not a mail.
+    age(&mails[0], 8);
+    age(&mails[1], 6);
+    let leftover = outbox.dir().join("20200101T000000Z-0000000000000000.tmp");
+    fs::write(&leftover, "partial").unwrap();
+    age(&leftover, 30);
+    let notes = outbox.dir().join("README.txt");
+    fs::write(&notes, "not a mail").unwrap();
+    age(&notes, 30);
+
+    let week = std::time::Duration::from_secs(7 * 86_400);
+    assert_eq!(prune_outbox(outbox.dir(), week).unwrap(), 2);
+    assert!(!mails[0].exists(), "the eight-day-old mail is kept");
+    assert!(!leftover.exists(), "the old temporary file is kept");
+    assert!(
+        mails[1].exists() && mails[2].exists(),
+        "a recent mail was deleted"
+    );
+    assert!(notes.exists(), "a file that is not a mail was deleted");
+    // Nothing more to do the second time.
+    assert_eq!(prune_outbox(outbox.dir(), week).unwrap(), 0);
 }

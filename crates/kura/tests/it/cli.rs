@@ -102,9 +102,15 @@ fn demo_creates_a_shop_directory_and_reuses_it() {
     for f in [&toml, &key, &db] {
         assert!(f.is_file(), "{} was not created", f.display());
     }
-    let mode = std::fs::metadata(&key).unwrap().permissions().mode() & 0o777;
-    assert_eq!(mode, 0o600, "kura.key has mode {mode:o}");
+    for f in [&key, &db] {
+        let mode = std::fs::metadata(f).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{} has mode {mode:o}", f.display());
+    }
     let toml_text = std::fs::read(&toml).unwrap();
+    assert!(
+        String::from_utf8_lossy(&toml_text).contains("transport = \"outbox\""),
+        "the demo's kura.toml asks for mail files explicitly"
+    );
     let key_bytes = std::fs::read(&key).unwrap();
 
     // Again: the same directory, key and configuration are reused, nothing is replaced.
@@ -255,15 +261,36 @@ fn http_get(addr: SocketAddr, path: &str) -> String {
 #[test]
 fn demo_serves_and_announces_its_address() {
     let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("shop");
+    let dir = demo_dir(tmp.path());
+    // Mail files from earlier runs: one older than the week they are kept, one recent.
+    let outbox = dir.join("outbox");
+    let (old, recent) = (
+        outbox.join("20200101T000000Z-0000000000000001.eml"),
+        outbox.join("20200101T000000Z-0000000000000002.eml"),
+    );
+    for (path, days) in [(&old, 8), (&recent, 1)] {
+        std::fs::write(path, "Subject: earlier\r\n\r\nbody").unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(path)
+            .unwrap()
+            .set_modified(std::time::SystemTime::now() - Duration::from_secs(days * 86_400))
+            .unwrap();
+    }
     let child = kura()
         .args(["demo", "--listen", "127.0.0.1:0", "--dir"])
         .arg(&dir)
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let mut running = Running(child);
+    let mut stderr = running.0.stderr.take().unwrap();
+    let logs = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text);
+        text
+    });
     let stdout = running.0.stdout.take().unwrap();
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
@@ -313,8 +340,20 @@ fn demo_serves_and_announces_its_address() {
         running.0.try_wait().unwrap().is_none(),
         "the server exited while serving"
     );
+    // Pruned at start, before the address is announced.
+    assert!(
+        !old.exists(),
+        "a mail file older than a week survived the start"
+    );
+    assert!(recent.exists(), "a recent mail file was deleted");
     running.0.kill().unwrap();
     running.0.wait().unwrap();
+    let logs = logs.join().unwrap();
+    let warning = logs
+        .lines()
+        .find(|l| l.contains("in plain text"))
+        .unwrap_or_else(|| panic!("no warning that mails are written as files:\n{logs}"));
+    assert!(warning.contains("\"WARN\""), "{warning}");
 }
 
 #[test]

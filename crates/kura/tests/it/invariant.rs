@@ -385,3 +385,60 @@ async fn postgres_dump_holds_no_personal_data() {
         "personal data found in the logs: {leaks:?}"
     );
 }
+
+/// Lengths say nothing: customers who differ in gender, prefecture, birth date, postal code and
+/// kind of phone number, registered through the real repository, leave one ciphertext length
+/// per enum-like column in the SQLite file.
+#[tokio::test(flavor = "multi_thread")]
+async fn enum_like_columns_have_one_ciphertext_length() {
+    use kura_domain::{BirthDate, Gender, Phone, PostalCode, Prefecture};
+    let shop = support::sqlite_shop().await;
+    let genders = [
+        Some(Gender::Female),
+        Some(Gender::Male),
+        Some(Gender::Other),
+    ];
+    for n in 0..12u32 {
+        let mut p = support::profile(n);
+        p.gender = genders[n as usize % 3];
+        p.person.prefecture = Prefecture::try_from(u8::try_from(n * 4 + 1).unwrap()).unwrap();
+        p.person.postal_code = PostalCode::parse(&format!("{:07}", 1_000_000 + n * 7919)).unwrap();
+        p.person.phone = Phone::parse(if n % 2 == 0 {
+            "03-1234-5678"
+        } else {
+            "090-1234-5678"
+        })
+        .unwrap();
+        p.birth_date = Some(
+            BirthDate::parse(
+                &format!("19{:02}-{}-{}", 50 + n, n % 12 + 1, n + 1),
+                (2026, 1, 1),
+            )
+            .unwrap(),
+        );
+        shop.state.customers.register(&p, None).await.unwrap();
+    }
+    let path = kura_store::path_from_url(&shop.config.database.url).unwrap();
+    let opts = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(&path)
+        .read_only(true);
+    let pool = sqlx::SqlitePool::connect_with(opts).await.unwrap();
+    for column in ["gender", "prefecture", "birth_date", "postal_code", "phone"] {
+        let lengths: Vec<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT DISTINCT length({column}) FROM customers"
+        )))
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        assert_eq!(
+            lengths.len(),
+            1,
+            "customers.{column} has lengths {lengths:?}"
+        );
+    }
+    let genders: i64 = sqlx::query_scalar("SELECT count(DISTINCT gender) FROM customers")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(genders, 12, "every customer's gender is sealed apart");
+}

@@ -69,7 +69,11 @@ pub struct TestShop {
 }
 
 pub fn test_config(dir: &Path, db_url: Option<&str>) -> Config {
-    let mut env = vec![("KURA_SERVER_METRICS_LISTEN".to_string(), String::new())];
+    // Mails as files, so tests read what was sent (a shop sends by SMTP unless told otherwise).
+    let mut env = vec![
+        ("KURA_SERVER_METRICS_LISTEN".to_string(), String::new()),
+        ("KURA_MAIL_TRANSPORT".to_string(), "outbox".to_string()),
+    ];
     if let Some(url) = db_url {
         env.push(("KURA_DATABASE_URL".into(), url.into()));
     }
