@@ -16,6 +16,8 @@ use crate::padding::Padding;
 pub(crate) const VERSION_UNPADDED: u8 = 1;
 /// Envelopes whose plaintext is the value padded by its column's [`Padding`].
 pub(crate) const VERSION: u8 = 2;
+/// Sealed under a person's data key (padded); the key-id field is 0: the row names its data key.
+pub(crate) const DATA_VERSION: u8 = 3;
 pub(crate) const HEADER_LEN: usize = 5;
 pub(crate) const NONCE_LEN: usize = 24;
 pub(crate) const TAG_LEN: usize = 16;
@@ -92,9 +94,19 @@ impl Sealed {
         self.0
     }
 
-    /// The key id named in the header, if the header is well formed.
+    /// The master key id named in the header, if the header is well formed and the value is
+    /// sealed under a master key (not under a person's data key).
     pub fn key_id(&self) -> Result<u32, SealError> {
-        parse_header(&self.0).map(|(_, key_id)| key_id)
+        match parse_header(&self.0)? {
+            (DATA_VERSION, _) => Err(SealError::UnderDataKey),
+            (_, key_id) => Ok(key_id),
+        }
+    }
+
+    /// Whether the value is sealed under a person's data key (which the row names) rather than
+    /// a master key: key rotation leaves such values alone and re-wraps the data key instead.
+    pub fn under_data_key(&self) -> bool {
+        matches!(parse_header(&self.0), Ok((DATA_VERSION, _)))
     }
 }
 
@@ -102,6 +114,7 @@ impl std::fmt::Debug for Sealed {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.key_id() {
             Ok(id) => write!(f, "Sealed(key {id}, {} bytes)", self.0.len()),
+            Err(SealError::UnderDataKey) => write!(f, "Sealed(data key, {} bytes)", self.0.len()),
             Err(_) => write!(f, "Sealed(malformed, {} bytes)", self.0.len()),
         }
     }
@@ -112,7 +125,7 @@ pub(crate) fn parse_header(bytes: &[u8]) -> Result<(u8, u32), SealError> {
         return Err(SealError::Malformed);
     }
     let (version, rest) = bytes.split_first().ok_or(SealError::Malformed)?;
-    if *version != VERSION && *version != VERSION_UNPADDED {
+    if *version != VERSION && *version != VERSION_UNPADDED && *version != DATA_VERSION {
         return Err(SealError::Malformed);
     }
     let id: [u8; 4] = rest

@@ -18,7 +18,8 @@ use zeroize::Zeroizing;
 use crate::SealError;
 use crate::blind::{BlindIndex, Normalize, normalise};
 use crate::envelope::{
-    Column, HEADER_LEN, NONCE_LEN, OVERHEAD, Sealed, TAG_LEN, VERSION, parse_header,
+    Column, DATA_VERSION, HEADER_LEN, NONCE_LEN, OVERHEAD, Sealed, TAG_LEN, VERSION,
+    VERSION_UNPADDED, parse_header,
 };
 use crate::keys::{KeyError, KeyId, KeyMaterial};
 use crate::padding::{pad_into, unpadded_len};
@@ -69,6 +70,140 @@ fn next_nonce() -> Result<[u8; NONCE_LEN], SealError> {
     head.copy_from_slice(&prefix);
     tail.copy_from_slice(&n.to_be_bytes());
     Ok(nonce)
+}
+
+/// Where wrapped data keys live; fixed width, so every wrapped key has one length.
+pub const DATA_KEY_COLUMN: Column = Column::fixed("data_keys", "wrapped", 48);
+
+/// Seals under a 32-byte key with the given envelope header (version and key-id field).
+fn seal_under(
+    seal_key: &[u8; 32],
+    version: u8,
+    key_field: u32,
+    column: Column,
+    row_id: i64,
+    plaintext: &[u8],
+) -> Result<Sealed, SealError> {
+    let padded = column.padding().padded_len(plaintext.len());
+    let mut out = Vec::with_capacity(OVERHEAD + padded);
+    out.push(version);
+    out.extend_from_slice(&key_field.to_be_bytes());
+    out.resize(OVERHEAD + padded, 0);
+    let (header, rest) = out.split_at_mut(HEADER_LEN);
+    let (nonce, rest) = rest.split_at_mut(NONCE_LEN);
+    nonce.copy_from_slice(&next_nonce()?);
+    let (body, tag_out) = rest.split_at_mut(padded);
+    pad_into(plaintext, body)?;
+    let aad = column.associated_data(header, row_id);
+    let (key, nonce) = xchacha_key(seal_key, nonce)?;
+    let tag = key
+        .seal_in_place_separate_tag(nonce, Aad::from(&aad), body)
+        .map_err(|_| SealError::Encrypt)?;
+    tag_out.copy_from_slice(tag.as_ref());
+    Ok(Sealed::from_envelope(out))
+}
+
+/// Opens an envelope under a 32-byte key and removes its padding.
+fn open_under(
+    seal_key: &[u8; 32],
+    column: Column,
+    row_id: i64,
+    sealed: &Sealed,
+) -> Result<Zeroizing<Vec<u8>>, SealError> {
+    let bytes = sealed.as_bytes();
+    let (version, _) = parse_header(bytes)?;
+    let header = bytes.get(..HEADER_LEN).ok_or(SealError::Malformed)?;
+    let nonce = bytes
+        .get(HEADER_LEN..HEADER_LEN + NONCE_LEN)
+        .ok_or(SealError::Malformed)?;
+    let body_end = bytes
+        .len()
+        .checked_sub(TAG_LEN)
+        .ok_or(SealError::Malformed)?;
+    let body = bytes
+        .get(HEADER_LEN + NONCE_LEN..body_end)
+        .ok_or(SealError::Malformed)?;
+    let tag = bytes.get(body_end..).ok_or(SealError::Malformed)?;
+    let aad = column.associated_data(header, row_id);
+    let (key, nonce) = xchacha_key(seal_key, nonce)?;
+    let mut buf = Zeroizing::new(Vec::with_capacity(body.len() + TAG_LEN));
+    buf.extend_from_slice(body);
+    buf.extend_from_slice(tag);
+    let len = key
+        .open_in_place(nonce, Aad::from(&aad), buf.as_mut_slice())
+        .map_err(|_| SealError::NotAuthentic)?
+        .len();
+    buf.truncate(len);
+    if version != VERSION_UNPADDED {
+        let value_len = unpadded_len(&buf)?;
+        buf.truncate(value_len);
+    }
+    Ok(buf)
+}
+
+/// Moves opened bytes into a wiped string (the only copy of the text is the one wiped on drop).
+fn into_text(mut plain: Zeroizing<Vec<u8>>) -> Result<Zeroizing<String>, SealError> {
+    match String::from_utf8(std::mem::take(&mut *plain)) {
+        Ok(text) => Ok(Zeroizing::new(text)),
+        Err(e) => {
+            drop(Zeroizing::new(e.into_bytes()));
+            Err(SealError::NotText)
+        }
+    }
+}
+
+/// One person's data key: their personal fields (and their orders', mails', saved addresses')
+/// are sealed under it, and it is kept only wrapped by the master key ring
+/// ([`KeyRing::wrap_data_key`]). Destroying the wrapped key erases the person: every copy of
+/// their sealed values, in any table, backup page or replica, can no longer be opened.
+pub struct DataKey {
+    secret: Zeroizing<[u8; 32]>,
+}
+
+impl std::fmt::Debug for DataKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DataKey(..)")
+    }
+}
+
+impl DataKey {
+    /// A fresh random key.
+    pub fn generate() -> Result<Self, SealError> {
+        let mut secret = Zeroizing::new([0u8; 32]);
+        getrandom::fill(secret.as_mut_slice()).map_err(|_| SealError::Random)?;
+        Ok(Self { secret })
+    }
+
+    /// Seals `plaintext` for `column` of row `row_id` under this key, padded as the column says.
+    pub fn seal(&self, column: Column, row_id: i64, plaintext: &[u8]) -> Result<Sealed, SealError> {
+        seal_under(&self.secret, DATA_VERSION, 0, column, row_id, plaintext)
+    }
+
+    pub fn seal_str(&self, column: Column, row_id: i64, text: &str) -> Result<Sealed, SealError> {
+        self.seal(column, row_id, text.as_bytes())
+    }
+
+    /// Opens a value sealed under this key.
+    pub fn open(
+        &self,
+        column: Column,
+        row_id: i64,
+        sealed: &Sealed,
+    ) -> Result<Zeroizing<Vec<u8>>, SealError> {
+        if !sealed.under_data_key() {
+            return Err(SealError::NotAuthentic);
+        }
+        open_under(&self.secret, column, row_id, sealed)
+    }
+
+    pub fn open_string(
+        &self,
+        column: Column,
+        row_id: i64,
+        sealed: &Sealed,
+    ) -> Result<Zeroizing<String>, SealError> {
+        into_text(self.open(column, row_id, sealed)?)
+    }
 }
 
 const SALT: &[u8] = b"kura key ring v1";
@@ -175,23 +310,14 @@ impl KeyRing {
             .keys
             .get(&self.active)
             .ok_or(SealError::UnknownKey(self.active.0))?;
-        let padded = column.padding().padded_len(plaintext.len());
-        let mut out = Vec::with_capacity(OVERHEAD + padded);
-        out.push(VERSION);
-        out.extend_from_slice(&self.active.0.to_be_bytes());
-        out.resize(OVERHEAD + padded, 0);
-        let (header, rest) = out.split_at_mut(HEADER_LEN);
-        let (nonce, rest) = rest.split_at_mut(NONCE_LEN);
-        nonce.copy_from_slice(&next_nonce()?);
-        let (body, tag_out) = rest.split_at_mut(padded);
-        pad_into(plaintext, body)?;
-        let aad = column.associated_data(header, row_id);
-        let (key, nonce) = xchacha_key(&keys.seal_key, nonce)?;
-        let tag = key
-            .seal_in_place_separate_tag(nonce, Aad::from(&aad), body)
-            .map_err(|_| SealError::Encrypt)?;
-        tag_out.copy_from_slice(tag.as_ref());
-        Ok(Sealed::from_envelope(out))
+        seal_under(
+            &keys.seal_key,
+            VERSION,
+            self.active.0,
+            column,
+            row_id,
+            plaintext,
+        )
     }
 
     pub fn seal_str(&self, column: Column, row_id: i64, text: &str) -> Result<Sealed, SealError> {
@@ -207,39 +333,12 @@ impl KeyRing {
         row_id: i64,
         sealed: &Sealed,
     ) -> Result<Zeroizing<Vec<u8>>, SealError> {
-        let bytes = sealed.as_bytes();
-        let (version, key_id) = parse_header(bytes)?;
+        let key_id = sealed.key_id()?;
         let keys = self
             .keys
             .get(&KeyId(key_id))
             .ok_or(SealError::UnknownKey(key_id))?;
-        let header = bytes.get(..HEADER_LEN).ok_or(SealError::Malformed)?;
-        let nonce = bytes
-            .get(HEADER_LEN..HEADER_LEN + NONCE_LEN)
-            .ok_or(SealError::Malformed)?;
-        let body_end = bytes
-            .len()
-            .checked_sub(TAG_LEN)
-            .ok_or(SealError::Malformed)?;
-        let body = bytes
-            .get(HEADER_LEN + NONCE_LEN..body_end)
-            .ok_or(SealError::Malformed)?;
-        let tag = bytes.get(body_end..).ok_or(SealError::Malformed)?;
-        let aad = column.associated_data(header, row_id);
-        let (key, nonce) = xchacha_key(&keys.seal_key, nonce)?;
-        let mut buf = Zeroizing::new(Vec::with_capacity(body.len() + TAG_LEN));
-        buf.extend_from_slice(body);
-        buf.extend_from_slice(tag);
-        let len = key
-            .open_in_place(nonce, Aad::from(&aad), buf.as_mut_slice())
-            .map_err(|_| SealError::NotAuthentic)?
-            .len();
-        buf.truncate(len);
-        if version == VERSION {
-            let value_len = unpadded_len(&buf)?;
-            buf.truncate(value_len);
-        }
-        Ok(buf)
+        open_under(&keys.seal_key, column, row_id, sealed)
     }
 
     /// Opens a sealed text. The string is wiped from memory when it drops.
@@ -249,15 +348,24 @@ impl KeyRing {
         row_id: i64,
         sealed: &Sealed,
     ) -> Result<Zeroizing<String>, SealError> {
-        let mut plain = self.open(column, row_id, sealed)?;
-        // Moved, not copied, so the only copy of the text is the one wiped on drop.
-        match String::from_utf8(std::mem::take(&mut *plain)) {
-            Ok(text) => Ok(Zeroizing::new(text)),
-            Err(e) => {
-                drop(Zeroizing::new(e.into_bytes()));
-                Err(SealError::NotText)
-            }
+        into_text(self.open(column, row_id, sealed)?)
+    }
+
+    /// Wraps a person's data key under the active master key, for the `data_keys` row `id`.
+    /// Key rotation re-wraps it like any sealed value; erasure deletes it.
+    pub fn wrap_data_key(&self, id: i64, key: &DataKey) -> Result<Sealed, SealError> {
+        self.seal(DATA_KEY_COLUMN, id, key.secret.as_slice())
+    }
+
+    /// The data key of `data_keys` row `id`, from its wrapped form.
+    pub fn unwrap_data_key(&self, id: i64, wrapped: &Sealed) -> Result<DataKey, SealError> {
+        let plain = self.open(DATA_KEY_COLUMN, id, wrapped)?;
+        let mut secret = Zeroizing::new([0u8; 32]);
+        if plain.len() != secret.len() {
+            return Err(SealError::Malformed);
         }
+        secret.copy_from_slice(&plain);
+        Ok(DataKey { secret })
     }
 
     fn blind_with(
@@ -358,6 +466,44 @@ impl KeyRing {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn data_keys_seal_open_wrap_and_stay_apart() {
+        let ring = KeyRing::ephemeral().unwrap();
+        let mine = DataKey::generate().unwrap();
+        let other = DataKey::generate().unwrap();
+        let sealed = mine.seal_str(NAME, 7, "山田").unwrap();
+        assert!(sealed.under_data_key());
+        assert_eq!(sealed.key_id(), Err(SealError::UnderDataKey));
+        assert_eq!(mine.open_string(NAME, 7, &sealed).unwrap().as_str(), "山田");
+        // Another person's key, another row, or the master ring: nothing opens.
+        assert!(other.open(NAME, 7, &sealed).is_err());
+        assert!(mine.open(NAME, 8, &sealed).is_err());
+        assert!(ring.open(NAME, 7, &sealed).is_err());
+        // A master-sealed value is not taken for a data-key one.
+        let master = ring.seal_str(NAME, 7, "山田").unwrap();
+        assert!(!master.under_data_key());
+        assert!(mine.open(NAME, 7, &master).is_err());
+        // Wrapped under the master key, bound to its row; every wrapped key has one length.
+        let wrapped = ring.wrap_data_key(42, &mine).unwrap();
+        assert_eq!(
+            wrapped.as_bytes().len(),
+            ring.wrap_data_key(43, &other).unwrap().as_bytes().len()
+        );
+        let back = ring.unwrap_data_key(42, &wrapped).unwrap();
+        assert_eq!(back.open_string(NAME, 7, &sealed).unwrap().as_str(), "山田");
+        assert!(ring.unwrap_data_key(43, &wrapped).is_err());
+        assert!(
+            KeyRing::ephemeral()
+                .unwrap()
+                .unwrap_data_key(42, &wrapped)
+                .is_err()
+        );
+        // Padding applies under data keys too.
+        let g1 = mine.seal_str(GENDER, 1, "male").unwrap();
+        let g2 = mine.seal_str(GENDER, 1, "female").unwrap();
+        assert_eq!(g1.as_bytes().len(), g2.as_bytes().len());
+    }
 
     #[test]
     fn check_values_tell_keys_apart_and_repeat() {

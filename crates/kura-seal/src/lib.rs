@@ -26,7 +26,7 @@ mod token;
 
 pub use blind::{BlindIndex, Normalize};
 pub use envelope::{Column, Sealed};
-pub use keyring::KeyRing;
+pub use keyring::{DATA_KEY_COLUMN, DataKey, KeyRing};
 pub use keys::{FileKeyProvider, KeyError, KeyId, KeyMaterial, KeyProvider, MasterKeyInfo};
 pub use padding::{Padding, bucket};
 pub use password::{PasswordError, PasswordHash, PasswordPolicy, Passwords, Verified};
@@ -48,4 +48,6 @@ pub enum SealError {
     Random,
     #[error("encryption failed")]
     Encrypt,
+    #[error("the sealed value is under a person's data key, not a master key")]
+    UnderDataKey,
 }
