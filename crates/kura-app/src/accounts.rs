@@ -64,6 +64,8 @@ pub struct SavedAddressRecord {
     pub customer_id: i64,
     pub record: Sealed,
     pub created_at: i64,
+    /// The customer's data key (the record is sealed under it).
+    pub data_key: Option<crate::sealed::DataKeyRef>,
 }
 
 /// The numbers of the throttle. Defaults: 15-minute windows; 5 failures per account (from IPs

@@ -17,19 +17,19 @@ use kura_domain::{
     AddressLine, BirthDate, CustomerProfile, Email, Gender, Kana, Person, PersonName, Phone,
     PostalCode, Prefecture,
 };
-use kura_seal::{
-    KeyRing, Normalize, PasswordHash, Passwords, SealError, Sealed, SessionToken, Verified,
-};
+use kura_seal::{Normalize, PasswordHash, Passwords, Sealed, SessionToken, Verified};
 use secrecy::SecretString;
+use zeroize::Zeroizing;
 
 use crate::accounts::{
     ADDRESS_RECORD, AccountTokenRecord, LoginThrottle, Refusal, SavedAddressRecord, ThrottlePolicy,
     TokenPurpose,
 };
 use crate::clock::Clock;
+use crate::data_keys::PersonKeys;
 use crate::error::{AppError, StoreError};
 use crate::ports::Store;
-use crate::sealed::{SealedCustomer, col};
+use crate::sealed::{DataKeyRef, SealedCustomer, col};
 use crate::vault::Vault;
 
 pub struct Customers {
@@ -98,16 +98,19 @@ impl Customers {
         &self.passwords
     }
 
-    /// Seals a profile for row `id` under the ring's active key.
+    /// Seals a profile for row `id` under the person's keys (`data_key` is the reference
+    /// stored with the row); blind indexes under the active master key.
     pub fn seal(
-        ring: &KeyRing,
+        keys: &PersonKeys<'_>,
+        data_key: Option<DataKeyRef>,
         id: i64,
         profile: &CustomerProfile,
         password_hash: Option<PasswordHash>,
         now: i64,
-    ) -> Result<SealedCustomer, SealError> {
+    ) -> Result<SealedCustomer, AppError> {
         let p = &profile.person;
-        let s = |c, v: &str| ring.seal_str(c, id, v);
+        let ring = keys.ring();
+        let s = |c, v: &str| keys.seal_str(c, id, v);
         Ok(SealedCustomer {
             id,
             email_bidx: ring.blind_index(
@@ -140,13 +143,26 @@ impl Customers {
                 .transpose()?,
             password_hash,
             created_at: now,
+            data_key,
         })
     }
 
+    /// Seals the profile of a new person under a data key of their own.
+    pub fn seal_new(
+        vault: &Vault,
+        id: i64,
+        profile: &CustomerProfile,
+        password_hash: Option<PasswordHash>,
+        now: i64,
+    ) -> Result<SealedCustomer, AppError> {
+        let (keys, key) = PersonKeys::new_person(vault)?;
+        Self::seal(&keys, Some(key), id, profile, password_hash, now)
+    }
+
     /// Opens a stored customer back into a profile.
-    pub fn open(ring: &KeyRing, rec: &SealedCustomer) -> Result<CustomerProfile, AppError> {
+    pub fn open(keys: &PersonKeys<'_>, rec: &SealedCustomer) -> Result<CustomerProfile, AppError> {
         let id = rec.id;
-        let o = |c, v: &Sealed| ring.open_string(c, id, v);
+        let o = |c, v: &Sealed| keys.open_string(c, id, v);
         let field = |field: &'static str| move |error| AppError::Field { field, error };
         let far_future = (9999, 12, 31);
         Ok(CustomerProfile {
@@ -214,7 +230,7 @@ impl Customers {
             None => None,
         };
         let id = crate::ids::new_id();
-        let sealed = Self::seal(&ring, id, profile, hash, self.clock.now())?;
+        let sealed = Self::seal_new(&self.vault, id, profile, hash, self.clock.now())?;
         match self.store.insert_customer(&sealed).await {
             Ok(()) => Ok(id),
             Err(StoreError::Conflict) => Err(AppError::EmailTaken),
@@ -272,9 +288,8 @@ impl Customers {
         let Some(rec) = self.store.customer(id).await? else {
             return Ok(None);
         };
-        let key = rec.family_name.key_id().unwrap_or(0);
-        let ring = self.vault.ring_holding(key);
-        Self::open(&ring, &rec).map(Some)
+        let keys = PersonKeys::of(&self.vault, rec.data_key.as_ref())?;
+        Self::open(&keys, &rec).map(Some)
     }
 
     async fn hash_password(&self, password: SecretString) -> Result<PasswordHash, AppError> {
@@ -377,7 +392,7 @@ impl Customers {
             return Ok(Registered::Exists { id: c.id });
         }
         let id = crate::ids::new_id();
-        let sealed = Self::seal(&ring, id, profile, Some(hash), self.clock.now())?;
+        let sealed = Self::seal_new(&self.vault, id, profile, Some(hash), self.clock.now())?;
         match self.store.insert_customer(&sealed).await {
             Ok(()) => {}
             Err(StoreError::Conflict) => {
@@ -525,15 +540,18 @@ impl Customers {
         let Some(current) = self.store.customer(id).await? else {
             return Ok(());
         };
-        let ring = self.vault.ring();
-        let sealed = Self::seal(
-            &ring,
-            id,
-            profile,
-            current.password_hash,
-            current.created_at,
-        )
-        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let sealed = PersonKeys::of(&self.vault, current.data_key.as_ref())
+            .and_then(|keys| {
+                Self::seal(
+                    &keys,
+                    current.data_key.clone(),
+                    id,
+                    profile,
+                    current.password_hash.clone(),
+                    current.created_at,
+                )
+            })
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
         self.store.update_customer(&sealed).await
     }
 
@@ -602,15 +620,24 @@ impl Customers {
         if self.store.addresses_of(customer_id).await?.len() >= MAX_SAVED_ADDRESSES {
             return Ok(false);
         }
+        let Some(owner) = self.store.customer(customer_id).await? else {
+            return Ok(false);
+        };
+        let keys = PersonKeys::of(&self.vault, owner.data_key.as_ref())?;
         let id = crate::ids::new_id();
-        let json = serde_json::to_vec(person).map_err(|e| AppError::Task(e.to_string()))?;
-        let record = self.vault.ring().seal(ADDRESS_RECORD, id, &json)?;
+        let json =
+            Zeroizing::new(serde_json::to_vec(person).map_err(|e| AppError::Task(e.to_string()))?);
+        let record = keys.seal(ADDRESS_RECORD, id, &json)?;
         self.store
             .insert_address(&SavedAddressRecord {
                 id,
                 customer_id,
                 record,
                 created_at: self.clock.now(),
+                data_key: owner.data_key.map(|k| DataKeyRef {
+                    id: k.id,
+                    wrapped: None,
+                }),
             })
             .await?;
         Ok(true)
@@ -619,8 +646,8 @@ impl Customers {
     pub async fn addresses(&self, customer_id: i64) -> Result<Vec<SavedAddress>, AppError> {
         let mut out = Vec::new();
         for rec in self.store.addresses_of(customer_id).await? {
-            let ring = self.vault.ring_holding(rec.record.key_id().unwrap_or(0));
-            let plain = ring.open(ADDRESS_RECORD, rec.id, &rec.record)?;
+            let keys = PersonKeys::of(&self.vault, rec.data_key.as_ref())?;
+            let plain = keys.open(ADDRESS_RECORD, rec.id, &rec.record)?;
             let person: Person = serde_json::from_slice(&plain)
                 .map_err(|e| AppError::Task(format!("saved address unreadable: {e}")))?;
             out.push(SavedAddress { id: rec.id, person });

@@ -35,4 +35,7 @@ pub enum AppError {
     EmailTaken,
     #[error("a background task failed: {0}")]
     Task(String),
+    /// The person's data was erased (their data key is gone): nothing of theirs opens.
+    #[error("this person's data was erased")]
+    Erased,
 }

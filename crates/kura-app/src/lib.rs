@@ -9,6 +9,7 @@ pub mod carts;
 pub mod catalog;
 pub mod clock;
 pub mod customers;
+pub mod data_keys;
 pub mod error;
 pub mod events;
 pub mod ids;

@@ -70,6 +70,8 @@ struct StoredMail {
     kind: String,
 }
 
+use crate::data_keys::PersonKeys;
+
 /// Retry delays after each failed attempt; after the last, the mail is marked failed.
 const BACKOFF_SECONDS: [i64; 8] = [30, 60, 300, 900, 1800, 3600, 7200, 21600];
 
@@ -104,15 +106,32 @@ impl MailOutbox {
         self
     }
 
+    /// Queues a mail that belongs to no stored person (sealed under the master key).
     pub async fn enqueue(&self, mail: &OutgoingMail) -> Result<(), crate::AppError> {
-        let record = self.seal(mail)?;
+        let record = self.seal(mail, None)?;
         Ok(self.store.enqueue_mail(&record).await?)
     }
 
-    /// The mail sealed as an outbox row, for a caller that stores it in its own transaction.
+    /// Queues a mail to a customer, sealed under their data key (erasing them makes it noise).
+    pub async fn enqueue_for_customer(
+        &self,
+        mail: &OutgoingMail,
+        customer_id: i64,
+    ) -> Result<(), crate::AppError> {
+        let key = match self.store.customer(customer_id).await? {
+            Some(c) => c.data_key,
+            None => return Err(crate::AppError::Erased),
+        };
+        let record = self.seal(mail, key.as_ref())?;
+        Ok(self.store.enqueue_mail(&record).await?)
+    }
+
+    /// The mail sealed as an outbox row under the data key of the person it goes to (`None`:
+    /// under the master key), for a caller that stores it in its own transaction.
     pub fn seal(
         &self,
         mail: &OutgoingMail,
+        data_key: Option<&crate::sealed::DataKeyRef>,
     ) -> Result<crate::sealed::OutboxRecord, crate::AppError> {
         let id = crate::ids::new_id();
         let stored = StoredMail {
@@ -122,17 +141,21 @@ impl MailOutbox {
             html: mail.html.clone(),
             kind: mail.kind.to_string(),
         };
-        let json = serde_json::to_vec(&stored).map_err(|e| crate::AppError::Task(e.to_string()))?;
-        let payload = self
-            .vault
-            .ring()
-            .seal(crate::sealed::col::OUTBOX_PAYLOAD, id, &json)?;
+        let json = zeroize::Zeroizing::new(
+            serde_json::to_vec(&stored).map_err(|e| crate::AppError::Task(e.to_string()))?,
+        );
+        let keys = PersonKeys::of(&self.vault, data_key)?;
+        let payload = keys.seal(crate::sealed::col::OUTBOX_PAYLOAD, id, &json)?;
         let record = crate::sealed::OutboxRecord {
             id,
             kind: mail.kind.to_string(),
             payload,
             attempts: 0,
             next_attempt_at: self.clock.now(),
+            data_key: data_key.map(|k| crate::sealed::DataKeyRef {
+                id: k.id,
+                wrapped: None,
+            }),
         };
         Ok(record)
     }
@@ -159,14 +182,17 @@ impl MailOutbox {
             let batch = self.store.claim_mail(now, lease, CLAIM_BATCH).await?;
             let full = batch.len() >= CLAIM_BATCH as usize;
             for record in batch {
-                let ring = self
-                    .vault
-                    .ring_holding(record.payload.key_id().unwrap_or(0));
-                let stored: StoredMail = match ring.open(
-                    crate::sealed::col::OUTBOX_PAYLOAD,
-                    record.id,
-                    &record.payload,
-                ) {
+                let opened = PersonKeys::of(&self.vault, record.data_key.as_ref())
+                    .map_err(|e| e.to_string())
+                    .and_then(|keys| {
+                        keys.open(
+                            crate::sealed::col::OUTBOX_PAYLOAD,
+                            record.id,
+                            &record.payload,
+                        )
+                        .map_err(|e| e.to_string())
+                    });
+                let stored: StoredMail = match opened {
                     Ok(plain) => match serde_json::from_slice(&plain) {
                         Ok(m) => m,
                         Err(_) => {

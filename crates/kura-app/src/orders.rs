@@ -18,10 +18,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::carts::CartView;
 use crate::clock::Clock;
+use crate::data_keys::PersonKeys;
 use crate::error::AppError;
 use crate::payments::{CheckoutRequest, PaymentGateway, PaymentNotification, PaymentOutcome};
 use crate::ports::{PaymentEventOutcome, Store, Transition};
-use crate::sealed::{OrderLineRecord, OrderRecord, PlaceOutcome, col};
+use crate::sealed::{DataKeyRef, OrderLineRecord, OrderRecord, PlaceOutcome, col};
 use crate::vault::Vault;
 
 /// What the customer chose at checkout, validated.
@@ -78,6 +79,8 @@ pub struct OrderView {
     pub payment_url: Option<String>,
     pub payment_expires_at: Option<i64>,
     pub created_at: i64,
+    /// The buyer's data key: mails about the order are sealed under it.
+    pub data_key: Option<DataKeyRef>,
 }
 
 impl OrderView {
@@ -245,6 +248,16 @@ impl Orders {
         }
         let now = self.clock.now();
         let ring = self.vault.ring();
+        // The buyer's personal data goes under their data key: the account's, or, for a guest
+        // (or an account from before data keys), a key of the order's own.
+        let account_key = match customer_id {
+            Some(cid) => self.store.customer(cid).await?.and_then(|c| c.data_key),
+            None => None,
+        };
+        let (keys, data_key) = match account_key {
+            Some(key) => (PersonKeys::of(&self.vault, Some(&key))?, key),
+            None => PersonKeys::new_person(&self.vault)?,
+        };
         let id = crate::ids::new_id();
         let token = SessionToken::generate()?;
         let destination = input
@@ -266,9 +279,9 @@ impl Orders {
             } else {
                 "ja".into()
             },
-            buyer: ring.seal(col::ORDER_BUYER, id, to_json(&input.buyer)?.as_bytes())?,
+            buyer: keys.seal(col::ORDER_BUYER, id, to_json(&input.buyer)?.as_bytes())?,
             recipient: match &input.recipient {
-                Some(r) => Some(ring.seal(col::ORDER_RECIPIENT, id, to_json(r)?.as_bytes())?),
+                Some(r) => Some(keys.seal(col::ORDER_RECIPIENT, id, to_json(r)?.as_bytes())?),
                 None => None,
             },
             access_token: ring.seal(col::ORDER_TOKEN, id, token.expose().as_bytes())?,
@@ -311,6 +324,7 @@ impl Orders {
                     tax: l.item.tax,
                 })
                 .collect(),
+            data_key: Some(data_key),
         };
         // Cash on delivery and bank transfer are confirmed now, in the order's transaction; a
         // card order is confirmed once the provider has accepted its checkout.
@@ -439,14 +453,15 @@ impl Orders {
     }
 
     /// Opens an order record for display.
+    /// The order with its personal fields opened; [`AppError::Erased`] once the buyer was erased.
     pub fn open(&self, rec: &OrderRecord) -> Result<OrderView, AppError> {
-        let ring = self.vault.ring_holding(rec.buyer.key_id().unwrap_or(0));
+        let keys = PersonKeys::of(&self.vault, rec.data_key.as_ref())?;
         let buyer: CustomerProfile =
-            serde_json::from_slice(&ring.open(col::ORDER_BUYER, rec.id, &rec.buyer)?)
+            serde_json::from_slice(&keys.open(col::ORDER_BUYER, rec.id, &rec.buyer)?)
                 .map_err(|e| AppError::Task(format!("order buyer record unreadable: {e}")))?;
         let recipient = match &rec.recipient {
             Some(r) => Some(
-                serde_json::from_slice(&ring.open(col::ORDER_RECIPIENT, rec.id, r)?).map_err(
+                serde_json::from_slice(&keys.open(col::ORDER_RECIPIENT, rec.id, r)?).map_err(
                     |e| AppError::Task(format!("order recipient record unreadable: {e}")),
                 )?,
             ),
@@ -468,6 +483,7 @@ impl Orders {
             payment_url: rec.payment_url.clone(),
             payment_expires_at: rec.payment_expires_at,
             created_at: rec.created_at,
+            data_key: rec.data_key.clone(),
         })
     }
 

@@ -4,13 +4,20 @@
 //! skipped, and a row that changed while it was being re-sealed is left for the next pass. A
 //! crash at any point leaves every value readable (old or new key), and running `rotate` again
 //! continues where it stopped. Old keys are retired only when [`key_usage`] counts none.
+//!
+//! Personal values under a person's data key are not re-sealed: the data keys themselves (the
+//! `data_keys` table) are re-wrapped, and blind indexes recomputed, which is what makes a
+//! rotation's cost a row per person instead of a value per field.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use std::sync::Arc;
+
 use kura_seal::{BlindIndex, KeyId, KeyRing, Sealed};
 
 use crate::clock::{Clock, SystemClock};
+use crate::data_keys::PersonKeys;
 use crate::error::AppError;
 use crate::ports::Store;
 use crate::sealed::{ResealedRow, SEALED_TABLES, SealedRow, SealedTable};
@@ -35,7 +42,10 @@ pub async fn key_usage(store: &dyn Store) -> Result<BTreeMap<u32, u64>, AppError
             after = last.id;
             for row in &rows {
                 for v in row.sealed.iter().flatten() {
-                    let id = Sealed::from_stored(v.clone()).key_id().unwrap_or(0);
+                    // Under a data key: counted through the data key that wraps it.
+                    let Ok(id) = Sealed::from_stored(v.clone()).key_id() else {
+                        continue;
+                    };
                     *counts.entry(id).or_insert(0) += 1;
                 }
                 for v in row.blind.iter().flatten() {
@@ -49,10 +59,11 @@ pub async fn key_usage(store: &dyn Store) -> Result<BTreeMap<u32, u64>, AppError
 }
 
 fn needs_reseal(row: &SealedRow, active: u32) -> bool {
+    // Values under a data key have no master key id; an erased person's emptied values none.
     row.sealed
         .iter()
         .flatten()
-        .any(|v| Sealed::from_stored(v.clone()).key_id().ok() != Some(active))
+        .any(|v| matches!(Sealed::from_stored(v.clone()).key_id(), Ok(id) if id != active))
         || row
             .blind
             .iter()
@@ -61,19 +72,49 @@ fn needs_reseal(row: &SealedRow, active: u32) -> bool {
 }
 
 fn reseal_row(
-    ring: &KeyRing,
+    ring: &Arc<KeyRing>,
     table: &SealedTable,
     row: &SealedRow,
 ) -> Result<ResealedRow, AppError> {
+    let keys = PersonKeys::of_in(Arc::clone(ring), row.data_key.as_ref())?;
+    if keys.erased() {
+        // Nothing of an erased person opens: the values stay noise, and the blind indexes
+        // become tombstones under the new key (they matched nothing anyway).
+        let blind = row
+            .blind
+            .iter()
+            .map(|b| match b {
+                Some(_) => ring.tombstone_index().map(|t| Some(t.as_bytes().to_vec())),
+                None => Ok(None),
+            })
+            .collect::<Result<_, _>>()?;
+        return Ok(ResealedRow {
+            old: row.clone(),
+            sealed: row.sealed.clone(),
+            blind,
+        });
+    }
     let mut plain = Vec::with_capacity(row.sealed.len());
     let mut sealed = Vec::with_capacity(row.sealed.len());
     for (name, value) in table.sealed.iter().zip(&row.sealed) {
         match value {
             Some(bytes) => {
                 let col = table.column(name);
-                let opened = ring.open(col, row.id, &Sealed::from_stored(bytes.clone()))?;
-                sealed.push(Some(ring.seal(col, row.id, &opened)?.into_bytes()));
-                plain.push(Some(opened));
+                let stored = Sealed::from_stored(bytes.clone());
+                // Opened only as far as a blind index needs it, or to move it to the new key.
+                let needed =
+                    !stored.under_data_key() || table.blind.iter().any(|b| b.source == *name);
+                let opened = if needed {
+                    Some(keys.open(col, row.id, &stored)?)
+                } else {
+                    None
+                };
+                if stored.under_data_key() {
+                    sealed.push(Some(bytes.clone()));
+                } else if let Some(p) = &opened {
+                    sealed.push(Some(ring.seal(col, row.id, p)?.into_bytes()));
+                }
+                plain.push(opened);
             }
             None => {
                 sealed.push(None);

@@ -22,6 +22,9 @@ pub struct SealedTable {
     pub table: &'static str,
     pub sealed: &'static [&'static str],
     pub blind: &'static [BlindColumn],
+    /// Whether rows name a person's data key (`data_key_id`); their sealed values are then
+    /// under it (or, for rows from before data keys, under a master key).
+    pub data_key: bool,
 }
 
 impl SealedTable {
@@ -93,6 +96,7 @@ pub mod col {
         ORDER_TOKEN,
         OUTBOX_PAYLOAD,
         ADDRESS_RECORD,
+        kura_seal::DATA_KEY_COLUMN,
     ];
 }
 
@@ -126,12 +130,14 @@ pub const CUSTOMERS: SealedTable = SealedTable {
             json_path: &[],
         },
     ],
+    data_key: true,
 };
 
 pub const SESSIONS: SealedTable = SealedTable {
     table: "sessions",
     sealed: &["data"],
     blind: &[],
+    data_key: false,
 };
 
 pub const ORDERS: SealedTable = SealedTable {
@@ -151,12 +157,14 @@ pub const ORDERS: SealedTable = SealedTable {
             json_path: &["person", "phone"],
         },
     ],
+    data_key: true,
 };
 
 pub const MAIL_OUTBOX: SealedTable = SealedTable {
     table: "mail_outbox",
     sealed: &["payload"],
     blind: &[],
+    data_key: true,
 };
 
 /// Saved delivery addresses of customer accounts: one sealed `Person` record per row.
@@ -164,10 +172,36 @@ pub const CUSTOMER_ADDRESSES: SealedTable = SealedTable {
     table: "customer_addresses",
     sealed: &["record"],
     blind: &[],
+    data_key: true,
 };
 
-pub const SEALED_TABLES: &[SealedTable] =
-    &[CUSTOMERS, SESSIONS, ORDERS, MAIL_OUTBOX, CUSTOMER_ADDRESSES];
+/// People's data keys, each wrapped (sealed) by the master key ring: key rotation re-wraps
+/// them instead of re-sealing every personal field.
+pub const DATA_KEYS: SealedTable = SealedTable {
+    table: "data_keys",
+    sealed: &["wrapped"],
+    blind: &[],
+    data_key: false,
+};
+
+pub const SEALED_TABLES: &[SealedTable] = &[
+    DATA_KEYS,
+    CUSTOMERS,
+    SESSIONS,
+    ORDERS,
+    MAIL_OUTBOX,
+    CUSTOMER_ADDRESSES,
+];
+
+/// A person's data key as a row names it: its id and, when read back, its wrapped form.
+/// `wrapped` is `None` on a row read after the person was erased (the key is gone, and with
+/// it every value sealed under it). On insert, a customer or order whose `wrapped` is set
+/// creates the key in the same transaction; otherwise the key must exist.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataKeyRef {
+    pub id: i64,
+    pub wrapped: Option<Sealed>,
+}
 
 /// A customer row as the store holds it: personal fields sealed, lookups by blind index.
 #[derive(Debug, Clone)]
@@ -189,6 +223,9 @@ pub struct SealedCustomer {
     pub gender: Option<Sealed>,
     pub password_hash: Option<PasswordHash>,
     pub created_at: i64,
+    /// The data key the personal fields are sealed under (`None`: sealed under a master key,
+    /// before data keys).
+    pub data_key: Option<DataKeyRef>,
 }
 
 /// What login needs of a customer: the id and the password hash, nothing personal.
@@ -204,6 +241,8 @@ pub struct SealedRow {
     pub id: i64,
     pub sealed: Vec<Option<Vec<u8>>>,
     pub blind: Vec<Option<Vec<u8>>>,
+    /// For tables with [`SealedTable::data_key`]: the row's data key, if it names one.
+    pub data_key: Option<DataKeyRef>,
 }
 
 /// A row re-sealed under a new key, written only if the row still holds `old`.
@@ -251,6 +290,8 @@ pub struct OrderRecord {
     pub idempotency_hash: [u8; 32],
     pub created_at: i64,
     pub lines: Vec<OrderLineRecord>,
+    /// The buyer's data key: the customer's, or a guest order's own.
+    pub data_key: Option<DataKeyRef>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -304,6 +345,8 @@ pub struct OutboxRecord {
     pub payload: Sealed,
     pub attempts: i64,
     pub next_attempt_at: i64,
+    /// The data key of the person the mail is to (the payload is sealed under it).
+    pub data_key: Option<DataKeyRef>,
 }
 
 /// The text a blind index is computed from: the source itself, or a field of the JSON record.
@@ -357,7 +400,7 @@ mod tests {
     }
 
     fn profile(n: u8, gender: Option<Gender>) -> CustomerProfile {
-        let phone = if n % 2 == 0 {
+        let phone = if n.is_multiple_of(2) {
             "0312345678"
         } else {
             "09012345678"
@@ -391,13 +434,15 @@ mod tests {
     /// code or phone kind from the length of the sealed value.
     #[test]
     fn enum_like_customer_fields_seal_to_one_length_per_column() {
-        let ring = KeyRing::ephemeral().unwrap();
+        let ring = std::sync::Arc::new(KeyRing::ephemeral().unwrap());
         let mut lengths: BTreeMap<&str, BTreeSet<usize>> = BTreeMap::new();
         let genders = [Gender::Female, Gender::Male, Gender::Other];
         for n in 0..94u8 {
             let gender = genders[usize::from(n) % 3];
             let p = profile(n, Some(gender));
-            let sealed = Customers::seal(&ring, i64::from(n), &p, None, 0).unwrap();
+            let (keys, key) =
+                crate::data_keys::PersonKeys::new_person_in(std::sync::Arc::clone(&ring)).unwrap();
+            let sealed = Customers::seal(&keys, Some(key), i64::from(n), &p, None, 0).unwrap();
             for (name, value) in [
                 ("gender", sealed.gender.as_ref().unwrap()),
                 ("prefecture", &sealed.prefecture),
@@ -412,7 +457,7 @@ mod tests {
                     .insert(value.as_bytes().len());
             }
             // And everything opens back to what went in.
-            assert_eq!(Customers::open(&ring, &sealed).unwrap(), p);
+            assert_eq!(Customers::open(&keys, &sealed).unwrap(), p);
         }
         for (name, seen) in &lengths {
             assert_eq!(seen.len(), 1, "{name} sealed to lengths {seen:?}");

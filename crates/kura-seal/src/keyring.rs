@@ -419,6 +419,14 @@ impl KeyRing {
             .collect()
     }
 
+    /// A blind index under the active key that matches no value: what an erased person's
+    /// rows keep in place of their email and phone indexes.
+    pub fn tombstone_index(&self) -> Result<BlindIndex, SealError> {
+        let mut filler = [0u8; 32];
+        getrandom::fill(&mut filler).map_err(|_| SealError::Random)?;
+        Ok(BlindIndex::new(self.active, &filler))
+    }
+
     /// A CSRF token bound to a session secret, under the active key.
     pub fn csrf_token(&self, session_secret: &[u8]) -> String {
         self.csrf_with(self.active, session_secret)

@@ -57,6 +57,11 @@ macro_rules! migrations {
                 "key_checks",
                 include_str!(concat!("../migrations/", $backend, "/0005_key_checks.sql")),
             ),
+            (
+                6,
+                "data_keys",
+                include_str!(concat!("../migrations/", $backend, "/0006_data_keys.sql")),
+            ),
         ]
     };
 }

@@ -108,6 +108,11 @@ impl From<kura_app::AppError> for WebError {
                 kind: ErrorKind::Unavailable,
                 cause: Some(m),
             },
+            // An erased person's order or account: gone, as if it never was.
+            kura_app::AppError::Erased => Self {
+                kind: ErrorKind::NotFound,
+                cause: None,
+            },
             other => Self::internal(other),
         }
     }

@@ -9,6 +9,7 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use kura_app::data_keys::PersonKeys;
 use kura_app::sealed::col;
 use kura_app::{Customers, Store};
 use kura_domain::{
@@ -136,13 +137,17 @@ async fn sealed_run(
     store: &Arc<dyn Store>,
     profiles: &[CustomerProfile],
 ) -> anyhow::Result<Timing> {
-    let ring = KeyRing::ephemeral()?;
+    let ring = Arc::new(KeyRing::ephemeral()?);
     let t = Instant::now();
     let mut writing: Option<tokio::task::JoinHandle<Result<(), kura_app::StoreError>>> = None;
     for chunk in profiles.chunks(CHUNK) {
+        // Each customer under a data key of their own, as the shop seals them.
         let sealed = chunk
             .iter()
-            .map(|p| Customers::seal(&ring, kura_app::new_id(), p, None, 0))
+            .map(|p| {
+                let (keys, key) = PersonKeys::new_person_in(Arc::clone(&ring))?;
+                Customers::seal(&keys, Some(key), kura_app::new_id(), p, None, 0)
+            })
             .collect::<Result<Vec<_>, _>>()?;
         if let Some(w) = writing.take() {
             w.await??;
@@ -169,7 +174,8 @@ async fn sealed_run(
         let Some(last) = page.last() else { break };
         next = fetch(last.id);
         for rec in &page {
-            black_box(Customers::open(&ring, rec)?);
+            let keys = PersonKeys::of_in(Arc::clone(&ring), rec.data_key.as_ref())?;
+            black_box(Customers::open(&keys, rec)?);
         }
         seen += page.len();
     }

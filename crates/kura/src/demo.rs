@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
+use kura_app::data_keys::PersonKeys;
 use kura_app::{Customers, Store, Vault};
 use kura_domain::{
     AddressLine, CustomerProfile, Email, Kana, Person, PersonName, Phone, PostalCode, Prefecture,
@@ -154,6 +155,8 @@ pub async fn insert_synthetic_orders(
                     let token = kura_seal::random_bytes::<16>().map(hex::encode)?;
                     let number = format!("D-{:04X}-{:06}", rng.below(0xFFFF), n);
                     let buyer_json = serde_json::to_vec(&buyer)?;
+                    // A guest order: the buyer's data under a key of the order's own.
+                    let (keys, data_key) = PersonKeys::new_person_in(Arc::clone(&ring))?;
                     Ok(OrderRecord {
                         id,
                         idempotency_hash: kura_seal::sha256(number.as_bytes()),
@@ -162,7 +165,7 @@ pub async fn insert_synthetic_orders(
                         status: OrderStatus::Shipped,
                         payment,
                         lang: "ja".into(),
-                        buyer: ring.seal(col::ORDER_BUYER, id, &buyer_json)?,
+                        buyer: keys.seal(col::ORDER_BUYER, id, &buyer_json)?,
                         recipient: None,
                         access_token: ring.seal(col::ORDER_TOKEN, id, token.as_bytes())?,
                         email_bidx: ring.blind_index(
@@ -183,6 +186,7 @@ pub async fn insert_synthetic_orders(
                         payment_expires_at: None,
                         created_at,
                         lines,
+                        data_key: Some(data_key),
                     })
                 })
                 .collect()
@@ -274,7 +278,15 @@ pub async fn insert_synthetic(
             (offset + start..offset + start + len)
                 .map(|n| {
                     let p = synth::profile(&mut rng, n)?;
-                    Ok(Customers::seal(&ring, kura_app::new_id(), &p, None, now)?)
+                    let (keys, data_key) = PersonKeys::new_person_in(Arc::clone(&ring))?;
+                    Ok(Customers::seal(
+                        &keys,
+                        Some(data_key),
+                        kura_app::new_id(),
+                        &p,
+                        None,
+                        now,
+                    )?)
                 })
                 .collect()
         })

@@ -86,7 +86,9 @@ impl OrderNotifier for MailNotifier {
         let rendered = mail
             .render(order.buyer.email.as_str())
             .map_err(|e| AppError::Task(format!("order mail: {e}")))?;
-        self.outbox.seal(&rendered).map(Some)
+        self.outbox
+            .seal(&rendered, order.data_key.as_ref())
+            .map(Some)
     }
 
     fn order_shipped(
@@ -126,6 +128,8 @@ impl OrderNotifier for MailNotifier {
         let rendered = mail
             .render(order.buyer.email.as_str())
             .map_err(|e| AppError::Task(format!("shipping mail: {e}")))?;
-        self.outbox.seal(&rendered).map(Some)
+        self.outbox
+            .seal(&rendered, order.data_key.as_ref())
+            .map(Some)
     }
 }

@@ -81,6 +81,9 @@ mod accounts;
 #[path = "../sql/customers.rs"]
 #[allow(clippy::duplicate_mod)]
 mod customers;
+#[path = "../sql/data_keys.rs"]
+#[allow(clippy::duplicate_mod)]
+mod data_keys;
 #[path = "../sql/migrate.rs"]
 #[allow(clippy::duplicate_mod)]
 mod migrate;

@@ -9,7 +9,10 @@ use kura_app::sealed::SealedCustomer;
 use kura_seal::Sealed;
 use sqlx::Row;
 
-use super::This;
+use super::{This, data_keys};
+
+/// The data key an erased account's orders from before data keys name: no key has it.
+const ERASED_WITHOUT_KEY: i64 = -1;
 use crate::{db_err, now_epoch};
 
 #[async_trait]
@@ -146,6 +149,57 @@ impl AccountRepo for This {
 
     async fn delete_customer(&self, customer_id: i64) -> Result<bool, StoreError> {
         write_tx!(self, |tx| {
+            let data_key: Option<i64> =
+                sqlx::query_scalar("SELECT data_key_id FROM customers WHERE id = $1")
+                    .bind(customer_id)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .flatten();
+            // The account's orders keep their accounting facts. Their blind indexes become
+            // tombstones (the key id kept, the MAC random), so an email no longer finds them;
+            // orders from before data keys lose their sealed buyer and recipient outright.
+            let orders = sqlx::query(
+                "SELECT id, email_bidx, phone_bidx, data_key_id FROM orders WHERE customer_id = $1",
+            )
+            .bind(customer_id)
+            .fetch_all(&mut *tx)
+            .await?;
+            for o in &orders {
+                let tomb = |stored: Vec<u8>| -> Result<Vec<u8>, sqlx::Error> {
+                    let mut t = stored.get(..4).unwrap_or_default().to_vec();
+                    t.extend_from_slice(
+                        &kura_seal::random_bytes::<32>()
+                            .map_err(|e| sqlx::Error::Protocol(e.to_string()))?,
+                    );
+                    Ok(t)
+                };
+                let legacy = o.try_get::<Option<i64>, _>("data_key_id")?.is_none();
+                sqlx::query(
+                    "UPDATE orders SET email_bidx = $1, phone_bidx = $2, \
+                     buyer = CASE WHEN $3 THEN $4 ELSE buyer END, \
+                     recipient = CASE WHEN $3 THEN NULL ELSE recipient END, \
+                     data_key_id = COALESCE(data_key_id, $5) WHERE id = $6",
+                )
+                .bind(tomb(o.try_get("email_bidx")?)?)
+                .bind(tomb(o.try_get("phone_bidx")?)?)
+                .bind(legacy)
+                .bind(Vec::<u8>::new())
+                .bind(data_key.unwrap_or(ERASED_WITHOUT_KEY))
+                .bind(o.try_get::<i64, _>("id")?)
+                .execute(&mut *tx)
+                .await?;
+            }
+            // The data key goes, and with it every value sealed under it, wherever it lies.
+            if let Some(key) = data_key {
+                sqlx::query("DELETE FROM mail_outbox WHERE data_key_id = $1")
+                    .bind(key)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("DELETE FROM data_keys WHERE id = $1")
+                    .bind(key)
+                    .execute(&mut *tx)
+                    .await?;
+            }
             for sql in [
                 "DELETE FROM customer_addresses WHERE customer_id = $1",
                 "DELETE FROM account_tokens WHERE customer_id = $1",
@@ -167,12 +221,13 @@ impl AccountRepo for This {
     async fn insert_address(&self, a: &SavedAddressRecord) -> Result<(), StoreError> {
         write_tx!(self, |tx| {
             sqlx::query(
-                "INSERT INTO customer_addresses (id, customer_id, record, created_at) VALUES ($1, $2, $3, $4)",
+                "INSERT INTO customer_addresses (id, customer_id, record, created_at, data_key_id) VALUES ($1, $2, $3, $4, $5)",
             )
             .bind(a.id)
             .bind(a.customer_id)
             .bind(a.record.as_bytes().to_vec())
             .bind(a.created_at)
+            .bind(data_keys::id_of(a.data_key.as_ref()))
             .execute(&mut *tx)
             .await?;
         })
@@ -180,8 +235,10 @@ impl AccountRepo for This {
 
     async fn addresses_of(&self, customer_id: i64) -> Result<Vec<SavedAddressRecord>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, customer_id, record, created_at FROM customer_addresses \
-             WHERE customer_id = $1 ORDER BY created_at, id",
+            "SELECT t.id, t.customer_id, t.record, t.created_at, t.data_key_id, \
+             dk.wrapped AS data_key_wrapped FROM customer_addresses t \
+             LEFT JOIN data_keys dk ON dk.id = t.data_key_id \
+             WHERE t.customer_id = $1 ORDER BY t.created_at, t.id",
         )
         .bind(customer_id)
         .fetch_all(self.reads())
@@ -194,6 +251,7 @@ impl AccountRepo for This {
                     customer_id: r.try_get("customer_id")?,
                     record: Sealed::from_stored(r.try_get("record")?),
                     created_at: r.try_get("created_at")?,
+                    data_key: data_keys::from_row(r)?,
                 })
             })
             .collect::<Result<_, sqlx::Error>>()

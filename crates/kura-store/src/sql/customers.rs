@@ -11,7 +11,7 @@ use kura_app::sealed::{
 use kura_seal::{BlindIndex, PasswordHash, Sealed};
 use sqlx::{AssertSqlSafe, Row};
 
-use super::{Conn, DbRow, This, dialect};
+use super::{Conn, DbRow, This, data_keys, dialect};
 use crate::{db_err, now_epoch};
 
 fn opt_sealed(v: Option<Vec<u8>>) -> Option<Sealed> {
@@ -40,15 +40,21 @@ fn customer_from_row(r: &DbRow) -> Result<SealedCustomer, sqlx::Error> {
             .try_get::<Option<String>, _>("password_hash")?
             .map(PasswordHash::from_stored),
         created_at: r.try_get("created_at")?,
+        data_key: data_keys::from_row(r)?,
     })
 }
 
+/// A customer row with its data key.
+const SELECT_CUSTOMER: &str = "SELECT t.*, dk.wrapped AS data_key_wrapped FROM customers t \
+    LEFT JOIN data_keys dk ON dk.id = t.data_key_id";
+
 const INSERT_CUSTOMER: &str = "INSERT INTO customers (id, email_bidx, phone_bidx, family_name, given_name, \
     family_name_kana, given_name_kana, email, phone, postal_code, prefecture, address1, address2, \
-    birth_date, gender, password_hash, created_at, updated_at) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)";
+    birth_date, gender, password_hash, created_at, updated_at, data_key_id) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)";
 
 async fn insert_one(tx: &mut Conn, c: &SealedCustomer) -> Result<(), sqlx::Error> {
+    data_keys::ensure(&mut *tx, c.data_key.as_ref()).await?;
     let b = |s: &Sealed| s.as_bytes().to_vec();
     let ob = |s: &Option<Sealed>| s.as_ref().map(|v| v.as_bytes().to_vec());
     sqlx::query(INSERT_CUSTOMER)
@@ -70,6 +76,7 @@ async fn insert_one(tx: &mut Conn, c: &SealedCustomer) -> Result<(), sqlx::Error
         .bind(c.password_hash.as_ref().map(|h| h.as_str().to_string()))
         .bind(c.created_at)
         .bind(c.created_at)
+        .bind(data_keys::id_of(c.data_key.as_ref()))
         .execute(&mut *tx)
         .await?;
     Ok(())
@@ -113,7 +120,7 @@ impl CustomerRepo for This {
     }
 
     async fn customer(&self, id: i64) -> Result<Option<SealedCustomer>, StoreError> {
-        let row = sqlx::query("SELECT * FROM customers WHERE id = $1")
+        let row = sqlx::query(AssertSqlSafe(format!("{SELECT_CUSTOMER} WHERE t.id = $1")))
             .bind(id)
             .fetch_optional(self.reads())
             .await
@@ -139,12 +146,14 @@ impl CustomerRepo for This {
         after_id: i64,
         limit: u32,
     ) -> Result<Vec<SealedCustomer>, StoreError> {
-        let rows = sqlx::query("SELECT * FROM customers WHERE id > $1 ORDER BY id LIMIT $2")
-            .bind(after_id)
-            .bind(i64::from(limit))
-            .fetch_all(self.reads())
-            .await
-            .map_err(db_err)?;
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "{SELECT_CUSTOMER} WHERE t.id > $1 ORDER BY t.id LIMIT $2"
+        )))
+        .bind(after_id)
+        .bind(i64::from(limit))
+        .fetch_all(self.reads())
+        .await
+        .map_err(db_err)?;
         rows.iter()
             .map(customer_from_row)
             .collect::<Result<_, _>>()
@@ -283,11 +292,23 @@ impl SealedRowRepo for This {
     ) -> Result<Vec<SealedRow>, StoreError> {
         let cols = columns_of(table);
         // Table and column names come from the compiled-in catalog, never from input.
-        let sql = format!(
-            "SELECT id, {} FROM {} WHERE id > $1 ORDER BY id LIMIT $2",
-            cols.join(", "),
-            table.table
-        );
+        let selected = cols
+            .iter()
+            .map(|c| format!("t.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = if table.data_key {
+            format!(
+                "SELECT t.id, {selected}, t.data_key_id, dk.wrapped AS data_key_wrapped FROM {} t \
+                 LEFT JOIN data_keys dk ON dk.id = t.data_key_id WHERE t.id > $1 ORDER BY t.id LIMIT $2",
+                table.table
+            )
+        } else {
+            format!(
+                "SELECT t.id, {selected} FROM {} t WHERE t.id > $1 ORDER BY t.id LIMIT $2",
+                table.table
+            )
+        };
         let rows = sqlx::query(AssertSqlSafe(sql))
             .bind(after_id)
             .bind(i64::from(limit))
@@ -309,6 +330,11 @@ impl SealedRowRepo for This {
                         .iter()
                         .map(|b| get(b.column))
                         .collect::<Result<_, _>>()?,
+                    data_key: if table.data_key {
+                        data_keys::from_row(r)?
+                    } else {
+                        None
+                    },
                 })
             })
             .collect::<Result<Vec<_>, sqlx::Error>>()

@@ -12,7 +12,7 @@ use kura_domain::{OrderStatus, PaymentMethod, TaxBreakdown, Totals, Yen};
 use kura_seal::{BlindIndex, Sealed};
 use sqlx::{AssertSqlSafe, Row};
 
-use super::{Conn, DbRow, This, dialect};
+use super::{Conn, DbRow, This, data_keys, dialect};
 use crate::{Bind, db_err, placeholders, tax_of};
 
 fn product_from_row(r: &DbRow) -> Result<Product, sqlx::Error> {
@@ -440,15 +440,17 @@ fn order_from_row(r: &DbRow) -> Result<OrderRecord, sqlx::Error> {
         idempotency_hash: hash.try_into().map_err(|_| decode("idempotency hash"))?,
         created_at: r.try_get("created_at")?,
         lines: Vec::new(),
+        data_key: data_keys::from_row(r)?,
     })
 }
 
 async fn insert_order_rows(tx: &mut Conn, o: &OrderRecord) -> Result<(), sqlx::Error> {
+    data_keys::ensure(&mut *tx, o.data_key.as_ref()).await?;
     sqlx::query(
         "INSERT INTO orders (id, number, customer_id, status, payment_method, lang, buyer, recipient, access_token, email_bidx, phone_bidx, \
          delivery_date, delivery_slot, goods_yen, shipping_yen, cod_fee_yen, total_yen, tax_standard_base, tax_standard, tax_reduced_base, \
-         tax_reduced, payment_session_id, payment_url, payment_expires_at, idempotency_hash, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27)",
+         tax_reduced, payment_session_id, payment_url, payment_expires_at, idempotency_hash, created_at, updated_at, data_key_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28)",
     )
     .bind(o.id)
     .bind(&o.number)
@@ -477,6 +479,7 @@ async fn insert_order_rows(tx: &mut Conn, o: &OrderRecord) -> Result<(), sqlx::E
     .bind(o.idempotency_hash.to_vec())
     .bind(o.created_at)
     .bind(o.created_at)
+    .bind(data_keys::id_of(o.data_key.as_ref()))
     .execute(&mut *tx)
     .await?;
     if o.lines.is_empty() {
@@ -508,13 +511,14 @@ async fn insert_order_rows(tx: &mut Conn, o: &OrderRecord) -> Result<(), sqlx::E
 
 async fn insert_mail(tx: &mut Conn, m: &OutboxRecord) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO mail_outbox (id, kind, payload, attempts, next_attempt_at) VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO mail_outbox (id, kind, payload, attempts, next_attempt_at, data_key_id) VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(m.id)
     .bind(&m.kind)
     .bind(m.payload.as_bytes().to_vec())
     .bind(m.attempts)
     .bind(m.next_attempt_at)
+    .bind(data_keys::id_of(m.data_key.as_ref()))
     .execute(&mut *tx)
     .await?;
     Ok(())
@@ -629,6 +633,7 @@ fn outbox_from_row(r: &DbRow) -> Result<OutboxRecord, sqlx::Error> {
         payload: Sealed::from_stored(r.try_get("payload")?),
         attempts: r.try_get("attempts")?,
         next_attempt_at: r.try_get("next_attempt_at")?,
+        data_key: data_keys::from_row(r)?,
     })
 }
 
@@ -775,13 +780,18 @@ impl OrderRepo for This {
     }
 
     async fn order_by_id(&self, id: i64) -> Result<Option<OrderRecord>, StoreError> {
-        self.one_order("SELECT * FROM orders WHERE id = $1", Bind::Int(id))
-            .await
+        self.one_order(
+            "SELECT t.*, dk.wrapped AS data_key_wrapped FROM orders t \
+             LEFT JOIN data_keys dk ON dk.id = t.data_key_id WHERE t.id = $1",
+            Bind::Int(id),
+        )
+        .await
     }
 
     async fn order_by_number(&self, number: &str) -> Result<Option<OrderRecord>, StoreError> {
         self.one_order(
-            "SELECT * FROM orders WHERE number = $1",
+            "SELECT t.*, dk.wrapped AS data_key_wrapped FROM orders t \
+             LEFT JOIN data_keys dk ON dk.id = t.data_key_id WHERE t.number = $1",
             Bind::Text(number.to_string()),
         )
         .await
@@ -792,12 +802,16 @@ impl OrderRepo for This {
         customer_id: i64,
         limit: u32,
     ) -> Result<Vec<OrderRecord>, StoreError> {
-        let rows = sqlx::query("SELECT * FROM orders WHERE customer_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2")
-            .bind(customer_id)
-            .bind(i64::from(limit))
-            .fetch_all(self.reads())
-            .await
-            .map_err(db_err)?;
+        let rows = sqlx::query(
+            "SELECT t.*, dk.wrapped AS data_key_wrapped FROM orders t \
+             LEFT JOIN data_keys dk ON dk.id = t.data_key_id \
+             WHERE t.customer_id = $1 ORDER BY t.created_at DESC, t.id DESC LIMIT $2",
+        )
+        .bind(customer_id)
+        .bind(i64::from(limit))
+        .fetch_all(self.reads())
+        .await
+        .map_err(db_err)?;
         let orders = rows
             .iter()
             .map(order_from_row)
@@ -896,12 +910,16 @@ impl OutboxRepo for This {
     }
 
     async fn due_mail(&self, now: i64, limit: u32) -> Result<Vec<OutboxRecord>, StoreError> {
-        let rows = sqlx::query("SELECT * FROM mail_outbox WHERE failed = 0 AND next_attempt_at <= $1 ORDER BY next_attempt_at LIMIT $2")
-            .bind(now)
-            .bind(i64::from(limit))
-            .fetch_all(self.reads())
-            .await
-            .map_err(db_err)?;
+        let rows = sqlx::query(
+            "SELECT t.*, dk.wrapped AS data_key_wrapped FROM mail_outbox t \
+             LEFT JOIN data_keys dk ON dk.id = t.data_key_id \
+             WHERE t.failed = 0 AND t.next_attempt_at <= $1 ORDER BY t.next_attempt_at LIMIT $2",
+        )
+        .bind(now)
+        .bind(i64::from(limit))
+        .fetch_all(self.reads())
+        .await
+        .map_err(db_err)?;
         rows.iter()
             .map(outbox_from_row)
             .collect::<Result<_, sqlx::Error>>()
@@ -917,7 +935,8 @@ impl OutboxRepo for This {
         let sql = format!(
             "UPDATE mail_outbox SET next_attempt_at = $1 WHERE id IN \
              (SELECT id FROM mail_outbox WHERE failed = 0 AND next_attempt_at <= $2 \
-              ORDER BY next_attempt_at LIMIT $3{}) RETURNING *",
+              ORDER BY next_attempt_at LIMIT $3{}) RETURNING *, \
+             (SELECT dk.wrapped FROM data_keys dk WHERE dk.id = mail_outbox.data_key_id) AS data_key_wrapped",
             dialect::SKIP_LOCKED
         );
         let rows = write_tx!(self, |tx| {

@@ -180,6 +180,8 @@ macro_rules! write_tx {
 mod accounts;
 #[path = "../sql/customers.rs"]
 mod customers;
+#[path = "../sql/data_keys.rs"]
+mod data_keys;
 #[path = "../sql/migrate.rs"]
 mod migrate;
 #[path = "../sql/shop.rs"]

@@ -202,6 +202,7 @@ pub(crate) async fn send_verification(
     tr: Tr,
     base: &str,
     to: &str,
+    customer_id: i64,
     token: &kura_seal::SessionToken,
 ) -> Result<(), WebError> {
     let mail = kura_mail::EmailVerification {
@@ -213,7 +214,10 @@ pub(crate) async fn send_verification(
     }
     .render(to)
     .map_err(WebError::internal)?;
-    state.outbox.enqueue(&mail).await?;
+    state
+        .outbox
+        .enqueue_for_customer(&mail, customer_id)
+        .await?;
     Ok(())
 }
 
@@ -446,7 +450,7 @@ pub async fn email_post(
     match state.customers.change_email(who, email).await? {
         EmailChange::Changed(token) => {
             if let Some(base) = link_base(&state, &headers) {
-                send_verification(&state, tr, &base, &to, &token).await?;
+                send_verification(&state, tr, &base, &to, who, &token).await?;
             }
             state.event(event(SecurityEventKind::EmailChanged, &ip, &rid, who));
         }

@@ -160,7 +160,7 @@ pub async fn register_post(
     match state.customers.register_account(&profile, password).await? {
         Registered::Created { id, verify } => {
             if let Some(base) = link_base(&state, &headers) {
-                send_verification(&state, tr, &base, profile.email.as_str(), &verify).await?;
+                send_verification(&state, tr, &base, profile.email.as_str(), id, &verify).await?;
             }
             state.event(event(SecurityEventKind::AccountCreated, &ip, &rid).subject(id));
         }
@@ -267,7 +267,7 @@ pub async fn verify_resend_post(
             .customers
             .issue_token(who, TokenPurpose::VerifyEmail)
             .await?;
-        send_verification(&state, ctx.tr, &base, profile.email.as_str(), &token).await?;
+        send_verification(&state, ctx.tr, &base, profile.email.as_str(), who, &token).await?;
     }
     Ok(Redirect::to("/account?done=resent").into_response())
 }
@@ -341,7 +341,7 @@ pub async fn reset_request_post(
         }
         .render(profile.email.as_str())
         .map_err(WebError::internal)?;
-        state.outbox.enqueue(&mail).await?;
+        state.outbox.enqueue_for_customer(&mail, id).await?;
         state.event(event(SecurityEventKind::PasswordResetRequested, &ip, &rid).subject(id));
     } else {
         state.event(event(SecurityEventKind::PasswordResetRequested, &ip, &rid));

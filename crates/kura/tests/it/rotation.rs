@@ -134,7 +134,12 @@ async fn open_all(dir: &Path) -> usize {
         let Some(last) = page.last() else { break };
         after = last.id;
         for rec in &page {
-            Customers::open(&ring, rec).expect("every value opens");
+            let keys = kura_app::data_keys::PersonKeys::of_in(
+                std::sync::Arc::clone(&ring),
+                rec.data_key.as_ref(),
+            )
+            .expect("the data key unwraps");
+            Customers::open(&keys, rec).expect("every value opens");
         }
         n += page.len();
     }

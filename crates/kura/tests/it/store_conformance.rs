@@ -5,6 +5,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
+use kura_app::data_keys::PersonKeys;
 use kura_app::sealed::{
     CUSTOMERS, OrderLineRecord, OrderRecord, OutboxRecord, PlaceOutcome, ResealedRow,
     SEALED_TABLES, SESSIONS, SealedCustomer, SealedRow, SessionRecord, col,
@@ -24,20 +25,43 @@ fn now() -> i64 {
     .unwrap()
 }
 
-fn seal(ring: &KeyRing, id: i64, n: u32) -> SealedCustomer {
-    Customers::seal(ring, id, &support::profile(n), None, now()).unwrap()
+/// A customer sealed as the shop seals one: under a data key of their own.
+fn seal(ring: &Arc<KeyRing>, id: i64, n: u32) -> SealedCustomer {
+    let (keys, key) = PersonKeys::new_person_in(Arc::clone(ring)).unwrap();
+    Customers::seal(&keys, Some(key), id, &support::profile(n), None, now()).unwrap()
+}
+
+/// Another profile sealed for an existing customer row, under that row's data key (as a
+/// profile edit or a rotation writes it).
+fn seal_again(ring: &Arc<KeyRing>, row: &SealedCustomer, n: u32) -> SealedCustomer {
+    let keys = PersonKeys::of_in(Arc::clone(ring), row.data_key.as_ref()).unwrap();
+    Customers::seal(
+        &keys,
+        row.data_key.clone(),
+        row.id,
+        &support::profile(n),
+        None,
+        now(),
+    )
+    .unwrap()
+}
+
+fn open_customer(ring: &Arc<KeyRing>, rec: &SealedCustomer) -> kura_domain::CustomerProfile {
+    let keys = PersonKeys::of_in(Arc::clone(ring), rec.data_key.as_ref()).unwrap();
+    Customers::open(&keys, rec).unwrap()
 }
 
 /// A customer without the optional fields, so NULL columns are exercised too.
-fn seal_sparse(ring: &KeyRing, id: i64, n: u32) -> SealedCustomer {
+fn seal_sparse(ring: &Arc<KeyRing>, id: i64, n: u32) -> SealedCustomer {
     let mut p = support::profile(n);
     p.person.address2 = None;
     p.birth_date = None;
     p.gender = None;
-    Customers::seal(ring, id, &p, None, now()).unwrap()
+    let (keys, key) = PersonKeys::new_person_in(Arc::clone(ring)).unwrap();
+    Customers::seal(&keys, Some(key), id, &p, None, now()).unwrap()
 }
 
-fn email_lookups(ring: &KeyRing, email: &str) -> Vec<BlindIndex> {
+fn email_lookups(ring: &Arc<KeyRing>, email: &str) -> Vec<BlindIndex> {
     ring.blind_indexes(col::EMAIL_BIDX, email, Normalize::Email)
         .unwrap()
 }
@@ -83,6 +107,7 @@ fn customer_row(c: &SealedCustomer) -> SealedRow {
         id: c.id,
         sealed,
         blind,
+        data_key: c.data_key.clone(),
     }
 }
 
@@ -131,7 +156,7 @@ async fn migrations(store: &Arc<dyn Store>) {
     store.ping().await.unwrap();
 }
 
-async fn customers(store: &Arc<dyn Store>, ring: &KeyRing) -> Vec<i64> {
+async fn customers(store: &Arc<dyn Store>, ring: &Arc<KeyRing>) -> Vec<i64> {
     let before = store.count_customers().await.unwrap();
     let id = kura_app::new_id();
     let sealed = seal(ring, id, 1);
@@ -152,7 +177,7 @@ async fn customers(store: &Arc<dyn Store>, ring: &KeyRing) -> Vec<i64> {
         "{}: stored bytes differ",
         store.backend()
     );
-    assert_eq!(Customers::open(ring, &back).unwrap(), support::profile(1));
+    assert_eq!(open_customer(ring, &back), support::profile(1));
     assert!(store.customer(id + 1).await.unwrap().is_none());
 
     // The same email again (another row id, so other ciphertexts) is a conflict on the blind index.
@@ -234,7 +259,7 @@ async fn customers(store: &Arc<dyn Store>, ring: &KeyRing) -> Vec<i64> {
         Some(hash.as_str())
     );
     assert_eq!(
-        Customers::open(ring, &back).unwrap(),
+        open_customer(ring, &back),
         support::profile(1),
         "setting the hash touched nothing else"
     );
@@ -275,7 +300,7 @@ async fn customers(store: &Arc<dyn Store>, ring: &KeyRing) -> Vec<i64> {
         batch[5..].iter().map(|c| c.id).collect::<Vec<_>>()
     );
     for (c, n) in batch.iter().zip(10..) {
-        let opened = Customers::open(ring, &store.customer(c.id).await.unwrap().unwrap()).unwrap();
+        let opened = open_customer(ring, &store.customer(c.id).await.unwrap().unwrap());
         assert_eq!(opened.email, support::profile(n).email);
         assert_eq!(opened.person.address2.is_some(), n % 2 == 0);
     }
@@ -283,7 +308,7 @@ async fn customers(store: &Arc<dyn Store>, ring: &KeyRing) -> Vec<i64> {
 }
 
 fn session(
-    ring: &KeyRing,
+    ring: &Arc<KeyRing>,
     customer_id: Option<i64>,
     idle_expires_at: i64,
     absolute_expires_at: i64,
@@ -303,7 +328,7 @@ fn session(
     }
 }
 
-async fn sessions(store: &Arc<dyn Store>, ring: &KeyRing, customer_a: i64, customer_b: i64) {
+async fn sessions(store: &Arc<dyn Store>, ring: &Arc<KeyRing>, customer_a: i64, customer_b: i64) {
     let t = now();
     let anon = session(ring, None, t + 600, t + 3600);
     let mine = session(ring, Some(customer_a), t + 600, t + 3600);
@@ -466,7 +491,7 @@ async fn sessions(store: &Arc<dyn Store>, ring: &KeyRing, customer_a: i64, custo
     assert_eq!(store.count_rows(&SESSIONS).await.unwrap(), base - 5);
 }
 
-async fn sealed_rows(store: &Arc<dyn Store>, ring: &KeyRing) {
+async fn sealed_rows(store: &Arc<dyn Store>, ring: &Arc<KeyRing>) {
     // Two rows of our own: a full one and one with NULL optional columns.
     let full = seal(ring, kura_app::new_id(), 3);
     let sparse = seal_sparse(ring, kura_app::new_id(), 4);
@@ -502,7 +527,7 @@ async fn sealed_rows(store: &Arc<dyn Store>, ring: &KeyRing) {
     );
 
     // Meanwhile the full row changes (another writer re-seals it)...
-    let changed = seal(ring, full.id, 3);
+    let changed = seal_again(ring, &full, 3);
     assert_eq!(
         store
             .reseal_rows(&CUSTOMERS, &[resealed(&read_full, &changed)])
@@ -511,8 +536,11 @@ async fn sealed_rows(store: &Arc<dyn Store>, ring: &KeyRing) {
         1
     );
     // ...so a pass working from the stale read must leave it alone, but still write the other.
-    let stale = seal(ring, full.id, 3);
-    let sparse_new = seal_sparse(ring, sparse.id, 4);
+    let stale = seal_again(ring, &full, 3);
+    let mut sparse_new = seal_again(ring, &sparse, 4);
+    sparse_new.address2 = None;
+    sparse_new.birth_date = None;
+    sparse_new.gender = None;
     let written = store
         .reseal_rows(
             &CUSTOMERS,
@@ -545,7 +573,7 @@ async fn sealed_rows(store: &Arc<dyn Store>, ring: &KeyRing) {
         store.backend()
     );
     for (id, n) in [(full.id, 3), (sparse.id, 4)] {
-        let opened = Customers::open(ring, &store.customer(id).await.unwrap().unwrap()).unwrap();
+        let opened = open_customer(ring, &store.customer(id).await.unwrap().unwrap());
         assert_eq!(opened.email, support::profile(n).email);
     }
     assert_eq!(store.reseal_rows(&CUSTOMERS, &[]).await.unwrap(), 0);
@@ -646,7 +674,7 @@ async fn pg_schema_has_no_unlisted_binary_columns(url: &str) {
     pool.close().await;
 }
 
-fn order(ring: &KeyRing, sku: &str, price: kura_domain::Yen, key: &[u8]) -> OrderRecord {
+fn order(ring: &Arc<KeyRing>, sku: &str, price: kura_domain::Yen, key: &[u8]) -> OrderRecord {
     let id = kura_app::new_id();
     let line = OrderLineRecord {
         sku: sku.into(),
@@ -691,21 +719,23 @@ fn order(ring: &KeyRing, sku: &str, price: kura_domain::Yen, key: &[u8]) -> Orde
         idempotency_hash: kura_seal::sha256(key),
         created_at: now(),
         lines: vec![line],
+        data_key: None,
     }
 }
 
-fn mail(ring: &KeyRing, id: i64) -> OutboxRecord {
+fn mail(ring: &Arc<KeyRing>, id: i64) -> OutboxRecord {
     OutboxRecord {
         id,
         kind: "order_confirmation".into(),
         payload: ring.seal(col::OUTBOX_PAYLOAD, id, b"{}").unwrap(),
         attempts: 0,
         next_attempt_at: 0,
+        data_key: None,
     }
 }
 
 /// An order and its confirmation mail are kept together or not at all.
-async fn order_and_mail_commit_together(store: &Arc<dyn Store>, ring: &KeyRing) {
+async fn order_and_mail_commit_together(store: &Arc<dyn Store>, ring: &Arc<KeyRing>) {
     kura::demo::ensure_catalog(store).await.unwrap();
     let sku = "EKD-08-RD".to_string();
     store.set_stock(&sku, 5).await.unwrap();
@@ -849,7 +879,7 @@ async fn idle_guest_carts_are_swept(store: &Arc<dyn Store>, customer: i64) {
 
 /// A provider's event and what it does to the order are kept together or not at all: when
 /// the second half fails, the event is not recorded, so the provider's retry is acted on.
-async fn payment_event_and_its_effect_commit_together(store: &Arc<dyn Store>, ring: &KeyRing) {
+async fn payment_event_and_its_effect_commit_together(store: &Arc<dyn Store>, ring: &Arc<KeyRing>) {
     use kura_app::ports::{PaymentEventOutcome, Transition};
     use kura_domain::OrderStatus;
     kura::demo::ensure_catalog(store).await.unwrap();
@@ -931,7 +961,7 @@ async fn payment_event_and_its_effect_commit_together(store: &Arc<dyn Store>, ri
 
 /// A claimed mail is the claimer's alone until its lease runs out, then anyone's; a claim
 /// that ran out cannot reschedule a mail another node holds.
-async fn mail_claims_do_not_overlap(store: &Arc<dyn Store>, ring: &KeyRing) {
+async fn mail_claims_do_not_overlap(store: &Arc<dyn Store>, ring: &Arc<KeyRing>) {
     let t = now();
     let mut ids: Vec<i64> = Vec::new();
     for _ in 0..8 {
@@ -1000,7 +1030,7 @@ async fn claim_concurrently(
 }
 
 /// Two customers in the store, for stories that need owners.
-async fn two_customers(store: &Arc<dyn Store>, ring: &KeyRing) -> (i64, i64) {
+async fn two_customers(store: &Arc<dyn Store>, ring: &Arc<KeyRing>) -> (i64, i64) {
     let (a, b) = (
         seal(ring, kura_app::new_id(), 1),
         seal(ring, kura_app::new_id(), 2),
