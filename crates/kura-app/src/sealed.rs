@@ -343,7 +343,7 @@ mod tests {
     }
 
     fn profile(n: u8, gender: Option<Gender>) -> CustomerProfile {
-        let phone = if n % 2 == 0 {
+        let phone = if n.is_multiple_of(2) {
             "0312345678"
         } else {
             "09012345678"
