@@ -362,7 +362,6 @@ pub fn blind_source(text: &str, json_path: &[&str]) -> Option<String> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use std::collections::{BTreeMap, BTreeSet};
 

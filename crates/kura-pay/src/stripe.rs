@@ -75,6 +75,9 @@ pub enum StripeSetupError {
     HttpClient(#[from] reqwest::Error),
     #[error("the API base must start with http:// or https://: {0}")]
     ApiBase(String),
+    /// Without it no notification verifies, so paid card orders would expire unpaid.
+    #[error("the {0} is empty")]
+    MissingSecret(&'static str),
 }
 
 /// The `PaymentGateway` adapter for Stripe Checkout (and the local sandbox).
@@ -110,12 +113,20 @@ pub(crate) fn http_client(timeout: Duration) -> Result<reqwest::Client, reqwest:
 }
 
 impl StripeCheckout {
-    /// Builds the adapter. Fails only if the HTTP client cannot be set up or the API base is
-    /// not an http(s) URL.
+    /// Builds the adapter. Fails if the HTTP client cannot be set up, the API base is not an
+    /// http(s) URL, or a secret is empty.
     pub fn new(config: StripeConfig) -> Result<Self, StripeSetupError> {
         let api_base = config.api_base.trim_end_matches('/').to_owned();
         if !(api_base.starts_with("https://") || api_base.starts_with("http://")) {
             return Err(StripeSetupError::ApiBase(api_base));
+        }
+        if config.webhook_secret.expose_secret().trim().is_empty() {
+            return Err(StripeSetupError::MissingSecret(
+                "webhook signing secret (whsec_...)",
+            ));
+        }
+        if config.secret_key.expose_secret().trim().is_empty() {
+            return Err(StripeSetupError::MissingSecret("secret API key (sk_...)"));
         }
         let http = http_client(Duration::from_secs(30))?;
         Ok(Self {
@@ -419,6 +430,22 @@ mod tests {
         let adapter = StripeCheckout::new(config);
         let printed = format!("{adapter:?}");
         assert!(!printed.contains("supersecret"), "{printed}");
+    }
+
+    #[test]
+    fn empty_secrets_are_refused() {
+        let build = |key: &str, hook: &str| {
+            StripeCheckout::new(StripeConfig::new(
+                "https://api.stripe.com",
+                SecretString::from(key),
+                SecretString::from(hook),
+            ))
+        };
+        let e = build("sk_test_x", "").unwrap_err().to_string();
+        assert!(e.contains("webhook signing secret"), "{e}");
+        let e = build("", "whsec_x").unwrap_err().to_string();
+        assert!(e.contains("secret API key"), "{e}");
+        assert!(build("sk_test_x", "whsec_x").is_ok());
     }
 
     #[test]

@@ -678,8 +678,17 @@ mod tests {
         ] {
             let old = unpadded_envelope(&ring, column, 9, value);
             assert_eq!(old.key_id().unwrap(), ring.active.0);
-            assert_eq!(ring.open(column, 9, &old).unwrap().as_slice(), value);
+            let opened = ring.open(column, 9, &old).unwrap();
+            assert_eq!(opened.as_slice(), value);
             assert!(ring.open(column, 10, &old).is_err());
+            // Re-sealed (as key rotation does), it becomes a padded version-2 envelope.
+            let again = ring.seal(column, 9, &opened).unwrap();
+            assert_eq!(again.as_bytes()[0], VERSION);
+            assert_eq!(
+                again.as_bytes().len(),
+                column.padding().padded_len(value.len()) + OVERHEAD
+            );
+            assert_eq!(ring.open(column, 9, &again).unwrap().as_slice(), value);
         }
         let old = unpadded_envelope(&ring, NAME, 9, "佐藤".as_bytes());
         assert_eq!(ring.open_string(NAME, 9, &old).unwrap().as_str(), "佐藤");

@@ -264,7 +264,7 @@ pub async fn run_web(seconds: u64, connections: usize) -> anyhow::Result<()> {
     std::fs::create_dir_all(&dir)?;
     std::fs::write(
         dir.join("kura.toml"),
-        "[server]\nrate_limit_per_second = 10000000\nrate_limit_burst = 10000000\nmetrics_listen = \"\"\n[log]\nlevel = \"warn\"\n",
+        "[server]\nrate_limit_per_second = 10000000\nrate_limit_burst = 10000000\nmetrics_listen = \"\"\n[log]\nlevel = \"warn\"\n[mail]\ntransport = \"outbox\"\n",
     )?;
     let prepared = Command::new(std::env::current_exe()?)
         .args(["demo", "--no-serve", "--dir"])

@@ -231,6 +231,20 @@ fn configuration_mistakes_are_named() {
     // Restored, it works again.
     std::fs::write(&toml, original).unwrap();
     run_ok(kura().args(["migrate", "--dir"]).arg(&dir));
+
+    // Card payment without the secret that signs its notifications: the shop does not start,
+    // and says what to set.
+    let (out, _, stderr) = run(kura()
+        .args(["serve", "--listen", "127.0.0.1:0", "--dir"])
+        .arg(&dir)
+        .env("KURA_CARD_API_BASE", "https://api.stripe.com")
+        .env("KURA_CARD_SECRET_KEY", "sk_live_x"));
+    assert!(
+        !out.status.success(),
+        "serve started without card.webhook_secret"
+    );
+    assert!(stderr.contains("card.webhook_secret"), "{stderr}");
+    assert!(stderr.contains("KURA_CARD_WEBHOOK_SECRET"), "{stderr}");
 }
 
 /// Kills the child when the test ends, however it ends.

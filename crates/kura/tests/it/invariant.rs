@@ -403,7 +403,7 @@ async fn enum_like_columns_have_one_ciphertext_length() {
         p.gender = genders[n as usize % 3];
         p.person.prefecture = Prefecture::try_from(u8::try_from(n * 4 + 1).unwrap()).unwrap();
         p.person.postal_code = PostalCode::parse(&format!("{:07}", 1_000_000 + n * 7919)).unwrap();
-        p.person.phone = Phone::parse(if n % 2 == 0 {
+        p.person.phone = Phone::parse(if n.is_multiple_of(2) {
             "03-1234-5678"
         } else {
             "090-1234-5678"
