@@ -284,7 +284,7 @@ impl Orders {
                 Some(r) => Some(keys.seal(col::ORDER_RECIPIENT, id, to_json(r)?.as_bytes())?),
                 None => None,
             },
-            access_token: ring.seal(col::ORDER_TOKEN, id, token.expose().as_bytes())?,
+            access_token: keys.seal(col::ORDER_TOKEN, id, token.expose().as_bytes())?,
             email_bidx: ring.blind_index(
                 col::ORDER_EMAIL_BIDX,
                 input.buyer.email.as_str(),
@@ -435,10 +435,8 @@ impl Orders {
             .order_by_id(order_id)
             .await?
             .ok_or_else(|| AppError::Task("repeated order vanished".into()))?;
-        let ring = self
-            .vault
-            .ring_holding(rec.access_token.key_id().unwrap_or(0));
-        let mut token = ring.open_string(col::ORDER_TOKEN, rec.id, &rec.access_token)?;
+        let keys = PersonKeys::of(&self.vault, rec.data_key.as_ref())?;
+        let mut token = keys.open_string(col::ORDER_TOKEN, rec.id, &rec.access_token)?;
         Ok(PlacedOrder {
             id: rec.id,
             number: rec.number,
@@ -510,10 +508,13 @@ impl Orders {
         let Some(rec) = self.store.order_by_number(number).await? else {
             return Ok(None);
         };
-        let ring = self
-            .vault
-            .ring_holding(rec.access_token.key_id().unwrap_or(0));
-        let stored = ring.open_string(col::ORDER_TOKEN, rec.id, &rec.access_token)?;
+        let keys = PersonKeys::of(&self.vault, rec.data_key.as_ref())?;
+        let stored = match keys.open_string(col::ORDER_TOKEN, rec.id, &rec.access_token) {
+            Ok(t) => t,
+            // The buyer was erased: the order is no one's to see.
+            Err(crate::data_keys::SealError::Erased) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
         let same = kura_seal::constant_time_eq(stored.as_bytes(), token.as_bytes());
         if !same {
             return Ok(None);

@@ -167,7 +167,7 @@ pub async fn insert_synthetic_orders(
                         lang: "ja".into(),
                         buyer: keys.seal(col::ORDER_BUYER, id, &buyer_json)?,
                         recipient: None,
-                        access_token: ring.seal(col::ORDER_TOKEN, id, token.as_bytes())?,
+                        access_token: keys.seal(col::ORDER_TOKEN, id, token.as_bytes())?,
                         email_bidx: ring.blind_index(
                             col::ORDER_EMAIL_BIDX,
                             buyer.email.as_str(),

@@ -113,6 +113,12 @@ impl PgStore {
         &self.pool
     }
 
+    /// After an erasure: nothing to do here. The deleted data key lingers only in WAL segments
+    /// and backups taken before, which the operator's retention governs (see the README).
+    async fn settle_erasure(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     /// Where the shared query code reads: the pool (reads and writes share it).
     fn reads(&self) -> &PgPool {
         &self.pool

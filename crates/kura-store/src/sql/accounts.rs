@@ -148,7 +148,7 @@ impl AccountRepo for This {
     }
 
     async fn delete_customer(&self, customer_id: i64) -> Result<bool, StoreError> {
-        write_tx!(self, |tx| {
+        let deleted = write_tx!(self, |tx| {
             let data_key: Option<i64> =
                 sqlx::query_scalar("SELECT data_key_id FROM customers WHERE id = $1")
                     .bind(customer_id)
@@ -215,7 +215,10 @@ impl AccountRepo for This {
                 .await?
                 .rows_affected()
                 > 0
-        })
+        })?;
+        // No earlier copy of the erased rows stays in the database's own files.
+        self.settle_erasure().await?;
+        Ok(deleted)
     }
 
     async fn insert_address(&self, a: &SavedAddressRecord) -> Result<(), StoreError> {

@@ -268,6 +268,26 @@ impl SqliteStore {
         self.writer.counts().await
     }
 
+    /// After an erasure: the WAL still holds the page images written before it (the data key
+    /// among them), so it is checkpointed into the file (where `secure_delete` has zeroed the
+    /// deleted rows) and truncated. Readers that hold the WAL are waited for, a little.
+    async fn settle_erasure(&self) -> Result<(), StoreError> {
+        for attempt in 0..50u64 {
+            let mut guard = self.writer.exclusive().await.map_err(write_err)?;
+            let busy: i64 = sqlx::query_scalar("PRAGMA wal_checkpoint(TRUNCATE)")
+                .fetch_one(guard.conn().map_err(write_err)?)
+                .await
+                .map_err(db_err)?;
+            drop(guard);
+            if busy == 0 {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(10 * (attempt + 1))).await;
+        }
+        tracing::warn!(target: "kura::store", "the WAL could not be truncated after an erasure; it will be at the next checkpoint");
+        Ok(())
+    }
+
     /// Forces a WAL checkpoint (used by tests and before backups).
     pub async fn checkpoint(&self) -> Result<(), StoreError> {
         let mut guard = self.writer.exclusive().await.map_err(write_err)?;
