@@ -2,7 +2,9 @@
 //! 非保持化).
 //!
 //! Card payments happen on the provider's page. Any request whose query string or form/JSON
-//! body holds a Luhn-valid run of 13–19 digits is refused before a handler sees it, with a page
+//! body holds a Luhn-valid run of 13–19 digits, alone or inside a longer run of digits and
+//! separators (a card typed after a room number; see `kura_domain::card`), is refused before a
+//! handler sees it, with a page
 //! (or JSON error `card_number_refused`) saying the shop never asks for card numbers there, and
 //! the guard hears of it. Nothing of the request is kept, echoed or logged. Provider webhooks
 //! (signed, server to server) are exempt.
@@ -180,6 +182,31 @@ mod tests {
         assert!(body_has_card(
             "application/x-www-form-urlencoded",
             b"address2=card+4242424242424242+exp+12%2F29"
+        ));
+    }
+
+    #[test]
+    fn a_card_after_other_digits_in_one_field_is_refused() {
+        for body in [
+            "address2=1-2-3+4242424242424242",
+            "address2=101+4242+4242+4242+4242",
+            "address1=%E6%9C%AC%E7%94%BA%EF%BC%91%EF%BC%8D%EF%BC%92%EF%BC%8D%EF%BC%93%E3%80%80%EF%BC%94%EF%BC%92%EF%BC%94%EF%BC%92%EF%BC%94%EF%BC%92%EF%BC%94%EF%BC%92%EF%BC%94%EF%BC%92%EF%BC%94%EF%BC%92%EF%BC%94%EF%BC%92%EF%BC%94%EF%BC%92",
+        ] {
+            assert!(
+                body_has_card("application/x-www-form-urlencoded", body.as_bytes()),
+                "{body}"
+            );
+        }
+        assert!(body_has_card(
+            "application/json",
+            r#"{"recipient":{"address2":"コーポ101 4242-4242-4242-4242"}}"#.as_bytes()
+        ));
+        assert!(query_has_card("q=1-2-3+4242424242424242"));
+        // Real addresses and phones, and the ids Kura puts in forms, still pass.
+        assert!(!body_has_card(
+            "application/x-www-form-urlencoded",
+            "address1=%E6%9C%AC%E7%94%BA1-2-3-1203&address2=101&phone=090-1234-5678&ship=1014242424242424242"
+                .as_bytes()
         ));
     }
 
