@@ -7,7 +7,7 @@
 //! and say what they are for. Submitting the confirmation twice makes one order.
 
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::{Extension, Path, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use kura_app::CheckoutDraft;
@@ -24,6 +24,7 @@ use crate::form::FormFields;
 use crate::i18n::{Lang, Tr};
 use crate::pages::PageContext;
 use crate::pages::cart::{LineView, current_cart, line_views};
+use crate::security::card_guard::CardFieldsEmptied;
 use crate::security::session::Session;
 
 const PERSON_FIELDS: [&str; 9] = [
@@ -485,10 +486,57 @@ pub async fn checkout_get(
     render_form(&state, ctx, &session, form, &cart, StatusCode::OK).await
 }
 
+fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()
+        .and_then(|d| i64::try_from(d.as_secs()).ok())
+        .unwrap_or(0)
+}
+
+/// A checkout field's label as the form shows it, in the visitor's language.
+fn field_label(tr: Tr, name: &str) -> String {
+    let (recipient, base) = match name.strip_prefix("ship_") {
+        Some(base) if PERSON_FIELDS.contains(&base) => (true, base),
+        _ => (false, name),
+    };
+    let key = match base {
+        "delivery_date" | "delivery_slot" | "payment" | "ship_to" => format!("checkout.{base}"),
+        _ => format!("field.{base}"),
+    };
+    let label = tr.t(&key);
+    if recipient {
+        tr.t("checkout.recipient_field").replace("{field}", label)
+    } else {
+        label.to_string()
+    }
+}
+
+/// The card guard emptied these fields: the form comes back with each one marked and named,
+/// and no draft is made, whatever else was typed.
+fn mark_card_fields(form: &mut FormState, tr: Tr, emptied: &[String], known: &[String]) {
+    let named: Vec<String> = emptied
+        .iter()
+        .filter(|name| known.contains(name))
+        .map(|name| {
+            form.errors
+                .insert(name.clone(), field_message(tr, FieldError::CardNumber));
+            tr.t("checkout.field_quoted")
+                .replace("{field}", &field_label(tr, name))
+        })
+        .collect();
+    let separator = if tr.0 == Lang::En { ", " } else { "" };
+    form.general = Some(
+        tr.t("checkout.error.card_number_emptied")
+            .replace("{fields}", &named.join(separator)),
+    );
+}
+
 pub async fn checkout_post(
     State(state): State<AppState>,
     ctx: PageContext,
     session: Session,
+    emptied: Option<Extension<CardFieldsEmptied>>,
     body: axum::body::Bytes,
 ) -> Result<Response, WebError> {
     let Some((_, cart)) = cart_for_checkout(&state, &session).await? else {
@@ -502,6 +550,26 @@ pub async fn checkout_post(
         let value: String = fields.get(name).chars().take(300).collect();
         form.values.insert(name.clone(), value);
     }
+    if let Some(Extension(CardFieldsEmptied(emptied))) = emptied {
+        let typed = form.values.clone();
+        let mut form = match validate(form, ctx.tr, now_secs(), state.orders.card_available()) {
+            Ok(_) => FormState {
+                values: typed,
+                ..FormState::default()
+            },
+            Err(form) => form,
+        };
+        mark_card_fields(&mut form, ctx.tr, &emptied, &known);
+        return render_form(
+            &state,
+            ctx,
+            &session,
+            form,
+            &cart,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    }
     if fields.malformed || !fields.unknown(&known_refs).is_empty() {
         form.general = Some(ctx.tr.t("checkout.error.unreadable").to_string());
         return render_form(
@@ -514,16 +582,7 @@ pub async fn checkout_post(
         )
         .await;
     }
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    match validate(
-        form,
-        ctx.tr,
-        i64::try_from(now).unwrap_or(0),
-        state.orders.card_available(),
-    ) {
+    match validate(form, ctx.tr, now_secs(), state.orders.card_available()) {
         Ok(input) => {
             let mut data = session.data().await;
             let attempt = hex::encode(kura_seal::random_bytes::<16>().map_err(WebError::internal)?);
