@@ -1,25 +1,26 @@
 //! Checkout: the form, the final confirmation (特定商取引法 §12-6: quantities, prices and
-//! total, payment method and timing, delivery timing, cancellation terms), placing the order,
-//! the thank-you page, the return from the card provider, and the order page.
+//! total, payment method and timing, delivery timing, cancellation terms) and placing the
+//! order. The order page, the return from the card provider and paying again live in
+//! [`crate::pages::orders`].
 //!
 //! Every field is validated server-side with a message next to it, in the visitor's language,
 //! and everything typed is kept when something is refused. Birth date and gender are optional
 //! and say what they are for. Submitting the confirmation twice makes one order.
 
 use askama::Template;
-use axum::extract::{Extension, Path, State};
+use axum::extract::{Extension, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use kura_app::CheckoutDraft;
 use kura_app::carts::CartView;
-use kura_app::orders::{CheckoutError, CheckoutInput, OrderView};
+use kura_app::orders::{CheckoutError, CheckoutInput};
 use kura_domain::{
     AddressLine, BirthDate, CustomerProfile, Date, DeliverySlot, Email, FieldError, Gender, Kana,
-    OrderStatus, PaymentMethod, Person, PersonName, Phone, PostalCode, Prefecture, Totals,
+    PaymentMethod, Person, PersonName, Phone, PostalCode, Prefecture, Totals,
 };
 
 use crate::AppState;
-use crate::error::{ErrorKind, WebError};
+use crate::error::WebError;
 use crate::form::FormFields;
 use crate::i18n::{Lang, Tr};
 use crate::pages::PageContext;
@@ -468,9 +469,15 @@ pub async fn checkout_get(
         form.values = values_of(&input);
         form.values.remove("payment");
     }
+    let query = FormFields::parse(uri.query().unwrap_or_default().as_bytes());
+    // `?again`: an unpaid order was released to be ordered again with another payment method;
+    // its details are filled in, and the payment method is to be chosen anew.
+    if !query.get("again").is_empty() && data.checkout.is_some() {
+        form.values.remove("payment");
+        form.general = Some(ctx.tr.t("checkout.again").to_string());
+    }
     // `?ship=ID`: deliver to one of the signed-in customer's saved addresses. Another
     // customer's address id, or anything odd, is ignored.
-    let query = FormFields::parse(uri.query().unwrap_or_default().as_bytes());
     if let Ok(ship) = query.get("ship").parse::<i64>()
         && let Some(customer) = session.customer_id().await
         && let Some(address) = state
@@ -846,108 +853,4 @@ pub async fn confirm_post(
 
 fn ctx_text(ctx: &PageContext, key: &str) -> String {
     ctx.tr.t(key).to_string()
-}
-
-#[derive(Template)]
-#[template(path = "order.html")]
-struct OrderPage<'a> {
-    ctx: PageContext,
-    number: String,
-    status: String,
-    awaiting_card: bool,
-    payment_url: Option<String>,
-    lines: Vec<OrderLineView>,
-    totals: TotalsView,
-    buyer: PersonView,
-    recipient: Option<PersonView>,
-    delivery: String,
-    payment: &'static str,
-    payment_timing: &'static str,
-    bank: Option<&'a crate::config::BankAccount>,
-    fresh: bool,
-}
-
-pub struct OrderLineView {
-    pub name: String,
-    pub variant: String,
-    pub unit_price: String,
-    pub quantity: u32,
-    pub total: String,
-    pub reduced: bool,
-}
-
-/// Whether this browser may see the order: its customer, or the session that placed it.
-async fn may_view(session: &Session, order: &OrderView) -> bool {
-    let customer = session.customer_id().await;
-    (customer.is_some() && customer == order.customer_id)
-        || session.data().await.recent_orders.contains(&order.id)
-}
-
-pub async fn order_get(
-    State(state): State<AppState>,
-    ctx: PageContext,
-    session: Session,
-    Path(number): Path<String>,
-) -> Result<Response, WebError> {
-    if number.len() > 20 {
-        return Err(WebError::new(ErrorKind::NotFound));
-    }
-    let Some(order) = state.orders.view_by_number(&number).await? else {
-        return Err(WebError::new(ErrorKind::NotFound));
-    };
-    if !may_view(&session, &order).await {
-        // The same answer as a missing order: numbers reveal nothing.
-        return Err(WebError::new(ErrorKind::NotFound));
-    }
-    let lang = ctx.tr.0;
-    let (payment, payment_timing) = payment_text(ctx.tr, order.payment);
-    let status_key = format!("order.status.{}", order.status.code());
-    let page = OrderPage {
-        number: order.number.clone(),
-        status: ctx.tr.t(&status_key).to_string(),
-        awaiting_card: order.status == OrderStatus::AwaitingPayment,
-        payment_url: order
-            .payment_url
-            .clone()
-            .filter(|_| order.status == OrderStatus::AwaitingPayment),
-        lines: order
-            .lines
-            .iter()
-            .map(|l| OrderLineView {
-                name: l.product_name.clone(),
-                variant: l.variant_label.clone(),
-                unit_price: l.unit_price.grouped(),
-                quantity: l.quantity,
-                total: l
-                    .unit_price
-                    .checked_mul(l.quantity)
-                    .unwrap_or_default()
-                    .grouped(),
-                reduced: l.tax == kura_domain::TaxRate::Reduced,
-            })
-            .collect(),
-        totals: totals_view(&order.totals),
-        buyer: person_view(&order.buyer.person, lang),
-        recipient: order.recipient.as_ref().map(|r| person_view(r, lang)),
-        delivery: delivery_text(ctx.tr, order.delivery_date, order.delivery_slot),
-        payment,
-        payment_timing,
-        bank: (order.payment == PaymentMethod::BankTransfer).then_some(&state.config.bank),
-        fresh: session.data().await.recent_orders.last() == Some(&order.id),
-        ctx,
-    };
-    Ok(Html(page.render()?).into_response())
-}
-
-/// Where the card provider sends the customer back: the order page shows whether the payment
-/// arrived (the signed notification decides, never this visit).
-pub async fn return_get(Path(number): Path<String>) -> Result<Response, WebError> {
-    if number.len() > 20
-        || !number
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-')
-    {
-        return Err(WebError::new(ErrorKind::NotFound));
-    }
-    Ok(Redirect::to(&format!("/orders/{number}")).into_response())
 }

@@ -1187,6 +1187,13 @@ async fn orders_are_marked_paid_and_shipped_and_the_notice_is_mailed() {
 
     // Two shipping notices went out, in the order's language, with carrier and tracking.
     let mails = crate::accounts::delivered_mails(&shop).await;
+    // The recorded transfer was mailed as received, once, and only for the bank transfer.
+    let received: Vec<&String> = mails
+        .iter()
+        .filter(|m| m.contains("ご注文代金のお支払いを確認しました"))
+        .collect();
+    assert_eq!(received.len(), 1, "one payment-received mail");
+    assert!(received[0].contains(&number) && received[0].contains("銀行振込"));
     let notices: Vec<&String> = mails
         .iter()
         .filter(|m| m.contains("4321-8765-0987"))

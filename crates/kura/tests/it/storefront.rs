@@ -13,13 +13,13 @@ use kura_domain::OrderStatus;
 
 use crate::support::{self, Client, TestShop, hidden_value};
 
-async fn shop() -> TestShop {
+pub(crate) async fn shop() -> TestShop {
     let shop = support::sqlite_shop().await;
     kura::demo::ensure_catalog(&shop.state.store).await.unwrap();
     shop
 }
 
-async fn stock(shop: &TestShop, sku: &str) -> i64 {
+pub(crate) async fn stock(shop: &TestShop, sku: &str) -> i64 {
     shop.state
         .store
         .catalog_items(&[sku.to_string()])
@@ -28,7 +28,7 @@ async fn stock(shop: &TestShop, sku: &str) -> i64 {
         .stock
 }
 
-async fn add(c: &mut Client, slug: &str, sku: &str, qty: &str) -> support::Reply {
+pub(crate) async fn add(c: &mut Client, slug: &str, sku: &str, qty: &str) -> support::Reply {
     let csrf = c.csrf_from(&format!("/products/{slug}")).await;
     c.post_form(
         "/cart/add",
@@ -42,14 +42,14 @@ async fn add(c: &mut Client, slug: &str, sku: &str, qty: &str) -> support::Reply
     .await
 }
 
-fn location(r: &support::Reply) -> String {
+pub(crate) fn location(r: &support::Reply) -> String {
     r.headers
         .get("location")
         .map(|v| v.to_str().unwrap().to_string())
         .unwrap_or_default()
 }
 
-const GOOD: &[(&str, &str)] = &[
+pub(crate) const GOOD: &[(&str, &str)] = &[
     ("family_name", "鏑木"),
     ("given_name", "瑞穂"),
     ("family_name_kana", "かぶらぎ"),
@@ -68,7 +68,9 @@ const GOOD: &[(&str, &str)] = &[
     ("gender", ""),
 ];
 
-fn with(overrides: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static str)> {
+pub(crate) fn with(
+    overrides: &[(&'static str, &'static str)],
+) -> Vec<(&'static str, &'static str)> {
     GOOD.iter()
         .map(|(k, v)| {
             (
@@ -82,14 +84,14 @@ fn with(overrides: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'stat
         .collect()
 }
 
-async fn submit_checkout(c: &mut Client, fields: &[(&str, &str)]) -> support::Reply {
+pub(crate) async fn submit_checkout(c: &mut Client, fields: &[(&str, &str)]) -> support::Reply {
     let csrf = c.csrf_from("/checkout").await;
     let mut all: Vec<(&str, &str)> = vec![("csrf_token", &csrf)];
     all.extend_from_slice(fields);
     c.post_form("/checkout", &all).await
 }
 
-async fn place(c: &mut Client) -> support::Reply {
+pub(crate) async fn place(c: &mut Client) -> support::Reply {
     let confirm = c.get("/checkout/confirm").await;
     assert_eq!(confirm.status, 200, "{}", confirm.body);
     let csrf = hidden_value(&confirm.body, "csrf_token").unwrap();
@@ -961,13 +963,14 @@ impl kura_app::orders::OrderNotifier for NoMail {
     fn order_placed(
         &self,
         _: &kura_app::orders::OrderView,
+        _: &str,
     ) -> Result<Option<kura_app::sealed::OutboxRecord>, kura_app::AppError> {
         Ok(None)
     }
 }
 
 /// The orders this browser's session placed.
-async fn c_recent(state: &kura_web::AppState, c: &Client) -> Vec<i64> {
+pub(crate) async fn c_recent(state: &kura_web::AppState, c: &Client) -> Vec<i64> {
     let token = c.cookies.get("kura_session").unwrap();
     let token = kura_seal::SessionToken::parse(token).unwrap();
     state
