@@ -12,6 +12,7 @@ pub mod customers;
 pub mod error;
 pub mod events;
 pub mod ids;
+pub mod lookup;
 pub mod mail;
 pub mod orders;
 pub mod payments;

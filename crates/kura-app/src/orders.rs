@@ -6,12 +6,13 @@
 //! the store; an unpaid card order expires and gives its stock back; a payment notification
 //! is acted on once, only when its signature verified and its amount matches.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use crate::sealed::OutboxRecord;
 use kura_domain::{
-    CustomerProfile, Date, DeliverySlot, OrderStatus, PaymentMethod, Person, Totals, Yen,
-    delivery_window,
+    CustomerProfile, Date, DeliverySlot, Email, OrderStatus, PaymentMethod, Person, Phone, Totals,
+    Yen, delivery_window,
 };
 use kura_seal::{Normalize, SessionToken};
 use serde::{Deserialize, Serialize};
@@ -19,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use crate::carts::CartView;
 use crate::clock::Clock;
 use crate::error::AppError;
+use crate::lookup::{LookupPolicy, LookupThrottle};
 use crate::payments::{
     CheckoutRequest, PaymentGateway, PaymentNotification, PaymentOutcome, SessionClosed,
 };
@@ -203,6 +205,38 @@ pub struct OrderSettings {
     pub card_minutes: i64,
 }
 
+/// How long a mailed order link opens its order, from the moment the mail is made: long enough
+/// for the parcel to arrive and be followed; later, a guest looks the order up by number and
+/// email or phone.
+pub const ORDER_LINK_DAYS: i64 = 30;
+
+/// The answer to a guest's order lookup. "No such order" and "details that do not match" are
+/// one answer, so a lookup tells nothing about order numbers.
+#[derive(Debug, Clone)]
+pub enum Lookup {
+    Found(Box<OrderView>),
+    NoMatch,
+    /// Too many attempts from this client or on this order number; seconds to wait.
+    Throttled {
+        retry_after: i64,
+    },
+}
+
+/// `K-ABCD-EFGH` however it was typed (full-width, lower case, without or with other
+/// hyphens); anything else is returned cleaned up, and matches no order.
+fn normalise_order_number(typed: &str) -> String {
+    let plain: String = kura_domain::search_form(typed)
+        .to_ascii_uppercase()
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(24)
+        .collect();
+    match (plain.get(..1), plain.get(1..5), plain.get(5..)) {
+        (Some("K"), Some(a), Some(b)) if plain.len() == 9 => format!("K-{a}-{b}"),
+        _ => plain,
+    }
+}
+
 pub struct Orders {
     store: Arc<dyn Store>,
     vault: Arc<Vault>,
@@ -210,6 +244,7 @@ pub struct Orders {
     gateway: Option<Arc<dyn PaymentGateway>>,
     notifier: Arc<dyn OrderNotifier>,
     settings: OrderSettings,
+    lookups: LookupThrottle,
 }
 
 const BASE32: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
@@ -252,6 +287,7 @@ impl Orders {
             gateway,
             notifier,
             settings,
+            lookups: LookupThrottle::new(LookupPolicy::default()),
         }
     }
 
@@ -466,9 +502,91 @@ impl Orders {
         }
     }
 
-    /// The order's page as mails link it.
+    /// The order's page as mails link it: signed, so that it opens on any device (another
+    /// browser, a phone) for [`ORDER_LINK_DAYS`], without the session that placed the order.
     pub fn order_url(&self, record: &OrderRecord) -> String {
-        format!("{}/orders/{}", self.settings.base_url, record.number)
+        let page = format!("{}/orders/{}", self.settings.base_url, record.number);
+        let expires_at = self.clock.now() + ORDER_LINK_DAYS * 86_400;
+        match self.vault.ring().order_link_token(record.id, expires_at) {
+            Ok(token) => format!("{page}?k={token}"),
+            Err(e) => {
+                tracing::error!(target: "kura::orders", order = record.id, error = %e, "order link could not be signed; the mail links the plain page");
+                page
+            }
+        }
+    }
+
+    /// The order a mailed link opens. The token's signature and expiry are checked first, in
+    /// constant time and without the database; only a genuine token costs a lookup, and it
+    /// opens only the order it was made for.
+    pub async fn view_by_link(
+        &self,
+        number: &str,
+        token: &str,
+    ) -> Result<Option<OrderView>, AppError> {
+        let Some(id) = self.vault.ring().verify_order_link(token, self.clock.now()) else {
+            return Ok(None);
+        };
+        match self.store.order_by_number(number).await? {
+            Some(rec) if rec.id == id => self.open(&rec).map(Some),
+            _ => Ok(None),
+        }
+    }
+
+    /// A guest's lookup: the order number and the email address or phone number given at
+    /// checkout, compared through the order's stored blind indexes (under every held key, in
+    /// constant time). Throttled per client and per order number; an unknown number and wrong
+    /// details give the same answer after the same work.
+    pub async fn look_up(
+        &self,
+        number: &str,
+        contact: &str,
+        client: IpAddr,
+    ) -> Result<Lookup, AppError> {
+        let now = self.clock.now();
+        let number = normalise_order_number(number);
+        if let Err(retry_after) = self.lookups.attempt(client, &number, now) {
+            return Ok(Lookup::Throttled { retry_after });
+        }
+        let ring = self.vault.ring();
+        let contact = contact.trim();
+        let (by_email, candidates) = if contact.contains('@') {
+            let idx = match Email::parse(contact) {
+                Ok(e) => ring.blind_indexes(col::ORDER_EMAIL_BIDX, e.as_str(), Normalize::Email)?,
+                Err(_) => Vec::new(),
+            };
+            (true, idx)
+        } else {
+            let idx = match Phone::parse(contact) {
+                Ok(p) => {
+                    ring.blind_indexes(col::ORDER_PHONE_BIDX, p.as_str(), Normalize::Digits)?
+                }
+                Err(_) => Vec::new(),
+            };
+            (false, idx)
+        };
+        let rec = if number.is_empty() {
+            None
+        } else {
+            self.store.order_by_number(&number).await?
+        };
+        let found = rec.filter(|rec| {
+            let stored = if by_email {
+                &rec.email_bidx
+            } else {
+                &rec.phone_bidx
+            };
+            candidates
+                .iter()
+                .any(|c| kura_seal::constant_time_eq(c.as_bytes(), stored.as_bytes()))
+        });
+        match found {
+            Some(rec) => Ok(Lookup::Found(Box::new(self.open(&rec)?))),
+            None => {
+                self.lookups.failed(&number, now);
+                Ok(Lookup::NoMatch)
+            }
+        }
     }
 
     /// A mail about an order, or `None` (logged) if it could not be made: a missing mail must

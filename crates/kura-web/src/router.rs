@@ -52,6 +52,10 @@ pub fn router(state: AppState) -> Router {
             get(checkout::confirm_get).post(checkout::confirm_post),
         )
         .route("/checkout/return/{number}", get(orders::return_get))
+        .route(
+            "/orders/lookup",
+            get(orders::lookup_get).post(orders::lookup_post),
+        )
         .route("/orders/{number}", get(orders::order_get))
         .route("/orders/{number}/pay", post(orders::order_pay_post))
         .route("/orders/{number}/reopen", post(orders::order_reopen_post))

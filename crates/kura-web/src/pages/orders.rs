@@ -5,13 +5,19 @@
 //! for its card payment never says it was accepted ("ご注文を承りました"): it says the payment
 //! is not complete, by when it must be, and offers to pay (through a fresh provider page) or to
 //! choose another method. Only this browser's own orders, its customer's, or orders it was let
-//! into (see `may_view`) are shown; any other number answers exactly like a missing one.
+//! into are shown; any other number answers exactly like a missing one: with the lookup form.
+//!
+//! A browser is let into an order by the signed link in the order's mails (`?k=`, checked
+//! without the database and then dropped from the address bar by a redirect) or by the lookup
+//! page (order number plus the email or phone given at checkout, throttled per client and per
+//! order number). Either works on any device, and neither tells whether an order number exists.
 
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::{Extension, Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use kura_app::CheckoutDraft;
-use kura_app::orders::{CardResume, OrderView, ReopenRefused};
+use kura_app::orders::{CardResume, Lookup, OrderView, ReopenRefused};
+use kura_app::{CheckoutDraft, SecurityEvent, SecurityEventKind};
 use kura_domain::{Date, OrderStatus, PaymentMethod, Quantity};
 
 use crate::AppState;
@@ -22,6 +28,8 @@ use crate::pages::cart::ensure_cart;
 use crate::pages::checkout::{
     PersonView, TotalsView, delivery_text, payment_text, person_view, totals_view,
 };
+use crate::security::client_ip::ClientIp;
+use crate::security::request_id::RequestId;
 use crate::security::session::Session;
 
 /// Notices the order page shows after an action (`?notice=`), by fixed code only.
@@ -63,11 +71,14 @@ pub struct OrderLineView {
     pub reduced: bool,
 }
 
-/// Whether this browser may see the order: its customer, or the session that placed it.
+/// Whether this browser may see the order: its customer, the session that placed it, or a
+/// session let into it by a mailed link or a lookup.
 pub(crate) async fn may_view(session: &Session, order: &OrderView) -> bool {
     let customer = session.customer_id().await;
+    let data = session.data().await;
     (customer.is_some() && customer == order.customer_id)
-        || session.data().await.recent_orders.contains(&order.id)
+        || data.recent_orders.contains(&order.id)
+        || data.linked_orders.contains(&order.id)
 }
 
 /// The order behind `number`, if this browser may see it; otherwise the same answer as for a
@@ -83,6 +94,119 @@ async fn viewable(
     match state.orders.view_by_number(number).await? {
         Some(order) if may_view(session, &order).await => Ok(order),
         _ => Err(WebError::new(ErrorKind::NotFound)),
+    }
+}
+
+/// Lets this browser view the order from now on.
+async fn let_in(session: &Session, order: &OrderView) -> Result<(), WebError> {
+    let mut data = session.data().await;
+    data.link_order(order.id);
+    session.set_data(data).await?;
+    Ok(())
+}
+
+fn event(kind: SecurityEventKind, ip: ClientIp, request: &RequestId) -> SecurityEvent {
+    SecurityEvent::new(kind).ip(ip.0).request(&request.0)
+}
+
+#[derive(Template)]
+#[template(path = "order_lookup.html")]
+struct LookupPage {
+    ctx: PageContext,
+    number: String,
+    contact: String,
+    message: Option<String>,
+}
+
+/// The lookup form; `number` is shown again only when it has an order number's shape.
+async fn lookup_page(
+    mut ctx: PageContext,
+    session: &Session,
+    number: &str,
+    contact: &str,
+    message: Option<String>,
+    status: StatusCode,
+) -> Result<Response, WebError> {
+    ctx.csrf = session.csrf_token().await?;
+    let number = if number.len() <= 20
+        && number
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-')
+    {
+        number.to_string()
+    } else {
+        String::new()
+    };
+    let page = LookupPage {
+        ctx,
+        number,
+        contact: contact.chars().take(254).collect(),
+        message,
+    };
+    Ok((status, Html(page.render()?)).into_response())
+}
+
+pub async fn lookup_get(ctx: PageContext, session: Session) -> Result<Response, WebError> {
+    lookup_page(ctx, &session, "", "", None, StatusCode::OK).await
+}
+
+/// Order number plus the email or phone given at checkout: the order, or one answer for every
+/// kind of miss.
+pub async fn lookup_post(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    session: Session,
+    Extension(ip): Extension<ClientIp>,
+    Extension(request_id): Extension<RequestId>,
+    body: axum::body::Bytes,
+) -> Result<Response, WebError> {
+    let form = FormFields::parse(&body);
+    let number: String = form.get("number").chars().take(40).collect();
+    let contact: String = form.get("contact").chars().take(254).collect();
+    match state.orders.look_up(&number, &contact, ip.0).await? {
+        Lookup::Found(order) => {
+            let_in(&session, &order).await?;
+            Ok(Redirect::to(&format!("/orders/{}", order.number)).into_response())
+        }
+        Lookup::NoMatch => {
+            state.event(event(SecurityEventKind::OrderLookupFailed, ip, &request_id));
+            let message = Some(ctx.tr.t("lookup.no_match").to_string());
+            lookup_page(
+                ctx,
+                &session,
+                &number,
+                &contact,
+                message,
+                StatusCode::NOT_FOUND,
+            )
+            .await
+        }
+        Lookup::Throttled { retry_after } => {
+            state.event(event(
+                SecurityEventKind::OrderLookupThrottled,
+                ip,
+                &request_id,
+            ));
+            let minutes = (retry_after + 59) / 60;
+            let message = Some(
+                ctx.tr
+                    .t("lookup.throttled")
+                    .replace("{minutes}", &minutes.to_string()),
+            );
+            let mut response = lookup_page(
+                ctx,
+                &session,
+                &number,
+                &contact,
+                message,
+                StatusCode::TOO_MANY_REQUESTS,
+            )
+            .await?;
+            if let Ok(v) = HeaderValue::from_str(&retry_after.to_string()) {
+                response.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            Ok(response)
+        }
     }
 }
 
@@ -103,10 +227,39 @@ pub async fn order_get(
     session: Session,
     Path(number): Path<String>,
     uri: axum::http::Uri,
+    Extension(ip): Extension<ClientIp>,
+    Extension(request_id): Extension<RequestId>,
 ) -> Result<Response, WebError> {
-    let order = viewable(&state, &session, &number).await?;
-    ctx.csrf = session.csrf_token().await?;
     let query = FormFields::parse(uri.query().unwrap_or_default().as_bytes());
+    // A mailed link: a genuine token lets this browser in, then the address loses the token.
+    let token = query.get("k");
+    if !token.is_empty() {
+        let linked = if number.len() <= 20 && token.len() <= 200 {
+            state.orders.view_by_link(&number, token).await?
+        } else {
+            None
+        };
+        return match linked {
+            Some(order) => {
+                let_in(&session, &order).await?;
+                Ok(Redirect::to(&format!("/orders/{}", order.number)).into_response())
+            }
+            None => {
+                state.event(event(SecurityEventKind::OrderLinkRejected, ip, &request_id));
+                let message = Some(ctx.tr.t("lookup.link_expired").to_string());
+                lookup_page(ctx, &session, &number, "", message, StatusCode::NOT_FOUND).await
+            }
+        };
+    }
+    let order = match viewable(&state, &session, &number).await {
+        Ok(order) => order,
+        Err(e) if e.kind == ErrorKind::NotFound => {
+            let message = Some(ctx.tr.t("lookup.not_found").to_string());
+            return lookup_page(ctx, &session, &number, "", message, StatusCode::NOT_FOUND).await;
+        }
+        Err(e) => return Err(e),
+    };
+    ctx.csrf = session.csrf_token().await?;
     let notice = NOTICES
         .iter()
         .find(|code| query.get("notice") == **code)

@@ -359,3 +359,212 @@ async fn a_payment_on_the_page_being_replaced_still_counts() {
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].kind, "payment_received");
 }
+
+/// The first link to an order page in a mail's text.
+pub(crate) fn order_link(text: &str) -> String {
+    let at = text
+        .find("http://shop.test/orders/")
+        .expect("an order link");
+    text[at..]
+        .chars()
+        .take_while(|c| !c.is_whitespace())
+        .collect::<String>()
+        .trim_start_matches("http://shop.test")
+        .to_string()
+}
+
+fn security_events(name: &str) -> usize {
+    String::from_utf8_lossy(&support::captured_logs())
+        .matches(name)
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_mailed_order_link_opens_the_order_in_any_browser() {
+    let shop = card_shop().await;
+    let mail = Captured::default();
+    let mut placing = Client::new(&shop.router);
+    let number = shop.card_order(&mut placing).await;
+    let sent = mail.deliver(&shop.state).await;
+    let link = order_link(&sent[0].text);
+    assert!(link.starts_with(&format!("/orders/{number}?k=o")), "{link}");
+    assert_eq!(
+        order_link(&sent[0].html.replace('"', " ")),
+        link,
+        "both twins"
+    );
+
+    // Another browser (a phone): the link lets it in, then the address loses the token.
+    let mut phone = Client::new(&shop.router);
+    phone.peer = "203.0.113.7:50000".parse().unwrap();
+    let opened = phone.get(&link).await;
+    assert_eq!(opened.status, 303);
+    assert_eq!(location(&opened), format!("/orders/{number}"));
+    let page = phone.get(&format!("/orders/{number}")).await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains(&number) && page.body.contains("鏑木 瑞穂"));
+    assert!(page.body.contains("お支払いはまだ完了していません"));
+    // And it can pay from there.
+    let pay = press(&mut phone, &number, "pay").await;
+    assert!(
+        location(&pay).starts_with(shop.sandbox.base_url()),
+        "{}",
+        location(&pay)
+    );
+
+    // Altered, for another order, or expired: refused, with the lookup form and no order.
+    let rejected_before = security_events("authn_token_invalid:order_link");
+    let id = shop.order(&number).await.id;
+    let ring = shop.state.vault.ring();
+    let now = kura_app::SystemClock.now();
+    let mut altered = link.clone().into_bytes();
+    let last = altered.len() - 1;
+    altered[last] = if altered[last] == b'0' { b'1' } else { b'0' };
+    let altered = String::from_utf8(altered).unwrap();
+    let other_token = ring.order_link_token(id + 1, now + 3600).unwrap();
+    let expired_token = ring.order_link_token(id, now - 1).unwrap();
+    for bad in [
+        altered,
+        format!("/orders/{number}?k={other_token}"),
+        format!("/orders/{number}?k={expired_token}"),
+        format!("/orders/K-ZZZZ-ZZZZ?k={}", link.split("k=").nth(1).unwrap()),
+    ] {
+        let mut stranger = Client::new(&shop.router);
+        let r = stranger.get(&bad).await;
+        assert_eq!(r.status, 404, "{bad}");
+        assert!(
+            r.body
+                .contains("このリンクは有効期限が切れているか、正しくありません")
+        );
+        assert!(r.body.contains("action=\"/orders/lookup\""));
+        assert!(!r.body.contains("鏑木"), "no order data");
+        assert_eq!(stranger.get(&format!("/orders/{number}")).await.status, 404);
+    }
+    assert!(security_events("authn_token_invalid:order_link") >= rejected_before + 4);
+
+    // Without a link, an existing and a made-up number get the same answer.
+    let mut stranger = Client::new(&shop.router);
+    let real = stranger.get(&format!("/orders/{number}")).await;
+    let made_up = stranger.get("/orders/K-ZZZZ-ZZZZ").await;
+    assert_eq!(real.status, 404);
+    assert_eq!(made_up.status, 404);
+    assert!(
+        real.body
+            .contains("このご注文は、このブラウザーからは表示できません")
+    );
+    let strip = |body: &str, n: &str| {
+        body.replace(n, "NUMBER")
+            .lines()
+            .filter(|l| !l.contains("csrf_token"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(
+        strip(&real.body, &number),
+        strip(&made_up.body, "K-ZZZZ-ZZZZ")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_guest_looks_an_order_up_by_number_and_email_or_phone() {
+    let shop = card_shop().await;
+    let mut buyer = Client::new(&shop.router);
+    let number = shop.card_order(&mut buyer).await;
+    async fn look(c: &mut Client, number: &str, contact: &str) -> support::Reply {
+        let csrf = c.csrf_from("/orders/lookup").await;
+        c.post_form(
+            "/orders/lookup",
+            &[
+                ("csrf_token", &csrf),
+                ("number", number),
+                ("contact", contact),
+            ],
+        )
+        .await
+    }
+
+    // The page, in both languages.
+    let mut guest = Client::new(&shop.router);
+    guest.peer = "198.51.100.1:40000".parse().unwrap();
+    let page = guest.get("/orders/lookup").await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains("ご注文の確認") && page.body.contains("メールアドレスまたは電話番号")
+    );
+    let en = guest
+        .send(
+            Request::get("/orders/lookup")
+                .header("accept-language", "en")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert!(
+        en.body.contains("Find your order") && en.body.contains("Email address or phone number")
+    );
+
+    // By email, typed loosely: found, and this browser may now see the order and pay.
+    let loose_number = number.to_lowercase().replace('-', "");
+    let found = look(&mut guest, &loose_number, " MIZUHO@example.jp ").await;
+    assert_eq!(location(&found), format!("/orders/{number}"));
+    let order = guest.get(&format!("/orders/{number}")).await;
+    assert_eq!(order.status, 200);
+    assert!(
+        order
+            .body
+            .contains(&format!("action=\"/orders/{number}/pay\""))
+    );
+    // By phone, in full-width digits, from another browser.
+    let mut other = Client::new(&shop.router);
+    other.peer = "198.51.100.2:40000".parse().unwrap();
+    let found = look(&mut other, &number, "０１１－２２２－３３３３").await;
+    assert_eq!(location(&found), format!("/orders/{number}"));
+
+    // A wrong email, a wrong phone and an unknown number: one answer.
+    let failed_before = security_events("authn_fail:order_lookup");
+    let mut wrong = Client::new(&shop.router);
+    wrong.peer = "198.51.100.3:40000".parse().unwrap();
+    let answers = [
+        look(&mut wrong, &number, "someone@example.jp").await,
+        look(&mut wrong, &number, "090-0000-0000").await,
+        look(&mut wrong, "K-ZZZZ-ZZZZ", "mizuho@example.jp").await,
+    ];
+    for a in &answers {
+        assert_eq!(a.status, 404);
+        assert!(a.body.contains("ご注文が見つかりませんでした"));
+        assert!(!a.body.contains("鏑木"));
+    }
+    assert_eq!(wrong.get(&format!("/orders/{number}")).await.status, 404);
+    assert!(security_events("authn_fail:order_lookup") >= failed_before + 3);
+
+    // Per client: after ten tries, even the right details wait.
+    let mut walker = Client::new(&shop.router);
+    walker.peer = "198.51.100.4:40000".parse().unwrap();
+    for i in 0..10 {
+        let r = look(&mut walker, &format!("K-AAAA-{i:04}"), "mizuho@example.jp").await;
+        assert_eq!(r.status, 404, "try {i}");
+    }
+    let held = look(&mut walker, &number, "mizuho@example.jp").await;
+    assert_eq!(held.status, 429);
+    assert!(held.headers.contains_key("retry-after"));
+    assert!(held.body.contains("しばらく受け付けを止めています"));
+    assert!(security_events("excess_rate_limit_exceeded:order_lookup") >= 1);
+
+    // Per order number: five failures from five addresses close it for everyone a while.
+    let mut second = Client::new(&shop.router);
+    let target = shop.card_order(&mut second).await;
+    for i in 0..5u8 {
+        let mut guesser = Client::new(&shop.router);
+        guesser.peer = format!("192.0.2.{}:40000", 100 + i).parse().unwrap();
+        assert_eq!(
+            look(&mut guesser, &target, "x@example.jp").await.status,
+            404
+        );
+    }
+    let mut owner = Client::new(&shop.router);
+    owner.peer = "192.0.2.200:40000".parse().unwrap();
+    assert_eq!(
+        look(&mut owner, &target, "mizuho@example.jp").await.status,
+        429
+    );
+}
