@@ -64,6 +64,8 @@ pub struct FormState {
     pub values: std::collections::BTreeMap<String, String>,
     pub errors: std::collections::BTreeMap<String, String>,
     pub general: Option<String>,
+    /// Information, not a problem (e.g. the details of an earlier order were filled in).
+    pub notice: Option<String>,
 }
 
 impl FormState {
@@ -474,7 +476,7 @@ pub async fn checkout_get(
     // its details are filled in, and the payment method is to be chosen anew.
     if !query.get("again").is_empty() && data.checkout.is_some() {
         form.values.remove("payment");
-        form.general = Some(ctx.tr.t("checkout.again").to_string());
+        form.notice = Some(ctx.tr.t("checkout.again").to_string());
     }
     // `?ship=ID`: deliver to one of the signed-in customer's saved addresses. Another
     // customer's address id, or anything odd, is ignored.

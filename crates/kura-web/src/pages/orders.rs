@@ -210,13 +210,14 @@ pub async fn lookup_post(
     }
 }
 
-fn thanks(order: &OrderView, fresh: bool) -> Option<&'static str> {
-    if !fresh {
-        return None;
-    }
+/// `fresh`: this session just placed the order; `back`: the browser just came back from the
+/// provider's page (on whichever device paid).
+fn thanks(order: &OrderView, fresh: bool, back: bool) -> Option<&'static str> {
     match order.status {
-        OrderStatus::Confirmed | OrderStatus::AwaitingTransfer => Some("order.thanks"),
-        OrderStatus::Paid if order.payment == PaymentMethod::Card => Some("order.thanks_paid"),
+        OrderStatus::Confirmed | OrderStatus::AwaitingTransfer if fresh => Some("order.thanks"),
+        OrderStatus::Paid if order.payment == PaymentMethod::Card && (fresh || back) => {
+            Some("order.thanks_paid")
+        }
         _ => None,
     }
 }
@@ -280,7 +281,7 @@ pub async fn order_get(
             .unwrap_or_default(),
         card_closed: card && closed,
         closed,
-        thanks: thanks(&order, fresh),
+        thanks: thanks(&order, fresh, query.get("from") == "provider"),
         notice,
         lines: order
             .lines
@@ -386,5 +387,5 @@ pub async fn return_get(Path(number): Path<String>) -> Result<Response, WebError
     {
         return Err(WebError::new(ErrorKind::NotFound));
     }
-    Ok(Redirect::to(&format!("/orders/{number}")).into_response())
+    Ok(Redirect::to(&format!("/orders/{number}?from=provider")).into_response())
 }

@@ -210,7 +210,12 @@ async fn a_card_order_is_mailed_as_awaiting_payment_and_as_paid_only_by_the_prov
 
     // Back from the provider without paying (declined, or "back"): the page says so.
     let back = c.get(&format!("/checkout/return/{number}")).await;
-    assert_eq!(location(&back), format!("/orders/{number}"));
+    assert_eq!(location(&back), format!("/orders/{number}?from=provider"));
+    let page = c.get(&location(&back)).await;
+    assert!(
+        !page.body.contains("ご注文が確定しました"),
+        "not paid, not thanked"
+    );
     let page = c.get(&format!("/orders/{number}")).await;
     assert_eq!(page.status, 200);
     assert!(!page.body.contains("ご注文を承りました"), "{}", page.body);
