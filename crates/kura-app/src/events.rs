@@ -35,6 +35,12 @@ pub enum SecurityEventKind {
     /// A verification or reset link that is unknown, expired or used.
     AccountTokenRejected,
     AccountDeleted,
+    /// A guest order lookup whose number and email or phone did not match an order.
+    OrderLookupFailed,
+    /// Order lookups refused unchecked: too many from this client or on this order number.
+    OrderLookupThrottled,
+    /// A mailed order link that is forged, altered or expired.
+    OrderLinkRejected,
 }
 
 impl SecurityEventKind {
@@ -68,6 +74,9 @@ impl SecurityEventKind {
             Self::PasswordResetRequested => "authn_password_reset_request",
             Self::AccountTokenRejected => "authn_token_invalid",
             Self::AccountDeleted => "user_deleted",
+            Self::OrderLookupFailed => "authn_fail:order_lookup",
+            Self::OrderLookupThrottled => "excess_rate_limit_exceeded:order_lookup",
+            Self::OrderLinkRejected => "authn_token_invalid:order_link",
         }
     }
 }

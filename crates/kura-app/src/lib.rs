@@ -14,6 +14,7 @@ pub mod error;
 pub mod events;
 pub mod ids;
 pub mod key_checks;
+pub mod lookup;
 pub mod mail;
 pub mod orders;
 pub mod payments;

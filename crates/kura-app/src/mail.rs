@@ -81,6 +81,7 @@ fn static_kind(kind: &str) -> &'static str {
         "email_verification" => "email_verification",
         "password_reset" => "password_reset",
         "shipping_notice" => "shipping_notice",
+        "payment_received" => "payment_received",
         _ => "mail",
     }
 }

@@ -6,12 +6,13 @@
 //! the store; an unpaid card order expires and gives its stock back; a payment notification
 //! is acted on once, only when its signature verified and its amount matches.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use crate::sealed::OutboxRecord;
 use kura_domain::{
-    CustomerProfile, Date, DeliverySlot, OrderStatus, PaymentMethod, Person, Totals, Yen,
-    delivery_window,
+    CustomerProfile, Date, DeliverySlot, Email, OrderStatus, PaymentMethod, Person, Phone, Totals,
+    Yen, delivery_window,
 };
 use kura_seal::{Normalize, SessionToken};
 use serde::{Deserialize, Serialize};
@@ -20,7 +21,10 @@ use crate::carts::CartView;
 use crate::clock::Clock;
 use crate::data_keys::PersonKeys;
 use crate::error::AppError;
-use crate::payments::{CheckoutRequest, PaymentGateway, PaymentNotification, PaymentOutcome};
+use crate::lookup::{LookupPolicy, LookupThrottle};
+use crate::payments::{
+    CheckoutRequest, PaymentGateway, PaymentNotification, PaymentOutcome, SessionClosed,
+};
 use crate::ports::{PaymentEventOutcome, Store, Transition};
 use crate::sealed::{DataKeyRef, OrderLineRecord, OrderRecord, PlaceOutcome, col};
 use crate::vault::Vault;
@@ -104,20 +108,71 @@ pub struct PlacedOrder {
     pub repeated: bool,
 }
 
-/// Tells customers about their orders (mail, in production).
+/// Tells customers about their orders (mail, in production). `order_url` is the order's page
+/// as the mail should link it.
 pub trait OrderNotifier: Send + Sync {
     /// The confirmation for a new order, sealed for the outbox (or `None` to send nothing).
-    /// It is stored in the order's own transaction.
-    fn order_placed(&self, order: &OrderView) -> Result<Option<OutboxRecord>, AppError>;
+    /// It says only what is true when the order is placed: a card order's confirmation says
+    /// the payment is awaited and links the page to pay on. Cash on delivery and bank transfer
+    /// confirmations are stored in the order's own transaction.
+    fn order_placed(
+        &self,
+        order: &OrderView,
+        order_url: &str,
+    ) -> Result<Option<OutboxRecord>, AppError>;
+
+    /// The notice that the payment arrived (the provider's paid notification for a card, the
+    /// recorded transfer for a bank transfer), stored with the order's move to paid.
+    fn payment_received(
+        &self,
+        _order: &OrderView,
+        _order_url: &str,
+    ) -> Result<Option<OutboxRecord>, AppError> {
+        Ok(None)
+    }
 
     /// The shipping notice (carrier and tracking number), sealed for the outbox.
     fn order_shipped(
         &self,
         _order: &OrderView,
         _parcel: &Parcel,
+        _order_url: &str,
     ) -> Result<Option<OutboxRecord>, AppError> {
         Ok(None)
     }
+}
+
+/// What became of a request to pay an unpaid card order (again).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CardResume {
+    /// Send the customer to this provider page.
+    Pay(String),
+    /// The order is not waiting for a card payment (paid, expired, cancelled, not a card order).
+    NotAwaiting(OrderStatus),
+    /// A payment went through on the provider's side; its notification is on its way.
+    PaidMeanwhile,
+    /// The provider cannot be reached now, or card payment is not configured.
+    Unavailable,
+}
+
+/// An unpaid card order released so that its items can be ordered again (with another method).
+#[derive(Debug, Clone)]
+pub struct Reopened {
+    /// The lines as ordered: SKU and quantity.
+    pub lines: Vec<(String, u32)>,
+    /// What was entered at checkout, to fill the form in again.
+    pub input: CheckoutInput,
+}
+
+/// Why an order could not be reopened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReopenRefused {
+    /// Paid, shipped or waiting for a bank transfer or the door: nothing to redo.
+    NotReopenable(OrderStatus),
+    /// The card payment went through meanwhile; the order is being confirmed.
+    PaidMeanwhile,
+    /// The provider could not confirm that the payment page is closed; try again later.
+    Unavailable,
 }
 
 /// What the shipping notice tells: who carries the parcel and how to follow it.
@@ -153,6 +208,38 @@ pub struct OrderSettings {
     pub card_minutes: i64,
 }
 
+/// How long a mailed order link opens its order, from the moment the mail is made: long enough
+/// for the parcel to arrive and be followed; later, a guest looks the order up by number and
+/// email or phone.
+pub const ORDER_LINK_DAYS: i64 = 30;
+
+/// The answer to a guest's order lookup. "No such order" and "details that do not match" are
+/// one answer, so a lookup tells nothing about order numbers.
+#[derive(Debug, Clone)]
+pub enum Lookup {
+    Found(Box<OrderView>),
+    NoMatch,
+    /// Too many attempts from this client or on this order number; seconds to wait.
+    Throttled {
+        retry_after: i64,
+    },
+}
+
+/// `K-ABCD-EFGH` however it was typed (full-width, lower case, without or with other
+/// hyphens); anything else is returned cleaned up, and matches no order.
+fn normalise_order_number(typed: &str) -> String {
+    let plain: String = kura_domain::search_form(typed)
+        .to_ascii_uppercase()
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(24)
+        .collect();
+    match (plain.get(..1), plain.get(1..5), plain.get(5..)) {
+        (Some("K"), Some(a), Some(b)) if plain.len() == 9 => format!("K-{a}-{b}"),
+        _ => plain,
+    }
+}
+
 pub struct Orders {
     store: Arc<dyn Store>,
     vault: Arc<Vault>,
@@ -160,6 +247,7 @@ pub struct Orders {
     gateway: Option<Arc<dyn PaymentGateway>>,
     notifier: Arc<dyn OrderNotifier>,
     settings: OrderSettings,
+    lookups: LookupThrottle,
 }
 
 const BASE32: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
@@ -202,6 +290,7 @@ impl Orders {
             gateway,
             notifier,
             settings,
+            lookups: LookupThrottle::new(LookupPolicy::default()),
         }
     }
 
@@ -350,29 +439,11 @@ impl Orders {
         }
         let mut payment_url = None;
         if let (PaymentMethod::Card, Some(gateway)) = (input.payment, &self.gateway) {
-            let request = CheckoutRequest {
-                order_number: record.number.clone(),
-                amount_yen: totals.total.0,
-                description: format!(
-                    "{} {}",
-                    if input.lang == "en" {
-                        "Order"
-                    } else {
-                        "ご注文"
-                    },
-                    record.number
-                ),
-                success_url: format!(
-                    "{}/checkout/return/{}",
-                    self.settings.base_url, record.number
-                ),
-                cancel_url: format!(
-                    "{}/checkout/return/{}",
-                    self.settings.base_url, record.number
-                ),
-                locale: record.lang.clone(),
-                expires_at: record.payment_expires_at.unwrap_or(now + 1800),
-            };
+            let request = self.card_request(
+                &record,
+                record.payment_expires_at.unwrap_or(now + 1800),
+                record.number.clone(),
+            );
             match gateway.create_checkout(&request).await {
                 Ok(session) => {
                     self.store
@@ -414,19 +485,154 @@ impl Orders {
         }))
     }
 
-    /// The confirmation mail for an order about to be stored, or `None` (logged) if it could
-    /// not be made: a missing mail must not refuse an order.
-    fn confirmation(&self, record: &OrderRecord) -> Option<OutboxRecord> {
-        let made = self
-            .open(record)
-            .and_then(|view| self.notifier.order_placed(&view));
-        match made {
+    /// What the provider is asked to collect for an order.
+    fn card_request(
+        &self,
+        record: &OrderRecord,
+        expires_at: i64,
+        idempotency_key: String,
+    ) -> CheckoutRequest {
+        let back = format!(
+            "{}/checkout/return/{}",
+            self.settings.base_url, record.number
+        );
+        CheckoutRequest {
+            order_number: record.number.clone(),
+            amount_yen: record.totals.total.0,
+            description: format!(
+                "{} {}",
+                if record.lang == "en" {
+                    "Order"
+                } else {
+                    "ご注文"
+                },
+                record.number
+            ),
+            success_url: back.clone(),
+            cancel_url: back,
+            locale: record.lang.clone(),
+            expires_at,
+            idempotency_key,
+        }
+    }
+
+    /// The order's page as mails link it: signed, so that it opens on any device (another
+    /// browser, a phone) for [`ORDER_LINK_DAYS`], without the session that placed the order.
+    pub fn order_url(&self, record: &OrderRecord) -> String {
+        let page = format!("{}/orders/{}", self.settings.base_url, record.number);
+        let expires_at = self.clock.now() + ORDER_LINK_DAYS * 86_400;
+        match self.vault.ring().order_link_token(record.id, expires_at) {
+            Ok(token) => format!("{page}?k={token}"),
+            Err(e) => {
+                tracing::error!(target: "kura::orders", order = record.id, error = %e, "order link could not be signed; the mail links the plain page");
+                page
+            }
+        }
+    }
+
+    /// The order a mailed link opens. The token's signature and expiry are checked first, in
+    /// constant time and without the database; only a genuine token costs a lookup, and it
+    /// opens only the order it was made for.
+    pub async fn view_by_link(
+        &self,
+        number: &str,
+        token: &str,
+    ) -> Result<Option<OrderView>, AppError> {
+        let Some(id) = self.vault.ring().verify_order_link(token, self.clock.now()) else {
+            return Ok(None);
+        };
+        match self.store.order_by_number(number).await? {
+            Some(rec) if rec.id == id => self.open(&rec).map(Some),
+            _ => Ok(None),
+        }
+    }
+
+    /// A guest's lookup: the order number and the email address or phone number given at
+    /// checkout, compared through the order's stored blind indexes (under every held key, in
+    /// constant time). Throttled per client and per order number; an unknown number and wrong
+    /// details give the same answer after the same work.
+    pub async fn look_up(
+        &self,
+        number: &str,
+        contact: &str,
+        client: IpAddr,
+    ) -> Result<Lookup, AppError> {
+        let now = self.clock.now();
+        let number = normalise_order_number(number);
+        if let Err(retry_after) = self.lookups.attempt(client, &number, now) {
+            return Ok(Lookup::Throttled { retry_after });
+        }
+        let ring = self.vault.ring();
+        let contact = contact.trim();
+        let (by_email, candidates) = if contact.contains('@') {
+            let idx = match Email::parse(contact) {
+                Ok(e) => ring.blind_indexes(col::ORDER_EMAIL_BIDX, e.as_str(), Normalize::Email)?,
+                Err(_) => Vec::new(),
+            };
+            (true, idx)
+        } else {
+            let idx = match Phone::parse(contact) {
+                Ok(p) => {
+                    ring.blind_indexes(col::ORDER_PHONE_BIDX, p.as_str(), Normalize::Digits)?
+                }
+                Err(_) => Vec::new(),
+            };
+            (false, idx)
+        };
+        let rec = if number.is_empty() {
+            None
+        } else {
+            self.store.order_by_number(&number).await?
+        };
+        let found = rec.filter(|rec| {
+            let stored = if by_email {
+                &rec.email_bidx
+            } else {
+                &rec.phone_bidx
+            };
+            candidates
+                .iter()
+                .any(|c| kura_seal::constant_time_eq(c.as_bytes(), stored.as_bytes()))
+        });
+        match found {
+            Some(rec) => Ok(Lookup::Found(Box::new(self.open(&rec)?))),
+            None => {
+                self.lookups.failed(&number, now);
+                Ok(Lookup::NoMatch)
+            }
+        }
+    }
+
+    /// A mail about an order, or `None` (logged) if it could not be made: a missing mail must
+    /// not hold an order, a payment or a parcel back.
+    fn mail(
+        &self,
+        record: &OrderRecord,
+        what: &'static str,
+        make: impl FnOnce(&OrderView, &str) -> Result<Option<OutboxRecord>, AppError>,
+    ) -> Option<OutboxRecord> {
+        let url = self.order_url(record);
+        match self.open(record).and_then(|view| make(&view, &url)) {
             Ok(mail) => mail,
             Err(e) => {
-                tracing::error!(target: "kura::orders", order = record.id, error = %e, "order confirmation could not be made");
+                tracing::error!(target: "kura::orders", order = record.id, error = %e, mail = what, "order mail could not be made");
                 None
             }
         }
+    }
+
+    /// The confirmation mail for an order about to be stored.
+    fn confirmation(&self, record: &OrderRecord) -> Option<OutboxRecord> {
+        self.mail(record, "order_confirmation", |view, url| {
+            self.notifier.order_placed(view, url)
+        })
+    }
+
+    /// The payment-received mail, for the order's move to paid.
+    fn payment_mail(&self, record: &OrderRecord) -> Option<OutboxRecord> {
+        self.mail(record, "payment_received", |view, url| {
+            self.notifier.payment_received(view, url)
+        })
     }
 
     async fn repeated(&self, order_id: i64) -> Result<PlacedOrder, AppError> {
@@ -528,33 +734,38 @@ impl Orders {
     }
 
     /// Acts on a verified payment notification, once per event. The event is recorded in the
-    /// same transaction as what it does to the order, so a failure leaves neither and the
-    /// provider's retry is acted on.
+    /// same transaction as what it does to the order (with the "payment received" mail), so a
+    /// failure leaves neither and the provider's retry is acted on.
     pub async fn payment_notification(&self, n: &PaymentNotification) -> Result<(), AppError> {
         let now = self.clock.now();
-        let rec = self.store.order_by_number(&n.order_number).await?;
-        let (order_id, to) = match (&rec, n.outcome) {
-            (None, _) => {
-                tracing::warn!(target: "kura::payments", event = %n.event_id, "payment event for an unknown order");
-                return self.record_only(n, now).await;
-            }
-            (Some(rec), _) if rec.payment_session_id.as_deref() != Some(n.session_id.as_str()) => {
+        let Some(rec) = self.store.order_by_number(&n.order_number).await? else {
+            tracing::warn!(target: "kura::payments", event = %n.event_id, "payment event for an unknown order");
+            return self.record_only(n, now).await;
+        };
+        // The order's current session decides an expiry. A payment counts from any session the
+        // shop opened for this order (the signature proves the provider sent it, the amount is
+        // checked): when a customer paid on a page that a fresh one was replacing, the money is
+        // taken and the order must say so.
+        let current = rec.payment_session_id.as_deref() == Some(n.session_id.as_str());
+        let (to, mail) = match n.outcome {
+            _ if !current && n.outcome != PaymentOutcome::Paid => {
                 tracing::warn!(target: "kura::payments", order = rec.id, "payment event names another session; ignored");
                 return self.record_only(n, now).await;
             }
-            (Some(rec), PaymentOutcome::Paid) if n.amount_yen != rec.totals.total.0 => {
+            PaymentOutcome::Paid if n.amount_yen != rec.totals.total.0 => {
                 tracing::error!(target: "kura::payments", order = rec.id, paid = n.amount_yen, due = rec.totals.total.0, "paid amount differs from the order total; order left unpaid");
                 return self.record_only(n, now).await;
             }
-            (Some(rec), PaymentOutcome::Paid) => (rec.id, OrderStatus::Paid),
-            (Some(rec), PaymentOutcome::Expired) => (rec.id, OrderStatus::Expired),
+            // The "payment received" mail goes into the outbox with the move to paid.
+            PaymentOutcome::Paid => (OrderStatus::Paid, self.payment_mail(&rec)),
+            PaymentOutcome::Expired => (OrderStatus::Expired, None),
         };
         let transition = Transition {
-            order_id,
+            order_id: rec.id,
             from: &[OrderStatus::AwaitingPayment],
             to,
             restock: to == OrderStatus::Expired,
-            mail: None,
+            mail: mail.as_ref(),
         };
         match self
             .store
@@ -565,8 +776,11 @@ impl Orders {
                 tracing::info!(target: "kura::payments", event = %n.event_id, "payment event seen before; ignored");
             }
             PaymentEventOutcome::Applied { moved: false } if to == OrderStatus::Paid => {
-                let status = rec.as_ref().map_or("", |r| r.status.code());
-                tracing::error!(target: "kura::payments", order = order_id, status, "paid after the order left awaiting_payment: refund or restore by hand");
+                tracing::error!(target: "kura::payments", order = rec.id, status = rec.status.code(), "paid after the order left awaiting_payment: refund or restore by hand");
+            }
+            PaymentEventOutcome::Applied { moved: true } if to == OrderStatus::Paid && !current => {
+                tracing::info!(target: "kura::payments", order = rec.id, "paid on an earlier payment page of the order");
+                self.close_current_session(&rec).await;
             }
             PaymentEventOutcome::Applied { .. } => {}
         }
@@ -581,6 +795,160 @@ impl Orders {
         Ok(())
     }
 
+    /// Closes the order's current provider session after the order was paid on another one,
+    /// so it cannot take a second payment.
+    async fn close_current_session(&self, rec: &OrderRecord) {
+        let (Some(gateway), Some(session)) = (&self.gateway, rec.payment_session_id.as_deref())
+        else {
+            return;
+        };
+        match gateway.expire_checkout(session).await {
+            Ok(SessionClosed::Unpaid) => {}
+            Ok(SessionClosed::Paid) => {
+                tracing::error!(target: "kura::payments", order = rec.id, "the order was paid twice: refund one payment by hand");
+            }
+            Err(e) => {
+                tracing::error!(target: "kura::payments", order = rec.id, error = %e, "the unused payment page could not be closed");
+            }
+        }
+    }
+
+    /// Sends the customer of an unpaid card order to pay (again): after a declined card or a
+    /// payment page left with "back", before the order's deadline.
+    ///
+    /// A fresh provider session is opened, ending at the order's deadline (the stock is held
+    /// until then), and only then is the previous one closed, so that exactly one page can take
+    /// the money. When the provider will not open a fresh one (some refuse sessions shorter
+    /// than 30 minutes), the current page, still open until the same deadline, is used.
+    pub async fn resume_card_payment(&self, number: &str) -> Result<CardResume, AppError> {
+        let Some(rec) = self.store.order_by_number(number).await? else {
+            return Ok(CardResume::NotAwaiting(OrderStatus::Cancelled));
+        };
+        let now = self.clock.now();
+        let deadline = rec.payment_expires_at.unwrap_or(0);
+        if rec.payment != PaymentMethod::Card
+            || rec.status != OrderStatus::AwaitingPayment
+            || now >= deadline
+        {
+            return Ok(CardResume::NotAwaiting(rec.status));
+        }
+        let Some(gateway) = &self.gateway else {
+            return Ok(CardResume::Unavailable);
+        };
+        let key = format!(
+            "{}-{}",
+            rec.number,
+            hex::encode(kura_seal::random_bytes::<6>()?)
+        );
+        let fresh = match gateway
+            .create_checkout(&self.card_request(&rec, deadline, key))
+            .await
+        {
+            Ok(fresh) => fresh,
+            Err(e) => {
+                tracing::info!(target: "kura::payments", order = rec.id, error = %e, "no fresh payment page; the current one is offered");
+                return Ok(rec
+                    .payment_url
+                    .map_or(CardResume::Unavailable, CardResume::Pay));
+            }
+        };
+        // From here on the fresh session is the order's: an expiry of the old one is ignored.
+        self.store
+            .set_payment_session(rec.id, &fresh.id, &fresh.url)
+            .await?;
+        let Some(old) = rec.payment_session_id.as_deref() else {
+            return Ok(CardResume::Pay(fresh.url));
+        };
+        match gateway.expire_checkout(old).await {
+            Ok(SessionClosed::Unpaid) => Ok(CardResume::Pay(fresh.url)),
+            Ok(SessionClosed::Paid) => {
+                // Paid on the old page just now: its notification moves the order to paid.
+                if let Err(e) = gateway.expire_checkout(&fresh.id).await {
+                    tracing::error!(target: "kura::payments", order = rec.id, error = %e, "the fresh payment page could not be closed");
+                }
+                Ok(CardResume::PaidMeanwhile)
+            }
+            Err(e) => {
+                // The old page may still take money: keep it as the only one.
+                tracing::warn!(target: "kura::payments", order = rec.id, error = %e, "the previous payment page could not be closed; it stays the order's page");
+                let _ = gateway.expire_checkout(&fresh.id).await;
+                if let Some(url) = &rec.payment_url {
+                    self.store.set_payment_session(rec.id, old, url).await?;
+                    Ok(CardResume::Pay(url.clone()))
+                } else {
+                    Ok(CardResume::Unavailable)
+                }
+            }
+        }
+    }
+
+    /// Releases an order whose card payment did not happen, so its items can be ordered again
+    /// with another payment method: an unpaid card order is cancelled (its payment page closed
+    /// first, its stock returned); an expired or cancelled one is only read. The answer holds
+    /// the lines and the checkout details to start again with.
+    pub async fn reopen(&self, number: &str) -> Result<Result<Reopened, ReopenRefused>, AppError> {
+        let Some(rec) = self.store.order_by_number(number).await? else {
+            return Ok(Err(ReopenRefused::NotReopenable(OrderStatus::Cancelled)));
+        };
+        match (rec.payment, rec.status) {
+            (PaymentMethod::Card, OrderStatus::AwaitingPayment) => {
+                if let (Some(gateway), Some(session)) =
+                    (&self.gateway, rec.payment_session_id.as_deref())
+                {
+                    match gateway.expire_checkout(session).await {
+                        Ok(SessionClosed::Unpaid) => {}
+                        Ok(SessionClosed::Paid) => return Ok(Err(ReopenRefused::PaidMeanwhile)),
+                        Err(e) => {
+                            tracing::warn!(target: "kura::payments", order = rec.id, error = %e, "payment page could not be closed; order kept");
+                            return Ok(Err(ReopenRefused::Unavailable));
+                        }
+                    }
+                }
+                let cancelled = self
+                    .store
+                    .transition_order(
+                        rec.id,
+                        &[OrderStatus::AwaitingPayment],
+                        OrderStatus::Cancelled,
+                        true,
+                        self.clock.now(),
+                        None,
+                    )
+                    .await?;
+                if !cancelled {
+                    // Moved meanwhile (paid by a notification, or expired): read it again.
+                    let status = self
+                        .store
+                        .order_by_id(rec.id)
+                        .await?
+                        .map_or(OrderStatus::Cancelled, |r| r.status);
+                    if status != OrderStatus::Expired && status != OrderStatus::Cancelled {
+                        return Ok(Err(ReopenRefused::NotReopenable(status)));
+                    }
+                }
+                tracing::info!(target: "kura::orders", order = rec.id, "unpaid card order cancelled to order again");
+            }
+            (_, OrderStatus::Expired | OrderStatus::Cancelled) => {}
+            (_, status) => return Ok(Err(ReopenRefused::NotReopenable(status))),
+        }
+        let view = self.open(&rec)?;
+        Ok(Ok(Reopened {
+            lines: view
+                .lines
+                .iter()
+                .map(|l| (l.sku.clone(), l.quantity))
+                .collect(),
+            input: CheckoutInput {
+                buyer: view.buyer,
+                recipient: view.recipient,
+                delivery_date: view.delivery_date,
+                delivery_slot: view.delivery_slot,
+                payment: view.payment,
+                lang: view.lang,
+            },
+        }))
+    }
+
     /// Records a bank transfer as received: `awaiting_transfer` becomes `paid`.
     pub async fn mark_transfer_received(
         &self,
@@ -592,6 +960,7 @@ impl Orders {
         if rec.payment != PaymentMethod::BankTransfer {
             return Ok(Err(FulfilError::WrongStatus(rec.status)));
         }
+        let mail = self.payment_mail(&rec);
         let moved = self
             .store
             .transition_order(
@@ -600,7 +969,7 @@ impl Orders {
                 OrderStatus::Paid,
                 false,
                 self.clock.now(),
-                None,
+                mail.as_ref(),
             )
             .await?;
         if !moved {
@@ -622,16 +991,9 @@ impl Orders {
         };
         // The notice is made first and stored with the status change, in one transaction. A
         // notice that cannot be made does not hold the parcel back; it is logged.
-        let mail = match self
-            .open(&rec)
-            .and_then(|view| self.notifier.order_shipped(&view, parcel))
-        {
-            Ok(mail) => mail,
-            Err(e) => {
-                tracing::error!(target: "kura::orders", order = rec.id, error = %e, "shipping notice could not be made");
-                None
-            }
-        };
+        let mail = self.mail(&rec, "shipping_notice", |view, url| {
+            self.notifier.order_shipped(view, parcel, url)
+        });
         let moved = self
             .store
             .transition_order(

@@ -20,6 +20,18 @@ pub struct CheckoutRequest {
     pub locale: String,
     /// Unix seconds after which the provider must refuse payment.
     pub expires_at: i64,
+    /// Names this creation for the provider's retry protection: a retried request with the
+    /// same key gets the same session back, so a fresh session for an order needs a fresh key.
+    pub idempotency_key: String,
+}
+
+/// What became of a payment session the shop asked the provider to close.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionClosed {
+    /// Closed, now or earlier, without a payment: it can no longer take money.
+    Unpaid,
+    /// It was paid before it could be closed; the provider's paid notification says so too.
+    Paid,
 }
 
 /// The provider's hosted page for one payment.
@@ -67,6 +79,10 @@ pub trait PaymentGateway: Send + Sync {
         &self,
         request: &CheckoutRequest,
     ) -> Result<CheckoutSession, PaymentError>;
+    /// Closes an open session so that it can no longer take a payment (before the shop hands
+    /// out a fresh one, or cancels the order). A session that had already closed answers how it
+    /// ended.
+    async fn expire_checkout(&self, session_id: &str) -> Result<SessionClosed, PaymentError>;
     /// Verifies a notification's signature (header value) and age against `now` (unix seconds)
     /// and parses it. Events Kura does not act on yield `PaymentError::Unsupported`.
     fn verify_notification(

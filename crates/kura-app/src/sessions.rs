@@ -50,6 +50,23 @@ pub struct SessionData {
     /// Orders placed in this session (a guest may view them).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub recent_orders: Vec<i64>,
+    /// Orders this browser was let into by a mailed link or a lookup (number and email or
+    /// phone): it may view them too.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub linked_orders: Vec<i64>,
+}
+
+impl SessionData {
+    /// Most orders a session remembers being let into.
+    pub const MAX_LINKED: usize = 10;
+
+    /// Lets this session view `order_id` (the oldest of too many is forgotten).
+    pub fn link_order(&mut self, order_id: i64) {
+        self.linked_orders.retain(|id| *id != order_id);
+        self.linked_orders.push(order_id);
+        let extra = self.linked_orders.len().saturating_sub(Self::MAX_LINKED);
+        self.linked_orders.drain(..extra);
+    }
 }
 
 /// A validated checkout awaiting the final confirmation, with the id that makes its

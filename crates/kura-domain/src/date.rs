@@ -46,6 +46,17 @@ impl Date {
         Self::from_days((unix + JST_OFFSET_SECONDS).div_euclid(86_400))
     }
 
+    /// A moment in Japan to the minute, `YYYY-MM-DD HH:MM` (for deadlines in pages and mails).
+    pub fn japan_minute(unix: i64) -> String {
+        let minutes = (unix + JST_OFFSET_SECONDS).rem_euclid(86_400) / 60;
+        format!(
+            "{} {:02}:{:02}",
+            Self::today_in_japan(unix).iso(),
+            minutes / 60,
+            minutes % 60
+        )
+    }
+
     pub fn add_days(self, n: i64) -> Self {
         Self::from_days(self.to_days() + n)
     }
@@ -107,6 +118,13 @@ pub fn delivery_window(unix_now: i64) -> (Date, Date) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn japan_minute_is_nine_hours_ahead() {
+        // 2026-03-31 15:30 UTC is 2026-04-01 00:30 in Japan.
+        let unix = Date::parse("2026-03-31").unwrap().to_days() * 86_400 + 15 * 3600 + 30 * 60;
+        assert_eq!(Date::japan_minute(unix), "2026-04-01 00:30");
+    }
 
     #[test]
     fn civil_round_trip() {

@@ -11,6 +11,10 @@ pub enum RenderError {
     Url { field: &'static str },
     #[error("a bank-transfer order needs the bank account and the payment deadline")]
     MissingBankDetails,
+    #[error("an unpaid card order needs the time its payment page closes")]
+    MissingCardDeadline,
+    #[error("a payment-received notice is for a card or a bank transfer, never cash on delivery")]
+    PaymentMethod,
     #[error("a template failed to render")]
     Template(#[from] askama::Error),
 }

@@ -26,6 +26,7 @@ pub use kura_app::mail::{MailError, Mailer, OutgoingMail};
 pub use lang::Lang;
 pub use outbox::{OutboxMailer, prune_outbox};
 pub use render::order::{BankAccount, OrderConfirmation, OrderLine};
+pub use render::payment::PaymentReceived;
 pub use render::reset::PasswordReset;
 pub use render::shipping::{ShippedItem, ShippingNotice};
 pub use render::verify::EmailVerification;

@@ -4,8 +4,12 @@
 //! - Kura sends only the amount, a description, the order number and the return URLs; the card
 //!   is typed on the provider's hosted page, with 3-D Secure requested for every card
 //!   (`payment_method_options[card][request_three_d_secure]=any`), so Kura stays in PCI SAQ A;
-//! - every session creation carries `Idempotency-Key: <order number>`, so a retried request
-//!   after a timeout yields the same session instead of a second one;
+//! - every session creation carries the request's `Idempotency-Key` (the order number for the
+//!   first session of an order), so a retried request after a timeout yields the same session
+//!   instead of a second one;
+//! - a session is closed with `POST /v1/checkout/sessions/{id}/expire` before the shop hands out
+//!   a fresh one or cancels the order; when the provider refuses because the session is no
+//!   longer open, the session is read back to tell a paid one from an expired one;
 //! - the secret key is sent only in the `Authorization` header, is never printed by `Debug`,
 //!   and is scrubbed from any error text before it leaves this module;
 //! - a notification is acted on only after its signature and age verify (see
@@ -18,7 +22,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use kura_app::payments::{
     CheckoutRequest, CheckoutSession, PaymentError, PaymentGateway, PaymentNotification,
-    PaymentOutcome,
+    PaymentOutcome, SessionClosed,
 };
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
@@ -179,6 +183,51 @@ impl StripeCheckout {
     fn provider_error(&self, text: &str) -> PaymentError {
         PaymentError::Provider(self.scrub(text))
     }
+
+    /// Sends an authorised API call and reads its answer: `(status, body)`.
+    async fn call(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<(reqwest::StatusCode, Vec<u8>), PaymentError> {
+        let response = request
+            .bearer_auth(self.config.secret_key.expose_secret())
+            .send()
+            .await
+            // `without_url` keeps the message short; the URL holds no secret either way.
+            .map_err(|e| self.provider_error(&e.without_url().to_string()))?;
+        let status = response.status();
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| self.provider_error(&e.without_url().to_string()))?;
+        Ok((status, body.to_vec()))
+    }
+
+    /// The provider's refusal as one line: status, error type and message.
+    fn refusal(&self, status: reqwest::StatusCode, body: &[u8]) -> PaymentError {
+        let message = match serde_json::from_slice::<ErrorAnswer>(body) {
+            Ok(ErrorAnswer { error }) => format!(
+                "{} ({}): {}",
+                status.as_u16(),
+                error.kind.as_deref().unwrap_or("error"),
+                error.message.as_deref().unwrap_or("no message")
+            ),
+            Err(_) => format!("{} without an error body", status.as_u16()),
+        };
+        self.provider_error(&message)
+    }
+}
+
+/// A session id as providers make them (`cs_test_…`), safe to put in a URL path.
+fn valid_session_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 255 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+/// `{"status","payment_status"}` of a session read back.
+#[derive(Deserialize)]
+struct SessionState {
+    status: Option<String>,
+    payment_status: Option<String>,
 }
 
 /// `{"id","url"}` of a created session; other fields are ignored.
@@ -228,33 +277,17 @@ impl PaymentGateway for StripeCheckout {
         request: &CheckoutRequest,
     ) -> Result<CheckoutSession, PaymentError> {
         let url = format!("{}/v1/checkout/sessions", self.api_base);
-        let response = self
-            .http
-            .post(&url)
-            .bearer_auth(self.config.secret_key.expose_secret())
-            .header("Idempotency-Key", &request.order_number)
-            .form(&Self::session_form(request))
-            .send()
-            .await
-            // `without_url` keeps the message short; the URL holds no secret either way.
-            .map_err(|e| self.provider_error(&e.without_url().to_string()))?;
-        let status = response.status();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| self.provider_error(&e.without_url().to_string()))?;
+        let (status, body) = self
+            .call(
+                self.http
+                    .post(&url)
+                    .header("Idempotency-Key", &request.idempotency_key)
+                    .form(&Self::session_form(request)),
+            )
+            .await?;
         if !status.is_success() {
-            let message = match serde_json::from_slice::<ErrorAnswer>(&body) {
-                Ok(ErrorAnswer { error }) => format!(
-                    "{} ({}): {}",
-                    status.as_u16(),
-                    error.kind.as_deref().unwrap_or("error"),
-                    error.message.as_deref().unwrap_or("no message")
-                ),
-                Err(_) => format!("{} without an error body", status.as_u16()),
-            };
             tracing::warn!(status = status.as_u16(), "checkout session refused");
-            return Err(self.provider_error(&message));
+            return Err(self.refusal(status, &body));
         }
         let answer: SessionAnswer = serde_json::from_slice(&body)
             .map_err(|e| self.provider_error(&format!("unreadable session answer: {e}")))?;
@@ -262,6 +295,31 @@ impl PaymentGateway for StripeCheckout {
             return Err(self.provider_error("the session answer has no url"));
         };
         Ok(CheckoutSession { id: answer.id, url })
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn expire_checkout(&self, session_id: &str) -> Result<SessionClosed, PaymentError> {
+        if !valid_session_id(session_id) {
+            return Err(self.provider_error("malformed session id"));
+        }
+        let url = format!("{}/v1/checkout/sessions/{session_id}", self.api_base);
+        let (status, body) = self.call(self.http.post(format!("{url}/expire"))).await?;
+        if status.is_success() {
+            return Ok(SessionClosed::Unpaid);
+        }
+        // Refused: the session is no longer open (or does not exist). Read how it ended.
+        let refused = self.refusal(status, &body);
+        let (status, body) = self.call(self.http.get(&url)).await?;
+        if !status.is_success() {
+            return Err(refused);
+        }
+        let state: SessionState = serde_json::from_slice(&body)
+            .map_err(|e| self.provider_error(&format!("unreadable session answer: {e}")))?;
+        match (state.status.as_deref(), state.payment_status.as_deref()) {
+            (Some("complete"), Some("paid")) => Ok(SessionClosed::Paid),
+            (Some("expired"), _) => Ok(SessionClosed::Unpaid),
+            _ => Err(refused),
+        }
     }
 
     fn verify_notification(
@@ -458,6 +516,7 @@ mod tests {
             cancel_url: "https://shop/cancel".into(),
             locale: "ja".into(),
             expires_at: 2_000_000_000,
+            idempotency_key: "K-1".into(),
         };
         let form = StripeCheckout::session_form(&request);
         let has = |k: &str, v: &str| form.iter().any(|(key, value)| *key == k && value == v);

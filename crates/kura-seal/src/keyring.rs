@@ -1,8 +1,9 @@
 //! The key ring: purpose keys derived from every master key, ready for use.
 //!
 //! HKDF-SHA256 (RFC 5869) derives one key per purpose from each master key, so the sealing key,
-//! each column's blind-index key and the CSRF key are independent even though one secret backs
-//! them. New values use the active key; values under any held key still open.
+//! each column's blind-index key, the CSRF key and the order-link key are independent even
+//! though one secret backs them. New values use the active key; values under any held key still
+//! open.
 
 use std::collections::BTreeMap;
 use std::collections::HashMap;
@@ -216,6 +217,7 @@ struct DerivedKeys {
     seal_key: Zeroizing<[u8; 32]>,
     hkdf: Hkdf<Sha256>,
     csrf: HmacSha256,
+    order_link: HmacSha256,
 }
 
 impl DerivedKeys {
@@ -229,10 +231,16 @@ impl DerivedKeys {
             .map_err(|_| SealError::Encrypt)?;
         let csrf = <HmacSha256 as KeyInit>::new_from_slice(csrf_key.as_slice())
             .map_err(|_| SealError::Encrypt)?;
+        let mut link_key = Zeroizing::new([0u8; 32]);
+        hkdf.expand(b"kura/order-link/hmac-sha256", link_key.as_mut_slice())
+            .map_err(|_| SealError::Encrypt)?;
+        let order_link = <HmacSha256 as KeyInit>::new_from_slice(link_key.as_slice())
+            .map_err(|_| SealError::Encrypt)?;
         Ok(Self {
             seal_key,
             hkdf,
             csrf,
+            order_link,
         })
     }
 
@@ -470,6 +478,55 @@ impl KeyRing {
     }
 }
 
+/// The prefix of an order link token; its letter also keeps the token from ever reading as a
+/// typed card number to the card guard.
+const ORDER_LINK_PREFIX: &str = "o";
+
+impl KeyRing {
+    /// A token for a mailed order link: the order id and the expiry (unix seconds), with an
+    /// HMAC-SHA256 under the active key's order-link key. It can be checked without the
+    /// database ([`KeyRing::verify_order_link`]). Form: `o<key id>-<hex: id ‖ expiry ‖ tag>`.
+    pub fn order_link_token(&self, order_id: i64, expires_at: i64) -> Result<String, SealError> {
+        let keys = self.keys.get(&self.active).ok_or(SealError::Encrypt)?;
+        let payload = link_payload(order_id, expires_at);
+        let mut mac = keys.order_link.clone();
+        mac.update(&payload);
+        let tag = mac.finalize().into_bytes();
+        Ok(format!(
+            "{ORDER_LINK_PREFIX}{}-{}{}",
+            self.active.0,
+            hex::encode(payload),
+            hex::encode(tag.as_slice())
+        ))
+    }
+
+    /// The order id of a genuine, unexpired order link token (tag compared in constant time),
+    /// or `None`: forged, altered, expired, malformed, or under a key this ring no longer holds.
+    pub fn verify_order_link(&self, token: &str, now: i64) -> Option<i64> {
+        let (id, rest) = token.strip_prefix(ORDER_LINK_PREFIX)?.split_once('-')?;
+        let keys = self.keys.get(&KeyId(id.parse().ok()?))?;
+        let bytes = hex::decode(rest).ok()?;
+        let (payload, tag) = bytes.split_at_checked(16)?;
+        let mut mac = keys.order_link.clone();
+        mac.update(payload);
+        let expected = mac.finalize().into_bytes();
+        if tag.len() != expected.len() || !bool::from(expected.as_slice().ct_eq(tag)) {
+            return None;
+        }
+        let order_id = i64::from_be_bytes(payload.get(..8)?.try_into().ok()?);
+        let expires_at = i64::from_be_bytes(payload.get(8..)?.try_into().ok()?);
+        (now < expires_at).then_some(order_id)
+    }
+}
+
+fn link_payload(order_id: i64, expires_at: i64) -> [u8; 16] {
+    let mut payload = [0u8; 16];
+    let (id, exp) = payload.split_at_mut(8);
+    id.copy_from_slice(&order_id.to_be_bytes());
+    exp.copy_from_slice(&expires_at.to_be_bytes());
+    payload
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -521,6 +578,42 @@ mod tests {
         assert_eq!(a.check_value(id), a.check_value(id));
         assert_ne!(a.check_value(id), b.check_value(b.active_key_id()));
         assert!(a.check_value(KeyId(999)).is_none());
+    }
+
+    #[test]
+    fn order_links_verify_until_they_expire_and_only_as_issued() {
+        let (old, new, _) = two_rings();
+        let token = new.order_link_token(7_364_512_345_678_901, 2_000).unwrap();
+        assert!(token.starts_with("o2-"), "{token}");
+        assert_eq!(
+            new.verify_order_link(&token, 1_999),
+            Some(7_364_512_345_678_901)
+        );
+        assert_eq!(new.verify_order_link(&token, 2_000), None, "expired");
+        // Any changed character, a cut or a longer token fails.
+        for i in 0..token.len() {
+            let mut bytes = token.clone().into_bytes();
+            bytes[i] = if bytes[i] == b'0' { b'1' } else { b'0' };
+            let altered = String::from_utf8(bytes).unwrap();
+            assert_eq!(new.verify_order_link(&altered, 0), None, "{altered}");
+        }
+        assert_eq!(new.verify_order_link(&token[..token.len() - 2], 0), None);
+        assert_eq!(new.verify_order_link(&format!("{token}00"), 0), None);
+        assert_eq!(new.verify_order_link("", 0), None);
+        assert_eq!(new.verify_order_link("o2-zz", 0), None);
+        // Another shop's keys, or a ring without the issuing key, refuse it.
+        let other = KeyRing::ephemeral().unwrap();
+        assert_eq!(other.verify_order_link(&token, 0), None);
+        assert_eq!(old.verify_order_link(&token, 0), None);
+        // A link issued before a rotation still works while its key is held.
+        let before = old.order_link_token(42, 2_000).unwrap();
+        assert_eq!(new.verify_order_link(&before, 0), Some(42));
+        // The expiry is inside the MAC: moving it forward breaks the tag.
+        let (_, rest) = token.split_once('-').unwrap();
+        let mut payload = hex::decode(&rest[..32]).unwrap();
+        payload[15] = payload[15].wrapping_add(100);
+        let moved = format!("o2-{}{}", hex::encode(payload), &rest[32..]);
+        assert_eq!(new.verify_order_link(&moved, 0), None);
     }
 
     const NAME: Column = Column::new("customers", "family_name");

@@ -58,6 +58,10 @@ impl FormFields {
         self.values.values().map(String::as_str)
     }
 
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.values.keys().map(String::as_str)
+    }
+
     /// Field names not in `known`.
     pub fn unknown(&self, known: &[&str]) -> Vec<String> {
         self.values

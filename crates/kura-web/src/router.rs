@@ -21,7 +21,7 @@ use tower::ServiceBuilder;
 
 use crate::AppState;
 use crate::error::{ErrorKind, WebError, render_errors};
-use crate::pages::{account, cart, checkout, ops, storefront, webhooks};
+use crate::pages::{account, cart, checkout, ops, orders, storefront, webhooks};
 use crate::pages::{profile, register};
 use crate::security::{
     body_limit, card_guard, client_ip, csrf, headers, rate_limit, request_id, session,
@@ -51,8 +51,14 @@ pub fn router(state: AppState) -> Router {
             "/checkout/confirm",
             get(checkout::confirm_get).post(checkout::confirm_post),
         )
-        .route("/checkout/return/{number}", get(checkout::return_get))
-        .route("/orders/{number}", get(checkout::order_get))
+        .route("/checkout/return/{number}", get(orders::return_get))
+        .route(
+            "/orders/lookup",
+            get(orders::lookup_get).post(orders::lookup_post),
+        )
+        .route("/orders/{number}", get(orders::order_get))
+        .route("/orders/{number}/pay", post(orders::order_pay_post))
+        .route("/orders/{number}/reopen", post(orders::order_reopen_post))
         .route("/webhooks/payments", post(webhooks::payments_post))
         .route("/login", get(account::login_get).post(account::login_post))
         .route("/logout", post(account::logout_post))

@@ -92,6 +92,13 @@ enum Command {
         #[arg(long, value_name = "ADDR")]
         listen: std::net::SocketAddr,
     },
+    /// Count the synthetic addresses and phone numbers, typed as people type them, that the
+    /// card-number guard would refuse (the goal is zero).
+    BenchCard {
+        /// Synthetic customers whose fields are typed.
+        #[arg(long, default_value_t = 270_589)]
+        customers: u64,
+    },
     /// Measure sealing, hashing and sealed storage, and print the numbers.
     Bench {
         /// Rows for the storage benchmark.
@@ -375,6 +382,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::BenchBare { dir, listen } => {
             kura::bench_web::serve_bare(&dir.join("kura.db"), listen).await
         }
+        Command::BenchCard { customers } => kura::bench_card::run(customers),
         Command::Bench { rows, pg_url } => {
             init_logging(None);
             let pg = pg_url.or_else(|| std::env::var("KURA_BENCH_PG_URL").ok());

@@ -3,26 +3,51 @@
 
 use std::sync::Arc;
 
-use kura_app::AppError;
 use kura_app::mail::MailOutbox;
 use kura_app::orders::{OrderNotifier, OrderView, Parcel};
 use kura_app::sealed::OutboxRecord;
+use kura_app::{AppError, Clock};
 use kura_domain::{Date, PaymentMethod};
 
 pub struct MailNotifier {
     pub outbox: Arc<MailOutbox>,
     pub shop_name: String,
-    pub base_url: String,
     pub bank: kura_web::BankAccount,
+    pub clock: Arc<dyn Clock>,
+}
+
+fn mail_lang(order: &OrderView) -> kura_mail::Lang {
+    if order.lang == "en" {
+        kura_mail::Lang::En
+    } else {
+        kura_mail::Lang::Ja
+    }
+}
+
+/// A moment in Japan time, to the minute: `2026-05-01 12:34` (English adds "Japan time").
+pub fn japan_time(unix: i64, lang: kura_mail::Lang) -> String {
+    let at = Date::japan_minute(unix);
+    match lang {
+        kura_mail::Lang::Ja => at,
+        kura_mail::Lang::En => format!("{at} (Japan time)"),
+    }
+}
+
+fn customer_name(order: &OrderView) -> String {
+    format!(
+        "{} {}",
+        order.buyer.person.family_name.as_str(),
+        order.buyer.person.given_name.as_str()
+    )
 }
 
 impl OrderNotifier for MailNotifier {
-    fn order_placed(&self, order: &OrderView) -> Result<Option<OutboxRecord>, AppError> {
-        let lang = if order.lang == "en" {
-            kura_mail::Lang::En
-        } else {
-            kura_mail::Lang::Ja
-        };
+    fn order_placed(
+        &self,
+        order: &OrderView,
+        order_url: &str,
+    ) -> Result<Option<OutboxRecord>, AppError> {
+        let lang = mail_lang(order);
         let ordered = Date::today_in_japan(order.created_at);
         let ship = order.ship_to();
         let pref = if lang == kura_mail::Lang::En {
@@ -49,18 +74,17 @@ impl OrderNotifier for MailNotifier {
             account_number: self.bank.number.clone(),
             account_holder: self.bank.holder.clone(),
         });
-        let deadline = (order.payment == PaymentMethod::BankTransfer)
-            .then(|| ordered.add_days(self.bank.deadline_days).iso());
+        let deadline = match order.payment {
+            PaymentMethod::BankTransfer => Some(ordered.add_days(self.bank.deadline_days).iso()),
+            PaymentMethod::Card => order.payment_expires_at.map(|t| japan_time(t, lang)),
+            PaymentMethod::Cod => None,
+        };
         let mail = kura_mail::OrderConfirmation {
             lang,
             shop_name: self.shop_name.clone(),
             order_number: order.number.clone(),
             ordered_at: ordered.iso(),
-            customer_name: format!(
-                "{} {}",
-                order.buyer.person.family_name.as_str(),
-                order.buyer.person.given_name.as_str()
-            ),
+            customer_name: customer_name(order),
             lines: order
                 .lines
                 .iter()
@@ -80,7 +104,7 @@ impl OrderNotifier for MailNotifier {
             delivery_date: order.delivery_date.map(Date::iso),
             delivery_slot: order.delivery_slot,
             ship_to,
-            order_url: format!("{}/orders/{}", self.base_url, order.number),
+            order_url: order_url.to_string(),
             anti_phishing_phrase: None,
         };
         let rendered = mail
@@ -91,25 +115,43 @@ impl OrderNotifier for MailNotifier {
             .map(Some)
     }
 
+    fn payment_received(
+        &self,
+        order: &OrderView,
+        order_url: &str,
+    ) -> Result<Option<OutboxRecord>, AppError> {
+        let lang = mail_lang(order);
+        let mail = kura_mail::PaymentReceived {
+            lang,
+            shop_name: self.shop_name.clone(),
+            order_number: order.number.clone(),
+            customer_name: customer_name(order),
+            payment: order.payment,
+            amount: order.totals.total,
+            received_at: japan_time(self.clock.now(), lang),
+            order_url: order_url.to_string(),
+            anti_phishing_phrase: None,
+        };
+        let rendered = mail
+            .render(order.buyer.email.as_str())
+            .map_err(|e| AppError::Task(format!("payment mail: {e}")))?;
+        self.outbox
+            .seal(&rendered, order.data_key.as_ref())
+            .map(Some)
+    }
+
     fn order_shipped(
         &self,
         order: &OrderView,
         parcel: &Parcel,
+        order_url: &str,
     ) -> Result<Option<OutboxRecord>, AppError> {
-        let lang = if order.lang == "en" {
-            kura_mail::Lang::En
-        } else {
-            kura_mail::Lang::Ja
-        };
+        let lang = mail_lang(order);
         let mail = kura_mail::ShippingNotice {
             lang,
             shop_name: self.shop_name.clone(),
             order_number: order.number.clone(),
-            customer_name: format!(
-                "{} {}",
-                order.buyer.person.family_name.as_str(),
-                order.buyer.person.given_name.as_str()
-            ),
+            customer_name: customer_name(order),
             carrier: parcel.carrier.clone(),
             tracking_number: parcel.tracking_number.clone(),
             tracking_url: parcel.tracking_url.clone(),
@@ -122,7 +164,7 @@ impl OrderNotifier for MailNotifier {
                     quantity: l.quantity,
                 })
                 .collect(),
-            order_url: format!("{}/orders/{}", self.base_url, order.number),
+            order_url: order_url.to_string(),
             anti_phishing_phrase: None,
         };
         let rendered = mail

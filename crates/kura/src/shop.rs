@@ -251,8 +251,8 @@ pub async fn build_at(
     let notifier = Arc::new(MailNotifier {
         outbox: Arc::clone(&outbox),
         shop_name: config.shop.name.clone(),
-        base_url: base_url.to_string(),
         bank: config.bank.clone(),
+        clock: Arc::clone(&clock),
     });
     let orders = Orders::new(
         Arc::clone(&store),

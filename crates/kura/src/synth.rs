@@ -133,3 +133,156 @@ pub fn profile(rng: &mut Rng, n: u64) -> anyhow::Result<CustomerProfile> {
         },
     })
 }
+
+/// The ways people type an address or a phone number into a form, for one synthetic customer:
+/// the stored forms of [`profile`] and the variants a real form receives (block, building and
+/// room numbers in one line, rural 番地 and Hokkaido 条 addresses, full-width digits, the
+/// long-vowel mark or a full-width hyphen for `-`, landlines, `+81`, extensions). Used by
+/// `kura bench-card` to count how many real inputs the card-number guard would refuse.
+pub struct TypedFields {
+    pub addresses: Vec<String>,
+    pub phones: Vec<String>,
+    pub postal_codes: Vec<String>,
+    /// Not a real field: an address line ending in a room number and a phone number typed
+    /// together in one field, the hardest case for the guard (reported, not a goal).
+    pub address_and_phone: Vec<String>,
+}
+
+const BUILDINGS: &[&str] = &[
+    "コーポ",
+    "サンハイツ",
+    "グランドメゾン",
+    "パークマンション",
+    "レジデンス",
+    "ハイツ",
+];
+const RURAL: &[&str] = &["大字上野", "字中島", "大字本郷", "字北原"];
+
+/// Full-width digits, `－` for `-` and the ideographic space for a space, as an input method
+/// in full-width mode types them.
+fn full_width(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            '0'..='9' => char::from_u32(c as u32 - '0' as u32 + '０' as u32).unwrap_or(c),
+            '-' => '－',
+            ' ' => '\u{3000}',
+            _ => c,
+        })
+        .collect()
+}
+
+/// `-` typed as the long-vowel mark `ー`, as happens in kana mode.
+fn long_vowel_hyphens(s: &str) -> String {
+    s.replace('-', "ー")
+}
+
+pub fn typed_fields(rng: &mut Rng, p: &CustomerProfile) -> TypedFields {
+    let town = rng.pick(TOWNS).copied().unwrap_or("本町");
+    let building = rng.pick(BUILDINGS).copied().unwrap_or("コーポ");
+    let rural = rng.pick(RURAL).copied().unwrap_or("大字上野");
+    let chome = 1 + rng.below(9);
+    let ban = 1 + rng.below(60);
+    let go = 1 + rng.below(40);
+    let floor = 1 + rng.below(30);
+    let room = floor * 100 + 1 + rng.below(20);
+    let banchi = 1 + rng.below(3000);
+    let edaban = 1 + rng.below(20);
+    let jo = 1 + rng.below(25);
+    let blocks = format!("{chome}-{ban}-{go}");
+
+    let mut addresses = vec![p.person.address1.as_str().to_string()];
+    if let Some(a2) = &p.person.address2 {
+        addresses.push(a2.as_str().to_string());
+    }
+    let lines = [
+        format!("{town}{blocks}"),
+        format!("{town}{chome}丁目{ban}番{go}号"),
+        format!("{town}{chome}丁目{ban}番地{go}"),
+        format!("{town}{blocks} {building}{room}"),
+        format!("{town}{blocks} {building} {room}号室"),
+        format!("{town}{blocks}-{room}"),
+        format!("{town}{blocks} {room}"),
+        format!("{blocks} {room}"),
+        format!("{blocks}-{room}"),
+        format!("{building} {room}"),
+        format!("{building}{room}号室"),
+        format!("{room}号室"),
+        format!("{room}"),
+        format!("{building} {floor}F"),
+        format!("{rural}{banchi}番地{edaban}"),
+        format!("{rural}{banchi}-{edaban}"),
+        format!("{banchi}-{edaban} {room}"),
+        format!("北{jo}条西{chome}丁目{ban}-{go}"),
+        format!("北{jo}条西{chome}-{ban}-{go} {room}"),
+    ];
+    for line in lines {
+        addresses.push(full_width(&line));
+        addresses.push(long_vowel_hyphens(&line));
+        addresses.push(line);
+    }
+
+    let phone = p.person.phone.as_str();
+    let (area, rest) = phone.split_at(3.min(phone.len()));
+    let (middle, last) = rest.split_at(4.min(rest.len()));
+    let national = area.strip_prefix('0').unwrap_or(area);
+    let landline = match rng.below(4) {
+        0 => format!("03-{:04}-{:04}", rng.below(10_000), rng.below(10_000)),
+        1 => format!("06-{:04}-{:04}", rng.below(10_000), rng.below(10_000)),
+        2 => format!(
+            "0{}-{:03}-{:04}",
+            11 + rng.below(89),
+            rng.below(1000),
+            rng.below(10_000)
+        ),
+        _ => format!(
+            "0{}-{:02}-{:04}",
+            111 + rng.below(889),
+            rng.below(100),
+            rng.below(10_000)
+        ),
+    };
+    let extension = 1 + rng.below(9999);
+    let mut phones = vec![phone.to_string()];
+    let forms = [
+        format!("{area}-{middle}-{last}"),
+        format!("{area} {middle} {last}"),
+        format!("({area}){middle}-{last}"),
+        format!("+81 {national}-{middle}-{last}"),
+        format!("+81-{national}-{middle}-{last}"),
+        format!("+81{national}{middle}{last}"),
+        format!("+81 (0){national}-{middle}-{last}"),
+        landline.clone(),
+        landline.replace('-', ""),
+        format!("{landline} 内線{extension}"),
+        format!("{landline}(内線 {extension})"),
+        format!("{landline} ext. {extension}"),
+    ];
+    for form in forms {
+        phones.push(full_width(&form));
+        phones.push(long_vowel_hyphens(&form));
+        phones.push(form);
+    }
+
+    let postal = p.person.postal_code.as_str();
+    let (head, tail) = postal.split_at(3.min(postal.len()));
+    let postal_codes = vec![
+        postal.to_string(),
+        format!("{head}-{tail}"),
+        format!("〒{head}-{tail}"),
+        full_width(&format!("{head}-{tail}")),
+        format!(
+            "〒{head}-{tail} {}{town}{blocks} {room}",
+            p.person.prefecture.name_ja()
+        ),
+    ];
+    let address_and_phone = vec![
+        format!("{town}{blocks} {room} {area}-{middle}-{last}"),
+        format!("{blocks}-{room} {landline}"),
+    ];
+    TypedFields {
+        addresses,
+        phones,
+        postal_codes,
+        address_and_phone,
+    }
+}

@@ -8,6 +8,7 @@
 //! template.
 
 pub(crate) mod order;
+pub(crate) mod payment;
 pub(crate) mod reset;
 pub(crate) mod shipping;
 pub(crate) mod verify;

@@ -1,8 +1,10 @@
 //! The order confirmation (ご注文確認). It states what a customer bought and owes, the tax per
 //! rate as a Japanese receipt does (10 % and 8 % targets and the tax in each, ※ marking
 //! reduced-rate lines), and how to pay: the bank account and deadline for a bank transfer (shown
-//! only for a bank transfer), the amount due at the door for cash on delivery, or that a card
-//! payment is done. It never shows anything about the card itself.
+//! only for a bank transfer), the amount due at the door for cash on delivery, or, for a card,
+//! that the payment is still awaited, by when, and the page to pay from. It is sent when the
+//! order is placed, before any card payment, so it never says a card payment is done: that is
+//! the [`crate::PaymentReceived`] notice. It never shows anything about the card itself.
 
 use kura_app::mail::OutgoingMail;
 use kura_domain::{DeliverySlot, PaymentMethod, Totals, Yen};
@@ -52,7 +54,8 @@ pub struct OrderConfirmation {
     pub payment: PaymentMethod,
     /// Required for a bank transfer; ignored otherwise.
     pub bank: Option<BankAccount>,
-    /// Required for a bank transfer (e.g. "2025年1月9日"); ignored otherwise.
+    /// Required for a bank transfer (e.g. "2025年1月9日") and for a card (when the payment page
+    /// closes, e.g. "2025年1月2日 11:00"); ignored for cash on delivery.
     pub payment_deadline: Option<String>,
     /// Preferred delivery date, preformatted; `None` = no preference.
     pub delivery_date: Option<String>,
@@ -94,13 +97,24 @@ impl OrderConfirmation {
         {
             return Err(RenderError::MissingBankDetails);
         }
-        let subject = match self.lang {
-            Lang::Ja => format!(
+        if self.is_card() && self.payment_deadline.is_none() {
+            return Err(RenderError::MissingCardDeadline);
+        }
+        let subject = match (self.lang, self.is_card()) {
+            (Lang::Ja, false) => format!(
                 "【{}】ご注文ありがとうございます（ご注文番号 {}）",
                 self.shop_name, self.order_number
             ),
-            Lang::En => format!(
+            (Lang::Ja, true) => format!(
+                "【{}】ご注文を受け付けました・お支払いをお待ちしています（ご注文番号 {}）",
+                self.shop_name, self.order_number
+            ),
+            (Lang::En, false) => format!(
                 "[{}] Thank you for your order ({})",
+                self.shop_name, self.order_number
+            ),
+            (Lang::En, true) => format!(
+                "[{}] Order received, awaiting your payment ({})",
                 self.shop_name, self.order_number
             ),
         };
@@ -116,6 +130,10 @@ impl OrderConfirmation {
 
     fn is_bank(&self) -> bool {
         self.payment == PaymentMethod::BankTransfer
+    }
+
+    fn is_card(&self) -> bool {
+        self.payment == PaymentMethod::Card
     }
 
     fn is_cod(&self) -> bool {

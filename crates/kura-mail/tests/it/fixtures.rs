@@ -2,8 +2,8 @@
 
 use kura_domain::{DeliverySlot, PaymentMethod, TaxBreakdown, Totals, Yen};
 use kura_mail::{
-    BankAccount, EmailVerification, Lang, OrderConfirmation, OrderLine, PasswordReset, ShippedItem,
-    ShippingNotice,
+    BankAccount, EmailVerification, Lang, OrderConfirmation, OrderLine, PasswordReset,
+    PaymentReceived, ShippedItem, ShippingNotice,
 };
 
 pub const SHOP: &str = "蔵ショップ";
@@ -67,7 +67,11 @@ pub fn order(lang: Lang, payment: PaymentMethod) -> OrderConfirmation {
             account_number: "1234567".to_owned(),
             account_holder: "カ）クラ".to_owned(),
         }),
-        payment_deadline: Some("2025-01-09".to_owned()),
+        payment_deadline: match payment {
+            PaymentMethod::BankTransfer => Some("2025-01-09".to_owned()),
+            PaymentMethod::Card => Some("2025-01-02 11:00".to_owned()),
+            PaymentMethod::Cod => None,
+        },
         delivery_date: Some("2025-01-05".to_owned()),
         delivery_slot: Some(DeliverySlot::S14To16),
         ship_to: "〒150-0002\n東京都渋谷区渋谷2-1-1\n山田 花子 様".to_owned(),
@@ -121,5 +125,19 @@ pub fn shipping(lang: Lang) -> ShippingNotice {
         ],
         order_url: "https://shop.example.jp/account/orders/K-20250102-0042".to_owned(),
         anti_phishing_phrase: None,
+    }
+}
+
+pub fn payment(lang: Lang, payment: PaymentMethod) -> PaymentReceived {
+    PaymentReceived {
+        lang,
+        shop_name: SHOP.to_owned(),
+        order_number: "K-20250102-0042".to_owned(),
+        customer_name: "山田 花子 <b>".to_owned(),
+        payment,
+        amount: Yen(12_240),
+        received_at: "2025-01-02 10:41".to_owned(),
+        order_url: "https://shop.example.jp/orders/K-20250102-0042?k=o1-abc".to_owned(),
+        anti_phishing_phrase: Some("青い富士山と梅".to_owned()),
     }
 }

@@ -138,9 +138,19 @@ fn order_confirmation_states_the_facts_in_both_languages() {
                     assert_eq!(body.contains(bank_fact), is_bank, "{bank_fact}: {ctx}");
                 }
                 let (cod_text, card_text) = match lang {
-                    Lang::Ja => ("配達員へ", "クレジットカードでのお支払いは完了しています"),
-                    Lang::En => ("to the driver", "Your card payment is complete"),
+                    Lang::Ja => ("配達員へ", "お支払いはまだ完了していません"),
+                    Lang::En => ("to the driver", "Your payment is not complete yet"),
                 };
+                // Placed is not paid: no confirmation ever says a card payment is done.
+                for claim in ["お支払いは完了しています", "payment is complete"] {
+                    assert!(!body.contains(claim), "{claim}: {ctx}");
+                }
+                // A card order names the time its payment page closes, and nothing else does.
+                assert_eq!(
+                    body.contains("2025-01-02 11:00"),
+                    payment == PaymentMethod::Card,
+                    "{ctx}"
+                );
                 assert_eq!(
                     body.contains(cod_text),
                     payment == PaymentMethod::Cod,
@@ -255,8 +265,97 @@ fn shipping_notice_names_carrier_tracking_and_items() {
 }
 
 #[test]
+fn a_card_order_is_confirmed_as_awaiting_payment_in_both_languages() {
+    for (lang, subject, intro) in [
+        (
+            Lang::Ja,
+            "【蔵ショップ】ご注文を受け付けました・お支払いをお待ちしています（ご注文番号 K-20250102-0042）",
+            "クレジットカードでのお支払いはまだ完了していません",
+        ),
+        (
+            Lang::En,
+            "[蔵ショップ] Order received, awaiting your payment (K-20250102-0042)",
+            "Your card payment is not complete yet",
+        ),
+    ] {
+        let mail = fixtures::order(lang, PaymentMethod::Card)
+            .render(TO)
+            .unwrap();
+        assert_eq!(mail.subject, subject);
+        for body in [&mail.text, &mail.html] {
+            assert!(body.contains(intro), "{body}");
+            assert!(!body.contains("ご注文を承りました"), "{body}");
+        }
+        // The link to pay from, as a button in HTML.
+        let button = match lang {
+            Lang::Ja => ">お支払いへ進む</a>",
+            Lang::En => ">Go to payment</a>",
+        };
+        assert!(
+            mail.html.contains(&format!(
+                "<a href=\"https://shop.example.jp/account/orders/K-20250102-0042\" style=\"display:inline-block;padding:8px 16px;background:#333;color:#fff;text-decoration:none\"{button}"
+            )),
+            "{}",
+            mail.html
+        );
+    }
+}
+
+#[test]
+fn payment_received_states_the_payment_in_both_languages() {
+    for lang in Lang::ALL {
+        for method in [PaymentMethod::Card, PaymentMethod::BankTransfer] {
+            let mail = fixtures::payment(lang, method).render(TO).unwrap();
+            check_common(&mail, lang);
+            assert_eq!(mail.kind, "payment_received");
+            let subject = match lang {
+                Lang::Ja => "【蔵ショップ】お支払いを確認しました（ご注文番号 K-20250102-0042）",
+                Lang::En => "[蔵ショップ] Payment received (K-20250102-0042)",
+            };
+            assert_eq!(mail.subject, subject);
+            let (said, name) = match (lang, method) {
+                (Lang::Ja, PaymentMethod::Card) => {
+                    ("ご注文代金のお支払いを確認しました", "クレジットカード")
+                }
+                (Lang::Ja, _) => ("ご注文代金のお支払いを確認しました", "銀行振込"),
+                (Lang::En, PaymentMethod::Card) => ("We have received the payment", "Credit card"),
+                (Lang::En, _) => ("We have received the payment", "Bank transfer"),
+            };
+            for (twin, body) in [("text", &mail.text), ("html", &mail.html)] {
+                let ctx = format!("{lang:?} {method:?} {twin}:\n{body}");
+                assert!(body.contains(said), "{ctx}");
+                assert!(body.contains(name), "{ctx}");
+                assert!(body.contains(&yen(lang, "12,240")), "{ctx}");
+                assert!(body.contains("K-20250102-0042"), "{ctx}");
+                assert!(body.contains("2025-01-02 10:41"), "{ctx}");
+                assert!(body.contains("青い富士山と梅"), "{ctx}");
+                assert!(
+                    body.contains("https://shop.example.jp/orders/K-20250102-0042?k=o1-abc"),
+                    "{ctx}"
+                );
+            }
+            assert!(mail.text.contains("山田 花子 <b>"));
+            assert!(!mail.html.contains("<b>"), "{}", mail.html);
+        }
+    }
+    // Cash on delivery is paid at the door, never "received" by mail.
+    assert!(matches!(
+        fixtures::payment(Lang::Ja, PaymentMethod::Cod).render(TO),
+        Err(RenderError::PaymentMethod)
+    ));
+    let mut bad = fixtures::payment(Lang::En, PaymentMethod::Card);
+    bad.order_url = "javascript:alert(1)".to_owned();
+    assert!(matches!(
+        bad.render(TO),
+        Err(RenderError::Url { field: "order_url" })
+    ));
+    let debug = format!("{:?}", fixtures::payment(Lang::Ja, PaymentMethod::Card));
+    assert!(!debug.contains("山田"), "{debug}");
+}
+
+#[test]
 fn japanese_is_the_default_and_subjects_are_japanese() {
-    let mut order = fixtures::order(Lang::Ja, PaymentMethod::Card);
+    let mut order = fixtures::order(Lang::Ja, PaymentMethod::Cod);
     order.lang = Lang::default();
     let mail = order.render(TO).unwrap();
     assert!(
@@ -282,7 +381,14 @@ fn bad_input_is_refused_before_rendering() {
         order.render(TO),
         Err(RenderError::MissingBankDetails)
     ));
-    // Not needed for other methods.
+    // A card order names when its payment page closes.
+    let mut order = fixtures::order(Lang::Ja, PaymentMethod::Card);
+    order.payment_deadline = None;
+    assert!(matches!(
+        order.render(TO),
+        Err(RenderError::MissingCardDeadline)
+    ));
+    // Not needed for cash on delivery.
     let mut order = fixtures::order(Lang::Ja, PaymentMethod::Cod);
     order.bank = None;
     order.payment_deadline = None;
@@ -343,6 +449,12 @@ fn preview_when_asked() {
                 .render(TO)
                 .unwrap(),
             fixtures::order(lang, PaymentMethod::Cod)
+                .render(TO)
+                .unwrap(),
+            fixtures::order(lang, PaymentMethod::Card)
+                .render(TO)
+                .unwrap(),
+            fixtures::payment(lang, PaymentMethod::Card)
                 .render(TO)
                 .unwrap(),
             fixtures::verification(lang).render(TO).unwrap(),

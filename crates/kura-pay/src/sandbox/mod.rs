@@ -218,6 +218,10 @@ fn router(state: Arc<SandboxState>) -> Router {
         .route("/", get(index_get))
         .route("/v1/checkout/sessions", post(sessions_post))
         .route("/v1/checkout/sessions/{id}", get(session_get))
+        .route(
+            "/v1/checkout/sessions/{id}/expire",
+            post(session_expire_post),
+        )
         .route("/pay/{id}", get(pay_get).post(pay_post))
         .route("/3ds/{id}", get(three_ds_get).post(three_ds_post))
         .route("/cancel/{id}", get(cancel_get))
@@ -742,6 +746,50 @@ async fn session_get(
             Some("id"),
         )),
     }
+}
+
+/// `POST /v1/checkout/sessions/{id}/expire`: closes an open session at once (one
+/// `checkout.session.expired` event), as Stripe does; a session that is not open is refused
+/// with Stripe's `invalid_request_error`.
+async fn session_expire_post(
+    State(state): State<Arc<SandboxState>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    authorised(&state, &headers)?;
+    let now = state.now();
+    let session = {
+        let mut inner = state.lock();
+        let Some(session) = inner.sessions.get_mut(&id) else {
+            return Err(api_error(
+                StatusCode::NOT_FOUND,
+                "invalid_request_error",
+                &format!("No such checkout.session: '{id}'"),
+                Some("id"),
+            ));
+        };
+        let due = session.expire_if_due(now);
+        if !due {
+            if session.status != Status::Open {
+                return Err(api_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request_error",
+                    &format!(
+                        "Only Checkout Sessions with a status in [\"open\"] can be expired. This session has a status of {}.",
+                        session.status.as_str()
+                    ),
+                    None,
+                ));
+            }
+            session.status = Status::Expired;
+            session.awaiting_challenge = false;
+        }
+        session.clone()
+    };
+    tracing::info!(session = %session.id, "session expired on request");
+    let answer = session.to_json(&state.base_url);
+    emit(Arc::clone(&state), "checkout.session.expired", session).await;
+    Ok(Json(answer).into_response())
 }
 
 // ---------------------------------------------------------------------------------------------

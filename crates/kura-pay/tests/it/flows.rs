@@ -277,3 +277,47 @@ async fn the_api_refuses_a_missing_key() {
         .unwrap();
     assert_eq!(answer.status(), 401);
 }
+
+#[tokio::test]
+async fn an_expired_on_request_session_takes_no_payment_and_a_paid_one_says_so() {
+    use kura_app::payments::{PaymentGateway, SessionClosed};
+    let mut h = Harness::start().await;
+    // Closed while open: one expiry event, and its page refuses a card afterwards.
+    let id = h.checkout("K-2026-000210", 800).await;
+    assert_eq!(
+        h.gateway.expire_checkout(&id).await.unwrap(),
+        SessionClosed::Unpaid
+    );
+    assert_eq!(
+        h.next_delivery().await.result.unwrap().outcome,
+        PaymentOutcome::Expired
+    );
+    assert_eq!(session_json(&h, &id).await["status"], "expired");
+    assert_eq!(h.pay_with(&id, OK_CARD).await.status(), 410);
+    // Asked again: still closed, unpaid, and no second event.
+    assert_eq!(
+        h.gateway.expire_checkout(&id).await.unwrap(),
+        SessionClosed::Unpaid
+    );
+    h.assert_no_delivery().await;
+    // A paid session cannot be closed: the answer says it was paid.
+    let paid = h.checkout("K-2026-000211", 900).await;
+    assert_eq!(h.pay_with(&paid, OK_CARD).await.status(), 303);
+    assert_eq!(
+        h.next_delivery().await.result.unwrap().outcome,
+        PaymentOutcome::Paid
+    );
+    assert_eq!(
+        h.gateway.expire_checkout(&paid).await.unwrap(),
+        SessionClosed::Paid
+    );
+    h.assert_no_delivery().await;
+    // An id that is not one is refused before any request is made.
+    assert!(h.gateway.expire_checkout("../v1/x").await.is_err());
+    // A fresh session for the same order needs a fresh idempotency key; with one, it is new.
+    let mut again = crate::support::request("K-2026-000210", 800, h.sandbox.now());
+    again.idempotency_key = "K-2026-000210-2".into();
+    let fresh = h.gateway.create_checkout(&again).await.unwrap();
+    assert_ne!(fresh.id, id);
+    assert_eq!(session_json(&h, &fresh.id).await["status"], "open");
+}

@@ -198,6 +198,7 @@ pub fn request(order_number: &str, amount_yen: i64, now: i64) -> CheckoutRequest
         cancel_url: format!("http://shop.test/checkout/cancelled?order={order_number}"),
         locale: "en".to_owned(),
         expires_at: now + 3600,
+        idempotency_key: order_number.to_owned(),
     }
 }
 

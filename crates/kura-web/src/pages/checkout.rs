@@ -1,29 +1,31 @@
 //! Checkout: the form, the final confirmation (特定商取引法 §12-6: quantities, prices and
-//! total, payment method and timing, delivery timing, cancellation terms), placing the order,
-//! the thank-you page, the return from the card provider, and the order page.
+//! total, payment method and timing, delivery timing, cancellation terms) and placing the
+//! order. The order page, the return from the card provider and paying again live in
+//! [`crate::pages::orders`].
 //!
 //! Every field is validated server-side with a message next to it, in the visitor's language,
 //! and everything typed is kept when something is refused. Birth date and gender are optional
 //! and say what they are for. Submitting the confirmation twice makes one order.
 
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::{Extension, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use kura_app::CheckoutDraft;
 use kura_app::carts::CartView;
-use kura_app::orders::{CheckoutError, CheckoutInput, OrderView};
+use kura_app::orders::{CheckoutError, CheckoutInput};
 use kura_domain::{
     AddressLine, BirthDate, CustomerProfile, Date, DeliverySlot, Email, FieldError, Gender, Kana,
-    OrderStatus, PaymentMethod, Person, PersonName, Phone, PostalCode, Prefecture, Totals,
+    PaymentMethod, Person, PersonName, Phone, PostalCode, Prefecture, Totals,
 };
 
 use crate::AppState;
-use crate::error::{ErrorKind, WebError};
+use crate::error::WebError;
 use crate::form::FormFields;
 use crate::i18n::{Lang, Tr};
 use crate::pages::PageContext;
 use crate::pages::cart::{LineView, current_cart, line_views};
+use crate::security::card_guard::CardFieldsEmptied;
 use crate::security::session::Session;
 
 const PERSON_FIELDS: [&str; 9] = [
@@ -62,6 +64,8 @@ pub struct FormState {
     pub values: std::collections::BTreeMap<String, String>,
     pub errors: std::collections::BTreeMap<String, String>,
     pub general: Option<String>,
+    /// Information, not a problem (e.g. the details of an earlier order were filled in).
+    pub notice: Option<String>,
 }
 
 impl FormState {
@@ -467,9 +471,15 @@ pub async fn checkout_get(
         form.values = values_of(&input);
         form.values.remove("payment");
     }
+    let query = FormFields::parse(uri.query().unwrap_or_default().as_bytes());
+    // `?again`: an unpaid order was released to be ordered again with another payment method;
+    // its details are filled in, and the payment method is to be chosen anew.
+    if !query.get("again").is_empty() && data.checkout.is_some() {
+        form.values.remove("payment");
+        form.notice = Some(ctx.tr.t("checkout.again").to_string());
+    }
     // `?ship=ID`: deliver to one of the signed-in customer's saved addresses. Another
     // customer's address id, or anything odd, is ignored.
-    let query = FormFields::parse(uri.query().unwrap_or_default().as_bytes());
     if let Ok(ship) = query.get("ship").parse::<i64>()
         && let Some(customer) = session.customer_id().await
         && let Some(address) = state
@@ -485,10 +495,57 @@ pub async fn checkout_get(
     render_form(&state, ctx, &session, form, &cart, StatusCode::OK).await
 }
 
+fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()
+        .and_then(|d| i64::try_from(d.as_secs()).ok())
+        .unwrap_or(0)
+}
+
+/// A checkout field's label as the form shows it, in the visitor's language.
+fn field_label(tr: Tr, name: &str) -> String {
+    let (recipient, base) = match name.strip_prefix("ship_") {
+        Some(base) if PERSON_FIELDS.contains(&base) => (true, base),
+        _ => (false, name),
+    };
+    let key = match base {
+        "delivery_date" | "delivery_slot" | "payment" | "ship_to" => format!("checkout.{base}"),
+        _ => format!("field.{base}"),
+    };
+    let label = tr.t(&key);
+    if recipient {
+        tr.t("checkout.recipient_field").replace("{field}", label)
+    } else {
+        label.to_string()
+    }
+}
+
+/// The card guard emptied these fields: the form comes back with each one marked and named,
+/// and no draft is made, whatever else was typed.
+fn mark_card_fields(form: &mut FormState, tr: Tr, emptied: &[String], known: &[String]) {
+    let named: Vec<String> = emptied
+        .iter()
+        .filter(|name| known.contains(name))
+        .map(|name| {
+            form.errors
+                .insert(name.clone(), field_message(tr, FieldError::CardNumber));
+            tr.t("checkout.field_quoted")
+                .replace("{field}", &field_label(tr, name))
+        })
+        .collect();
+    let separator = if tr.0 == Lang::En { ", " } else { "" };
+    form.general = Some(
+        tr.t("checkout.error.card_number_emptied")
+            .replace("{fields}", &named.join(separator)),
+    );
+}
+
 pub async fn checkout_post(
     State(state): State<AppState>,
     ctx: PageContext,
     session: Session,
+    emptied: Option<Extension<CardFieldsEmptied>>,
     body: axum::body::Bytes,
 ) -> Result<Response, WebError> {
     let Some((_, cart)) = cart_for_checkout(&state, &session).await? else {
@@ -502,6 +559,26 @@ pub async fn checkout_post(
         let value: String = fields.get(name).chars().take(300).collect();
         form.values.insert(name.clone(), value);
     }
+    if let Some(Extension(CardFieldsEmptied(emptied))) = emptied {
+        let typed = form.values.clone();
+        let mut form = match validate(form, ctx.tr, now_secs(), state.orders.card_available()) {
+            Ok(_) => FormState {
+                values: typed,
+                ..FormState::default()
+            },
+            Err(form) => form,
+        };
+        mark_card_fields(&mut form, ctx.tr, &emptied, &known);
+        return render_form(
+            &state,
+            ctx,
+            &session,
+            form,
+            &cart,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    }
     if fields.malformed || !fields.unknown(&known_refs).is_empty() {
         form.general = Some(ctx.tr.t("checkout.error.unreadable").to_string());
         return render_form(
@@ -514,16 +591,7 @@ pub async fn checkout_post(
         )
         .await;
     }
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    match validate(
-        form,
-        ctx.tr,
-        i64::try_from(now).unwrap_or(0),
-        state.orders.card_available(),
-    ) {
+    match validate(form, ctx.tr, now_secs(), state.orders.card_available()) {
         Ok(input) => {
             let mut data = session.data().await;
             let attempt = hex::encode(kura_seal::random_bytes::<16>().map_err(WebError::internal)?);
@@ -787,108 +855,4 @@ pub async fn confirm_post(
 
 fn ctx_text(ctx: &PageContext, key: &str) -> String {
     ctx.tr.t(key).to_string()
-}
-
-#[derive(Template)]
-#[template(path = "order.html")]
-struct OrderPage<'a> {
-    ctx: PageContext,
-    number: String,
-    status: String,
-    awaiting_card: bool,
-    payment_url: Option<String>,
-    lines: Vec<OrderLineView>,
-    totals: TotalsView,
-    buyer: PersonView,
-    recipient: Option<PersonView>,
-    delivery: String,
-    payment: &'static str,
-    payment_timing: &'static str,
-    bank: Option<&'a crate::config::BankAccount>,
-    fresh: bool,
-}
-
-pub struct OrderLineView {
-    pub name: String,
-    pub variant: String,
-    pub unit_price: String,
-    pub quantity: u32,
-    pub total: String,
-    pub reduced: bool,
-}
-
-/// Whether this browser may see the order: its customer, or the session that placed it.
-async fn may_view(session: &Session, order: &OrderView) -> bool {
-    let customer = session.customer_id().await;
-    (customer.is_some() && customer == order.customer_id)
-        || session.data().await.recent_orders.contains(&order.id)
-}
-
-pub async fn order_get(
-    State(state): State<AppState>,
-    ctx: PageContext,
-    session: Session,
-    Path(number): Path<String>,
-) -> Result<Response, WebError> {
-    if number.len() > 20 {
-        return Err(WebError::new(ErrorKind::NotFound));
-    }
-    let Some(order) = state.orders.view_by_number(&number).await? else {
-        return Err(WebError::new(ErrorKind::NotFound));
-    };
-    if !may_view(&session, &order).await {
-        // The same answer as a missing order: numbers reveal nothing.
-        return Err(WebError::new(ErrorKind::NotFound));
-    }
-    let lang = ctx.tr.0;
-    let (payment, payment_timing) = payment_text(ctx.tr, order.payment);
-    let status_key = format!("order.status.{}", order.status.code());
-    let page = OrderPage {
-        number: order.number.clone(),
-        status: ctx.tr.t(&status_key).to_string(),
-        awaiting_card: order.status == OrderStatus::AwaitingPayment,
-        payment_url: order
-            .payment_url
-            .clone()
-            .filter(|_| order.status == OrderStatus::AwaitingPayment),
-        lines: order
-            .lines
-            .iter()
-            .map(|l| OrderLineView {
-                name: l.product_name.clone(),
-                variant: l.variant_label.clone(),
-                unit_price: l.unit_price.grouped(),
-                quantity: l.quantity,
-                total: l
-                    .unit_price
-                    .checked_mul(l.quantity)
-                    .unwrap_or_default()
-                    .grouped(),
-                reduced: l.tax == kura_domain::TaxRate::Reduced,
-            })
-            .collect(),
-        totals: totals_view(&order.totals),
-        buyer: person_view(&order.buyer.person, lang),
-        recipient: order.recipient.as_ref().map(|r| person_view(r, lang)),
-        delivery: delivery_text(ctx.tr, order.delivery_date, order.delivery_slot),
-        payment,
-        payment_timing,
-        bank: (order.payment == PaymentMethod::BankTransfer).then_some(&state.config.bank),
-        fresh: session.data().await.recent_orders.last() == Some(&order.id),
-        ctx,
-    };
-    Ok(Html(page.render()?).into_response())
-}
-
-/// Where the card provider sends the customer back: the order page shows whether the payment
-/// arrived (the signed notification decides, never this visit).
-pub async fn return_get(Path(number): Path<String>) -> Result<Response, WebError> {
-    if number.len() > 20
-        || !number
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-')
-    {
-        return Err(WebError::new(ErrorKind::NotFound));
-    }
-    Ok(Redirect::to(&format!("/orders/{number}")).into_response())
 }

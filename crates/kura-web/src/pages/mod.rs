@@ -4,6 +4,7 @@ pub mod account;
 pub mod cart;
 pub mod checkout;
 pub mod ops;
+pub mod orders;
 pub mod password;
 pub mod profile;
 pub mod register;

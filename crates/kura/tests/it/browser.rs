@@ -556,3 +556,310 @@ async fn a_sold_out_variant_cannot_be_bought_even_by_forcing_the_form() {
     assert_eq!(shop.stock("VBL-50-NV").await, 0);
     assert_eq!(shop.stock("DRC-55").await, 0);
 }
+
+/// Types a card number the sandbox's issuer declines, and stays on its page.
+async fn decline_on_sandbox(b: &mut Browser, shop: &LiveShop) {
+    let sandbox = shop.sandbox_url().to_string();
+    b.wait_for_url("the payment sandbox's card page", |u| {
+        u.starts_with(&sandbox) && u.contains("/pay/")
+    })
+    .await;
+    b.find("#name").await.type_text("KENTA SATO").await;
+    b.find("#number")
+        .await
+        .type_text("4000 0000 0000 0002")
+        .await;
+    b.find("#expiry").await.type_text("12/34").await;
+    b.find("#cvc").await.type_text("123").await;
+    b.find("form button[type=submit]").await.click().await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !b.page_text().await.contains("Your card was declined") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the sandbox shows the decline"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+/// The signed order link in a mail's text.
+fn mailed_order_link(mail: &str, base: &str) -> String {
+    let start = mail
+        .find(&format!("{base}/orders/"))
+        .expect("an order link in the mail");
+    mail[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || ":/.-_?=&".contains(*c))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_declined_card_is_not_mailed_as_paid_and_its_mailed_link_opens_in_a_fresh_browser() {
+    let _one = ONE_BROWSER_AT_A_TIME.lock().await;
+    let shop = LiveShop::start().await;
+    let mut b = Browser::start(&shop.artifacts(), Language::Japanese).await;
+
+    add_to_cart(&mut b, &shop, "food-jar", "FJ-40", "1").await;
+    // A card number typed after the room number: the form comes back, only that field emptied.
+    visit(&mut b, &shop.url("/checkout")).await;
+    for (id, value) in [
+        ("family_name", SATO.family_name),
+        ("given_name", SATO.given_name),
+        ("family_name_kana", SATO.family_name_kana),
+        ("given_name_kana", SATO.given_name_kana),
+        ("postal_code", SATO.postal_code),
+        ("address1", SATO.address1),
+        ("address2", "4階 401 4242 4242 4242 4242"),
+        ("phone", SATO.phone),
+        ("email", SATO.email),
+    ] {
+        b.find(&format!("#{id}")).await.type_text(value).await;
+    }
+    b.find("#prefecture option[value=\"13\"]")
+        .await
+        .click()
+        .await;
+    b.find("input[name=payment][value=card]")
+        .await
+        .click()
+        .await;
+    b.find("form[action=\"/checkout\"] button[type=submit]")
+        .await
+        .click()
+        .await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while b.try_find("#address2-error").await.is_none() {
+        assert!(std::time::Instant::now() < deadline, "the field is named");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    b.assert_no_csp_violation().await;
+    let alert = texts(&b, "p.alert").await.join("\n");
+    assert!(
+        alert.contains("「建物名・部屋番号」にカード番号と思われる数字"),
+        "{alert}"
+    );
+    assert_eq!(
+        b.find("#address2")
+            .await
+            .attribute("value")
+            .await
+            .as_deref(),
+        Some("")
+    );
+    assert_eq!(
+        b.find("#address1")
+            .await
+            .attribute("value")
+            .await
+            .as_deref(),
+        Some(SATO.address1)
+    );
+    b.screenshot("checkout-card-emptied-ja").await;
+    b.execute(
+        "document.getElementById('address2').scrollIntoView({block: 'center'})",
+        Vec::new(),
+    )
+    .await;
+    b.screenshot("checkout-card-emptied-field-ja").await;
+
+    // Order by card, and the card is declined.
+    checkout(&mut b, &shop, Some(&SATO), "card").await;
+    let total = amount_of(&totals(&b).await, "お支払い合計（税込）")
+        .unwrap_or_default()
+        .to_string();
+    place_order(&mut b).await;
+    decline_on_sandbox(&mut b, &shop).await;
+    // Back to the shop without paying.
+    b.find("a[href^=\"/cancel/\"]").await.click().await;
+    let base = shop.base.clone();
+    let order_url = b
+        .wait_for_url("the order page", |u| {
+            u.starts_with(&base) && u.contains("/orders/")
+        })
+        .await;
+    b.assert_no_csp_violation().await;
+    let number = b.find(".order-number").await.text().await;
+    let page = b.page_text().await;
+    assert!(!page.contains("ご注文を承りました"), "{page}");
+    assert!(page.contains("お支払いはまだ完了していません"), "{page}");
+    assert_eq!(b.find(".status").await.text().await, "カード決済待ち");
+    assert!(
+        b.try_find(&format!("form[action=\"/orders/{number}/pay\"] button"))
+            .await
+            .is_some()
+    );
+    b.screenshot("order-unpaid-ja").await;
+
+    // The order-time mail says the payment is awaited; no "paid" mail came.
+    let mail = shop
+        .wait_for_mail(&[
+            &format!("ご注文番号：{number}"),
+            "お支払いはまだ完了していません",
+        ])
+        .await;
+    assert!(!mail.contains("お支払いは完了しています"), "{mail}");
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    assert!(
+        shop.mails()
+            .iter()
+            .all(|m| !m.contains("ご注文代金のお支払いを確認しました")),
+        "no payment-received mail for a declined card"
+    );
+    let link = mailed_order_link(&mail, &shop.base);
+    assert!(link.contains("?k="), "a signed link: {link}");
+
+    // The mailed link, opened in a fresh browser (another device), in English.
+    let other = shop.artifacts().join("second-browser");
+    std::fs::create_dir_all(&other).unwrap();
+    let mut phone = Browser::start(&other, Language::English).await;
+    visit(&mut phone, &link).await;
+    phone
+        .wait_for_url("the order page without the token", |u| {
+            u.ends_with(&format!("/orders/{number}"))
+        })
+        .await;
+    assert_eq!(phone.find(".order-number").await.text().await, number);
+    let page = phone.page_text().await;
+    assert!(page.contains("Your payment is not complete yet"), "{page}");
+    assert!(page.contains("Awaiting card payment"), "{page}");
+    phone.screenshot("order-unpaid-en").await;
+    // A way to pay: a fresh provider page, paid with a card that works this time.
+    phone
+        .find(&format!("form[action=\"/orders/{number}/pay\"] button"))
+        .await
+        .click()
+        .await;
+    pay_on_sandbox(&mut phone, &shop, &total).await;
+    let url = phone.current_url().await;
+    wait_for_status(&mut phone, &url, "Paid").await;
+    assert!(
+        phone.try_find("form[action$=\"/pay\"]").await.is_none(),
+        "a paid order offers no payment"
+    );
+    assert!(
+        phone
+            .page_text()
+            .await
+            .contains("We have received your payment"),
+        "back from the provider, the paid order says so"
+    );
+    phone.screenshot("order-paid-en").await;
+    let paid = shop
+        .wait_for_mail(&[
+            "ご注文代金のお支払いを確認しました",
+            &format!("ご注文番号：{number}"),
+        ])
+        .await;
+    assert!(paid.contains("クレジットカード"), "{paid}");
+
+    // The lookup page, in both languages.
+    visit(&mut phone, &shop.url("/orders/lookup")).await;
+    assert_eq!(phone.find("h1").await.text().await, "Find your order");
+    phone.screenshot("lookup-en").await;
+    visit(&mut b, &shop.url("/orders/lookup")).await;
+    assert_eq!(b.find("h1").await.text().await, "ご注文の確認");
+    b.screenshot("lookup-ja").await;
+    // The first browser sees the payment too.
+    visit(&mut b, &order_url).await;
+    assert_eq!(b.find(".status").await.text().await, "お支払い済み");
+
+    // In English: a card number in the form, then an unpaid card order ordered again with
+    // another payment method.
+    add_to_cart(&mut phone, &shop, "food-jar", "FJ-30", "1").await;
+    visit(&mut phone, &shop.url("/checkout")).await;
+    for (id, value) in [
+        ("family_name", MILLER.family_name),
+        ("given_name", MILLER.given_name),
+        ("family_name_kana", MILLER.family_name_kana),
+        ("given_name_kana", MILLER.given_name_kana),
+        ("postal_code", MILLER.postal_code),
+        ("address1", MILLER.address1),
+        ("address2", ""),
+        ("phone", "1-2-3 4242424242424242"),
+        ("email", MILLER.email),
+    ] {
+        phone.find(&format!("#{id}")).await.type_text(value).await;
+    }
+    phone
+        .find("#prefecture option[value=\"27\"]")
+        .await
+        .click()
+        .await;
+    phone
+        .find("input[name=payment][value=card]")
+        .await
+        .click()
+        .await;
+    phone
+        .find("form[action=\"/checkout\"] button[type=submit]")
+        .await
+        .click()
+        .await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while phone.try_find("#phone-error").await.is_none() {
+        assert!(std::time::Instant::now() < deadline, "the field is named");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let alert = texts(&phone, "p.alert").await.join("\n");
+    assert!(
+        alert.contains("“Phone number” held what looks like a card number"),
+        "{alert}"
+    );
+    phone.screenshot("checkout-card-emptied-en").await;
+    phone.find("#phone").await.type_text(MILLER.phone).await;
+    phone
+        .find("form[action=\"/checkout\"] button[type=submit]")
+        .await
+        .click()
+        .await;
+    phone
+        .wait_for_url("the confirmation page", |u| {
+            u.ends_with("/checkout/confirm")
+        })
+        .await;
+    place_order(&mut phone).await;
+    let sandbox = shop.sandbox_url().to_string();
+    phone
+        .wait_for_url("the payment sandbox's card page", |u| {
+            u.starts_with(&sandbox) && u.contains("/pay/")
+        })
+        .await;
+    phone.find("a[href^=\"/cancel/\"]").await.click().await;
+    phone
+        .wait_for_url("the order page", |u| u.contains("/orders/"))
+        .await;
+    let second = phone.find(".order-number").await.text().await;
+    phone
+        .find(&format!("form[action=\"/orders/{second}/reopen\"] button"))
+        .await
+        .click()
+        .await;
+    phone
+        .wait_for_url("the checkout form again", |u| {
+            u.ends_with("/checkout?again=1")
+        })
+        .await;
+    phone.assert_no_csp_violation().await;
+    let notice = texts(&phone, "p.notice").await.join("\n");
+    assert!(
+        notice.contains("Please choose a payment method"),
+        "{notice}"
+    );
+    assert_eq!(
+        phone
+            .find("#address1")
+            .await
+            .attribute("value")
+            .await
+            .as_deref(),
+        Some(MILLER.address1)
+    );
+    assert!(
+        !phone
+            .find("input[name=payment][value=card]")
+            .await
+            .is_selected()
+            .await
+    );
+    phone.screenshot("checkout-again-en").await;
+}

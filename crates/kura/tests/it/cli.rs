@@ -489,3 +489,27 @@ fn an_older_key_file_from_before_a_rotation_is_refused() {
         "{err}"
     );
 }
+
+#[test]
+fn bench_card_counts_no_real_address_or_phone_as_a_card() {
+    let stdout = run_ok(kura().args(["bench-card", "--customers", "3000"]));
+    assert!(stdout.contains("over 3000 synthetic customers"), "{stdout}");
+    assert!(stdout.contains("refused in all: 0 "), "{stdout}");
+    // The measurement is not empty: every customer's fields were typed in many ways.
+    let typed: u64 = stdout
+        .lines()
+        .filter(|l| l.contains(" typed "))
+        .filter_map(|l| l.split_whitespace().rev().nth(3)?.parse::<u64>().ok())
+        .sum();
+    assert!(typed > 3000 * 50, "{stdout}");
+}
+
+#[test]
+fn bench_card_measure_refuses_none_of_the_synthetic_fields() {
+    let check = kura::bench_card::measure(2000).unwrap();
+    assert_eq!(check.refused(), 0, "{check:?}");
+    assert!(check.addresses.typed > 2000 * 40);
+    assert!(check.phones.typed > 2000 * 30);
+    // The hardest case is reported, and it does hit the guard: the count is a real measurement.
+    assert!(check.address_and_phone.refused > 0);
+}

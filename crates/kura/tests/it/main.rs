@@ -9,6 +9,7 @@
 mod accounts;
 mod api;
 mod browser;
+mod card_payments;
 mod cli;
 mod invariant;
 mod nodes;

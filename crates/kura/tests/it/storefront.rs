@@ -13,13 +13,13 @@ use kura_domain::OrderStatus;
 
 use crate::support::{self, Client, TestShop, hidden_value};
 
-async fn shop() -> TestShop {
+pub(crate) async fn shop() -> TestShop {
     let shop = support::sqlite_shop().await;
     kura::demo::ensure_catalog(&shop.state.store).await.unwrap();
     shop
 }
 
-async fn stock(shop: &TestShop, sku: &str) -> i64 {
+pub(crate) async fn stock(shop: &TestShop, sku: &str) -> i64 {
     shop.state
         .store
         .catalog_items(&[sku.to_string()])
@@ -28,7 +28,7 @@ async fn stock(shop: &TestShop, sku: &str) -> i64 {
         .stock
 }
 
-async fn add(c: &mut Client, slug: &str, sku: &str, qty: &str) -> support::Reply {
+pub(crate) async fn add(c: &mut Client, slug: &str, sku: &str, qty: &str) -> support::Reply {
     let csrf = c.csrf_from(&format!("/products/{slug}")).await;
     c.post_form(
         "/cart/add",
@@ -42,14 +42,14 @@ async fn add(c: &mut Client, slug: &str, sku: &str, qty: &str) -> support::Reply
     .await
 }
 
-fn location(r: &support::Reply) -> String {
+pub(crate) fn location(r: &support::Reply) -> String {
     r.headers
         .get("location")
         .map(|v| v.to_str().unwrap().to_string())
         .unwrap_or_default()
 }
 
-const GOOD: &[(&str, &str)] = &[
+pub(crate) const GOOD: &[(&str, &str)] = &[
     ("family_name", "鏑木"),
     ("given_name", "瑞穂"),
     ("family_name_kana", "かぶらぎ"),
@@ -68,7 +68,9 @@ const GOOD: &[(&str, &str)] = &[
     ("gender", ""),
 ];
 
-fn with(overrides: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static str)> {
+pub(crate) fn with(
+    overrides: &[(&'static str, &'static str)],
+) -> Vec<(&'static str, &'static str)> {
     GOOD.iter()
         .map(|(k, v)| {
             (
@@ -82,14 +84,14 @@ fn with(overrides: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'stat
         .collect()
 }
 
-async fn submit_checkout(c: &mut Client, fields: &[(&str, &str)]) -> support::Reply {
+pub(crate) async fn submit_checkout(c: &mut Client, fields: &[(&str, &str)]) -> support::Reply {
     let csrf = c.csrf_from("/checkout").await;
     let mut all: Vec<(&str, &str)> = vec![("csrf_token", &csrf)];
     all.extend_from_slice(fields);
     c.post_form("/checkout", &all).await
 }
 
-async fn place(c: &mut Client) -> support::Reply {
+pub(crate) async fn place(c: &mut Client) -> support::Reply {
     let confirm = c.get("/checkout/confirm").await;
     assert_eq!(confirm.status, 200, "{}", confirm.body);
     let csrf = hidden_value(&confirm.body, "csrf_token").unwrap();
@@ -431,23 +433,139 @@ async fn every_checkout_field_refuses_bad_input_with_a_message() {
     assert!(confirm.body.contains("カブラギ ミズホ") && confirm.body.contains("〒060-0001"));
 }
 
+/// The log lines of one request (by its `x-request-id`).
+fn log_lines_of(reply: &support::Reply) -> Vec<String> {
+    let id = reply.headers["x-request-id"].to_str().unwrap().to_string();
+    String::from_utf8_lossy(&support::captured_logs())
+        .lines()
+        .filter(|l| l.contains(&id))
+        .map(String::from)
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread")]
-async fn a_card_number_anywhere_is_refused_and_nothing_is_kept() {
+async fn a_card_number_in_a_checkout_field_empties_that_field_and_keeps_the_rest() {
     let shop = shop().await;
     let mut c = Client::new(&shop.router);
     add(&mut c, "rice", "R-2KG", "1").await;
-    let r = submit_checkout(&mut c, &with(&[("address2", "4242 4242 4242 4242")])).await;
+    // Typed after the room number, in the buyer's second address line.
+    let r = submit_checkout(
+        &mut c,
+        &with(&[("address2", "コーポ101 4242 4242 4242 4242")]),
+    )
+    .await;
     assert_eq!(r.status, 422);
-    assert!(r.body.contains("カード番号は入力しないでください"));
-    assert!(!r.body.contains("4242 4242"));
     assert!(
-        c.get("/checkout/confirm").await.status == 303,
+        r.body
+            .contains("<form method=\"post\" action=\"/checkout\""),
+        "the form comes back"
+    );
+    assert!(
+        r.body.contains(
+            "「建物名・部屋番号」にカード番号と思われる数字が含まれていたため、その欄を空にしました"
+        ),
+        "the field is named: {}",
+        r.body
+    );
+    assert!(r.body.contains("id=\"address2-error\""));
+    assert!(r.body.contains(
+        "name=\"address2\" type=\"text\" autocomplete=\"billing address-line2\" value=\"\""
+    ));
+    for kept in [
+        "value=\"鏑木\"",
+        "value=\"瑞穂\"",
+        "value=\"札幌市中央区北一条西2-1\"",
+        "value=\"011-222-3333\"",
+        "value=\"mizuho@example.jp\"",
+        "value=\"19-21\" selected",
+        "value=\"1\" selected",
+        "value=\"cod\" checked",
+    ] {
+        assert!(r.body.contains(kept), "{kept} is kept");
+    }
+    assert!(!r.body.contains("4242"), "the number is not echoed");
+    assert_eq!(
+        c.get("/checkout/confirm").await.status,
+        303,
         "no draft was kept"
     );
+    // The guard heard of it, and the log holds no number.
+    let lines = log_lines_of(&r);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("input_validation_fail:card_number")),
+        "{lines:?}"
+    );
+    assert!(lines.iter().all(|l| !l.contains("4242")));
+
+    // In English, in the recipient's phone, with other mistakes on the form: each is named.
+    let csrf = c.csrf_from("/checkout").await;
+    let request = {
+        let mut fields: Vec<(&str, &str)> = with(&[
+            ("ship_to", "other"),
+            ("family_name_kana", "鏑木"),
+            ("email", "not-an-email"),
+        ]);
+        fields.extend([
+            ("ship_family_name", "佐藤"),
+            ("ship_given_name", "花子"),
+            ("ship_family_name_kana", "サトウ"),
+            ("ship_given_name_kana", "ハナコ"),
+            ("ship_postal_code", "100-0001"),
+            ("ship_prefecture", "13"),
+            ("ship_address1", "千代田区千代田1-1"),
+            ("ship_address2", ""),
+            ("ship_phone", "03-1234-5678 4242-4242-4242-4242"),
+        ]);
+        fields.push(("csrf_token", &csrf));
+        Request::post("/checkout")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("origin", "http://shop.test")
+            .header("host", "shop.test")
+            .header("accept-language", "en")
+            .header("cookie", c.cookie_header())
+            .body(Body::from(support::encode_form(&fields)))
+            .unwrap()
+    };
+    let r = c.send(request).await;
+    assert_eq!(r.status, 422);
+    assert!(
+        r.body.contains(
+            "“Phone number (recipient)” held what looks like a card number, so we emptied it"
+        ),
+        "{}",
+        r.body
+    );
+    assert!(
+        r.body.contains("id=\"ship_phone-error\"")
+            && r.body.contains("Please do not enter a card number here.")
+    );
+    assert!(
+        r.body.contains("id=\"family_name_kana-error\"") && r.body.contains("id=\"email-error\"")
+    );
+    assert!(
+        r.body.contains("value=\"千代田区千代田1-1\"") && r.body.contains("value=\"not-an-email\"")
+    );
+    assert!(!r.body.contains("4242"));
+
+    // Elsewhere the request is refused outright, as before: a search, and the JSON API.
     let q = c.get("/search?q=4111111111111111").await;
     assert_eq!(q.status, 422);
+    let api = c
+        .send(
+            Request::post("/api/v1/carts/abc/checkout")
+                .header("content-type", "application/json")
+                .body(Body::from(
+                    r#"{"customer":{"address2":"1-2-3 4242424242424242"}}"#,
+                ))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(api.status, 422);
+    assert!(api.body.contains("\"card_number_refused\""), "{}", api.body);
+    assert!(!api.body.contains("4242"));
     let logs = String::from_utf8_lossy(&support::captured_logs()).into_owned();
-    assert!(logs.contains("input_validation_fail:card_number"));
     assert!(
         !logs.contains("4242 4242 4242 4242") && !logs.contains("4111111111111111"),
         "card numbers never reach the log"
@@ -846,13 +964,14 @@ impl kura_app::orders::OrderNotifier for NoMail {
     fn order_placed(
         &self,
         _: &kura_app::orders::OrderView,
+        _: &str,
     ) -> Result<Option<kura_app::sealed::OutboxRecord>, kura_app::AppError> {
         Ok(None)
     }
 }
 
 /// The orders this browser's session placed.
-async fn c_recent(state: &kura_web::AppState, c: &Client) -> Vec<i64> {
+pub(crate) async fn c_recent(state: &kura_web::AppState, c: &Client) -> Vec<i64> {
     let token = c.cookies.get("kura_session").unwrap();
     let token = kura_seal::SessionToken::parse(token).unwrap();
     state

@@ -113,6 +113,11 @@ impl LiveShop {
         }
     }
 
+    /// Every mail in the outbox so far, decoded.
+    pub fn mails(&self) -> Vec<String> {
+        read_outbox(&self.config.mail.outbox_dir)
+    }
+
     pub async fn stock(&self, sku: &str) -> i64 {
         self.state
             .store

@@ -254,6 +254,21 @@ impl Browser {
 
     /// Asserts that the pages visited since the last check caused no Content-Security-Policy
     /// violation (Chromium reports each one on the console).
+    /// Saves a screenshot of the page as `<label>.png` in the artifacts folder (kept when
+    /// `KURA_BROWSER_ARTIFACTS` names one), for a person to look at.
+    pub async fn screenshot(&self, label: &str) {
+        let v = self
+            .wire
+            .command("GET", &self.wire.session_path("/screenshot"), None)
+            .await;
+        let png = v
+            .as_str()
+            .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+            .expect("a PNG screenshot");
+        std::fs::write(self.wire.artifacts.join(format!("{label}.png")), png)
+            .expect("the screenshot is written");
+    }
+
     pub async fn assert_no_csp_violation(&self) {
         let url = self.current_url().await;
         if let Some(messages) = self.new_console_messages().await {
