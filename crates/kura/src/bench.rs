@@ -58,6 +58,36 @@ fn micro() -> anyhow::Result<()> {
     println!("seal one field (15 bytes, XChaCha20-Poly1305): {seal:>10.0} ns");
     println!("open one field:                               {open:>10.0} ns");
     println!("blind index (NFKC + HMAC-SHA256):             {blind:>10.0} ns");
+    // The same under a person's data key, and what reaching that key costs.
+    let key = kura_seal::DataKey::generate()?;
+    let t = Instant::now();
+    let mut last = None;
+    for i in 0..n {
+        last = Some(key.seal_str(col::FAMILY_NAME, i64::try_from(i)?, value)?);
+    }
+    let dk_seal = per_op(t.elapsed(), n);
+    let sealed = last.ok_or_else(|| anyhow::anyhow!("nothing sealed"))?;
+    let t = Instant::now();
+    for _ in 0..n {
+        black_box(key.open(col::FAMILY_NAME, i64::try_from(n - 1)?, &sealed)?);
+    }
+    let dk_open = per_op(t.elapsed(), n);
+    let wrapped = ring.wrap_data_key(1, &key)?;
+    let t = Instant::now();
+    for _ in 0..n {
+        black_box(ring.unwrap_data_key(1, &wrapped)?);
+    }
+    let unwrap = per_op(t.elapsed(), n);
+    let t = Instant::now();
+    for _ in 0..n {
+        let k = kura_seal::DataKey::generate()?;
+        black_box(ring.wrap_data_key(1, &k)?);
+    }
+    let new_key = per_op(t.elapsed(), n);
+    println!("seal one field under a data key:              {dk_seal:>10.0} ns");
+    println!("open one field under a data key:              {dk_open:>10.0} ns");
+    println!("unwrap a person's data key:                   {unwrap:>10.0} ns");
+    println!("new data key (random + wrap):                 {new_key:>10.0} ns");
     let passwords = Passwords::new(PasswordPolicy::FLOOR)?;
     let pw = SecretString::from("correct horse battery staple".to_string());
     let hash = passwords.hash(&pw)?;
@@ -429,6 +459,68 @@ pub async fn run(rows: u64, pg_url: Option<&str>) -> anyhow::Result<()> {
         None => println!("PostgreSQL: skipped (pass --pg-url or set KURA_BENCH_PG_URL)"),
     }
     Ok(())
+}
+
+/// Key rotation over `customers` synthetic customers on SQLite: sealed under data keys (what
+/// the shop does) and, for comparison, under the master key alone (as before data keys).
+pub async fn rotation(customers: u64) -> anyhow::Result<()> {
+    let with_keys = rotation_run(customers, true).await?;
+    let without = rotation_run(customers, false).await?;
+    println!("key rotation, {customers} customers on SQLite (batches of 500):");
+    println!(
+        "  under data keys (re-wrap keys, recompute blind indexes): {:>8.1} s",
+        with_keys.as_secs_f64()
+    );
+    println!(
+        "  under the master key (re-seal every field):              {:>8.1} s",
+        without.as_secs_f64()
+    );
+    println!(
+        "  data keys take {:.2}x the time of re-sealing every field",
+        with_keys.as_secs_f64() / without.as_secs_f64()
+    );
+    Ok(())
+}
+
+async fn rotation_run(customers: u64, data_keys: bool) -> anyhow::Result<Duration> {
+    let dir = tempfile_dir()?.join(if data_keys { "rotation-dk" } else { "rotation" });
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    let config = crate::config::Config::load(Some(&dir), None, &[])?;
+    crate::shop::init_keys(&config).await?;
+    let store = crate::shop::open_store(&config).await?;
+    let vault = crate::shop::open_vault(&config)?;
+    let ring = vault.ring();
+    let mut rng = synth::Rng::new(0x5eed);
+    let mut n = 0;
+    while n < customers {
+        let len = CHUNK.min(usize::try_from(customers - n)?);
+        let mut sealed = Vec::with_capacity(len);
+        for i in 0..len {
+            let p = synth::profile(&mut rng, n + u64::try_from(i)?)?;
+            let (keys, key) = if data_keys {
+                let (k, r) = PersonKeys::new_person_in(Arc::clone(&ring))?;
+                (k, Some(r))
+            } else {
+                (PersonKeys::of_in(Arc::clone(&ring), None)?, None)
+            };
+            sealed.push(Customers::seal(
+                &keys,
+                key,
+                kura_app::new_id(),
+                &p,
+                None,
+                0,
+            )?);
+        }
+        store.insert_customers(&sealed).await?;
+        n += u64::try_from(len)?;
+    }
+    let t = Instant::now();
+    kura_app::rotation::rotate(store.as_ref(), &vault, 500, Duration::ZERO, &mut |_| {}).await?;
+    let took = t.elapsed();
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(took)
 }
 
 /// A private scratch directory for the SQLite file.

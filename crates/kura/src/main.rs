@@ -108,6 +108,9 @@ enum Command {
         /// defaults to $KURA_BENCH_PG_URL.
         #[arg(long, value_name = "URL")]
         pg_url: Option<String>,
+        /// Also time a key rotation over this many synthetic customers (e.g. 270589).
+        #[arg(long, default_value_t = 0)]
+        rotation: u64,
     },
 }
 
@@ -383,12 +386,22 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             kura::bench_web::serve_bare(&dir.join("kura.db"), listen).await
         }
         Command::BenchCard { customers } => kura::bench_card::run(customers),
-        Command::Bench { rows, pg_url } => {
+        Command::Bench {
+            rows,
+            pg_url,
+            rotation,
+        } => {
             init_logging(None);
             let pg = pg_url.or_else(|| std::env::var("KURA_BENCH_PG_URL").ok());
             bench::run(rows, pg.as_deref())
                 .await
-                .context("benchmark failed")
+                .context("benchmark failed")?;
+            if rotation > 0 {
+                bench::rotation(rotation)
+                    .await
+                    .context("rotation benchmark failed")?;
+            }
+            Ok(())
         }
     }
 }
