@@ -12,7 +12,8 @@
 //! - [`Padding::Fixed`]: enum-like values (gender, prefecture, birth date, postal code, phone)
 //!   all seal to one length per column;
 //! - [`Padding::Buckets`]: free text and records (names, addresses, email, JSON) are padded to
-//!   [`bucket`]: 32-byte steps up to 256 bytes, then powers of two, so a length says at most
+//!   [`bucket`]: 32-byte steps up to 256 bytes, then powers of two up to 4 KiB, then 4 KiB
+//!   steps, so a length says at most
 //!   "between 33 and 64 bytes" or "between 257 and 512 bytes".
 
 use crate::SealError;
@@ -21,8 +22,10 @@ use crate::SealError;
 const MARK: u8 = 0x80;
 /// The smallest padded length of free text, and its step up to [`STEP_LIMIT`].
 const STEP: usize = 32;
-/// Above this padded length, buckets double.
+/// Above this padded length, buckets double...
 const STEP_LIMIT: usize = 256;
+/// ...up to this one, and grow by it beyond.
+const LARGE_STEP: usize = 4096;
 
 /// How a column's values are padded before sealing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -36,13 +39,18 @@ pub enum Padding {
 }
 
 /// The padded length of free text of `len` bytes: the smallest of 32, 64, ..., 256, 512, 1024,
-/// ... (32-byte steps up to 256, powers of two beyond) that holds the value and its `0x80`.
+/// 2048, 4096, 8192, 12288, ... (32-byte steps up to 256, powers of two up to 4 KiB, 4 KiB steps
+/// beyond) that holds the value and its `0x80`. Above 4 KiB (whole mails, not fields) doubling
+/// would write up to twice the bytes for every order's confirmation; a 4 KiB step still hides
+/// every detail a field could tell.
 pub fn bucket(len: usize) -> usize {
     let need = len.saturating_add(1);
     if need <= STEP_LIMIT {
         need.div_ceil(STEP).max(1) * STEP
-    } else {
+    } else if need <= LARGE_STEP {
         need.checked_next_power_of_two().unwrap_or(need)
+    } else {
+        need.div_ceil(LARGE_STEP).saturating_mul(LARGE_STEP)
     }
 }
 
@@ -96,7 +104,10 @@ mod tests {
         assert_eq!(bucket(256), 512);
         assert_eq!(bucket(511), 512);
         assert_eq!(bucket(512), 1024);
+        assert_eq!(bucket(4095), 4096);
+        assert_eq!(bucket(4096), 8192);
         assert_eq!(bucket(5000), 8192);
+        assert_eq!(bucket(8192), 12288);
     }
 
     #[test]

@@ -11,5 +11,3 @@ ALTER TABLE customers ADD COLUMN data_key_id INTEGER;
 ALTER TABLE orders ADD COLUMN data_key_id INTEGER;
 ALTER TABLE mail_outbox ADD COLUMN data_key_id INTEGER;
 ALTER TABLE customer_addresses ADD COLUMN data_key_id INTEGER;
-CREATE INDEX orders_data_key ON orders (data_key_id);
-CREATE INDEX mail_outbox_data_key ON mail_outbox (data_key_id);

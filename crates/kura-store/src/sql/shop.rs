@@ -444,13 +444,16 @@ fn order_from_row(r: &DbRow) -> Result<OrderRecord, sqlx::Error> {
     })
 }
 
-async fn insert_order_rows(tx: &mut Conn, o: &OrderRecord) -> Result<(), sqlx::Error> {
-    data_keys::ensure(&mut *tx, o.data_key.as_ref()).await?;
-    sqlx::query(
+/// Writes the order row, its lines and its data key; false (nothing written) when an order
+/// with its idempotency hash exists: the unique key tells a repeated submission, without a
+/// lookup on the common path.
+async fn insert_order_rows(tx: &mut Conn, o: &OrderRecord) -> Result<bool, sqlx::Error> {
+    let inserted = sqlx::query(
         "INSERT INTO orders (id, number, customer_id, status, payment_method, lang, buyer, recipient, access_token, email_bidx, phone_bidx, \
          delivery_date, delivery_slot, goods_yen, shipping_yen, cod_fee_yen, total_yen, tax_standard_base, tax_standard, tax_reduced_base, \
          tax_reduced, payment_session_id, payment_url, payment_expires_at, idempotency_hash, created_at, updated_at, data_key_id) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28) \
+         ON CONFLICT (idempotency_hash) DO NOTHING",
     )
     .bind(o.id)
     .bind(&o.number)
@@ -481,9 +484,14 @@ async fn insert_order_rows(tx: &mut Conn, o: &OrderRecord) -> Result<(), sqlx::E
     .bind(o.created_at)
     .bind(data_keys::id_of(o.data_key.as_ref()))
     .execute(&mut *tx)
-    .await?;
+    .await?
+    .rows_affected();
+    if inserted == 0 {
+        return Ok(false);
+    }
+    data_keys::ensure(&mut *tx, o.data_key.as_ref()).await?;
     if o.lines.is_empty() {
-        return Ok(());
+        return Ok(true);
     }
     // All lines in one statement (a cart holds at most a few dozen).
     let rows = (0..o.lines.len())
@@ -506,7 +514,7 @@ async fn insert_order_rows(tx: &mut Conn, o: &OrderRecord) -> Result<(), sqlx::E
             .bind(l.tax.code());
     }
     q.execute(&mut *tx).await?;
-    Ok(())
+    Ok(true)
 }
 
 async fn insert_mail(tx: &mut Conn, m: &OutboxRecord) -> Result<(), sqlx::Error> {
@@ -530,13 +538,18 @@ async fn place_in(
     o: &OrderRecord,
     cart_id: Option<i64>,
 ) -> Result<PlaceOutcome, sqlx::Error> {
-    let existing: Option<i64> =
-        sqlx::query_scalar("SELECT id FROM orders WHERE idempotency_hash = $1")
-            .bind(o.idempotency_hash.to_vec())
-            .fetch_optional(&mut *tx)
-            .await?;
-    if let Some(order_id) = existing {
-        return Ok(PlaceOutcome::Duplicate { order_id });
+    // The order row goes in first: its unique idempotency hash tells a repeated submission.
+    // Everything here is undone together if the answer is not `Placed`.
+    if !insert_order_rows(&mut *tx, o).await? {
+        let existing: Option<i64> =
+            sqlx::query_scalar("SELECT id FROM orders WHERE idempotency_hash = $1")
+                .bind(o.idempotency_hash.to_vec())
+                .fetch_optional(&mut *tx)
+                .await?;
+        return match existing {
+            Some(order_id) => Ok(PlaceOutcome::Duplicate { order_id }),
+            None => Err(sqlx::Error::RowNotFound),
+        };
     }
     // Variant rows are locked in SKU order (an UPDATE locks its row), so concurrent orders
     // cannot deadlock; each takes the stock only at the price the customer saw and only if
@@ -567,7 +580,6 @@ async fn place_in(
             Some(_) => PlaceOutcome::SoldOut { sku: l.sku.clone() },
         });
     }
-    insert_order_rows(tx, o).await?;
     if let Some(cart) = cart_id {
         sqlx::query("DELETE FROM cart_items WHERE cart_id = $1")
             .bind(cart)
@@ -897,7 +909,12 @@ impl OrderRepo for This {
     async fn insert_orders(&self, orders: &[OrderRecord]) -> Result<(), StoreError> {
         write_tx!(self, |tx| {
             for o in orders {
-                insert_order_rows(&mut *tx, o).await?;
+                if !insert_order_rows(&mut *tx, o).await? {
+                    return Err(sqlx::Error::Protocol(format!(
+                        "order {} repeats an existing idempotency hash",
+                        o.number
+                    )));
+                }
             }
         })
     }
