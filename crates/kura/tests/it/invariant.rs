@@ -626,3 +626,69 @@ async fn an_erased_customer_opens_from_no_pg_dump_taken_after() {
     let result = open_everything(&copied, &shop.state.vault.ring()).await;
     assert_erased("postgres", &result, &profiles[0], &profiles[1..]);
 }
+
+/// Lengths say nothing in a shop of realistic size: `kura demo --customers 10000` (synthetic
+/// customers of every gender and prefecture, sealed as real ones) leaves exactly one ciphertext
+/// length in each enum-like column, and every customer and order under a data key of its own.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_demo_of_ten_thousand_customers_has_one_length_per_enum_like_column() {
+    let parent = tempfile::tempdir().unwrap();
+    let dir = parent.path().join("shop");
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_kura"));
+    for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("KURA_")) {
+        cmd.env_remove(k);
+    }
+    let out = cmd
+        .args([
+            "demo",
+            "--no-serve",
+            "--customers",
+            "10000",
+            "--orders",
+            "500",
+            "--dir",
+        ])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let opts = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(dir.join("kura.db"))
+        .read_only(true);
+    let pool = sqlx::SqlitePool::connect_with(opts).await.unwrap();
+    for column in ["gender", "prefecture", "birth_date", "postal_code", "phone"] {
+        let lengths: Vec<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT DISTINCT length({column}) FROM customers WHERE {column} IS NOT NULL"
+        )))
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        assert!(
+            lengths.len() <= 1,
+            "customers.{column} has lengths {lengths:?}"
+        );
+    }
+    let genders: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM customers WHERE gender IS NOT NULL")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert!(genders > 1000, "the demo gives genders: {genders}");
+    let without_key: i64 = sqlx::query_scalar(
+        "SELECT (SELECT count(*) FROM customers WHERE data_key_id IS NULL) \
+         + (SELECT count(*) FROM orders WHERE data_key_id IS NULL)",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(without_key, 0, "every customer and order has a data key");
+    let keys: i64 = sqlx::query_scalar("SELECT count(DISTINCT length(wrapped)) FROM data_keys")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(keys, 1, "every wrapped data key has one length");
+}
