@@ -7,6 +7,7 @@
 pub mod accounts;
 pub mod carts;
 pub mod catalog;
+pub mod checkout;
 pub mod clock;
 pub mod customers;
 pub mod data_keys;

@@ -15,9 +15,11 @@ use kura_domain::{
     Yen, delivery_window,
 };
 use kura_seal::{Normalize, SessionToken};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::carts::CartView;
+pub use crate::checkout::{CheckoutError, CheckoutInput};
+use crate::checkout::{CheckoutProblem, TypedCheckout};
 use crate::clock::Clock;
 use crate::data_keys::PersonKeys;
 use crate::error::AppError;
@@ -28,42 +30,6 @@ use crate::payments::{
 use crate::ports::{PaymentEventOutcome, Store, Transition};
 use crate::sealed::{DataKeyRef, OrderLineRecord, OrderRecord, PlaceOutcome, col};
 use crate::vault::Vault;
-
-/// What the customer chose at checkout, validated.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CheckoutInput {
-    pub buyer: CustomerProfile,
-    /// `None`: deliver to the buyer.
-    pub recipient: Option<Person>,
-    pub delivery_date: Option<Date>,
-    pub delivery_slot: Option<DeliverySlot>,
-    pub payment: PaymentMethod,
-    /// "ja" or "en": the language of mails about this order.
-    pub lang: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CheckoutError {
-    EmptyCart,
-    SoldOut { sku: String },
-    PriceChanged { sku: String },
-    Unavailable { sku: String },
-    DeliveryDateOutOfRange,
-    CardUnavailable,
-}
-
-impl CheckoutError {
-    pub fn code(&self) -> &'static str {
-        match self {
-            Self::EmptyCart => "cart_empty",
-            Self::SoldOut { .. } => "sold_out",
-            Self::PriceChanged { .. } => "price_changed",
-            Self::Unavailable { .. } => "unknown_sku",
-            Self::DeliveryDateOutOfRange => "delivery_date_out_of_range",
-            Self::CardUnavailable => "card_payment_unavailable",
-        }
-    }
-}
 
 /// An order as a person reads it.
 #[derive(Debug, Clone)]
@@ -303,8 +269,20 @@ impl Orders {
         delivery_window(self.clock.now())
     }
 
+    /// A typed checkout checked against the rules as of now (see [`crate::checkout::validate`]):
+    /// the delivery window of today, and card payment only when a provider is configured.
+    pub fn checkout_input(
+        &self,
+        typed: &TypedCheckout<'_>,
+    ) -> Result<CheckoutInput, Vec<CheckoutProblem>> {
+        crate::checkout::validate(typed, self.clock.now(), self.card_available())
+    }
+
     /// Places an order for the cart's contents. `idempotency` names the submission (the
     /// checkout form's attempt id, or the API's Idempotency-Key scoped to the cart).
+    /// `shown_total`, when given, is the total the customer was shown and confirmed: a cart
+    /// whose total differs now is refused with [`CheckoutError::TotalChanged`] (特定商取引法
+    /// §12-6: the final confirmation screen binds).
     pub async fn place(
         &self,
         cart: &CartView,
@@ -312,6 +290,7 @@ impl Orders {
         customer_id: Option<i64>,
         input: &CheckoutInput,
         idempotency: &str,
+        shown_total: Option<Yen>,
     ) -> Result<Result<PlacedOrder, CheckoutError>, AppError> {
         let idempotency_hash = kura_seal::sha256(idempotency.as_bytes());
         if cart.lines.is_empty() {
@@ -325,6 +304,12 @@ impl Orders {
                 return self.repeated(order_id).await.map(Ok);
             }
             return Ok(Err(CheckoutError::EmptyCart));
+        }
+        let totals = input.totals(cart);
+        if shown_total.is_some_and(|shown| shown != totals.total) {
+            return Ok(Err(CheckoutError::TotalChanged {
+                total: totals.total,
+            }));
         }
         if let Some(d) = input.delivery_date {
             let (first, last) = self.delivery_window();
@@ -349,13 +334,6 @@ impl Orders {
         };
         let id = crate::ids::new_id();
         let token = SessionToken::generate()?;
-        let destination = input
-            .recipient
-            .as_ref()
-            .unwrap_or(&input.buyer.person)
-            .prefecture;
-        let priced: Vec<_> = cart.lines.iter().map(|l| l.priced()).collect();
-        let totals = Totals::compute(&priced, destination, input.payment);
         let status = OrderStatus::initial(input.payment);
         let record = OrderRecord {
             id,
