@@ -300,6 +300,7 @@ pub async fn build_at(
         store,
         vault,
         events,
+        clock,
         config: web,
     })))
 }

@@ -167,13 +167,6 @@ impl Posted {
     }
 }
 
-pub(crate) fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_secs()).unwrap_or(0))
-        .unwrap_or(0)
-}
-
 /// "Please wait N minutes" for a throttled attempt.
 pub(crate) fn refusal_message(tr: Tr, refusal: Refusal) -> String {
     match refusal {
@@ -374,7 +367,7 @@ pub async fn profile_post(
     }
     let mut errors = BTreeMap::new();
     let person = person_from(&posted.form, tr, &mut errors);
-    let optional = optional_from(&posted.form, tr, now(), &mut errors);
+    let optional = optional_from(&posted.form, tr, state.clock.now(), &mut errors);
     posted.form.errors = errors;
     if !posted.form.errors.is_empty() {
         return render_profile(ctx, &session, posted.form).await;

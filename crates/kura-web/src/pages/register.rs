@@ -131,7 +131,7 @@ pub async fn register_post(
     let email = Email::parse(posted.form.v("email"))
         .map_err(|e| errors.insert("email".into(), field_message(tr, e)))
         .ok();
-    let optional = optional_from(&posted.form, tr, crate::pages::profile::now(), &mut errors);
+    let optional = optional_from(&posted.form, tr, state.clock.now(), &mut errors);
     posted.form.errors = errors;
     // The password is judged against whatever personal values were typed, even if some other
     // field still needs fixing, so every message shows at once.
