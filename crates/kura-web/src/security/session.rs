@@ -138,18 +138,15 @@ impl Session {
         Ok(())
     }
 
-    /// Signs a customer in: a new session token, the old one dead.
+    /// Signs a customer in: a new session token, the old one dead, and a guest cart joined to
+    /// the account's (`kura_app::Sessions::sign_in`).
     pub async fn sign_in(&self, customer_id: i64) -> Result<(), WebError> {
         let mut slot = self.slot.lock().await;
-        let fresh = match &slot.current {
-            Some(old) => self.state.sessions.cycle(old, Some(customer_id)).await?,
-            None => {
-                self.state
-                    .sessions
-                    .create(Some(customer_id), SessionData::default())
-                    .await?
-            }
-        };
+        let fresh = self
+            .state
+            .sessions
+            .sign_in(slot.current.as_ref(), customer_id, &self.state.carts)
+            .await?;
         // A token the browser held before sign-in (stored or not) is dropped for good.
         slot.pending = None;
         slot.current = Some(fresh);
