@@ -659,3 +659,76 @@ impl Customers {
         Ok(self.store.delete_address(customer_id, id).await?)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use kura_seal::KeyRing;
+
+    use super::*;
+
+    fn profile(n: u8, gender: Option<Gender>) -> CustomerProfile {
+        let phone = if n.is_multiple_of(2) {
+            "0312345678"
+        } else {
+            "09012345678"
+        };
+        CustomerProfile {
+            person: Person {
+                family_name: PersonName::parse(["林", "勅使河原"][usize::from(n % 2)]).unwrap(),
+                given_name: PersonName::parse("瑞穂").unwrap(),
+                family_name_kana: Kana::parse("カブラギ").unwrap(),
+                given_name_kana: Kana::parse("ミズホ").unwrap(),
+                postal_code: PostalCode::parse(&format!("{:07}", 1_000_001 + u32::from(n)))
+                    .unwrap(),
+                prefecture: Prefecture::try_from(n % 47 + 1).unwrap(),
+                address1: AddressLine::parse("千代田区千代田1-1").unwrap(),
+                address2: None,
+                phone: Phone::parse(phone).unwrap(),
+            },
+            email: Email::parse(&format!("c{n}@example.jp")).unwrap(),
+            birth_date: Some(
+                BirthDate::parse(
+                    &format!("19{:02}-{}-{}", n % 100, n % 12 + 1, n % 28 + 1),
+                    (2026, 1, 1),
+                )
+                .unwrap(),
+            ),
+            gender,
+        }
+    }
+
+    /// A copy of the database must not tell a customer's gender, prefecture, birth date, postal
+    /// code or phone kind from the length of the sealed value.
+    #[test]
+    fn enum_like_customer_fields_seal_to_one_length_per_column() {
+        let ring = std::sync::Arc::new(KeyRing::ephemeral().unwrap());
+        let mut lengths: BTreeMap<&str, BTreeSet<usize>> = BTreeMap::new();
+        let genders = [Gender::Female, Gender::Male, Gender::Other];
+        for n in 0..94u8 {
+            let gender = genders[usize::from(n) % 3];
+            let p = profile(n, Some(gender));
+            let (keys, key) = PersonKeys::new_person_in(std::sync::Arc::clone(&ring)).unwrap();
+            let sealed = Customers::seal(&keys, Some(key), i64::from(n), &p, None, 0).unwrap();
+            for (name, value) in [
+                ("gender", sealed.gender.as_ref().unwrap()),
+                ("prefecture", &sealed.prefecture),
+                ("birth_date", sealed.birth_date.as_ref().unwrap()),
+                ("postal_code", &sealed.postal_code),
+                ("phone", &sealed.phone),
+                ("family_name", &sealed.family_name),
+            ] {
+                lengths
+                    .entry(name)
+                    .or_default()
+                    .insert(value.as_bytes().len());
+            }
+            // And everything opens back to what went in.
+            assert_eq!(Customers::open(&keys, &sealed).unwrap(), p);
+        }
+        for (name, seen) in &lengths {
+            assert_eq!(seen.len(), 1, "{name} sealed to lengths {seen:?}");
+        }
+    }
+}

@@ -20,6 +20,7 @@ pub mod mail;
 pub mod orders;
 pub mod payments;
 pub mod ports;
+pub mod records;
 pub mod rotation;
 pub mod sealed;
 pub mod sessions;

@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod config;
+pub mod cookies;
 pub mod error;
 pub mod form;
 pub mod i18n;

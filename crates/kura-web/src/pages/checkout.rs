@@ -15,9 +15,8 @@ use kura_app::CheckoutDraft;
 use kura_app::carts::CartView;
 use kura_app::checkout::{
     CheckoutError, CheckoutField, CheckoutInput, CheckoutProblem, Problem, TypedCheckout,
-    TypedPerson,
 };
-use kura_domain::{Date, DeliverySlot, FieldError, PaymentMethod, Person, Prefecture, Totals, Yen};
+use kura_domain::{Date, DeliverySlot, FieldError, PaymentMethod, Person, Totals, Yen};
 
 use crate::AppState;
 use crate::error::WebError;
@@ -25,20 +24,12 @@ use crate::form::FormFields;
 use crate::i18n::{Lang, Tr};
 use crate::pages::PageContext;
 use crate::pages::cart::{LineView, current_cart, line_views};
+use crate::pages::forms::{
+    Choice, FIELD_CHARS, FormState, PERSON_FIELDS, field_message, prefectures, put_person,
+    typed_person,
+};
 use crate::security::card_guard::CardFieldsEmptied;
 use crate::security::session::Session;
-
-const PERSON_FIELDS: [&str; 9] = [
-    "family_name",
-    "given_name",
-    "family_name_kana",
-    "given_name_kana",
-    "postal_code",
-    "prefecture",
-    "address1",
-    "address2",
-    "phone",
-];
 
 fn known_fields() -> Vec<String> {
     let mut v: Vec<String> = PERSON_FIELDS.iter().map(|f| f.to_string()).collect();
@@ -56,64 +47,6 @@ fn known_fields() -> Vec<String> {
         .map(String::from),
     );
     v
-}
-
-/// The form as typed, and what is wrong with it, field by field.
-#[derive(Default)]
-pub struct FormState {
-    pub values: std::collections::BTreeMap<String, String>,
-    pub errors: std::collections::BTreeMap<String, String>,
-    pub general: Option<String>,
-    /// Information, not a problem (e.g. the details of an earlier order were filled in).
-    pub notice: Option<String>,
-}
-
-impl FormState {
-    pub fn v(&self, name: &str) -> &str {
-        self.values.get(name).map_or("", String::as_str)
-    }
-    pub fn e(&self, name: &str) -> &str {
-        self.errors.get(name).map_or("", String::as_str)
-    }
-    pub fn has(&self, name: &str) -> bool {
-        self.errors.contains_key(name)
-    }
-    pub fn is(&self, name: &str, value: &str) -> bool {
-        self.v(name) == value
-    }
-}
-
-/// A field error in the visitor's language (shared by every form with person fields).
-pub(crate) fn field_message(tr: Tr, e: FieldError) -> String {
-    let key = format!("field_error.{}", e.code());
-    let text = tr.t(&key).to_string();
-    match e {
-        FieldError::TooLong { max } => text.replace("{max}", &max.to_string()),
-        _ => text,
-    }
-}
-
-/// The person fields of a form as typed (`prefix` is `""` or `"ship_"`).
-fn typed_person<'a>(form: &'a FormState, prefix: &str) -> TypedPerson<'a> {
-    TypedPerson::read(|f| form.v(&format!("{prefix}{f}")))
-}
-
-/// The person fields of a form (`prefix` is `""` or `"ship_"`), each checked with a message.
-pub(crate) fn person_from(
-    form: &FormState,
-    prefix: &str,
-    tr: Tr,
-    errors: &mut std::collections::BTreeMap<String, String>,
-) -> Option<Person> {
-    match typed_person(form, prefix).parse() {
-        Ok(person) => Some(person),
-        Err(problems) => {
-            for (field, e) in problems {
-                errors.insert(format!("{prefix}{}", field.name()), field_message(tr, e));
-            }
-            None
-        }
-    }
 }
 
 /// The form field a checkout problem belongs to.
@@ -185,28 +118,6 @@ pub fn validate(state: &AppState, mut form: FormState, tr: Tr) -> Result<Checkou
     Err(form)
 }
 
-/// Puts a person's fields into form values under `prefix` ("" for the buyer, "ship_").
-fn put_person(v: &mut std::collections::BTreeMap<String, String>, prefix: &str, p: &Person) {
-    let mut put = |name: &str, value: String| {
-        v.insert(format!("{prefix}{name}"), value);
-    };
-    put("family_name", p.family_name.as_str().to_string());
-    put("given_name", p.given_name.as_str().to_string());
-    put("family_name_kana", p.family_name_kana.as_str().to_string());
-    put("given_name_kana", p.given_name_kana.as_str().to_string());
-    put("postal_code", p.postal_code.display());
-    put("prefecture", p.prefecture.code().to_string());
-    put("address1", p.address1.as_str().to_string());
-    put(
-        "address2",
-        p.address2
-            .as_ref()
-            .map(|a| a.as_str().to_string())
-            .unwrap_or_default(),
-    );
-    put("phone", p.phone.as_str().to_string());
-}
-
 /// The form's values for a validated input (when coming back to edit).
 fn values_of(input: &CheckoutInput) -> std::collections::BTreeMap<String, String> {
     let mut v = std::collections::BTreeMap::new();
@@ -251,11 +162,6 @@ fn values_of(input: &CheckoutInput) -> std::collections::BTreeMap<String, String
     v
 }
 
-pub struct Choice {
-    pub value: String,
-    pub label: String,
-}
-
 #[derive(Template)]
 #[template(path = "checkout.html")]
 struct CheckoutPage {
@@ -284,12 +190,7 @@ fn saved_label(p: &Person, lang: Lang) -> String {
 
 fn choices(state: &AppState, tr: Tr) -> (Vec<Choice>, Vec<Choice>, Vec<Choice>) {
     let en = tr.0 == Lang::En;
-    let prefectures = Prefecture::all()
-        .map(|p| Choice {
-            value: p.code().to_string(),
-            label: if en { p.name_en() } else { p.name_ja() }.to_string(),
-        })
-        .collect();
+    let prefectures = prefectures(tr);
     let (first, last) = state.orders.delivery_window();
     let mut dates = Vec::new();
     let mut d = first;
@@ -462,7 +363,7 @@ pub async fn checkout_post(
     let known_refs: Vec<&str> = known.iter().map(String::as_str).collect();
     let mut form = FormState::default();
     for name in &known {
-        let value: String = fields.get(name).chars().take(300).collect();
+        let value: String = fields.get(name).chars().take(FIELD_CHARS).collect();
         form.values.insert(name.clone(), value);
     }
     if let Some(Extension(CardFieldsEmptied(emptied))) = emptied {

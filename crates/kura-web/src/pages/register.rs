@@ -22,42 +22,15 @@ use kura_domain::{CustomerProfile, Email};
 use crate::AppState;
 use crate::error::WebError;
 use crate::pages::PageContext;
-use crate::pages::checkout::{Choice, FormState};
-use crate::pages::profile::{
-    PERSON_FIELDS, Posted, check_new_password, field_message, link_base, mail_lang, optional_from,
-    person_from, personal_values, prefectures, send_verification,
+use crate::pages::forms::{
+    Choice, FormState, PERSON_FIELDS, Posted, check_new_password, field_message, optional_from,
+    person_from, personal_values, prefectures,
 };
+use crate::pages::notice::notice;
+use crate::pages::profile::{link_base, mail_lang, send_verification};
 use crate::security::client_ip::ClientIp;
 use crate::security::request_id::RequestId;
 use crate::security::session::Session;
-
-/// A page that says one thing (check your mail, done, the link is dead).
-#[derive(Template)]
-#[template(path = "account/notice.html")]
-pub(crate) struct NoticeView {
-    pub ctx: PageContext,
-    pub title: String,
-    pub lines: Vec<String>,
-    pub link: Option<(String, String)>,
-}
-
-fn notice(
-    ctx: PageContext,
-    status: StatusCode,
-    title: &str,
-    lines: &[&str],
-    link: Option<(&str, &str)>,
-) -> Result<Response, WebError> {
-    let tr = ctx.tr;
-    let page = NoticeView {
-        title: tr.t(title).to_string(),
-        lines: lines.iter().map(|k| tr.t(k).to_string()).collect(),
-        link: link.map(|(href, label)| (href.to_string(), tr.t(label).to_string())),
-        ctx,
-    }
-    .render()?;
-    Ok((status, Html(page)).into_response())
-}
 
 fn event(kind: SecurityEventKind, ip: &ClientIp, rid: &RequestId) -> SecurityEvent {
     SecurityEvent::new(kind).ip(ip.0).request(&rid.0)
@@ -127,7 +100,7 @@ pub async fn register_post(
         return render_register(ctx, &session, posted.form).await;
     }
     let mut errors = std::collections::BTreeMap::new();
-    let person = person_from(&posted.form, tr, &mut errors);
+    let person = person_from(&posted.form, "", tr, &mut errors);
     let email = Email::parse(posted.form.v("email"))
         .map_err(|e| errors.insert("email".into(), field_message(tr, e)))
         .ok();

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use kura_app::{LoadedSession, SessionData};
@@ -21,6 +21,7 @@ use kura_seal::SessionToken;
 use tokio::sync::Mutex;
 
 use crate::AppState;
+use crate::cookies::cookie_value;
 use crate::error::WebError;
 
 #[derive(Debug, Default)]
@@ -180,17 +181,6 @@ impl FromRequestParts<AppState> for Session {
             .cloned()
             .ok_or_else(|| WebError::internal("session layer missing"))
     }
-}
-
-pub fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
 }
 
 fn set_cookie(state: &AppState, value: &str, clear: bool) -> Option<HeaderValue> {
