@@ -172,6 +172,27 @@ pub struct OrderSettings {
     pub base_url: String,
     /// How long a card order waits for payment before its stock returns.
     pub card_minutes: i64,
+    /// The front end's pages and words that order links and card payments name.
+    pub pages: OrderPages,
+}
+
+/// What the front end calls things, handed in by whoever wires the shop: the use cases know
+/// no route and no words of a page. In each text `{number}` stands for the order number.
+#[derive(Debug, Clone)]
+pub struct OrderPages {
+    /// The path of an order's page (mails link it, signed).
+    pub order: String,
+    /// The path the card provider sends the customer back to.
+    pub card_return: String,
+    /// What the provider's payment page calls the payment, in Japanese and in English.
+    pub card_description_ja: String,
+    pub card_description_en: String,
+}
+
+impl OrderPages {
+    fn fill(text: &str, number: &str) -> String {
+        text.replace("{number}", number)
+    }
 }
 
 /// How long a mailed order link opens its order, from the moment the mail is made: long enough
@@ -470,22 +491,21 @@ impl Orders {
         expires_at: i64,
         idempotency_key: String,
     ) -> CheckoutRequest {
+        let pages = &self.settings.pages;
         let back = format!(
-            "{}/checkout/return/{}",
-            self.settings.base_url, record.number
+            "{}{}",
+            self.settings.base_url,
+            OrderPages::fill(&pages.card_return, &record.number)
         );
+        let description = if record.lang == "en" {
+            &pages.card_description_en
+        } else {
+            &pages.card_description_ja
+        };
         CheckoutRequest {
             order_number: record.number.clone(),
             amount_yen: record.totals.total.0,
-            description: format!(
-                "{} {}",
-                if record.lang == "en" {
-                    "Order"
-                } else {
-                    "ご注文"
-                },
-                record.number
-            ),
+            description: OrderPages::fill(description, &record.number),
             success_url: back.clone(),
             cancel_url: back,
             locale: record.lang.clone(),
@@ -497,7 +517,11 @@ impl Orders {
     /// The order's page as mails link it: signed, so that it opens on any device (another
     /// browser, a phone) for [`ORDER_LINK_DAYS`], without the session that placed the order.
     pub fn order_url(&self, record: &OrderRecord) -> String {
-        let page = format!("{}/orders/{}", self.settings.base_url, record.number);
+        let page = format!(
+            "{}{}",
+            self.settings.base_url,
+            OrderPages::fill(&self.settings.pages.order, &record.number)
+        );
         let expires_at = self.clock.now() + ORDER_LINK_DAYS * 86_400;
         match self.vault.ring().order_link_token(record.id, expires_at) {
             Ok(token) => format!("{page}?k={token}"),

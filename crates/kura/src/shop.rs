@@ -263,6 +263,7 @@ pub async fn build_at(
         OrderSettings {
             base_url: base_url.to_string(),
             card_minutes: config.card.minutes,
+            pages: kura_web::order_pages(),
         },
     );
     let web = WebConfig {
