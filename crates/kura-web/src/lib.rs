@@ -17,5 +17,5 @@ pub mod security;
 pub mod state;
 
 pub use config::{BankAccount, LegalNotice, WebConfig};
-pub use router::{order_pages, router};
+pub use router::{account_links, order_pages, router};
 pub use state::{AppState, Shop, ShopParts};

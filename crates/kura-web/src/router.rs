@@ -17,6 +17,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::{get, post};
+use kura_app::customers::AccountLinks;
 use kura_app::orders::OrderPages;
 use tower::ServiceBuilder;
 
@@ -34,6 +35,20 @@ use crate::security::{
 pub const ORDER_PAGE: &str = "/orders/{number}";
 /// Where the card provider sends the customer back after paying (or not).
 pub const CARD_RETURN: &str = "/checkout/return/{number}";
+
+/// The link in the mail that confirms an account's address; `{token}` is the one-time token.
+pub const VERIFY_EMAIL: &str = "/account/verify/{token}";
+/// The link in the mail that sets a new password.
+pub const PASSWORD_RESET: &str = "/account/reset/{token}";
+
+/// The links `kura_app::Customers` puts in account mails, under the configured `base_url`.
+pub fn account_links(base_url: &str) -> AccountLinks {
+    AccountLinks {
+        base_url: base_url.to_string(),
+        verify_email: VERIFY_EMAIL.to_string(),
+        password_reset: PASSWORD_RESET.to_string(),
+    }
+}
 
 /// The pages and words `kura_app::orders::Orders` names in order links and card payments.
 pub fn order_pages() -> OrderPages {
@@ -86,7 +101,7 @@ pub fn router(state: AppState) -> Router {
             get(register::register_get).post(register::register_post),
         )
         .route(
-            "/account/verify/{token}",
+            VERIFY_EMAIL,
             get(register::verify_get).post(register::verify_post),
         )
         .route("/account/verify-resend", post(register::verify_resend_post))
@@ -95,7 +110,7 @@ pub fn router(state: AppState) -> Router {
             get(register::reset_request_get).post(register::reset_request_post),
         )
         .route(
-            "/account/reset/{token}",
+            PASSWORD_RESET,
             get(register::reset_get).post(register::reset_post),
         )
         .route(

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use askama::Template;
 use axum::Extension;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use kura_app::accounts::Refusal;
 use kura_app::customers::{EmailChange, SignIn};
@@ -67,41 +67,6 @@ pub(crate) fn refusal_message(tr: Tr, refusal: Refusal) -> String {
                 .replace("{minutes}", &minutes.to_string())
         }
     }
-}
-
-/// Where links in mails point: the configured base, never the request's `Host` (password
-/// reset poisoning). The headers are not read on purpose.
-pub(crate) fn link_base(state: &AppState, _headers: &HeaderMap) -> Option<String> {
-    Some(state.config.link_base.trim_end_matches('/').to_string())
-}
-
-pub(crate) fn mail_lang(tr: Tr) -> kura_mail::Lang {
-    kura_mail::Lang::parse(tr.lang()).unwrap_or_default()
-}
-
-/// Queues the verification mail for `to`.
-pub(crate) async fn send_verification(
-    state: &AppState,
-    tr: Tr,
-    base: &str,
-    to: &str,
-    customer_id: i64,
-    token: &kura_seal::SessionToken,
-) -> Result<(), WebError> {
-    let mail = kura_mail::EmailVerification {
-        lang: mail_lang(tr),
-        shop_name: state.config.shop_name.clone(),
-        verify_url: format!("{base}/account/verify/{}", token.expose()),
-        expires_at: tr.t("account.mail.expires_24h").to_string(),
-        anti_phishing_phrase: None,
-    }
-    .render(to)
-    .map_err(WebError::internal)?;
-    state
-        .outbox
-        .enqueue_for_customer(&mail, customer_id)
-        .await?;
-    Ok(())
 }
 
 fn event(kind: SecurityEventKind, ip: &ClientIp, rid: &RequestId, who: i64) -> SecurityEvent {
@@ -305,7 +270,6 @@ pub async fn email_post(
     State(state): State<AppState>,
     ctx: PageContext,
     session: Session,
-    headers: HeaderMap,
     Extension(ip): Extension<ClientIp>,
     Extension(rid): Extension<RequestId>,
     body: axum::body::Bytes,
@@ -329,12 +293,8 @@ pub async fn email_post(
     if !reauthenticate(&state, tr, who, &mut posted, &ip, &rid).await? {
         return render_email(ctx, &session, posted.form).await;
     }
-    let to = email.as_str().to_string();
-    match state.customers.change_email(who, email).await? {
-        EmailChange::Changed(token) => {
-            if let Some(base) = link_base(&state, &headers) {
-                send_verification(&state, tr, &base, &to, who, &token).await?;
-            }
+    match state.customers.change_email(who, email, tr.lang()).await? {
+        EmailChange::Changed => {
             state.event(event(SecurityEventKind::EmailChanged, &ip, &rid, who));
         }
         EmailChange::Unchanged => {}
