@@ -126,7 +126,8 @@ pub enum CardResume {
 pub struct Reopened {
     /// The lines as ordered: SKU and quantity.
     pub lines: Vec<(String, u32)>,
-    /// What was entered at checkout, to fill the form in again.
+    /// What was entered at checkout, to fill the form in again (a delivery date no longer
+    /// in the delivery window left out).
     pub input: CheckoutInput,
 }
 
@@ -934,6 +935,9 @@ impl Orders {
             (_, status) => return Ok(Err(ReopenRefused::NotReopenable(status))),
         }
         let view = self.open(&rec)?;
+        // A delivery date that left the window meanwhile is dropped (the earliest date holds).
+        let (first, last) = self.delivery_window();
+        let delivery_date = view.delivery_date.filter(|d| *d >= first && *d <= last);
         Ok(Ok(Reopened {
             lines: view
                 .lines
@@ -943,7 +947,7 @@ impl Orders {
             input: CheckoutInput {
                 buyer: view.buyer,
                 recipient: view.recipient,
-                delivery_date: view.delivery_date,
+                delivery_date,
                 delivery_slot: view.delivery_slot,
                 payment: view.payment,
                 lang: view.lang,
