@@ -17,56 +17,12 @@ use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 use std::sync::Mutex;
 
-use kura_seal::{Column, Sealed};
+use kura_seal::Column;
+
+pub use crate::records::{AccountTokenRecord, SavedAddressRecord, TokenPurpose};
 
 /// The sealed column of a saved delivery address (one JSON `Person` record per row).
 pub const ADDRESS_RECORD: Column = crate::sealed::col::ADDRESS_RECORD;
-
-/// What a one-time account token is good for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TokenPurpose {
-    VerifyEmail,
-    PasswordReset,
-}
-
-impl TokenPurpose {
-    pub fn code(self) -> &'static str {
-        match self {
-            Self::VerifyEmail => "verify_email",
-            Self::PasswordReset => "password_reset",
-        }
-    }
-
-    /// How long a link lives: a day to confirm an address, an hour to reset a password
-    /// (OWASP Forgot Password CS).
-    pub fn lifetime_secs(self) -> i64 {
-        match self {
-            Self::VerifyEmail => 24 * 3600,
-            Self::PasswordReset => 3600,
-        }
-    }
-}
-
-/// A stored one-time token: its hash only.
-#[derive(Debug, Clone)]
-pub struct AccountTokenRecord {
-    pub token_hash: [u8; 32],
-    pub customer_id: i64,
-    pub purpose: TokenPurpose,
-    pub expires_at: i64,
-    pub created_at: i64,
-}
-
-/// A saved delivery address as stored: the whole `Person` sealed against the row id.
-#[derive(Debug, Clone)]
-pub struct SavedAddressRecord {
-    pub id: i64,
-    pub customer_id: i64,
-    pub record: Sealed,
-    pub created_at: i64,
-    /// The customer's data key (the record is sealed under it).
-    pub data_key: Option<crate::sealed::DataKeyRef>,
-}
 
 /// The numbers of the throttle. Defaults: 15-minute windows; 5 failures per account (from IPs
 /// the account does not know) before waits start at a minute and double up to 15 minutes; 10

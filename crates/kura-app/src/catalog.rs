@@ -2,84 +2,9 @@
 
 use std::sync::Arc;
 
-use kura_domain::{TaxRate, Yen};
-use serde::Serialize;
-
 use crate::error::AppError;
 use crate::ports::Store;
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Category {
-    pub id: i64,
-    pub slug: String,
-    pub name_ja: String,
-    pub name_en: String,
-    pub position: i64,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Variant {
-    pub id: i64,
-    pub product_id: i64,
-    pub sku: String,
-    pub label_ja: String,
-    pub label_en: String,
-    pub price: Yen,
-    pub stock: i64,
-    pub position: i64,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Product {
-    pub id: i64,
-    pub slug: String,
-    pub category_id: i64,
-    pub name_ja: String,
-    pub name_en: String,
-    pub description_ja: String,
-    pub description_en: String,
-    pub tax: TaxRate,
-    /// The embedded illustration's name (`/images/{image}.svg`).
-    pub image: String,
-    pub position: i64,
-    pub variants: Vec<Variant>,
-}
-
-impl Product {
-    pub fn lowest_price(&self) -> Yen {
-        self.variants
-            .iter()
-            .map(|v| v.price)
-            .min()
-            .unwrap_or_default()
-    }
-
-    pub fn in_stock(&self) -> bool {
-        self.variants.iter().any(|v| v.stock > 0)
-    }
-}
-
-/// A variant with what a cart line needs of its product.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CatalogItem {
-    pub sku: String,
-    pub product_slug: String,
-    pub product_name_ja: String,
-    pub product_name_en: String,
-    pub label_ja: String,
-    pub label_en: String,
-    pub price: Yen,
-    pub tax: TaxRate,
-    pub stock: i64,
-    pub image: String,
-}
-
-/// One page of products and how many there are in all.
-#[derive(Debug, Clone, Default)]
-pub struct ProductPage {
-    pub products: Vec<Product>,
-    pub total: u64,
-}
+pub use crate::records::{CatalogItem, Category, Product, ProductPage, Variant};
 
 pub const PAGE_SIZE: u32 = 12;
 /// Longest search query accepted, in characters.

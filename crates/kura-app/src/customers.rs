@@ -29,6 +29,7 @@ use crate::clock::Clock;
 use crate::data_keys::PersonKeys;
 use crate::error::{AppError, StoreError};
 use crate::ports::Store;
+use crate::records::OutboxRecord;
 use crate::sealed::{DataKeyRef, SealedCustomer, col};
 use crate::vault::Vault;
 
@@ -38,13 +39,57 @@ pub struct Customers {
     passwords: Passwords,
     clock: Arc<dyn Clock>,
     throttle: LoginThrottle,
+    notifier: Arc<dyn AccountNotifier>,
+    links: AccountLinks,
+}
+
+/// Tells customers about their account (mail, in production), as
+/// [`crate::orders::OrderNotifier`] tells them about their orders: each mail is made in the
+/// customer's language and sealed for the outbox under the customer's data key.
+pub trait AccountNotifier: Send + Sync {
+    /// The mail whose link confirms `to.email` as the account's address.
+    fn verify_email(&self, to: &AccountMail<'_>) -> Result<OutboxRecord, AppError>;
+    /// The mail whose link sets a new password.
+    fn password_reset(&self, to: &AccountMail<'_>) -> Result<OutboxRecord, AppError>;
+}
+
+/// Who an account mail goes to, and the link it carries.
+pub struct AccountMail<'a> {
+    pub email: &'a str,
+    /// "ja" or "en".
+    pub lang: &'a str,
+    /// The one-time link; it carries the token, so it is never logged.
+    pub link: &'a str,
+    /// The customer's data key: the mail is sealed under it (erasing the customer makes it
+    /// noise).
+    pub data_key: Option<&'a DataKeyRef>,
+}
+
+/// Where the links in account mails point, handed in by whoever wires the shop: the
+/// configured base URL, never a request's `Host` header (password-reset poisoning, OWASP
+/// Forgot Password CS), and the front end's paths, in which `{token}` stands for the token.
+#[derive(Debug, Clone)]
+pub struct AccountLinks {
+    pub base_url: String,
+    pub verify_email: String,
+    pub password_reset: String,
+}
+
+impl AccountLinks {
+    fn link(&self, path: &str, token: &SessionToken) -> String {
+        format!(
+            "{}{}",
+            self.base_url.trim_end_matches('/'),
+            path.replace("{token}", token.expose())
+        )
+    }
 }
 
 /// What registering an account did. The caller must answer both the same way.
 #[derive(Debug)]
 pub enum Registered {
-    /// A new, unverified account, and the token of its verification link.
-    Created { id: i64, verify: SessionToken },
+    /// A new, unverified account; its verification link is mailed.
+    Created { id: i64 },
     /// The address has an account already; nothing was written.
     Exists { id: i64 },
 }
@@ -60,8 +105,9 @@ pub enum SignIn {
 /// What an email change came to.
 #[derive(Debug)]
 pub enum EmailChange {
-    /// Changed; the account is unverified again until this token's link is followed.
-    Changed(SessionToken),
+    /// Changed; the account is unverified again until the link mailed to the new address is
+    /// followed.
+    Changed,
     /// The address is the current one.
     Unchanged,
     /// Another account holds the address; nothing changed (the page does not say so).
@@ -84,6 +130,8 @@ impl Customers {
         vault: Arc<Vault>,
         passwords: Passwords,
         clock: Arc<dyn Clock>,
+        notifier: Arc<dyn AccountNotifier>,
+        links: AccountLinks,
     ) -> Self {
         Self {
             store,
@@ -91,7 +139,74 @@ impl Customers {
             passwords,
             clock,
             throttle: LoginThrottle::new(ThrottlePolicy::default()),
+            notifier,
+            links,
         }
+    }
+
+    /// Mails `email` a fresh link for `purpose` (earlier links of that purpose stop working),
+    /// sealed under the customer's data key. [`AppError::Erased`] when the customer is gone.
+    async fn mail_link(
+        &self,
+        customer_id: i64,
+        email: &str,
+        lang: &str,
+        purpose: TokenPurpose,
+    ) -> Result<(), AppError> {
+        let Some(customer) = self.store.customer(customer_id).await? else {
+            return Err(AppError::Erased);
+        };
+        let token = self.issue_token(customer_id, purpose).await?;
+        let path = match purpose {
+            TokenPurpose::VerifyEmail => &self.links.verify_email,
+            TokenPurpose::PasswordReset => &self.links.password_reset,
+        };
+        let link = self.links.link(path, &token);
+        let to = AccountMail {
+            email,
+            lang,
+            link: &link,
+            data_key: customer.data_key.as_ref(),
+        };
+        let mail = match purpose {
+            TokenPurpose::VerifyEmail => self.notifier.verify_email(&to)?,
+            TokenPurpose::PasswordReset => self.notifier.password_reset(&to)?,
+        };
+        Ok(self.store.enqueue_mail(&mail).await?)
+    }
+
+    /// Mails the signed-in customer a fresh verification link, unless the address is
+    /// confirmed already.
+    pub async fn resend_verification(&self, id: i64, lang: &str) -> Result<(), AppError> {
+        if self.email_verified(id).await? {
+            return Ok(());
+        }
+        let Some(profile) = self.profile(id).await? else {
+            return Ok(());
+        };
+        self.mail_link(id, profile.email.as_str(), lang, TokenPurpose::VerifyEmail)
+            .await
+    }
+
+    /// Mails a password-reset link to the account behind `email`, if there is one with a
+    /// password; the answer (the account's id, for the security log) must not change what
+    /// the person asking is shown.
+    pub async fn request_password_reset(
+        &self,
+        email: &str,
+        lang: &str,
+    ) -> Result<Option<i64>, AppError> {
+        let Some((id, profile)) = self.account_for_reset(email).await? else {
+            return Ok(None);
+        };
+        self.mail_link(
+            id,
+            profile.email.as_str(),
+            lang,
+            TokenPurpose::PasswordReset,
+        )
+        .await?;
+        Ok(Some(id))
     }
 
     pub fn passwords(&self) -> &Passwords {
@@ -376,12 +491,14 @@ impl Customers {
         }
     }
 
-    /// Registers an account with a password, unverified. An address that has an account
-    /// already writes nothing but costs the same hashing time, so timing does not tell.
+    /// Registers an account with a password, unverified, and mails the verification link in
+    /// `lang`. An address that has an account already writes nothing but costs the same
+    /// hashing time, so timing does not tell.
     pub async fn register_account(
         &self,
         profile: &CustomerProfile,
         password: SecretString,
+        lang: &str,
     ) -> Result<Registered, AppError> {
         let ring = self.vault.ring();
         let lookups =
@@ -404,8 +521,9 @@ impl Customers {
             }
             Err(e) => return Err(e.into()),
         }
-        let verify = self.issue_token(id, TokenPurpose::VerifyEmail).await?;
-        Ok(Registered::Created { id, verify })
+        self.mail_link(id, profile.email.as_str(), lang, TokenPurpose::VerifyEmail)
+            .await?;
+        Ok(Registered::Created { id })
     }
 
     /// A fresh one-time token for `purpose`; earlier ones of the same purpose stop working.
@@ -573,9 +691,14 @@ impl Customers {
         Ok(true)
     }
 
-    /// Changes the address (and its blind index); the account is unverified until the new
-    /// address's link is followed.
-    pub async fn change_email(&self, id: i64, email: Email) -> Result<EmailChange, AppError> {
+    /// Changes the address (and its blind index); the account is unverified until the link
+    /// mailed (in `lang`) to the new address is followed.
+    pub async fn change_email(
+        &self,
+        id: i64,
+        email: Email,
+        lang: &str,
+    ) -> Result<EmailChange, AppError> {
         let Some(mut profile) = self.profile(id).await? else {
             return Ok(EmailChange::Unchanged);
         };
@@ -601,8 +724,9 @@ impl Customers {
             Err(e) => return Err(e.into()),
         }
         self.store.set_email_verified(id, None).await?;
-        let token = self.issue_token(id, TokenPurpose::VerifyEmail).await?;
-        Ok(EmailChange::Changed(token))
+        self.mail_link(id, profile.email.as_str(), lang, TokenPurpose::VerifyEmail)
+            .await?;
+        Ok(EmailChange::Changed)
     }
 
     /// Erases the account (see [`crate::ports::AccountRepo::delete_customer`]).
@@ -657,5 +781,78 @@ impl Customers {
 
     pub async fn delete_address(&self, customer_id: i64, id: i64) -> Result<bool, AppError> {
         Ok(self.store.delete_address(customer_id, id).await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use kura_seal::KeyRing;
+
+    use super::*;
+
+    fn profile(n: u8, gender: Option<Gender>) -> CustomerProfile {
+        let phone = if n.is_multiple_of(2) {
+            "0312345678"
+        } else {
+            "09012345678"
+        };
+        CustomerProfile {
+            person: Person {
+                family_name: PersonName::parse(["林", "勅使河原"][usize::from(n % 2)]).unwrap(),
+                given_name: PersonName::parse("瑞穂").unwrap(),
+                family_name_kana: Kana::parse("カブラギ").unwrap(),
+                given_name_kana: Kana::parse("ミズホ").unwrap(),
+                postal_code: PostalCode::parse(&format!("{:07}", 1_000_001 + u32::from(n)))
+                    .unwrap(),
+                prefecture: Prefecture::try_from(n % 47 + 1).unwrap(),
+                address1: AddressLine::parse("千代田区千代田1-1").unwrap(),
+                address2: None,
+                phone: Phone::parse(phone).unwrap(),
+            },
+            email: Email::parse(&format!("c{n}@example.jp")).unwrap(),
+            birth_date: Some(
+                BirthDate::parse(
+                    &format!("19{:02}-{}-{}", n % 100, n % 12 + 1, n % 28 + 1),
+                    (2026, 1, 1),
+                )
+                .unwrap(),
+            ),
+            gender,
+        }
+    }
+
+    /// A copy of the database must not tell a customer's gender, prefecture, birth date, postal
+    /// code or phone kind from the length of the sealed value.
+    #[test]
+    fn enum_like_customer_fields_seal_to_one_length_per_column() {
+        let ring = std::sync::Arc::new(KeyRing::ephemeral().unwrap());
+        let mut lengths: BTreeMap<&str, BTreeSet<usize>> = BTreeMap::new();
+        let genders = [Gender::Female, Gender::Male, Gender::Other];
+        for n in 0..94u8 {
+            let gender = genders[usize::from(n) % 3];
+            let p = profile(n, Some(gender));
+            let (keys, key) = PersonKeys::new_person_in(std::sync::Arc::clone(&ring)).unwrap();
+            let sealed = Customers::seal(&keys, Some(key), i64::from(n), &p, None, 0).unwrap();
+            for (name, value) in [
+                ("gender", sealed.gender.as_ref().unwrap()),
+                ("prefecture", &sealed.prefecture),
+                ("birth_date", sealed.birth_date.as_ref().unwrap()),
+                ("postal_code", &sealed.postal_code),
+                ("phone", &sealed.phone),
+                ("family_name", &sealed.family_name),
+            ] {
+                lengths
+                    .entry(name)
+                    .or_default()
+                    .insert(value.as_bytes().len());
+            }
+            // And everything opens back to what went in.
+            assert_eq!(Customers::open(&keys, &sealed).unwrap(), p);
+        }
+        for (name, seen) in &lengths {
+            assert_eq!(seen.len(), 1, "{name} sealed to lengths {seen:?}");
+        }
     }
 }

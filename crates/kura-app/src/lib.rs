@@ -7,6 +7,7 @@
 pub mod accounts;
 pub mod carts;
 pub mod catalog;
+pub mod checkout;
 pub mod clock;
 pub mod customers;
 pub mod data_keys;
@@ -19,6 +20,7 @@ pub mod mail;
 pub mod orders;
 pub mod payments;
 pub mod ports;
+pub mod records;
 pub mod rotation;
 pub mod sealed;
 pub mod sessions;

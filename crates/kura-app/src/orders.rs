@@ -15,9 +15,11 @@ use kura_domain::{
     Yen, delivery_window,
 };
 use kura_seal::{Normalize, SessionToken};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::carts::CartView;
+pub use crate::checkout::{CheckoutError, CheckoutInput};
+use crate::checkout::{CheckoutProblem, TypedCheckout};
 use crate::clock::Clock;
 use crate::data_keys::PersonKeys;
 use crate::error::AppError;
@@ -28,42 +30,6 @@ use crate::payments::{
 use crate::ports::{PaymentEventOutcome, Store, Transition};
 use crate::sealed::{DataKeyRef, OrderLineRecord, OrderRecord, PlaceOutcome, col};
 use crate::vault::Vault;
-
-/// What the customer chose at checkout, validated.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CheckoutInput {
-    pub buyer: CustomerProfile,
-    /// `None`: deliver to the buyer.
-    pub recipient: Option<Person>,
-    pub delivery_date: Option<Date>,
-    pub delivery_slot: Option<DeliverySlot>,
-    pub payment: PaymentMethod,
-    /// "ja" or "en": the language of mails about this order.
-    pub lang: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CheckoutError {
-    EmptyCart,
-    SoldOut { sku: String },
-    PriceChanged { sku: String },
-    Unavailable { sku: String },
-    DeliveryDateOutOfRange,
-    CardUnavailable,
-}
-
-impl CheckoutError {
-    pub fn code(&self) -> &'static str {
-        match self {
-            Self::EmptyCart => "cart_empty",
-            Self::SoldOut { .. } => "sold_out",
-            Self::PriceChanged { .. } => "price_changed",
-            Self::Unavailable { .. } => "unknown_sku",
-            Self::DeliveryDateOutOfRange => "delivery_date_out_of_range",
-            Self::CardUnavailable => "card_payment_unavailable",
-        }
-    }
-}
 
 /// An order as a person reads it.
 #[derive(Debug, Clone)]
@@ -160,7 +126,8 @@ pub enum CardResume {
 pub struct Reopened {
     /// The lines as ordered: SKU and quantity.
     pub lines: Vec<(String, u32)>,
-    /// What was entered at checkout, to fill the form in again.
+    /// What was entered at checkout, to fill the form in again (a delivery date no longer
+    /// in the delivery window left out).
     pub input: CheckoutInput,
 }
 
@@ -206,6 +173,27 @@ pub struct OrderSettings {
     pub base_url: String,
     /// How long a card order waits for payment before its stock returns.
     pub card_minutes: i64,
+    /// The front end's pages and words that order links and card payments name.
+    pub pages: OrderPages,
+}
+
+/// What the front end calls things, handed in by whoever wires the shop: the use cases know
+/// no route and no words of a page. In each text `{number}` stands for the order number.
+#[derive(Debug, Clone)]
+pub struct OrderPages {
+    /// The path of an order's page (mails link it, signed).
+    pub order: String,
+    /// The path the card provider sends the customer back to.
+    pub card_return: String,
+    /// What the provider's payment page calls the payment, in Japanese and in English.
+    pub card_description_ja: String,
+    pub card_description_en: String,
+}
+
+impl OrderPages {
+    fn fill(text: &str, number: &str) -> String {
+        text.replace("{number}", number)
+    }
 }
 
 /// How long a mailed order link opens its order, from the moment the mail is made: long enough
@@ -303,8 +291,20 @@ impl Orders {
         delivery_window(self.clock.now())
     }
 
+    /// A typed checkout checked against the rules as of now (see [`crate::checkout::validate`]):
+    /// the delivery window of today, and card payment only when a provider is configured.
+    pub fn checkout_input(
+        &self,
+        typed: &TypedCheckout<'_>,
+    ) -> Result<CheckoutInput, Vec<CheckoutProblem>> {
+        crate::checkout::validate(typed, self.clock.now(), self.card_available())
+    }
+
     /// Places an order for the cart's contents. `idempotency` names the submission (the
     /// checkout form's attempt id, or the API's Idempotency-Key scoped to the cart).
+    /// `shown_total`, when given, is the total the customer was shown and confirmed: a cart
+    /// whose total differs now is refused with [`CheckoutError::TotalChanged`] (特定商取引法
+    /// §12-6: the final confirmation screen binds).
     pub async fn place(
         &self,
         cart: &CartView,
@@ -312,6 +312,7 @@ impl Orders {
         customer_id: Option<i64>,
         input: &CheckoutInput,
         idempotency: &str,
+        shown_total: Option<Yen>,
     ) -> Result<Result<PlacedOrder, CheckoutError>, AppError> {
         let idempotency_hash = kura_seal::sha256(idempotency.as_bytes());
         if cart.lines.is_empty() {
@@ -325,6 +326,12 @@ impl Orders {
                 return self.repeated(order_id).await.map(Ok);
             }
             return Ok(Err(CheckoutError::EmptyCart));
+        }
+        let totals = input.totals(cart);
+        if shown_total.is_some_and(|shown| shown != totals.total) {
+            return Ok(Err(CheckoutError::TotalChanged {
+                total: totals.total,
+            }));
         }
         if let Some(d) = input.delivery_date {
             let (first, last) = self.delivery_window();
@@ -349,13 +356,6 @@ impl Orders {
         };
         let id = crate::ids::new_id();
         let token = SessionToken::generate()?;
-        let destination = input
-            .recipient
-            .as_ref()
-            .unwrap_or(&input.buyer.person)
-            .prefecture;
-        let priced: Vec<_> = cart.lines.iter().map(|l| l.priced()).collect();
-        let totals = Totals::compute(&priced, destination, input.payment);
         let status = OrderStatus::initial(input.payment);
         let record = OrderRecord {
             id,
@@ -492,22 +492,21 @@ impl Orders {
         expires_at: i64,
         idempotency_key: String,
     ) -> CheckoutRequest {
+        let pages = &self.settings.pages;
         let back = format!(
-            "{}/checkout/return/{}",
-            self.settings.base_url, record.number
+            "{}{}",
+            self.settings.base_url,
+            OrderPages::fill(&pages.card_return, &record.number)
         );
+        let description = if record.lang == "en" {
+            &pages.card_description_en
+        } else {
+            &pages.card_description_ja
+        };
         CheckoutRequest {
             order_number: record.number.clone(),
             amount_yen: record.totals.total.0,
-            description: format!(
-                "{} {}",
-                if record.lang == "en" {
-                    "Order"
-                } else {
-                    "ご注文"
-                },
-                record.number
-            ),
+            description: OrderPages::fill(description, &record.number),
             success_url: back.clone(),
             cancel_url: back,
             locale: record.lang.clone(),
@@ -519,7 +518,11 @@ impl Orders {
     /// The order's page as mails link it: signed, so that it opens on any device (another
     /// browser, a phone) for [`ORDER_LINK_DAYS`], without the session that placed the order.
     pub fn order_url(&self, record: &OrderRecord) -> String {
-        let page = format!("{}/orders/{}", self.settings.base_url, record.number);
+        let page = format!(
+            "{}{}",
+            self.settings.base_url,
+            OrderPages::fill(&self.settings.pages.order, &record.number)
+        );
         let expires_at = self.clock.now() + ORDER_LINK_DAYS * 86_400;
         match self.vault.ring().order_link_token(record.id, expires_at) {
             Ok(token) => format!("{page}?k={token}"),
@@ -932,6 +935,9 @@ impl Orders {
             (_, status) => return Ok(Err(ReopenRefused::NotReopenable(status))),
         }
         let view = self.open(&rec)?;
+        // A delivery date that left the window meanwhile is dropped (the earliest date holds).
+        let (first, last) = self.delivery_window();
+        let delivery_date = view.delivery_date.filter(|d| *d >= first && *d <= last);
         Ok(Ok(Reopened {
             lines: view
                 .lines
@@ -941,7 +947,7 @@ impl Orders {
             input: CheckoutInput {
                 buyer: view.buyer,
                 recipient: view.recipient,
-                delivery_date: view.delivery_date,
+                delivery_date,
                 delivery_slot: view.delivery_slot,
                 payment: view.payment,
                 lang: view.lang,

@@ -6,13 +6,13 @@ use kura_seal::{BlindIndex, PasswordHash, Sealed};
 
 use kura_domain::OrderStatus;
 
-use crate::accounts::{AccountTokenRecord, SavedAddressRecord, TokenPurpose};
-use crate::catalog::{CatalogItem, Category, Product, ProductPage};
 use crate::error::StoreError;
-use crate::sealed::{
-    CustomerCredentials, KeyCheck, OrderRecord, OutboxRecord, PlaceOutcome, ResealedRow,
-    SealedCustomer, SealedRow, SealedTable, SessionRecord,
+use crate::records::{
+    AccountTokenRecord, CatalogItem, Category, CustomerCredentials, KeyCheck, OrderRecord,
+    OutboxRecord, PlaceOutcome, Product, ProductPage, ResealedRow, SavedAddressRecord,
+    SealedCustomer, SealedRow, SessionRecord, TokenPurpose,
 };
+use crate::sealed::SealedTable;
 
 #[async_trait]
 pub trait CustomerRepo: Send + Sync {
@@ -308,7 +308,7 @@ pub trait Store:
     async fn cart_lines(
         &self,
         cart_id: i64,
-    ) -> Result<(Vec<(String, u32)>, Vec<crate::catalog::CatalogItem>), StoreError> {
+    ) -> Result<(Vec<(String, u32)>, Vec<CatalogItem>), StoreError> {
         let rows = self.cart_items(cart_id).await?;
         let skus: Vec<String> = rows.iter().map(|(s, _)| s.clone()).collect();
         let items = self.catalog_items(&skus).await?;

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use kura_seal::{Sealed, SessionToken};
 use serde::{Deserialize, Serialize};
 
+use crate::carts::Carts;
 use crate::clock::Clock;
 use crate::error::AppError;
 use crate::ports::Store;
@@ -221,6 +222,30 @@ impl Sessions {
     ) -> Result<LoadedSession, AppError> {
         let fresh = self.create(customer_id, old.data.clone()).await?;
         self.store.delete_session(old.id).await?;
+        Ok(fresh)
+    }
+
+    /// Signs a customer in: the session's token and row are replaced (see [`Sessions::cycle`];
+    /// with no session yet, a fresh one is made), and a cart the visitor filled as a guest
+    /// joins the account's cart (quantities summed, within the most a line may hold): the
+    /// signed-in session keeps no guest cart of its own.
+    pub async fn sign_in(
+        &self,
+        old: Option<&LoadedSession>,
+        customer_id: i64,
+        carts: &Carts,
+    ) -> Result<LoadedSession, AppError> {
+        let Some(old) = old else {
+            return self.create(Some(customer_id), SessionData::default()).await;
+        };
+        let guest_cart = old.data.cart_id;
+        let mut data = old.data.clone();
+        data.cart_id = None;
+        let fresh = self.create(Some(customer_id), data).await?;
+        self.store.delete_session(old.id).await?;
+        if let Some(cart) = guest_cart {
+            carts.merge_into_customer(cart, customer_id).await?;
+        }
         Ok(fresh)
     }
 

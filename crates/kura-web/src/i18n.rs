@@ -37,8 +37,7 @@ impl Lang {
     /// The visitor's choice (the `kura_lang` cookie), else the first of ja/en in the browser's
     /// `Accept-Language`, else Japanese.
     pub fn from_headers(headers: &HeaderMap) -> Self {
-        if let Some(lang) =
-            crate::security::session::cookie_value(headers, LANG_COOKIE).and_then(Lang::parse)
+        if let Some(lang) = crate::cookies::cookie_value(headers, LANG_COOKIE).and_then(Lang::parse)
         {
             return lang;
         }

@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod config;
+pub mod cookies;
 pub mod error;
 pub mod form;
 pub mod i18n;
@@ -16,5 +17,5 @@ pub mod security;
 pub mod state;
 
 pub use config::{BankAccount, LegalNotice, WebConfig};
-pub use router::router;
+pub use router::{account_links, order_pages, router};
 pub use state::{AppState, Shop, ShopParts};

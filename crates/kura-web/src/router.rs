@@ -17,15 +17,48 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::{get, post};
+use kura_app::customers::AccountLinks;
+use kura_app::orders::OrderPages;
 use tower::ServiceBuilder;
 
 use crate::AppState;
 use crate::error::{ErrorKind, WebError, render_errors};
+use crate::i18n::{Lang, Tr};
 use crate::pages::{account, cart, checkout, ops, orders, storefront, webhooks};
 use crate::pages::{profile, register};
 use crate::security::{
     body_limit, card_guard, client_ip, csrf, headers, rate_limit, request_id, session,
 };
+
+/// An order's page. `{number}` is both axum's path parameter and the placeholder of
+/// [`OrderPages`], so the route and the links the use cases make are the same text.
+pub const ORDER_PAGE: &str = "/orders/{number}";
+/// Where the card provider sends the customer back after paying (or not).
+pub const CARD_RETURN: &str = "/checkout/return/{number}";
+
+/// The link in the mail that confirms an account's address; `{token}` is the one-time token.
+pub const VERIFY_EMAIL: &str = "/account/verify/{token}";
+/// The link in the mail that sets a new password.
+pub const PASSWORD_RESET: &str = "/account/reset/{token}";
+
+/// The links `kura_app::Customers` puts in account mails, under the configured `base_url`.
+pub fn account_links(base_url: &str) -> AccountLinks {
+    AccountLinks {
+        base_url: base_url.to_string(),
+        verify_email: VERIFY_EMAIL.to_string(),
+        password_reset: PASSWORD_RESET.to_string(),
+    }
+}
+
+/// The pages and words `kura_app::orders::Orders` names in order links and card payments.
+pub fn order_pages() -> OrderPages {
+    OrderPages {
+        order: ORDER_PAGE.to_string(),
+        card_return: CARD_RETURN.to_string(),
+        card_description_ja: Tr(Lang::Ja).t("payment.card.description").to_string(),
+        card_description_en: Tr(Lang::En).t("payment.card.description").to_string(),
+    }
+}
 
 async fn not_found() -> WebError {
     WebError::new(ErrorKind::NotFound)
@@ -51,12 +84,12 @@ pub fn router(state: AppState) -> Router {
             "/checkout/confirm",
             get(checkout::confirm_get).post(checkout::confirm_post),
         )
-        .route("/checkout/return/{number}", get(orders::return_get))
+        .route(CARD_RETURN, get(orders::return_get))
         .route(
             "/orders/lookup",
             get(orders::lookup_get).post(orders::lookup_post),
         )
-        .route("/orders/{number}", get(orders::order_get))
+        .route(ORDER_PAGE, get(orders::order_get))
         .route("/orders/{number}/pay", post(orders::order_pay_post))
         .route("/orders/{number}/reopen", post(orders::order_reopen_post))
         .route("/webhooks/payments", post(webhooks::payments_post))
@@ -68,7 +101,7 @@ pub fn router(state: AppState) -> Router {
             get(register::register_get).post(register::register_post),
         )
         .route(
-            "/account/verify/{token}",
+            VERIFY_EMAIL,
             get(register::verify_get).post(register::verify_post),
         )
         .route("/account/verify-resend", post(register::verify_resend_post))
@@ -77,7 +110,7 @@ pub fn router(state: AppState) -> Router {
             get(register::reset_request_get).post(register::reset_request_post),
         )
         .route(
-            "/account/reset/{token}",
+            PASSWORD_RESET,
             get(register::reset_get).post(register::reset_post),
         )
         .route(

@@ -7,7 +7,7 @@ use kura_app::catalog::Catalog;
 use kura_app::mail::{MailOutbox, Mailer};
 use kura_app::orders::Orders;
 use kura_app::payments::PaymentGateway;
-use kura_app::{Customers, SecurityEvent, SecurityEvents, Sessions, Store, Vault};
+use kura_app::{Clock, Customers, SecurityEvent, SecurityEvents, Sessions, Store, Vault};
 
 use crate::config::WebConfig;
 use crate::security::rate_limit::RateLimiter;
@@ -25,6 +25,8 @@ pub struct ShopParts {
     pub outbox: Arc<MailOutbox>,
     pub mailer: Arc<dyn Mailer>,
     pub events: Arc<dyn SecurityEvents>,
+    /// The time, for every handler that needs it (never the system clock directly).
+    pub clock: Arc<dyn Clock>,
     pub config: WebConfig,
 }
 
@@ -40,6 +42,8 @@ pub struct Shop {
     pub outbox: Arc<MailOutbox>,
     pub mailer: Arc<dyn Mailer>,
     pub events: Arc<dyn SecurityEvents>,
+    /// The time, for every handler that needs it (never the system clock directly).
+    pub clock: Arc<dyn Clock>,
     pub config: WebConfig,
     pub limiter: RateLimiter,
     /// Where the card provider's hosted pages live (allowed by the CSP's `form-action`).
@@ -71,6 +75,7 @@ impl Shop {
             outbox: p.outbox,
             mailer: p.mailer,
             events: p.events,
+            clock: p.clock,
             config: p.config,
             limiter,
             payment_origin,

@@ -1,8 +1,10 @@
-//! Order notices as mail: rendered with kura-mail in the order's language and put into the
-//! durable outbox, from which a worker delivers them.
+//! Order and account notices as mail: rendered with kura-mail in the customer's language,
+//! sealed under the customer's data key for the durable outbox, from which a worker delivers
+//! them.
 
 use std::sync::Arc;
 
+use kura_app::customers::{AccountMail, AccountNotifier};
 use kura_app::mail::MailOutbox;
 use kura_app::orders::{OrderNotifier, OrderView, Parcel};
 use kura_app::sealed::OutboxRecord;
@@ -173,5 +175,44 @@ impl OrderNotifier for MailNotifier {
         self.outbox
             .seal(&rendered, order.data_key.as_ref())
             .map(Some)
+    }
+}
+
+/// The language of an account mail and of the web texts it borrows ("en", else Japanese).
+fn account_lang(to: &AccountMail<'_>) -> (kura_mail::Lang, kura_web::i18n::Tr) {
+    let web = kura_web::i18n::Lang::parse(to.lang).unwrap_or_default();
+    (
+        kura_mail::Lang::parse(web.code()).unwrap_or_default(),
+        kura_web::i18n::Tr(web),
+    )
+}
+
+impl AccountNotifier for MailNotifier {
+    fn verify_email(&self, to: &AccountMail<'_>) -> Result<OutboxRecord, AppError> {
+        let (lang, tr) = account_lang(to);
+        let rendered = kura_mail::EmailVerification {
+            lang,
+            shop_name: self.shop_name.clone(),
+            verify_url: to.link.to_string(),
+            expires_at: tr.t("account.mail.expires_24h").to_string(),
+            anti_phishing_phrase: None,
+        }
+        .render(to.email)
+        .map_err(|e| AppError::Task(format!("verification mail: {e}")))?;
+        self.outbox.seal(&rendered, to.data_key)
+    }
+
+    fn password_reset(&self, to: &AccountMail<'_>) -> Result<OutboxRecord, AppError> {
+        let (lang, tr) = account_lang(to);
+        let rendered = kura_mail::PasswordReset {
+            lang,
+            shop_name: self.shop_name.clone(),
+            reset_url: to.link.to_string(),
+            expires_at: tr.t("reset.mail.expires_1h").to_string(),
+            anti_phishing_phrase: None,
+        }
+        .render(to.email)
+        .map_err(|e| AppError::Task(format!("password reset mail: {e}")))?;
+        self.outbox.seal(&rendered, to.data_key)
     }
 }

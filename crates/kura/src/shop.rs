@@ -259,10 +259,11 @@ pub async fn build_at(
         Arc::clone(&vault),
         Arc::clone(&clock),
         gateway.clone(),
-        notifier,
+        Arc::clone(&notifier) as Arc<dyn kura_app::orders::OrderNotifier>,
         OrderSettings {
             base_url: base_url.to_string(),
             card_minutes: config.card.minutes,
+            pages: kura_web::order_pages(),
         },
     );
     let web = WebConfig {
@@ -290,6 +291,8 @@ pub async fn build_at(
             Arc::clone(&vault),
             passwords(config)?,
             Arc::clone(&clock),
+            notifier,
+            kura_web::account_links(base_url),
         ),
         catalog: Catalog::new(Arc::clone(&store)),
         carts: Carts::new(Arc::clone(&store), Arc::clone(&clock)),
@@ -300,6 +303,7 @@ pub async fn build_at(
         store,
         vault,
         events,
+        clock,
         config: web,
     })))
 }

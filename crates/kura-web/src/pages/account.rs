@@ -90,14 +90,7 @@ pub async fn login_post(
     let password = SecretString::from(form.password);
     match state.customers.sign_in(&email, password, ip.0).await? {
         SignIn::Ok(customer_id) => {
-            let guest_cart = session.data().await.cart_id;
             session.sign_in(customer_id).await?;
-            if let Some(cart) = guest_cart {
-                state.carts.merge_into_customer(cart, customer_id).await?;
-                let mut data = session.data().await;
-                data.cart_id = None;
-                session.set_data(data).await?;
-            }
             state.event(
                 SecurityEvent::new(SecurityEventKind::LoginSucceeded)
                     .ip(ip.0)

@@ -13,11 +13,10 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use kura_app::CheckoutDraft;
 use kura_app::carts::CartView;
-use kura_app::orders::{CheckoutError, CheckoutInput};
-use kura_domain::{
-    AddressLine, BirthDate, CustomerProfile, Date, DeliverySlot, Email, FieldError, Gender, Kana,
-    PaymentMethod, Person, PersonName, Phone, PostalCode, Prefecture, Totals,
+use kura_app::checkout::{
+    CheckoutError, CheckoutField, CheckoutInput, CheckoutProblem, Problem, TypedCheckout,
 };
+use kura_domain::{Date, DeliverySlot, FieldError, PaymentMethod, Person, Totals, Yen};
 
 use crate::AppState;
 use crate::error::WebError;
@@ -25,20 +24,12 @@ use crate::form::FormFields;
 use crate::i18n::{Lang, Tr};
 use crate::pages::PageContext;
 use crate::pages::cart::{LineView, current_cart, line_views};
+use crate::pages::forms::{
+    Choice, FIELD_CHARS, FormState, PERSON_FIELDS, field_message, prefectures, put_person,
+    typed_person,
+};
 use crate::security::card_guard::CardFieldsEmptied;
 use crate::security::session::Session;
-
-const PERSON_FIELDS: [&str; 9] = [
-    "family_name",
-    "given_name",
-    "family_name_kana",
-    "given_name_kana",
-    "postal_code",
-    "prefecture",
-    "address1",
-    "address2",
-    "phone",
-];
 
 fn known_fields() -> Vec<String> {
     let mut v: Vec<String> = PERSON_FIELDS.iter().map(|f| f.to_string()).collect();
@@ -58,239 +49,73 @@ fn known_fields() -> Vec<String> {
     v
 }
 
-/// The form as typed, and what is wrong with it, field by field.
-#[derive(Default)]
-pub struct FormState {
-    pub values: std::collections::BTreeMap<String, String>,
-    pub errors: std::collections::BTreeMap<String, String>,
-    pub general: Option<String>,
-    /// Information, not a problem (e.g. the details of an earlier order were filled in).
-    pub notice: Option<String>,
-}
-
-impl FormState {
-    pub fn v(&self, name: &str) -> &str {
-        self.values.get(name).map_or("", String::as_str)
-    }
-    pub fn e(&self, name: &str) -> &str {
-        self.errors.get(name).map_or("", String::as_str)
-    }
-    pub fn has(&self, name: &str) -> bool {
-        self.errors.contains_key(name)
-    }
-    pub fn is(&self, name: &str, value: &str) -> bool {
-        self.v(name) == value
+/// The form field a checkout problem belongs to.
+fn field_name(field: CheckoutField) -> String {
+    match field {
+        CheckoutField::Buyer(f) => f.name().to_string(),
+        CheckoutField::Recipient(f) => format!("ship_{}", f.name()),
+        CheckoutField::Email => "email".into(),
+        CheckoutField::BirthDate => "birth_date".into(),
+        CheckoutField::Gender => "gender".into(),
+        CheckoutField::DeliveryDate => "delivery_date".into(),
+        CheckoutField::DeliverySlot => "delivery_slot".into(),
+        CheckoutField::Payment => "payment".into(),
     }
 }
 
-/// A field error in the visitor's language (shared by every form with person fields).
-pub(crate) fn field_message(tr: Tr, e: FieldError) -> String {
-    let key = format!("field_error.{}", e.code());
-    let text = tr.t(&key).to_string();
-    match e {
-        FieldError::TooLong { max } => text.replace("{max}", &max.to_string()),
-        _ => text,
-    }
-}
-
-/// The person fields of a form (`prefix` is `""` or `"ship_"`), each checked with a message.
-pub(crate) fn person_from(
-    form: &FormState,
-    prefix: &str,
-    tr: Tr,
-    errors: &mut std::collections::BTreeMap<String, String>,
-) -> Option<Person> {
-    let get = |f: &str| form.v(&format!("{prefix}{f}")).to_string();
-    let mut check = |name: &str, r: Result<(), FieldError>| {
-        if let Err(e) = r {
-            errors.insert(format!("{prefix}{name}"), field_message(tr, e));
+/// A checkout problem in the visitor's language.
+fn problem_message(tr: Tr, p: &CheckoutProblem) -> String {
+    match (&p.problem, p.field) {
+        (Problem::Refused(CheckoutError::DeliveryDateOutOfRange), _) => {
+            tr.t("checkout.error.delivery_date_range").to_string()
         }
-    };
-    let family_name = PersonName::parse(&get("family_name"));
-    let given_name = PersonName::parse(&get("given_name"));
-    let family_name_kana = Kana::parse(&get("family_name_kana"));
-    let given_name_kana = Kana::parse(&get("given_name_kana"));
-    let postal_code = PostalCode::parse(&get("postal_code"));
-    let prefecture = Prefecture::parse(&get("prefecture"));
-    let address1 = AddressLine::parse(&get("address1"));
-    let address2 = AddressLine::parse_optional(&get("address2"));
-    let phone = Phone::parse(&get("phone"));
-    check(
-        "family_name",
-        family_name.as_ref().map(|_| ()).map_err(|e| *e),
-    );
-    check(
-        "given_name",
-        given_name.as_ref().map(|_| ()).map_err(|e| *e),
-    );
-    check(
-        "family_name_kana",
-        family_name_kana.as_ref().map(|_| ()).map_err(|e| *e),
-    );
-    check(
-        "given_name_kana",
-        given_name_kana.as_ref().map(|_| ()).map_err(|e| *e),
-    );
-    check(
-        "postal_code",
-        postal_code.as_ref().map(|_| ()).map_err(|e| *e),
-    );
-    check(
-        "prefecture",
-        prefecture.as_ref().map(|_| ()).map_err(|e| *e),
-    );
-    check("address1", address1.as_ref().map(|_| ()).map_err(|e| *e));
-    check("address2", address2.as_ref().map(|_| ()).map_err(|e| *e));
-    check("phone", phone.as_ref().map(|_| ()).map_err(|e| *e));
-    Some(Person {
-        family_name: family_name.ok()?,
-        given_name: given_name.ok()?,
-        family_name_kana: family_name_kana.ok()?,
-        given_name_kana: given_name_kana.ok()?,
-        postal_code: postal_code.ok()?,
-        prefecture: prefecture.ok()?,
-        address1: address1.ok()?,
-        address2: address2.ok()?,
-        phone: phone.ok()?,
-    })
+        (Problem::Refused(CheckoutError::CardUnavailable), _) => {
+            tr.t("checkout.error.card_unavailable").to_string()
+        }
+        (Problem::Refused(_), _) => tr.t("checkout.error.general").to_string(),
+        (Problem::Invalid(_), CheckoutField::Payment) => {
+            tr.t("checkout.error.choose_payment").to_string()
+        }
+        (Problem::Invalid(e), _) => field_message(tr, *e),
+    }
 }
 
-/// Validates the whole form. `Err` carries the form with its messages.
-pub fn validate(
-    mut form: FormState,
-    tr: Tr,
-    now: i64,
-    card_available: bool,
-) -> Result<CheckoutInput, FormState> {
+/// Validates the whole form with the checkout's rules (`kura_app::checkout`). `Err` carries
+/// the form with its messages.
+pub fn validate(state: &AppState, mut form: FormState, tr: Tr) -> Result<CheckoutInput, FormState> {
     let mut errors = std::collections::BTreeMap::new();
-    let today = Date::today_in_japan(now);
-    let birth_today = (
-        u16::try_from(today.year).unwrap_or(9999),
-        u8::try_from(today.month).unwrap_or(12),
-        u8::try_from(today.day).unwrap_or(31),
-    );
-    let person = person_from(&form, "", tr, &mut errors);
-    let email = Email::parse(form.v("email"))
-        .map_err(|e| errors.insert("email".into(), field_message(tr, e)))
-        .ok();
-    let birth_date = BirthDate::parse_optional(form.v("birth_date"), birth_today)
-        .map_err(|e| errors.insert("birth_date".into(), field_message(tr, e)))
-        .ok();
-    let gender = Gender::parse_optional(form.v("gender"))
-        .map_err(|e| errors.insert("gender".into(), field_message(tr, e)))
-        .ok();
-    let recipient = match form.v("ship_to") {
-        "other" => Some(person_from(&form, "ship_", tr, &mut errors)),
-        "same" | "" => None,
-        _ => {
-            errors.insert(
-                "ship_to".into(),
-                field_message(tr, FieldError::UnknownChoice),
-            );
-            None
-        }
+    let ship_to = form.v("ship_to");
+    if !matches!(ship_to, "other" | "same" | "") {
+        errors.insert(
+            "ship_to".into(),
+            field_message(tr, FieldError::UnknownChoice),
+        );
+    }
+    let typed = TypedCheckout {
+        buyer: typed_person(&form, ""),
+        email: form.v("email"),
+        birth_date: form.v("birth_date"),
+        gender: form.v("gender"),
+        recipient: (ship_to == "other").then(|| typed_person(&form, "ship_")),
+        delivery_date: form.v("delivery_date"),
+        delivery_slot: form.v("delivery_slot"),
+        payment: form.v("payment"),
+        lang: tr.lang(),
     };
-    let (first, last) = kura_domain::delivery_window(now);
-    let delivery_date = match form.v("delivery_date") {
-        "" => Some(None),
-        s => match Date::parse(s) {
-            Some(d) if d >= first && d <= last => Some(Some(d)),
-            Some(_) => {
-                errors.insert(
-                    "delivery_date".into(),
-                    tr.t("checkout.error.delivery_date_range").to_string(),
-                );
-                None
+    match state.orders.checkout_input(&typed) {
+        Ok(input) if errors.is_empty() => return Ok(input),
+        Ok(_) => {}
+        Err(problems) => {
+            for p in &problems {
+                errors.insert(field_name(p.field), problem_message(tr, p));
             }
-            None => {
-                errors.insert(
-                    "delivery_date".into(),
-                    field_message(tr, FieldError::InvalidDate),
-                );
-                None
-            }
-        },
-    };
-    let delivery_slot = match form.v("delivery_slot") {
-        "" => Some(None),
-        s => match DeliverySlot::parse(s) {
-            Some(slot) => Some(Some(slot)),
-            None => {
-                errors.insert(
-                    "delivery_slot".into(),
-                    field_message(tr, FieldError::UnknownChoice),
-                );
-                None
-            }
-        },
-    };
-    let payment = match PaymentMethod::parse(form.v("payment")) {
-        Some(PaymentMethod::Card) if !card_available => {
-            errors.insert(
-                "payment".into(),
-                tr.t("checkout.error.card_unavailable").to_string(),
-            );
-            None
-        }
-        Some(p) => Some(p),
-        None => {
-            errors.insert(
-                "payment".into(),
-                tr.t("checkout.error.choose_payment").to_string(),
-            );
-            None
-        }
-    };
-    let built = (|| {
-        Some(CheckoutInput {
-            buyer: CustomerProfile {
-                person: person?,
-                email: email?,
-                birth_date: birth_date?,
-                gender: gender?,
-            },
-            recipient: match recipient {
-                Some(r) => Some(r?),
-                None => None,
-            },
-            delivery_date: delivery_date?,
-            delivery_slot: delivery_slot?,
-            payment: payment?,
-            lang: tr.lang().to_string(),
-        })
-    })();
-    match built {
-        Some(input) if errors.is_empty() => Ok(input),
-        _ => {
-            form.errors = errors;
-            if form.errors.is_empty() {
-                form.general = Some(tr.t("checkout.error.general").to_string());
-            }
-            Err(form)
         }
     }
-}
-
-/// Puts a person's fields into form values under `prefix` ("" for the buyer, "ship_").
-fn put_person(v: &mut std::collections::BTreeMap<String, String>, prefix: &str, p: &Person) {
-    let mut put = |name: &str, value: String| {
-        v.insert(format!("{prefix}{name}"), value);
-    };
-    put("family_name", p.family_name.as_str().to_string());
-    put("given_name", p.given_name.as_str().to_string());
-    put("family_name_kana", p.family_name_kana.as_str().to_string());
-    put("given_name_kana", p.given_name_kana.as_str().to_string());
-    put("postal_code", p.postal_code.display());
-    put("prefecture", p.prefecture.code().to_string());
-    put("address1", p.address1.as_str().to_string());
-    put(
-        "address2",
-        p.address2
-            .as_ref()
-            .map(|a| a.as_str().to_string())
-            .unwrap_or_default(),
-    );
-    put("phone", p.phone.as_str().to_string());
+    form.errors = errors;
+    if form.errors.is_empty() {
+        form.general = Some(tr.t("checkout.error.general").to_string());
+    }
+    Err(form)
 }
 
 /// The form's values for a validated input (when coming back to edit).
@@ -337,11 +162,6 @@ fn values_of(input: &CheckoutInput) -> std::collections::BTreeMap<String, String
     v
 }
 
-pub struct Choice {
-    pub value: String,
-    pub label: String,
-}
-
 #[derive(Template)]
 #[template(path = "checkout.html")]
 struct CheckoutPage {
@@ -370,12 +190,7 @@ fn saved_label(p: &Person, lang: Lang) -> String {
 
 fn choices(state: &AppState, tr: Tr) -> (Vec<Choice>, Vec<Choice>, Vec<Choice>) {
     let en = tr.0 == Lang::En;
-    let prefectures = Prefecture::all()
-        .map(|p| Choice {
-            value: p.code().to_string(),
-            label: if en { p.name_en() } else { p.name_ja() }.to_string(),
-        })
-        .collect();
+    let prefectures = prefectures(tr);
     let (first, last) = state.orders.delivery_window();
     let mut dates = Vec::new();
     let mut d = first;
@@ -495,14 +310,6 @@ pub async fn checkout_get(
     render_form(&state, ctx, &session, form, &cart, StatusCode::OK).await
 }
 
-fn now_secs() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .ok()
-        .and_then(|d| i64::try_from(d.as_secs()).ok())
-        .unwrap_or(0)
-}
-
 /// A checkout field's label as the form shows it, in the visitor's language.
 fn field_label(tr: Tr, name: &str) -> String {
     let (recipient, base) = match name.strip_prefix("ship_") {
@@ -556,12 +363,12 @@ pub async fn checkout_post(
     let known_refs: Vec<&str> = known.iter().map(String::as_str).collect();
     let mut form = FormState::default();
     for name in &known {
-        let value: String = fields.get(name).chars().take(300).collect();
+        let value: String = fields.get(name).chars().take(FIELD_CHARS).collect();
         form.values.insert(name.clone(), value);
     }
     if let Some(Extension(CardFieldsEmptied(emptied))) = emptied {
         let typed = form.values.clone();
-        let mut form = match validate(form, ctx.tr, now_secs(), state.orders.card_available()) {
+        let mut form = match validate(&state, form, ctx.tr) {
             Ok(_) => FormState {
                 values: typed,
                 ..FormState::default()
@@ -591,7 +398,7 @@ pub async fn checkout_post(
         )
         .await;
     }
-    match validate(form, ctx.tr, now_secs(), state.orders.card_available()) {
+    match validate(&state, form, ctx.tr) {
         Ok(input) => {
             let mut data = session.data().await;
             let attempt = hex::encode(kura_seal::random_bytes::<16>().map_err(WebError::internal)?);
@@ -730,13 +537,7 @@ async fn render_confirm(
     };
     ctx.csrf = session.csrf_token().await?;
     let input = &draft.input;
-    let destination = input
-        .recipient
-        .as_ref()
-        .unwrap_or(&input.buyer.person)
-        .prefecture;
-    let priced: Vec<_> = cart.lines.iter().map(|l| l.priced()).collect();
-    let totals = Totals::compute(&priced, destination, input.payment);
+    let totals = input.totals(&cart);
     let lang = ctx.tr.0;
     let (payment, payment_timing) = payment_text(ctx.tr, input.payment);
     let page = ConfirmPage {
@@ -796,21 +597,11 @@ pub async fn confirm_post(
         return Ok(Redirect::to("/cart").into_response());
     };
     let cart = state.carts.view(cart_id).await?;
-    // What the customer confirmed must be what they pay (特定商取引法: the final screen binds).
-    let destination = draft
-        .input
-        .recipient
-        .as_ref()
-        .unwrap_or(&draft.input.buyer.person)
-        .prefecture;
-    let priced: Vec<_> = cart.lines.iter().map(|l| l.priced()).collect();
-    let now_total = Totals::compute(&priced, destination, draft.input.payment)
-        .total
-        .0;
-    if fields.get("total").parse::<i64>().ok() != Some(now_total) {
+    // The page sends back the total it showed; a form without one is out of date.
+    let Ok(shown_total) = fields.get("total").parse::<i64>() else {
         let message = Some(ctx_text(&ctx, "checkout.error.price_changed"));
         return render_confirm(&state, ctx, &session, message, StatusCode::CONFLICT).await;
-    }
+    };
     let customer = session.customer_id().await;
     match state
         .orders
@@ -820,6 +611,7 @@ pub async fn confirm_post(
             customer,
             &draft.input,
             &format!("web:{}", draft.attempt),
+            Some(Yen(shown_total)),
         )
         .await?
     {
@@ -840,7 +632,7 @@ pub async fn confirm_post(
                 CheckoutError::SoldOut { .. } | CheckoutError::Unavailable { .. } => {
                     ctx_text(&ctx, "checkout.error.sold_out")
                 }
-                CheckoutError::PriceChanged { .. } => {
+                CheckoutError::PriceChanged { .. } | CheckoutError::TotalChanged { .. } => {
                     ctx_text(&ctx, "checkout.error.price_changed")
                 }
                 CheckoutError::DeliveryDateOutOfRange => {

@@ -3,6 +3,8 @@
 pub mod account;
 pub mod cart;
 pub mod checkout;
+pub mod forms;
+pub mod notice;
 pub mod ops;
 pub mod orders;
 pub mod password;

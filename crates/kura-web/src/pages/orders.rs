@@ -365,11 +365,7 @@ pub async fn order_reopen_post(
             let _ = state.carts.add(cart, sku, q).await?;
         }
     }
-    let mut input = reopened.input;
-    let (first, last) = state.orders.delivery_window();
-    if input.delivery_date.is_some_and(|d| d < first || d > last) {
-        input.delivery_date = None;
-    }
+    let input = reopened.input;
     let attempt = hex::encode(kura_seal::random_bytes::<16>().map_err(WebError::internal)?);
     let mut data = session.data().await;
     data.checkout = Some(CheckoutDraft { attempt, input });

@@ -12,7 +12,7 @@
 use askama::Template;
 use axum::Extension;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use kura_app::accounts::TokenPurpose;
 use kura_app::customers::Registered;
@@ -22,42 +22,14 @@ use kura_domain::{CustomerProfile, Email};
 use crate::AppState;
 use crate::error::WebError;
 use crate::pages::PageContext;
-use crate::pages::checkout::{Choice, FormState};
-use crate::pages::profile::{
-    PERSON_FIELDS, Posted, check_new_password, field_message, link_base, mail_lang, optional_from,
-    person_from, personal_values, prefectures, send_verification,
+use crate::pages::forms::{
+    Choice, FormState, PERSON_FIELDS, Posted, check_new_password, field_message, optional_from,
+    person_from, personal_values, prefectures,
 };
+use crate::pages::notice::notice;
 use crate::security::client_ip::ClientIp;
 use crate::security::request_id::RequestId;
 use crate::security::session::Session;
-
-/// A page that says one thing (check your mail, done, the link is dead).
-#[derive(Template)]
-#[template(path = "account/notice.html")]
-pub(crate) struct NoticeView {
-    pub ctx: PageContext,
-    pub title: String,
-    pub lines: Vec<String>,
-    pub link: Option<(String, String)>,
-}
-
-fn notice(
-    ctx: PageContext,
-    status: StatusCode,
-    title: &str,
-    lines: &[&str],
-    link: Option<(&str, &str)>,
-) -> Result<Response, WebError> {
-    let tr = ctx.tr;
-    let page = NoticeView {
-        title: tr.t(title).to_string(),
-        lines: lines.iter().map(|k| tr.t(k).to_string()).collect(),
-        link: link.map(|(href, label)| (href.to_string(), tr.t(label).to_string())),
-        ctx,
-    }
-    .render()?;
-    Ok((status, Html(page)).into_response())
-}
 
 fn event(kind: SecurityEventKind, ip: &ClientIp, rid: &RequestId) -> SecurityEvent {
     SecurityEvent::new(kind).ip(ip.0).request(&rid.0)
@@ -111,7 +83,6 @@ pub async fn register_post(
     State(state): State<AppState>,
     mut ctx: PageContext,
     session: Session,
-    headers: HeaderMap,
     Extension(ip): Extension<ClientIp>,
     Extension(rid): Extension<RequestId>,
     body: axum::body::Bytes,
@@ -127,11 +98,11 @@ pub async fn register_post(
         return render_register(ctx, &session, posted.form).await;
     }
     let mut errors = std::collections::BTreeMap::new();
-    let person = person_from(&posted.form, tr, &mut errors);
+    let person = person_from(&posted.form, "", tr, &mut errors);
     let email = Email::parse(posted.form.v("email"))
         .map_err(|e| errors.insert("email".into(), field_message(tr, e)))
         .ok();
-    let optional = optional_from(&posted.form, tr, crate::pages::profile::now(), &mut errors);
+    let optional = optional_from(&posted.form, tr, state.clock.now(), &mut errors);
     posted.form.errors = errors;
     // The password is judged against whatever personal values were typed, even if some other
     // field still needs fixing, so every message shows at once.
@@ -157,11 +128,12 @@ pub async fn register_post(
         birth_date,
         gender,
     };
-    match state.customers.register_account(&profile, password).await? {
-        Registered::Created { id, verify } => {
-            if let Some(base) = link_base(&state, &headers) {
-                send_verification(&state, tr, &base, profile.email.as_str(), id, &verify).await?;
-            }
+    match state
+        .customers
+        .register_account(&profile, password, tr.lang())
+        .await?
+    {
+        Registered::Created { id } => {
             state.event(event(SecurityEventKind::AccountCreated, &ip, &rid).subject(id));
         }
         Registered::Exists { id } => {
@@ -254,21 +226,14 @@ pub async fn verify_resend_post(
     State(state): State<AppState>,
     ctx: PageContext,
     session: Session,
-    headers: HeaderMap,
 ) -> Result<Response, WebError> {
     let Some(who) = session.customer_id().await else {
         return Ok(Redirect::to("/login").into_response());
     };
-    if !state.customers.email_verified(who).await?
-        && let Some(profile) = state.customers.profile(who).await?
-        && let Some(base) = link_base(&state, &headers)
-    {
-        let token = state
-            .customers
-            .issue_token(who, TokenPurpose::VerifyEmail)
-            .await?;
-        send_verification(&state, ctx.tr, &base, profile.email.as_str(), who, &token).await?;
-    }
+    state
+        .customers
+        .resend_verification(who, ctx.tr.lang())
+        .await?;
     Ok(Redirect::to("/account?done=resent").into_response())
 }
 
@@ -298,7 +263,6 @@ pub async fn reset_request_post(
     State(state): State<AppState>,
     mut ctx: PageContext,
     session: Session,
-    headers: HeaderMap,
     Extension(ip): Extension<ClientIp>,
     Extension(rid): Extension<RequestId>,
     body: axum::body::Bytes,
@@ -322,26 +286,11 @@ pub async fn reset_request_post(
         .render()?;
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(page)).into_response());
     }
-    if let Some((id, profile)) = state
+    if let Some(id) = state
         .customers
-        .account_for_reset(posted.form.v("email"))
+        .request_password_reset(posted.form.v("email"), tr.lang())
         .await?
-        && let Some(base) = link_base(&state, &headers)
     {
-        let token = state
-            .customers
-            .issue_token(id, TokenPurpose::PasswordReset)
-            .await?;
-        let mail = kura_mail::PasswordReset {
-            lang: mail_lang(tr),
-            shop_name: state.config.shop_name.clone(),
-            reset_url: format!("{base}/account/reset/{}", token.expose()),
-            expires_at: tr.t("reset.mail.expires_1h").to_string(),
-            anti_phishing_phrase: None,
-        }
-        .render(profile.email.as_str())
-        .map_err(WebError::internal)?;
-        state.outbox.enqueue_for_customer(&mail, id).await?;
         state.event(event(SecurityEventKind::PasswordResetRequested, &ip, &rid).subject(id));
     } else {
         state.event(event(SecurityEventKind::PasswordResetRequested, &ip, &rid));

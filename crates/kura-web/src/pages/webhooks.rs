@@ -24,10 +24,7 @@ pub async fn payments_post(
         .get("stripe-signature")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_secs()).unwrap_or(0))
-        .unwrap_or(0);
+    let now = state.clock.now();
     match gateway.verify_notification(signature, &body, now) {
         Ok(n) => match state.orders.payment_notification(&n).await {
             Ok(()) => StatusCode::OK,

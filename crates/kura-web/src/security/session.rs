@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use kura_app::{LoadedSession, SessionData};
@@ -21,6 +21,7 @@ use kura_seal::SessionToken;
 use tokio::sync::Mutex;
 
 use crate::AppState;
+use crate::cookies::cookie_value;
 use crate::error::WebError;
 
 #[derive(Debug, Default)]
@@ -138,18 +139,15 @@ impl Session {
         Ok(())
     }
 
-    /// Signs a customer in: a new session token, the old one dead.
+    /// Signs a customer in: a new session token, the old one dead, and a guest cart joined to
+    /// the account's (`kura_app::Sessions::sign_in`).
     pub async fn sign_in(&self, customer_id: i64) -> Result<(), WebError> {
         let mut slot = self.slot.lock().await;
-        let fresh = match &slot.current {
-            Some(old) => self.state.sessions.cycle(old, Some(customer_id)).await?,
-            None => {
-                self.state
-                    .sessions
-                    .create(Some(customer_id), SessionData::default())
-                    .await?
-            }
-        };
+        let fresh = self
+            .state
+            .sessions
+            .sign_in(slot.current.as_ref(), customer_id, &self.state.carts)
+            .await?;
         // A token the browser held before sign-in (stored or not) is dropped for good.
         slot.pending = None;
         slot.current = Some(fresh);
@@ -183,17 +181,6 @@ impl FromRequestParts<AppState> for Session {
             .cloned()
             .ok_or_else(|| WebError::internal("session layer missing"))
     }
-}
-
-pub fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
 }
 
 fn set_cookie(state: &AppState, value: &str, clear: bool) -> Option<HeaderValue> {

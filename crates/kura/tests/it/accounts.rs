@@ -731,3 +731,65 @@ async fn checkout_offers_saved_addresses_and_fills_in_only_the_customers_own() {
     assert!(!page.body.contains("saved-addresses"));
     assert!(!page.body.contains(grandma.address1.as_str()));
 }
+
+/// Adds to the browser's cart from the product page, as a visitor would.
+async fn add_to_cart(client: &mut Client, slug: &str, sku: &str, quantity: &str) {
+    let csrf = client.csrf_from(&format!("/products/{slug}")).await;
+    let added = client
+        .post_form(
+            "/cart/add",
+            &[
+                ("csrf_token", &csrf),
+                ("slug", slug),
+                ("sku", sku),
+                ("quantity", quantity),
+            ],
+        )
+        .await;
+    assert_eq!(added.status, 303, "{}", added.body);
+}
+
+#[tokio::test]
+async fn a_guest_cart_joins_the_accounts_cart_at_sign_in() {
+    let shop = support::sqlite_shop().await;
+    kura::demo::ensure_catalog(&shop.state.store).await.unwrap();
+    let email = "mizuho.kaburagi1@example.jp";
+    let mut owner = Client::new(&shop.router);
+    assert_eq!(register(&mut owner, email, PASSWORD).await.status, 200);
+    let id = customer_id(&shop, email).await;
+    assert_eq!(sign_in(&mut owner, email, PASSWORD).await.status, 303);
+    add_to_cart(&mut owner, "rice", "R-2KG", "1").await;
+
+    // Another browser fills a cart as a guest, then signs in to the same account.
+    let mut guest = Client::new(&shop.router);
+    add_to_cart(&mut guest, "rice", "R-2KG", "2").await;
+    add_to_cart(&mut guest, "food-jar", "FJ-40", "1").await;
+    assert_eq!(sign_in(&mut guest, email, PASSWORD).await.status, 303);
+
+    let carts = &shop.state.carts;
+    let cart = carts.of_customer(id).await.unwrap();
+    let lines: Vec<(String, u32)> = carts
+        .view(cart)
+        .await
+        .unwrap()
+        .lines
+        .iter()
+        .map(|l| (l.item.sku.clone(), l.quantity))
+        .collect();
+    assert_eq!(
+        lines,
+        [("FJ-40".to_string(), 1), ("R-2KG".to_string(), 3)],
+        "the guest's lines joined the account's, quantities summed"
+    );
+    // The signed-in session keeps no guest cart of its own: what it adds goes to the account.
+    add_to_cart(&mut guest, "food-jar", "FJ-40", "1").await;
+    let fj = carts
+        .view(cart)
+        .await
+        .unwrap()
+        .lines
+        .iter()
+        .find(|l| l.item.sku == "FJ-40")
+        .map(|l| l.quantity);
+    assert_eq!(fj, Some(2));
+}

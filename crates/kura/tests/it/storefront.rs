@@ -929,6 +929,7 @@ async fn card_orders_are_paid_only_by_a_genuine_notification_and_expire_otherwis
         OrderSettings {
             base_url: "http://shop.test".into(),
             card_minutes: 30,
+            pages: kura_web::order_pages(),
         },
     );
     assert_eq!(

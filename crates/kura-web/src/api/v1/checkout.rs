@@ -3,21 +3,20 @@
 //! The `Idempotency-Key` header (1–200 visible ASCII characters) is required and scoped to the
 //! cart: the same key again answers with the order it made (same number and token, 200 instead
 //! of 201) and never makes a second one, also when both requests arrive at once. Every field is
-//! validated by the domain types the checkout form uses; the first problem found is answered
-//! with its code and field. An optional `expected_total_yen` (the total the client showed) must
-//! match the total computed now, else `price_changed` with the new `total_yen`.
+//! validated by the checkout's rules (`kura_app::checkout`), the ones the checkout form uses;
+//! the first problem found is answered with its code and field. An optional
+//! `expected_total_yen` (the total the client showed) must match the total computed now
+//! (`Orders::place` checks it), else `price_changed` with the new `total_yen`.
 
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use kura_app::carts::CartLine;
-use kura_app::orders::{CheckoutError, CheckoutInput};
-use kura_domain::{
-    AddressLine, BirthDate, CustomerProfile, Date, DeliverySlot, Email, FieldError, Gender, Kana,
-    PaymentMethod, Person, PersonName, Phone, PostalCode, Prefecture, Totals,
+use kura_app::checkout::{
+    CheckoutField, CheckoutInput, CheckoutProblem, Problem, TypedCheckout, TypedPerson,
 };
+use kura_domain::Yen;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -26,6 +25,7 @@ use super::error::ApiError;
 use super::json::{Obj, parse_body};
 use super::{Query, opened_cart};
 use crate::AppState;
+use crate::error::WebError;
 use crate::i18n::Lang;
 
 /// Longest accepted `Idempotency-Key`.
@@ -60,7 +60,6 @@ fn idempotency_key(headers: &HeaderMap) -> Result<&str, ApiError> {
 
 /// A person's fields as sent, before validation.
 struct RawPerson<'a> {
-    path: String,
     family_name: &'a str,
     given_name: &'a str,
     family_name_kana: &'a str,
@@ -79,9 +78,8 @@ struct RawBuyer<'a> {
     gender: Option<&'a str>,
 }
 
-fn read_person<'a>(obj: &mut Obj<'a>, path: &str) -> Result<RawPerson<'a>, ApiError> {
+fn read_person<'a>(obj: &mut Obj<'a>) -> Result<RawPerson<'a>, ApiError> {
     Ok(RawPerson {
-        path: path.to_string(),
         family_name: obj.string("family_name")?,
         given_name: obj.string("given_name")?,
         family_name_kana: obj.string("family_name_kana")?,
@@ -101,27 +99,42 @@ fn read_person<'a>(obj: &mut Obj<'a>, path: &str) -> Result<RawPerson<'a>, ApiEr
     })
 }
 
-fn check<T>(path: &str, name: &str, r: Result<T, FieldError>) -> Result<T, ApiError> {
-    r.map_err(|e| ApiError::invalid_field(&format!("{path}.{name}"), e))
+impl RawPerson<'_> {
+    fn typed(&self) -> TypedPerson<'_> {
+        TypedPerson {
+            family_name: self.family_name,
+            given_name: self.given_name,
+            family_name_kana: self.family_name_kana,
+            given_name_kana: self.given_name_kana,
+            postal_code: self.postal_code,
+            prefecture: &self.prefecture,
+            address1: self.address1,
+            address2: self.address2.unwrap_or(""),
+            phone: self.phone,
+        }
+    }
 }
 
-fn person(raw: &RawPerson<'_>) -> Result<Person, ApiError> {
-    let p = raw.path.as_str();
-    Ok(Person {
-        family_name: check(p, "family_name", PersonName::parse(raw.family_name))?,
-        given_name: check(p, "given_name", PersonName::parse(raw.given_name))?,
-        family_name_kana: check(p, "family_name_kana", Kana::parse(raw.family_name_kana))?,
-        given_name_kana: check(p, "given_name_kana", Kana::parse(raw.given_name_kana))?,
-        postal_code: check(p, "postal_code", PostalCode::parse(raw.postal_code))?,
-        prefecture: check(p, "prefecture", Prefecture::parse(&raw.prefecture))?,
-        address1: check(p, "address1", AddressLine::parse(raw.address1))?,
-        address2: check(
-            p,
-            "address2",
-            AddressLine::parse_optional(raw.address2.unwrap_or("")),
-        )?,
-        phone: check(p, "phone", Phone::parse(raw.phone))?,
-    })
+/// The JSON field a checkout problem belongs to.
+fn field_path(field: CheckoutField) -> String {
+    match field {
+        CheckoutField::Buyer(f) => format!("customer.{}", f.name()),
+        CheckoutField::Recipient(f) => format!("shipping.{}", f.name()),
+        CheckoutField::Email => "customer.email".into(),
+        CheckoutField::BirthDate => "customer.birth_date".into(),
+        CheckoutField::Gender => "customer.gender".into(),
+        CheckoutField::DeliveryDate => "delivery.date".into(),
+        CheckoutField::DeliverySlot => "delivery.slot".into(),
+        CheckoutField::Payment => "payment_method".into(),
+    }
+}
+
+/// A checkout problem as the API answers it.
+fn problem_error(p: &CheckoutProblem) -> ApiError {
+    match &p.problem {
+        Problem::Invalid(e) => ApiError::invalid_field(&field_path(p.field), *e),
+        Problem::Refused(e) => ApiError::checkout(e),
+    }
 }
 
 /// What the body asks for, validated.
@@ -130,19 +143,11 @@ struct Request {
     expected_total: Option<i64>,
 }
 
-fn now_unix() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .ok()
-        .and_then(|d| i64::try_from(d.as_secs()).ok())
-        .unwrap_or(0)
-}
-
 fn read_request(state: &AppState, value: &Value, lang: Lang) -> Result<Request, ApiError> {
     // Shape first (types, missing and unknown fields), as a typed deserialiser would.
     let mut body = Obj::new(value, "")?;
     let mut customer = Obj::new(body.required("customer")?, "customer")?;
-    let buyer_raw = read_person(&mut customer, "customer")?;
+    let buyer_raw = read_person(&mut customer)?;
     let buyer_extra = RawBuyer {
         email: customer.string("email")?,
         birth_date: customer.optional_string("birth_date")?,
@@ -153,7 +158,7 @@ fn read_request(state: &AppState, value: &Value, lang: Lang) -> Result<Request, 
         None => None,
         Some(v) => {
             let mut shipping = Obj::new(v, "shipping")?;
-            let raw = read_person(&mut shipping, "shipping")?;
+            let raw = read_person(&mut shipping)?;
             shipping.finish()?;
             Some(raw)
         }
@@ -178,70 +183,28 @@ fn read_request(state: &AppState, value: &Value, lang: Lang) -> Result<Request, 
     };
     body.finish()?;
 
-    // Then the values, in the order of the form.
-    let now = now_unix();
-    let today = Date::today_in_japan(now);
-    let birth_today = (
-        u16::try_from(today.year).unwrap_or(9999),
-        u8::try_from(today.month).unwrap_or(12),
-        u8::try_from(today.day).unwrap_or(31),
-    );
-    let buyer_person = person(&buyer_raw)?;
-    let email = check("customer", "email", Email::parse(buyer_extra.email))?;
-    let birth_date = check(
-        "customer",
-        "birth_date",
-        BirthDate::parse_optional(buyer_extra.birth_date.unwrap_or(""), birth_today),
-    )?;
-    let gender = check(
-        "customer",
-        "gender",
-        Gender::parse_optional(buyer_extra.gender.unwrap_or("")),
-    )?;
-    let recipient = match &shipping_raw {
-        Some(raw) => Some(person(raw)?),
-        None => None,
+    // Then the values, with the checkout's rules; the first problem in form order answers.
+    let typed = TypedCheckout {
+        buyer: buyer_raw.typed(),
+        email: buyer_extra.email,
+        birth_date: buyer_extra.birth_date.unwrap_or(""),
+        gender: buyer_extra.gender.unwrap_or(""),
+        recipient: shipping_raw.as_ref().map(|r| r.typed()),
+        delivery_date: date_raw.map_or("", str::trim),
+        delivery_slot: slot_raw.map_or("", str::trim),
+        payment: payment_raw.trim(),
+        lang: lang.code(),
     };
-    let delivery_date = match date_raw.map(str::trim).filter(|s| !s.is_empty()) {
-        None => None,
-        Some(s) => {
-            let d = Date::parse(s)
-                .ok_or_else(|| ApiError::invalid_field("delivery.date", FieldError::InvalidDate))?;
-            let (first, last) = state.orders.delivery_window();
-            if d < first || d > last {
-                return Err(ApiError::checkout(&CheckoutError::DeliveryDateOutOfRange));
-            }
-            Some(d)
-        }
-    };
-    let delivery_slot =
-        match slot_raw.map(str::trim).filter(|s| !s.is_empty()) {
-            None => None,
-            Some(s) => Some(DeliverySlot::parse(s).ok_or_else(|| {
-                ApiError::invalid_field("delivery.slot", FieldError::UnknownChoice)
-            })?),
-        };
-    let payment = PaymentMethod::parse(payment_raw.trim())
-        .ok_or_else(|| ApiError::invalid_field("payment_method", FieldError::UnknownChoice))?;
-    if payment == PaymentMethod::Card && !state.orders.card_available() {
-        return Err(ApiError::checkout(&CheckoutError::CardUnavailable));
+    match state.orders.checkout_input(&typed) {
+        Ok(input) => Ok(Request {
+            input,
+            expected_total,
+        }),
+        Err(problems) => Err(problems.first().map_or_else(
+            || WebError::internal("checkout refused without a problem").into(),
+            problem_error,
+        )),
     }
-    Ok(Request {
-        input: CheckoutInput {
-            buyer: CustomerProfile {
-                person: buyer_person,
-                email,
-                birth_date,
-                gender,
-            },
-            recipient,
-            delivery_date,
-            delivery_slot,
-            payment,
-            lang: lang.code().to_string(),
-        },
-        expected_total,
-    })
 }
 
 pub async fn checkout_post(
@@ -263,28 +226,21 @@ pub async fn checkout_post(
     let cart = state.carts.view(id).await?;
     // `Orders::place` looks the key up first: a repeated submission gets its order back even
     // though the first one emptied the cart.
-    if !cart.lines.is_empty() {
-        if let Some(line) = cart.lines.iter().find(|l| line_problem(l).is_some()) {
-            let code = line_problem(line).unwrap_or("sold_out");
-            return Err(ApiError::new(StatusCode::CONFLICT, code).sku(&line.item.sku));
-        }
-        let destination = input
-            .recipient
-            .as_ref()
-            .unwrap_or(&input.buyer.person)
-            .prefecture;
-        let priced: Vec<_> = cart.lines.iter().map(CartLine::priced).collect();
-        let total = Totals::compute(&priced, destination, input.payment).total.0;
-        if expected_total.is_some_and(|t| t != total) {
-            return Err(
-                ApiError::checkout(&CheckoutError::PriceChanged { sku: String::new() })
-                    .total(total),
-            );
-        }
+    // The confirmed total (`expected_total_yen`) is checked there too, after the stock here.
+    if let Some(line) = cart.lines.iter().find(|l| line_problem(l).is_some()) {
+        let code = line_problem(line).unwrap_or("sold_out");
+        return Err(ApiError::new(StatusCode::CONFLICT, code).sku(&line.item.sku));
     }
     let placed = match state
         .orders
-        .place(&cart, Some(id), None, &input, &idempotency)
+        .place(
+            &cart,
+            Some(id),
+            None,
+            &input,
+            &idempotency,
+            expected_total.map(Yen),
+        )
         .await?
     {
         Ok(placed) => placed,

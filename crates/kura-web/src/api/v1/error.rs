@@ -139,6 +139,9 @@ impl ApiError {
             | CheckoutError::Unavailable { sku } => {
                 Self::new(StatusCode::CONFLICT, e.code()).sku(sku)
             }
+            CheckoutError::TotalChanged { total } => {
+                Self::new(StatusCode::CONFLICT, e.code()).total(total.0)
+            }
             CheckoutError::DeliveryDateOutOfRange => {
                 Self::new(StatusCode::UNPROCESSABLE_ENTITY, e.code()).field("delivery.date")
             }

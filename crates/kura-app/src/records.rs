@@ -1,0 +1,289 @@
+//! The records the ports exchange with a store: catalog rows (public, in the clear), account
+//! rows and every row with sealed personal data ([`Sealed`] and [`BlindIndex`] values, never
+//! plaintext). One module for all of them, so the ports, the use cases and the stores share
+//! them without importing one another; each is re-exported where its use case lives.
+
+use kura_domain::{TaxRate, Yen};
+use kura_seal::{BlindIndex, PasswordHash, Sealed};
+use serde::Serialize;
+
+// ---- Catalog -------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Category {
+    pub id: i64,
+    pub slug: String,
+    pub name_ja: String,
+    pub name_en: String,
+    pub position: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Variant {
+    pub id: i64,
+    pub product_id: i64,
+    pub sku: String,
+    pub label_ja: String,
+    pub label_en: String,
+    pub price: Yen,
+    pub stock: i64,
+    pub position: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Product {
+    pub id: i64,
+    pub slug: String,
+    pub category_id: i64,
+    pub name_ja: String,
+    pub name_en: String,
+    pub description_ja: String,
+    pub description_en: String,
+    pub tax: TaxRate,
+    /// The embedded illustration's name (`/images/{image}.svg`).
+    pub image: String,
+    pub position: i64,
+    pub variants: Vec<Variant>,
+}
+
+impl Product {
+    pub fn lowest_price(&self) -> Yen {
+        self.variants
+            .iter()
+            .map(|v| v.price)
+            .min()
+            .unwrap_or_default()
+    }
+
+    pub fn in_stock(&self) -> bool {
+        self.variants.iter().any(|v| v.stock > 0)
+    }
+}
+
+/// A variant with what a cart line needs of its product.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CatalogItem {
+    pub sku: String,
+    pub product_slug: String,
+    pub product_name_ja: String,
+    pub product_name_en: String,
+    pub label_ja: String,
+    pub label_en: String,
+    pub price: Yen,
+    pub tax: TaxRate,
+    pub stock: i64,
+    pub image: String,
+}
+
+/// One page of products and how many there are in all.
+#[derive(Debug, Clone, Default)]
+pub struct ProductPage {
+    pub products: Vec<Product>,
+    pub total: u64,
+}
+
+// ---- Accounts ------------------------------------------------------------------------------
+
+/// What a one-time account token is good for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenPurpose {
+    VerifyEmail,
+    PasswordReset,
+}
+
+impl TokenPurpose {
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::VerifyEmail => "verify_email",
+            Self::PasswordReset => "password_reset",
+        }
+    }
+
+    /// How long a link lives: a day to confirm an address, an hour to reset a password
+    /// (OWASP Forgot Password CS).
+    pub fn lifetime_secs(self) -> i64 {
+        match self {
+            Self::VerifyEmail => 24 * 3600,
+            Self::PasswordReset => 3600,
+        }
+    }
+}
+
+/// A stored one-time token: its hash only.
+#[derive(Debug, Clone)]
+pub struct AccountTokenRecord {
+    pub token_hash: [u8; 32],
+    pub customer_id: i64,
+    pub purpose: TokenPurpose,
+    pub expires_at: i64,
+    pub created_at: i64,
+}
+
+/// A saved delivery address as stored: the whole `Person` sealed against the row id.
+#[derive(Debug, Clone)]
+pub struct SavedAddressRecord {
+    pub id: i64,
+    pub customer_id: i64,
+    pub record: Sealed,
+    pub created_at: i64,
+    /// The customer's data key (the record is sealed under it).
+    pub data_key: Option<DataKeyRef>,
+}
+
+// ---- Sealed rows ---------------------------------------------------------------------------
+
+/// A person's data key as a row names it: its id and, when read back, its wrapped form.
+/// `wrapped` is `None` on a row read after the person was erased (the key is gone, and with
+/// it every value sealed under it). On insert, a customer or order whose `wrapped` is set
+/// creates the key in the same transaction; otherwise the key must exist.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataKeyRef {
+    pub id: i64,
+    pub wrapped: Option<Sealed>,
+}
+
+/// A customer row as the store holds it: personal fields sealed, lookups by blind index.
+#[derive(Debug, Clone)]
+pub struct SealedCustomer {
+    pub id: i64,
+    pub email_bidx: BlindIndex,
+    pub phone_bidx: BlindIndex,
+    pub family_name: Sealed,
+    pub given_name: Sealed,
+    pub family_name_kana: Sealed,
+    pub given_name_kana: Sealed,
+    pub email: Sealed,
+    pub phone: Sealed,
+    pub postal_code: Sealed,
+    pub prefecture: Sealed,
+    pub address1: Sealed,
+    pub address2: Option<Sealed>,
+    pub birth_date: Option<Sealed>,
+    pub gender: Option<Sealed>,
+    pub password_hash: Option<PasswordHash>,
+    pub created_at: i64,
+    /// The data key the personal fields are sealed under (`None`: sealed under a master key,
+    /// before data keys).
+    pub data_key: Option<DataKeyRef>,
+}
+
+/// What login needs of a customer: the id and the password hash, nothing personal.
+#[derive(Debug, Clone)]
+pub struct CustomerCredentials {
+    pub id: i64,
+    pub password_hash: Option<PasswordHash>,
+}
+
+/// One row's sealed and blind-index columns, in [`SealedTable`] order, for key rotation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealedRow {
+    pub id: i64,
+    pub sealed: Vec<Option<Vec<u8>>>,
+    pub blind: Vec<Option<Vec<u8>>>,
+    /// For tables with [`SealedTable::data_key`]: the row's data key, if it names one.
+    pub data_key: Option<DataKeyRef>,
+}
+
+/// A row re-sealed under a new key, written only if the row still holds `old`.
+#[derive(Debug, Clone)]
+pub struct ResealedRow {
+    pub old: SealedRow,
+    pub sealed: Vec<Option<Vec<u8>>>,
+    pub blind: Vec<Option<Vec<u8>>>,
+}
+
+/// A stored session: the token's hash, never the token; the data sealed.
+#[derive(Debug, Clone)]
+pub struct SessionRecord {
+    pub id: i64,
+    pub token_hash: [u8; 32],
+    pub customer_id: Option<i64>,
+    pub data: Sealed,
+    pub created_at: i64,
+    pub last_seen_at: i64,
+    pub idle_expires_at: i64,
+    pub absolute_expires_at: i64,
+}
+
+/// An order as the store holds it: buyer and recipient sealed as whole records, blind indexes
+/// of the buyer's email and phone for incident scoping, money and lines in the clear.
+#[derive(Debug, Clone)]
+pub struct OrderRecord {
+    pub id: i64,
+    pub number: String,
+    pub customer_id: Option<i64>,
+    pub status: kura_domain::OrderStatus,
+    pub payment: kura_domain::PaymentMethod,
+    pub lang: String,
+    pub buyer: Sealed,
+    pub recipient: Option<Sealed>,
+    pub access_token: Sealed,
+    pub email_bidx: BlindIndex,
+    pub phone_bidx: BlindIndex,
+    pub delivery_date: Option<String>,
+    pub delivery_slot: Option<String>,
+    pub totals: kura_domain::Totals,
+    pub payment_session_id: Option<String>,
+    pub payment_url: Option<String>,
+    pub payment_expires_at: Option<i64>,
+    pub idempotency_hash: [u8; 32],
+    pub created_at: i64,
+    pub lines: Vec<OrderLineRecord>,
+    /// The buyer's data key: the customer's, or a guest order's own.
+    pub data_key: Option<DataKeyRef>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderLineRecord {
+    pub sku: String,
+    pub product_name: String,
+    pub variant_label: String,
+    pub unit_price: kura_domain::Yen,
+    pub quantity: u32,
+    pub tax: kura_domain::TaxRate,
+}
+
+/// A master key the data uses, as the database records it: the id and a check value that
+/// tells the right key file from another shop's or an outdated copy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyCheck {
+    pub key_id: u32,
+    pub check_value: [u8; 32],
+    /// Unix seconds when the key was created (from the key file), to name it in messages.
+    pub key_created_at: i64,
+    pub recorded_at: i64,
+}
+
+/// What placing an order did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PlaceOutcome {
+    Placed,
+    /// The idempotency key was used before: this is that order.
+    Duplicate {
+        order_id: i64,
+    },
+    /// Not enough stock for this SKU; nothing was written.
+    SoldOut {
+        sku: String,
+    },
+    /// The price changed since the cart was priced; nothing was written.
+    PriceChanged {
+        sku: String,
+    },
+    /// The SKU no longer exists; nothing was written.
+    Unavailable {
+        sku: String,
+    },
+}
+
+/// A mail waiting in the durable outbox, sealed (it holds addresses and names).
+#[derive(Debug, Clone)]
+pub struct OutboxRecord {
+    pub id: i64,
+    pub kind: String,
+    pub payload: Sealed,
+    pub attempts: i64,
+    pub next_attempt_at: i64,
+    /// The data key of the person the mail is to (the payload is sealed under it).
+    pub data_key: Option<DataKeyRef>,
+}
