@@ -114,20 +114,6 @@ impl MailOutbox {
         Ok(self.store.enqueue_mail(&record).await?)
     }
 
-    /// Queues a mail to a customer, sealed under their data key (erasing them makes it noise).
-    pub async fn enqueue_for_customer(
-        &self,
-        mail: &OutgoingMail,
-        customer_id: i64,
-    ) -> Result<(), crate::AppError> {
-        let key = match self.store.customer(customer_id).await? {
-            Some(c) => c.data_key,
-            None => return Err(crate::AppError::Erased),
-        };
-        let record = self.seal(mail, key.as_ref())?;
-        Ok(self.store.enqueue_mail(&record).await?)
-    }
-
     /// The mail sealed as an outbox row under the data key of the person it goes to (`None`:
     /// under the master key), for a caller that stores it in its own transaction.
     pub fn seal(
