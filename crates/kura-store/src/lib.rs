@@ -62,6 +62,15 @@ macro_rules! migrations {
                 "data_keys",
                 include_str!(concat!("../migrations/", $backend, "/0006_data_keys.sql")),
             ),
+            (
+                7,
+                "cart_item_touch",
+                include_str!(concat!(
+                    "../migrations/",
+                    $backend,
+                    "/0007_cart_item_touch.sql"
+                )),
+            ),
         ]
     };
 }

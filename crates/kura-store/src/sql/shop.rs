@@ -353,18 +353,18 @@ impl CartRepo for This {
         quantity: u32,
         now: i64,
     ) -> Result<(), StoreError> {
+        // One statement: the line carries its own time, so the cart row is not written too.
         write_tx!(self, |tx| {
-            sqlx::query("INSERT INTO cart_items (cart_id, sku, quantity) VALUES ($1, $2, $3) ON CONFLICT (cart_id, sku) DO UPDATE SET quantity = excluded.quantity")
-                .bind(cart_id)
-                .bind(sku)
-                .bind(i64::from(quantity))
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query("UPDATE carts SET updated_at = $1 WHERE id = $2")
-                .bind(now)
-                .bind(cart_id)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "INSERT INTO cart_items (cart_id, sku, quantity, updated_at) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (cart_id, sku) DO UPDATE SET quantity = excluded.quantity, updated_at = excluded.updated_at",
+            )
+            .bind(cart_id)
+            .bind(sku)
+            .bind(i64::from(quantity))
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
         })
     }
 
@@ -390,7 +390,9 @@ impl CartRepo for This {
     async fn delete_idle_guest_carts(&self, before: i64, limit: u32) -> Result<u64, StoreError> {
         write_tx!(self, |tx| {
             sqlx::query(
-                "DELETE FROM carts WHERE id IN (SELECT id FROM carts WHERE customer_id IS NULL AND updated_at < $1 LIMIT $2)",
+                "DELETE FROM carts WHERE id IN (SELECT c.id FROM carts c WHERE c.customer_id IS NULL \
+                 AND c.updated_at < $1 AND NOT EXISTS \
+                 (SELECT 1 FROM cart_items i WHERE i.cart_id = c.id AND i.updated_at >= $1) LIMIT $2)",
             )
             .bind(before)
             .bind(i64::from(limit))
