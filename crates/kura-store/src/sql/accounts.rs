@@ -9,7 +9,7 @@ use kura_app::sealed::SealedCustomer;
 use kura_seal::Sealed;
 use sqlx::Row;
 
-use super::{This, data_keys};
+use super::{This, customers, data_keys};
 
 /// The data key an erased account's orders from before data keys name: no key has it.
 const ERASED_WITHOUT_KEY: i64 = -1;
@@ -117,29 +117,16 @@ impl AccountRepo for This {
     }
 
     async fn update_customer(&self, c: &SealedCustomer) -> Result<(), StoreError> {
-        let b = |s: &Sealed| s.as_bytes().to_vec();
-        let ob = |s: &Option<Sealed>| s.as_ref().map(|v| v.as_bytes().to_vec());
         write_tx!(self, |tx| {
-            sqlx::query(
-                "UPDATE customers SET email_bidx = $1, phone_bidx = $2, family_name = $3, given_name = $4, \
-                 family_name_kana = $5, given_name_kana = $6, email = $7, phone = $8, postal_code = $9, \
-                 prefecture = $10, address1 = $11, address2 = $12, birth_date = $13, gender = $14, \
-                 updated_at = $15 WHERE id = $16",
+            customers::bind_fields(
+                sqlx::query(
+                    "UPDATE customers SET email_bidx = $1, phone_bidx = $2, family_name = $3, given_name = $4, \
+                     family_name_kana = $5, given_name_kana = $6, email = $7, phone = $8, postal_code = $9, \
+                     prefecture = $10, address1 = $11, address2 = $12, birth_date = $13, gender = $14, \
+                     updated_at = $15 WHERE id = $16",
+                ),
+                c,
             )
-            .bind(c.email_bidx.as_bytes().to_vec())
-            .bind(c.phone_bidx.as_bytes().to_vec())
-            .bind(b(&c.family_name))
-            .bind(b(&c.given_name))
-            .bind(b(&c.family_name_kana))
-            .bind(b(&c.given_name_kana))
-            .bind(b(&c.email))
-            .bind(b(&c.phone))
-            .bind(b(&c.postal_code))
-            .bind(b(&c.prefecture))
-            .bind(b(&c.address1))
-            .bind(ob(&c.address2))
-            .bind(ob(&c.birth_date))
-            .bind(ob(&c.gender))
             .bind(now_epoch())
             .bind(c.id)
             .execute(&mut *tx)

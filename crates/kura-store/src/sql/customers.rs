@@ -53,13 +53,14 @@ const INSERT_CUSTOMER: &str = "INSERT INTO customers (id, email_bidx, phone_bidx
     birth_date, gender, password_hash, created_at, updated_at, data_key_id) \
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)";
 
-async fn insert_one(tx: &mut Conn, c: &SealedCustomer) -> Result<(), sqlx::Error> {
-    data_keys::ensure(&mut *tx, c.data_key.as_ref()).await?;
+type Query<'q> = sqlx::query::Query<'q, super::Db, <super::Db as sqlx::Database>::Arguments>;
+
+/// Binds a customer's blind indexes and sealed fields, in that order: what the insert and the
+/// profile update both write.
+pub(crate) fn bind_fields<'q>(q: Query<'q>, c: &SealedCustomer) -> Query<'q> {
     let b = |s: &Sealed| s.as_bytes().to_vec();
     let ob = |s: &Option<Sealed>| s.as_ref().map(|v| v.as_bytes().to_vec());
-    sqlx::query(INSERT_CUSTOMER)
-        .bind(c.id)
-        .bind(c.email_bidx.as_bytes().to_vec())
+    q.bind(c.email_bidx.as_bytes().to_vec())
         .bind(c.phone_bidx.as_bytes().to_vec())
         .bind(b(&c.family_name))
         .bind(b(&c.given_name))
@@ -73,6 +74,11 @@ async fn insert_one(tx: &mut Conn, c: &SealedCustomer) -> Result<(), sqlx::Error
         .bind(ob(&c.address2))
         .bind(ob(&c.birth_date))
         .bind(ob(&c.gender))
+}
+
+async fn insert_one(tx: &mut Conn, c: &SealedCustomer) -> Result<(), sqlx::Error> {
+    data_keys::ensure(&mut *tx, c.data_key.as_ref()).await?;
+    bind_fields(sqlx::query(INSERT_CUSTOMER).bind(c.id), c)
         .bind(c.password_hash.as_ref().map(|h| h.as_str().to_string()))
         .bind(c.created_at)
         .bind(c.created_at)
