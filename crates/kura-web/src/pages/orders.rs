@@ -58,7 +58,10 @@ struct OrderPage<'a> {
     recipient: Option<PersonView>,
     delivery: String,
     payment: &'static str,
+    /// When and how to pay: shown only while there is still something to pay.
     payment_timing: &'static str,
+    /// This session just placed the order: its confirmation mail is queued (not yet sent).
+    mail_queued: bool,
     bank: Option<&'a crate::config::BankAccount>,
 }
 
@@ -267,6 +270,13 @@ pub async fn order_get(
         .map(|code| ctx.tr.t(&format!("order.notice.{code}")).to_string());
     let lang = ctx.tr.0;
     let (payment, payment_timing) = payment_text(ctx.tr, order.payment);
+    // The page states only what is recorded: once paid (or closed), "how to pay" is past.
+    let still_to_pay = matches!(
+        order.status,
+        OrderStatus::AwaitingPayment | OrderStatus::AwaitingTransfer
+    ) || (order.payment == PaymentMethod::Cod
+        && matches!(order.status, OrderStatus::Confirmed | OrderStatus::Shipped));
+    let payment_timing = if still_to_pay { payment_timing } else { "" };
     let status_key = format!("order.status.{}", order.status.code());
     let card = order.payment == PaymentMethod::Card;
     let closed = matches!(order.status, OrderStatus::Expired | OrderStatus::Cancelled);
@@ -305,6 +315,7 @@ pub async fn order_get(
         delivery: delivery_text(ctx.tr, order.delivery_date, order.delivery_slot),
         payment,
         payment_timing,
+        mail_queued: fresh,
         bank: (order.payment == PaymentMethod::BankTransfer
             && order.status == OrderStatus::AwaitingTransfer)
             .then_some(&state.config.bank),

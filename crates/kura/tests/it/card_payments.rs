@@ -266,6 +266,12 @@ async fn a_card_order_is_mailed_as_awaiting_payment_and_as_paid_only_by_the_prov
         !page.body.contains("/pay\""),
         "a paid order offers no payment"
     );
+    assert!(
+        !page
+            .body
+            .contains("決済代行会社の画面でお支払いいただきます"),
+        "a paid order no longer says how to pay"
+    );
     // The same notification again changes nothing and mails nothing.
     shop.notify_paid(&mut c, "evt_paid_1", &number, &fresh_session)
         .await;
