@@ -41,6 +41,16 @@ pub enum SecurityEventKind {
     OrderLookupThrottled,
     /// A mailed order link that is forged, altered or expired.
     OrderLinkRejected,
+    /// A staff sign-in with a wrong login name or password.
+    StaffLoginFailed,
+    /// A wrong second-factor code (TOTP or recovery code) from a staff member.
+    MfaFailed,
+    /// A staff member asked for personal data past their hourly read budget.
+    ReadBudgetExceeded,
+    /// A staff request refused: no session, no second factor, wrong role or address.
+    StaffAccessDenied,
+    /// A staff member read personal data (the audit log holds what and why).
+    PersonalDataRead,
 }
 
 impl SecurityEventKind {
@@ -77,6 +87,11 @@ impl SecurityEventKind {
             Self::OrderLookupFailed => "authn_fail:order_lookup",
             Self::OrderLookupThrottled => "excess_rate_limit_exceeded:order_lookup",
             Self::OrderLinkRejected => "authn_token_invalid:order_link",
+            Self::StaffLoginFailed => "authn_login_fail:staff",
+            Self::MfaFailed => "authn_login_fail:mfa",
+            Self::ReadBudgetExceeded => "authz_fail:read_budget",
+            Self::StaffAccessDenied => "authz_fail:staff",
+            Self::PersonalDataRead => "sensitive_read:personal_data",
         }
     }
 }

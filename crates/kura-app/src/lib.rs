@@ -5,6 +5,8 @@
 //! every security-relevant outcome is reported to the [`SecurityEvents`] port.
 
 pub mod accounts;
+pub mod audit;
+pub mod backoffice;
 pub mod carts;
 pub mod catalog;
 pub mod checkout;
@@ -24,6 +26,7 @@ pub mod records;
 pub mod rotation;
 pub mod sealed;
 pub mod sessions;
+pub mod staff;
 pub mod vault;
 
 pub use clock::{Clock, SystemClock};
@@ -32,8 +35,8 @@ pub use error::{AppError, StoreError};
 pub use events::{LogEvents, SecurityEvent, SecurityEventKind, SecurityEvents};
 pub use ids::new_id;
 pub use ports::{
-    AccountRepo, CartRepo, CatalogRepo, CustomerRepo, OrderRepo, OutboxRepo, SealedRowRepo,
-    SessionRepo, Store,
+    AccountRepo, AuditRepo, CartRepo, CatalogRepo, CustomerRepo, OrderRepo, OutboxRepo,
+    SealedRowRepo, SessionRepo, StaffRepo, Store,
 };
 pub use sessions::{CheckoutDraft, LoadedSession, SessionData, SessionPolicy, Sessions};
 pub use vault::Vault;

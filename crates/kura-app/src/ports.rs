@@ -12,6 +12,10 @@ use crate::records::{
     OutboxRecord, PlaceOutcome, Product, ProductPage, ResealedRow, SavedAddressRecord,
     SealedCustomer, SealedRow, SessionRecord, TokenPurpose,
 };
+use crate::records::{
+    AuditAppend, AuditEntry, AuditFilter, AuditRow, OrderFilter, ReadBudget, StaffRecord,
+    StaffSessionRecord,
+};
 use crate::sealed::SealedTable;
 
 #[async_trait]
@@ -246,6 +250,21 @@ pub trait OrderRepo: Send + Sync {
         transition: &Transition<'_>,
     ) -> Result<PaymentEventOutcome, StoreError>;
     async fn count_orders(&self) -> Result<u64, StoreError>;
+    /// Orders matching `filter` with ids below `before_id`, newest first (the back office).
+    async fn orders_page(
+        &self,
+        filter: &OrderFilter,
+        before_id: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<OrderRecord>, StoreError>;
+    /// Order counts and sums for the dashboard: (orders, total yen) since `since` in
+    /// `statuses`, and the number of orders now in each of `open`.
+    async fn order_stats(
+        &self,
+        since: i64,
+        counted: &[&str],
+        open: &[&str],
+    ) -> Result<(u64, i64, Vec<u64>), StoreError>;
     /// Many orders in one transaction, without stock changes (demo data, imports).
     async fn insert_orders(&self, orders: &[OrderRecord]) -> Result<(), StoreError>;
 }
@@ -287,6 +306,124 @@ pub trait KeyCheckRepo: Send + Sync {
     async fn delete_key_check(&self, key_id: u32) -> Result<(), StoreError>;
 }
 
+/// Staff members, their sessions and devices, sign-in throttling and the owner's settings.
+#[async_trait]
+pub trait StaffRepo: Send + Sync {
+    /// [`StoreError::Conflict`] when the login name is taken.
+    async fn insert_staff(&self, staff: &StaffRecord) -> Result<(), StoreError>;
+    async fn staff_by_login(&self, login: &str) -> Result<Option<StaffRecord>, StoreError>;
+    async fn staff_by_id(&self, id: i64) -> Result<Option<StaffRecord>, StoreError>;
+    /// Every staff member, by login name.
+    async fn list_staff(&self) -> Result<Vec<StaffRecord>, StoreError>;
+    /// Sets role and status; in the same transaction every session of the staff member ends.
+    /// False when there is no such staff member.
+    async fn set_staff_access(
+        &self,
+        id: i64,
+        role: &str,
+        status: &str,
+        now: i64,
+    ) -> Result<bool, StoreError>;
+    /// Sets the password hash and ends every session of the staff member but `keep_session`.
+    async fn set_staff_password(
+        &self,
+        id: i64,
+        hash: &PasswordHash,
+        keep_session: Option<i64>,
+        now: i64,
+    ) -> Result<(), StoreError>;
+    /// Stores a new TOTP secret and recovery codes (replacing any before); resets the last step.
+    async fn set_staff_totp(
+        &self,
+        id: i64,
+        secret: &Sealed,
+        recovery_codes: &[[u8; 32]],
+        now: i64,
+    ) -> Result<(), StoreError>;
+    /// Accepts a TOTP time step only if it is later than the last accepted: a code works once.
+    async fn accept_totp_step(&self, id: i64, step: i64) -> Result<bool, StoreError>;
+    /// Uses up a recovery code: false when the staff member has no such unused code.
+    async fn use_recovery_code(&self, id: i64, hash: &[u8; 32]) -> Result<bool, StoreError>;
+    /// Removes a staff member and their sessions and devices (the audit log keeps their name).
+    async fn delete_staff(&self, id: i64) -> Result<bool, StoreError>;
+
+    async fn insert_staff_session(&self, session: &StaffSessionRecord) -> Result<(), StoreError>;
+    /// The session with this token hash, only while its staff member is active and still has
+    /// the role the session was made with.
+    async fn staff_session(
+        &self,
+        token_hash: &[u8; 32],
+    ) -> Result<Option<StaffSessionRecord>, StoreError>;
+    async fn update_staff_session(&self, session: &StaffSessionRecord) -> Result<(), StoreError>;
+    async fn delete_staff_session(&self, id: i64) -> Result<(), StoreError>;
+    async fn delete_expired_staff_sessions(&self, now: i64) -> Result<u64, StoreError>;
+
+    /// Remembers a device (a keyed hash of its cookie) of a staff member; true when it is new.
+    async fn remember_staff_device(
+        &self,
+        staff_id: i64,
+        device: &[u8; 32],
+        now: i64,
+    ) -> Result<bool, StoreError>;
+
+    /// Records a failed sign-in against `subject` (a keyed hash of what was tried, and from
+    /// where); failures older than `forget_before` are dropped in the same write.
+    async fn record_sign_in_failure(
+        &self,
+        subject: &[u8; 32],
+        now: i64,
+        forget_before: i64,
+    ) -> Result<(), StoreError>;
+    /// How many failures `subject` has since `since`, and when the last one was.
+    async fn sign_in_failures(
+        &self,
+        subject: &[u8; 32],
+        since: i64,
+    ) -> Result<(u32, Option<i64>), StoreError>;
+    async fn clear_sign_in_failures(&self, subject: &[u8; 32]) -> Result<(), StoreError>;
+
+    /// A setting the owner made (`None`: the default applies).
+    async fn setting(&self, key: &str) -> Result<Option<String>, StoreError>;
+    async fn set_setting(&self, key: &str, value: &str, now: i64) -> Result<(), StoreError>;
+}
+
+/// The MAC of an audit entry at place `seq` after the entry whose MAC is `prev` (all zeros
+/// for the first); `None` when it cannot be made (the key is missing).
+pub type ChainMac<'a> = &'a (dyn Fn(i64, &[u8; 32]) -> Option<[u8; 32]> + Send + Sync);
+
+/// The audit log: append-only, hash-chained by the caller's key.
+#[async_trait]
+pub trait AuditRepo: Send + Sync {
+    /// In one transaction, one writer at a time: with `budget`, refuses when the staff member
+    /// opened `budget.limit` distinct targets with `budget.action` since `budget.since` and this
+    /// target is not among them; otherwise takes the next place after the head, computes the
+    /// entry's MAC with `chain` and writes it.
+    async fn append_audit(
+        &self,
+        entry: &AuditEntry,
+        chain: ChainMac<'_>,
+        budget: Option<&ReadBudget>,
+    ) -> Result<AuditAppend, StoreError>;
+    /// Entries in chain order after `after_seq` (verification).
+    async fn audit_after(&self, after_seq: i64, limit: u32) -> Result<Vec<AuditRow>, StoreError>;
+    /// Entries matching `filter`, newest first, before `before_seq` (browsing).
+    async fn audit_page(
+        &self,
+        filter: &AuditFilter,
+        before_seq: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<AuditRow>, StoreError>;
+    /// The last entry's place and MAC.
+    async fn audit_head(&self) -> Result<Option<(i64, [u8; 32])>, StoreError>;
+    /// Distinct targets `staff_id` opened with `action` since `since`.
+    async fn audit_distinct_targets(
+        &self,
+        staff_id: i64,
+        action: &str,
+        since: i64,
+    ) -> Result<u32, StoreError>;
+}
+
 /// Everything a shop needs from its database.
 #[async_trait]
 pub trait Store:
@@ -299,6 +436,8 @@ pub trait Store:
     + OrderRepo
     + OutboxRepo
     + KeyCheckRepo
+    + StaffRepo
+    + AuditRepo
     + Send
     + Sync
     + 'static

@@ -287,3 +287,118 @@ pub struct OutboxRecord {
     /// The data key of the person the mail is to (the payload is sealed under it).
     pub data_key: Option<DataKeyRef>,
 }
+
+// ---- Staff and the audit log ------------------------------------------------------------------
+
+/// A staff member as the store holds them: email and TOTP secret sealed against the row, the
+/// password as an Argon2id hash, recovery codes as SHA-256 hashes (each usable once).
+#[derive(Debug, Clone)]
+pub struct StaffRecord {
+    pub id: i64,
+    /// The sign-in name (not personal data: chosen by the owner, e.g. `tanaka`).
+    pub login: String,
+    /// [`crate::staff::Role::code`].
+    pub role: String,
+    /// `active` or `suspended`.
+    pub status: String,
+    pub password_hash: PasswordHash,
+    pub email: Sealed,
+    /// Absent until the staff member enrols an authenticator.
+    pub totp_secret: Option<Sealed>,
+    /// The last TOTP time step accepted: a code of that step or an earlier one is refused.
+    pub totp_last_step: i64,
+    pub recovery_codes: Vec<[u8; 32]>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// A staff session: the token's SHA-256 only. `role` is the role at sign-in; the store returns
+/// the session only while the staff member is active with that same role, so a role change or
+/// a suspension ends it on every node at once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaffSessionRecord {
+    pub id: i64,
+    pub token_hash: [u8; 32],
+    pub staff_id: i64,
+    pub role: String,
+    /// When the second factor was given; `None` while only the password was.
+    pub mfa_at: Option<i64>,
+    /// When the staff member last re-authenticated for a sensitive action.
+    pub step_up_at: Option<i64>,
+    pub created_at: i64,
+    pub last_seen_at: i64,
+    pub idle_expires_at: i64,
+    pub absolute_expires_at: i64,
+}
+
+/// One entry of the audit log before it joins the chain. Holds no plaintext personal data:
+/// `target` names records by internal id, `fields` by column name, and what people typed (the
+/// stated reason) or where they came from (the IP) is in `detail`, sealed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEntry {
+    /// The row id `detail` is sealed against.
+    pub id: i64,
+    pub at: i64,
+    /// `None` for the command line and the shop's own jobs.
+    pub staff_id: Option<i64>,
+    /// Who acted, as named at the time (`tanaka`, `cli`, `retention`).
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    pub fields: String,
+    pub detail: Sealed,
+    /// The master key whose audit-chain key made `mac`.
+    pub key_id: u32,
+}
+
+/// An entry in the chain: its place and its MAC (over the previous MAC and the entry).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRow {
+    pub seq: i64,
+    pub entry: AuditEntry,
+    pub mac: [u8; 32],
+}
+
+/// A per-hour limit on distinct records one staff member may open with `action`.
+#[derive(Debug, Clone)]
+pub struct ReadBudget {
+    pub staff_id: i64,
+    pub action: String,
+    pub since: i64,
+    pub limit: u32,
+}
+
+/// What appending to the audit log did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditAppend {
+    Written {
+        seq: i64,
+    },
+    /// The budget was spent: nothing was written (the caller records the refusal).
+    OverBudget {
+        used: u32,
+    },
+}
+
+/// Which entries of the audit log to list, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub staff_id: Option<i64>,
+    /// Entries whose action starts with this.
+    pub action_prefix: Option<String>,
+    pub target: Option<String>,
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+}
+
+/// Which orders the back office lists, newest first. Every condition given must hold.
+#[derive(Debug, Clone, Default)]
+pub struct OrderFilter {
+    /// [`kura_domain::OrderStatus::code`]s; empty: any.
+    pub statuses: Vec<String>,
+    pub number: Option<String>,
+    /// The buyer's email or phone, as blind indexes under every held key.
+    pub contact_bidx: Vec<BlindIndex>,
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+}

@@ -80,6 +80,14 @@ pub mod col {
     pub const OUTBOX_MESSAGE_ID: Column = Column::new("mail_outbox", "message_id");
     /// A saved delivery address of an account (one JSON `Person` record per row).
     pub const ADDRESS_RECORD: Column = Column::new("customer_addresses", "record");
+    /// A staff member's email (for sign-in notices).
+    pub const STAFF_EMAIL: Column = Column::new("staff", "email");
+    /// A staff member's TOTP secret (20 bytes: every one seals to one length).
+    pub const STAFF_TOTP: Column = Column::fixed("staff", "totp_secret", 32);
+    /// A TOTP secret offered at enrolment, carried by the form until confirmed (never stored).
+    pub const PENDING_TOTP: Column = Column::new("staff_sessions", "pending_totp");
+    /// What an audit entry says beyond its plain fields: the stated reason, the client IP.
+    pub const AUDIT_DETAIL: Column = Column::new("audit_log", "detail");
 
     /// Every sealed (not blind-index) column, for key rotation and the tests.
     pub const SEALED: &[Column] = &[
@@ -102,6 +110,9 @@ pub mod col {
         OUTBOX_PAYLOAD,
         ADDRESS_RECORD,
         kura_seal::DATA_KEY_COLUMN,
+        STAFF_EMAIL,
+        STAFF_TOTP,
+        AUDIT_DETAIL,
     ];
 }
 
@@ -189,6 +200,22 @@ pub const DATA_KEYS: SealedTable = SealedTable {
     data_key: false,
 };
 
+/// Staff members: email and TOTP secret, under the master keys.
+pub const STAFF: SealedTable = SealedTable {
+    table: "staff",
+    sealed: &["email", "totp_secret"],
+    blind: &[],
+    data_key: false,
+};
+
+/// The audit log's sealed detail. Re-sealing it leaves the chain whole: MACs cover plaintext.
+pub const AUDIT_LOG: SealedTable = SealedTable {
+    table: "audit_log",
+    sealed: &["detail"],
+    blind: &[],
+    data_key: false,
+};
+
 pub const SEALED_TABLES: &[SealedTable] = &[
     DATA_KEYS,
     CUSTOMERS,
@@ -196,6 +223,8 @@ pub const SEALED_TABLES: &[SealedTable] = &[
     ORDERS,
     MAIL_OUTBOX,
     CUSTOMER_ADDRESSES,
+    STAFF,
+    AUDIT_LOG,
 ];
 
 /// The text a blind index is computed from: the source itself, or a field of the JSON record.

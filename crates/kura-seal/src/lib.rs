@@ -23,14 +23,16 @@ mod keys;
 mod padding;
 mod password;
 mod token;
+mod totp;
 
 pub use blind::{BlindIndex, Normalize};
 pub use envelope::{Column, Sealed};
-pub use keyring::{DATA_KEY_COLUMN, DataKey, KeyRing};
+pub use keyring::{DATA_KEY_COLUMN, DataKey, KeyRing, MacPurpose};
 pub use keys::{FileKeyProvider, KeyError, KeyId, KeyMaterial, KeyProvider, MasterKeyInfo};
 pub use padding::{Padding, bucket};
 pub use password::{PasswordError, PasswordHash, PasswordPolicy, Passwords, Verified};
 pub use token::{SessionToken, TokenHash, constant_time_eq, random_bytes, sha256};
+pub use totp::{RECOVERY_CODES, TOTP_STEP, TotpSecret, recovery_code_hash, recovery_codes};
 
 /// Why sealing or opening failed. Deliberately vague about the cause of a failed open: the
 /// caller learns that the value is not authentic, not which byte was wrong.

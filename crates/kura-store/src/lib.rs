@@ -71,6 +71,11 @@ macro_rules! migrations {
                     "/0007_cart_item_touch.sql"
                 )),
             ),
+            (
+                8,
+                "staff",
+                include_str!(concat!("../migrations/", $backend, "/0008_staff.sql")),
+            ),
         ]
     };
 }
@@ -112,6 +117,15 @@ pub(crate) fn like_literal(word: &str) -> String {
         .replace('%', "\\%")
         .replace('_', "\\_");
     format!("%{escaped}%")
+}
+
+/// A LIKE pattern (with `ESCAPE '\'`) for text starting with `prefix`, taken literally.
+pub(crate) fn like_prefix(prefix: &str) -> String {
+    let escaped = prefix
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("{escaped}%")
 }
 
 /// Product ids whose normalised search text contains every word, compared with `like` (`LIKE`

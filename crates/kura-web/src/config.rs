@@ -29,6 +29,12 @@ pub struct WebConfig {
     pub legal_en: LegalNotice,
     /// Where bank-transfer customers pay.
     pub bank: BankAccount,
+    /// The path prefix of the back office (`/admin` unless configured: a hard-to-guess one
+    /// keeps it out of scanners' way).
+    pub admin_path: String,
+    /// When not empty, the back office answers only these client networks (anyone else gets
+    /// "not found").
+    pub admin_allow: Vec<IpNet>,
 }
 
 /// The seller's notice under the Specified Commercial Transactions Act, shown at `/legal` and
@@ -232,11 +238,32 @@ impl Default for WebConfig {
             legal: LegalNotice::default(),
             legal_en: LegalNotice::default().english(),
             bank: BankAccount::default(),
+            admin_path: "/admin".into(),
+            admin_allow: Vec::new(),
         }
     }
 }
 
 impl WebConfig {
+    /// The staff session cookie: its own name, `SameSite=Strict`, never the customers' one.
+    pub fn staff_cookie_name(&self) -> &'static str {
+        if self.tls {
+            "__Host-kura_staff"
+        } else {
+            "kura_staff"
+        }
+    }
+
+    /// The long-lived cookie that tells a staff member's devices apart (new-device notices and
+    /// the CSRF token of the sign-in form).
+    pub fn staff_device_cookie_name(&self) -> &'static str {
+        if self.tls {
+            "__Host-kura_staff_device"
+        } else {
+            "kura_staff_device"
+        }
+    }
+
     pub fn session_cookie_name(&self) -> &'static str {
         // The __Host- prefix pins the cookie to this host, path / and Secure (RFC 6265bis §4.1.3.2);
         // browsers refuse it without TLS, so plain-HTTP demos use a plain name.

@@ -19,6 +19,8 @@ use crate::security::request_id::RequestId;
 pub enum ErrorKind {
     BadRequest,
     NotFound,
+    /// Signed in, but this role may not do this.
+    Forbidden,
     MethodNotAllowed,
     CsrfFailed,
     CrossSite,
@@ -36,6 +38,7 @@ impl ErrorKind {
         match self {
             Self::BadRequest => StatusCode::BAD_REQUEST,
             Self::NotFound => StatusCode::NOT_FOUND,
+            Self::Forbidden => StatusCode::FORBIDDEN,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::CsrfFailed | Self::CrossSite => StatusCode::FORBIDDEN,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -52,6 +55,7 @@ impl ErrorKind {
         match self {
             Self::BadRequest => "bad_request",
             Self::NotFound => "not_found",
+            Self::Forbidden => "forbidden",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::CsrfFailed => "csrf_failed",
             Self::CrossSite => "cross_site_request",

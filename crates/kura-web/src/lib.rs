@@ -5,6 +5,7 @@
 //! cross-site checks; every error is a page (or JSON under `/api/`) in the visitor's language
 //! with an operation id that is also in the log, and never a stack trace, SQL or echoed input.
 
+pub mod admin;
 pub mod api;
 pub mod config;
 pub mod cookies;

@@ -11,7 +11,9 @@
 //! 8. `session`          server-side session from the cookie; cookie written back
 //! 9. `csrf`             Sec-Fetch-Site, Origin and session-bound token on unsafe methods
 //!
-//! Then the handler.
+//! Then the handler. Back-office routes (under the configured prefix) add their own guard:
+//! allow-list, staff session, second factor, role and a CSRF token bound to the staff session
+//! (see `admin`).
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -141,6 +143,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(ops::healthz_get))
         .route("/readyz", get(ops::readyz_get))
         .merge(crate::api::routes())
+        .merge(crate::admin::router(&state))
         .fallback(not_found)
         .layer(
             ServiceBuilder::new()

@@ -2,11 +2,14 @@
 
 use std::sync::Arc;
 
+use kura_app::audit::Audit;
+use kura_app::backoffice::BackOffice;
 use kura_app::carts::Carts;
 use kura_app::catalog::Catalog;
 use kura_app::mail::{MailOutbox, Mailer};
 use kura_app::orders::Orders;
 use kura_app::payments::PaymentGateway;
+use kura_app::staff::StaffDesk;
 use kura_app::{Clock, Customers, SecurityEvent, SecurityEvents, Sessions, Store, Vault};
 
 use crate::config::WebConfig;
@@ -28,6 +31,9 @@ pub struct ShopParts {
     /// The time, for every handler that needs it (never the system clock directly).
     pub clock: Arc<dyn Clock>,
     pub config: WebConfig,
+    pub staff: Arc<StaffDesk>,
+    pub backoffice: Arc<BackOffice>,
+    pub audit: Arc<Audit>,
 }
 
 pub struct Shop {
@@ -45,6 +51,9 @@ pub struct Shop {
     /// The time, for every handler that needs it (never the system clock directly).
     pub clock: Arc<dyn Clock>,
     pub config: WebConfig,
+    pub staff: Arc<StaffDesk>,
+    pub backoffice: Arc<BackOffice>,
+    pub audit: Arc<Audit>,
     pub limiter: RateLimiter,
     /// Where the card provider's hosted pages live (allowed by the CSP's `form-action`).
     pub payment_origin: Option<String>,
@@ -77,6 +86,9 @@ impl Shop {
             events: p.events,
             clock: p.clock,
             config: p.config,
+            staff: p.staff,
+            backoffice: p.backoffice,
+            audit: p.audit,
             limiter,
             payment_origin,
         }

@@ -28,6 +28,7 @@ pub struct Config {
     pub database: DatabaseSection,
     pub keys: KeysSection,
     pub session: SessionSection,
+    pub admin: AdminSection,
     pub passwords: PasswordSection,
     pub log: LogSection,
     pub card: CardSection,
@@ -149,6 +150,29 @@ pub struct KeysSection {
 pub struct SessionSection {
     pub idle_minutes: i64,
     pub absolute_hours: i64,
+}
+
+/// The back office.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminSection {
+    /// Its path prefix, e.g. `/staff-7f3a` (Japan's card-security guideline asks for one that
+    /// is hard to guess).
+    pub path: String,
+    /// Client networks (CIDR) allowed into the back office; empty: any.
+    pub allow: Vec<IpNet>,
+    /// Minutes a staff session may sit idle (at most 60).
+    pub idle_minutes: i64,
+}
+
+impl Default for AdminSection {
+    fn default() -> Self {
+        Self {
+            path: "/admin".into(),
+            allow: Vec::new(),
+            idle_minutes: 15,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -408,6 +432,44 @@ impl Config {
         }
         if self.session.idle_minutes < 1 || self.session.absolute_hours < 1 {
             bail!("session.idle_minutes and session.absolute_hours must be at least 1");
+        }
+        let path = self.admin.path.as_str();
+        let reserved = [
+            "/api",
+            "/assets",
+            "/account",
+            "/cart",
+            "/checkout",
+            "/orders",
+            "/products",
+            "/category",
+            "/search",
+            "/images",
+            "/lang",
+            "/login",
+            "/logout",
+            "/webhooks",
+            "/legal",
+            "/healthz",
+            "/readyz",
+            "/csp-report",
+        ];
+        if !(2..=64).contains(&path.len())
+            || !path.starts_with('/')
+            || path.ends_with('/')
+            || !path[1..]
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            || reserved
+                .iter()
+                .any(|r| path == *r || path.starts_with(&format!("{r}/")))
+        {
+            bail!(
+                "admin.path must be one path segment such as /admin or /staff-7f3a (letters, digits, - and _), not one the shop uses"
+            );
+        }
+        if !(1..=60).contains(&self.admin.idle_minutes) {
+            bail!("admin.idle_minutes must be from 1 to 60");
         }
         if !self.server.metrics_listen.is_empty()
             && self.server.metrics_listen.parse::<SocketAddr>().is_err()

@@ -32,9 +32,14 @@ transport = "outbox"
 "#;
 
 /// Everything a demo shop needs: the catalog, the demo account and any synthetic data asked for.
-pub async fn seed(state: &kura_web::AppState, customers: u64, orders: u64) -> anyhow::Result<()> {
+pub async fn seed(
+    state: &kura_web::AppState,
+    customers: u64,
+    orders: u64,
+) -> anyhow::Result<Option<String>> {
     ensure_catalog(&state.store).await?;
     ensure_demo_account(&state.customers).await?;
+    let owner = ensure_demo_owner(state).await?;
     if customers > 0 {
         let started = std::time::Instant::now();
         insert_synthetic(&state.store, &state.vault, customers).await?;
@@ -51,7 +56,35 @@ pub async fn seed(state: &kura_web::AppState, customers: u64, orders: u64) -> an
             started.elapsed().as_secs_f64()
         );
     }
-    Ok(())
+    Ok(owner)
+}
+
+/// The demo's back-office owner login name.
+pub const DEMO_OWNER: &str = "owner";
+
+/// A demo shop's first owner, made once with a random password that is returned to be shown
+/// (and never stored); `None` when the shop has staff already.
+pub async fn ensure_demo_owner(state: &kura_web::AppState) -> anyhow::Result<Option<String>> {
+    if !state.staff.list().await?.is_empty() {
+        return Ok(None);
+    }
+    let password = crate::staff_cli::generated_password()?;
+    let email = kura_domain::Email::parse("owner@kura.example.jp")
+        .map_err(|e| anyhow::anyhow!("demo owner email: {e:?}"))?;
+    let added = state
+        .staff
+        .add(
+            &kura_app::audit::Actor::system("demo"),
+            DEMO_OWNER,
+            kura_app::staff::Role::Owner,
+            &email,
+            &secrecy::SecretString::from(password.to_string()),
+        )
+        .await?;
+    match added {
+        Ok(_) => Ok(Some(password.to_string())),
+        Err(r) => anyhow::bail!("the demo owner could not be added: {r:?}"),
+    }
 }
 
 /// The demo catalog, inserted once (products that exist are left alone).

@@ -11,4 +11,5 @@ pub mod keys;
 pub mod metrics;
 pub mod notify;
 pub mod shop;
+pub mod staff_cli;
 pub mod synth;

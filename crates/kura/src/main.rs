@@ -70,6 +70,16 @@ enum Command {
         #[command(subcommand)]
         command: OrdersCommand,
     },
+    /// Staff who run the shop in the back office. The first owner comes from here.
+    Staff {
+        #[command(subcommand)]
+        command: StaffCommand,
+    },
+    /// The audit log of staff actions and reads of personal data.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// Manage the master keys that seal personal data.
     Keys {
         #[command(subcommand)]
@@ -137,6 +147,50 @@ enum OrdersCommand {
         /// The carrier's tracking page for this parcel (https).
         #[arg(long)]
         tracking_url: Option<String>,
+        #[command(flatten)]
+        shop: ShopArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum StaffCommand {
+    /// Add a staff member. Without --password-stdin a strong first password is made and shown
+    /// once; there is no default password. They set up TOTP at first sign-in.
+    Add {
+        /// Login name (a-z, 0-9, . _ -; starts with a letter).
+        login: String,
+        /// owner, manager, support, fulfilment or analyst.
+        #[arg(long)]
+        role: String,
+        /// Where notices to this staff member go (sealed in the database).
+        #[arg(long)]
+        email: String,
+        /// Read the first password from standard input (at least 15 characters, not weak).
+        #[arg(long)]
+        password_stdin: bool,
+        #[command(flatten)]
+        shop: ShopArgs,
+    },
+    /// List staff members with role, state and whether they enrolled an authenticator.
+    List {
+        #[command(flatten)]
+        shop: ShopArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Walk the hash chain; fails naming the first missing, reordered, edited or forged entry.
+    Verify {
+        /// A head logged earlier (`SEQ:HEX`, the log's head_seq and head_mac): the log must
+        /// still hold it, so a tail cut off and rewritten is caught.
+        #[arg(long, value_name = "SEQ:HEX")]
+        head: Option<String>,
+        #[command(flatten)]
+        shop: ShopArgs,
+    },
+    /// Print the current head (`SEQ:HEX`) and write it to the log.
+    Head {
         #[command(flatten)]
         shop: ShopArgs,
     },
@@ -263,7 +317,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             shop::init_keys(&config).await?;
             if no_serve {
                 let state = shop::build(&config).await?;
-                demo::seed(&state, customers, orders).await?;
+                if let Some(password) = demo::seed(&state, customers, orders).await? {
+                    println!(
+                        "Back-office owner: {} / {password} (shown once; set up TOTP at first sign-in)",
+                        demo::DEMO_OWNER
+                    );
+                }
                 println!("Demo shop prepared in {}.", dir.display());
                 return Ok(());
             }
@@ -291,7 +350,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 (shop::card_gateway(&config)?, None)
             };
             let state = shop::build_at(&config, &base, gateway).await?;
-            demo::seed(&state, customers, orders).await?;
+            let owner_password = demo::seed(&state, customers, orders).await?;
+            let admin_path = config.admin.path.clone();
             let shown = dir.canonicalize().unwrap_or(dir.clone());
             let outbox = config
                 .mail_to_files()
@@ -301,6 +361,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 println!("Kura demo shop: http://{addr}/");
                 println!("  shop directory: {}", shown.display());
                 println!("  demo account:   {} / {}", demo::DEMO_EMAIL, demo::DEMO_PASSWORD);
+                println!("  back office:    http://{addr}{admin_path}/login");
+                match &owner_password {
+                    Some(p) => println!(
+                        "  owner sign-in:  {} / {p} (shown this once; set up an authenticator app at first sign-in)",
+                        demo::DEMO_OWNER
+                    ),
+                    None => println!(
+                        "  owner sign-in:  {} (password shown when this demo was created; `kura staff add` adds others)",
+                        demo::DEMO_OWNER
+                    ),
+                }
                 if let Some(outbox) = &outbox {
                     println!("  mail outbox:    {} (mails are written here, not sent)", outbox.display());
                 }
@@ -353,6 +424,36 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 Err(e) => anyhow::bail!("{number}: {e}"),
             }
         }
+        Command::Staff { command } => match command {
+            StaffCommand::Add {
+                login,
+                role,
+                email,
+                password_stdin,
+                shop,
+            } => {
+                let config = load(&shop)?;
+                init_logging(Some(&config));
+                kura::staff_cli::add(&config, &login, &role, &email, password_stdin).await
+            }
+            StaffCommand::List { shop } => {
+                let config = load(&shop)?;
+                init_logging(Some(&config));
+                kura::staff_cli::list(&config).await
+            }
+        },
+        Command::Audit { command } => match command {
+            AuditCommand::Verify { head, shop } => {
+                let config = load(&shop)?;
+                init_logging(Some(&config));
+                kura::staff_cli::verify(&config, head.as_deref()).await
+            }
+            AuditCommand::Head { shop } => {
+                let config = load(&shop)?;
+                init_logging(Some(&config));
+                kura::staff_cli::head(&config).await
+            }
+        },
         Command::Keys { command } => match command {
             KeysCommand::Init { shop } => {
                 let config = load(&shop)?;

@@ -10,11 +10,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use kura_app::audit::Audit;
+use kura_app::backoffice::BackOffice;
 use kura_app::carts::Carts;
 use kura_app::catalog::Catalog;
 use kura_app::mail::{MailOutbox, Mailer};
 use kura_app::orders::{OrderSettings, Orders};
 use kura_app::payments::PaymentGateway;
+use kura_app::staff::{StaffDesk, StaffPolicy};
 use kura_app::{
     Clock, Customers, LogEvents, SecurityEvents, SessionPolicy, Sessions, Store, SystemClock, Vault,
 };
@@ -278,8 +281,38 @@ pub async fn build_at(
         legal: config.legal.clone(),
         legal_en: config.legal.english(),
         bank: config.bank.clone(),
+        admin_path: config.admin.path.clone(),
+        admin_allow: config.admin.allow.clone(),
     };
+    let audit = Arc::new(Audit::new(
+        Arc::clone(&store),
+        Arc::clone(&vault),
+        Arc::clone(&clock),
+    ));
+    let staff = Arc::new(StaffDesk::new(
+        Arc::clone(&store),
+        Arc::clone(&vault),
+        Arc::new(passwords(config)?),
+        Arc::clone(&clock),
+        Arc::clone(&events),
+        Arc::clone(&audit),
+        StaffPolicy {
+            idle_seconds: config.admin.idle_minutes * 60,
+            ..StaffPolicy::default()
+        },
+        &config.shop.name,
+    ));
+    let backoffice = Arc::new(BackOffice::new(
+        Arc::clone(&store),
+        Arc::clone(&vault),
+        Arc::clone(&audit),
+        Arc::clone(&clock),
+        Arc::clone(&events),
+    ));
     Ok(Arc::new(Shop::new(ShopParts {
+        staff,
+        backoffice,
+        audit,
         sessions: Sessions::new(
             Arc::clone(&store),
             Arc::clone(&vault),

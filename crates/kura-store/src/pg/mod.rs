@@ -33,6 +33,8 @@ mod dialect {
     /// `a IS NOT DISTINCT FROM b` is true when both are NULL.
     /// Claims skip rows another transaction holds instead of waiting for (or sharing) them.
     pub(crate) const SKIP_LOCKED: &str = " FOR UPDATE SKIP LOCKED";
+    /// Taken before an audit entry reads the chain's head, so two entries never share a place.
+    pub(crate) const AUDIT_LOCK: &[&str] = &["SELECT pg_advisory_xact_lock(7022365812)"];
     pub(crate) const NULL_SAFE_EQ: &str = "IS NOT DISTINCT FROM";
 
     /// The ids of products matching every word: a case-insensitive substring match on the
@@ -90,6 +92,9 @@ mod migrate;
 #[path = "../sql/shop.rs"]
 #[allow(clippy::duplicate_mod)]
 mod shop;
+#[path = "../sql/staff.rs"]
+#[allow(clippy::duplicate_mod)]
+mod staff;
 #[path = "../sql/store.rs"]
 #[allow(clippy::duplicate_mod)]
 mod store;

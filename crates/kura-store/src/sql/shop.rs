@@ -7,6 +7,7 @@ use kura_app::error::StoreError;
 use kura_app::ports::{
     CartRepo, CatalogRepo, OrderRepo, OutboxRepo, PaymentEventOutcome, Transition,
 };
+use kura_app::records::OrderFilter;
 use kura_app::sealed::{OrderLineRecord, OrderRecord, OutboxRecord, PlaceOutcome};
 use kura_domain::{OrderStatus, PaymentMethod, TaxBreakdown, Totals, Yen};
 use kura_seal::{BlindIndex, Sealed};
@@ -898,6 +899,99 @@ impl OrderRepo for This {
                 PaymentEventOutcome::Seen
             }
         })
+    }
+
+    async fn orders_page(
+        &self,
+        f: &OrderFilter,
+        before_id: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<OrderRecord>, StoreError> {
+        let mut binds = vec![Bind::Int(before_id.unwrap_or(i64::MAX))];
+        let mut conds = vec!["t.id < $1".to_string()];
+        if !f.statuses.is_empty() {
+            let start = binds.len() + 1;
+            conds.push(format!(
+                "t.status IN ({})",
+                crate::placeholders(start, f.statuses.len())
+            ));
+            binds.extend(f.statuses.iter().cloned().map(Bind::Text));
+        }
+        if let Some(n) = &f.number {
+            binds.push(Bind::Text(n.clone()));
+            conds.push(format!("t.number = ${}", binds.len()));
+        }
+        let mut blobs: Vec<Vec<u8>> = Vec::new();
+        if let Some(since) = f.since {
+            binds.push(Bind::Int(since));
+            conds.push(format!("t.created_at >= ${}", binds.len()));
+        }
+        if let Some(until) = f.until {
+            binds.push(Bind::Int(until));
+            conds.push(format!("t.created_at < ${}", binds.len()));
+        }
+        if !f.contact_bidx.is_empty() {
+            let start = binds.len() + 1;
+            let list = crate::placeholders(start, f.contact_bidx.len());
+            conds.push(format!(
+                "(t.email_bidx IN ({list}) OR t.phone_bidx IN ({list}))"
+            ));
+            blobs.extend(f.contact_bidx.iter().map(|b| b.as_bytes().to_vec()));
+        }
+        let sql = format!(
+            "SELECT t.*, dk.wrapped AS data_key_wrapped FROM orders t \
+             LEFT JOIN data_keys dk ON dk.id = t.data_key_id WHERE {} \
+             ORDER BY t.id DESC LIMIT {}",
+            conds.join(" AND "),
+            limit.min(500)
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for b in &binds {
+            q = match b {
+                Bind::Int(v) => q.bind(*v),
+                Bind::Text(v) => q.bind(v.clone()),
+            };
+        }
+        for b in blobs {
+            q = q.bind(b);
+        }
+        let rows = q.fetch_all(self.reads()).await.map_err(db_err)?;
+        let orders = rows
+            .iter()
+            .map(order_from_row)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(db_err)?;
+        self.lines_of(orders).await
+    }
+
+    async fn order_stats(
+        &self,
+        since: i64,
+        counted: &[&str],
+        open: &[&str],
+    ) -> Result<(u64, i64, Vec<u64>), StoreError> {
+        let sql = format!(
+            "SELECT COUNT(*), CAST(COALESCE(SUM(total_yen), 0) AS BIGINT) FROM orders WHERE created_at >= $1 AND status IN ({})",
+            crate::placeholders(2, counted.len().max(1))
+        );
+        let mut q = sqlx::query_as::<_, (i64, i64)>(AssertSqlSafe(sql)).bind(since);
+        for c in counted {
+            q = q.bind(*c);
+        }
+        if counted.is_empty() {
+            q = q.bind("");
+        }
+        let (n, sum) = q.fetch_one(self.reads()).await.map_err(db_err)?;
+        let mut per_status = Vec::with_capacity(open.len());
+        for status in open {
+            let k: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM orders WHERE status = $1")
+                .bind(*status)
+                .fetch_one(self.reads())
+                .await
+                .map_err(db_err)?;
+            per_status.push(u64::try_from(k).unwrap_or(0));
+        }
+        Ok((u64::try_from(n).unwrap_or(0), sum, per_status))
     }
 
     async fn count_orders(&self) -> Result<u64, StoreError> {

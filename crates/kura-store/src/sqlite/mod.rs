@@ -43,6 +43,8 @@ mod dialect {
     /// `a IS b` is true when both are NULL.
     /// One writer at a time: a claim never meets another in flight.
     pub(crate) const SKIP_LOCKED: &str = "";
+    /// Taken before an audit entry reads the chain's head, so two entries never share a place.
+    pub(crate) const AUDIT_LOCK: &[&str] = &[];
     pub(crate) const NULL_SAFE_EQ: &str = "IS";
 
     /// The ids of products matching every word: the FTS5 trigram index when each word has three
@@ -186,6 +188,8 @@ mod data_keys;
 mod migrate;
 #[path = "../sql/shop.rs"]
 mod shop;
+#[path = "../sql/staff.rs"]
+mod staff;
 #[path = "../sql/store.rs"]
 mod store;
 

@@ -99,11 +99,21 @@ fn personal_pieces(personal: &[&str]) -> Vec<String> {
 
 /// Checks a new password and its confirmation against the rule.
 pub fn check(password: &str, confirm: &str, personal: &[&str]) -> Result<(), PasswordProblem> {
+    check_with(password, confirm, personal, MIN_CHARS)
+}
+
+/// [`check`] with another least length (staff passwords have 15).
+pub fn check_with(
+    password: &str,
+    confirm: &str,
+    personal: &[&str],
+    min_chars: usize,
+) -> Result<(), PasswordProblem> {
     let chars = password.chars().count();
     if chars == 0 {
         return Err(PasswordProblem::Empty);
     }
-    if chars < MIN_CHARS {
+    if chars < min_chars {
         return Err(PasswordProblem::TooShort);
     }
     if chars > MAX_CHARS {
@@ -137,9 +147,16 @@ pub fn check(password: &str, confirm: &str, personal: &[&str]) -> Result<(), Pas
 
 /// The refusal as a sentence or two in the visitor's language.
 pub fn message(tr: Tr, problem: &PasswordProblem) -> String {
+    message_with(tr, problem, MIN_CHARS)
+}
+
+/// [`message`] for a rule with another least length.
+pub fn message_with(tr: Tr, problem: &PasswordProblem, min_chars: usize) -> String {
     match problem {
         PasswordProblem::Empty => tr.t("password.error.empty").to_string(),
-        PasswordProblem::TooShort => tr.t("password.error.too_short").to_string(),
+        PasswordProblem::TooShort => tr
+            .t("password.error.too_short")
+            .replace("{min}", &min_chars.to_string()),
         PasswordProblem::TooLong => tr.t("password.error.too_long").to_string(),
         PasswordProblem::Mismatch => tr.t("password.error.mismatch").to_string(),
         PasswordProblem::Personal => tr.t("password.error.personal").to_string(),

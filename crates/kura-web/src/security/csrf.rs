@@ -55,41 +55,50 @@ fn form_token(body: &[u8]) -> Option<String> {
     (!token.is_empty()).then(|| token.to_string())
 }
 
-pub async fn csrf(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let unsafe_method = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-    if !unsafe_method || exempt(req.uri().path()) {
-        return next.run(req).await;
-    }
+/// Whether `path` is under the back office's prefix (which checks its own tokens, bound to
+/// the staff session).
+pub fn in_admin(state: &AppState, path: &str) -> bool {
+    let prefix = state.config.admin_path.as_str();
+    path == prefix
+        || path
+            .strip_prefix(prefix)
+            .is_some_and(|rest| rest.starts_with('/'))
+}
+
+/// The checks every unsafe request passes before its token is compared: `Sec-Fetch-Site` and
+/// `Origin` must not name another site. Then the token is read from the `x-csrf-token` header
+/// or the form's `csrf_token` field; the request comes back whole, with its body.
+pub(crate) async fn cross_site_and_token(
+    state: &AppState,
+    req: Request,
+) -> Result<(Request, Option<String>), Response> {
     let fetch_site = req
         .headers()
         .get("sec-fetch-site")
         .and_then(|v| v.to_str().ok());
     if fetch_site.is_some_and(|s| s != "same-origin" && s != "none") {
-        return refuse(
-            &state,
+        return Err(refuse(
+            state,
             &req,
             SecurityEventKind::CrossSiteRejected,
             ErrorKind::CrossSite,
-        );
+        ));
     }
     if let Some(origin) = req.headers().get(header::ORIGIN) {
         let ok = origin
             .to_str()
             .ok()
-            .zip(expected_origin(&state, &req))
+            .zip(expected_origin(state, &req))
             .is_some_and(|(o, e)| o == e);
         if !ok {
-            return refuse(
-                &state,
+            return Err(refuse(
+                state,
                 &req,
                 SecurityEventKind::CrossSiteRejected,
                 ErrorKind::CrossSite,
-            );
+            ));
         }
     }
-    let Some(session) = req.extensions().get::<Session>().cloned() else {
-        return WebError::internal("session layer missing").into_response();
-    };
     let header_token = req
         .headers()
         .get("x-csrf-token")
@@ -105,22 +114,41 @@ pub async fn csrf(State(state): State<AppState>, req: Request, next: Next) -> Re
         Some(t) => (Some(t), body),
         None if is_form => match axum::body::to_bytes(body, state.config.body_limit).await {
             Ok(bytes) => (form_token(&bytes), Body::from(bytes)),
-            Err(_) => return WebError::new(ErrorKind::PayloadTooLarge).into_response(),
+            Err(_) => return Err(WebError::new(ErrorKind::PayloadTooLarge).into_response()),
         },
         None => (None, body),
     };
-    let req = Request::from_parts(parts, body);
+    Ok((Request::from_parts(parts, body), token))
+}
+
+/// Refuses a request whose CSRF token did not verify, and tells the guard.
+pub(crate) fn refuse_token(state: &AppState, req: &Request) -> Response {
+    refuse(
+        state,
+        req,
+        SecurityEventKind::CsrfRejected,
+        ErrorKind::CsrfFailed,
+    )
+}
+
+pub async fn csrf(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let unsafe_method = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    if !unsafe_method || exempt(req.uri().path()) || in_admin(&state, req.uri().path()) {
+        return next.run(req).await;
+    }
+    let Some(session) = req.extensions().get::<Session>().cloned() else {
+        return WebError::internal("session layer missing").into_response();
+    };
+    let (req, token) = match cross_site_and_token(&state, req).await {
+        Ok(v) => v,
+        Err(refused) => return refused,
+    };
     let valid = match &token {
         Some(t) => session.verify_csrf(t).await,
         None => false,
     };
     if !valid {
-        return refuse(
-            &state,
-            &req,
-            SecurityEventKind::CsrfRejected,
-            ErrorKind::CsrfFailed,
-        );
+        return refuse_token(&state, &req);
     }
     next.run(req).await
 }

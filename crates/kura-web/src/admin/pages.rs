@@ -1,0 +1,1036 @@
+//! The back office's pages. Each handler runs behind [`super::guard`], which already checked
+//! the session, the second factor, the role and the CSRF token; sensitive changes (staff,
+//! settings) also ask for a fresh authenticator code unless one was given in the last minutes.
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use kura_app::audit::AuditView;
+use kura_app::backoffice::{Dashboard, MaskedCustomer, OrderSummary, Unmask};
+use kura_app::orders::Parcel;
+use kura_app::records::{AuditFilter, OrderFilter};
+use kura_app::staff::{PasswordSignIn, Permission, Role, StaffMember, StaffRefusal};
+use kura_domain::{CustomerProfile, Date, OrderStatus, Person};
+use kura_seal::SessionToken;
+use secrecy::SecretString;
+use serde::Deserialize;
+
+use super::{AdminContext, Staff, device_cookie, device_secret, session_cookie, status_page};
+use crate::AppState;
+use crate::error::{ErrorKind, WebError};
+
+/// The least a staff password has: 15 characters (and a zxcvbn score of 3, as for customers).
+pub const STAFF_MIN_CHARS: usize = 15;
+
+fn minute(unix: i64) -> String {
+    Date::japan_minute(unix)
+}
+
+fn yen(v: kura_domain::Yen) -> String {
+    v.grouped()
+}
+
+// ---- Sign-in -----------------------------------------------------------------------------
+
+#[derive(Template)]
+#[template(path = "admin/login.html")]
+struct LoginView {
+    ctx: AdminContext,
+    login: String,
+    error: Option<String>,
+}
+
+pub async fn login_get(
+    State(state): State<AppState>,
+    mut ctx: AdminContext,
+    headers: HeaderMap,
+) -> Result<Response, WebError> {
+    let mut set_device = None;
+    if device_secret(&state, &headers).is_none() {
+        let token = SessionToken::generate().map_err(WebError::internal)?;
+        ctx.csrf = state.vault.ring().csrf_token(token.expose().as_bytes());
+        set_device = Some(device_cookie(&state, &token));
+    }
+    let html = LoginView {
+        ctx,
+        login: String::new(),
+        error: None,
+    }
+    .render()?;
+    let mut res = Html(html).into_response();
+    if let Some(c) = set_device {
+        res.headers_mut().append(header::SET_COOKIE, c);
+    }
+    Ok(res)
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    login: String,
+    password: String,
+}
+
+pub async fn login_post(
+    State(state): State<AppState>,
+    ctx: AdminContext,
+    Form(form): Form<LoginForm>,
+) -> Result<Response, WebError> {
+    let login = form.login.trim().to_lowercase();
+    let password = SecretString::from(form.password);
+    let tr = ctx.tr;
+    let error = match state.staff.sign_in(&login, &password, ctx.ip).await? {
+        PasswordSignIn::SecondFactor(session) => {
+            let next = if session.member.enrolled {
+                "/verify"
+            } else {
+                "/enrol"
+            };
+            let mut res = Redirect::to(&ctx.href(next)).into_response();
+            res.headers_mut().append(
+                header::SET_COOKIE,
+                session_cookie(&state, Some(&session.token)),
+            );
+            return Ok(res);
+        }
+        PasswordSignIn::Refused => tr.t("admin.login.failed").to_string(),
+        PasswordSignIn::Throttled { retry_after } => tr
+            .t("admin.login.throttled")
+            .replace("{minutes}", &((retry_after + 59) / 60).max(1).to_string()),
+    };
+    let html = LoginView {
+        ctx,
+        login,
+        error: Some(error),
+    }
+    .render()?;
+    Ok(status_page(StatusCode::UNAUTHORIZED, html))
+}
+
+#[derive(Template)]
+#[template(path = "admin/enrol.html")]
+struct EnrolView {
+    ctx: AdminContext,
+    sealed: String,
+    secret: String,
+    uri: String,
+    error: Option<String>,
+}
+
+pub async fn enrol_get(
+    State(state): State<AppState>,
+    ctx: AdminContext,
+    Staff(session): Staff,
+) -> Result<Response, WebError> {
+    if session.member.enrolled && !session.complete() {
+        return Ok(Redirect::to(&ctx.href("/verify")).into_response());
+    }
+    let e = state.staff.begin_enrolment(&session).await?;
+    Ok(Html(
+        EnrolView {
+            ctx,
+            sealed: e.sealed,
+            secret: e.base32.to_string(),
+            uri: e.uri.to_string(),
+            error: None,
+        }
+        .render()?,
+    )
+    .into_response())
+}
+
+#[derive(Deserialize)]
+pub struct EnrolForm {
+    code: String,
+    sealed: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin/codes.html")]
+struct CodesView {
+    ctx: AdminContext,
+    codes: Vec<String>,
+}
+
+pub async fn enrol_post(
+    State(state): State<AppState>,
+    ctx: AdminContext,
+    Staff(mut session): Staff,
+    Form(form): Form<EnrolForm>,
+) -> Result<Response, WebError> {
+    match state
+        .staff
+        .finish_enrolment(&mut session, &form.sealed, &form.code, ctx.ip)
+        .await?
+    {
+        Some(codes) => {
+            let mut ctx = ctx;
+            ctx.staff = Some((
+                session.member.login.clone(),
+                session.member.role.code().to_string(),
+            ));
+            Ok(Html(
+                CodesView {
+                    ctx,
+                    codes: codes.iter().map(|c| c.to_string()).collect(),
+                }
+                .render()?,
+            )
+            .into_response())
+        }
+        None => {
+            let Some(e) = state.staff.resume_enrolment(&session, &form.sealed) else {
+                return Ok(Redirect::to(&ctx.href("/enrol")).into_response());
+            };
+            let error = Some(ctx.tr.t("admin.enrol.wrong_code").to_string());
+            let html = EnrolView {
+                ctx,
+                sealed: e.sealed,
+                secret: e.base32.to_string(),
+                uri: e.uri.to_string(),
+                error,
+            }
+            .render()?;
+            Ok(status_page(StatusCode::UNPROCESSABLE_ENTITY, html))
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "admin/verify.html")]
+struct VerifyView {
+    ctx: AdminContext,
+    error: Option<String>,
+}
+
+pub async fn verify_get(ctx: AdminContext, Staff(session): Staff) -> Result<Response, WebError> {
+    if !session.member.enrolled {
+        return Ok(Redirect::to(&ctx.href("/enrol")).into_response());
+    }
+    if session.complete() {
+        return Ok(Redirect::to(&ctx.href("/")).into_response());
+    }
+    Ok(Html(VerifyView { ctx, error: None }.render()?).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct CodeForm {
+    code: String,
+}
+
+pub async fn verify_post(
+    State(state): State<AppState>,
+    ctx: AdminContext,
+    headers: HeaderMap,
+    Staff(mut session): Staff,
+    Form(form): Form<CodeForm>,
+) -> Result<Response, WebError> {
+    if state
+        .staff
+        .verify_second_factor(&mut session, &form.code, ctx.ip)
+        .await?
+    {
+        if let Some(device) = device_secret(&state, &headers)
+            && state
+                .staff
+                .device_is_new(session.member.id, device.expose())
+                .await?
+        {
+            state.staff.notify_new_device(&session, ctx.ip).await?;
+        }
+        return Ok(Redirect::to(&ctx.href("/")).into_response());
+    }
+    if state.staff.load(&session.token).await?.is_none() {
+        // Too many wrong codes ended the session.
+        let mut res = Redirect::to(&ctx.href("/login")).into_response();
+        res.headers_mut()
+            .append(header::SET_COOKIE, session_cookie(&state, None));
+        return Ok(res);
+    }
+    let error = Some(ctx.tr.t("admin.verify.wrong_code").to_string());
+    let html = VerifyView { ctx, error }.render()?;
+    Ok(status_page(StatusCode::UNAUTHORIZED, html))
+}
+
+pub async fn logout_post(
+    State(state): State<AppState>,
+    ctx: AdminContext,
+    Staff(session): Staff,
+) -> Result<Response, WebError> {
+    state.staff.sign_out(&session, ctx.ip).await?;
+    let mut res = Redirect::to(&ctx.href("/login")).into_response();
+    res.headers_mut()
+        .append(header::SET_COOKIE, session_cookie(&state, None));
+    Ok(res)
+}
+
+// ---- Dashboard ---------------------------------------------------------------------------
+
+#[derive(Template)]
+#[template(path = "admin/dashboard.html")]
+struct DashboardView {
+    ctx: AdminContext,
+    d: Dashboard,
+    sales: String,
+}
+
+pub async fn dashboard_get(
+    State(state): State<AppState>,
+    ctx: AdminContext,
+) -> Result<Response, WebError> {
+    let d = state.backoffice.dashboard(5).await?;
+    let sales = yen(kura_domain::Yen(d.sales_today));
+    Ok(Html(DashboardView { ctx, d, sales }.render()?).into_response())
+}
+
+// ---- Orders ------------------------------------------------------------------------------
+
+#[derive(Deserialize, Default)]
+pub struct OrderQuery {
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    number: String,
+    #[serde(default)]
+    contact: String,
+    #[serde(default)]
+    before: Option<i64>,
+}
+
+struct OrderRow {
+    number: String,
+    status: String,
+    payment: String,
+    total: String,
+    items: u32,
+    at: String,
+}
+
+fn order_row(ctx: &AdminContext, o: &OrderSummary) -> OrderRow {
+    OrderRow {
+        number: o.number.clone(),
+        status: ctx
+            .tr
+            .t(&format!("order.status.{}", o.status.code()))
+            .to_string(),
+        payment: ctx
+            .tr
+            .t(&format!("payment.{}", o.payment.code()))
+            .to_string(),
+        total: yen(o.total),
+        items: o.items,
+        at: minute(o.created_at),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "admin/orders.html")]
+struct OrdersView {
+    ctx: AdminContext,
+    rows: Vec<OrderRow>,
+    statuses: Vec<(String, String)>,
+    q_status: String,
+    q_number: String,
+    q_contact: String,
+    next: Option<String>,
+}
+
+const PAGE: u32 = 50;
+
+pub async fn orders_get(
+    State(state): State<AppState>,
+    ctx: AdminContext,
+    Staff(session): Staff,
+    Query(q): Query<OrderQuery>,
+) -> Result<Response, WebError> {
+    let mut filter = OrderFilter::default();
+    if let Some(s) = OrderStatus::parse(&q.status) {
+        filter.statuses = vec![s.code().to_string()];
+    }
+    let number = q.number.trim();
+    if !number.is_empty() {
+        filter.number = Some(number.to_uppercase());
+    }
+    let contact = q.contact.trim();
+    let orders = state
+        .backoffice
+        .orders(
+            &session,
+            ctx.ip,
+            filter,
+            (!contact.is_empty()).then_some(contact),
+            q.before,
+            PAGE,
+        )
+        .await?;
+    let next = (orders.len() == PAGE as usize)
+        .then(|| orders.last())
+        .flatten()
+        .map(|o| {
+            format!(
+                "{}?status={}&before={}",
+                ctx.href("/orders"),
+                q.status,
+                o.id
+            )
+        });
+    let rows = orders.iter().map(|o| order_row(&ctx, o)).collect();
+    let statuses = [
+        OrderStatus::AwaitingPayment,
+        OrderStatus::AwaitingTransfer,
+        OrderStatus::Confirmed,
+        OrderStatus::Paid,
+        OrderStatus::Shipped,
+        OrderStatus::Cancelled,
+        OrderStatus::Expired,
+    ]
+    .iter()
+    .map(|s| {
+        (
+            s.code().to_string(),
+            ctx.tr.t(&format!("order.status.{}", s.code())).to_string(),
+        )
+    })
+    .collect();
+    Ok(Html(
+        OrdersView {
+            rows,
+            statuses,
+            q_status: q.status.clone(),
+            q_number: number.to_string(),
+            q_contact: contact.to_string(),
+            next,
+            ctx,
+        }
+        .render()?,
+    )
+    .into_response())
+}
+
+#[derive(Template)]
+#[template(path = "admin/order.html")]
+struct OrderPageView {
+    ctx: AdminContext,
+    order: OrderRow,
+    lines: Vec<(String, String, u32)>,
+    ship_to: Option<Person>,
+    can_mark_paid: bool,
+    can_ship: bool,
+    message: Option<String>,
+}
+
+async fn order_page(
+    state: &AppState,
+    ctx: AdminContext,
+    session: &kura_app::staff::StaffSession,
+    number: &str,
+    message: Option<String>,
+) -> Result<Response, WebError> {
+    let Some((summary, ship_to)) = state
+        .backoffice
+        .packing_view(session, ctx.ip, &state.orders, number)
+        .await?
+    else {
+        return Err(WebError::new(ErrorKind::NotFound));
+    };
+    let rec = state
+        .store
+        .order_by_number(number)
+        .await
+        .map_err(kura_app::AppError::from)?;
+    let lines = rec
+        .map(|r| {
+            r.lines
+                .iter()
+                .map(|l| {
+                    (
+                        l.sku.clone(),
+                        format!("{} {}", l.product_name, l.variant_label),
+                        l.quantity,
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let can_mark_paid =
+        session.can(Permission::OrdersManage) && summary.status == OrderStatus::AwaitingTransfer;
+    let can_ship = session.can(Permission::OrdersShip)
+        && matches!(summary.status, OrderStatus::Paid | OrderStatus::Confirmed);
+    let order = order_row(&ctx, &summary);
+    Ok(Html(
+        OrderPageView {
+            ctx,
+            order,
+            lines,
+            ship_to,
+            can_mark_paid,
+            can_ship,
+            message,
+        }
+        .render()?,
+    )
+    .into_response())
+}
+
+pub async fn order_get(
+    State(state): State<AppState>,
+    ctx: AdminContext,
+    Staff(session): Staff,
+    Path(number): Path<String>,
+) -> Result<Response, WebError> {
+    order_page(&state, ctx, &session, &number, None).await
+}
+
+pub async fn order_paid_post(
+    State(state): State<AppState>,
+    ctx: AdminContext,
+    Staff(session): Staff,
+    Path(number): Path<String>,
+) -> Result<Response, WebError> {
+    let message = match state.orders.mark_transfer_received(&number).await? {
+        Ok(()) => {
+            state
+                .backoffice
+                .record_order_change(&session, ctx.ip, &number, "order.paid", None)
+                .await?;
+            ctx.tr.t("admin.order.marked_paid")
+        }
+        Err(_) => ctx.tr.t("admin.order.cannot"),
+    };
+    let message = Some(message.to_string());
+    order_page(&state, ctx, &session, &number, message).await
+}
+
+#[derive(Deserialize)]
+pub struct ShipForm {
+    carrier: String,
+    tracking: String,
+    #[serde(default)]
+    tracking_url: String,
+}
+
+pub async fn order_ship_post(
+    State(state): State<AppState>,
+    ctx: AdminContext,
+    Staff(session): Staff,
+    Path(number): Path<String>,
+    Form(form): Form<ShipForm>,
+) -> Result<Response, WebError> {
+    let carrier = form.carrier.trim();
+    let tracking = form.tracking.trim();
+    let url = form.tracking_url.trim();
+    let valid = (1..=40).contains(&carrier.chars().count())
+        && (1..=40).contains(&tracking.len())
+        && tracking
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        && (url.is_empty() || (url.starts_with("https://") && url.len() <= 300));
+    if !valid {
+        let message = Some(ctx.tr.t("admin.order.ship_invalid").to_string());
+        return order_page(&state, ctx, &session, &number, message).await;
+    }
+    let parcel = Parcel {
+        carrier: carrier.to_string(),
+        tracking_number: tracking.to_string(),
+        tracking_url: (!url.is_empty()).then(|| url.to_string()),
+    };
+    let message = match state.orders.mark_shipped(&number, &parcel).await? {
+        Ok(()) => {
+            state
+                .backoffice
+                .record_order_change(
+                    &session,
+                    ctx.ip,
+                    &number,
+                    "order.shipped",
+                    Some(carrier.to_string()),
+                )
+                .await?;
+            ctx.tr.t("admin.order.marked_shipped")
+        }
+        Err(_) => ctx.tr.t("admin.order.cannot"),
+    };
+    let message = Some(message.to_string());
+    order_page(&state, ctx, &session, &number, message).await
+}
+
+// ---- Customers ---------------------------------------------------------------------------
+
+#[derive(Deserialize, Default)]
+pub struct AfterQuery {
+    #[serde(default)]
+    after: i64,
+}
+
+#[derive(Template)]
+#[template(path = "admin/customers.html")]
+struct CustomersView {
+    ctx: AdminContext,
+    rows: Vec<MaskedCustomer>,
+    used: u32,
+    budget: u32,
+    next: Option<String>,
+}
+
+impl CustomersView {
+    fn prefecture(&self, c: &MaskedCustomer) -> String {
+        c.prefecture
+            .map(|p| {
+                if self.ctx.tr.lang() == "ja" {
+                    p.name_ja().to_string()
+                } else {
+                    p.name_en().to_string()
+                }
+            })
+            .unwrap_or_default()
+    }
+}
+
+pub async fn customers_get(
+    State(state): State<AppState>,
+    ctx: AdminContext,
+    Staff(session): Staff,
+    Query(q): Query<AfterQuery>,
+) -> Result<Response, WebError> {
+    let rows = state.backoffice.customers(q.after, PAGE).await?;
+    let used = state
+        .backoffice
+        .unmasked_this_hour(session.member.id)
+        .await?;
+    let budget = state.backoffice.unmask_budget().await?;
+    let next = (rows.len() == PAGE as usize)
+        .then(|| rows.last())
+        .flatten()
+        .map(|c| format!("{}?after={}", ctx.href("/customers"), c.id));
+    Ok(Html(
+        CustomersView {
+            ctx,
+            rows,
+            used,
+            budget,
+            next,
+        }
+        .render()?,
+    )
+    .into_response())
+}
+
+#[derive(Deserialize)]
+pub struct ReasonForm {
+    reason: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin/customer.html")]
+struct CustomerView {
+    ctx: AdminContext,
+    id: i64,
+    profile: CustomerProfile,
+    orders: Vec<OrderRow>,
+}
+
+#[derive(Template)]
+#[template(path = "admin/notice.html")]
+struct NoticeView {
+    ctx: AdminContext,
+    title: String,
+    message: String,
+}
+
+fn notice(
+    ctx: AdminContext,
+    status: StatusCode,
+    title: &str,
+    message: String,
+) -> Result<Response, WebError> {
+    let title = ctx.tr.t(title).to_string();
+    Ok(status_page(
+        status,
+        NoticeView {
+            ctx,
+            title,
+            message,
+        }
+        .render()?,
+    ))
+}
+
+pub async fn unmask_post(
+    State(state): State<AppState>,
+    ctx: AdminContext,
+    Staff(session): Staff,
+    Path(id): Path<i64>,
+    Form(form): Form<ReasonForm>,
+) -> Result<Response, WebError> {
+    match state
+        .backoffice
+        .unmask_customer(&session, ctx.ip, id, &form.reason)
+        .await?
+    {
+        Unmask::Shown { profile, orders } => {
+            let orders = orders.iter().map(|o| order_row(&ctx, o)).collect();
+            Ok(Html(
+                CustomerView {
+                    ctx,
+                    id,
+                    profile: *profile,
+                    orders,
+                }
+                .render()?,
+            )
+            .into_response())
+        }
+        Unmask::NeedsReason => {
+            let m = ctx.tr.t("admin.unmask.needs_reason").to_string();
+            notice(
+                ctx,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "admin.unmask.title",
+                m,
+            )
+        }
+        Unmask::OverBudget { limit } => {
+            let m = ctx
+                .tr
+                .t("admin.unmask.over_budget")
+                .replace("{limit}", &limit.to_string());
+            notice(ctx, StatusCode::TOO_MANY_REQUESTS, "admin.unmask.title", m)
+        }
+        Unmask::NotFound => Err(WebError::new(ErrorKind::NotFound)),
+        Unmask::Erased => {
+            let m = ctx.tr.t("admin.unmask.erased").to_string();
+            notice(ctx, StatusCode::GONE, "admin.unmask.title", m)
+        }
+    }
+}
+
+// ---- Staff -------------------------------------------------------------------------------
+
+#[derive(Template)]
+#[template(path = "admin/staff.html")]
+struct StaffView {
+    ctx: AdminContext,
+    members: Vec<StaffMember>,
+    roles: Vec<&'static str>,
+    me: i64,
+    message: Option<String>,
+    stepped_up: bool,
+}
+
+async fn staff_page(
+    state: &AppState,
+    ctx: AdminContext,
+    session: &kura_app::staff::StaffSession,
+    status: StatusCode,
+    message: Option<String>,
+) -> Result<Response, WebError> {
+    let members = state.staff.list().await?;
+    let html = StaffView {
+        stepped_up: state.staff.stepped_up(session),
+        ctx,
+        members,
+        roles: Role::ALL.iter().map(|r| r.code()).collect(),
+        me: session.member.id,
+        message,
+    }
+    .render()?;
+    Ok(status_page(status, html))
+}
+
+pub async fn staff_get(
+    State(state): State<AppState>,
+    ctx: AdminContext,
+    Staff(session): Staff,
+) -> Result<Response, WebError> {
+    staff_page(&state, ctx, &session, StatusCode::OK, None).await
+}
+
+/// A sensitive change goes ahead only after a fresh authenticator code: one given now, or one
+/// given within the last minutes.
+async fn stepped_up(
+    state: &AppState,
+    ctx: &AdminContext,
+    session: &mut kura_app::staff::StaffSession,
+    otp: &str,
+) -> Result<bool, WebError> {
+    if state.staff.stepped_up(session) {
+        return Ok(true);
+    }
+    Ok(!otp.trim().is_empty() && state.staff.step_up(session, otp, ctx.ip).await?)
+}
+
+#[derive(Deserialize)]
+pub struct StaffAddForm {
+    login: String,
+    role: String,
+    email: String,
+    password: String,
+    #[serde(default)]
+    otp: String,
+}
+
+fn refusal_key(r: StaffRefusal) -> &'static str {
+    match r {
+        StaffRefusal::LoginTaken => "admin.staff.login_taken",
+        StaffRefusal::LoginInvalid => "admin.staff.login_invalid",
+        StaffRefusal::UnknownStaff => "admin.staff.unknown",
+        StaffRefusal::LastOwner => "admin.staff.last_owner",
+    }
+}
+
+pub async fn staff_add_post(
+    State(state): State<AppState>,
+    ctx: AdminContext,
+    Staff(mut session): Staff,
+    Form(form): Form<StaffAddForm>,
+) -> Result<Response, WebError> {
+    let tr = ctx.tr;
+    if !stepped_up(&state, &ctx, &mut session, &form.otp).await? {
+        let m = Some(tr.t("admin.step_up.needed").to_string());
+        return staff_page(&state, ctx, &session, StatusCode::UNAUTHORIZED, m).await;
+    }
+    let Some(role) = Role::parse(&form.role) else {
+        let m = Some(tr.t("admin.staff.role_invalid").to_string());
+        return staff_page(&state, ctx, &session, StatusCode::UNPROCESSABLE_ENTITY, m).await;
+    };
+    let Ok(email) = kura_domain::Email::parse(&form.email) else {
+        let m = Some(tr.t("admin.staff.email_invalid").to_string());
+        return staff_page(&state, ctx, &session, StatusCode::UNPROCESSABLE_ENTITY, m).await;
+    };
+    let login = form.login.trim().to_lowercase();
+    if let Err(problem) = crate::pages::password::check_with(
+        &form.password,
+        &form.password,
+        &[login.as_str(), email.as_str()],
+        STAFF_MIN_CHARS,
+    ) {
+        let m = Some(crate::pages::password::message_with(
+            tr,
+            &problem,
+            STAFF_MIN_CHARS,
+        ));
+        return staff_page(&state, ctx, &session, StatusCode::UNPROCESSABLE_ENTITY, m).await;
+    }
+    let actor = session.actor(ctx.ip);
+    let password = SecretString::from(form.password);
+    let m = match state
+        .staff
+        .add(&actor, &login, role, &email, &password)
+        .await?
+    {
+        Ok(_) => tr.t("admin.staff.added").replace("{login}", &login),
+        Err(r) => tr.t(refusal_key(r)).to_string(),
+    };
+    staff_page(&state, ctx, &session, StatusCode::OK, Some(m)).await
+}
+
+#[derive(Deserialize)]
+pub struct StaffAccessForm {
+    role: String,
+    #[serde(default)]
+    active: String,
+    #[serde(default)]
+    otp: String,
+}
+
+pub async fn staff_access_post(
+    State(state): State<AppState>,
+    ctx: AdminContext,
+    Staff(mut session): Staff,
+    Path(id): Path<i64>,
+    Form(form): Form<StaffAccessForm>,
+) -> Result<Response, WebError> {
+    let tr = ctx.tr;
+    if !stepped_up(&state, &ctx, &mut session, &form.otp).await? {
+        let m = Some(tr.t("admin.step_up.needed").to_string());
+        return staff_page(&state, ctx, &session, StatusCode::UNAUTHORIZED, m).await;
+    }
+    let Some(role) = Role::parse(&form.role) else {
+        let m = Some(tr.t("admin.staff.role_invalid").to_string());
+        return staff_page(&state, ctx, &session, StatusCode::UNPROCESSABLE_ENTITY, m).await;
+    };
+    let actor = session.actor(ctx.ip);
+    let m = match state
+        .staff
+        .set_access(&actor, id, role, form.active == "yes")
+        .await?
+    {
+        Ok(()) => tr.t("admin.staff.changed").to_string(),
+        Err(r) => tr.t(refusal_key(r)).to_string(),
+    };
+    staff_page(&state, ctx, &session, StatusCode::OK, Some(m)).await
+}
+
+#[derive(Deserialize)]
+pub struct OtpForm {
+    #[serde(default)]
+    otp: String,
+}
+
+pub async fn staff_remove_post(
+    State(state): State<AppState>,
+    ctx: AdminContext,
+    Staff(mut session): Staff,
+    Path(id): Path<i64>,
+    Form(form): Form<OtpForm>,
+) -> Result<Response, WebError> {
+    let tr = ctx.tr;
+    if !stepped_up(&state, &ctx, &mut session, &form.otp).await? {
+        let m = Some(tr.t("admin.step_up.needed").to_string());
+        return staff_page(&state, ctx, &session, StatusCode::UNAUTHORIZED, m).await;
+    }
+    let actor = session.actor(ctx.ip);
+    let m = match state.staff.remove(&actor, id).await? {
+        Ok(()) => tr.t("admin.staff.removed").to_string(),
+        Err(r) => tr.t(refusal_key(r)).to_string(),
+    };
+    staff_page(&state, ctx, &session, StatusCode::OK, Some(m)).await
+}
+
+// ---- Settings ----------------------------------------------------------------------------
+
+#[derive(Template)]
+#[template(path = "admin/settings.html")]
+struct SettingsView {
+    ctx: AdminContext,
+    budget: u32,
+    message: Option<String>,
+    stepped_up: bool,
+}
+
+pub async fn settings_get(
+    State(state): State<AppState>,
+    ctx: AdminContext,
+    Staff(session): Staff,
+) -> Result<Response, WebError> {
+    let budget = state.backoffice.unmask_budget().await?;
+    Ok(Html(
+        SettingsView {
+            stepped_up: state.staff.stepped_up(&session),
+            ctx,
+            budget,
+            message: None,
+        }
+        .render()?,
+    )
+    .into_response())
+}
+
+#[derive(Deserialize)]
+pub struct SettingsForm {
+    unmask_budget: String,
+    #[serde(default)]
+    otp: String,
+}
+
+pub async fn settings_post(
+    State(state): State<AppState>,
+    ctx: AdminContext,
+    Staff(mut session): Staff,
+    Form(form): Form<SettingsForm>,
+) -> Result<Response, WebError> {
+    let tr = ctx.tr;
+    let (status, message) = if !stepped_up(&state, &ctx, &mut session, &form.otp).await? {
+        (StatusCode::UNAUTHORIZED, tr.t("admin.step_up.needed"))
+    } else {
+        match form.unmask_budget.trim().parse::<u32>() {
+            Ok(n) if (1..=10_000).contains(&n) => {
+                state
+                    .backoffice
+                    .set_unmask_budget(&session.actor(ctx.ip), n)
+                    .await?;
+                (StatusCode::OK, tr.t("admin.settings.saved"))
+            }
+            _ => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                tr.t("admin.settings.budget_invalid"),
+            ),
+        }
+    };
+    let budget = state.backoffice.unmask_budget().await?;
+    let html = SettingsView {
+        stepped_up: state.staff.stepped_up(&session),
+        message: Some(message.to_string()),
+        ctx,
+        budget,
+    }
+    .render()?;
+    Ok(status_page(status, html))
+}
+
+// ---- Audit log ---------------------------------------------------------------------------
+
+#[derive(Deserialize, Default)]
+pub struct AuditQuery {
+    #[serde(default)]
+    actor: String,
+    #[serde(default)]
+    action: String,
+    #[serde(default)]
+    target: String,
+    #[serde(default)]
+    before: Option<i64>,
+}
+
+#[derive(Template)]
+#[template(path = "admin/audit.html")]
+struct AuditPageView {
+    ctx: AdminContext,
+    rows: Vec<(AuditView, String)>,
+    q_actor: String,
+    q_action: String,
+    q_target: String,
+    next: Option<String>,
+}
+
+pub async fn audit_get(
+    State(state): State<AppState>,
+    ctx: AdminContext,
+    Query(q): Query<AuditQuery>,
+) -> Result<Response, WebError> {
+    let mut filter = AuditFilter::default();
+    let actor = q.actor.trim();
+    if !actor.is_empty() {
+        let members = state.staff.list().await?;
+        filter.staff_id = Some(
+            members
+                .iter()
+                .find(|m| m.login == actor)
+                .map(|m| m.id)
+                .unwrap_or(-1),
+        );
+    }
+    let action = q.action.trim();
+    if !action.is_empty() {
+        filter.action_prefix = Some(action.to_string());
+    }
+    let target = q.target.trim();
+    if !target.is_empty() {
+        filter.target = Some(target.to_string());
+    }
+    let rows = state.audit.page(&filter, q.before, PAGE).await?;
+    let next = (rows.len() == PAGE as usize)
+        .then(|| rows.last())
+        .flatten()
+        .map(|r| format!("{}?before={}", ctx.href("/audit"), r.seq));
+    let rows = rows
+        .into_iter()
+        .map(|r| {
+            let at = minute(r.at);
+            (r, at)
+        })
+        .collect();
+    Ok(Html(
+        AuditPageView {
+            rows,
+            q_actor: actor.to_string(),
+            q_action: action.to_string(),
+            q_target: target.to_string(),
+            next,
+            ctx,
+        }
+        .render()?,
+    )
+    .into_response())
+}
