@@ -98,7 +98,11 @@ pub fn mask_email(email: &str) -> String {
 /// `***-****-1234`: the last four digits only.
 pub fn mask_phone(phone: &str) -> String {
     let digits: Vec<char> = phone.chars().filter(char::is_ascii_digit).collect();
-    let tail: String = digits[digits.len().saturating_sub(4)..].iter().collect();
+    let tail: String = digits
+        .get(digits.len().saturating_sub(4)..)
+        .unwrap_or_default()
+        .iter()
+        .collect();
     format!("***-****-{tail}")
 }
 

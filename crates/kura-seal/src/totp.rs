@@ -102,9 +102,12 @@ fn percent(text: &str) -> String {
 pub const RECOVERY_CODES: usize = 10;
 const RECOVERY_ALPHABET: &[u8; 32] = b"abcdefghjkmnpqrstuvwxyz23456789_";
 
-/// Fresh recovery codes (`xxxxx-xxxxx`, 50 random bits each) and the SHA-256 of each as the
-/// database keeps it. The codes are shown once and never stored.
-pub fn recovery_codes() -> Result<Vec<(Zeroizing<String>, [u8; 32])>, SealError> {
+/// A recovery code as shown once, and its SHA-256 as the database keeps it.
+pub type RecoveryCode = (Zeroizing<String>, [u8; 32]);
+
+/// Fresh recovery codes (`xxxxx-xxxxx`, 50 random bits each). The codes are shown once and
+/// never stored.
+pub fn recovery_codes() -> Result<Vec<RecoveryCode>, SealError> {
     let mut out = Vec::with_capacity(RECOVERY_CODES);
     for _ in 0..RECOVERY_CODES {
         let bytes = Zeroizing::new(random_bytes::<10>()?);

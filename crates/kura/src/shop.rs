@@ -234,10 +234,19 @@ pub async fn build_at(
     base_url: &str,
     gateway: Option<Arc<dyn PaymentGateway>>,
 ) -> anyhow::Result<AppState> {
+    build_with_clock(config, base_url, gateway, Arc::new(SystemClock)).await
+}
+
+/// [`build_at`] with the clock every use case reads (tests move it instead of waiting).
+pub async fn build_with_clock(
+    config: &Config,
+    base_url: &str,
+    gateway: Option<Arc<dyn PaymentGateway>>,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<AppState> {
     let vault = open_vault(config)?;
     let store = open_store(config).await?;
     check_keys(config, store.as_ref(), &vault).await?;
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let events: Arc<dyn SecurityEvents> = Arc::new(LogEvents::with_pseudonyms(
         Arc::clone(&vault),
         Arc::clone(&clock),

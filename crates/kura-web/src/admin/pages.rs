@@ -209,7 +209,7 @@ pub async fn verify_get(ctx: AdminContext, Staff(session): Staff) -> Result<Resp
         return Ok(Redirect::to(&ctx.href("/enrol")).into_response());
     }
     if session.complete() {
-        return Ok(Redirect::to(&ctx.href("/")).into_response());
+        return Ok(Redirect::to(&ctx.href("")).into_response());
     }
     Ok(Html(VerifyView { ctx, error: None }.render()?).into_response())
 }
@@ -239,7 +239,7 @@ pub async fn verify_post(
         {
             state.staff.notify_new_device(&session, ctx.ip).await?;
         }
-        return Ok(Redirect::to(&ctx.href("/")).into_response());
+        return Ok(Redirect::to(&ctx.href("")).into_response());
     }
     if state.staff.load(&session.token).await?.is_none() {
         // Too many wrong codes ended the session.

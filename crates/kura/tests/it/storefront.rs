@@ -108,6 +108,26 @@ pub(crate) async fn place(c: &mut Client) -> support::Reply {
     .await
 }
 
+/// A bank-transfer order placed through the shop's pages; returns its number.
+pub(crate) async fn bank_transfer_order(c: &mut Client) -> String {
+    add(c, "food-jar", "FJ-40", "1").await;
+    let r = submit_checkout(c, &with(&[("payment", "bank_transfer")])).await;
+    assert_eq!(location(&r), "/checkout/confirm", "{}", r.body);
+    let placed = place(c).await;
+    let to = location(&placed);
+    assert!(
+        to.starts_with("/orders/"),
+        "{} {}",
+        placed.status,
+        placed.body
+    );
+    to.trim_start_matches("/orders/")
+        .split(['?', '/'])
+        .next()
+        .unwrap()
+        .to_string()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn catalog_pages_and_japanese_search() {
     let shop = shop().await;

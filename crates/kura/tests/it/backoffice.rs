@@ -1,0 +1,773 @@
+//! The back office: every staff route behind its guard, TOTP sign-in, sessions that end when
+//! access changes (on every node), the read budget, least privilege for fulfilment, and an
+//! audit log whose chain names the entry someone edited, deleted, reordered or appended.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use axum::body::Body;
+use axum::http::{Method, Request};
+use kura_app::Clock;
+use kura_app::audit::{Actor, AuditDetail, ChainProblem, ChainReport};
+use kura_app::staff::{Permission, Role};
+use kura_seal::TotpSecret;
+use kura_web::AppState;
+use kura_web::admin::{Access, routes};
+
+use crate::support::{self, Client, Reply, hidden_value};
+
+/// A clock the test moves.
+pub struct Manual(AtomicI64);
+
+impl Manual {
+    pub fn advance(&self, seconds: i64) {
+        self.0.fetch_add(seconds, Ordering::SeqCst);
+    }
+}
+
+impl Clock for Manual {
+    fn now(&self) -> i64 {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+pub struct Office {
+    pub _dir: tempfile::TempDir,
+    pub config: kura::config::Config,
+    pub state: AppState,
+    pub router: axum::Router,
+    pub clock: Arc<Manual>,
+}
+
+pub const OWNER_PASSWORD: &str = "kura owner passphrase: lantern harbour 57";
+
+/// A shop on `db_url` (SQLite when `None`) with the demo catalog and an owner `boss` who has
+/// not enrolled yet.
+pub async fn office(db_url: Option<&str>) -> Office {
+    support::init_logs();
+    let dir = tempfile::tempdir().unwrap();
+    let config = support::test_config(dir.path(), db_url);
+    kura::shop::init_keys(&config).await.unwrap();
+    let clock = Arc::new(Manual(AtomicI64::new(1_800_000_000)));
+    let state = kura::shop::build_with_clock(
+        &config,
+        "http://shop.test",
+        None,
+        Arc::clone(&clock) as Arc<dyn Clock>,
+    )
+    .await
+    .unwrap();
+    kura::demo::ensure_catalog(&state.store).await.unwrap();
+    add_staff(&state, "boss", Role::Owner, OWNER_PASSWORD).await;
+    let router = kura_web::router(Arc::clone(&state));
+    Office {
+        _dir: dir,
+        config,
+        state,
+        router,
+        clock,
+    }
+}
+
+pub async fn add_staff(state: &AppState, login: &str, role: Role, password: &str) -> i64 {
+    let email = kura_domain::Email::parse(&format!("{login}@staff.example.jp")).unwrap();
+    state
+        .staff
+        .add(
+            &Actor::cli(),
+            login,
+            role,
+            &email,
+            &secrecy::SecretString::from(password.to_string()),
+        )
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+/// RFC 4648 base32 (upper case, no padding), as the enrolment page shows the secret.
+pub fn base32_decode(text: &str) -> Vec<u8> {
+    let mut bits = 0u64;
+    let mut n = 0;
+    let mut out = Vec::new();
+    for c in text.trim().chars().filter(|c| *c != '=') {
+        let v = match c {
+            'A'..='Z' => c as u64 - 'A' as u64,
+            '2'..='7' => c as u64 - '2' as u64 + 26,
+            _ => panic!("not base32: {c}"),
+        };
+        bits = (bits << 5) | v;
+        n += 5;
+        if n >= 8 {
+            n -= 8;
+            out.push((bits >> n) as u8);
+            bits &= (1 << n) - 1;
+        }
+    }
+    out
+}
+
+fn between<'a>(html: &'a str, start: &str, end: &str) -> Option<&'a str> {
+    let i = html.find(start)? + start.len();
+    let j = html[i..].find(end)? + i;
+    Some(&html[i..j])
+}
+
+/// A fresh code: the clock moves one step first, so no code is ever a replay.
+pub fn next_code(office: &Office, secret: &TotpSecret) -> String {
+    office.clock.advance(30);
+    secret.code_at(office.clock.now())
+}
+
+pub fn location(r: &Reply) -> String {
+    r.headers
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string()
+}
+
+/// Signs `login` in with the password only; returns where the shop sent the browser.
+pub async fn password_step(c: &mut Client, login: &str, password: &str) -> Reply {
+    let page = c.get("/admin/login").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let csrf = hidden_value(&page.body, "csrf_token").unwrap();
+    c.post_form(
+        "/admin/login",
+        &[
+            ("csrf_token", &csrf),
+            ("login", login),
+            ("password", password),
+        ],
+    )
+    .await
+}
+
+/// Signs in a staff member who has not enrolled: password, then TOTP enrolment. Returns the
+/// browser and the authenticator secret.
+pub async fn enrol(office: &Office, login: &str, password: &str) -> (Client, TotpSecret) {
+    let mut c = Client::new(&office.router);
+    let r = password_step(&mut c, login, password).await;
+    assert_eq!(location(&r), "/admin/enrol", "{} {}", r.status, r.body);
+    let page = c.get("/admin/enrol").await;
+    assert_eq!(page.status, 200);
+    let secret_text = between(&page.body, "id=\"totp-secret\">", "<").unwrap();
+    let secret = TotpSecret::from_bytes(&base32_decode(secret_text)).unwrap();
+    let sealed = hidden_value(&page.body, "sealed").unwrap();
+    let csrf = hidden_value(&page.body, "csrf_token").unwrap();
+    let code = next_code(office, &secret);
+    let done = c
+        .post_form(
+            "/admin/enrol",
+            &[("csrf_token", &csrf), ("sealed", &sealed), ("code", &code)],
+        )
+        .await;
+    assert_eq!(done.status, 200, "{}", done.body);
+    assert!(done.body.contains("id=\"recovery-codes\""));
+    (c, secret)
+}
+
+/// Signs in an enrolled staff member: password, then a fresh TOTP code.
+pub async fn sign_in(office: &Office, login: &str, password: &str, secret: &TotpSecret) -> Client {
+    let mut c = Client::new(&office.router);
+    let r = password_step(&mut c, login, password).await;
+    assert_eq!(location(&r), "/admin/verify");
+    let csrf = c.csrf_from("/admin/verify").await;
+    let code = next_code(office, secret);
+    let r = c
+        .post_form("/admin/verify", &[("csrf_token", &csrf), ("code", &code)])
+        .await;
+    assert_eq!(location(&r), "/admin", "{} {}", r.status, r.body);
+    c
+}
+
+fn request(method: &Method, path: &str, csrf: Option<&str>) -> Request<Body> {
+    let b = Request::builder()
+        .method(method.clone())
+        .uri(path)
+        .header("host", "shop.test");
+    if *method == Method::GET {
+        return b.body(Body::empty()).unwrap();
+    }
+    let body = match csrf {
+        Some(t) => support::encode_form(&[("csrf_token", t), ("reason", "x")]),
+        None => "reason=x".to_string(),
+    };
+    b.header("content-type", "application/x-www-form-urlencoded")
+        .header("origin", "http://shop.test")
+        .header("sec-fetch-site", "same-origin")
+        .body(Body::from(body))
+        .unwrap()
+}
+
+fn refused(r: &Reply, what: &str) {
+    let to_login = r.status == 303 && location(r) == "/admin/login";
+    assert!(
+        to_login || r.status == 403,
+        "{what}: expected a refusal, got {} {}",
+        r.status,
+        location(r)
+    );
+}
+
+fn concrete(path: &str) -> String {
+    path.replace("{number}", "K-TEST-0000")
+        .replace("{id}", "12345")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_staff_route_refuses_no_session_no_second_factor_wrong_role_and_forged_csrf() {
+    let office = office(None).await;
+    let (mut owner, _) = enrol(&office, "boss", OWNER_PASSWORD).await;
+    let owner_csrf = owner.csrf_from("/admin/staff").await;
+    // A staff member of every role, fully signed in, and one who gave only the password.
+    let mut by_role = Vec::new();
+    for role in Role::ALL {
+        let login = format!("r-{}", role.code());
+        let pw = format!("{} passphrase for the back office 91", role.code());
+        add_staff(&office.state, &login, role, &pw).await;
+        let (c, _) = enrol(&office, &login, &pw).await;
+        by_role.push((role, c));
+    }
+    add_staff(&office.state, "halfway", Role::Owner, OWNER_PASSWORD).await;
+    let mut halfway = Client::new(&office.router);
+    password_step(&mut halfway, "halfway", OWNER_PASSWORD).await;
+
+    let table = routes();
+    assert!(table.len() >= 20);
+    let mut staff_routes = 0;
+    for route in &table {
+        let path = concrete(&format!("/admin{}", route.path).replace("/admin/", "/admin/"));
+        let path = if route.path == "/" {
+            "/admin".to_string()
+        } else {
+            path
+        };
+        let what = format!("{} {}", route.method, route.path);
+        match route.access {
+            Access::Public => continue,
+            Access::Signed => {
+                let mut anon = Client::new(&office.router);
+                refused(
+                    &anon.send(request(&route.method, &path, None)).await,
+                    &format!("{what} without a session"),
+                );
+            }
+            Access::Staff(permission) => {
+                staff_routes += 1;
+                let mut anon = Client::new(&office.router);
+                refused(
+                    &anon.send(request(&route.method, &path, None)).await,
+                    &format!("{what} without a session"),
+                );
+                let h_csrf = halfway.csrf_from("/admin/enrol").await;
+                refused(
+                    &halfway
+                        .send(request(&route.method, &path, Some(&h_csrf)))
+                        .await,
+                    &format!("{what} without the second factor"),
+                );
+                let lacking = by_role.iter_mut().find(|(r, _)| !r.can(permission));
+                match lacking {
+                    Some((role, c)) => {
+                        let csrf = c.csrf_from("/admin").await;
+                        let r = c.send(request(&route.method, &path, Some(&csrf))).await;
+                        assert_eq!(r.status, 403, "{what} as {}", role.code());
+                    }
+                    // Every role may see the dashboard (its counts hold no personal data).
+                    None => assert_eq!(permission, Permission::Dashboard, "{what}"),
+                }
+                // The owner may do everything, so what refuses the owner is the forged token.
+                if route.method != Method::GET {
+                    let forged = format!("{}x", &owner_csrf[..owner_csrf.len() - 1]);
+                    let r = owner
+                        .send(request(&route.method, &path, Some(&forged)))
+                        .await;
+                    assert_eq!(r.status, 403, "{what} with a forged CSRF token");
+                    let r = owner.send(request(&route.method, &path, None)).await;
+                    assert_eq!(r.status, 403, "{what} without a CSRF token");
+                } else {
+                    let r = owner.send(request(&route.method, &path, None)).await;
+                    assert!(
+                        r.status == 200 || r.status == 404,
+                        "{what} answers the owner: {}",
+                        r.status
+                    );
+                }
+            }
+        }
+    }
+    assert!(staff_routes >= 14);
+    // Nothing else lives under the prefix.
+    let r = owner.get("/admin/export").await;
+    assert_eq!(r.status, 404);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sign_in_needs_both_factors_and_a_code_works_once() {
+    let office = office(None).await;
+    let (_, secret) = enrol(&office, "boss", OWNER_PASSWORD).await;
+    // A wrong password: refused, the same words as an unknown name.
+    let mut c = Client::new(&office.router);
+    let r = password_step(&mut c, "boss", "not the passphrase at all 12345").await;
+    assert_eq!(r.status, 401);
+    let r2 = password_step(&mut c, "nobody", "not the passphrase at all 12345").await;
+    assert_eq!(r2.status, 401);
+    assert!(
+        r.body
+            .contains("ログイン名またはパスワードが正しくありません")
+    );
+    // The right password leads to the code prompt; the dashboard is not reachable yet.
+    let r = password_step(&mut c, "boss", OWNER_PASSWORD).await;
+    assert_eq!(location(&r), "/admin/verify");
+    assert_eq!(location(&c.get("/admin").await), "/admin/login");
+    let csrf = c.csrf_from("/admin/verify").await;
+    let code = next_code(&office, &secret);
+    let ok = c
+        .post_form("/admin/verify", &[("csrf_token", &csrf), ("code", &code)])
+        .await;
+    assert_eq!(location(&ok), "/admin");
+    assert_eq!(c.get("/admin").await.status, 200);
+    // The same code again, in another browser, within its 30 seconds: refused as a replay.
+    let mut other = Client::new(&office.router);
+    password_step(&mut other, "boss", OWNER_PASSWORD).await;
+    let csrf = other.csrf_from("/admin/verify").await;
+    let replay = other
+        .post_form("/admin/verify", &[("csrf_token", &csrf), ("code", &code)])
+        .await;
+    assert_eq!(replay.status, 401, "a TOTP code works once");
+    // Repeated wrong passwords from one address slow that address only.
+    let mut guesser = Client::new(&office.router);
+    guesser.peer = "198.51.100.7:5000".parse().unwrap();
+    for _ in 0..6 {
+        password_step(&mut guesser, "boss", "wrong wrong wrong wrong").await;
+    }
+    let r = password_step(&mut guesser, "boss", OWNER_PASSWORD).await;
+    assert_eq!(r.status, 401);
+    assert!(r.body.contains("一時的に止めています"), "{}", r.body);
+    let mut owner_elsewhere = Client::new(&office.router);
+    let r = password_step(&mut owner_elsewhere, "boss", OWNER_PASSWORD).await;
+    assert_eq!(location(&r), "/admin/verify", "the owner is not locked out");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_replayed_staff_cookie_dies_after_the_idle_timeout_and_a_role_change_cuts_sessions_on_every_node()
+ {
+    let office = office(None).await;
+    let (owner, owner_secret) = enrol(&office, "boss", OWNER_PASSWORD).await;
+    let stolen = owner.cookie_header();
+    office.clock.advance(16 * 60);
+    let mut thief = Client::new(&office.router);
+    let r = thief
+        .send(
+            Request::get("/admin")
+                .header("cookie", &stolen)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(
+        location(&r),
+        "/admin/login",
+        "an idle staff session is over"
+    );
+
+    // A second node on the same database.
+    let node_b = kura::shop::build_with_clock(
+        &office.config,
+        "http://shop.test",
+        None,
+        Arc::clone(&office.clock) as Arc<dyn Clock>,
+    )
+    .await
+    .unwrap();
+    let router_b = kura_web::router(Arc::clone(&node_b));
+    let pw = "support passphrase: quiet river stones 44";
+    let support_id = add_staff(&office.state, "sato", Role::Support, pw).await;
+    let (mut support_a, _) = enrol(&office, "sato", pw).await;
+    assert_eq!(support_a.get("/admin/customers").await.status, 200);
+    // The owner, on node B, makes the support member an analyst.
+    let mut owner_b = sign_in(&office, "boss", OWNER_PASSWORD, &owner_secret).await;
+    let cookies = owner_b.cookies.clone();
+    let mut owner_b2 = Client::new(&router_b);
+    owner_b2.cookies = cookies;
+    let csrf = owner_b2.csrf_from("/admin/staff").await;
+    let code = next_code(&office, &owner_secret);
+    let r = owner_b2
+        .post_form(
+            &format!("/admin/staff/{support_id}/access"),
+            &[
+                ("csrf_token", &csrf),
+                ("role", "analyst"),
+                ("active", "yes"),
+                ("otp", &code),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains("セッションはすべて終了しました"));
+    // Node A refuses the support member's cookie at once.
+    let r = support_a.get("/admin/customers").await;
+    assert_eq!(location(&r), "/admin/login");
+    let _ = owner_b.get("/admin").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn support_unmasks_with_a_reason_within_the_budget_and_fulfilment_never_sees_contact_data() {
+    let office = office(None).await;
+    let (mut owner, owner_secret) = enrol(&office, "boss", OWNER_PASSWORD).await;
+    // Five customers.
+    for n in 0..5 {
+        office
+            .state
+            .customers
+            .register(&support::profile(n), None)
+            .await
+            .unwrap();
+    }
+    // The owner sets the budget to three an hour (a sensitive change: a fresh code).
+    let csrf = owner.csrf_from("/admin/settings").await;
+    office.clock.advance(6 * 60);
+    let code = next_code(&office, &owner_secret);
+    let r = owner
+        .post_form(
+            "/admin/settings",
+            &[
+                ("csrf_token", &csrf),
+                ("unmask_budget", "3"),
+                ("otp", &code),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+
+    let pw = "support passphrase: quiet river stones 44";
+    add_staff(&office.state, "sato", Role::Support, pw).await;
+    let (mut support, _) = enrol(&office, "sato", pw).await;
+    let list = support.get("/admin/customers").await;
+    assert_eq!(list.status, 200);
+    assert!(list.body.contains("m***@e***.jp"), "emails are masked");
+    assert!(
+        !list.body.contains("mizuho.kaburagi"),
+        "no address in the list"
+    );
+    assert!(!list.body.contains("宮の森"));
+    let ids: Vec<i64> = list
+        .body
+        .match_indices("/admin/customers/")
+        .map(|(i, _)| {
+            let rest = &list.body[i + "/admin/customers/".len()..];
+            rest[..rest.find('/').unwrap()].parse().unwrap()
+        })
+        .collect();
+    assert_eq!(ids.len(), 5);
+    let csrf = hidden_value(&list.body, "csrf_token").unwrap();
+    // No reason, no data.
+    let r = support
+        .post_form(
+            &format!("/admin/customers/{}/unmask", ids[0]),
+            &[("csrf_token", &csrf), ("reason", " ")],
+        )
+        .await;
+    assert_eq!(r.status, 422);
+    for id in &ids[..3] {
+        let r = support
+            .post_form(
+                &format!("/admin/customers/{id}/unmask"),
+                &[
+                    ("csrf_token", &csrf),
+                    ("reason", "電話でのお問い合わせ対応"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert!(r.body.contains("@example.jp"));
+    }
+    // The same customer again does not count twice; a fourth one is over the budget.
+    let again = support
+        .post_form(
+            &format!("/admin/customers/{}/unmask", ids[0]),
+            &[("csrf_token", &csrf), ("reason", "再確認のため")],
+        )
+        .await;
+    assert_eq!(again.status, 200);
+    let over = support
+        .post_form(
+            &format!("/admin/customers/{}/unmask", ids[3]),
+            &[
+                ("csrf_token", &csrf),
+                ("reason", "電話でのお問い合わせ対応"),
+            ],
+        )
+        .await;
+    assert_eq!(over.status, 429, "{}", over.body);
+    assert!(!over.body.contains("@example.jp"));
+    assert!(over.body.contains("オーナーに通知"));
+    // The audit log has each look, with its reason, and the refusal; the chain is whole.
+    let audit = owner.get("/admin/audit?action=customer.unmask").await;
+    assert_eq!(audit.status, 200);
+    assert_eq!(
+        audit.body.matches("customer.unmask<").count(),
+        4,
+        "{}",
+        audit.body
+    );
+    assert!(audit.body.contains("customer.unmask_refused"));
+    assert!(audit.body.contains("電話でのお問い合わせ対応"));
+    assert!(matches!(
+        office.state.audit.verify(None).await.unwrap(),
+        ChainReport::Intact { .. }
+    ));
+    // The database holds no reason in the clear.
+    let db = std::fs::read(office._dir.path().join("kura.db")).unwrap();
+    let wal = std::fs::read(office._dir.path().join("kura.db-wal")).unwrap_or_default();
+    let needle = "電話でのお問い合わせ対応".as_bytes();
+    for bytes in [&db, &wal] {
+        assert!(!bytes.windows(needle.len()).any(|w| w == needle));
+    }
+
+    // Fulfilment reaches no customer data by any URL.
+    let fpw = "fulfilment passphrase: cedar boxes ship 63";
+    add_staff(&office.state, "kato", Role::Fulfilment, fpw).await;
+    let (mut packer, _) = enrol(&office, "kato", fpw).await;
+    assert_eq!(packer.get("/admin/customers").await.status, 403);
+    let csrf = packer.csrf_from("/admin").await;
+    for id in &ids {
+        let r = packer
+            .post_form(
+                &format!("/admin/customers/{id}/unmask"),
+                &[("csrf_token", &csrf), ("reason", "packing")],
+            )
+            .await;
+        assert_eq!(r.status, 403);
+        assert!(!r.body.contains("@example.jp"));
+    }
+    assert_eq!(packer.get("/admin/audit").await.status, 403);
+    assert_eq!(packer.get("/admin/staff").await.status, 403);
+}
+
+/// Entries, then a hand-made change of one kind, then what `verify` says.
+async fn tampered(db_url: Option<&str>, tamper: &[&str], expect: ChainReport) {
+    let office = office(db_url).await;
+    let audit = &office.state.audit;
+    for n in 0..4 {
+        audit
+            .record(
+                &Actor::cli(),
+                "test.entry",
+                &format!("customer:{n}"),
+                "email",
+                AuditDetail {
+                    reason: Some(format!("reason {n}")),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+    }
+    // The owner's addition made entry 1; these are 2..=5.
+    assert_eq!(
+        audit.verify(None).await.unwrap(),
+        ChainReport::Intact {
+            entries: 5,
+            head: office.state.store.audit_head().await.unwrap()
+        }
+    );
+    let head = office.state.store.audit_head().await.unwrap();
+    exec(&office, tamper).await;
+    let expect_head = matches!(
+        expect,
+        ChainReport::Broken {
+            problem: ChainProblem::HeadMissing { .. },
+            ..
+        }
+    )
+    .then_some(head)
+    .flatten();
+    let report = audit.verify(expect_head).await.unwrap();
+    assert_eq!(report, expect, "after {tamper:?}");
+    // The command says the same and fails.
+    let cli = kura::staff_cli::verify(
+        &office.config,
+        expect_head
+            .map(|(s, m)| format!("{s}:{}", hex::encode(m)))
+            .as_deref(),
+    )
+    .await;
+    let err = format!("{:#}", cli.unwrap_err());
+    let ChainReport::Broken { seq, .. } = expect else {
+        unreachable!()
+    };
+    assert!(err.contains(&format!("entry {seq}")), "{err}");
+}
+
+async fn exec(office: &Office, statements: &[&str]) {
+    let url = &office.config.database.url;
+    if url.starts_with("postgres") {
+        let pool = sqlx::PgPool::connect(url).await.unwrap();
+        for s in statements {
+            sqlx::query(sqlx::AssertSqlSafe(s.to_string()))
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
+        pool.close().await;
+    } else {
+        let path = kura_store::path_from_url(url).unwrap();
+        let path = if path.is_relative() {
+            office._dir.path().join(path)
+        } else {
+            path
+        };
+        let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", path.display()))
+            .await
+            .unwrap();
+        for s in statements {
+            sqlx::query(sqlx::AssertSqlSafe(s.to_string()))
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
+        pool.close().await;
+    }
+}
+
+const EDIT: &[&str] = &["UPDATE audit_log SET target = 'customer:99' WHERE seq = 3"];
+const DELETE: &[&str] = &["DELETE FROM audit_log WHERE seq = 3"];
+const REORDER: &[&str] = &[
+    "UPDATE audit_log SET seq = 100 WHERE seq = 2",
+    "UPDATE audit_log SET seq = 2 WHERE seq = 3",
+    "UPDATE audit_log SET seq = 3 WHERE seq = 100",
+];
+const APPEND: &[&str] = &[
+    "INSERT INTO audit_log (seq, id, at, staff_id, actor, action, target, fields, detail, key_id, mac) \
+     SELECT 6, id + 1, at + 1, staff_id, actor, action, 'customer:7', fields, detail, key_id, mac \
+     FROM audit_log WHERE seq = 5",
+];
+const CUT_TAIL: &[&str] = &["DELETE FROM audit_log WHERE seq = 5"];
+
+fn broken(seq: i64, problem: ChainProblem) -> ChainReport {
+    ChainReport::Broken { seq, problem }
+}
+
+async fn every_tampering(
+    db: impl Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = Option<String>> + Send>>,
+) {
+    tampered(db().await.as_deref(), EDIT, broken(3, ChainProblem::Mac)).await;
+    tampered(
+        db().await.as_deref(),
+        DELETE,
+        broken(4, ChainProblem::Gap { expected: 3 }),
+    )
+    .await;
+    tampered(db().await.as_deref(), REORDER, broken(2, ChainProblem::Mac)).await;
+    tampered(db().await.as_deref(), APPEND, broken(6, ChainProblem::Mac)).await;
+    tampered(
+        db().await.as_deref(),
+        CUT_TAIL,
+        broken(5, ChainProblem::HeadMissing { expected_seq: 5 }),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn audit_verify_names_the_edited_deleted_reordered_appended_or_cut_entry_on_sqlite() {
+    every_tampering(|| Box::pin(async { None })).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "PostgreSQL: needs KURA_TEST_PG_URL and --include-ignored (bash .ci/test)"]
+async fn audit_verify_names_the_edited_deleted_reordered_appended_or_cut_entry_on_postgres() {
+    every_tampering(|| Box::pin(async { Some(support::required_pg().await) })).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_order_moves_from_paid_to_shipped_from_the_back_office_and_the_customer_is_mailed() {
+    let office = office(None).await;
+    let (_, _) = enrol(&office, "boss", OWNER_PASSWORD).await;
+    let fpw = "fulfilment passphrase: cedar boxes ship 63";
+    add_staff(&office.state, "kato", Role::Fulfilment, fpw).await;
+    let (mut packer, _) = enrol(&office, "kato", fpw).await;
+    // A bank-transfer order placed through the shop.
+    let mut shopper = Client::new(&office.router);
+    let number = crate::storefront::bank_transfer_order(&mut shopper).await;
+    // Fulfilment sees the order but not its address while it is unpaid, and cannot mark it paid.
+    let page = packer.get(&format!("/admin/orders/{number}")).await;
+    assert_eq!(page.status, 200);
+    assert!(!page.body.contains("id=\"ship-to\""));
+    let csrf = hidden_value(&page.body, "csrf_token").unwrap();
+    let r = packer
+        .post_form(
+            &format!("/admin/orders/{number}/paid"),
+            &[("csrf_token", &csrf)],
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    // The owner records the transfer.
+    let owner_secret = {
+        let rec = office
+            .state
+            .store
+            .staff_by_login("boss")
+            .await
+            .unwrap()
+            .unwrap();
+        let ring = office.state.vault.ring();
+        let plain = ring
+            .open(
+                kura_app::sealed::col::STAFF_TOTP,
+                rec.id,
+                rec.totp_secret.as_ref().unwrap(),
+            )
+            .unwrap();
+        TotpSecret::from_bytes(&plain).unwrap()
+    };
+    let mut owner = sign_in(&office, "boss", OWNER_PASSWORD, &owner_secret).await;
+    let csrf = owner.csrf_from(&format!("/admin/orders/{number}")).await;
+    let r = owner
+        .post_form(
+            &format!("/admin/orders/{number}/paid"),
+            &[("csrf_token", &csrf)],
+        )
+        .await;
+    assert!(r.body.contains("入金を記録しました"), "{}", r.body);
+    // Now fulfilment sees where it goes, and ships it.
+    let page = packer.get(&format!("/admin/orders/{number}")).await;
+    assert!(page.body.contains("id=\"ship-to\""));
+    let csrf = hidden_value(&page.body, "csrf_token").unwrap();
+    let r = packer
+        .post_form(
+            &format!("/admin/orders/{number}/ship"),
+            &[
+                ("csrf_token", &csrf),
+                ("carrier", "ヤマト運輸"),
+                ("tracking", "1234-5678-9012"),
+            ],
+        )
+        .await;
+    assert!(r.body.contains("出荷を記録しました"), "{}", r.body);
+    let rec = office
+        .state
+        .store
+        .order_by_number(&number)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(rec.status, kura_domain::OrderStatus::Shipped);
+    // The shipping notice is queued for the customer, in the order's transaction.
+    let due = office
+        .state
+        .store
+        .due_mail(office.clock.now() + 3600, 50)
+        .await
+        .unwrap();
+    assert!(
+        due.iter().any(|m| m.kind == "shipping_notice"),
+        "{:?}",
+        due.iter().map(|m| &m.kind).collect::<Vec<_>>()
+    );
+    // Both changes are in the audit log under who made them.
+    let audit = owner.get("/admin/audit?action=order.").await;
+    assert!(audit.body.contains("order.paid") && audit.body.contains("order.shipped"));
+    assert!(audit.body.contains(">kato<"));
+}
