@@ -70,6 +70,16 @@ pub enum Unmask {
     Erased,
 }
 
+/// Why a catalog change was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VariantRefusal {
+    UnknownSku,
+    /// A price from ¥1 to ¥10,000,000.
+    Price,
+    /// Stock from 0 to 1,000,000.
+    Stock,
+}
+
 /// The dashboard's counts.
 #[derive(Debug, Clone, Default)]
 pub struct Dashboard {
@@ -403,6 +413,65 @@ impl BackOffice {
             .await?;
         let view: OrderView = orders.open(&rec)?;
         Ok(Some((summary(&rec), Some(view.ship_to().clone()))))
+    }
+
+    /// Every product with its variants, for the catalog page.
+    pub async fn catalog(&self) -> Result<Vec<crate::records::Product>, AppError> {
+        Ok(self.store.products(None, 0, 10_000).await?.products)
+    }
+
+    /// Changes a variant's price and stock (either may stay as it is); audited with both values
+    /// before and after. `Ok(false)`: no such SKU.
+    pub async fn set_variant(
+        &self,
+        session: &StaffSession,
+        ip: Option<IpAddr>,
+        sku: &str,
+        price: Option<kura_domain::Yen>,
+        stock: Option<i64>,
+    ) -> Result<Result<(), VariantRefusal>, AppError> {
+        if !session.can(Permission::Catalog) {
+            return Err(AppError::Task("catalog change without permission".into()));
+        }
+        if price.is_some_and(|p| !(1..=10_000_000).contains(&p.0)) {
+            return Ok(Err(VariantRefusal::Price));
+        }
+        if stock.is_some_and(|s| !(0..=1_000_000).contains(&s)) {
+            return Ok(Err(VariantRefusal::Stock));
+        }
+        let Some(item) = self
+            .store
+            .catalog_items(&[sku.to_string()])
+            .await?
+            .into_iter()
+            .next()
+        else {
+            return Ok(Err(VariantRefusal::UnknownSku));
+        };
+        let mut changes = Vec::new();
+        if let Some(p) = price.filter(|p| *p != item.price) {
+            self.store.set_price(sku, p).await?;
+            changes.push(format!("price {} -> {}", item.price.0, p.0));
+        }
+        if let Some(s) = stock.filter(|s| *s != item.stock) {
+            self.store.set_stock(sku, s).await?;
+            changes.push(format!("stock {} -> {s}", item.stock));
+        }
+        if !changes.is_empty() {
+            self.audit
+                .record(
+                    &session.actor(ip),
+                    "catalog.change",
+                    &format!("sku:{sku}"),
+                    "price,stock",
+                    AuditDetail {
+                        note: Some(changes.join(", ")),
+                        ..Default::default()
+                    },
+                )
+                .await?;
+        }
+        Ok(Ok(()))
     }
 
     /// Records an order event done through [`Orders`] (paid, shipped) in the audit log.

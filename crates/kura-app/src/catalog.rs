@@ -50,6 +50,17 @@ impl Catalog {
         }
     }
 
+    /// Drops everything remembered, so a change made in the back office shows at once on this
+    /// node (other nodes catch up within the cache's two seconds).
+    pub fn forget_all(&self) {
+        if let Ok(mut m) = self.products.lock() {
+            m.clear();
+        }
+        if let Ok(mut m) = self.categories.lock() {
+            m.clear();
+        }
+    }
+
     pub async fn categories(&self) -> Result<Vec<Category>, AppError> {
         if let Some(c) = cached(&self.categories, "") {
             return Ok(c);

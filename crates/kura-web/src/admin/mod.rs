@@ -88,6 +88,8 @@ pub fn routes() -> Vec<AdminRoute> {
         route!(POST "/orders/{number}/ship", Staff(P::OrdersShip), pages::order_ship_post),
         route!(GET "/customers", Staff(P::CustomersList), pages::customers_get),
         route!(POST "/customers/{id}/unmask", Staff(P::CustomersUnmask), pages::unmask_post),
+        route!(GET "/catalog", Staff(P::Catalog), pages::catalog_get),
+        route!(POST "/catalog/{sku}", Staff(P::Catalog), pages::variant_post),
         route!(GET "/staff", Staff(P::StaffManage), pages::staff_get),
         route!(POST "/staff", Staff(P::StaffManage), pages::staff_add_post),
         route!(POST "/staff/{id}/access", Staff(P::StaffManage), pages::staff_access_post),

@@ -8,7 +8,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use kura_app::audit::AuditView;
-use kura_app::backoffice::{Dashboard, MaskedCustomer, OrderSummary, Unmask};
+use kura_app::backoffice::{Dashboard, MaskedCustomer, OrderSummary, Unmask, VariantRefusal};
 use kura_app::orders::Parcel;
 use kura_app::records::{AuditFilter, OrderFilter};
 use kura_app::staff::{PasswordSignIn, Permission, Role, StaffMember, StaffRefusal};
@@ -156,6 +156,7 @@ struct CodesView {
 pub async fn enrol_post(
     State(state): State<AppState>,
     ctx: AdminContext,
+    headers: HeaderMap,
     Staff(mut session): Staff,
     Form(form): Form<EnrolForm>,
 ) -> Result<Response, WebError> {
@@ -165,6 +166,13 @@ pub async fn enrol_post(
         .await?
     {
         Some(codes) => {
+            // The device enrolled on is the staff member's first: no notice for it.
+            if let Some(device) = device_secret(&state, &headers) {
+                state
+                    .staff
+                    .device_is_new(session.member.id, device.expose())
+                    .await?;
+            }
             let mut ctx = ctx;
             ctx.staff = Some((
                 session.member.login.clone(),
@@ -703,6 +711,119 @@ pub async fn unmask_post(
             notice(ctx, StatusCode::GONE, "admin.unmask.title", m)
         }
     }
+}
+
+// ---- Catalog -----------------------------------------------------------------------------
+
+struct VariantRow {
+    sku: String,
+    product: String,
+    label: String,
+    price: i64,
+    stock: i64,
+    slug: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin/catalog.html")]
+struct CatalogView {
+    ctx: AdminContext,
+    rows: Vec<VariantRow>,
+    message: Option<String>,
+}
+
+async fn catalog_page(
+    state: &AppState,
+    ctx: AdminContext,
+    status: StatusCode,
+    message: Option<String>,
+) -> Result<Response, WebError> {
+    let ja = ctx.tr.lang() == "ja";
+    let mut rows = Vec::new();
+    for p in state.backoffice.catalog().await? {
+        for v in &p.variants {
+            rows.push(VariantRow {
+                sku: v.sku.clone(),
+                product: if ja {
+                    p.name_ja.clone()
+                } else {
+                    p.name_en.clone()
+                },
+                label: if ja {
+                    v.label_ja.clone()
+                } else {
+                    v.label_en.clone()
+                },
+                price: v.price.0,
+                stock: v.stock,
+                slug: p.slug.clone(),
+            });
+        }
+    }
+    let html = CatalogView { ctx, rows, message }.render()?;
+    Ok(status_page(status, html))
+}
+
+pub async fn catalog_get(
+    State(state): State<AppState>,
+    ctx: AdminContext,
+) -> Result<Response, WebError> {
+    catalog_page(&state, ctx, StatusCode::OK, None).await
+}
+
+#[derive(Deserialize)]
+pub struct VariantForm {
+    price: String,
+    stock: String,
+}
+
+/// A whole number typed as people type it: full-width digits, commas and a yen sign allowed.
+fn typed_number(text: &str) -> Option<i64> {
+    use unicode_normalization::UnicodeNormalization;
+    let plain: String = text
+        .nfkc()
+        .filter(|c| !matches!(c, ',' | '¥' | '円' | ' '))
+        .collect();
+    plain.parse().ok()
+}
+
+pub async fn variant_post(
+    State(state): State<AppState>,
+    ctx: AdminContext,
+    Staff(session): Staff,
+    Path(sku): Path<String>,
+    Form(form): Form<VariantForm>,
+) -> Result<Response, WebError> {
+    let tr = ctx.tr;
+    let (Some(price), Some(stock)) = (typed_number(&form.price), typed_number(&form.stock)) else {
+        let m = Some(tr.t("admin.catalog.numbers").to_string());
+        return catalog_page(&state, ctx, StatusCode::UNPROCESSABLE_ENTITY, m).await;
+    };
+    let done = state
+        .backoffice
+        .set_variant(
+            &session,
+            ctx.ip,
+            &sku,
+            Some(kura_domain::Yen(price)),
+            Some(stock),
+        )
+        .await?;
+    state.catalog.forget_all();
+    let (status, key) = match done {
+        Ok(()) => (StatusCode::OK, "admin.catalog.saved"),
+        Err(VariantRefusal::UnknownSku) => (StatusCode::NOT_FOUND, "admin.catalog.unknown"),
+        Err(VariantRefusal::Price) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "admin.catalog.price_invalid",
+        ),
+        Err(VariantRefusal::Stock) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "admin.catalog.stock_invalid",
+        ),
+    };
+    let m = Some(tr.t(key).replace("{sku}", &sku));
+    catalog_page(&state, ctx, status, m).await
 }
 
 // ---- Staff -------------------------------------------------------------------------------

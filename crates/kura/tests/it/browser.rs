@@ -5,6 +5,7 @@
 //! The stories run one at a time (they share two cores with the rest of the suite), and every
 //! page they visit must cause no Content-Security-Policy violation on the console.
 
+mod backoffice;
 mod live;
 mod webdriver;
 

@@ -597,11 +597,16 @@ async fn sealed_rows(store: &Arc<dyn Store>, ring: &Arc<KeyRing>) {
 
 /// Byte columns that are neither sealed nor blind indexes, with the reason they hold nothing
 /// personal. Anything else binary must be listed in `SEALED_TABLES`.
-/// Byte columns that hold no personal data: SHA-256 fingerprints of random tokens and keys.
+/// Byte columns that hold no personal data: SHA-256 fingerprints of random tokens and keys,
+/// keyed MACs (audit chain, device cookies, sign-in throttling subjects).
 const NOT_PERSONAL_BYTES: &[(&str, &str)] = &[
     ("sessions", "token_hash"),
     ("orders", "idempotency_hash"),
     ("key_checks", "check_value"),
+    ("audit_log", "mac"),
+    ("staff_sessions", "token_hash"),
+    ("staff_devices", "device_mac"),
+    ("sign_in_failures", "subject"),
 ];
 
 fn check_byte_columns(backend: &str, table: &str, byte_columns: &[String]) {

@@ -19,6 +19,8 @@ pub struct LiveShop {
     pub state: AppState,
     /// `http://127.0.0.1:<port>`, as the browser reaches it.
     pub base: String,
+    /// The demo owner's first password (`owner`), as `kura demo` shows it once.
+    pub owner_password: String,
     sandbox: kura_pay::sandbox::RunningSandbox,
     server: tokio::task::JoinHandle<()>,
 }
@@ -49,7 +51,7 @@ impl LiveShop {
         let state = kura::shop::build_at(&config, &base, Some(gateway))
             .await
             .unwrap();
-        kura::demo::seed(&state, 0, 0).await.unwrap();
+        let owner_password = kura::demo::seed(&state, 0, 0).await.unwrap().unwrap();
         let server = {
             let (config, state) = (config.clone(), Arc::clone(&state));
             tokio::spawn(async move {
@@ -63,6 +65,7 @@ impl LiveShop {
             config,
             state,
             base,
+            owner_password,
             sandbox,
             server,
         }

@@ -1,0 +1,296 @@
+//! The back office in Chromium: the owner signs in with TOTP, changes a price and stock the
+//! storefront then shows, records a bank transfer and ships the order (the customer's mail
+//! arrives), adds a support member who enrols, unmasks a customer with a reason and is
+//! stopped at the budget, and a fulfilment member who is refused the customer pages.
+
+use kura_seal::TotpSecret;
+
+use super::live::LiveShop;
+use super::webdriver::{Browser, Language};
+use super::{ONE_BROWSER_AT_A_TIME, SATO, add_to_cart, checkout, place_order, visit};
+use crate::backoffice::base32_decode;
+
+/// A code for a TOTP step later than any used before (`nth` counts uses of this secret), so
+/// the shop's replay check never refuses it: the enrolment takes this step, the next sign-in
+/// the one after (one step of clock skew is allowed).
+fn code(secret: &TotpSecret, nth: i64) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    secret.code_at(now + 30 * nth)
+}
+
+/// Password, then enrolment of a new authenticator; returns its secret. Ends on the
+/// recovery-codes page.
+async fn sign_in_and_enrol(
+    b: &mut Browser,
+    shop: &LiveShop,
+    login: &str,
+    password: &str,
+) -> TotpSecret {
+    visit(b, &shop.url("/admin/login")).await;
+    b.find("#login").await.type_text(login).await;
+    b.find("#password").await.type_text(password).await;
+    b.find("form[action=\"/admin/login\"] button[type=submit]")
+        .await
+        .click()
+        .await;
+    b.wait_for_url("the enrolment page", |u| u.ends_with("/admin/enrol"))
+        .await;
+    b.assert_no_csp_violation().await;
+    let text = b.find("#totp-secret").await.text().await;
+    let secret = TotpSecret::from_bytes(&base32_decode(&text)).unwrap();
+    b.find("#code").await.type_text(&code(&secret, 0)).await;
+    b.find("form[action=\"/admin/enrol\"] button[type=submit]")
+        .await
+        .click()
+        .await;
+    wait_text(b, "#recovery-codes", "-").await;
+    b.assert_no_csp_violation().await;
+    secret
+}
+
+/// Waits (up to 10 s) until the element `css` says `needle` (the page may still be the one
+/// the form was sent from).
+async fn wait_text(b: &Browser, css: &str, needle: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        if let Some(e) = b.try_find(css).await
+            && e.try_text().await.is_some_and(|t| t.contains(needle))
+        {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{css} never said {needle:?}: {}",
+            b.page_text().await
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
+async fn sign_out(b: &mut Browser) {
+    b.find("form[action=\"/admin/logout\"] button[type=submit]")
+        .await
+        .click()
+        .await;
+    b.wait_for_url("the sign-in page", |u| u.ends_with("/admin/login"))
+        .await;
+}
+
+async fn add_staff(b: &mut Browser, shop: &LiveShop, login: &str, role: &str, password: &str) {
+    visit(b, &shop.url("/admin/staff")).await;
+    b.find("#new-login").await.type_text(login).await;
+    b.find(&format!("#new-role option[value=\"{role}\"]"))
+        .await
+        .click()
+        .await;
+    b.find("#new-email")
+        .await
+        .type_text(&format!("{login}@staff.example.jp"))
+        .await;
+    b.find("#new-password").await.type_text(password).await;
+    b.find("#staff-add button[type=submit]").await.click().await;
+    wait_text(b, "#staff-message", login).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_owner_and_staff_run_the_shop_from_the_back_office() {
+    let _one = ONE_BROWSER_AT_A_TIME.lock().await;
+    let shop = LiveShop::start().await;
+    kura::demo::insert_synthetic(&shop.state.store, &shop.state.vault, 3)
+        .await
+        .unwrap();
+    let mut b = Browser::start(&shop.artifacts(), Language::Japanese).await;
+
+    // A customer orders by bank transfer.
+    add_to_cart(&mut b, &shop, "electric-kettle-drip", "EKD-08-RD", "1").await;
+    checkout(&mut b, &shop, Some(&SATO), "bank_transfer").await;
+    place_order(&mut b).await;
+    b.wait_for_url("the order page", |u| u.contains("/orders/"))
+        .await;
+    let number = b.find(".order-number").await.text().await;
+
+    // The owner signs in with the password shown once and enrols TOTP.
+    let owner_totp = sign_in_and_enrol(&mut b, &shop, "owner", &shop.owner_password).await;
+    b.screenshot("admin-recovery-codes-ja").await;
+    b.find("main a").await.click().await;
+    b.wait_for_url("the dashboard", |u| u.ends_with("/admin"))
+        .await;
+    assert_eq!(b.find("#staff-who").await.text().await, "owner (オーナー)");
+    let dash = b.find("#dashboard").await.text().await;
+    assert!(dash.contains("本日の注文"), "{dash}");
+    b.screenshot("admin-dashboard-ja").await;
+
+    // A price and stock change shows on the storefront.
+    visit(&mut b, &shop.url("/admin/catalog")).await;
+    b.find("#price-FJ-40").await.type_text("２，４８０").await;
+    b.find("#stock-FJ-40").await.type_text("3").await;
+    b.find("form[action=\"/admin/catalog/FJ-40\"] button[type=submit]")
+        .await
+        .click()
+        .await;
+    wait_text(&b, "#catalog-message", "FJ-40").await;
+    assert_eq!(shop.stock("FJ-40").await, 3);
+    visit(&mut b, &shop.url("/products/food-jar")).await;
+    assert!(
+        b.page_text().await.contains("¥2,480"),
+        "the storefront shows the new price"
+    );
+
+    // The owner records the transfer and ships; the customer's mail arrives.
+    visit(&mut b, &shop.url(&format!("/admin/orders/{number}"))).await;
+    b.find("#mark-paid").await.click().await;
+    wait_text(&b, "#order-message", "入金を記録しました").await;
+    b.find("#carrier").await.type_text("ヤマト運輸").await;
+    b.find("#tracking").await.type_text("4321-8765-0099").await;
+    b.find("#mark-shipped").await.click().await;
+    wait_text(&b, "#order-message", "出荷を記録しました").await;
+    assert_eq!(b.find("#order-status").await.text().await, "発送済み");
+    b.screenshot("admin-order-shipped-ja").await;
+    let mail = shop.wait_for_mail(&["4321-8765-0099"]).await;
+    assert!(
+        mail.contains("ヤマト運輸") && mail.contains(&number),
+        "{mail}"
+    );
+
+    // The owner lowers the budget to one customer an hour and adds a support and a
+    // fulfilment member (the sign-in minutes ago counts as the step-up).
+    visit(&mut b, &shop.url("/admin/settings")).await;
+    b.find("#unmask_budget").await.type_text("1").await;
+    b.find("form[action=\"/admin/settings\"] button[type=submit]")
+        .await
+        .click()
+        .await;
+    wait_text(&b, "#settings-message", "保存しました").await;
+    add_staff(
+        &mut b,
+        &shop,
+        "sato",
+        "support",
+        "support passphrase: quiet river stones 44",
+    )
+    .await;
+    add_staff(
+        &mut b,
+        &shop,
+        "kato",
+        "fulfilment",
+        "fulfilment passphrase: cedar boxes ship 63",
+    )
+    .await;
+    b.screenshot("admin-staff-ja").await;
+    sign_out(&mut b).await;
+
+    // Support enrols, unmasks one customer with a reason, and is stopped at the second.
+    sign_in_and_enrol(
+        &mut b,
+        &shop,
+        "sato",
+        "support passphrase: quiet river stones 44",
+    )
+    .await;
+    let demo_customer = shop
+        .state
+        .store
+        .customers_after(0, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.id)
+        .collect::<Vec<_>>();
+    visit(&mut b, &shop.url("/admin/customers")).await;
+    let list = b.find("#customers").await.text().await;
+    assert!(
+        !list.contains("demo@kura.example.jp"),
+        "the list is masked: {list}"
+    );
+    b.screenshot("admin-customers-masked-ja").await;
+    let first = demo_customer[0];
+    b.find(&format!("#reason-{first}"))
+        .await
+        .type_text("お電話でのご本人確認")
+        .await;
+    b.find(&format!(
+        "form[action=\"/admin/customers/{first}/unmask\"] button"
+    ))
+    .await
+    .click()
+    .await;
+    wait_text(&b, "#customer-email", "@").await;
+    b.screenshot("admin-customer-unmasked-ja").await;
+    visit(&mut b, &shop.url("/admin/customers")).await;
+    let second = demo_customer[1];
+    {
+        b.find(&format!("#reason-{second}"))
+            .await
+            .type_text("お電話でのご本人確認")
+            .await;
+        b.find(&format!(
+            "form[action=\"/admin/customers/{second}/unmask\"] button"
+        ))
+        .await
+        .click()
+        .await;
+        wait_text(&b, "#admin-notice", "オーナーに通知").await;
+        b.screenshot("admin-budget-stop-ja").await;
+    }
+    sign_out(&mut b).await;
+
+    // Fulfilment is refused the customer pages, whatever URL it types.
+    sign_in_and_enrol(
+        &mut b,
+        &shop,
+        "kato",
+        "fulfilment passphrase: cedar boxes ship 63",
+    )
+    .await;
+    visit(&mut b, &shop.url("/admin/customers")).await;
+    assert!(b.page_text().await.contains("この操作はできません"));
+    assert!(!b.page_text().await.contains("@"));
+    visit(&mut b, &shop.url("/admin/audit")).await;
+    assert!(b.page_text().await.contains("この操作はできません"));
+    b.screenshot("admin-fulfilment-refused-ja").await;
+    visit(&mut b, &shop.url("/admin")).await;
+    sign_out(&mut b).await;
+
+    // The owner, in English, signs in with the next code and reads the audit log.
+    visit(&mut b, &shop.url("/lang/en?back=/admin/login")).await;
+    b.find("#login").await.type_text("owner").await;
+    b.find("#password")
+        .await
+        .type_text(&shop.owner_password)
+        .await;
+    b.find("form[action=\"/admin/login\"] button[type=submit]")
+        .await
+        .click()
+        .await;
+    b.wait_for_url("the code prompt", |u| u.ends_with("/admin/verify"))
+        .await;
+    b.find("#code").await.type_text(&code(&owner_totp, 1)).await;
+    b.find("form[action=\"/admin/verify\"] button[type=submit]")
+        .await
+        .click()
+        .await;
+    b.wait_for_url("the dashboard", |u| u.ends_with("/admin"))
+        .await;
+    visit(&mut b, &shop.url("/admin/audit")).await;
+    let log = b.find("#audit").await.text().await;
+    for needle in [
+        "customer.unmask",
+        "customer.unmask_refused",
+        "order.shipped",
+        "catalog.change",
+        "staff.add",
+        "お電話でのご本人確認",
+    ] {
+        assert!(log.contains(needle), "the audit log shows {needle}: {log}");
+    }
+    assert_eq!(b.find("h1").await.text().await, "Audit log");
+    b.screenshot("admin-audit-en").await;
+    assert!(matches!(
+        shop.state.audit.verify(None).await.unwrap(),
+        kura_app::audit::ChainReport::Intact { .. }
+    ));
+}
