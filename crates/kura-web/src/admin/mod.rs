@@ -323,6 +323,7 @@ impl FromRequestParts<AppState> for AdminContext {
                     "/customers",
                     "admin.nav.customers",
                 ),
+                (Permission::Catalog, "/catalog", "admin.nav.catalog"),
                 (Permission::StaffManage, "/staff", "admin.nav.staff"),
                 (Permission::Settings, "/settings", "admin.nav.settings"),
                 (Permission::AuditRead, "/audit", "admin.nav.audit"),

@@ -29,7 +29,7 @@ fn minute(unix: i64) -> String {
 }
 
 fn yen(v: kura_domain::Yen) -> String {
-    v.grouped()
+    format!("¥{}", v.grouped())
 }
 
 // ---- Sign-in -----------------------------------------------------------------------------
