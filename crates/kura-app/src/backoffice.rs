@@ -118,6 +118,7 @@ pub fn mask_phone(phone: &str) -> String {
 
 pub struct BackOffice {
     store: Arc<dyn Store>,
+    staff: Arc<crate::staff::StaffDesk>,
     vault: Arc<Vault>,
     audit: Arc<Audit>,
     clock: Arc<dyn Clock>,
@@ -140,6 +141,7 @@ fn summary(o: &OrderRecord) -> OrderSummary {
 impl BackOffice {
     pub fn new(
         store: Arc<dyn Store>,
+        staff: Arc<crate::staff::StaffDesk>,
         vault: Arc<Vault>,
         audit: Arc<Audit>,
         clock: Arc<dyn Clock>,
@@ -147,6 +149,7 @@ impl BackOffice {
     ) -> Self {
         Self {
             store,
+            staff,
             vault,
             audit,
             clock,
@@ -330,6 +333,19 @@ impl BackOffice {
             e.subject = Some(session.member.id);
             self.events.record(e);
             tracing::warn!(target: "kura::alert", staff = session.member.id, limit, "a staff member reached the hourly unmask budget; unmasking stopped");
+            // Owners hear of it once per hour and person: the first refusal in the window.
+            let filter = crate::records::AuditFilter {
+                staff_id: Some(session.member.id),
+                action_prefix: Some("customer.unmask_refused".into()),
+                since: Some(budget.since),
+                ..Default::default()
+            };
+            let refusals = self.store.audit_page(&filter, None, 2).await?.len();
+            if refusals <= 1 {
+                self.staff
+                    .notify_budget_reached(&session.member.login, limit)
+                    .await?;
+            }
             return Ok(Unmask::OverBudget { limit });
         }
         let mut e = SecurityEvent::new(SecurityEventKind::PersonalDataRead);

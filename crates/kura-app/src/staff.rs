@@ -20,6 +20,7 @@ use crate::audit::{Actor, Audit, AuditDetail};
 use crate::clock::Clock;
 use crate::error::AppError;
 use crate::events::{SecurityEvent, SecurityEventKind, SecurityEvents};
+use crate::mail::{MailOutbox, OutgoingMail};
 use crate::ports::Store;
 use crate::records::{StaffRecord, StaffSessionRecord};
 use crate::sealed::col;
@@ -220,8 +221,24 @@ pub enum StaffRefusal {
     LastOwner,
 }
 
+/// Renders the mails staff receive about their accounts (a port: kura-mail implements it).
+pub trait StaffNotifier: Send + Sync {
+    /// A sign-in from a device not seen before for `login`, at unix time `at`.
+    fn new_device(&self, to: &str, login: &str, at: i64) -> Result<OutgoingMail, AppError>;
+    /// `login` reached the hourly unmask budget `limit` at `at` (to an owner).
+    fn budget_reached(
+        &self,
+        to: &str,
+        login: &str,
+        limit: u32,
+        at: i64,
+    ) -> Result<OutgoingMail, AppError>;
+}
+
 pub struct StaffDesk {
     store: Arc<dyn Store>,
+    outbox: Arc<MailOutbox>,
+    notifier: Arc<dyn StaffNotifier>,
     vault: Arc<Vault>,
     passwords: Arc<Passwords>,
     clock: Arc<dyn Clock>,
@@ -244,6 +261,8 @@ impl StaffDesk {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         store: Arc<dyn Store>,
+        outbox: Arc<MailOutbox>,
+        notifier: Arc<dyn StaffNotifier>,
         vault: Arc<Vault>,
         passwords: Arc<Passwords>,
         clock: Arc<dyn Clock>,
@@ -254,6 +273,8 @@ impl StaffDesk {
     ) -> Self {
         Self {
             store,
+            outbox,
+            notifier,
             vault,
             passwords,
             clock,
@@ -553,14 +574,20 @@ impl StaffDesk {
         TotpSecret::from_bytes(&plain)
     }
 
-    /// A sign-in completed on a device this staff member never used: the audit log records it
-    /// and the shop's log raises an alert. (No mail reaches the staff member yet.)
+    /// A sign-in completed on a device this staff member never used: the audit log records it,
+    /// the shop's log raises an alert, and a notice is queued to the staff member's address.
     pub async fn notify_new_device(
         &self,
         session: &StaffSession,
         ip: Option<IpAddr>,
     ) -> Result<(), AppError> {
         tracing::warn!(target: "kura::alert", staff = session.member.id, "staff sign-in from a new device");
+        if let Some(to) = self.email_of(session.member.id).await? {
+            let mail = self
+                .notifier
+                .new_device(&to, &session.member.login, self.clock.now())?;
+            self.outbox.enqueue(&mail).await?;
+        }
         self.audit
             .record(
                 &session.actor(ip),
@@ -849,6 +876,25 @@ impl StaffDesk {
             )
             .await?;
         Ok(Ok(()))
+    }
+
+    /// Tells every active owner that `login` reached the unmask budget; returns how many notices
+    /// were queued.
+    pub async fn notify_budget_reached(&self, login: &str, limit: u32) -> Result<u32, AppError> {
+        let mut queued = 0;
+        for owner in self.list().await? {
+            if owner.role != Role::Owner || !owner.active {
+                continue;
+            }
+            if let Some(to) = self.email_of(owner.id).await? {
+                let mail = self
+                    .notifier
+                    .budget_reached(&to, login, limit, self.clock.now())?;
+                self.outbox.enqueue(&mail).await?;
+                queued += 1;
+            }
+        }
+        Ok(queued)
     }
 
     pub async fn purge_expired(&self) -> Result<u64, AppError> {

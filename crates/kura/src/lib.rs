@@ -2,6 +2,7 @@
 //! and the integration tests drive exactly the same code.
 
 pub mod bench;
+pub mod bench_admin;
 pub mod bench_card;
 pub mod bench_web;
 pub mod catalog_data;

@@ -102,6 +102,22 @@ enum Command {
         #[arg(long, value_name = "ADDR")]
         listen: std::net::SocketAddr,
     },
+    /// Time the back office on a large scratch shop: order-list pages and unmasking through the
+    /// real router, with the numbers printed.
+    BenchAdmin {
+        /// Synthetic orders.
+        #[arg(long, default_value_t = 1_000_000)]
+        orders: u64,
+        /// Synthetic customers.
+        #[arg(long, default_value_t = 20_000)]
+        customers: u64,
+        /// Requests per measurement.
+        #[arg(long, default_value_t = 300)]
+        samples: usize,
+        /// Run on a scratch database of this PostgreSQL server instead of SQLite.
+        #[arg(long, value_name = "URL")]
+        pg_url: Option<String>,
+    },
     /// Count the synthetic addresses and phone numbers, typed as people type them, that the
     /// card-number guard would refuse (the goal is zero).
     BenchCard {
@@ -485,6 +501,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::BenchBare { dir, listen } => {
             kura::bench_web::serve_bare(&dir.join("kura.db"), listen).await
+        }
+        Command::BenchAdmin {
+            orders,
+            customers,
+            samples,
+            pg_url,
+        } => {
+            init_logging(None);
+            kura::bench_admin::run(orders, customers, samples.max(1), pg_url.as_deref()).await
         }
         Command::BenchCard { customers } => kura::bench_card::run(customers),
         Command::Bench {

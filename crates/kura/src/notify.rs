@@ -216,3 +216,54 @@ impl AccountNotifier for MailNotifier {
         self.outbox.seal(&rendered, to.data_key)
     }
 }
+
+impl kura_app::staff::StaffNotifier for MailNotifier {
+    fn new_device(
+        &self,
+        to: &str,
+        login: &str,
+        at: i64,
+    ) -> Result<kura_app::mail::OutgoingMail, AppError> {
+        self.staff_notice(to, login, at, kura_mail::StaffNoticeKind::NewDevice, 0)
+    }
+
+    fn budget_reached(
+        &self,
+        to: &str,
+        login: &str,
+        limit: u32,
+        at: i64,
+    ) -> Result<kura_app::mail::OutgoingMail, AppError> {
+        self.staff_notice(
+            to,
+            login,
+            at,
+            kura_mail::StaffNoticeKind::BudgetReached,
+            limit,
+        )
+    }
+}
+
+impl MailNotifier {
+    /// Staff notices are in Japanese, the shop's working language.
+    fn staff_notice(
+        &self,
+        to: &str,
+        login: &str,
+        at: i64,
+        kind: kura_mail::StaffNoticeKind,
+        limit: u32,
+    ) -> Result<kura_app::mail::OutgoingMail, AppError> {
+        kura_mail::StaffNotice {
+            lang: kura_mail::Lang::Ja,
+            shop_name: self.shop_name.clone(),
+            kind,
+            login: login.to_string(),
+            at: japan_time(at, kura_mail::Lang::Ja),
+            limit,
+            anti_phishing_phrase: None,
+        }
+        .render(to)
+        .map_err(|e| AppError::Task(e.to_string()))
+    }
+}

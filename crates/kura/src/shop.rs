@@ -300,6 +300,8 @@ pub async fn build_with_clock(
     ));
     let staff = Arc::new(StaffDesk::new(
         Arc::clone(&store),
+        Arc::clone(&outbox),
+        Arc::clone(&notifier) as Arc<dyn kura_app::staff::StaffNotifier>,
         Arc::clone(&vault),
         Arc::new(passwords(config)?),
         Arc::clone(&clock),
@@ -313,6 +315,7 @@ pub async fn build_with_clock(
     ));
     let backoffice = Arc::new(BackOffice::new(
         Arc::clone(&store),
+        Arc::clone(&staff),
         Arc::clone(&vault),
         Arc::clone(&audit),
         Arc::clone(&clock),

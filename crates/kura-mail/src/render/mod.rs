@@ -11,6 +11,7 @@ pub(crate) mod order;
 pub(crate) mod payment;
 pub(crate) mod reset;
 pub(crate) mod shipping;
+pub(crate) mod staff;
 pub(crate) mod verify;
 
 use crate::error::RenderError;

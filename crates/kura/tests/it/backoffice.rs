@@ -181,6 +181,19 @@ pub async fn sign_in(office: &Office, login: &str, password: &str, secret: &Totp
     c
 }
 
+/// Staff notices waiting in the outbox (new device, budget reached).
+async fn staff_notices(office: &Office) -> usize {
+    office
+        .state
+        .store
+        .due_mail(office.clock.now() + 3600, 500)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|m| m.kind == "staff_notice")
+        .count()
+}
+
 fn request(method: &Method, path: &str, csrf: Option<&str>) -> Request<Body> {
     let b = Request::builder()
         .method(method.clone())
@@ -328,6 +341,9 @@ async fn sign_in_needs_both_factors_and_a_code_works_once() {
         .await;
     assert_eq!(location(&ok), "/admin");
     assert_eq!(c.get("/admin").await.status, 200);
+    // This browser was never used by the owner: a notice is queued to the owner's address.
+    let notices = staff_notices(&office).await;
+    assert_eq!(notices, 1, "one new-device notice");
     // The same code again, in another browser, within its 30 seconds: refused as a replay.
     let mut other = Client::new(&office.router);
     password_step(&mut other, "boss", OWNER_PASSWORD).await;
@@ -501,6 +517,26 @@ async fn support_unmasks_with_a_reason_within_the_budget_and_fulfilment_never_se
         )
         .await;
     assert_eq!(over.status, 429, "{}", over.body);
+    let before = staff_notices(&office).await;
+    let again_over = support
+        .post_form(
+            &format!("/admin/customers/{}/unmask", ids[4]),
+            &[
+                ("csrf_token", &csrf),
+                ("reason", "電話でのお問い合わせ対応"),
+            ],
+        )
+        .await;
+    assert_eq!(again_over.status, 429);
+    assert_eq!(
+        staff_notices(&office).await,
+        before,
+        "owners hear of a spent budget once an hour"
+    );
+    assert_eq!(
+        before, 1,
+        "the owner was mailed when the budget was reached"
+    );
     assert!(!over.body.contains("@example.jp"));
     assert!(over.body.contains("オーナーに通知"));
     // The audit log has each look, with its reason, and the refusal; the chain is whole.

@@ -235,6 +235,10 @@ async fn the_owner_and_staff_run_the_shop_from_the_back_office() {
         .await;
         wait_text(&b, "#admin-notice", "オーナーに通知").await;
         b.screenshot("admin-budget-stop-ja").await;
+        let notice = shop
+            .wait_for_mail(&["スタッフ sato が1時間に表示できる顧客数（1 人）に達した"])
+            .await;
+        assert!(notice.contains("owner@kura.example.jp"), "{notice}");
     }
     sign_out(&mut b).await;
 
