@@ -249,7 +249,10 @@ async fn measure(
         "order list, status = paid, 50",
         &(0..samples)
             .map(|i| {
-                let s = ["paid", "shipped", "awaiting_transfer", "confirmed"][i % 4];
+                let s = ["paid", "shipped", "awaiting_transfer", "confirmed"]
+                    .get(i % 4)
+                    .copied()
+                    .unwrap_or("paid");
                 format!("{prefix}/orders?status={s}")
             })
             .collect::<Vec<_>>(),
