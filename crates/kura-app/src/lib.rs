@@ -23,6 +23,7 @@ pub mod orders;
 pub mod payments;
 pub mod ports;
 pub mod records;
+pub mod retention;
 pub mod rotation;
 pub mod sealed;
 pub mod sessions;

@@ -387,6 +387,22 @@ pub trait StaffRepo: Send + Sync {
     async fn set_setting(&self, key: &str, value: &str, now: i64) -> Result<(), StoreError>;
 }
 
+/// What retention needs: people whose purpose ended, and orders past the accounting period.
+#[async_trait]
+pub trait RetentionRepo: Send + Sync {
+    /// Customers created before `before` with no order since then.
+    async fn expired_customers(&self, before: i64, limit: u32) -> Result<Vec<i64>, StoreError>;
+    /// Data keys of guest orders (no account) none of whose orders is from `before` or later.
+    async fn expired_guest_keys(&self, before: i64, limit: u32) -> Result<Vec<i64>, StoreError>;
+    /// Destroys a guest's data key in one transaction: their orders' blind indexes become
+    /// tombstones, their queued mails go, the key goes. False when it was gone already.
+    async fn shred_guest_key(&self, data_key_id: i64) -> Result<bool, StoreError>;
+    /// How many orders were placed before `before`.
+    async fn count_orders_before(&self, before: i64) -> Result<u64, StoreError>;
+    /// Deletes up to `limit` orders placed before `before`, with their lines; returns how many.
+    async fn delete_orders_before(&self, before: i64, limit: u32) -> Result<u64, StoreError>;
+}
+
 /// The MAC of an audit entry at place `seq` after the entry whose MAC is `prev` (all zeros
 /// for the first); `None` when it cannot be made (the key is missing).
 pub type ChainMac<'a> = &'a (dyn Fn(i64, &[u8; 32]) -> Option<[u8; 32]> + Send + Sync);
@@ -438,6 +454,7 @@ pub trait Store:
     + KeyCheckRepo
     + StaffRepo
     + AuditRepo
+    + RetentionRepo
     + Send
     + Sync
     + 'static

@@ -9,6 +9,7 @@ use kura_app::catalog::Catalog;
 use kura_app::mail::{MailOutbox, Mailer};
 use kura_app::orders::Orders;
 use kura_app::payments::PaymentGateway;
+use kura_app::retention::Retention;
 use kura_app::staff::StaffDesk;
 use kura_app::{Clock, Customers, SecurityEvent, SecurityEvents, Sessions, Store, Vault};
 
@@ -34,6 +35,7 @@ pub struct ShopParts {
     pub staff: Arc<StaffDesk>,
     pub backoffice: Arc<BackOffice>,
     pub audit: Arc<Audit>,
+    pub retention: Arc<Retention>,
 }
 
 pub struct Shop {
@@ -54,6 +56,7 @@ pub struct Shop {
     pub staff: Arc<StaffDesk>,
     pub backoffice: Arc<BackOffice>,
     pub audit: Arc<Audit>,
+    pub retention: Arc<Retention>,
     pub limiter: RateLimiter,
     /// Where the card provider's hosted pages live (allowed by the CSP's `form-action`).
     pub payment_origin: Option<String>,
@@ -89,6 +92,7 @@ impl Shop {
             staff: p.staff,
             backoffice: p.backoffice,
             audit: p.audit,
+            retention: p.retention,
             limiter,
             payment_origin,
         }

@@ -80,6 +80,12 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Erase personal data whose retention period ended, and orders past the accounting
+    /// period (the running shop does this every hour).
+    Retention {
+        #[command(subcommand)]
+        command: RetentionCommand,
+    },
     /// Manage the master keys that seal personal data.
     Keys {
         #[command(subcommand)]
@@ -189,6 +195,18 @@ enum StaffCommand {
     },
     /// List staff members with role, state and whether they enrolled an authenticator.
     List {
+        #[command(flatten)]
+        shop: ShopArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum RetentionCommand {
+    /// Erase what expired, and say what was erased.
+    Run {
+        /// Only say what would be erased.
+        #[arg(long)]
+        dry_run: bool,
         #[command(flatten)]
         shop: ShopArgs,
     },
@@ -458,6 +476,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 kura::staff_cli::list(&config).await
             }
         },
+        Command::Retention {
+            command: RetentionCommand::Run { dry_run, shop },
+        } => {
+            let config = load(&shop)?;
+            init_logging(Some(&config));
+            kura::staff_cli::retention(&config, dry_run).await
+        }
         Command::Audit { command } => match command {
             AuditCommand::Verify { head, shop } => {
                 let config = load(&shop)?;

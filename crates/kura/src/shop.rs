@@ -321,7 +321,13 @@ pub async fn build_with_clock(
         Arc::clone(&clock),
         Arc::clone(&events),
     ));
+    let retention = Arc::new(kura_app::retention::Retention::new(
+        Arc::clone(&store),
+        Arc::clone(&audit),
+        Arc::clone(&clock),
+    ));
     Ok(Arc::new(Shop::new(ShopParts {
+        retention,
         staff,
         backoffice,
         audit,
@@ -466,6 +472,31 @@ pub fn spawn_workers(state: &AppState, outbox_files: Option<OutboxFiles>) {
             }
             if let Some(files) = &outbox_files {
                 files.prune().await;
+            }
+            if let Err(e) = s.staff.purge_expired().await {
+                tracing::warn!(target: "kura::staff", error = %e, "staff session sweep failed");
+            }
+            // The audit log's head goes to the log, where the database cannot rewrite it.
+            if let Err(e) = s.audit.log_head().await {
+                tracing::warn!(target: "kura::audit", error = %e, "audit head could not be read");
+            }
+        }
+    });
+    let s = Arc::clone(state);
+    tokio::spawn(async move {
+        // Retention: once an hour (the first a minute after start), erase what expired.
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        let mut tick = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            tick.tick().await;
+            match s.retention.run().await {
+                Ok(r) if !r.is_empty() => {
+                    tracing::info!(target: "kura::retention", customers = r.customers, guest_orders = r.guest_keys, orders_deleted = r.orders, "retention erased expired personal data")
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(target: "kura::retention", error = %e, "retention round failed")
+                }
             }
         }
     });

@@ -139,3 +139,31 @@ pub async fn head(config: &Config) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// `kura retention run [--dry-run]`: erases (or lists) what the retention periods let go.
+pub async fn retention(config: &Config, dry_run: bool) -> anyhow::Result<()> {
+    let state = shop::build(config).await?;
+    let r = if dry_run {
+        state.retention.dry_run().await?
+    } else {
+        state.retention.run().await?
+    };
+    let verb = if dry_run { "would be" } else { "were" };
+    println!(
+        "personal data kept {} years after the last order; accounting facts {} years",
+        r.personal_years, r.accounting_years
+    );
+    println!(
+        "{} customer accounts {verb} erased (data keys destroyed)",
+        r.customers
+    );
+    println!(
+        "{} guests' order data {verb} erased (data keys destroyed)",
+        r.guest_keys
+    );
+    println!(
+        "{} orders past the accounting period {verb} deleted",
+        r.orders
+    );
+    Ok(())
+}

@@ -35,6 +35,8 @@ mod dialect {
     pub(crate) const SKIP_LOCKED: &str = " FOR UPDATE SKIP LOCKED";
     /// Taken before an audit entry reads the chain's head, so two entries never share a place.
     pub(crate) const AUDIT_LOCK: &[&str] = &["SELECT pg_advisory_xact_lock(7022365812)"];
+    /// One statement per call (the extended protocol).
+    pub(crate) const MULTI_STATEMENT: bool = false;
     pub(crate) const NULL_SAFE_EQ: &str = "IS NOT DISTINCT FROM";
 
     /// The ids of products matching every word: a case-insensitive substring match on the
@@ -89,6 +91,9 @@ mod data_keys;
 #[path = "../sql/migrate.rs"]
 #[allow(clippy::duplicate_mod)]
 mod migrate;
+#[path = "../sql/retention.rs"]
+#[allow(clippy::duplicate_mod)]
+mod retention;
 #[path = "../sql/shop.rs"]
 #[allow(clippy::duplicate_mod)]
 mod shop;

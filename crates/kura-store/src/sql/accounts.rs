@@ -152,14 +152,6 @@ impl AccountRepo for This {
             .fetch_all(&mut *tx)
             .await?;
             for o in &orders {
-                let tomb = |stored: Vec<u8>| -> Result<Vec<u8>, sqlx::Error> {
-                    let mut t = stored.get(..4).unwrap_or_default().to_vec();
-                    t.extend_from_slice(
-                        &kura_seal::random_bytes::<32>()
-                            .map_err(|e| sqlx::Error::Protocol(e.to_string()))?,
-                    );
-                    Ok(t)
-                };
                 let legacy = o.try_get::<Option<i64>, _>("data_key_id")?.is_none();
                 sqlx::query(
                     "UPDATE orders SET email_bidx = $1, phone_bidx = $2, \
@@ -167,8 +159,8 @@ impl AccountRepo for This {
                      recipient = CASE WHEN $3 THEN NULL ELSE recipient END, \
                      data_key_id = COALESCE(data_key_id, $5) WHERE id = $6",
                 )
-                .bind(tomb(o.try_get("email_bidx")?)?)
-                .bind(tomb(o.try_get("phone_bidx")?)?)
+                .bind(data_keys::tombstone(o.try_get("email_bidx")?)?)
+                .bind(data_keys::tombstone(o.try_get("phone_bidx")?)?)
                 .bind(legacy)
                 .bind(Vec::<u8>::new())
                 .bind(data_key.unwrap_or(ERASED_WITHOUT_KEY))
@@ -178,14 +170,7 @@ impl AccountRepo for This {
             }
             // The data key goes, and with it every value sealed under it, wherever it lies.
             if let Some(key) = data_key {
-                sqlx::query("DELETE FROM mail_outbox WHERE data_key_id = $1")
-                    .bind(key)
-                    .execute(&mut *tx)
-                    .await?;
-                sqlx::query("DELETE FROM data_keys WHERE id = $1")
-                    .bind(key)
-                    .execute(&mut *tx)
-                    .await?;
+                data_keys::destroy(&mut *tx, key).await?;
             }
             for sql in [
                 "DELETE FROM customer_addresses WHERE customer_id = $1",

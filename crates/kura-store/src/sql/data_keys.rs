@@ -49,3 +49,27 @@ pub(crate) async fn ensure(tx: &mut Conn, key: Option<&DataKeyRef>) -> Result<()
 pub(crate) fn id_of(key: Option<&DataKeyRef>) -> Option<i64> {
     key.map(|k| k.id)
 }
+
+/// A blind index that matches nothing any more: the stored key id kept, the MAC random.
+pub(crate) fn tombstone(stored: Vec<u8>) -> Result<Vec<u8>, sqlx::Error> {
+    let mut t = stored.get(..4).unwrap_or_default().to_vec();
+    t.extend_from_slice(
+        &kura_seal::random_bytes::<32>().map_err(|e| sqlx::Error::Protocol(e.to_string()))?,
+    );
+    Ok(t)
+}
+
+/// Deletes a data key and the queued mails sealed under it: every value sealed under it,
+/// wherever it lies, is noise from now on.
+pub(crate) async fn destroy(tx: &mut Conn, key: i64) -> Result<bool, sqlx::Error> {
+    sqlx::query("DELETE FROM mail_outbox WHERE data_key_id = $1")
+        .bind(key)
+        .execute(&mut *tx)
+        .await?;
+    Ok(sqlx::query("DELETE FROM data_keys WHERE id = $1")
+        .bind(key)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+        == 1)
+}

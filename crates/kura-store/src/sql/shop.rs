@@ -13,8 +13,8 @@ use kura_domain::{OrderStatus, PaymentMethod, TaxBreakdown, Totals, Yen};
 use kura_seal::{BlindIndex, Sealed};
 use sqlx::{AssertSqlSafe, Row};
 
-use super::{Conn, DbRow, This, data_keys, dialect};
-use crate::{Bind, db_err, placeholders, tax_of};
+use super::{Conn, Db, DbRow, This, data_keys, dialect};
+use crate::{Bind, db_err, now_epoch, placeholders, tax_of};
 
 fn product_from_row(r: &DbRow) -> Result<Product, sqlx::Error> {
     Ok(Product {
@@ -450,49 +450,73 @@ fn order_from_row(r: &DbRow) -> Result<OrderRecord, sqlx::Error> {
 /// Writes the order row, its lines and its data key; false (nothing written) when an order
 /// with its idempotency hash exists: the unique key tells a repeated submission, without a
 /// lookup on the common path.
+/// A new order row; a repeated idempotency hash inserts nothing.
+const INSERT_ORDER: &str = "INSERT INTO orders (id, number, customer_id, status, payment_method, lang, buyer, recipient, access_token, email_bidx, phone_bidx, \
+     delivery_date, delivery_slot, goods_yen, shipping_yen, cod_fee_yen, total_yen, tax_standard_base, tax_standard, tax_reduced_base, \
+     tax_reduced, payment_session_id, payment_url, payment_expires_at, idempotency_hash, created_at, updated_at, data_key_id) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28) \
+     ON CONFLICT (idempotency_hash) DO NOTHING";
+
+/// The order's new data key, in the same call as [`INSERT_ORDER`] where the dialect allows
+/// several statements per call: stored only if the order row was (`changes()` is the row count
+/// of the statement before).
+const INSERT_ORDER_KEY: &str = "; INSERT INTO data_keys (id, wrapped, created_at) \
+     SELECT $29, $30, $31 WHERE changes() = 1 ON CONFLICT (id) DO NOTHING";
+
 async fn insert_order_rows(tx: &mut Conn, o: &OrderRecord) -> Result<bool, sqlx::Error> {
-    let inserted = sqlx::query(
-        "INSERT INTO orders (id, number, customer_id, status, payment_method, lang, buyer, recipient, access_token, email_bidx, phone_bidx, \
-         delivery_date, delivery_slot, goods_yen, shipping_yen, cod_fee_yen, total_yen, tax_standard_base, tax_standard, tax_reduced_base, \
-         tax_reduced, payment_session_id, payment_url, payment_expires_at, idempotency_hash, created_at, updated_at, data_key_id) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28) \
-         ON CONFLICT (idempotency_hash) DO NOTHING",
-    )
-    .bind(o.id)
-    .bind(&o.number)
-    .bind(o.customer_id)
-    .bind(o.status.code())
-    .bind(o.payment.code())
-    .bind(&o.lang)
-    .bind(o.buyer.as_bytes().to_vec())
-    .bind(o.recipient.as_ref().map(|r| r.as_bytes().to_vec()))
-    .bind(o.access_token.as_bytes().to_vec())
-    .bind(o.email_bidx.as_bytes().to_vec())
-    .bind(o.phone_bidx.as_bytes().to_vec())
-    .bind(&o.delivery_date)
-    .bind(&o.delivery_slot)
-    .bind(o.totals.goods.0)
-    .bind(o.totals.shipping.0)
-    .bind(o.totals.cod_fee.0)
-    .bind(o.totals.total.0)
-    .bind(o.totals.tax.standard_total.0)
-    .bind(o.totals.tax.standard_tax.0)
-    .bind(o.totals.tax.reduced_total.0)
-    .bind(o.totals.tax.reduced_tax.0)
-    .bind(&o.payment_session_id)
-    .bind(&o.payment_url)
-    .bind(o.payment_expires_at)
-    .bind(o.idempotency_hash.to_vec())
-    .bind(o.created_at)
-    .bind(o.created_at)
-    .bind(data_keys::id_of(o.data_key.as_ref()))
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
+    let new_key = o
+        .data_key
+        .as_ref()
+        .and_then(|k| k.wrapped.as_ref().map(|w| (k.id, w)));
+    let joined = dialect::MULTI_STATEMENT && new_key.is_some();
+    let sql = if joined {
+        format!("{INSERT_ORDER}{INSERT_ORDER_KEY}")
+    } else {
+        INSERT_ORDER.to_string()
+    };
+    let mut q = sqlx::query(AssertSqlSafe(sql))
+        .bind(o.id)
+        .bind(&o.number)
+        .bind(o.customer_id)
+        .bind(o.status.code())
+        .bind(o.payment.code())
+        .bind(&o.lang)
+        .bind(o.buyer.as_bytes().to_vec())
+        .bind(o.recipient.as_ref().map(|r| r.as_bytes().to_vec()))
+        .bind(o.access_token.as_bytes().to_vec())
+        .bind(o.email_bidx.as_bytes().to_vec())
+        .bind(o.phone_bidx.as_bytes().to_vec())
+        .bind(&o.delivery_date)
+        .bind(&o.delivery_slot)
+        .bind(o.totals.goods.0)
+        .bind(o.totals.shipping.0)
+        .bind(o.totals.cod_fee.0)
+        .bind(o.totals.total.0)
+        .bind(o.totals.tax.standard_total.0)
+        .bind(o.totals.tax.standard_tax.0)
+        .bind(o.totals.tax.reduced_total.0)
+        .bind(o.totals.tax.reduced_tax.0)
+        .bind(&o.payment_session_id)
+        .bind(&o.payment_url)
+        .bind(o.payment_expires_at)
+        .bind(o.idempotency_hash.to_vec())
+        .bind(o.created_at)
+        .bind(o.created_at)
+        .bind(data_keys::id_of(o.data_key.as_ref()));
+    if let Some((id, wrapped)) = new_key.filter(|_| joined) {
+        q = q
+            .bind(id)
+            .bind(wrapped.as_bytes().to_vec())
+            .bind(now_epoch());
+    }
+    // Joined, the count is the order's row plus the key's (0 when the key was stored before).
+    let inserted = q.execute(&mut *tx).await?.rows_affected();
     if inserted == 0 {
         return Ok(false);
     }
-    data_keys::ensure(&mut *tx, o.data_key.as_ref()).await?;
+    if !joined {
+        data_keys::ensure(&mut *tx, o.data_key.as_ref()).await?;
+    }
     if o.lines.is_empty() {
         return Ok(true);
     }
@@ -520,27 +544,29 @@ async fn insert_order_rows(tx: &mut Conn, o: &OrderRecord) -> Result<bool, sqlx:
     Ok(true)
 }
 
+/// Binds an outbox row's six values, in [`INSERT_MAIL`]'s order.
+fn bind_mail<'q>(
+    q: sqlx::query::Query<'q, Db, <Db as sqlx::Database>::Arguments>,
+    m: &'q OutboxRecord,
+) -> sqlx::query::Query<'q, Db, <Db as sqlx::Database>::Arguments> {
+    q.bind(m.id)
+        .bind(&m.kind)
+        .bind(m.payload.as_bytes().to_vec())
+        .bind(m.attempts)
+        .bind(m.next_attempt_at)
+        .bind(data_keys::id_of(m.data_key.as_ref()))
+}
+
 async fn insert_mail(tx: &mut Conn, m: &OutboxRecord) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO mail_outbox (id, kind, payload, attempts, next_attempt_at, data_key_id) VALUES ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(m.id)
-    .bind(&m.kind)
-    .bind(m.payload.as_bytes().to_vec())
-    .bind(m.attempts)
-    .bind(m.next_attempt_at)
-    .bind(data_keys::id_of(m.data_key.as_ref()))
-    .execute(&mut *tx)
-    .await?;
+    bind_mail(sqlx::query(INSERT_MAIL), m)
+        .execute(&mut *tx)
+        .await?;
     Ok(())
 }
 
-/// The body of `place_order`: decides, and writes only when the answer is `Placed`.
-async fn place_in(
-    tx: &mut Conn,
-    o: &OrderRecord,
-    cart_id: Option<i64>,
-) -> Result<PlaceOutcome, sqlx::Error> {
+/// The body of `place_order`: decides, and writes only when the answer is `Placed` (then
+/// [`finish_placed`] empties the cart and queues the mail).
+async fn place_in(tx: &mut Conn, o: &OrderRecord) -> Result<PlaceOutcome, sqlx::Error> {
     // The order row goes in first: its unique idempotency hash tells a repeated submission.
     // Everything here is undone together if the answer is not `Placed`.
     if !insert_order_rows(&mut *tx, o).await? {
@@ -583,13 +609,35 @@ async fn place_in(
             Some(_) => PlaceOutcome::SoldOut { sku: l.sku.clone() },
         });
     }
-    if let Some(cart) = cart_id {
-        sqlx::query("DELETE FROM cart_items WHERE cart_id = $1")
+    Ok(PlaceOutcome::Placed)
+}
+
+const EMPTY_CART: &str = "DELETE FROM cart_items WHERE cart_id = $1";
+const INSERT_MAIL: &str = "INSERT INTO mail_outbox (id, kind, payload, attempts, next_attempt_at, data_key_id) \
+     VALUES ($1, $2, $3, $4, $5, $6)";
+
+/// After a placed order: empties the cart and queues the confirmation, in one call where the
+/// dialect allows several statements per call.
+async fn finish_placed(
+    tx: &mut Conn,
+    cart_id: Option<i64>,
+    mail: Option<&OutboxRecord>,
+) -> Result<(), sqlx::Error> {
+    if let (Some(cart), Some(m), true) = (cart_id, mail, dialect::MULTI_STATEMENT) {
+        let sql = format!("{}; {}", INSERT_MAIL, EMPTY_CART.replace("$1", "$7"));
+        bind_mail(sqlx::query(AssertSqlSafe(sql)), m)
             .bind(cart)
             .execute(&mut *tx)
             .await?;
+        return Ok(());
     }
-    Ok(PlaceOutcome::Placed)
+    if let Some(cart) = cart_id {
+        sqlx::query(EMPTY_CART).bind(cart).execute(&mut *tx).await?;
+    }
+    if let Some(m) = mail {
+        insert_mail(&mut *tx, m).await?;
+    }
+    Ok(())
 }
 
 /// Moves an order as `t` says; true when it was in one of `t.from`.
@@ -767,11 +815,9 @@ impl OrderRepo for This {
     ) -> Result<PlaceOutcome, StoreError> {
         // Sold out, repriced or repeated: nothing of this attempt is kept.
         let placed = write_tx!(self, keep_if |o: &PlaceOutcome| *o == PlaceOutcome::Placed, |tx| {
-            let outcome = place_in(&mut *tx, order, cart_id).await?;
-            if outcome == PlaceOutcome::Placed
-                && let Some(m) = mail
-            {
-                insert_mail(&mut *tx, m).await?;
+            let outcome = place_in(&mut *tx, order).await?;
+            if outcome == PlaceOutcome::Placed {
+                finish_placed(&mut *tx, cart_id, mail).await?;
             }
             outcome
         });

@@ -1016,6 +1016,8 @@ pub async fn staff_remove_post(
 struct SettingsView {
     ctx: AdminContext,
     budget: u32,
+    personal_years: u32,
+    accounting_years: u32,
     message: Option<String>,
     stepped_up: bool,
 }
@@ -1026,11 +1028,14 @@ pub async fn settings_get(
     Staff(session): Staff,
 ) -> Result<Response, WebError> {
     let budget = state.backoffice.unmask_budget().await?;
+    let (personal_years, accounting_years) = state.retention.periods().await?;
     Ok(Html(
         SettingsView {
             stepped_up: state.staff.stepped_up(&session),
             ctx,
             budget,
+            personal_years,
+            accounting_years,
             message: None,
         }
         .render()?,
@@ -1041,6 +1046,8 @@ pub async fn settings_get(
 #[derive(Deserialize)]
 pub struct SettingsForm {
     unmask_budget: String,
+    personal_years: String,
+    accounting_years: String,
     #[serde(default)]
     otp: String,
 }
@@ -1055,22 +1062,41 @@ pub async fn settings_post(
     let (status, message) = if !stepped_up(&state, &ctx, &mut session, &form.otp).await? {
         (StatusCode::UNAUTHORIZED, tr.t("admin.step_up.needed"))
     } else {
-        match form.unmask_budget.trim().parse::<u32>() {
-            Ok(n) if (1..=10_000).contains(&n) => {
-                state
-                    .backoffice
-                    .set_unmask_budget(&session.actor(ctx.ip), n)
-                    .await?;
-                (StatusCode::OK, tr.t("admin.settings.saved"))
+        let budget = typed_number(&form.unmask_budget)
+            .and_then(|n| u32::try_from(n).ok())
+            .filter(|n| (1..=10_000).contains(n));
+        let personal = typed_number(&form.personal_years).and_then(|n| u32::try_from(n).ok());
+        let accounting = typed_number(&form.accounting_years).and_then(|n| u32::try_from(n).ok());
+        match (budget, personal, accounting) {
+            (None, _, _) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                tr.t("admin.settings.budget_invalid"),
+            ),
+            (Some(n), Some(p), Some(a)) => {
+                let actor = session.actor(ctx.ip);
+                if state.retention.set_periods(&actor, p, a).await? {
+                    if n != state.backoffice.unmask_budget().await? {
+                        state.backoffice.set_unmask_budget(&actor, n).await?;
+                    }
+                    (StatusCode::OK, tr.t("admin.settings.saved"))
+                } else {
+                    (
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        tr.t("admin.settings.years_invalid"),
+                    )
+                }
             }
             _ => (
                 StatusCode::UNPROCESSABLE_ENTITY,
-                tr.t("admin.settings.budget_invalid"),
+                tr.t("admin.settings.years_invalid"),
             ),
         }
     };
     let budget = state.backoffice.unmask_budget().await?;
+    let (personal_years, accounting_years) = state.retention.periods().await?;
     let html = SettingsView {
+        personal_years,
+        accounting_years,
         stepped_up: state.staff.stepped_up(&session),
         message: Some(message.to_string()),
         ctx,

@@ -807,3 +807,93 @@ async fn an_order_moves_from_paid_to_shipped_from_the_back_office_and_the_custom
     assert!(audit.body.contains("order.paid") && audit.body.contains("order.shipped"));
     assert!(audit.body.contains(">kato<"));
 }
+
+async fn retention_story(db_url: Option<&str>) {
+    let office = office(db_url).await;
+    let state = &office.state;
+    // A customer account with no orders, and a guest who orders by bank transfer.
+    let customer = state
+        .customers
+        .register(&support::profile(1), None)
+        .await
+        .unwrap();
+    let mut shopper = Client::new(&office.router);
+    let number = crate::storefront::bank_transfer_order(&mut shopper).await;
+    let order_id = state
+        .store
+        .order_by_number(&number)
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let nothing = state.retention.dry_run().await.unwrap();
+    assert!(nothing.is_empty(), "{nothing:?}");
+
+    // Four years on: past the personal period (3 years), within the accounting one (7).
+    office.clock.advance(4 * 366 * 86_400);
+    let plan = state.retention.dry_run().await.unwrap();
+    assert_eq!(
+        (plan.customers, plan.guest_keys, plan.orders),
+        (1, 1, 0),
+        "{plan:?}"
+    );
+    assert!(
+        state.store.customer(customer).await.unwrap().is_some(),
+        "a dry run erases nothing"
+    );
+    let done = state.retention.run().await.unwrap();
+    assert_eq!((done.customers, done.guest_keys, done.orders), (1, 1, 0));
+    assert!(state.store.customer(customer).await.unwrap().is_none());
+    // The order keeps its accounting facts; its buyer can no longer be read by anyone.
+    let rec = state.store.order_by_number(&number).await.unwrap().unwrap();
+    assert!(rec.totals.total.0 > 0);
+    assert!(matches!(
+        state.orders.view_by_id(order_id).await,
+        Err(kura_app::AppError::Erased)
+    ));
+    assert!(
+        state.retention.run().await.unwrap().is_empty(),
+        "nothing twice"
+    );
+
+    // Eight years on: past the accounting period, the order itself goes.
+    office.clock.advance(4 * 366 * 86_400);
+    let done = state.retention.run().await.unwrap();
+    assert_eq!(done.orders, 1);
+    assert!(
+        state
+            .store
+            .order_by_number(&number)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let log = state
+        .audit
+        .page(
+            &kura_app::records::AuditFilter {
+                action_prefix: Some("retention.".into()),
+                ..Default::default()
+            },
+            None,
+            10,
+        )
+        .await
+        .unwrap();
+    assert_eq!(log.len(), 2, "each run that erased something is audited");
+    assert!(matches!(
+        state.audit.verify(None).await.unwrap(),
+        ChainReport::Intact { .. }
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn retention_erases_expired_people_and_then_old_orders_on_sqlite() {
+    retention_story(None).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "PostgreSQL: needs KURA_TEST_PG_URL and --include-ignored (bash .ci/test)"]
+async fn retention_erases_expired_people_and_then_old_orders_on_postgres() {
+    retention_story(Some(&support::required_pg().await)).await;
+}
