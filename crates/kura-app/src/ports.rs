@@ -13,8 +13,8 @@ use crate::records::{
     SealedCustomer, SealedRow, SessionRecord, TokenPurpose,
 };
 use crate::records::{
-    AuditAppend, AuditEntry, AuditFilter, AuditRow, OrderFilter, ReadBudget, StaffRecord,
-    StaffSessionRecord,
+    AuditAppend, AuditEntry, AuditFilter, AuditRow, InquiryMessageRecord, InquiryRecord,
+    OrderFilter, ReadBudget, StaffRecord, StaffSessionRecord,
 };
 use crate::sealed::SealedTable;
 
@@ -387,6 +387,50 @@ pub trait StaffRepo: Send + Sync {
     async fn set_setting(&self, key: &str, value: &str, now: i64) -> Result<(), StoreError>;
 }
 
+/// The inquiry desk: inquiries and their messages.
+#[async_trait]
+pub trait InquiryRepo: Send + Sync {
+    /// Stores a new inquiry with its first message (and its data key), and `mail` (the
+    /// acknowledgement) in the same transaction.
+    async fn insert_inquiry(
+        &self,
+        inquiry: &InquiryRecord,
+        first: &InquiryMessageRecord,
+        mail: Option<&OutboxRecord>,
+    ) -> Result<(), StoreError>;
+    /// Inquiries newest first, with ids below `before_id`, in one of `statuses` (all when empty).
+    async fn inquiries(
+        &self,
+        statuses: &[&str],
+        before_id: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<InquiryRecord>, StoreError>;
+    async fn inquiry(&self, id: i64) -> Result<Option<InquiryRecord>, StoreError>;
+    async fn inquiry_messages(&self, id: i64) -> Result<Vec<InquiryMessageRecord>, StoreError>;
+    /// Adds a reply, sets the status, and queues `mail`, in one transaction.
+    async fn add_inquiry_reply(
+        &self,
+        message: &InquiryMessageRecord,
+        status: &str,
+        mail: Option<&OutboxRecord>,
+    ) -> Result<(), StoreError>;
+    /// Sets status and assignee; false when there is no such inquiry.
+    async fn set_inquiry(
+        &self,
+        id: i64,
+        status: &str,
+        assignee: Option<i64>,
+        now: i64,
+    ) -> Result<bool, StoreError>;
+    async fn count_open_inquiries(&self) -> Result<u64, StoreError>;
+    /// Inquiries from any of these email blind indexes since `since` (mail-bomb guard).
+    async fn count_inquiries_from(
+        &self,
+        email_bidx: &[kura_seal::BlindIndex],
+        since: i64,
+    ) -> Result<u64, StoreError>;
+}
+
 /// What retention needs: people whose purpose ended, and orders past the accounting period.
 #[async_trait]
 pub trait RetentionRepo: Send + Sync {
@@ -455,6 +499,7 @@ pub trait Store:
     + StaffRepo
     + AuditRepo
     + RetentionRepo
+    + InquiryRepo
     + Send
     + Sync
     + 'static

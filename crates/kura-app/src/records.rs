@@ -402,3 +402,39 @@ pub struct OrderFilter {
     pub since: Option<i64>,
     pub until: Option<i64>,
 }
+
+// ---- Inquiry desk ---------------------------------------------------------------------------
+
+/// An inquiry as the store holds it: the sender's name and email sealed as one JSON record
+/// under the inquiry's own data key, a blind index of the email, the rest in the clear.
+#[derive(Debug, Clone)]
+pub struct InquiryRecord {
+    pub id: i64,
+    /// The number the customer is given (`Q-XXXX-XXXX`).
+    pub number: String,
+    pub category: String,
+    /// An order number as the customer typed it (validated shape), if any.
+    pub order_number: Option<String>,
+    /// `open`, `answered` or `closed`.
+    pub status: String,
+    pub assignee: Option<i64>,
+    pub lang: String,
+    pub contact: Sealed,
+    pub email_bidx: BlindIndex,
+    pub data_key: Option<DataKeyRef>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// One message of an inquiry: the customer's question or a staff reply, sealed.
+#[derive(Debug, Clone)]
+pub struct InquiryMessageRecord {
+    pub id: i64,
+    pub inquiry_id: i64,
+    /// `customer`, or the replying staff member's login name.
+    pub author: String,
+    pub staff_id: Option<i64>,
+    pub body: Sealed,
+    pub data_key: Option<DataKeyRef>,
+    pub created_at: i64,
+}

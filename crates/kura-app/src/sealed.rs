@@ -86,6 +86,11 @@ pub mod col {
     pub const STAFF_TOTP: Column = Column::fixed("staff", "totp_secret", 32);
     /// A TOTP secret offered at enrolment, carried by the form until confirmed (never stored).
     pub const PENDING_TOTP: Column = Column::new("staff_sessions", "pending_totp");
+    /// An inquiry's sender (JSON: name, email), under the inquiry's data key.
+    pub const INQUIRY_CONTACT: Column = Column::new("inquiries", "contact");
+    pub const INQUIRY_EMAIL_BIDX: Column = Column::new("inquiries", "email_bidx");
+    /// A message of an inquiry (the question or a reply), under the inquiry's data key.
+    pub const INQUIRY_BODY: Column = Column::new("inquiry_messages", "body");
     /// What an audit entry says beyond its plain fields: the stated reason, the client IP.
     pub const AUDIT_DETAIL: Column = Column::new("audit_log", "detail");
 
@@ -113,6 +118,8 @@ pub mod col {
         STAFF_EMAIL,
         STAFF_TOTP,
         AUDIT_DETAIL,
+        INQUIRY_CONTACT,
+        INQUIRY_BODY,
     ];
 }
 
@@ -216,6 +223,27 @@ pub const AUDIT_LOG: SealedTable = SealedTable {
     data_key: false,
 };
 
+/// Inquiries: the sender's name and email, with a blind index of the email.
+pub const INQUIRIES: SealedTable = SealedTable {
+    table: "inquiries",
+    sealed: &["contact"],
+    blind: &[BlindColumn {
+        column: "email_bidx",
+        source: "contact",
+        how: Normalize::Email,
+        json_path: &["email"],
+    }],
+    data_key: true,
+};
+
+/// The messages of inquiries.
+pub const INQUIRY_MESSAGES: SealedTable = SealedTable {
+    table: "inquiry_messages",
+    sealed: &["body"],
+    blind: &[],
+    data_key: true,
+};
+
 pub const SEALED_TABLES: &[SealedTable] = &[
     DATA_KEYS,
     CUSTOMERS,
@@ -225,6 +253,8 @@ pub const SEALED_TABLES: &[SealedTable] = &[
     CUSTOMER_ADDRESSES,
     STAFF,
     AUDIT_LOG,
+    INQUIRIES,
+    INQUIRY_MESSAGES,
 ];
 
 /// The text a blind index is computed from: the source itself, or a field of the JSON record.

@@ -61,6 +61,8 @@ pub enum Permission {
     Settings,
     /// Browses the audit log.
     AuditRead,
+    /// The inquiry desk: reads inquiries (budgeted, audited) and replies.
+    Inquiries,
 }
 
 impl Role {
@@ -100,10 +102,11 @@ impl Role {
                     | P::CustomersList
                     | P::CustomersUnmask
                     | P::Catalog
+                    | P::Inquiries
             ),
             Self::Support => matches!(
                 p,
-                P::Dashboard | P::OrdersRead | P::CustomersList | P::CustomersUnmask
+                P::Dashboard | P::OrdersRead | P::CustomersList | P::CustomersUnmask | P::Inquiries
             ),
             Self::Fulfilment => matches!(p, P::Dashboard | P::OrdersRead | P::OrdersShip),
             Self::Analyst => matches!(p, P::Dashboard),

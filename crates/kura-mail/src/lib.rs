@@ -25,6 +25,7 @@ pub use error::{OutboxError, RenderError, SmtpConfigError};
 pub use kura_app::mail::{MailError, Mailer, OutgoingMail};
 pub use lang::Lang;
 pub use outbox::{OutboxMailer, prune_outbox};
+pub use render::inquiry::InquiryMail;
 pub use render::order::{BankAccount, OrderConfirmation, OrderLine};
 pub use render::payment::PaymentReceived;
 pub use render::reset::PasswordReset;

@@ -76,6 +76,11 @@ macro_rules! migrations {
                 "staff",
                 include_str!(concat!("../migrations/", $backend, "/0008_staff.sql")),
             ),
+            (
+                9,
+                "inquiries",
+                include_str!(concat!("../migrations/", $backend, "/0009_inquiries.sql")),
+            ),
         ]
     };
 }

@@ -35,6 +35,9 @@ pub struct WebConfig {
     /// When not empty, the back office answers only these client networks (anyone else gets
     /// "not found").
     pub admin_allow: Vec<IpNet>,
+    /// The customer desk's phone number and hours (empty when not configured).
+    pub desk_phone: String,
+    pub desk_hours: String,
 }
 
 /// The seller's notice under the Specified Commercial Transactions Act, shown at `/legal` and
@@ -240,6 +243,8 @@ impl Default for WebConfig {
             bank: BankAccount::default(),
             admin_path: "/admin".into(),
             admin_allow: Vec::new(),
+            desk_phone: String::new(),
+            desk_hours: String::new(),
         }
     }
 }

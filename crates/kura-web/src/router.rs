@@ -26,7 +26,7 @@ use tower::ServiceBuilder;
 use crate::AppState;
 use crate::error::{ErrorKind, WebError, render_errors};
 use crate::i18n::{Lang, Tr};
-use crate::pages::{account, cart, checkout, ops, orders, storefront, webhooks};
+use crate::pages::{account, cart, checkout, contact, ops, orders, storefront, webhooks};
 use crate::pages::{profile, register};
 use crate::security::{
     body_limit, card_guard, client_ip, csrf, headers, rate_limit, request_id, session,
@@ -75,6 +75,10 @@ pub fn router(state: AppState) -> Router {
         .route("/search", get(storefront::search_get))
         .route("/images/{file}", get(storefront::image_get))
         .route("/legal", get(storefront::legal_get))
+        .route(
+            "/contact",
+            get(contact::contact_get).post(contact::contact_post),
+        )
         .route("/cart", get(cart::cart_get))
         .route("/cart/add", post(cart::cart_add_post))
         .route("/cart/update", post(cart::cart_update_post))

@@ -6,6 +6,7 @@ use kura_app::audit::Audit;
 use kura_app::backoffice::BackOffice;
 use kura_app::carts::Carts;
 use kura_app::catalog::Catalog;
+use kura_app::inquiries::Desk;
 use kura_app::mail::{MailOutbox, Mailer};
 use kura_app::orders::Orders;
 use kura_app::payments::PaymentGateway;
@@ -36,6 +37,7 @@ pub struct ShopParts {
     pub backoffice: Arc<BackOffice>,
     pub audit: Arc<Audit>,
     pub retention: Arc<Retention>,
+    pub desk: Arc<Desk>,
 }
 
 pub struct Shop {
@@ -57,6 +59,7 @@ pub struct Shop {
     pub backoffice: Arc<BackOffice>,
     pub audit: Arc<Audit>,
     pub retention: Arc<Retention>,
+    pub desk: Arc<Desk>,
     pub limiter: RateLimiter,
     /// Where the card provider's hosted pages live (allowed by the CSP's `form-action`).
     pub payment_origin: Option<String>,
@@ -93,6 +96,7 @@ impl Shop {
             backoffice: p.backoffice,
             audit: p.audit,
             retention: p.retention,
+            desk: p.desk,
             limiter,
             payment_origin,
         }

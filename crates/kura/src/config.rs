@@ -29,6 +29,7 @@ pub struct Config {
     pub keys: KeysSection,
     pub session: SessionSection,
     pub admin: AdminSection,
+    pub desk: DeskSection,
     pub passwords: PasswordSection,
     pub log: LogSection,
     pub card: CardSection,
@@ -150,6 +151,28 @@ pub struct KeysSection {
 pub struct SessionSection {
     pub idle_minutes: i64,
     pub absolute_hours: i64,
+}
+
+/// The customer desk (お問い合わせ窓口): shown on the contact form and in every mail's footer.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeskSection {
+    /// The desk's phone number, e.g. `0120-000-000`.
+    pub phone: String,
+    /// When the desk answers, e.g. `平日 10:00–17:00`.
+    pub hours: String,
+}
+
+impl DeskSection {
+    /// `0120-000-000（平日 10:00–17:00）`, what mail footers print; empty when nothing is set.
+    pub fn line(&self) -> String {
+        match (self.phone.trim(), self.hours.trim()) {
+            ("", "") => String::new(),
+            (p, "") => p.to_string(),
+            ("", h) => h.to_string(),
+            (p, h) => format!("{p}（{h}）"),
+        }
+    }
 }
 
 /// The back office.
@@ -300,7 +323,11 @@ fn env_value(raw: &str) -> toml::Value {
 /// What `kura demo` changes in the defaults: mails are written as files into the outbox folder
 /// (a demo has no mail server). Its `kura.toml` says so too; this covers demo directories made
 /// before it did. The file and the environment still override it.
-const DEMO_DEFAULTS: &[(&str, &str, &str)] = &[("mail", "transport", "outbox")];
+const DEMO_DEFAULTS: &[(&str, &str, &str)] = &[
+    ("mail", "transport", "outbox"),
+    ("desk", "phone", "0120-000-000"),
+    ("desk", "hours", "平日 10:00–17:00"),
+];
 
 impl Config {
     /// Loads the configuration for a shop directory (`--dir`) or a config file.

@@ -16,6 +16,8 @@ pub struct MailNotifier {
     pub shop_name: String,
     pub bank: kura_web::BankAccount,
     pub clock: Arc<dyn Clock>,
+    /// The customer desk as every mail footer names it (phone and hours); empty: none.
+    pub desk: String,
 }
 
 fn mail_lang(order: &OrderView) -> kura_mail::Lang {
@@ -108,6 +110,7 @@ impl OrderNotifier for MailNotifier {
             ship_to,
             order_url: order_url.to_string(),
             anti_phishing_phrase: None,
+            desk: self.desk.clone(),
         };
         let rendered = mail
             .render(order.buyer.email.as_str())
@@ -133,6 +136,7 @@ impl OrderNotifier for MailNotifier {
             received_at: japan_time(self.clock.now(), lang),
             order_url: order_url.to_string(),
             anti_phishing_phrase: None,
+            desk: self.desk.clone(),
         };
         let rendered = mail
             .render(order.buyer.email.as_str())
@@ -168,6 +172,7 @@ impl OrderNotifier for MailNotifier {
                 .collect(),
             order_url: order_url.to_string(),
             anti_phishing_phrase: None,
+            desk: self.desk.clone(),
         };
         let rendered = mail
             .render(order.buyer.email.as_str())
@@ -196,6 +201,7 @@ impl AccountNotifier for MailNotifier {
             verify_url: to.link.to_string(),
             expires_at: tr.t("account.mail.expires_24h").to_string(),
             anti_phishing_phrase: None,
+            desk: self.desk.clone(),
         }
         .render(to.email)
         .map_err(|e| AppError::Task(format!("verification mail: {e}")))?;
@@ -210,6 +216,7 @@ impl AccountNotifier for MailNotifier {
             reset_url: to.link.to_string(),
             expires_at: tr.t("reset.mail.expires_1h").to_string(),
             anti_phishing_phrase: None,
+            desk: self.desk.clone(),
         }
         .render(to.email)
         .map_err(|e| AppError::Task(format!("password reset mail: {e}")))?;
@@ -262,6 +269,57 @@ impl MailNotifier {
             at: japan_time(at, kura_mail::Lang::Ja),
             limit,
             anti_phishing_phrase: None,
+            desk: self.desk.clone(),
+        }
+        .render(to)
+        .map_err(|e| AppError::Task(e.to_string()))
+    }
+}
+
+impl kura_app::inquiries::InquiryNotifier for MailNotifier {
+    fn received(
+        &self,
+        to: &str,
+        name: &str,
+        number: &str,
+        lang: &str,
+    ) -> Result<kura_app::mail::OutgoingMail, AppError> {
+        self.inquiry_mail(to, name, number, lang, None)
+    }
+
+    fn reply(
+        &self,
+        to: &str,
+        name: &str,
+        number: &str,
+        lang: &str,
+        body: &str,
+    ) -> Result<kura_app::mail::OutgoingMail, AppError> {
+        self.inquiry_mail(to, name, number, lang, Some(body.to_string()))
+    }
+}
+
+impl MailNotifier {
+    fn inquiry_mail(
+        &self,
+        to: &str,
+        name: &str,
+        number: &str,
+        lang: &str,
+        reply: Option<String>,
+    ) -> Result<kura_app::mail::OutgoingMail, AppError> {
+        kura_mail::InquiryMail {
+            lang: if lang == "en" {
+                kura_mail::Lang::En
+            } else {
+                kura_mail::Lang::Ja
+            },
+            shop_name: self.shop_name.clone(),
+            name: name.to_string(),
+            number: number.to_string(),
+            reply,
+            anti_phishing_phrase: None,
+            desk: self.desk.clone(),
         }
         .render(to)
         .map_err(|e| AppError::Task(e.to_string()))

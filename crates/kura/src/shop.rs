@@ -265,6 +265,7 @@ pub async fn build_with_clock(
         shop_name: config.shop.name.clone(),
         bank: config.bank.clone(),
         clock: Arc::clone(&clock),
+        desk: config.desk.line(),
     });
     let orders = Orders::new(
         Arc::clone(&store),
@@ -291,6 +292,8 @@ pub async fn build_with_clock(
         legal_en: config.legal.english(),
         bank: config.bank.clone(),
         admin_path: config.admin.path.clone(),
+        desk_phone: config.desk.phone.clone(),
+        desk_hours: config.desk.hours.clone(),
         admin_allow: config.admin.allow.clone(),
     };
     let audit = Arc::new(Audit::new(
@@ -326,7 +329,16 @@ pub async fn build_with_clock(
         Arc::clone(&audit),
         Arc::clone(&clock),
     ));
+    let desk = Arc::new(kura_app::inquiries::Desk::new(
+        Arc::clone(&store),
+        Arc::clone(&vault),
+        Arc::clone(&outbox),
+        Arc::clone(&notifier) as Arc<dyn kura_app::inquiries::InquiryNotifier>,
+        Arc::clone(&audit),
+        Arc::clone(&clock),
+    ));
     Ok(Arc::new(Shop::new(ShopParts {
+        desk,
         retention,
         staff,
         backoffice,

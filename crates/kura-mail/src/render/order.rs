@@ -65,6 +65,8 @@ pub struct OrderConfirmation {
     pub order_url: String,
     /// The customer's anti-phishing phrase, shown in the footer when set.
     pub anti_phishing_phrase: Option<String>,
+    /// The customer desk (phone and hours) every footer names; empty: none configured.
+    pub desk: String,
 }
 
 impl std::fmt::Debug for OrderConfirmation {

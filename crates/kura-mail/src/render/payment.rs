@@ -23,6 +23,8 @@ pub struct PaymentReceived {
     pub received_at: String,
     pub order_url: String,
     pub anti_phishing_phrase: Option<String>,
+    /// The customer desk (phone and hours) every footer names; empty: none configured.
+    pub desk: String,
 }
 
 impl std::fmt::Debug for PaymentReceived {

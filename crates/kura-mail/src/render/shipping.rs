@@ -31,6 +31,8 @@ pub struct ShippingNotice {
     pub items: Vec<ShippedItem>,
     pub order_url: String,
     pub anti_phishing_phrase: Option<String>,
+    /// The customer desk (phone and hours) every footer names; empty: none configured.
+    pub desk: String,
 }
 
 impl std::fmt::Debug for ShippingNotice {

@@ -30,6 +30,8 @@ pub struct StaffNotice {
     pub limit: u32,
     /// Not shown: staff mail has no anti-phishing phrase of its own yet (the footer needs it).
     pub anti_phishing_phrase: Option<String>,
+    /// The customer desk (phone and hours) every footer names; empty: none configured.
+    pub desk: String,
 }
 
 twin_templates!(

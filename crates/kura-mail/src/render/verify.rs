@@ -17,6 +17,8 @@ pub struct EmailVerification {
     /// When the link expires, preformatted (e.g. "2025年1月2日 10:30" or "24 hours").
     pub expires_at: String,
     pub anti_phishing_phrase: Option<String>,
+    /// The customer desk (phone and hours) every footer names; empty: none configured.
+    pub desk: String,
 }
 
 impl std::fmt::Debug for EmailVerification {

@@ -77,6 +77,7 @@ pub fn order(lang: Lang, payment: PaymentMethod) -> OrderConfirmation {
         ship_to: "〒150-0002\n東京都渋谷区渋谷2-1-1\n山田 花子 様".to_owned(),
         order_url: "https://shop.example.jp/account/orders/K-20250102-0042".to_owned(),
         anti_phishing_phrase: Some("青い富士山と梅".to_owned()),
+        desk: "0120-000-000 (平日 10:00–17:00)".into(),
     }
 }
 
@@ -87,6 +88,7 @@ pub fn verification(lang: Lang) -> EmailVerification {
         verify_url: "https://shop.example.jp/verify?t=abc123".to_owned(),
         expires_at: "2025-01-03 10:30".to_owned(),
         anti_phishing_phrase: None,
+        desk: "0120-000-000 (平日 10:00–17:00)".into(),
     }
 }
 
@@ -97,6 +99,7 @@ pub fn reset(lang: Lang) -> PasswordReset {
         reset_url: "https://shop.example.jp/reset?t=def456".to_owned(),
         expires_at: "2025-01-02 11:30".to_owned(),
         anti_phishing_phrase: Some("青い富士山と梅".to_owned()),
+        desk: "0120-000-000 (平日 10:00–17:00)".into(),
     }
 }
 
@@ -125,6 +128,7 @@ pub fn shipping(lang: Lang) -> ShippingNotice {
         ],
         order_url: "https://shop.example.jp/account/orders/K-20250102-0042".to_owned(),
         anti_phishing_phrase: None,
+        desk: "0120-000-000 (平日 10:00–17:00)".into(),
     }
 }
 
@@ -139,5 +143,6 @@ pub fn payment(lang: Lang, payment: PaymentMethod) -> PaymentReceived {
         received_at: "2025-01-02 10:41".to_owned(),
         order_url: "https://shop.example.jp/orders/K-20250102-0042?k=o1-abc".to_owned(),
         anti_phishing_phrase: Some("青い富士山と梅".to_owned()),
+        desk: "0120-000-000 (平日 10:00–17:00)".into(),
     }
 }

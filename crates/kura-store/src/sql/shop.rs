@@ -557,7 +557,7 @@ fn bind_mail<'q>(
         .bind(data_keys::id_of(m.data_key.as_ref()))
 }
 
-async fn insert_mail(tx: &mut Conn, m: &OutboxRecord) -> Result<(), sqlx::Error> {
+pub(crate) async fn insert_mail(tx: &mut Conn, m: &OutboxRecord) -> Result<(), sqlx::Error> {
     bind_mail(sqlx::query(INSERT_MAIL), m)
         .execute(&mut *tx)
         .await?;

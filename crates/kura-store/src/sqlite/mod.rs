@@ -187,6 +187,8 @@ mod accounts;
 mod customers;
 #[path = "../sql/data_keys.rs"]
 mod data_keys;
+#[path = "../sql/inquiries.rs"]
+mod inquiries;
 #[path = "../sql/migrate.rs"]
 mod migrate;
 #[path = "../sql/retention.rs"]

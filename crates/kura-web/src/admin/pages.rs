@@ -713,6 +713,257 @@ pub async fn unmask_post(
     }
 }
 
+// ---- Inquiry desk ------------------------------------------------------------------------
+
+struct InquiryRow {
+    id: i64,
+    number: String,
+    category: String,
+    order_number: String,
+    status: String,
+    assignee: String,
+    at: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin/inquiries.html")]
+struct InquiriesView {
+    ctx: AdminContext,
+    rows: Vec<InquiryRow>,
+    q_status: String,
+    next: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+pub struct InquiryQuery {
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    before: Option<i64>,
+}
+
+fn inquiry_row(
+    ctx: &AdminContext,
+    s: &kura_app::inquiries::InquirySummary,
+    staff: &[StaffMember],
+) -> InquiryRow {
+    InquiryRow {
+        id: s.id,
+        number: s.number.clone(),
+        category: ctx
+            .tr
+            .t(&format!("contact.category.{}", s.category))
+            .to_string(),
+        order_number: s.order_number.clone().unwrap_or_default(),
+        status: ctx
+            .tr
+            .t(&format!("admin.inquiry.status.{}", s.status))
+            .to_string(),
+        assignee: s
+            .assignee
+            .and_then(|a| staff.iter().find(|m| m.id == a))
+            .map(|m| m.login.clone())
+            .unwrap_or_default(),
+        at: minute(s.created_at),
+    }
+}
+
+pub async fn inquiries_get(
+    State(state): State<AppState>,
+    ctx: AdminContext,
+    Query(q): Query<InquiryQuery>,
+) -> Result<Response, WebError> {
+    let statuses: Vec<&str> = match q.status.as_str() {
+        "open" | "answered" | "closed" => vec![q.status.as_str()],
+        "all" => Vec::new(),
+        _ => vec!["open", "answered"],
+    };
+    let list = state.desk.queue(&statuses, q.before, PAGE).await?;
+    let staff = state.staff.list().await?;
+    let next = (list.len() == PAGE as usize)
+        .then(|| list.last())
+        .flatten()
+        .map(|r| {
+            format!(
+                "{}?status={}&before={}",
+                ctx.href("/inquiries"),
+                q.status,
+                r.id
+            )
+        });
+    let rows = list.iter().map(|s| inquiry_row(&ctx, s, &staff)).collect();
+    Ok(Html(
+        InquiriesView {
+            rows,
+            q_status: q.status.clone(),
+            next,
+            ctx,
+        }
+        .render()?,
+    )
+    .into_response())
+}
+
+/// Reply templates: (key, label key, body key). The body is a starting point staff edit.
+const REPLY_TEMPLATES: &[&str] = &["thanks", "shipping", "returns"];
+
+#[derive(Template)]
+#[template(path = "admin/inquiry.html")]
+struct InquiryPageView {
+    ctx: AdminContext,
+    row: InquiryRow,
+    name: String,
+    email: String,
+    lang: String,
+    messages: Vec<(String, String, String)>,
+    templates: Vec<(&'static str, String)>,
+    draft: String,
+    message: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+pub struct TemplateQuery {
+    #[serde(default)]
+    template: String,
+}
+
+async fn inquiry_page(
+    state: &AppState,
+    ctx: AdminContext,
+    session: &kura_app::staff::StaffSession,
+    id: i64,
+    draft: String,
+    message: Option<String>,
+) -> Result<Response, WebError> {
+    let limit = state.backoffice.unmask_budget().await?;
+    let opened = state.desk.open(session, ctx.ip, id, limit).await?;
+    let view = match opened {
+        kura_app::inquiries::Opened::Shown(v) => v,
+        kura_app::inquiries::Opened::OverBudget { limit } => {
+            let m = ctx
+                .tr
+                .t("admin.unmask.over_budget")
+                .replace("{limit}", &limit.to_string());
+            return notice(ctx, StatusCode::TOO_MANY_REQUESTS, "admin.unmask.title", m);
+        }
+        kura_app::inquiries::Opened::Erased => {
+            let m = ctx.tr.t("admin.unmask.erased").to_string();
+            return notice(ctx, StatusCode::GONE, "admin.unmask.title", m);
+        }
+        kura_app::inquiries::Opened::NotFound => return Err(WebError::new(ErrorKind::NotFound)),
+    };
+    let staff = state.staff.list().await?;
+    let row = inquiry_row(&ctx, &view.summary, &staff);
+    // Templates in the inquiry's language, whatever the page's.
+    let reply_tr = crate::i18n::Tr(if view.lang == "en" {
+        crate::i18n::Lang::En
+    } else {
+        crate::i18n::Lang::Ja
+    });
+    let templates = REPLY_TEMPLATES
+        .iter()
+        .map(|k| (*k, ctx.tr.t(&format!("admin.reply.{k}.label")).to_string()))
+        .collect();
+    let draft = if let Some(k) = REPLY_TEMPLATES.iter().find(|k| **k == draft) {
+        reply_tr
+            .t(&format!("admin.reply.{k}.body"))
+            .replace("\\n", "\n")
+    } else {
+        draft
+    };
+    let messages = view
+        .messages
+        .iter()
+        .map(|m| (m.author.clone(), minute(m.at), m.body.clone()))
+        .collect();
+    let html = InquiryPageView {
+        row,
+        name: view.name,
+        email: view.email,
+        lang: view.lang,
+        messages,
+        templates,
+        draft,
+        message,
+        ctx,
+    }
+    .render()?;
+    Ok(status_page(StatusCode::OK, html))
+}
+
+pub async fn inquiry_get(
+    State(state): State<AppState>,
+    ctx: AdminContext,
+    Staff(session): Staff,
+    Path(id): Path<i64>,
+    Query(q): Query<TemplateQuery>,
+) -> Result<Response, WebError> {
+    inquiry_page(&state, ctx, &session, id, q.template, None).await
+}
+
+#[derive(Deserialize)]
+pub struct ReplyForm {
+    body: String,
+}
+
+pub async fn inquiry_reply_post(
+    State(state): State<AppState>,
+    ctx: AdminContext,
+    Staff(session): Staff,
+    Path(id): Path<i64>,
+    Form(form): Form<ReplyForm>,
+) -> Result<Response, WebError> {
+    let tr = ctx.tr;
+    let Some(body) = kura_app::inquiries::clean_message(&form.body) else {
+        let m = Some(tr.t("admin.inquiry.reply_invalid").to_string());
+        return inquiry_page(&state, ctx, &session, id, form.body, m).await;
+    };
+    let m = if state.desk.reply(&session, ctx.ip, id, &body).await? {
+        tr.t("admin.inquiry.replied")
+    } else {
+        tr.t("admin.unmask.erased")
+    };
+    inquiry_page(
+        &state,
+        ctx,
+        &session,
+        id,
+        String::new(),
+        Some(m.to_string()),
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+pub struct InquiryStatusForm {
+    status: String,
+    #[serde(default)]
+    assign: String,
+}
+
+pub async fn inquiry_status_post(
+    State(state): State<AppState>,
+    ctx: AdminContext,
+    Staff(session): Staff,
+    Path(id): Path<i64>,
+    Form(form): Form<InquiryStatusForm>,
+) -> Result<Response, WebError> {
+    let assignee = (form.assign == "me").then_some(session.member.id);
+    let done = state
+        .desk
+        .set(&session, ctx.ip, id, &form.status, assignee)
+        .await?;
+    let m = ctx
+        .tr
+        .t(if done {
+            "admin.inquiry.updated"
+        } else {
+            "admin.inquiry.status_invalid"
+        })
+        .to_string();
+    inquiry_page(&state, ctx, &session, id, String::new(), Some(m)).await
+}
+
 // ---- Catalog -----------------------------------------------------------------------------
 
 struct VariantRow {

@@ -3,6 +3,7 @@
 pub mod account;
 pub mod cart;
 pub mod checkout;
+pub mod contact;
 pub mod forms;
 pub mod notice;
 pub mod ops;

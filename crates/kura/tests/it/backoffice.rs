@@ -451,6 +451,8 @@ async fn support_unmasks_with_a_reason_within_the_budget_and_fulfilment_never_se
             &[
                 ("csrf_token", &csrf),
                 ("unmask_budget", "3"),
+                ("personal_years", "3"),
+                ("accounting_years", "7"),
                 ("otp", &code),
             ],
         )
@@ -896,4 +898,150 @@ async fn retention_erases_expired_people_and_then_old_orders_on_sqlite() {
 #[ignore = "PostgreSQL: needs KURA_TEST_PG_URL and --include-ignored (bash .ci/test)"]
 async fn retention_erases_expired_people_and_then_old_orders_on_postgres() {
     retention_story(Some(&support::required_pg().await)).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_inquiry_from_the_public_form_is_answered_from_the_queue() {
+    let office = office(None).await;
+    let mut customer = Client::new(&office.router);
+    let form = customer.get("/contact").await;
+    assert_eq!(form.status, 200);
+    let csrf = hidden_value(&form.body, "csrf_token").unwrap();
+    // Bad input: every field is named, nothing typed is lost.
+    let bad = customer
+        .post_form(
+            "/contact",
+            &[
+                ("csrf_token", &csrf),
+                ("category", ""),
+                ("order_number", "<x>"),
+                ("name", ""),
+                ("email", "not-an-address"),
+                ("message", "  "),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, 422);
+    for needle in [
+        "お問い合わせの種類を選んでください",
+        "注文番号は英数字とハイフン",
+        "お名前を30文字以内で入力してください",
+        "メールアドレスの形式が正しくありません",
+        "お問い合わせ内容を2000文字以内で入力してください",
+    ] {
+        assert!(bad.body.contains(needle), "{needle}");
+    }
+    assert!(bad.body.contains("value=\"not-an-address\""));
+    let ok = customer
+        .post_form(
+            "/contact",
+            &[
+                ("csrf_token", &csrf),
+                ("category", "delivery"),
+                ("order_number", "k-abcd-efgh"),
+                ("name", "鏑木 瑞穂"),
+                ("email", "mizuho.kaburagi@example.jp"),
+                ("message", "配達日を変更できますか。\n来週は不在です。"),
+            ],
+        )
+        .await;
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    let number = {
+        let i = ok.body.find("受付番号は ").unwrap() + "受付番号は ".len();
+        ok.body[i..i + 11].to_string()
+    };
+    assert!(number.starts_with("Q-"), "{number}");
+    // Nothing typed is in the database in the clear.
+    let db = std::fs::read(office._dir.path().join("kura.db")).unwrap();
+    let wal = std::fs::read(office._dir.path().join("kura.db-wal")).unwrap_or_default();
+    for needle in ["来週は不在です", "mizuho.kaburagi", "鏑木"] {
+        for bytes in [&db, &wal] {
+            assert!(
+                !bytes.windows(needle.len()).any(|w| w == needle.as_bytes()),
+                "{needle}"
+            );
+        }
+    }
+
+    // Support finds it in the queue, reads it (audited), answers from a template.
+    let pw = "support passphrase: quiet river stones 44";
+    add_staff(&office.state, "sato", Role::Support, pw).await;
+    let (mut support, _) = enrol(&office, "sato", pw).await;
+    let queue = support.get("/admin/inquiries").await;
+    assert_eq!(queue.status, 200);
+    assert!(queue.body.contains(&number) && queue.body.contains("配送について"));
+    assert!(
+        !queue.body.contains("鏑木"),
+        "the queue shows no personal data"
+    );
+    let id: i64 = {
+        let i = queue.body.find("/admin/inquiries/").unwrap() + "/admin/inquiries/".len();
+        let rest = &queue.body[i..];
+        rest[..rest.find('"').unwrap()].parse().unwrap()
+    };
+    let page = support
+        .get(&format!("/admin/inquiries/{id}?template=thanks"))
+        .await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("来週は不在です") && page.body.contains("鏑木 瑞穂"));
+    assert!(
+        page.body.contains("内容を確認のうえ"),
+        "the template fills the reply"
+    );
+    let csrf = hidden_value(&page.body, "csrf_token").unwrap();
+    let r = support
+        .post_form(
+            &format!("/admin/inquiries/{id}/reply"),
+            &[
+                ("csrf_token", &csrf),
+                (
+                    "body",
+                    "お問い合わせありがとうございます。\n配達日は再配達のご依頼で変更できます。",
+                ),
+            ],
+        )
+        .await;
+    assert!(r.body.contains("回答を記録し"), "{}", r.body);
+    assert!(r.body.contains("回答済み"));
+    let mails: Vec<String> = office
+        .state
+        .store
+        .due_mail(office.clock.now() + 3600, 50)
+        .await
+        .unwrap()
+        .iter()
+        .map(|m| m.kind.clone())
+        .collect();
+    assert_eq!(
+        mails.iter().filter(|k| *k == "inquiry").count(),
+        2,
+        "the acknowledgement and the reply: {mails:?}"
+    );
+    // Fulfilment has no desk.
+    let fpw = "fulfilment passphrase: cedar boxes ship 63";
+    add_staff(&office.state, "kato", Role::Fulfilment, fpw).await;
+    let (mut packer, _) = enrol(&office, "kato", fpw).await;
+    assert_eq!(
+        packer.get(&format!("/admin/inquiries/{id}")).await.status,
+        403
+    );
+    // Both looks are in the audit log.
+    let log = office
+        .state
+        .audit
+        .page(
+            &kura_app::records::AuditFilter {
+                target: Some(format!("inquiry:{id}")),
+                ..Default::default()
+            },
+            None,
+            20,
+        )
+        .await
+        .unwrap();
+    let actions: Vec<&str> = log.iter().map(|e| e.action.as_str()).collect();
+    assert!(
+        actions.contains(&"inquiry.read") && actions.contains(&"inquiry.reply"),
+        "{actions:?}"
+    );
 }
