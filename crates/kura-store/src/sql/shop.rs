@@ -469,10 +469,24 @@ async fn insert_order_rows(tx: &mut Conn, o: &OrderRecord) -> Result<bool, sqlx:
         .as_ref()
         .and_then(|k| k.wrapped.as_ref().map(|w| (k.id, w)));
     let joined = dialect::MULTI_STATEMENT && new_key.is_some();
-    let sql = if joined {
-        format!("{INSERT_ORDER}{INSERT_ORDER_KEY}")
-    } else {
-        INSERT_ORDER.to_string()
+    // Joined, the lines go in the same call too, numbered after the order's and the key's
+    // values, and only if the order row went in (a repeated hash inserts none).
+    let lines_sql = |start: usize, guard: &str| {
+        let rows = (0..o.lines.len())
+            .map(|i| format!("({})", placeholders(start + i * 8, 8)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        format!(
+            "INSERT INTO order_lines (order_id, line_no, sku, product_name, variant_label, unit_price_yen, quantity, tax_rate) {guard}{rows}"
+        )
+    };
+    let sql = match (joined, o.lines.is_empty()) {
+        (true, false) => format!(
+            "{INSERT_ORDER}{INSERT_ORDER_KEY}; {} ) WHERE EXISTS (SELECT 1 FROM orders WHERE id = $1)",
+            lines_sql(32, "SELECT * FROM (VALUES ")
+        ),
+        (true, true) => format!("{INSERT_ORDER}{INSERT_ORDER_KEY}"),
+        (false, _) => INSERT_ORDER.to_string(),
     };
     let mut q = sqlx::query(AssertSqlSafe(sql))
         .bind(o.id)
@@ -508,27 +522,32 @@ async fn insert_order_rows(tx: &mut Conn, o: &OrderRecord) -> Result<bool, sqlx:
             .bind(id)
             .bind(wrapped.as_bytes().to_vec())
             .bind(now_epoch());
+        q = bind_lines(q, o);
     }
-    // Joined, the count is the order's row plus the key's (0 when the key was stored before).
+    // Joined, the count is the order's row, the key's (0 when stored before) and the lines':
+    // nothing at all when the order's idempotency hash was there already.
     let inserted = q.execute(&mut *tx).await?.rows_affected();
     if inserted == 0 {
         return Ok(false);
     }
-    if !joined {
-        data_keys::ensure(&mut *tx, o.data_key.as_ref()).await?;
+    if joined {
+        return Ok(true);
     }
+    data_keys::ensure(&mut *tx, o.data_key.as_ref()).await?;
     if o.lines.is_empty() {
         return Ok(true);
     }
     // All lines in one statement (a cart holds at most a few dozen).
-    let rows = (0..o.lines.len())
-        .map(|i| format!("({})", placeholders(i * 8 + 1, 8)))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let sql = format!(
-        "INSERT INTO order_lines (order_id, line_no, sku, product_name, variant_label, unit_price_yen, quantity, tax_rate) VALUES {rows}"
-    );
-    let mut q = sqlx::query(AssertSqlSafe(sql));
+    let q = sqlx::query(AssertSqlSafe(lines_sql(1, "VALUES ")));
+    bind_lines(q, o).execute(&mut *tx).await?;
+    Ok(true)
+}
+
+/// Binds each line's eight values, in `order_lines`' column order.
+fn bind_lines<'q>(
+    mut q: sqlx::query::Query<'q, Db, <Db as sqlx::Database>::Arguments>,
+    o: &'q OrderRecord,
+) -> sqlx::query::Query<'q, Db, <Db as sqlx::Database>::Arguments> {
     for (i, l) in o.lines.iter().enumerate() {
         q = q
             .bind(o.id)
@@ -540,8 +559,7 @@ async fn insert_order_rows(tx: &mut Conn, o: &OrderRecord) -> Result<bool, sqlx:
             .bind(i64::from(l.quantity))
             .bind(l.tax.code());
     }
-    q.execute(&mut *tx).await?;
-    Ok(true)
+    q
 }
 
 /// Binds an outbox row's six values, in [`INSERT_MAIL`]'s order.

@@ -112,6 +112,35 @@ async fn the_owner_and_staff_run_the_shop_from_the_back_office() {
         .await;
     let number = b.find(".order-number").await.text().await;
 
+    // The customer also writes to the desk.
+    visit(&mut b, &shop.url("/contact")).await;
+    b.find("#category option[value=\"delivery\"]")
+        .await
+        .click()
+        .await;
+    b.find("#order_number").await.type_text(&number).await;
+    b.find("#name").await.type_text("佐藤 健太").await;
+    b.find("#email").await.type_text(SATO.email).await;
+    b.find("#message")
+        .await
+        .type_text("配達日を来週の土曜日に変更できますか。")
+        .await;
+    b.find("form[action=\"/contact\"] button[type=submit]")
+        .await
+        .click()
+        .await;
+    wait_text(&b, "#contact-done", "受付番号").await;
+    b.assert_no_csp_violation().await;
+    let done = b.find("#contact-done").await.text().await;
+    let inquiry = done
+        .split_whitespace()
+        .find(|w| w.starts_with("Q-"))
+        .map(|w| w.trim_end_matches('。').to_string())
+        .unwrap();
+    b.screenshot("contact-done-ja").await;
+    shop.wait_for_mail(&[&inquiry, "お問い合わせを受け付けました"])
+        .await;
+
     // The owner signs in with the password shown once and enrols TOTP.
     let owner_totp = sign_in_and_enrol(&mut b, &shop, "owner", &shop.owner_password).await;
     b.screenshot("admin-recovery-codes-ja").await;
@@ -240,6 +269,21 @@ async fn the_owner_and_staff_run_the_shop_from_the_back_office() {
             .await;
         assert!(notice.contains("owner@kura.example.jp"), "{notice}");
     }
+    // Support answers the customer's inquiry from the queue, starting from a template.
+    visit(&mut b, &shop.url("/admin/inquiries")).await;
+    b.find("#inquiries a").await.click().await;
+    wait_text(&b, "#inquiry-messages", "土曜日").await;
+    b.find("#body")
+        .await
+        .type_text("お問い合わせありがとうございます。土曜日のお届けに変更いたしました。")
+        .await;
+    b.find("#send-reply").await.click().await;
+    wait_text(&b, "#inquiry-message", "回答を記録し").await;
+    b.screenshot("admin-inquiry-answered-ja").await;
+    let reply = shop
+        .wait_for_mail(&[&inquiry, "土曜日のお届けに変更いたしました"])
+        .await;
+    assert!(reply.contains(SATO.email), "{reply}");
     sign_out(&mut b).await;
 
     // Fulfilment is refused the customer pages, whatever URL it types.
