@@ -5,9 +5,9 @@
 //! database does not hold), over the previous entry's MAC and every field of the entry, the
 //! sealed detail by its plaintext (so a key rotation that re-seals it leaves the chain whole).
 //! [`Audit::verify`] walks the chain and names the first entry that is missing, out of place,
-//! edited or forged; the head (place and MAC) is also written to the shop's log at intervals, so
-//! a tail cut off and rewritten is caught against the last head logged ([`Audit::verify`]'s
-//! `expect_head`).
+//! edited or forged; the head (place and MAC) is also written to the shop's log with every entry
+//! and every ten minutes, so a tail cut off and rewritten is caught against the last head logged
+//! ([`Audit::verify`]'s `expect_head`).
 
 use std::sync::Arc;
 
@@ -130,9 +130,6 @@ impl std::fmt::Display for ChainReport {
     }
 }
 
-/// The log's head is written to the shop's log every this many entries.
-pub const HEAD_LOG_EVERY: i64 = 100;
-
 pub struct Audit {
     store: Arc<dyn Store>,
     vault: Arc<Vault>,
@@ -208,10 +205,11 @@ impl Audit {
         let key_id = entry.key_id;
         let chain = move |seq: i64, prev: &[u8; 32]| chain_mac(&ring, key_id, seq, prev, &parts);
         match self.store.append_audit(&entry, &chain, budget).await? {
-            AuditAppend::Written { seq } => {
-                if seq % HEAD_LOG_EVERY == 0 {
-                    self.log_head().await?;
-                }
+            AuditAppend::Written { seq, mac } => {
+                // The new head goes to the shop's log as each entry is written, where the
+                // database cannot rewrite it: `verify --head` against the last one logged
+                // catches a tail cut off or rewritten later.
+                tracing::info!(target: "kura::audit", head_seq = seq, head_mac = %hex::encode(mac), action, "audit log head");
                 Ok(Ok(seq))
             }
             AuditAppend::OverBudget { used } => Ok(Err(used)),

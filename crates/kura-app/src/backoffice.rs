@@ -25,6 +25,8 @@ use crate::vault::Vault;
 pub const DEFAULT_UNMASK_BUDGET: u32 = 50;
 pub const UNMASK_BUDGET_SETTING: &str = "unmask_budget_per_hour";
 const UNMASK: &str = "customer.unmask";
+/// Every read one hourly budget covers: customers shown, inquiries read, packing addresses.
+pub const BUDGETED_READS: &[&str] = &["customer.unmask", "inquiry.read", "order.packing_address"];
 const UNMASK_FIELDS: &str =
     "name,kana,email,phone,postal_code,prefecture,address,birth_date,gender";
 
@@ -226,11 +228,12 @@ impl BackOffice {
         Ok(())
     }
 
-    /// How many customers the staff member unmasked in the last hour.
+    /// How many records (customers, inquiries, packing addresses) the staff member opened in
+    /// the last hour, against the one budget.
     pub async fn unmasked_this_hour(&self, staff_id: i64) -> Result<u32, AppError> {
         Ok(self
             .store
-            .audit_distinct_targets(staff_id, UNMASK, self.clock.now() - 3600)
+            .audit_distinct_targets(staff_id, BUDGETED_READS, self.clock.now() - 3600)
             .await?)
     }
 
@@ -295,7 +298,7 @@ impl BackOffice {
         let actor = session.actor(ip);
         let budget = ReadBudget {
             staff_id: session.member.id,
-            action: UNMASK.into(),
+            actions: BUDGETED_READS,
             since: self.clock.now() - 3600,
             limit,
         };
@@ -410,25 +413,36 @@ impl BackOffice {
         ip: Option<IpAddr>,
         orders: &Orders,
         number: &str,
-    ) -> Result<Option<(OrderSummary, Option<Person>)>, AppError> {
+    ) -> Result<Option<(OrderSummary, Option<Person>, bool)>, AppError> {
         let Some(rec) = self.store.order_by_number(number).await? else {
             return Ok(None);
         };
         let packing = matches!(rec.status, OrderStatus::Paid | OrderStatus::Confirmed);
         if !(packing && session.can(Permission::OrdersShip)) {
-            return Ok(Some((summary(&rec), None)));
+            return Ok(Some((summary(&rec), None, false)));
         }
-        self.audit
-            .record(
+        let budget = ReadBudget {
+            staff_id: session.member.id,
+            actions: BUDGETED_READS,
+            since: self.clock.now() - 3600,
+            limit: self.unmask_budget().await?,
+        };
+        let written = self
+            .audit
+            .record_within(
                 &session.actor(ip),
                 "order.packing_address",
-                &format!("order:{}", rec.id),
+                &format!("order:{}", rec.number),
                 "recipient",
                 AuditDetail::default(),
+                Some(&budget),
             )
             .await?;
+        if written.is_err() {
+            return Ok(Some((summary(&rec), None, true)));
+        }
         let view: OrderView = orders.open(&rec)?;
-        Ok(Some((summary(&rec), Some(view.ship_to().clone()))))
+        Ok(Some((summary(&rec), Some(view.ship_to().clone()), false)))
     }
 
     /// Every product with its variants, for the catalog page.

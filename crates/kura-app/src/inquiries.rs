@@ -310,7 +310,7 @@ impl Desk {
     }
 
     /// An inquiry in full: written to the audit log first, within the staff member's hourly
-    /// budget (`limit` distinct inquiries).
+    /// budget (`limit` distinct records, shared with customers shown and packing addresses).
     pub async fn open(
         &self,
         session: &StaffSession,
@@ -326,7 +326,7 @@ impl Desk {
         };
         let budget = ReadBudget {
             staff_id: session.member.id,
-            action: READ.into(),
+            actions: crate::backoffice::BUDGETED_READS,
             since: self.clock.now() - 3600,
             limit,
         };

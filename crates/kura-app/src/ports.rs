@@ -438,6 +438,8 @@ pub trait RetentionRepo: Send + Sync {
     async fn expired_customers(&self, before: i64, limit: u32) -> Result<Vec<i64>, StoreError>;
     /// Data keys of guest orders (no account) none of whose orders is from `before` or later.
     async fn expired_guest_keys(&self, before: i64, limit: u32) -> Result<Vec<i64>, StoreError>;
+    /// Data keys of inquiries not touched (no message, no status change) since `before`.
+    async fn expired_inquiry_keys(&self, before: i64, limit: u32) -> Result<Vec<i64>, StoreError>;
     /// Destroys a guest's data key in one transaction: their orders' blind indexes become
     /// tombstones, their queued mails go, the key goes. False when it was gone already.
     async fn shred_guest_key(&self, data_key_id: i64) -> Result<bool, StoreError>;
@@ -455,8 +457,8 @@ pub type ChainMac<'a> = &'a (dyn Fn(i64, &[u8; 32]) -> Option<[u8; 32]> + Send +
 #[async_trait]
 pub trait AuditRepo: Send + Sync {
     /// In one transaction, one writer at a time: with `budget`, refuses when the staff member
-    /// opened `budget.limit` distinct targets with `budget.action` since `budget.since` and this
-    /// target is not among them; otherwise takes the next place after the head, computes the
+    /// opened `budget.limit` distinct targets with any of `budget.actions` since `budget.since`
+    /// and this target is not among them; otherwise takes the next place after the head, computes the
     /// entry's MAC with `chain` and writes it.
     async fn append_audit(
         &self,
@@ -475,11 +477,11 @@ pub trait AuditRepo: Send + Sync {
     ) -> Result<Vec<AuditRow>, StoreError>;
     /// The last entry's place and MAC.
     async fn audit_head(&self) -> Result<Option<(i64, [u8; 32])>, StoreError>;
-    /// Distinct targets `staff_id` opened with `action` since `since`.
+    /// Distinct targets `staff_id` opened with any of `actions` since `since`.
     async fn audit_distinct_targets(
         &self,
         staff_id: i64,
-        action: &str,
+        actions: &[&str],
         since: i64,
     ) -> Result<u32, StoreError>;
 }

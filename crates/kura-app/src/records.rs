@@ -359,11 +359,11 @@ pub struct AuditRow {
     pub mac: [u8; 32],
 }
 
-/// A per-hour limit on distinct records one staff member may open with `action`.
+/// A per-hour limit on distinct records one staff member may open with any of `actions`.
 #[derive(Debug, Clone)]
 pub struct ReadBudget {
     pub staff_id: i64,
-    pub action: String,
+    pub actions: &'static [&'static str],
     pub since: i64,
     pub limit: u32,
 }
@@ -373,6 +373,7 @@ pub struct ReadBudget {
 pub enum AuditAppend {
     Written {
         seq: i64,
+        mac: [u8; 32],
     },
     /// The budget was spent: nothing was written (the caller records the refusal).
     OverBudget {

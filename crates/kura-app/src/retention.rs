@@ -5,7 +5,8 @@
 //! The owner sets both periods (settings `retention_personal_years`, default 3 years after the
 //! last order; `retention_accounting_years`, default 7). A customer account with no order in the
 //! personal period is erased as if its owner had deleted it; a guest's orders lose their
-//! personal data once the newest of them is that old. Every run is written to the audit log
+//! personal data once the newest of them is that old; an inquiry's conversation goes when it
+//! has not been touched for that long. Every run is written to the audit log
 //! with what it did.
 
 use std::sync::Arc;
@@ -27,6 +28,8 @@ const BATCH: u32 = 500;
 pub struct RetentionReport {
     pub customers: u64,
     pub guest_keys: u64,
+    /// Inquiries whose conversation was erased (untouched for the personal period).
+    pub inquiries: u64,
     pub orders: u64,
     pub personal_years: u32,
     pub accounting_years: u32,
@@ -34,7 +37,7 @@ pub struct RetentionReport {
 
 impl RetentionReport {
     pub fn is_empty(&self) -> bool {
-        self.customers == 0 && self.guest_keys == 0 && self.orders == 0
+        self.customers == 0 && self.guest_keys == 0 && self.inquiries == 0 && self.orders == 0
     }
 }
 
@@ -119,6 +122,11 @@ impl Retention {
                     .expired_guest_keys(personal_cut, u32::MAX)
                     .await?,
             ),
+            inquiries: count(
+                self.store
+                    .expired_inquiry_keys(personal_cut, u32::MAX)
+                    .await?,
+            ),
             orders: self.store.count_orders_before(accounting_cut).await?,
             personal_years,
             accounting_years,
@@ -159,6 +167,17 @@ impl Retention {
             }
         }
         loop {
+            let keys = self.store.expired_inquiry_keys(personal_cut, BATCH).await?;
+            if keys.is_empty() {
+                break;
+            }
+            for key in keys {
+                if self.store.shred_guest_key(key).await? {
+                    report.inquiries += 1;
+                }
+            }
+        }
+        loop {
             let n = self
                 .store
                 .delete_orders_before(accounting_cut, BATCH)
@@ -177,8 +196,12 @@ impl Retention {
                     "",
                     AuditDetail {
                         note: Some(format!(
-                            "{} customers erased, {} guests' order data erased, {} orders past {} years deleted",
-                            report.customers, report.guest_keys, report.orders, accounting_years
+                            "{} customers erased, {} guests' order data erased, {} inquiries erased, {} orders past {} years deleted",
+                            report.customers,
+                            report.guest_keys,
+                            report.inquiries,
+                            report.orders,
+                            accounting_years
                         )),
                         ..Default::default()
                     },

@@ -387,7 +387,16 @@ impl StaffDesk {
     }
 
     fn source_subject(&self, login: &str, ip: Option<IpAddr>) -> [u8; 32] {
-        let ip = ip.map(|i| i.to_string()).unwrap_or_default();
+        // An IPv6 client is counted by its /64: one machine commonly holds the whole prefix.
+        let ip = ip
+            .map(|i| match i {
+                IpAddr::V6(v6) => {
+                    let [a, b, c, d, ..] = v6.segments();
+                    format!("{a:x}:{b:x}:{c:x}:{d:x}::/64")
+                }
+                v4 => v4.to_string(),
+            })
+            .unwrap_or_default();
         self.vault.ring().active_purpose_mac(
             MacPurpose::SignInSource,
             &[b"password", login.to_lowercase().as_bytes(), ip.as_bytes()],
@@ -604,9 +613,9 @@ impl StaffDesk {
     }
 
     /// Confirms enrolment with a code from the new authenticator: stores the secret, marks the
-    /// session signed in, and returns the recovery codes (shown once). `None`: wrong code or a
-    /// form that was not made for this session. Only a staff member without an authenticator,
-    /// or one fully signed in, may enrol.
+    /// session signed in, and returns the recovery codes (shown once). `None`: wrong code, a
+    /// form that was not made for this session, or a staff member who has an authenticator
+    /// already (none is replaced this way).
     pub async fn finish_enrolment(
         &self,
         session: &mut StaffSession,
@@ -614,7 +623,9 @@ impl StaffDesk {
         code: &str,
         ip: Option<IpAddr>,
     ) -> Result<Option<Vec<Zeroizing<String>>>, AppError> {
-        if session.member.enrolled && !session.complete() {
+        // Only a first enrolment goes through here: replacing an authenticator is not something
+        // a session (perhaps a stolen one) may do by itself.
+        if session.member.enrolled {
             return Ok(None);
         }
         if self.too_many_codes(session).await? {
@@ -645,13 +656,30 @@ impl StaffDesk {
         Ok(Some(codes.into_iter().map(|(c, _)| c).collect()))
     }
 
+    fn member_code_subject(&self, staff_id: i64) -> [u8; 32] {
+        self.vault.ring().active_purpose_mac(
+            MacPurpose::SignInSource,
+            &[b"second-factor-member", &staff_id.to_be_bytes()],
+        )
+    }
+
+    /// Whether codes are refused now: this session gave too many wrong ones, or the staff
+    /// member did across sessions (a new password sign-in does not reset that count; it waits
+    /// out doubling delays after the first few).
     async fn too_many_codes(&self, session: &StaffSession) -> Result<bool, AppError> {
         let subject = self.session_subject(session.record.id);
         let (n, _) = self
             .store
             .sign_in_failures(&subject, session.record.created_at)
             .await?;
-        Ok(n >= self.policy.mfa_attempts)
+        if n >= self.policy.mfa_attempts {
+            return Ok(true);
+        }
+        let member = self.member_code_subject(session.member.id);
+        Ok(self
+            .wait_for(&member, self.policy.mfa_attempts)
+            .await?
+            .is_some())
     }
 
     async fn code_failed(
@@ -663,6 +691,10 @@ impl StaffDesk {
         let subject = self.session_subject(session.record.id);
         self.store
             .record_sign_in_failure(&subject, now, now - 86_400)
+            .await?;
+        let member = self.member_code_subject(session.member.id);
+        self.store
+            .record_sign_in_failure(&member, now, now - 86_400)
             .await?;
         self.event(SecurityEventKind::MfaFailed, ip, Some(session.member.id));
         if self.too_many_codes(session).await? {

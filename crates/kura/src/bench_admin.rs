@@ -102,6 +102,7 @@ pub async fn run(
     customers: u64,
     samples: usize,
     pg_url: Option<&str>,
+    keep: Option<&std::path::Path>,
 ) -> anyhow::Result<()> {
     println!(
         "Kura back-office benchmark: {orders} orders, {customers} customers ({} cores)",
@@ -109,11 +110,23 @@ pub async fn run(
             .map(|n| n.get())
             .unwrap_or(1)
     );
-    let dir = std::env::temp_dir().join(format!("kura-bench-admin-{}", std::process::id()));
+    let dir = match keep {
+        Some(d) => d.to_path_buf(),
+        None => std::env::temp_dir().join(format!("kura-bench-admin-{}", std::process::id())),
+    };
     std::fs::create_dir_all(&dir)?;
+    // One client asks as fast as it can: the per-client rate limit would refuse it.
     let mut env = vec![
         ("KURA_SERVER_METRICS_LISTEN".to_string(), String::new()),
         ("KURA_MAIL_TRANSPORT".to_string(), "outbox".to_string()),
+        (
+            "KURA_SERVER_RATE_LIMIT_PER_SECOND".to_string(),
+            "1000000".to_string(),
+        ),
+        (
+            "KURA_SERVER_RATE_LIMIT_BURST".to_string(),
+            "1000000".to_string(),
+        ),
     ];
     let pg_db = match pg_url {
         Some(url) => {
@@ -138,7 +151,9 @@ pub async fn run(
         .execute(&admin)
         .await?;
     }
-    let _ = std::fs::remove_dir_all(&dir);
+    if keep.is_none() {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
     result
 }
 
@@ -171,11 +186,12 @@ async fn measure(
     let password = "bench owner passphrase: amber lighthouse 72";
     let email =
         kura_domain::Email::parse("bench@kura.example.jp").map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let login = format!("bench{}", std::process::id());
     state
         .staff
         .add(
             &Actor::system("bench"),
-            "bench",
+            &login,
             Role::Owner,
             &email,
             &secrecy::SecretString::from(password.to_string()),

@@ -123,6 +123,9 @@ enum Command {
         /// Run on a scratch database of this PostgreSQL server instead of SQLite.
         #[arg(long, value_name = "URL")]
         pg_url: Option<String>,
+        /// Keep the scratch shop in DIR (and reuse it next time instead of filling it again).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<std::path::PathBuf>,
     },
     /// Count the synthetic addresses and phone numbers, typed as people type them, that the
     /// card-number guard would refuse (the goal is zero).
@@ -532,9 +535,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             customers,
             samples,
             pg_url,
+            dir,
         } => {
             init_logging(None);
-            kura::bench_admin::run(orders, customers, samples.max(1), pg_url.as_deref()).await
+            kura::bench_admin::run(
+                orders,
+                customers,
+                samples.max(1),
+                pg_url.as_deref(),
+                dir.as_deref(),
+            )
+            .await
         }
         Command::BenchCard { customers } => kura::bench_card::run(customers),
         Command::Bench {

@@ -503,7 +503,7 @@ pub fn spawn_workers(state: &AppState, outbox_files: Option<OutboxFiles>) {
             tick.tick().await;
             match s.retention.run().await {
                 Ok(r) if !r.is_empty() => {
-                    tracing::info!(target: "kura::retention", customers = r.customers, guest_orders = r.guest_keys, orders_deleted = r.orders, "retention erased expired personal data")
+                    tracing::info!(target: "kura::retention", customers = r.customers, guest_orders = r.guest_keys, inquiries = r.inquiries, orders_deleted = r.orders, "retention erased expired personal data")
                 }
                 Ok(_) => {}
                 Err(e) => {

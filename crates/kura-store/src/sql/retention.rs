@@ -40,6 +40,18 @@ impl RetentionRepo for This {
         .map_err(db_err)
     }
 
+    async fn expired_inquiry_keys(&self, before: i64, limit: u32) -> Result<Vec<i64>, StoreError> {
+        sqlx::query_scalar(
+            "SELECT dk.id FROM data_keys dk JOIN inquiries i ON i.data_key_id = dk.id \
+             WHERE i.updated_at < $1 ORDER BY dk.id LIMIT $2",
+        )
+        .bind(before)
+        .bind(i64::from(limit))
+        .fetch_all(self.reads())
+        .await
+        .map_err(db_err)
+    }
+
     async fn shred_guest_key(&self, data_key_id: i64) -> Result<bool, StoreError> {
         let shredded = write_tx!(self, |tx| {
             let orders =

@@ -446,20 +446,34 @@ impl StaffRepo for This {
     }
 }
 
+/// `action IN (...)` over `actions`, numbered from `$start`.
+fn actions_in(start: usize, actions: &[&str]) -> String {
+    format!(
+        "action IN ({})",
+        crate::placeholders(start, actions.len().max(1))
+    )
+}
+
 async fn distinct_targets(
     tx: &mut Conn,
     staff_id: i64,
-    action: &str,
+    actions: &[&str],
     since: i64,
 ) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT COUNT(DISTINCT target) FROM audit_log WHERE staff_id = $1 AND action = $2 AND at >= $3",
-    )
-    .bind(staff_id)
-    .bind(action)
-    .bind(since)
-    .fetch_one(&mut *tx)
-    .await
+    let sql = format!(
+        "SELECT COUNT(DISTINCT target) FROM audit_log WHERE staff_id = $1 AND at >= $2 AND {}",
+        actions_in(3, actions)
+    );
+    let mut q = sqlx::query_scalar(AssertSqlSafe(sql))
+        .bind(staff_id)
+        .bind(since);
+    for a in actions {
+        q = q.bind(*a);
+    }
+    if actions.is_empty() {
+        q = q.bind("");
+    }
+    q.fetch_one(&mut *tx).await
 }
 
 #[async_trait]
@@ -477,17 +491,23 @@ impl AuditRepo for This {
                     .await?;
             }
             if let Some(b) = budget {
-                let used = distinct_targets(&mut *tx, b.staff_id, &b.action, b.since).await?;
-                let seen: Option<i64> = sqlx::query_scalar(
-                    "SELECT seq FROM audit_log WHERE staff_id = $1 AND action = $2 AND target = $3 \
-                     AND at >= $4 LIMIT 1",
-                )
-                .bind(b.staff_id)
-                .bind(&b.action)
-                .bind(&e.target)
-                .bind(b.since)
-                .fetch_optional(&mut *tx)
-                .await?;
+                let used = distinct_targets(&mut *tx, b.staff_id, b.actions, b.since).await?;
+                let sql = format!(
+                    "SELECT seq FROM audit_log WHERE staff_id = $1 AND target = $2 AND at >= $3 \
+                     AND {} LIMIT 1",
+                    actions_in(4, b.actions)
+                );
+                let mut q = sqlx::query_scalar(AssertSqlSafe(sql))
+                    .bind(b.staff_id)
+                    .bind(&e.target)
+                    .bind(b.since);
+                for a in b.actions {
+                    q = q.bind(*a);
+                }
+                if b.actions.is_empty() {
+                    q = q.bind("");
+                }
+                let seen: Option<i64> = q.fetch_optional(&mut *tx).await?;
                 if seen.is_none() && used >= i64::from(b.limit) {
                     return Ok(AuditAppend::OverBudget {
                         used: u32::try_from(used).unwrap_or(u32::MAX),
@@ -524,7 +544,7 @@ impl AuditRepo for This {
             .bind(mac.to_vec())
             .execute(&mut *tx)
             .await?;
-            AuditAppend::Written { seq }
+            AuditAppend::Written { seq, mac }
         })
     }
 
@@ -586,11 +606,11 @@ impl AuditRepo for This {
     async fn audit_distinct_targets(
         &self,
         staff_id: i64,
-        action: &str,
+        actions: &[&str],
         since: i64,
     ) -> Result<u32, StoreError> {
         let mut conn = self.reads().acquire().await.map_err(db_err)?;
-        let n = distinct_targets(&mut conn, staff_id, action, since)
+        let n = distinct_targets(&mut conn, staff_id, actions, since)
             .await
             .map_err(db_err)?;
         Ok(u32::try_from(n).unwrap_or(u32::MAX))

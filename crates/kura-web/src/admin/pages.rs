@@ -435,12 +435,22 @@ async fn order_page(
     number: &str,
     message: Option<String>,
 ) -> Result<Response, WebError> {
-    let Some((summary, ship_to)) = state
+    let Some((summary, ship_to, over_budget)) = state
         .backoffice
         .packing_view(session, ctx.ip, &state.orders, number)
         .await?
     else {
         return Err(WebError::new(ErrorKind::NotFound));
+    };
+    let message = if over_budget {
+        let limit = state.backoffice.unmask_budget().await?;
+        Some(
+            ctx.tr
+                .t("admin.unmask.over_budget")
+                .replace("{limit}", &limit.to_string()),
+        )
+    } else {
+        message
     };
     let rec = state
         .store

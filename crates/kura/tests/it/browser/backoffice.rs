@@ -184,10 +184,10 @@ async fn the_owner_and_staff_run_the_shop_from_the_back_office() {
         "{mail}"
     );
 
-    // The owner lowers the budget to one customer an hour and adds a support and a
+    // The owner lowers the budget to two records an hour and adds a support and a
     // fulfilment member (the sign-in minutes ago counts as the step-up).
     visit(&mut b, &shop.url("/admin/settings")).await;
-    b.find("#unmask_budget").await.type_text("1").await;
+    b.find("#unmask_budget").await.type_text("2").await;
     b.find("form[action=\"/admin/settings\"] button[type=submit]")
         .await
         .click()
@@ -212,7 +212,8 @@ async fn the_owner_and_staff_run_the_shop_from_the_back_office() {
     b.screenshot("admin-staff-ja").await;
     sign_out(&mut b).await;
 
-    // Support enrols, unmasks one customer with a reason, and is stopped at the second.
+    // Support enrols, answers an inquiry (one read), unmasks one customer with a reason (the
+    // second), and is stopped at the next.
     sign_in_and_enrol(
         &mut b,
         &shop,
@@ -220,6 +221,21 @@ async fn the_owner_and_staff_run_the_shop_from_the_back_office() {
         "support passphrase: quiet river stones 44",
     )
     .await;
+    // Support first answers the customer's inquiry from the queue, starting from a template.
+    visit(&mut b, &shop.url("/admin/inquiries")).await;
+    b.find("#inquiries a").await.click().await;
+    wait_text(&b, "#inquiry-messages", "土曜日").await;
+    b.find("#body")
+        .await
+        .type_text("お問い合わせありがとうございます。土曜日のお届けに変更いたしました。")
+        .await;
+    b.find("#send-reply").await.click().await;
+    wait_text(&b, "#inquiry-message", "回答を記録し").await;
+    b.screenshot("admin-inquiry-answered-ja").await;
+    let reply = shop
+        .wait_for_mail(&[&inquiry, "土曜日のお届けに変更いたしました"])
+        .await;
+    assert!(reply.contains(SATO.email), "{reply}");
     let demo_customer = shop
         .state
         .store
@@ -265,25 +281,10 @@ async fn the_owner_and_staff_run_the_shop_from_the_back_office() {
         wait_text(&b, "#admin-notice", "オーナーに通知").await;
         b.screenshot("admin-budget-stop-ja").await;
         let notice = shop
-            .wait_for_mail(&["スタッフ sato が1時間に表示できる顧客数（1 人）に達した"])
+            .wait_for_mail(&["スタッフ sato が1時間に開ける個人情報の件数（2 件）に達した"])
             .await;
         assert!(notice.contains("owner@kura.example.jp"), "{notice}");
     }
-    // Support answers the customer's inquiry from the queue, starting from a template.
-    visit(&mut b, &shop.url("/admin/inquiries")).await;
-    b.find("#inquiries a").await.click().await;
-    wait_text(&b, "#inquiry-messages", "土曜日").await;
-    b.find("#body")
-        .await
-        .type_text("お問い合わせありがとうございます。土曜日のお届けに変更いたしました。")
-        .await;
-    b.find("#send-reply").await.click().await;
-    wait_text(&b, "#inquiry-message", "回答を記録し").await;
-    b.screenshot("admin-inquiry-answered-ja").await;
-    let reply = shop
-        .wait_for_mail(&[&inquiry, "土曜日のお届けに変更いたしました"])
-        .await;
-    assert!(reply.contains(SATO.email), "{reply}");
     sign_out(&mut b).await;
 
     // Fulfilment is refused the customer pages, whatever URL it types.
