@@ -323,6 +323,53 @@ impl Audit {
         })
     }
 
+    /// Re-chains the whole log under the active master key, after checking every entry against
+    /// the chain as stored (a broken chain is refused, never laundered): what `kura keys
+    /// retire` does before an old key goes, so entries stay verifiable without it. Returns how
+    /// many entries were re-chained, or the first broken entry.
+    pub async fn rechain(&self) -> Result<Result<u64, i64>, AppError> {
+        let ring = self.vault.ring();
+        let active = ring.active_key_id().0;
+        let open = |row: &AuditRow| -> Option<Vec<u8>> {
+            let r = self
+                .vault
+                .ring_holding(row.entry.detail.key_id().unwrap_or(0));
+            r.open(col::AUDIT_DETAIL, row.entry.id, &row.entry.detail)
+                .ok()
+                .map(|p| p.to_vec())
+        };
+        let check_ring = Arc::clone(&ring);
+        let check = move |seq: i64, prev: &[u8; 32], row: &AuditRow| -> bool {
+            let Some(plain) = open(row) else {
+                return false;
+            };
+            chain_mac(
+                &check_ring,
+                row.entry.key_id,
+                seq,
+                prev,
+                &entry_parts(&row.entry, &plain),
+            )
+            .is_some_and(|m| kura_seal::constant_time_eq(&m, &row.mac))
+        };
+        let remac = move |seq: i64, prev: &[u8; 32], row: &AuditRow| -> Option<[u8; 32]> {
+            let r = self
+                .vault
+                .ring_holding(row.entry.detail.key_id().unwrap_or(0));
+            let plain = r
+                .open(col::AUDIT_DETAIL, row.entry.id, &row.entry.detail)
+                .ok()?;
+            let mut entry = row.entry.clone();
+            entry.key_id = active;
+            chain_mac(&ring, active, seq, prev, &entry_parts(&entry, &plain))
+        };
+        let done = self.store.rechain_audit(active, &check, &remac).await?;
+        if done.is_ok() {
+            self.log_head().await?;
+        }
+        Ok(done)
+    }
+
     /// Entries matching `filter`, newest first, with their detail opened (the owner's view).
     pub async fn page(
         &self,

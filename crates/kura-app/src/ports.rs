@@ -453,6 +453,11 @@ pub trait RetentionRepo: Send + Sync {
 /// for the first); `None` when it cannot be made (the key is missing).
 pub type ChainMac<'a> = &'a (dyn Fn(i64, &[u8; 32]) -> Option<[u8; 32]> + Send + Sync);
 
+/// Checks an entry's MAC as stored against its place and the previous entry's stored MAC.
+pub type ChainCheck<'a> = &'a (dyn Fn(i64, &[u8; 32], &AuditRow) -> bool + Send + Sync);
+/// The MAC an entry gets under the new key, after the previous entry's new MAC.
+pub type ChainRemac<'a> = &'a (dyn Fn(i64, &[u8; 32], &AuditRow) -> Option<[u8; 32]> + Send + Sync);
+
 /// The audit log: append-only, hash-chained by the caller's key.
 #[async_trait]
 pub trait AuditRepo: Send + Sync {
@@ -475,6 +480,16 @@ pub trait AuditRepo: Send + Sync {
         before_seq: Option<i64>,
         limit: u32,
     ) -> Result<Vec<AuditRow>, StoreError>;
+    /// Re-chains the whole log under the key `key_id` in one transaction, one writer at a time:
+    /// each entry is first checked (`check`) against the chain as stored, then given its new
+    /// MAC (`remac`). Returns `Err(seq)` (and changes nothing) at the first entry that fails
+    /// the check, so a broken chain is never laundered; else how many entries were re-chained.
+    async fn rechain_audit(
+        &self,
+        key_id: u32,
+        check: ChainCheck<'_>,
+        remac: ChainRemac<'_>,
+    ) -> Result<Result<u64, i64>, StoreError>;
     /// The last entry's place and MAC.
     async fn audit_head(&self) -> Result<Option<(i64, [u8; 32])>, StoreError>;
     /// Distinct targets `staff_id` opened with any of `actions` since `since`.

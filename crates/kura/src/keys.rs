@@ -120,6 +120,25 @@ pub async fn retire(config: &Config) -> anyhow::Result<()> {
     let vault = shop::open_vault(config)?;
     let store = shop::open_store(config).await?;
     shop::check_keys(config, store.as_ref(), &vault).await?;
+    // The audit log's MACs move to the active key first (after every entry is checked under
+    // the keys that made it), so that old keys can go and the log stays verifiable.
+    if vault.provider().load()?.keys.len() > 1 {
+        let audit = kura_app::audit::Audit::new(
+            std::sync::Arc::clone(&store),
+            std::sync::Arc::clone(&vault),
+            std::sync::Arc::new(kura_app::SystemClock),
+        );
+        match audit.rechain().await? {
+            Ok(0) => {}
+            Ok(n) => println!(
+                "Re-chained {n} audit log entries under key {}.",
+                vault.ring().active_key_id().0
+            ),
+            Err(seq) => anyhow::bail!(
+                "the audit log is broken at entry {seq}, so it was not re-chained and no key was retired; see `kura audit verify`"
+            ),
+        }
+    }
     match rotation::retire_unused(store.as_ref(), &vault).await? {
         Ok(ids) if ids.is_empty() => println!("No key to retire: only the active key is held."),
         Ok(ids) => {

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use kura_app::error::StoreError;
-use kura_app::ports::{AuditRepo, ChainMac, StaffRepo};
+use kura_app::ports::{AuditRepo, ChainCheck, ChainMac, ChainRemac, StaffRepo};
 use kura_app::records::{
     AuditAppend, AuditEntry, AuditFilter, AuditRow, ReadBudget, StaffRecord, StaffSessionRecord,
 };
@@ -545,6 +545,55 @@ impl AuditRepo for This {
             .execute(&mut *tx)
             .await?;
             AuditAppend::Written { seq, mac }
+        })
+    }
+
+    async fn rechain_audit(
+        &self,
+        key_id: u32,
+        check: ChainCheck<'_>,
+        remac: ChainRemac<'_>,
+    ) -> Result<Result<u64, i64>, StoreError> {
+        write_tx!(self, keep_if |r: &Result<u64, i64>| r.is_ok(), |tx| {
+            for statement in dialect::AUDIT_LOCK {
+                sqlx::query(AssertSqlSafe(*statement))
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            let (mut after, mut old_prev, mut new_prev, mut n) = (0i64, [0u8; 32], [0u8; 32], 0u64);
+            loop {
+                let rows = sqlx::query("SELECT * FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT 1000")
+                    .bind(after)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                if rows.is_empty() {
+                    break Ok(n);
+                }
+                let mut broken = None;
+                for r in &rows {
+                    let row = audit_from_row(r)?;
+                    if row.seq != after + 1 || !check(row.seq, &old_prev, &row) {
+                        broken = Some(row.seq);
+                        break;
+                    }
+                    let Some(mac) = remac(row.seq, &new_prev, &row) else {
+                        return Err(sqlx::Error::Protocol("the new audit key is not available".into()));
+                    };
+                    sqlx::query("UPDATE audit_log SET key_id = $1, mac = $2 WHERE seq = $3")
+                        .bind(i64::from(key_id))
+                        .bind(mac.to_vec())
+                        .bind(row.seq)
+                        .execute(&mut *tx)
+                        .await?;
+                    old_prev = row.mac;
+                    new_prev = mac;
+                    after = row.seq;
+                    n += 1;
+                }
+                if let Some(seq) = broken {
+                    break Err(seq);
+                }
+            }
         })
     }
 

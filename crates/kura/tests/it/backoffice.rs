@@ -1045,3 +1045,53 @@ async fn an_inquiry_from_the_public_form_is_answered_from_the_queue() {
         "{actions:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn retiring_an_old_key_rechains_the_audit_log_but_never_a_broken_one() {
+    let office = office(None).await;
+    for n in 0..3 {
+        office
+            .state
+            .audit
+            .record(
+                &Actor::cli(),
+                "test.entry",
+                &format!("customer:{n}"),
+                "email",
+                AuditDetail::default(),
+            )
+            .await
+            .unwrap();
+    }
+    kura::keys::rotate(&office.config, 500).await.unwrap();
+    kura::keys::retire(&office.config).await.unwrap();
+    // A shop started now holds only the new key, and the whole log still verifies.
+    let fresh = kura::shop::build(&office.config).await.unwrap();
+    let rows = fresh.store.audit_after(0, 100).await.unwrap();
+    assert_eq!(rows.len(), 4);
+    assert!(
+        rows.iter().all(|r| r.entry.key_id == 2),
+        "re-chained under key 2"
+    );
+    assert!(matches!(
+        fresh.audit.verify(None).await.unwrap(),
+        ChainReport::Intact { entries: 4, .. }
+    ));
+
+    // A chain edited by hand is not laundered by the next retirement.
+    exec(&office, EDIT).await;
+    kura::keys::rotate(&office.config, 500).await.unwrap();
+    let err = format!(
+        "{:#}",
+        kura::keys::retire(&office.config).await.unwrap_err()
+    );
+    assert!(err.contains("broken at entry 3"), "{err}");
+    let again = kura::shop::build(&office.config).await.unwrap();
+    assert_eq!(
+        again.audit.verify(None).await.unwrap(),
+        ChainReport::Broken {
+            seq: 3,
+            problem: ChainProblem::Mac
+        }
+    );
+}
