@@ -89,6 +89,7 @@ pub struct Dashboard {
     pub sales_today: i64,
     pub awaiting_payment: u64,
     pub to_ship: u64,
+    pub open_inquiries: u64,
     pub low_stock: Vec<(String, i64)>,
 }
 
@@ -195,6 +196,7 @@ impl BackOffice {
             sales_today,
             awaiting_payment: at(0) + at(1),
             to_ship: at(2) + at(3),
+            open_inquiries: self.store.count_open_inquiries().await?,
             low_stock,
         })
     }

@@ -967,6 +967,11 @@ async fn an_inquiry_from_the_public_form_is_answered_from_the_queue() {
     let pw = "support passphrase: quiet river stones 44";
     add_staff(&office.state, "sato", Role::Support, pw).await;
     let (mut support, _) = enrol(&office, "sato", pw).await;
+    let dash = support.get("/admin").await;
+    assert!(
+        dash.body.contains("<td id=\"open-inquiries\">1</td>"),
+        "the dashboard counts it"
+    );
     let queue = support.get("/admin/inquiries").await;
     assert_eq!(queue.status, 200);
     assert!(queue.body.contains(&number) && queue.body.contains("配送について"));
