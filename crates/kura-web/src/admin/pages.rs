@@ -1142,6 +1142,16 @@ async fn stepped_up(
     Ok(!otp.trim().is_empty() && state.staff.step_up(session, otp, ctx.ip).await?)
 }
 
+/// The staff page again, asking for a fresh authenticator code.
+async fn step_up_needed(
+    state: &AppState,
+    ctx: AdminContext,
+    session: &kura_app::staff::StaffSession,
+) -> Result<Response, WebError> {
+    let m = Some(ctx.tr.t("admin.step_up.needed").to_string());
+    staff_page(state, ctx, session, StatusCode::UNAUTHORIZED, m).await
+}
+
 #[derive(Deserialize)]
 pub struct StaffAddForm {
     login: String,
@@ -1169,8 +1179,7 @@ pub async fn staff_add_post(
 ) -> Result<Response, WebError> {
     let tr = ctx.tr;
     if !stepped_up(&state, &ctx, &mut session, &form.otp).await? {
-        let m = Some(tr.t("admin.step_up.needed").to_string());
-        return staff_page(&state, ctx, &session, StatusCode::UNAUTHORIZED, m).await;
+        return step_up_needed(&state, ctx, &session).await;
     }
     let Some(role) = Role::parse(&form.role) else {
         let m = Some(tr.t("admin.staff.role_invalid").to_string());
@@ -1225,8 +1234,7 @@ pub async fn staff_access_post(
 ) -> Result<Response, WebError> {
     let tr = ctx.tr;
     if !stepped_up(&state, &ctx, &mut session, &form.otp).await? {
-        let m = Some(tr.t("admin.step_up.needed").to_string());
-        return staff_page(&state, ctx, &session, StatusCode::UNAUTHORIZED, m).await;
+        return step_up_needed(&state, ctx, &session).await;
     }
     let Some(role) = Role::parse(&form.role) else {
         let m = Some(tr.t("admin.staff.role_invalid").to_string());
@@ -1259,8 +1267,7 @@ pub async fn staff_remove_post(
 ) -> Result<Response, WebError> {
     let tr = ctx.tr;
     if !stepped_up(&state, &ctx, &mut session, &form.otp).await? {
-        let m = Some(tr.t("admin.step_up.needed").to_string());
-        return staff_page(&state, ctx, &session, StatusCode::UNAUTHORIZED, m).await;
+        return step_up_needed(&state, ctx, &session).await;
     }
     let actor = session.actor(ctx.ip);
     let m = match state.staff.remove(&actor, id).await? {
