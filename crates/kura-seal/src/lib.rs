@@ -12,6 +12,9 @@
 //!   can be rotated and retired.
 //! - Lookups go through [`BlindIndex`]es: HMAC-SHA256 over the normalised value, one key per column.
 //! - Passwords are hashed with Argon2id ([`Passwords`]); unknown accounts cost the same time.
+//! - Passkeys are verified as a WebAuthn relying party ([`verify_registration`],
+//!   [`verify_assertion`]) with `ring` alone: origin, challenge, RP ID, user presence and
+//!   verification, signature and signature counter.
 //! - Secrets print nothing in `Debug`. Derived keys live in wiped buffers, and the HMAC and
 //!   HKDF states built from them wipe their SHA-256 states on drop (the `zeroize` features of
 //!   `sha2` and `hmac`).
@@ -24,6 +27,7 @@ mod padding;
 mod password;
 mod token;
 mod totp;
+mod webauthn;
 
 pub use blind::{BlindIndex, Normalize};
 pub use envelope::{Column, Sealed};
@@ -33,6 +37,11 @@ pub use padding::{Padding, bucket};
 pub use password::{PasswordError, PasswordHash, PasswordPolicy, Passwords, Verified};
 pub use token::{SessionToken, TokenHash, constant_time_eq, random_bytes, sha256};
 pub use totp::{RECOVERY_CODES, TOTP_STEP, TotpSecret, recovery_code_hash, recovery_codes};
+pub use webauthn::{
+    Assertion, CHALLENGE_LEN, COSE_EDDSA, COSE_ES256, COSE_RS256, CborError, MAX_CREDENTIAL_ID_LEN,
+    NewPasskey, PasskeyError, PasskeyPolicy, SUPPORTED_ALGORITHMS, StoredPasskey, base64url_decode,
+    base64url_encode, new_challenge, verify_assertion, verify_registration,
+};
 
 /// Why sealing or opening failed. Deliberately vague about the cause of a failed open: the
 /// caller learns that the value is not authentic, not which byte was wrong.
