@@ -25,7 +25,8 @@ use crate::data_keys::PersonKeys;
 use crate::error::AppError;
 use crate::lookup::{LookupPolicy, LookupThrottle};
 use crate::payments::{
-    CheckoutRequest, PaymentGateway, PaymentNotification, PaymentOutcome, SessionClosed,
+    CheckoutRequest, PaymentGateway, PaymentNotification, PaymentOutcome, RefundReceipt,
+    SessionClosed,
 };
 use crate::ports::{PaymentEventOutcome, Store, Transition};
 use crate::sealed::{DataKeyRef, OrderLineRecord, OrderRecord, PlaceOutcome, col};
@@ -106,6 +107,35 @@ pub trait OrderNotifier: Send + Sync {
     ) -> Result<Option<OutboxRecord>, AppError> {
         Ok(None)
     }
+
+    /// Packed, delivered, cancelled or refunded, sealed for the outbox.
+    fn status_changed(
+        &self,
+        _order: &OrderView,
+        _notice: StatusNotice,
+        _order_url: &str,
+    ) -> Result<Option<OutboxRecord>, AppError> {
+        Ok(None)
+    }
+}
+
+/// A change of an order's status the customer is told about (besides payment and shipping,
+/// which have their own notices).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusNotice {
+    Packed,
+    Delivered,
+    Cancelled(CancelReason),
+    /// The amount went back to the card through the provider.
+    Refunded { amount: Yen },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CancelReason {
+    /// The shop cancelled it (at the customer's request, or out of stock).
+    ByShop,
+    /// The bank transfer did not arrive by the date the confirmation named.
+    TransferDeadline,
 }
 
 /// What became of a request to pay an unpaid card order (again).
@@ -151,11 +181,26 @@ pub struct Parcel {
 }
 
 /// Why an order could not be moved on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FulfilError {
     UnknownOrder,
     /// The order's status does not allow it (e.g. shipping an unpaid bank transfer).
     WrongStatus(OrderStatus),
+    /// Only card payments are refunded here: the provider holds the payment to give back.
+    NotRefundable,
+    /// The card payment was paid for meanwhile: refund it instead of cancelling.
+    PaidMeanwhile,
+    /// The payment provider is not configured, cannot be reached, or refused (its answer, for
+    /// the log and the staff member; it holds no card data).
+    Provider(String),
+}
+
+/// A refund as done: the provider's receipt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refunded {
+    pub receipt: RefundReceipt,
+    /// The order's status before the refund.
+    pub was: OrderStatus,
 }
 
 impl std::fmt::Display for FulfilError {
@@ -163,6 +208,11 @@ impl std::fmt::Display for FulfilError {
         match self {
             Self::UnknownOrder => f.write_str("no order has that number"),
             Self::WrongStatus(s) => write!(f, "not possible while the order is {}", s.code()),
+            Self::NotRefundable => f.write_str("only card payments are refunded through the shop"),
+            Self::PaidMeanwhile => {
+                f.write_str("the card payment went through meanwhile: refund it instead")
+            }
+            Self::Provider(e) => write!(f, "the payment provider: {e}"),
         }
     }
 }
@@ -173,6 +223,9 @@ pub struct OrderSettings {
     pub base_url: String,
     /// How long a card order waits for payment before its stock returns.
     pub card_minutes: i64,
+    /// Days after the order date (Japan) by which a bank transfer must arrive; the confirmation
+    /// names that date, and an order still unpaid the day after is cancelled.
+    pub transfer_days: i64,
     /// The front end's pages and words that order links and card payments name.
     pub pages: OrderPages,
 }
@@ -1004,7 +1057,7 @@ impl Orders {
             .store
             .transition_order(
                 rec.id,
-                &[OrderStatus::Confirmed, OrderStatus::Paid],
+                &[OrderStatus::Confirmed, OrderStatus::Paid, OrderStatus::Packed],
                 OrderStatus::Shipped,
                 false,
                 self.clock.now(),
@@ -1016,6 +1069,208 @@ impl Orders {
         }
         tracing::info!(target: "kura::orders", order = rec.id, "order shipped");
         Ok(Ok(()))
+    }
+
+    /// Moves an order from one of `from` to `to`, with the customer's notice in the same
+    /// transaction. The status answered on refusal is the one read before.
+    async fn change_status(
+        &self,
+        number: &str,
+        from: &[OrderStatus],
+        to: OrderStatus,
+        restock: bool,
+        notice: StatusNotice,
+    ) -> Result<Result<OrderRecord, FulfilError>, AppError> {
+        let Some(rec) = self.store.order_by_number(number).await? else {
+            return Ok(Err(FulfilError::UnknownOrder));
+        };
+        if !from.contains(&rec.status) {
+            return Ok(Err(FulfilError::WrongStatus(rec.status)));
+        }
+        let mail = self.mail(&rec, "status_notice", |view, url| {
+            self.notifier.status_changed(view, notice, url)
+        });
+        let moved = self
+            .store
+            .transition_order(rec.id, from, to, restock, self.clock.now(), mail.as_ref())
+            .await?;
+        if !moved {
+            let now = self.store.order_by_id(rec.id).await?.map_or(rec.status, |r| r.status);
+            return Ok(Err(FulfilError::WrongStatus(now)));
+        }
+        tracing::info!(target: "kura::orders", order = rec.id, status = to.code(), "order status changed");
+        Ok(Ok(rec))
+    }
+
+    /// Packed and waiting for the carrier (a paid order, or a cash-on-delivery one).
+    pub async fn mark_packed(&self, number: &str) -> Result<Result<(), FulfilError>, AppError> {
+        self.change_status(
+            number,
+            &[OrderStatus::Confirmed, OrderStatus::Paid],
+            OrderStatus::Packed,
+            false,
+            StatusNotice::Packed,
+        )
+        .await
+        .map(|r| r.map(drop))
+    }
+
+    /// The carrier delivered the parcel.
+    pub async fn mark_delivered(&self, number: &str) -> Result<Result<(), FulfilError>, AppError> {
+        self.change_status(
+            number,
+            &[OrderStatus::Shipped],
+            OrderStatus::Delivered,
+            false,
+            StatusNotice::Delivered,
+        )
+        .await
+        .map(|r| r.map(drop))
+    }
+
+    /// Cancels an order nobody has paid for yet and returns its stock: a bank transfer still
+    /// awaited, cash on delivery not yet shipped, or a card order whose payment page is closed
+    /// first (if it was paid meanwhile, the order stays and must be refunded instead).
+    pub async fn cancel(&self, number: &str) -> Result<Result<(), FulfilError>, AppError> {
+        let Some(rec) = self.store.order_by_number(number).await? else {
+            return Ok(Err(FulfilError::UnknownOrder));
+        };
+        let from: &[OrderStatus] = match (rec.payment, rec.status) {
+            (PaymentMethod::Card, OrderStatus::AwaitingPayment) => {
+                if let (Some(gateway), Some(session)) =
+                    (&self.gateway, rec.payment_session_id.as_deref())
+                {
+                    match gateway.expire_checkout(session).await {
+                        Ok(SessionClosed::Unpaid) => {}
+                        Ok(SessionClosed::Paid) => return Ok(Err(FulfilError::PaidMeanwhile)),
+                        Err(e) => return Ok(Err(FulfilError::Provider(e.to_string()))),
+                    }
+                }
+                &[OrderStatus::AwaitingPayment]
+            }
+            (PaymentMethod::BankTransfer, _) => &[OrderStatus::AwaitingTransfer],
+            (PaymentMethod::Cod, _) => &[OrderStatus::Confirmed, OrderStatus::Packed],
+            (PaymentMethod::Card, status) => return Ok(Err(FulfilError::WrongStatus(status))),
+        };
+        self.change_status(
+            number,
+            from,
+            OrderStatus::Cancelled,
+            true,
+            StatusNotice::Cancelled(CancelReason::ByShop),
+        )
+        .await
+        .map(|r| r.map(drop))
+    }
+
+    /// Gives a card order's whole payment back through the provider, then records the order
+    /// as refunded (its stock returned when it had not left the warehouse) and tells the
+    /// customer. The provider call carries a key made from the order number, so a repeated
+    /// click or a retry after a lost answer never refunds twice.
+    pub async fn refund(&self, number: &str) -> Result<Result<Refunded, FulfilError>, AppError> {
+        let Some(rec) = self.store.order_by_number(number).await? else {
+            return Ok(Err(FulfilError::UnknownOrder));
+        };
+        if rec.payment != PaymentMethod::Card {
+            return Ok(Err(FulfilError::NotRefundable));
+        }
+        let from = [
+            OrderStatus::Paid,
+            OrderStatus::Packed,
+            OrderStatus::Shipped,
+            OrderStatus::Delivered,
+        ];
+        if !from.contains(&rec.status) {
+            return Ok(Err(FulfilError::WrongStatus(rec.status)));
+        }
+        let (Some(gateway), Some(session)) = (&self.gateway, rec.payment_session_id.as_deref())
+        else {
+            return Ok(Err(FulfilError::Provider(
+                "card payment is not configured".to_owned(),
+            )));
+        };
+        let amount = rec.totals.total;
+        let receipt = match gateway
+            .refund(session, amount.0, &format!("kura-refund-{}", rec.number))
+            .await
+        {
+            Ok(receipt) => receipt,
+            Err(e) => {
+                tracing::warn!(target: "kura::payments", order = rec.id, error = %e, "refund refused");
+                return Ok(Err(FulfilError::Provider(e.to_string())));
+            }
+        };
+        let restock = matches!(rec.status, OrderStatus::Paid | OrderStatus::Packed);
+        let mail = self.mail(&rec, "status_notice", |view, url| {
+            self.notifier.status_changed(
+                view,
+                StatusNotice::Refunded {
+                    amount: Yen(receipt.amount_yen),
+                },
+                url,
+            )
+        });
+        let moved = self
+            .store
+            .transition_order(
+                rec.id,
+                &from,
+                OrderStatus::Refunded,
+                restock,
+                self.clock.now(),
+                mail.as_ref(),
+            )
+            .await?;
+        if !moved {
+            // The money went back but the order moved meanwhile: say so loudly, the refund
+            // stands at the provider and a retry answers the same refund.
+            tracing::error!(target: "kura::payments", order = rec.id, refund = %receipt.id, "refunded at the provider but the order changed meanwhile; record it by hand");
+        }
+        tracing::info!(target: "kura::payments", order = rec.id, refund = %receipt.id, "order refunded");
+        Ok(Ok(Refunded {
+            receipt,
+            was: rec.status,
+        }))
+    }
+
+    /// Cancels bank-transfer orders whose transfer did not arrive by the date their
+    /// confirmation named (that date's end in Japan), returns their stock and tells the
+    /// customers.
+    pub async fn expire_transfers_due(&self) -> Result<u64, AppError> {
+        let now = self.clock.now();
+        let today = Date::today_in_japan(now);
+        // Candidates by age first (cheap), then the exact Japanese date rule.
+        let older_than = now - self.settings.transfer_days.max(0) * 86_400;
+        let mut n = 0;
+        for rec in self.store.awaiting_transfers_before(older_than).await? {
+            let deadline = Date::today_in_japan(rec.created_at).add_days(self.settings.transfer_days);
+            if today <= deadline {
+                continue;
+            }
+            let mail = self.mail(&rec, "status_notice", |view, url| {
+                self.notifier.status_changed(
+                    view,
+                    StatusNotice::Cancelled(CancelReason::TransferDeadline),
+                    url,
+                )
+            });
+            if self
+                .store
+                .transition_order(
+                    rec.id,
+                    &[OrderStatus::AwaitingTransfer],
+                    OrderStatus::Cancelled,
+                    true,
+                    now,
+                    mail.as_ref(),
+                )
+                .await?
+            {
+                tracing::info!(target: "kura::orders", order = rec.id, "bank transfer not received by the deadline; order cancelled");
+                n += 1;
+            }
+        }
+        Ok(n)
     }
 
     /// Expires unpaid card orders past their deadline and returns their stock.

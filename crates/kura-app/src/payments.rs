@@ -41,6 +41,17 @@ pub struct CheckoutSession {
     pub url: String,
 }
 
+/// What the provider answered to a refund request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefundReceipt {
+    /// The provider's refund id (`re_…`), kept in the audit log.
+    pub id: String,
+    pub amount_yen: i64,
+    /// Accepted but not yet settled with the card network (it settles on its own; the money
+    /// reaches the card either way).
+    pub pending: bool,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PaymentOutcome {
     /// The customer paid (3-D Secure passed); the amount is captured.
@@ -83,6 +94,14 @@ pub trait PaymentGateway: Send + Sync {
     /// out a fresh one, or cancels the order). A session that had already closed answers how it
     /// ended.
     async fn expire_checkout(&self, session_id: &str) -> Result<SessionClosed, PaymentError>;
+    /// Gives `amount_yen` of a paid session's payment back to the card. A retry with the same
+    /// `idempotency_key` returns the first refund instead of making a second one.
+    async fn refund(
+        &self,
+        session_id: &str,
+        amount_yen: i64,
+        idempotency_key: &str,
+    ) -> Result<RefundReceipt, PaymentError>;
     /// Verifies a notification's signature (header value) and age against `now` (unix seconds)
     /// and parses it. Events Kura does not act on yield `PaymentError::Unsupported`.
     fn verify_notification(

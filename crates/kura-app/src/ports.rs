@@ -236,6 +236,11 @@ pub trait OrderRepo: Send + Sync {
         now: i64,
         mail: Option<&OutboxRecord>,
     ) -> Result<bool, StoreError>;
+    /// Bank-transfer orders still awaiting the money, placed before `created_before`.
+    async fn awaiting_transfers_before(
+        &self,
+        created_before: i64,
+    ) -> Result<Vec<OrderRecord>, StoreError>;
     /// Card orders still unpaid after their deadline.
     async fn due_expirations(&self, now: i64) -> Result<Vec<i64>, StoreError>;
     /// Records a provider event id; false when it was seen before.

@@ -259,10 +259,16 @@ pub enum OrderStatus {
     /// Cash on delivery: confirmed, paid at the door.
     Confirmed,
     Paid,
+    /// Packed and waiting for the carrier.
+    Packed,
     Shipped,
+    /// The carrier reported the parcel delivered (recorded by staff).
+    Delivered,
     Cancelled,
     /// Card payment never completed; stock returned.
     Expired,
+    /// The payment went back to the customer through the provider.
+    Refunded,
 }
 
 impl OrderStatus {
@@ -272,24 +278,31 @@ impl OrderStatus {
             Self::AwaitingTransfer => "awaiting_transfer",
             Self::Confirmed => "confirmed",
             Self::Paid => "paid",
+            Self::Packed => "packed",
             Self::Shipped => "shipped",
+            Self::Delivered => "delivered",
             Self::Cancelled => "cancelled",
             Self::Expired => "expired",
+            Self::Refunded => "refunded",
         }
     }
 
+    /// Every status, in the order an order usually passes through them.
+    pub const ALL: [OrderStatus; 10] = [
+        Self::AwaitingPayment,
+        Self::AwaitingTransfer,
+        Self::Confirmed,
+        Self::Paid,
+        Self::Packed,
+        Self::Shipped,
+        Self::Delivered,
+        Self::Cancelled,
+        Self::Expired,
+        Self::Refunded,
+    ];
+
     pub fn parse(code: &str) -> Option<Self> {
-        [
-            Self::AwaitingPayment,
-            Self::AwaitingTransfer,
-            Self::Confirmed,
-            Self::Paid,
-            Self::Shipped,
-            Self::Cancelled,
-            Self::Expired,
-        ]
-        .into_iter()
-        .find(|s| s.code() == code)
+        Self::ALL.into_iter().find(|s| s.code() == code)
     }
 
     /// The status a new order starts in.
@@ -308,8 +321,11 @@ impl OrderStatus {
             (self, next),
             (AwaitingPayment, Paid | Expired | Cancelled)
                 | (AwaitingTransfer, Paid | Cancelled)
-                | (Confirmed, Shipped | Cancelled)
-                | (Paid, Shipped | Cancelled)
+                | (Confirmed, Packed | Shipped | Cancelled)
+                | (Paid, Packed | Shipped | Refunded)
+                | (Packed, Shipped | Cancelled | Refunded)
+                | (Shipped, Delivered | Refunded)
+                | (Delivered, Refunded)
         )
     }
 }
@@ -375,6 +391,12 @@ mod tests {
         assert!(OrderStatus::AwaitingPayment.can_become(OrderStatus::Paid));
         assert!(!OrderStatus::Expired.can_become(OrderStatus::Paid));
         assert!(!OrderStatus::Shipped.can_become(OrderStatus::Cancelled));
+        assert!(OrderStatus::Shipped.can_become(OrderStatus::Delivered));
+        assert!(!OrderStatus::Refunded.can_become(OrderStatus::Shipped));
+        for s in OrderStatus::ALL {
+            assert_eq!(OrderStatus::parse(s.code()), Some(s));
+            assert!(!s.can_become(s), "{s:?} cannot become itself");
+        }
         assert_eq!(
             OrderStatus::initial(PaymentMethod::BankTransfer),
             OrderStatus::AwaitingTransfer

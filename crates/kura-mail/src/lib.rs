@@ -31,5 +31,6 @@ pub use render::payment::PaymentReceived;
 pub use render::reset::PasswordReset;
 pub use render::shipping::{ShippedItem, ShippingNotice};
 pub use render::staff::{StaffNotice, StaffNoticeKind};
+pub use render::update::{OrderUpdate, UpdateKind};
 pub use render::verify::EmailVerification;
 pub use smtp::{SmtpConfig, SmtpMailer, SmtpTls};

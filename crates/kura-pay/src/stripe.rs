@@ -22,7 +22,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use kura_app::payments::{
     CheckoutRequest, CheckoutSession, PaymentError, PaymentGateway, PaymentNotification,
-    PaymentOutcome, SessionClosed,
+    PaymentOutcome, RefundReceipt, SessionClosed,
 };
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
@@ -223,11 +223,20 @@ fn valid_session_id(id: &str) -> bool {
     !id.is_empty() && id.len() <= 255 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
-/// `{"status","payment_status"}` of a session read back.
+/// `{"status","payment_status","payment_intent"}` of a session read back.
 #[derive(Deserialize)]
 struct SessionState {
     status: Option<String>,
     payment_status: Option<String>,
+    payment_intent: Option<String>,
+}
+
+/// `{"id","amount","status"}` of a created refund.
+#[derive(Deserialize)]
+struct RefundAnswer {
+    id: String,
+    amount: i64,
+    status: Option<String>,
 }
 
 /// `{"id","url"}` of a created session; other fields are ignored.
@@ -319,6 +328,65 @@ impl PaymentGateway for StripeCheckout {
             (Some("complete"), Some("paid")) => Ok(SessionClosed::Paid),
             (Some("expired"), _) => Ok(SessionClosed::Unpaid),
             _ => Err(refused),
+        }
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn refund(
+        &self,
+        session_id: &str,
+        amount_yen: i64,
+        idempotency_key: &str,
+    ) -> Result<RefundReceipt, PaymentError> {
+        if !valid_session_id(session_id) {
+            return Err(self.provider_error("malformed session id"));
+        }
+        if amount_yen <= 0 {
+            return Err(self.provider_error("a refund must be of a positive amount"));
+        }
+        // A Checkout Session is refunded through the payment it created.
+        let url = format!("{}/v1/checkout/sessions/{session_id}", self.api_base);
+        let (status, body) = self.call(self.http.get(&url)).await?;
+        if !status.is_success() {
+            return Err(self.refusal(status, &body));
+        }
+        let state: SessionState = serde_json::from_slice(&body)
+            .map_err(|e| self.provider_error(&format!("unreadable session answer: {e}")))?;
+        let Some(intent) = state
+            .payment_intent
+            .filter(|_| state.payment_status.as_deref() == Some("paid"))
+        else {
+            return Err(self.provider_error("the session holds no completed payment"));
+        };
+        let form = [
+            ("payment_intent", intent),
+            ("amount", amount_yen.to_string()),
+            ("reason", "requested_by_customer".to_owned()),
+        ];
+        let (status, body) = self
+            .call(
+                self.http
+                    .post(format!("{}/v1/refunds", self.api_base))
+                    .header("Idempotency-Key", idempotency_key)
+                    .form(&form),
+            )
+            .await?;
+        if !status.is_success() {
+            tracing::warn!(status = status.as_u16(), "refund refused");
+            return Err(self.refusal(status, &body));
+        }
+        let answer: RefundAnswer = serde_json::from_slice(&body)
+            .map_err(|e| self.provider_error(&format!("unreadable refund answer: {e}")))?;
+        match answer.status.as_deref() {
+            Some("succeeded") | Some("pending") => Ok(RefundReceipt {
+                pending: answer.status.as_deref() == Some("pending"),
+                id: answer.id,
+                amount_yen: answer.amount,
+            }),
+            other => Err(self.provider_error(&format!(
+                "the refund ended as {}",
+                other.unwrap_or("unknown")
+            ))),
         }
     }
 

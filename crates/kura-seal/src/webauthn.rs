@@ -313,10 +313,11 @@ pub fn verify_assertion(
     }
 
     // §7.2 step 21 and §6.1.1: a counter that does not advance means two authenticators may
-    // share this key. Authenticators without a counter always send zero, which says nothing.
-    // Checked only after the signature, so only the key holder learns the stored value.
+    // share this key. Authenticators without a counter always send zero (both zero says
+    // nothing); once a counter was seen, a zero is a step back like any other. Checked only
+    // after the signature, so only the key holder learns the stored value.
     let (old, new) = (stored.sign_count, auth_data.sign_count);
-    if old != 0 && new != 0 && new <= old {
+    if (old != 0 || new != 0) && new <= old {
         return Err(PasskeyError::CounterNotIncreased {
             stored: old,
             received: new,
@@ -1421,7 +1422,10 @@ mod tests {
             );
             assert_eq!(
                 sign_in_with(&p, &passkey, 7, &auth, &zero, |_, _, _| {}),
-                Ok(7)
+                Err(PasskeyError::CounterNotIncreased {
+                    stored: 7,
+                    received: 0
+                })
             );
         }
     }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use kura_app::customers::{AccountMail, AccountNotifier};
 use kura_app::mail::MailOutbox;
-use kura_app::orders::{OrderNotifier, OrderView, Parcel};
+use kura_app::orders::{CancelReason, OrderNotifier, OrderView, Parcel, StatusNotice};
 use kura_app::sealed::OutboxRecord;
 use kura_app::{AppError, Clock};
 use kura_domain::{Date, PaymentMethod};
@@ -177,6 +177,41 @@ impl OrderNotifier for MailNotifier {
         let rendered = mail
             .render(order.buyer.email.as_str())
             .map_err(|e| AppError::Task(format!("shipping mail: {e}")))?;
+        self.outbox
+            .seal(&rendered, order.data_key.as_ref())
+            .map(Some)
+    }
+
+    fn status_changed(
+        &self,
+        order: &OrderView,
+        notice: StatusNotice,
+        order_url: &str,
+    ) -> Result<Option<OutboxRecord>, AppError> {
+        let lang = mail_lang(order);
+        let kind = match notice {
+            StatusNotice::Packed => kura_mail::UpdateKind::Packed,
+            StatusNotice::Delivered => kura_mail::UpdateKind::Delivered,
+            StatusNotice::Cancelled(CancelReason::ByShop) => kura_mail::UpdateKind::Cancelled,
+            StatusNotice::Cancelled(CancelReason::TransferDeadline) => {
+                kura_mail::UpdateKind::TransferDeadlinePassed
+            }
+            StatusNotice::Refunded { amount } => kura_mail::UpdateKind::Refunded { amount },
+        };
+        let mail = kura_mail::OrderUpdate {
+            lang,
+            shop_name: self.shop_name.clone(),
+            order_number: order.number.clone(),
+            customer_name: customer_name(order),
+            kind,
+            recorded_at: japan_time(self.clock.now(), lang),
+            order_url: order_url.to_string(),
+            anti_phishing_phrase: None,
+            desk: self.desk.clone(),
+        };
+        let rendered = mail
+            .render(order.buyer.email.as_str())
+            .map_err(|e| AppError::Task(format!("order update mail: {e}")))?;
         self.outbox
             .seal(&rendered, order.data_key.as_ref())
             .map(Some)

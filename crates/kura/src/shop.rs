@@ -276,6 +276,7 @@ pub async fn build_with_clock(
         OrderSettings {
             base_url: base_url.to_string(),
             card_minutes: config.card.minutes,
+            transfer_days: config.bank.deadline_days,
             pages: kura_web::order_pages(),
         },
     );
@@ -455,6 +456,15 @@ pub fn spawn_workers(state: &AppState, outbox_files: Option<OutboxFiles>) {
                 Ok(_) => {}
                 Err(e) => {
                     tracing::warn!(target: "kura::orders", error = %e, "order expiry round failed")
+                }
+            }
+            match s.orders.expire_transfers_due().await {
+                Ok(n) if n > 0 => {
+                    tracing::info!(target: "kura::orders", cancelled = n, "bank transfers past their deadline; orders cancelled, stock returned")
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(target: "kura::orders", error = %e, "bank-transfer deadline round failed")
                 }
             }
         }

@@ -13,6 +13,7 @@ pub(crate) mod payment;
 pub(crate) mod reset;
 pub(crate) mod shipping;
 pub(crate) mod staff;
+pub(crate) mod update;
 pub(crate) mod verify;
 
 use crate::error::RenderError;

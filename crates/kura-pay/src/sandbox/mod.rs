@@ -222,6 +222,7 @@ fn router(state: Arc<SandboxState>) -> Router {
             "/v1/checkout/sessions/{id}/expire",
             post(session_expire_post),
         )
+        .route("/v1/refunds", post(refunds_post))
         .route("/pay/{id}", get(pay_get).post(pay_post))
         .route("/3ds/{id}", get(three_ds_get).post(three_ds_post))
         .route("/cancel/{id}", get(cancel_get))
@@ -257,6 +258,8 @@ struct Inner {
     sessions: HashMap<String, Session>,
     /// Idempotency key → (the sorted parameters first used with it, the session id).
     idempotency: HashMap<String, (Vec<(String, String)>, String)>,
+    /// Refund idempotency key → (the sorted parameters first used with it, the refund).
+    refunds: HashMap<String, (Vec<(String, String)>, Value)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -291,6 +294,10 @@ struct Session {
     paid: bool,
     /// The card asked for 3-D Secure and the challenge is not answered yet.
     awaiting_challenge: bool,
+    /// The payment the session created once paid (`pi_test_…`); refunds name it.
+    payment_intent: Option<String>,
+    /// Yen already given back.
+    refunded: i64,
 }
 
 impl Session {
@@ -309,6 +316,7 @@ impl Session {
             "locale": self.locale,
             "payment_method_types": ["card"],
             "payment_status": if self.paid { "paid" } else { "unpaid" },
+            "payment_intent": self.payment_intent,
             "status": self.status.as_str(),
             "success_url": self.success_url,
             "cancel_url": self.cancel_url,
@@ -655,6 +663,8 @@ fn parse_session(
         status: Status::Open,
         paid: false,
         awaiting_challenge: false,
+        payment_intent: None,
+        refunded: 0,
     })
 }
 
@@ -790,6 +800,131 @@ async fn session_expire_post(
     let answer = session.to_json(&state.base_url);
     emit(Arc::clone(&state), "checkout.session.expired", session).await;
     Ok(Json(answer).into_response())
+}
+
+/// `POST /v1/refunds` (`payment_intent`, optional `amount` and `reason`): gives money of a paid
+/// session back, at most what is left unrefunded, and answers Stripe's refund object with status
+/// `succeeded`. A retried request with the same `Idempotency-Key` gets the first refund back; the
+/// same key with other parameters is refused, as Stripe does.
+async fn refunds_post(
+    State(state): State<Arc<SandboxState>>,
+    headers: HeaderMap,
+    form: Result<Form<Vec<(String, String)>>, FormRejection>,
+) -> Result<Response, ApiError> {
+    authorised(&state, &headers)?;
+    let Ok(Form(pairs)) = form else {
+        return Err(api_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            "The body must be application/x-www-form-urlencoded.",
+            None,
+        ));
+    };
+    let mut fingerprint = pairs.clone();
+    fingerprint.sort();
+    let mut params = HashMap::with_capacity(pairs.len());
+    for (key, value) in pairs {
+        if params.contains_key(&key) {
+            return Err(invalid(&format!("Parameter {key} was given twice."), &key));
+        }
+        params.insert(key, value);
+    }
+    let idempotency_key = headers
+        .get("Idempotency-Key")
+        .and_then(|v| v.to_str().ok())
+        .filter(|k| !k.is_empty())
+        .map(str::to_owned);
+    let Some(intent) = params.get("payment_intent").filter(|v| !v.is_empty()) else {
+        return Err(invalid(
+            "Missing required param: payment_intent.",
+            "payment_intent",
+        ));
+    };
+    if let Some(reason) = params.get("reason")
+        && !["duplicate", "fraudulent", "requested_by_customer"].contains(&reason.as_str())
+    {
+        return Err(invalid(
+            "reason must be duplicate, fraudulent or requested_by_customer.",
+            "reason",
+        ));
+    }
+    let amount = match params.get("amount") {
+        None => None,
+        Some(text) => match text.parse::<i64>() {
+            Ok(n) if n > 0 => Some(n),
+            _ => return Err(invalid("amount must be a positive integer.", "amount")),
+        },
+    };
+    let Some(refund_id) = random_id("re_test_", 12) else {
+        return Err(api_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "api_error",
+            "No randomness available.",
+            None,
+        ));
+    };
+    let now = state.now();
+    let mut inner = state.lock();
+    if let Some(key) = &idempotency_key
+        && let Some((first, refund)) = inner.refunds.get(key)
+    {
+        if *first != fingerprint {
+            return Err(api_error(
+                StatusCode::BAD_REQUEST,
+                "idempotency_error",
+                "Keys for idempotent requests can only be used with the same parameters they were first used with.",
+                None,
+            ));
+        }
+        tracing::info!("idempotent refund replay");
+        return Ok(Json(refund.clone()).into_response());
+    }
+    let Some(session) = inner
+        .sessions
+        .values_mut()
+        .find(|s| s.payment_intent.as_deref() == Some(intent.as_str()))
+    else {
+        return Err(api_error(
+            StatusCode::NOT_FOUND,
+            "invalid_request_error",
+            &format!("No such payment_intent: '{intent}'"),
+            Some("payment_intent"),
+        ));
+    };
+    let left = session.amount_total - session.refunded;
+    let amount = amount.unwrap_or(left);
+    if left <= 0 {
+        return Err(api_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            "Charge has already been refunded.",
+            None,
+        ));
+    }
+    if amount > left {
+        return Err(invalid(
+            &format!(
+                "Refund amount (¥{amount}) is greater than unrefunded amount on charge (¥{left})"
+            ),
+            "amount",
+        ));
+    }
+    session.refunded += amount;
+    let refund = json!({
+        "id": refund_id,
+        "object": "refund",
+        "amount": amount,
+        "currency": "jpy",
+        "created": now,
+        "payment_intent": intent,
+        "reason": params.get("reason"),
+        "status": "succeeded",
+    });
+    tracing::info!(session = %session.id, amount, "refunded");
+    if let Some(key) = idempotency_key {
+        inner.refunds.insert(key, (fingerprint, refund.clone()));
+    }
+    Ok(Json(refund).into_response())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -994,6 +1129,7 @@ async fn complete(state: &Arc<SandboxState>, id: &str) -> Response {
         session.status = Status::Complete;
         session.paid = true;
         session.awaiting_challenge = false;
+        session.payment_intent = random_id("pi_test_", 12);
         session.clone()
     };
     tracing::info!(session = %session.id, "session paid");

@@ -936,6 +936,28 @@ impl OrderRepo for This {
         write_tx!(self, |tx| { transition_in(&mut *tx, &t, now).await? })
     }
 
+    async fn awaiting_transfers_before(
+        &self,
+        created_before: i64,
+    ) -> Result<Vec<OrderRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT t.*, dk.wrapped AS data_key_wrapped FROM orders t \
+             LEFT JOIN data_keys dk ON dk.id = t.data_key_id \
+             WHERE t.status = 'awaiting_transfer' AND t.created_at < $1 \
+             ORDER BY t.id LIMIT 500",
+        )
+        .bind(created_before)
+        .fetch_all(self.reads())
+        .await
+        .map_err(db_err)?;
+        let orders = rows
+            .iter()
+            .map(order_from_row)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(db_err)?;
+        self.lines_of(orders).await
+    }
+
     async fn due_expirations(&self, now: i64) -> Result<Vec<i64>, StoreError> {
         sqlx::query_scalar("SELECT id FROM orders WHERE status = 'awaiting_payment' AND payment_expires_at < $1 LIMIT 500")
             .bind(now)

@@ -9,10 +9,10 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use kura_app::audit::AuditView;
 use kura_app::backoffice::{Dashboard, MaskedCustomer, OrderSummary, Unmask, VariantRefusal};
-use kura_app::orders::Parcel;
+use kura_app::orders::{FulfilError, Parcel};
 use kura_app::records::{AuditFilter, OrderFilter};
 use kura_app::staff::{PasswordSignIn, Permission, Role, StaffMember, StaffRefusal};
-use kura_domain::{CustomerProfile, Date, OrderStatus, Person};
+use kura_domain::{CustomerProfile, Date, OrderStatus, PaymentMethod, Person};
 use kura_seal::SessionToken;
 use secrecy::SecretString;
 use serde::Deserialize;
@@ -384,16 +384,8 @@ pub async fn orders_get(
             )
         });
     let rows = orders.iter().map(|o| order_row(&ctx, o)).collect();
-    let statuses = [
-        OrderStatus::AwaitingPayment,
-        OrderStatus::AwaitingTransfer,
-        OrderStatus::Confirmed,
-        OrderStatus::Paid,
-        OrderStatus::Shipped,
-        OrderStatus::Cancelled,
-        OrderStatus::Expired,
-    ]
-    .iter()
+    let statuses = OrderStatus::ALL
+        .iter()
     .map(|s| {
         (
             s.code().to_string(),
@@ -425,6 +417,10 @@ struct OrderPageView {
     ship_to: Option<Person>,
     can_mark_paid: bool,
     can_ship: bool,
+    can_pack: bool,
+    can_deliver: bool,
+    can_cancel: bool,
+    can_refund: bool,
     message: Option<String>,
 }
 
@@ -473,8 +469,29 @@ async fn order_page(
         .unwrap_or_default();
     let can_mark_paid =
         session.can(Permission::OrdersManage) && summary.status == OrderStatus::AwaitingTransfer;
-    let can_ship = session.can(Permission::OrdersShip)
-        && matches!(summary.status, OrderStatus::Paid | OrderStatus::Confirmed);
+    let ships = session.can(Permission::OrdersShip);
+    let manages = session.can(Permission::OrdersManage);
+    let can_ship = ships
+        && matches!(
+            summary.status,
+            OrderStatus::Paid | OrderStatus::Confirmed | OrderStatus::Packed
+        );
+    let can_pack = ships && matches!(summary.status, OrderStatus::Paid | OrderStatus::Confirmed);
+    let can_deliver = ships && summary.status == OrderStatus::Shipped;
+    let can_cancel = manages
+        && match summary.payment {
+            PaymentMethod::Card => summary.status == OrderStatus::AwaitingPayment,
+            PaymentMethod::BankTransfer => summary.status == OrderStatus::AwaitingTransfer,
+            PaymentMethod::Cod => {
+                matches!(summary.status, OrderStatus::Confirmed | OrderStatus::Packed)
+            }
+        };
+    let can_refund = manages
+        && summary.payment == PaymentMethod::Card
+        && matches!(
+            summary.status,
+            OrderStatus::Paid | OrderStatus::Packed | OrderStatus::Shipped | OrderStatus::Delivered
+        );
     let order = order_row(&ctx, &summary);
     Ok(Html(
         OrderPageView {
@@ -484,6 +501,10 @@ async fn order_page(
             ship_to,
             can_mark_paid,
             can_ship,
+            can_pack,
+            can_deliver,
+            can_cancel,
+            can_refund,
             message,
         }
         .render()?,
@@ -571,6 +592,134 @@ pub async fn order_ship_post(
     };
     let message = Some(message.to_string());
     order_page(&state, ctx, &session, &number, message).await
+}
+
+/// What a status change without a form answered, as the order page's message.
+fn fulfil_message(tr: crate::i18n::Tr, result: &Result<(), FulfilError>, done: &str) -> String {
+    match result {
+        Ok(()) => tr.t(done).to_string(),
+        Err(e) => tr.t(fulfil_refusal_key(e)).to_string(),
+    }
+}
+
+fn fulfil_refusal_key(e: &FulfilError) -> &'static str {
+    match e {
+        FulfilError::NotRefundable => "admin.order.not_refundable",
+        FulfilError::PaidMeanwhile => "admin.order.paid_meanwhile",
+        FulfilError::Provider(_) => "admin.order.provider_failed",
+        FulfilError::UnknownOrder | FulfilError::WrongStatus(_) => "admin.order.cannot",
+    }
+}
+
+/// One step of an order without details (packed, delivered, cancelled), audited when done.
+async fn order_step(
+    state: &AppState,
+    ctx: AdminContext,
+    session: &kura_app::staff::StaffSession,
+    number: &str,
+    action: &str,
+) -> Result<Response, WebError> {
+    let (result, done) = match action {
+        "order.packed" => (
+            state.orders.mark_packed(number).await?,
+            "admin.order.marked_packed",
+        ),
+        "order.delivered" => (
+            state.orders.mark_delivered(number).await?,
+            "admin.order.marked_delivered",
+        ),
+        _ => (state.orders.cancel(number).await?, "admin.order.cancelled"),
+    };
+    if result.is_ok() {
+        state
+            .backoffice
+            .record_order_change(session, ctx.ip, number, action, None)
+            .await?;
+    }
+    let message = Some(fulfil_message(ctx.tr, &result, done));
+    order_page(state, ctx, session, number, message).await
+}
+
+pub async fn order_pack_post(
+    State(state): State<AppState>,
+    ctx: AdminContext,
+    Staff(session): Staff,
+    Path(number): Path<String>,
+) -> Result<Response, WebError> {
+    order_step(&state, ctx, &session, &number, "order.packed").await
+}
+
+pub async fn order_deliver_post(
+    State(state): State<AppState>,
+    ctx: AdminContext,
+    Staff(session): Staff,
+    Path(number): Path<String>,
+) -> Result<Response, WebError> {
+    order_step(&state, ctx, &session, &number, "order.delivered").await
+}
+
+pub async fn order_cancel_post(
+    State(state): State<AppState>,
+    ctx: AdminContext,
+    Staff(session): Staff,
+    Path(number): Path<String>,
+) -> Result<Response, WebError> {
+    order_step(&state, ctx, &session, &number, "order.cancelled").await
+}
+
+#[derive(Deserialize)]
+pub struct StepUpForm {
+    #[serde(default)]
+    otp: String,
+}
+
+/// Refunds a card order through the provider after a fresh authenticator code; the refund id
+/// goes into the audit log.
+pub async fn order_refund_post(
+    State(state): State<AppState>,
+    ctx: AdminContext,
+    Staff(mut session): Staff,
+    Path(number): Path<String>,
+    Form(form): Form<StepUpForm>,
+) -> Result<Response, WebError> {
+    if !stepped_up(&state, &ctx, &mut session, &form.otp).await? {
+        let m = Some(ctx.tr.t("admin.step_up.needed").to_string());
+        let mut page = order_page(&state, ctx, &session, &number, m).await?;
+        *page.status_mut() = StatusCode::UNAUTHORIZED;
+        return Ok(page);
+    }
+    let message = match state.orders.refund(&number).await? {
+        Ok(done) => {
+            state
+                .backoffice
+                .record_order_change(
+                    &session,
+                    ctx.ip,
+                    &number,
+                    "order.refunded",
+                    Some(format!(
+                        "{} yen, refund {}, was {}",
+                        done.receipt.amount_yen,
+                        done.receipt.id,
+                        done.was.code()
+                    )),
+                )
+                .await?;
+            let key = if done.receipt.pending {
+                "admin.order.refund_pending"
+            } else {
+                "admin.order.refunded"
+            };
+            ctx.tr.t(key).replace("{refund}", &done.receipt.id)
+        }
+        Err(e) => {
+            if let FulfilError::Provider(cause) = &e {
+                tracing::warn!(target: "kura::admin", error = %cause, "refund not carried out");
+            }
+            ctx.tr.t(fulfil_refusal_key(&e)).to_string()
+        }
+    };
+    order_page(&state, ctx, &session, &number, Some(message)).await
 }
 
 // ---- Customers ---------------------------------------------------------------------------

@@ -948,6 +948,7 @@ async fn card_orders_are_paid_only_by_a_genuine_notification_and_expire_otherwis
         notifier,
         OrderSettings {
             base_url: "http://shop.test".into(),
+            transfer_days: 7,
             card_minutes: 30,
             pages: kura_web::order_pages(),
         },
