@@ -16,6 +16,7 @@ pub mod data_keys;
 pub mod error;
 pub mod events;
 pub mod ids;
+pub mod images;
 pub mod inquiries;
 pub mod key_checks;
 pub mod lookup;
