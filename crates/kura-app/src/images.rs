@@ -417,7 +417,6 @@ mod tests {
         clippy::indexing_slicing
     )]
 
-    use std::time::{Duration, Instant};
 
     use image::codecs::webp::WebPEncoder;
     use image::{GenericImageView, Rgb, RgbImage, Rgba, RgbaImage};
@@ -1008,11 +1007,9 @@ mod tests {
         let bomb = png_bomb(40_000);
         // A complete, valid file well under the size limit: 1.6 gigapixels in about 1.3 MB.
         assert!(bomb.len() < 2 * 1024 * 1024, "{}", bomb.len());
-        let started = Instant::now();
         let refused = reencode_default(&bomb);
-        let elapsed = started.elapsed();
         // Only the header check names the pixel count: the decoder's own limits would have said
-        // TooMuchMemory, and decoding 1.6 gigapixels would take far longer than this.
+        // TooMuchMemory.
         assert_eq!(
             refused,
             Err(ImageError::TooManyPixels {
@@ -1020,7 +1017,6 @@ mod tests {
                 max: 24_000_000
             })
         );
-        assert!(elapsed < Duration::from_secs(1), "{elapsed:?}");
     }
 
     #[test]
