@@ -417,7 +417,6 @@ mod tests {
         clippy::indexing_slicing
     )]
 
-
     use image::codecs::webp::WebPEncoder;
     use image::{GenericImageView, Rgb, RgbImage, Rgba, RgbaImage};
     use proptest::prelude::*;

@@ -127,7 +127,9 @@ pub enum StatusNotice {
     Delivered,
     Cancelled(CancelReason),
     /// The amount went back to the card through the provider.
-    Refunded { amount: Yen },
+    Refunded {
+        amount: Yen,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1057,7 +1059,11 @@ impl Orders {
             .store
             .transition_order(
                 rec.id,
-                &[OrderStatus::Confirmed, OrderStatus::Paid, OrderStatus::Packed],
+                &[
+                    OrderStatus::Confirmed,
+                    OrderStatus::Paid,
+                    OrderStatus::Packed,
+                ],
                 OrderStatus::Shipped,
                 false,
                 self.clock.now(),
@@ -1095,7 +1101,11 @@ impl Orders {
             .transition_order(rec.id, from, to, restock, self.clock.now(), mail.as_ref())
             .await?;
         if !moved {
-            let now = self.store.order_by_id(rec.id).await?.map_or(rec.status, |r| r.status);
+            let now = self
+                .store
+                .order_by_id(rec.id)
+                .await?
+                .map_or(rec.status, |r| r.status);
             return Ok(Err(FulfilError::WrongStatus(now)));
         }
         tracing::info!(target: "kura::orders", order = rec.id, status = to.code(), "order status changed");
@@ -1243,7 +1253,8 @@ impl Orders {
         let older_than = now - self.settings.transfer_days.max(0) * 86_400;
         let mut n = 0;
         for rec in self.store.awaiting_transfers_before(older_than).await? {
-            let deadline = Date::today_in_japan(rec.created_at).add_days(self.settings.transfer_days);
+            let deadline =
+                Date::today_in_japan(rec.created_at).add_days(self.settings.transfer_days);
             if today <= deadline {
                 continue;
             }

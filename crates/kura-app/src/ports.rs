@@ -14,7 +14,7 @@ use crate::records::{
 };
 use crate::records::{
     AuditAppend, AuditEntry, AuditFilter, AuditRow, InquiryMessageRecord, InquiryRecord,
-    OrderFilter, ReadBudget, StaffRecord, StaffSessionRecord,
+    OrderFilter, PasskeyRecord, ReadBudget, StaffRecord, StaffSessionRecord,
 };
 use crate::sealed::SealedTable;
 
@@ -386,6 +386,31 @@ pub trait StaffRepo: Send + Sync {
         since: i64,
     ) -> Result<(u32, Option<i64>), StoreError>;
     async fn clear_sign_in_failures(&self, subject: &[u8; 32]) -> Result<(), StoreError>;
+
+    async fn insert_passkey(&self, passkey: &PasskeyRecord) -> Result<(), StoreError>;
+    async fn passkeys_of(&self, staff_id: i64) -> Result<Vec<PasskeyRecord>, StoreError>;
+    async fn passkey_by_credential(
+        &self,
+        credential_id: &[u8],
+    ) -> Result<Option<PasskeyRecord>, StoreError>;
+    /// Stores the counter a sign-in reported, only if it moved forward (or both are zero), so
+    /// of two racing sign-ins with one counter value only one is kept. False: it did not move.
+    async fn passkey_used(&self, id: i64, sign_count: u32, now: i64) -> Result<bool, StoreError>;
+    async fn delete_passkey(&self, staff_id: i64, id: i64) -> Result<bool, StoreError>;
+    /// Keeps a WebAuthn challenge for a staff session and purpose, replacing an earlier one.
+    async fn put_staff_challenge(
+        &self,
+        session_id: i64,
+        purpose: &str,
+        challenge: &[u8],
+        now: i64,
+    ) -> Result<(), StoreError>;
+    /// Takes (and deletes) the challenge of a session and purpose: `(challenge, created_at)`.
+    async fn take_staff_challenge(
+        &self,
+        session_id: i64,
+        purpose: &str,
+    ) -> Result<Option<(Vec<u8>, i64)>, StoreError>;
 
     /// A setting the owner made (`None`: the default applies).
     async fn setting(&self, key: &str) -> Result<Option<String>, StoreError>;

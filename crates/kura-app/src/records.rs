@@ -331,6 +331,23 @@ pub struct StaffSessionRecord {
     pub absolute_expires_at: i64,
 }
 
+/// A staff member's passkey (WebAuthn credential). Neither the id nor the public key is a
+/// secret; the authenticator holds the private key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PasskeyRecord {
+    pub id: i64,
+    pub staff_id: i64,
+    pub credential_id: Vec<u8>,
+    /// The COSE key as the authenticator sent it.
+    pub public_key: Vec<u8>,
+    pub algorithm: i64,
+    pub sign_count: u32,
+    /// What the staff member called it ("YubiKey 5", "MacBook").
+    pub name: String,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+}
+
 /// One entry of the audit log before it joins the chain. Holds no plaintext personal data:
 /// `target` names records by internal id, `fields` by column name, and what people typed (the
 /// stated reason) or where they came from (the IP) is in `detail`, sealed.

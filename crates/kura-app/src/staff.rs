@@ -16,6 +16,12 @@ use kura_seal::{
 use secrecy::SecretString;
 use zeroize::Zeroizing;
 
+mod passkeys;
+pub use passkeys::{
+    CHALLENGE_SECONDS, MAX_PASSKEYS, PasskeyAnswer, PasskeyCreation, PasskeyRefusal,
+    PasskeyRequest, PasskeyView, RelyingParty,
+};
+
 use crate::audit::{Actor, Audit, AuditDetail};
 use crate::clock::Clock;
 use crate::error::AppError;
@@ -249,6 +255,8 @@ pub struct StaffDesk {
     audit: Arc<Audit>,
     policy: StaffPolicy,
     shop_name: String,
+    /// Where passkeys work (`None`: they are not offered).
+    relying_party: Option<RelyingParty>,
 }
 
 /// A login name: 2 to 32 of `a-z 0-9 . _ -`, starting with a letter.
@@ -285,6 +293,7 @@ impl StaffDesk {
             audit,
             policy,
             shop_name: shop_name.to_string(),
+            relying_party: None,
         }
     }
 

@@ -81,6 +81,11 @@ macro_rules! migrations {
                 "inquiries",
                 include_str!(concat!("../migrations/", $backend, "/0009_inquiries.sql")),
             ),
+            (
+                11,
+                "passkeys",
+                include_str!(concat!("../migrations/", $backend, "/0011_passkeys.sql")),
+            ),
         ]
     };
 }

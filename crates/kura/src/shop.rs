@@ -302,21 +302,27 @@ pub async fn build_with_clock(
         Arc::clone(&vault),
         Arc::clone(&clock),
     ));
-    let staff = Arc::new(StaffDesk::new(
-        Arc::clone(&store),
-        Arc::clone(&outbox),
-        Arc::clone(&notifier) as Arc<dyn kura_app::staff::StaffNotifier>,
-        Arc::clone(&vault),
-        Arc::new(passwords(config)?),
-        Arc::clone(&clock),
-        Arc::clone(&events),
-        Arc::clone(&audit),
-        StaffPolicy {
-            idle_seconds: config.admin.idle_minutes * 60,
-            ..StaffPolicy::default()
-        },
-        &config.shop.name,
-    ));
+    let staff = Arc::new(
+        StaffDesk::new(
+            Arc::clone(&store),
+            Arc::clone(&outbox),
+            Arc::clone(&notifier) as Arc<dyn kura_app::staff::StaffNotifier>,
+            Arc::clone(&vault),
+            Arc::new(passwords(config)?),
+            Arc::clone(&clock),
+            Arc::clone(&events),
+            Arc::clone(&audit),
+            StaffPolicy {
+                idle_seconds: config.admin.idle_minutes * 60,
+                ..StaffPolicy::default()
+            },
+            &config.shop.name,
+        )
+        .with_passkeys(kura_app::staff::RelyingParty::for_base_url(
+            base_url,
+            &config.shop.name,
+        )),
+    );
     let backoffice = Arc::new(BackOffice::new(
         Arc::clone(&store),
         Arc::clone(&staff),

@@ -20,7 +20,9 @@ pub enum UpdateKind {
     /// Cancelled because the bank transfer did not arrive by its date.
     TransferDeadlinePassed,
     /// The amount went back to the card.
-    Refunded { amount: Yen },
+    Refunded {
+        amount: Yen,
+    },
 }
 
 /// Everything the order update says.
@@ -70,10 +72,15 @@ impl OrderUpdate {
             UpdateKind::Cancelled | UpdateKind::TransferDeadlinePassed => {
                 ("ご注文をキャンセルしました", "Your order was cancelled")
             }
-            UpdateKind::Refunded { .. } => ("ご返金の手続きをしました", "Your payment was refunded"),
+            UpdateKind::Refunded { .. } => {
+                ("ご返金の手続きをしました", "Your payment was refunded")
+            }
         };
         let subject = match self.lang {
-            Lang::Ja => format!("【{}】{ja}（ご注文番号 {}）", self.shop_name, self.order_number),
+            Lang::Ja => format!(
+                "【{}】{ja}（ご注文番号 {}）",
+                self.shop_name, self.order_number
+            ),
             Lang::En => format!("[{}] {en} ({})", self.shop_name, self.order_number),
         };
         let (text, html) = render_twins(self)?;
@@ -132,7 +139,9 @@ mod tests {
 
     #[test]
     fn each_update_says_what_happened_in_both_languages() {
-        let refund = UpdateKind::Refunded { amount: Yen(12_800) };
+        let refund = UpdateKind::Refunded {
+            amount: Yen(12_800),
+        };
         let m = update(Lang::Ja, refund).render("a@example.jp").unwrap();
         assert!(m.subject.contains("ご返金"), "{}", m.subject);
         assert!(m.text.contains("12,800円"), "{}", m.text);
@@ -151,7 +160,10 @@ mod tests {
             for lang in [Lang::Ja, Lang::En] {
                 let m = update(lang, kind).render("a@example.jp").unwrap();
                 assert!(m.text.contains("K-2026-ABCD"));
-                assert!(!m.text.contains("¥") && !m.text.contains("円"), "{kind:?}: no amount");
+                assert!(
+                    !m.text.contains("¥") && !m.text.contains("円"),
+                    "{kind:?}: no amount"
+                );
             }
         }
     }

@@ -4,7 +4,8 @@ use async_trait::async_trait;
 use kura_app::error::StoreError;
 use kura_app::ports::{AuditRepo, ChainCheck, ChainMac, ChainRemac, StaffRepo};
 use kura_app::records::{
-    AuditAppend, AuditEntry, AuditFilter, AuditRow, ReadBudget, StaffRecord, StaffSessionRecord,
+    AuditAppend, AuditEntry, AuditFilter, AuditRow, PasskeyRecord, ReadBudget, StaffRecord,
+    StaffSessionRecord,
 };
 use kura_seal::{PasswordHash, Sealed};
 use sqlx::{AssertSqlSafe, Row};
@@ -26,6 +27,21 @@ fn codes_of(text: &str) -> Vec<[u8; 32]> {
     text.split_whitespace()
         .filter_map(|h| hex::decode(h).ok()?.try_into().ok())
         .collect()
+}
+
+fn passkey_from_row(r: &DbRow) -> Result<PasskeyRecord, sqlx::Error> {
+    Ok(PasskeyRecord {
+        id: r.try_get("id")?,
+        staff_id: r.try_get("staff_id")?,
+        credential_id: r.try_get("credential_id")?,
+        public_key: r.try_get("public_key")?,
+        algorithm: r.try_get("algorithm")?,
+        sign_count: u32::try_from(r.try_get::<i64, _>("sign_count")?)
+            .map_err(|_| sqlx::Error::Decode("sign_count out of range".into()))?,
+        name: r.try_get("name")?,
+        created_at: r.try_get("created_at")?,
+        last_used_at: r.try_get("last_used_at")?,
+    })
 }
 
 fn staff_from_row(r: &DbRow) -> Result<StaffRecord, sqlx::Error> {
@@ -262,6 +278,10 @@ impl StaffRepo for This {
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
+            sqlx::query("DELETE FROM staff_passkeys WHERE staff_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
             sqlx::query("DELETE FROM staff WHERE id = $1")
                 .bind(id)
                 .execute(&mut *tx)
@@ -420,6 +440,128 @@ impl StaffRepo for This {
                 .bind(subject.to_vec())
                 .execute(&mut *tx)
                 .await?;
+        })
+    }
+
+    async fn insert_passkey(&self, p: &PasskeyRecord) -> Result<(), StoreError> {
+        write_tx!(self, |tx| {
+            sqlx::query(
+                "INSERT INTO staff_passkeys (id, staff_id, credential_id, public_key, algorithm, \
+                 sign_count, name, created_at, last_used_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .bind(p.id)
+            .bind(p.staff_id)
+            .bind(p.credential_id.clone())
+            .bind(p.public_key.clone())
+            .bind(p.algorithm)
+            .bind(i64::from(p.sign_count))
+            .bind(p.name.clone())
+            .bind(p.created_at)
+            .bind(p.last_used_at)
+            .execute(&mut *tx)
+            .await?;
+        })
+    }
+
+    async fn passkeys_of(&self, staff_id: i64) -> Result<Vec<PasskeyRecord>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM staff_passkeys WHERE staff_id = $1 ORDER BY id")
+            .bind(staff_id)
+            .fetch_all(self.reads())
+            .await
+            .map_err(db_err)?;
+        rows.iter()
+            .map(passkey_from_row)
+            .collect::<Result<_, _>>()
+            .map_err(db_err)
+    }
+
+    async fn passkey_by_credential(
+        &self,
+        credential_id: &[u8],
+    ) -> Result<Option<PasskeyRecord>, StoreError> {
+        let row = sqlx::query("SELECT * FROM staff_passkeys WHERE credential_id = $1")
+            .bind(credential_id.to_vec())
+            .fetch_optional(self.reads())
+            .await
+            .map_err(db_err)?;
+        row.map(|r| passkey_from_row(&r))
+            .transpose()
+            .map_err(db_err)
+    }
+
+    async fn passkey_used(&self, id: i64, sign_count: u32, now: i64) -> Result<bool, StoreError> {
+        write_tx!(self, |tx| {
+            sqlx::query(
+                "UPDATE staff_passkeys SET sign_count = $1, last_used_at = $2 \
+                 WHERE id = $3 AND (sign_count < $1 OR (sign_count = 0 AND $1 = 0))",
+            )
+            .bind(i64::from(sign_count))
+            .bind(now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+                == 1
+        })
+    }
+
+    async fn delete_passkey(&self, staff_id: i64, id: i64) -> Result<bool, StoreError> {
+        write_tx!(self, |tx| {
+            sqlx::query("DELETE FROM staff_passkeys WHERE id = $1 AND staff_id = $2")
+                .bind(id)
+                .bind(staff_id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                == 1
+        })
+    }
+
+    async fn put_staff_challenge(
+        &self,
+        session_id: i64,
+        purpose: &str,
+        challenge: &[u8],
+        now: i64,
+    ) -> Result<(), StoreError> {
+        write_tx!(self, |tx| {
+            sqlx::query("DELETE FROM staff_challenges WHERE session_id = $1 AND purpose = $2")
+                .bind(session_id)
+                .bind(purpose)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(
+                "INSERT INTO staff_challenges (session_id, purpose, challenge, created_at) \
+                 VALUES ($1, $2, $3, $4)",
+            )
+            .bind(session_id)
+            .bind(purpose)
+            .bind(challenge.to_vec())
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        })
+    }
+
+    async fn take_staff_challenge(
+        &self,
+        session_id: i64,
+        purpose: &str,
+    ) -> Result<Option<(Vec<u8>, i64)>, StoreError> {
+        write_tx!(self, |tx| {
+            let row = sqlx::query(
+                "DELETE FROM staff_challenges WHERE session_id = $1 AND purpose = $2 \
+                 RETURNING challenge, created_at",
+            )
+            .bind(session_id)
+            .bind(purpose)
+            .fetch_optional(&mut *tx)
+            .await?;
+            match row {
+                Some(r) => Some((r.try_get("challenge")?, r.try_get("created_at")?)),
+                None => None,
+            }
         })
     }
 

@@ -80,6 +80,7 @@ pub fn routes() -> Vec<AdminRoute> {
         route!(POST "/enrol", Signed, pages::enrol_post),
         route!(GET "/verify", Signed, pages::verify_get),
         route!(POST "/verify", Signed, pages::verify_post),
+        route!(POST "/verify/passkey", Signed, pages::verify_passkey_post),
         route!(POST "/logout", Signed, pages::logout_post),
         route!(GET "/", Staff(P::Dashboard), pages::dashboard_get),
         route!(GET "/orders", Staff(P::OrdersRead), pages::orders_get),
@@ -105,6 +106,9 @@ pub fn routes() -> Vec<AdminRoute> {
         route!(GET "/settings", Staff(P::Settings), pages::settings_get),
         route!(POST "/settings", Staff(P::Settings), pages::settings_post),
         route!(GET "/audit", Staff(P::AuditRead), pages::audit_get),
+        route!(GET "/security", Staff(P::Dashboard), pages::security_get),
+        route!(POST "/security/passkeys", Staff(P::Dashboard), pages::passkey_add_post),
+        route!(POST "/security/passkeys/{id}/remove", Staff(P::Dashboard), pages::passkey_remove_post),
     ]
 }
 
@@ -336,6 +340,7 @@ impl FromRequestParts<AppState> for AdminContext {
                 (Permission::StaffManage, "/staff", "admin.nav.staff"),
                 (Permission::Settings, "/settings", "admin.nav.settings"),
                 (Permission::AuditRead, "/audit", "admin.nav.audit"),
+                (Permission::Dashboard, "/security", "admin.nav.security"),
             ],
             role: complete.map(|s| s.member.role),
             ip: parts.extensions.get::<ClientIp>().map(|c| c.0),

@@ -11,9 +11,12 @@ use kura_app::audit::AuditView;
 use kura_app::backoffice::{Dashboard, MaskedCustomer, OrderSummary, Unmask, VariantRefusal};
 use kura_app::orders::{FulfilError, Parcel};
 use kura_app::records::{AuditFilter, OrderFilter};
-use kura_app::staff::{PasswordSignIn, Permission, Role, StaffMember, StaffRefusal};
+use kura_app::staff::{
+    PasskeyAnswer, PasskeyCreation, PasskeyRefusal, PasskeyRequest, PasswordSignIn, Permission,
+    Role, StaffMember, StaffRefusal,
+};
 use kura_domain::{CustomerProfile, Date, OrderStatus, PaymentMethod, Person};
-use kura_seal::SessionToken;
+use kura_seal::{SessionToken, base64url_decode};
 use secrecy::SecretString;
 use serde::Deserialize;
 
@@ -210,16 +213,74 @@ pub async fn enrol_post(
 struct VerifyView {
     ctx: AdminContext,
     error: Option<String>,
+    passkey: Option<PasskeyRequest>,
 }
 
-pub async fn verify_get(ctx: AdminContext, Staff(session): Staff) -> Result<Response, WebError> {
+pub async fn verify_get(
+    State(state): State<AppState>,
+    ctx: AdminContext,
+    Staff(session): Staff,
+) -> Result<Response, WebError> {
     if !session.member.enrolled {
         return Ok(Redirect::to(&ctx.href("/enrol")).into_response());
     }
     if session.complete() {
         return Ok(Redirect::to(&ctx.href("")).into_response());
     }
-    Ok(Html(VerifyView { ctx, error: None }.render()?).into_response())
+    let passkey = state.staff.passkey_request(&session).await?;
+    Ok(Html(
+        VerifyView {
+            ctx,
+            error: None,
+            passkey,
+        }
+        .render()?,
+    )
+    .into_response())
+}
+
+/// After a complete sign-in: remembers the device (mailing the staff member when it is new)
+/// and goes to the dashboard.
+async fn signed_in(
+    state: &AppState,
+    ctx: &AdminContext,
+    headers: &HeaderMap,
+    session: &kura_app::staff::StaffSession,
+) -> Result<Response, WebError> {
+    if let Some(device) = device_secret(state, headers)
+        && state
+            .staff
+            .device_is_new(session.member.id, device.expose())
+            .await?
+    {
+        state.staff.notify_new_device(session, ctx.ip).await?;
+    }
+    Ok(Redirect::to(&ctx.href("")).into_response())
+}
+
+/// A second factor that did not count: back to the sign-in page when too many wrong answers
+/// ended the session, else the code page again with the reason.
+async fn second_factor_refused(
+    state: &AppState,
+    ctx: AdminContext,
+    session: &kura_app::staff::StaffSession,
+    reason: &str,
+) -> Result<Response, WebError> {
+    if state.staff.load(&session.token).await?.is_none() {
+        let mut res = Redirect::to(&ctx.href("/login")).into_response();
+        res.headers_mut()
+            .append(header::SET_COOKIE, session_cookie(state, None));
+        return Ok(res);
+    }
+    let passkey = state.staff.passkey_request(session).await?;
+    let error = Some(ctx.tr.t(reason).to_string());
+    let html = VerifyView {
+        ctx,
+        error,
+        passkey,
+    }
+    .render()?;
+    Ok(status_page(StatusCode::UNAUTHORIZED, html))
 }
 
 #[derive(Deserialize)]
@@ -239,26 +300,56 @@ pub async fn verify_post(
         .verify_second_factor(&mut session, &form.code, ctx.ip)
         .await?
     {
-        if let Some(device) = device_secret(&state, &headers)
-            && state
-                .staff
-                .device_is_new(session.member.id, device.expose())
-                .await?
-        {
-            state.staff.notify_new_device(&session, ctx.ip).await?;
-        }
-        return Ok(Redirect::to(&ctx.href("")).into_response());
+        return signed_in(&state, &ctx, &headers, &session).await;
     }
-    if state.staff.load(&session.token).await?.is_none() {
-        // Too many wrong codes ended the session.
-        let mut res = Redirect::to(&ctx.href("/login")).into_response();
-        res.headers_mut()
-            .append(header::SET_COOKIE, session_cookie(&state, None));
-        return Ok(res);
+    second_factor_refused(&state, ctx, &session, "admin.verify.wrong_code").await
+}
+
+#[derive(Deserialize)]
+pub struct PasskeyForm {
+    #[serde(default)]
+    credential_id: String,
+    #[serde(default)]
+    client_data: String,
+    #[serde(default)]
+    authenticator_data: String,
+    #[serde(default)]
+    signature: String,
+}
+
+/// The second factor given with a passkey (the browser's answer, base64url).
+pub async fn verify_passkey_post(
+    State(state): State<AppState>,
+    ctx: AdminContext,
+    headers: HeaderMap,
+    Staff(mut session): Staff,
+    Form(form): Form<PasskeyForm>,
+) -> Result<Response, WebError> {
+    let decoded = (
+        base64url_decode(&form.credential_id),
+        base64url_decode(&form.client_data),
+        base64url_decode(&form.authenticator_data),
+        base64url_decode(&form.signature),
+    );
+    let (Some(credential_id), Some(client_data), Some(authenticator_data), Some(signature)) =
+        decoded
+    else {
+        return second_factor_refused(&state, ctx, &session, "admin.passkey.refused").await;
+    };
+    let answer = PasskeyAnswer {
+        credential_id: &credential_id,
+        client_data_json: &client_data,
+        authenticator_data: &authenticator_data,
+        signature: &signature,
+    };
+    if state
+        .staff
+        .verify_passkey(&mut session, &answer, ctx.ip)
+        .await?
+    {
+        return signed_in(&state, &ctx, &headers, &session).await;
     }
-    let error = Some(ctx.tr.t("admin.verify.wrong_code").to_string());
-    let html = VerifyView { ctx, error }.render()?;
-    Ok(status_page(StatusCode::UNAUTHORIZED, html))
+    second_factor_refused(&state, ctx, &session, "admin.passkey.refused").await
 }
 
 pub async fn logout_post(
@@ -271,6 +362,144 @@ pub async fn logout_post(
     res.headers_mut()
         .append(header::SET_COOKIE, session_cookie(&state, None));
     Ok(res)
+}
+
+// ---- Own security: passkeys ----------------------------------------------------------------
+
+#[derive(Template)]
+#[template(path = "admin/security.html")]
+struct SecurityView {
+    ctx: AdminContext,
+    message: Option<String>,
+    /// (id, name, added, last used)
+    passkeys: Vec<(i64, String, String, String)>,
+    creation: Option<PasskeyCreation>,
+    algorithms: String,
+}
+
+async fn security_page(
+    state: &AppState,
+    ctx: AdminContext,
+    session: &kura_app::staff::StaffSession,
+    status: StatusCode,
+    message: Option<String>,
+) -> Result<Response, WebError> {
+    let passkeys = state
+        .staff
+        .passkeys(session)
+        .await?
+        .into_iter()
+        .map(|p| {
+            (
+                p.id,
+                p.name,
+                minute(p.created_at),
+                p.last_used_at.map(minute).unwrap_or_else(|| "-".into()),
+            )
+        })
+        .collect();
+    let creation = state.staff.passkey_creation(session).await?;
+    let algorithms = creation
+        .as_ref()
+        .map(|c| {
+            c.algorithms
+                .iter()
+                .map(i64::to_string)
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .unwrap_or_default();
+    let html = SecurityView {
+        ctx,
+        message,
+        passkeys,
+        creation,
+        algorithms,
+    }
+    .render()?;
+    Ok(status_page(status, html))
+}
+
+pub async fn security_get(
+    State(state): State<AppState>,
+    ctx: AdminContext,
+    Staff(session): Staff,
+) -> Result<Response, WebError> {
+    security_page(&state, ctx, &session, StatusCode::OK, None).await
+}
+
+#[derive(Deserialize)]
+pub struct PasskeyAddForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    otp: String,
+    #[serde(default)]
+    client_data: String,
+    #[serde(default)]
+    attestation: String,
+}
+
+/// Keeps a passkey the browser just made, after a fresh authenticator code.
+pub async fn passkey_add_post(
+    State(state): State<AppState>,
+    ctx: AdminContext,
+    Staff(mut session): Staff,
+    Form(form): Form<PasskeyAddForm>,
+) -> Result<Response, WebError> {
+    if !stepped_up(&state, &ctx, &mut session, &form.otp).await? {
+        let m = Some(ctx.tr.t("admin.step_up.needed").to_string());
+        return security_page(&state, ctx, &session, StatusCode::UNAUTHORIZED, m).await;
+    }
+    let (Some(client_data), Some(attestation)) = (
+        base64url_decode(&form.client_data),
+        base64url_decode(&form.attestation),
+    ) else {
+        let m = Some(ctx.tr.t("admin.passkey.invalid").to_string());
+        return security_page(&state, ctx, &session, StatusCode::UNPROCESSABLE_ENTITY, m).await;
+    };
+    let result = state
+        .staff
+        .add_passkey(&session, ctx.ip, &form.name, &client_data, &attestation)
+        .await?;
+    let (status, key) = match result {
+        Ok(()) => (StatusCode::OK, "admin.passkey.added_done"),
+        Err(r) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            match r {
+                PasskeyRefusal::Unavailable => "admin.passkey.unavailable",
+                PasskeyRefusal::Expired => "admin.passkey.expired",
+                PasskeyRefusal::Invalid => "admin.passkey.invalid",
+                PasskeyRefusal::Duplicate => "admin.passkey.duplicate",
+                PasskeyRefusal::TooMany => "admin.passkey.too_many",
+                PasskeyRefusal::Name => "admin.passkey.name_invalid",
+            },
+        ),
+    };
+    let m = Some(ctx.tr.t(key).to_string());
+    security_page(&state, ctx, &session, status, m).await
+}
+
+/// Removes one of the staff member's own passkeys, after a fresh authenticator code.
+pub async fn passkey_remove_post(
+    State(state): State<AppState>,
+    ctx: AdminContext,
+    Staff(mut session): Staff,
+    Path(id): Path<i64>,
+    Form(form): Form<StepUpForm>,
+) -> Result<Response, WebError> {
+    if !stepped_up(&state, &ctx, &mut session, &form.otp).await? {
+        let m = Some(ctx.tr.t("admin.step_up.needed").to_string());
+        return security_page(&state, ctx, &session, StatusCode::UNAUTHORIZED, m).await;
+    }
+    let removed = state.staff.remove_passkey(&session, ctx.ip, id).await?;
+    let key = if removed {
+        "admin.passkey.removed"
+    } else {
+        "admin.passkey.unknown"
+    };
+    let m = Some(ctx.tr.t(key).to_string());
+    security_page(&state, ctx, &session, StatusCode::OK, m).await
 }
 
 // ---- Dashboard ---------------------------------------------------------------------------
@@ -386,13 +615,13 @@ pub async fn orders_get(
     let rows = orders.iter().map(|o| order_row(&ctx, o)).collect();
     let statuses = OrderStatus::ALL
         .iter()
-    .map(|s| {
-        (
-            s.code().to_string(),
-            ctx.tr.t(&format!("order.status.{}", s.code())).to_string(),
-        )
-    })
-    .collect();
+        .map(|s| {
+            (
+                s.code().to_string(),
+                ctx.tr.t(&format!("order.status.{}", s.code())).to_string(),
+            )
+        })
+        .collect();
     Ok(Html(
         OrdersView {
             rows,

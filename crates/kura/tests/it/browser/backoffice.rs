@@ -7,7 +7,10 @@ use kura_seal::TotpSecret;
 
 use super::live::LiveShop;
 use super::webdriver::{Browser, Language};
-use super::{ONE_BROWSER_AT_A_TIME, SATO, add_to_cart, checkout, place_order, visit};
+use super::{
+    ONE_BROWSER_AT_A_TIME, SATO, add_to_cart, amount_of, checkout, pay_on_sandbox, place_order,
+    totals, visit, wait_for_status,
+};
 use crate::backoffice::base32_decode;
 
 /// A code for a TOTP step later than any used before (`nth` counts uses of this secret), so
@@ -342,4 +345,113 @@ async fn the_owner_and_staff_run_the_shop_from_the_back_office() {
         shop.state.audit.verify(None).await.unwrap(),
         kura_app::audit::ChainReport::Intact { .. }
     ));
+}
+
+/// The owner adds a passkey (Chromium's virtual authenticator), signs in with the password
+/// and the passkey instead of a code, and refunds a card order through the payment sandbox;
+/// the customer's order page and mail then say refunded, with the amount.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_owner_signs_in_with_a_passkey_and_refunds_a_card_order() {
+    let _one = ONE_BROWSER_AT_A_TIME.lock().await;
+    let shop = LiveShop::start_on_localhost().await;
+    assert!(shop.base.starts_with("http://localhost:"), "{}", shop.base);
+    let mut b = Browser::start(&shop.artifacts(), Language::Japanese).await;
+
+    // A customer pays by card on the sandbox.
+    add_to_cart(&mut b, &shop, "electric-kettle-drip", "EKD-08-RD", "1").await;
+    checkout(&mut b, &shop, Some(&SATO), "card").await;
+    let total = amount_of(&totals(&b).await, "お支払い合計（税込）")
+        .unwrap()
+        .to_string();
+    place_order(&mut b).await;
+    pay_on_sandbox(&mut b, &shop, &total).await;
+    let order_url = b.current_url().await;
+    let number = b.find(".order-number").await.text().await;
+    wait_for_status(&mut b, &order_url, "お支払い済み").await;
+    let stock_after_sale = shop.stock("EKD-08-RD").await;
+
+    // The owner signs in with TOTP and adds a passkey on the security page.
+    let owner_totp = sign_in_and_enrol(&mut b, &shop, "owner", &shop.owner_password).await;
+    let authenticator = b.add_virtual_authenticator().await;
+    visit(&mut b, &shop.url("/admin/security")).await;
+    assert!(b.try_find("#no-passkeys").await.is_some());
+    b.find("#passkey-name")
+        .await
+        .type_text("テスト用キー")
+        .await;
+    b.find("#passkey-add").await.click().await;
+    wait_text(&b, "#security-message", "パスキーを追加しました").await;
+    b.assert_no_csp_violation().await;
+    assert!(
+        b.find("#passkeys")
+            .await
+            .text()
+            .await
+            .contains("テスト用キー")
+    );
+    assert_eq!(b.virtual_credentials(&authenticator).await.len(), 1);
+    b.screenshot("admin-passkey-added-ja").await;
+    sign_out(&mut b).await;
+
+    // Password, then the passkey instead of a code.
+    b.find("#login").await.type_text("owner").await;
+    b.find("#password")
+        .await
+        .type_text(&shop.owner_password)
+        .await;
+    b.find("form[action=\"/admin/login\"] button[type=submit]")
+        .await
+        .click()
+        .await;
+    b.wait_for_url("the code prompt", |u| u.ends_with("/admin/verify"))
+        .await;
+    b.screenshot("admin-verify-passkey-ja").await;
+    b.find("#passkey-sign-in").await.click().await;
+    b.wait_for_url("the dashboard", |u| u.ends_with("/admin"))
+        .await;
+    b.assert_no_csp_violation().await;
+    assert_eq!(b.find("#staff-who").await.text().await, "owner (オーナー)");
+
+    // The refund is a sensitive change: the form takes a fresh code (a sign-in within the last
+    // minutes counts as one too).
+    visit(&mut b, &shop.url(&format!("/admin/orders/{number}"))).await;
+    assert_eq!(b.find("#order-status").await.text().await, "お支払い済み");
+    b.find("#refund-otp")
+        .await
+        .type_text(&code(&owner_totp, 1))
+        .await;
+    b.find("#refund-order").await.click().await;
+    wait_text(&b, "#order-message", "返金しました").await;
+    let message = b.find("#order-message").await.text().await;
+    assert!(message.contains("re_test_"), "{message}");
+    assert_eq!(b.find("#order-status").await.text().await, "返金済み");
+    assert!(b.try_find("#refund-order").await.is_none(), "refunded once");
+    b.screenshot("admin-order-refunded-ja").await;
+    assert_eq!(
+        shop.stock("EKD-08-RD").await,
+        stock_after_sale + 1,
+        "an unshipped refund returns the stock"
+    );
+
+    // The customer is told, in their language, with the amount.
+    let mail = shop
+        .wait_for_mail(&[&number, "返金する手続きをいたしました"])
+        .await;
+    assert!(
+        mail.contains(&format!("{}円", total.trim_start_matches('¥'))),
+        "{mail}"
+    );
+    visit(&mut b, &order_url).await;
+    assert_eq!(b.find(".status").await.text().await, "返金済み");
+
+    // The log names the passkey, the sign-in with it and the refund.
+    visit(&mut b, &shop.url("/admin/audit")).await;
+    let log = b.find("#audit").await.text().await;
+    for needle in [
+        "staff.passkey_added",
+        "staff.sign_in_passkey",
+        "order.refunded",
+    ] {
+        assert!(log.contains(needle), "the audit log shows {needle}: {log}");
+    }
 }

@@ -28,14 +28,28 @@ pub struct LiveShop {
 impl LiveShop {
     /// Starts the shop the way `kura demo` does, with the test configuration.
     pub async fn start() -> Self {
+        Self::start_as(None).await
+    }
+
+    /// The shop as the browser reaches it at `http://localhost:<port>`: the address passkeys
+    /// work on (browsers refuse an IP address as a WebAuthn relying party).
+    pub async fn start_on_localhost() -> Self {
+        Self::start_as(Some("localhost")).await
+    }
+
+    async fn start_as(host: Option<&str>) -> Self {
         support::init_logs();
         let dir = tempfile::tempdir().unwrap();
-        let config = support::test_config(dir.path(), None);
+        let mut config = support::test_config(dir.path(), None);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = config.base_url(listener.local_addr().unwrap());
+        let addr = listener.local_addr().unwrap();
+        if let Some(host) = host {
+            config.server.public_url = Some(format!("http://{host}:{}", addr.port()));
+        }
+        let base = config.base_url(addr);
         let sandbox = kura_pay::sandbox::start(kura_pay::sandbox::SandboxConfig {
             listen: "127.0.0.1:0".parse().unwrap(),
-            webhook_url: Some(format!("{base}/webhooks/payments")),
+            webhook_url: Some(format!("http://{addr}/webhooks/payments")),
             ..Default::default()
         })
         .await

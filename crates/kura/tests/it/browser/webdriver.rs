@@ -159,6 +159,37 @@ impl Browser {
             .await;
     }
 
+    /// Adds Chromium's virtual authenticator (WebAuthn endpoints of WebDriver): a platform
+    /// authenticator with user verification that always consents.
+    pub async fn add_virtual_authenticator(&self) -> String {
+        let path = self.wire.session_path("/webauthn/authenticator");
+        let v = self
+            .wire
+            .command(
+                "POST",
+                &path,
+                Some(json!({
+                    "protocol": "ctap2",
+                    "transport": "internal",
+                    "hasResidentKey": true,
+                    "hasUserVerification": true,
+                    "isUserVerified": true,
+                    "isUserConsenting": true,
+                })),
+            )
+            .await;
+        v.as_str().unwrap_or_default().to_string()
+    }
+
+    /// The credentials a virtual authenticator holds (as WebDriver reports them).
+    pub async fn virtual_credentials(&self, authenticator: &str) -> Vec<Value> {
+        let path = self.wire.session_path(&format!(
+            "/webauthn/authenticator/{authenticator}/credentials"
+        ));
+        let v = self.wire.command("GET", &path, None).await;
+        v.as_array().cloned().unwrap_or_default()
+    }
+
     pub async fn current_url(&self) -> String {
         let v = self
             .wire
