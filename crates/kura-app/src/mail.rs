@@ -80,9 +80,13 @@ fn static_kind(kind: &str) -> &'static str {
     match kind {
         "order_confirmation" => "order_confirmation",
         "email_verification" => "email_verification",
+        "verify_email" => "verify_email",
         "password_reset" => "password_reset",
         "shipping_notice" => "shipping_notice",
         "payment_received" => "payment_received",
+        "order_update" => "order_update",
+        "inquiry" => "inquiry",
+        "staff_notice" => "staff_notice",
         _ => "mail",
     }
 }

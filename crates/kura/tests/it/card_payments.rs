@@ -580,3 +580,134 @@ async fn a_guest_looks_an_order_up_by_number_and_email_or_phone() {
         429
     );
 }
+
+/// Pays a session on the sandbox's card page as a browser would (the test card that succeeds).
+async fn pay_in_sandbox(shop: &CardShop, session: &str) {
+    let r = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .post(format!("{}/pay/{session}", shop.sandbox.base_url()))
+        .form(&[
+            ("name", "KENTA SATO"),
+            ("number", "4242 4242 4242 4242"),
+            ("expiry", "12/34"),
+            ("cvc", "123"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_redirection(), "{}", r.status());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_paid_card_order_is_refunded_once_through_the_provider() {
+    let shop = card_shop().await;
+    let mut c = Client::new(&shop.router);
+    let number = shop.card_order(&mut c).await;
+    let session = shop.order(&number).await.payment_session_id.unwrap();
+    pay_in_sandbox(&shop, &session).await;
+    shop.notify_paid(&mut c, "evt_refund_1", &number, &session)
+        .await;
+    assert_eq!(shop.status(&number).await, OrderStatus::Paid);
+    let stock_before = stock_of(&shop, "FJ-40").await;
+    let captured = Captured::default();
+    captured.deliver(&shop.state).await;
+
+    let total = shop.order(&number).await.totals.total.0;
+    let done = shop.state.orders.refund(&number).await.unwrap().unwrap();
+    assert!(
+        done.receipt.id.starts_with("re_test_"),
+        "{}",
+        done.receipt.id
+    );
+    assert_eq!(done.receipt.amount_yen, total);
+    assert_eq!(done.was, OrderStatus::Paid);
+    assert_eq!(shop.status(&number).await, OrderStatus::Refunded);
+    assert_eq!(
+        stock_of(&shop, "FJ-40").await,
+        stock_before + 1,
+        "a refund before shipping returns the stock"
+    );
+
+    // A second press refunds nothing more.
+    assert_eq!(
+        shop.state
+            .orders
+            .refund(&number)
+            .await
+            .unwrap()
+            .unwrap_err(),
+        kura_app::orders::FulfilError::WrongStatus(OrderStatus::Refunded)
+    );
+    // The provider answers a retry of the same request with the same refund, and refuses a
+    // new one: the money went back once.
+    let sandbox_refund = |key: &'static str| {
+        let url = format!("{}/v1/checkout/sessions/{session}", shop.sandbox.base_url());
+        let refunds = format!("{}/v1/refunds", shop.sandbox.base_url());
+        async move {
+            let http = reqwest::Client::new();
+            let s: serde_json::Value = http
+                .get(url)
+                .bearer_auth(DEFAULT_SECRET_KEY)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let intent = s["payment_intent"].as_str().unwrap().to_string();
+            http.post(refunds)
+                .bearer_auth(DEFAULT_SECRET_KEY)
+                .header("Idempotency-Key", key)
+                .form(&[
+                    ("payment_intent", intent.as_str()),
+                    ("amount", &total.to_string()),
+                    ("reason", "requested_by_customer"),
+                ])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let again = sandbox_refund("kura-refund-replay").await;
+    assert_eq!(again.status(), 400, "a new refund of a refunded payment");
+    let replay: serde_json::Value =
+        sandbox_refund(Box::leak(format!("kura-refund-{number}").into_boxed_str()))
+            .await
+            .json()
+            .await
+            .unwrap();
+    assert_eq!(replay["id"].as_str(), Some(done.receipt.id.as_str()));
+
+    // The customer is told once, in Japanese, with the amount and without the card.
+    let mails = captured.deliver(&shop.state).await;
+    assert_eq!(mails.len(), 1, "{mails:?}");
+    let mail = &mails[0];
+    assert_eq!(mail.kind, "order_update");
+    assert!(mail.subject.contains("ご返金"), "{}", mail.subject);
+    let grouped = kura_domain::Yen(total).grouped();
+    assert!(mail.text.contains(&format!("{grouped}円")), "{}", mail.text);
+    assert!(!mail.text.contains("4242"));
+
+    // A bank transfer is not refunded through the card provider.
+    let transfer = crate::storefront::bank_transfer_order(&mut c).await;
+    assert_eq!(
+        shop.state
+            .orders
+            .refund(&transfer)
+            .await
+            .unwrap()
+            .unwrap_err(),
+        kura_app::orders::FulfilError::NotRefundable
+    );
+}
+
+async fn stock_of(shop: &CardShop, sku: &str) -> i64 {
+    shop.state
+        .store
+        .catalog_items(&[sku.to_string()])
+        .await
+        .unwrap()[0]
+        .stock
+}

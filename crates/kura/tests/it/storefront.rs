@@ -756,7 +756,7 @@ async fn the_last_unit_goes_to_one_buyer_only() {
 }
 
 /// A clock the test moves.
-struct Later(i64);
+pub(crate) struct Later(pub(crate) i64);
 impl Clock for Later {
     fn now(&self) -> i64 {
         self.0
@@ -1056,4 +1056,137 @@ async fn a_price_that_moves_after_the_final_page_is_not_charged_silently() {
         location(&placed).starts_with("/orders/"),
         "confirming the new total orders"
     );
+}
+
+/// An order's later steps as staff record them: packed, shipped, delivered, each mailed; an
+/// unpaid order cancelled with its stock back; a bank transfer past its deadline cancelled by
+/// the shop's job (not a day before), with a mail that says why.
+#[tokio::test(flavor = "multi_thread")]
+async fn orders_move_through_packed_shipped_delivered_and_cancelled_with_a_mail_each() {
+    let shop = shop().await;
+    let mut c = Client::new(&shop.router);
+    let captured = crate::card_payments::Captured::default();
+    let orders = &shop.state.orders;
+
+    // Cash on delivery: confirmed → packed → shipped → delivered.
+    add(&mut c, "food-jar", "FJ-40", "1").await;
+    let r = submit_checkout(&mut c, &with(&[("payment", "cod")])).await;
+    assert_eq!(location(&r), "/checkout/confirm", "{}", r.body);
+    let to = location(&place(&mut c).await);
+    let cod = to
+        .trim_start_matches("/orders/")
+        .split(['?', '/'])
+        .next()
+        .unwrap()
+        .to_string();
+    captured.deliver(&shop.state).await;
+    assert_eq!(
+        orders.mark_delivered(&cod).await.unwrap().unwrap_err(),
+        kura_app::orders::FulfilError::WrongStatus(OrderStatus::Confirmed),
+        "not delivered before it ships"
+    );
+    assert_eq!(orders.mark_packed(&cod).await.unwrap(), Ok(()));
+    assert_eq!(
+        orders.mark_packed(&cod).await.unwrap().unwrap_err(),
+        kura_app::orders::FulfilError::WrongStatus(OrderStatus::Packed)
+    );
+    let parcel = kura_app::orders::Parcel {
+        carrier: "ヤマト運輸".into(),
+        tracking_number: "1234-5678-9012".into(),
+        tracking_url: None,
+    };
+    assert_eq!(orders.mark_shipped(&cod, &parcel).await.unwrap(), Ok(()));
+    assert_eq!(orders.mark_delivered(&cod).await.unwrap(), Ok(()));
+    let rec = shop
+        .state
+        .store
+        .order_by_number(&cod)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(rec.status, OrderStatus::Delivered);
+    let kinds: Vec<String> = captured
+        .deliver(&shop.state)
+        .await
+        .iter()
+        .map(|m| format!("{}: {}", m.kind, m.subject))
+        .collect();
+    assert_eq!(kinds.len(), 3, "{kinds:?}");
+    assert!(kinds[0].contains("発送準備が整いました"), "{kinds:?}");
+    assert!(kinds[1].starts_with("shipping_notice"), "{kinds:?}");
+    assert!(kinds[2].contains("お届けが完了しました"), "{kinds:?}");
+    assert_eq!(
+        orders.cancel(&cod).await.unwrap().unwrap_err(),
+        kura_app::orders::FulfilError::WrongStatus(OrderStatus::Delivered),
+        "a delivered order is not cancelled"
+    );
+
+    // An unpaid bank transfer cancelled by the shop: stock back, one mail.
+    let before = stock(&shop, "FJ-40").await;
+    let cancelled = bank_transfer_order(&mut c).await;
+    assert_eq!(stock(&shop, "FJ-40").await, before - 1);
+    captured.deliver(&shop.state).await;
+    assert_eq!(orders.cancel(&cancelled).await.unwrap(), Ok(()));
+    assert_eq!(stock(&shop, "FJ-40").await, before);
+    let mails = captured.deliver(&shop.state).await;
+    assert_eq!(mails.len(), 1);
+    assert!(
+        mails[0].text.contains("ご注文をキャンセルいたしました"),
+        "{}",
+        mails[0].text
+    );
+
+    // A transfer that never comes: cancelled the day after its deadline, not on it.
+    let late = bank_transfer_order(&mut c).await;
+    captured.deliver(&shop.state).await;
+    let placed_at = shop
+        .state
+        .store
+        .order_by_number(&late)
+        .await
+        .unwrap()
+        .unwrap()
+        .created_at;
+    let later = |seconds: i64| {
+        Orders::new(
+            Arc::clone(&shop.state.store),
+            Arc::clone(&shop.state.vault),
+            Arc::new(Later(placed_at + seconds)),
+            None,
+            Arc::new(kura::notify::MailNotifier {
+                outbox: Arc::clone(&shop.state.outbox),
+                shop_name: "Kura".into(),
+                bank: kura_web::BankAccount::default(),
+                clock: Arc::new(Later(placed_at + seconds)),
+                desk: String::new(),
+            }),
+            OrderSettings {
+                base_url: "http://shop.test".into(),
+                transfer_days: 7,
+                card_minutes: 30,
+                pages: kura_web::order_pages(),
+            },
+        )
+    };
+    // Seven days later it is still the deadline day (or before) in Japan.
+    assert_eq!(later(6 * 86_400).expire_transfers_due().await.unwrap(), 0);
+    assert_eq!(later(9 * 86_400).expire_transfers_due().await.unwrap(), 1);
+    let rec = shop
+        .state
+        .store
+        .order_by_number(&late)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(rec.status, OrderStatus::Cancelled);
+    let mails = captured.deliver(&shop.state).await;
+    assert_eq!(mails.len(), 1);
+    assert!(
+        mails[0]
+            .text
+            .contains("お振込期限までにご入金を確認できなかった"),
+        "{}",
+        mails[0].text
+    );
+    assert!(mails[0].text.contains(&late));
 }
