@@ -120,12 +120,12 @@ pub fn mask_phone(phone: &str) -> String {
 }
 
 pub struct BackOffice {
-    store: Arc<dyn Store>,
-    staff: Arc<crate::staff::StaffDesk>,
-    vault: Arc<Vault>,
-    audit: Arc<Audit>,
-    clock: Arc<dyn Clock>,
-    events: Arc<dyn SecurityEvents>,
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) staff: Arc<crate::staff::StaffDesk>,
+    pub(crate) vault: Arc<Vault>,
+    pub(crate) audit: Arc<Audit>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) events: Arc<dyn SecurityEvents>,
 }
 
 fn summary(o: &OrderRecord) -> OrderSummary {
@@ -368,6 +368,44 @@ impl BackOffice {
             profile: Box::new(profile),
             orders: orders.iter().map(summary).collect(),
         })
+    }
+
+    /// Erases a customer on request: the audit entry (with the stated reason) is written first,
+    /// then the account row goes and the person's data key is destroyed, so every sealed field
+    /// of theirs, in the account and in their orders, can no longer be opened. Orders keep their
+    /// accounting facts. The caller has checked the step-up. `Ok(false)`: no such customer.
+    pub async fn erase_customer(
+        &self,
+        session: &StaffSession,
+        ip: Option<IpAddr>,
+        customer_id: i64,
+        reason: &str,
+    ) -> Result<Result<bool, ()>, AppError> {
+        if !session.can(Permission::CustomersErase) {
+            return Err(AppError::Task("erasure without permission".into()));
+        }
+        let reason = reason.trim();
+        if !(4..=200).contains(&reason.chars().count()) {
+            return Ok(Err(()));
+        }
+        if self.store.customer(customer_id).await?.is_none() {
+            return Ok(Ok(false));
+        }
+        self.audit
+            .record(
+                &session.actor(ip),
+                "customer.erase",
+                &format!("customer:{customer_id}"),
+                "*",
+                AuditDetail {
+                    reason: Some(reason.to_string()),
+                    ..Default::default()
+                },
+            )
+            .await?;
+        let erased = self.store.delete_customer(customer_id).await?;
+        tracing::info!(target: "kura::customers", customer = customer_id, erased, "customer erased on request from the back office");
+        Ok(Ok(erased))
     }
 
     /// A page of orders, newest first, without contact data. A search by email or phone goes

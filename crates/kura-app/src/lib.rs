@@ -15,6 +15,7 @@ pub mod customers;
 pub mod data_keys;
 pub mod error;
 pub mod events;
+pub mod exports;
 pub mod ids;
 pub mod images;
 pub mod inquiries;

@@ -13,8 +13,8 @@ use crate::records::{
     SealedCustomer, SealedRow, SessionRecord, TokenPurpose,
 };
 use crate::records::{
-    AuditAppend, AuditEntry, AuditFilter, AuditRow, InquiryMessageRecord, InquiryRecord,
-    OrderFilter, PasskeyRecord, ReadBudget, StaffRecord, StaffSessionRecord,
+    AuditAppend, AuditEntry, AuditFilter, AuditRow, ExportRecord, InquiryMessageRecord,
+    InquiryRecord, OrderFilter, PasskeyRecord, ReadBudget, StaffRecord, StaffSessionRecord,
 };
 use crate::sealed::SealedTable;
 
@@ -411,6 +411,17 @@ pub trait StaffRepo: Send + Sync {
         session_id: i64,
         purpose: &str,
     ) -> Result<Option<(Vec<u8>, i64)>, StoreError>;
+
+    async fn insert_export(&self, export: &ExportRecord) -> Result<(), StoreError>;
+    async fn export(&self, id: i64) -> Result<Option<ExportRecord>, StoreError>;
+    /// Exports asked for since `since`, newest first.
+    async fn recent_exports(&self, since: i64) -> Result<Vec<ExportRecord>, StoreError>;
+    /// Approves a pending export by someone other than who asked; false when it was not
+    /// pending, or `by` asked for it.
+    async fn approve_export(&self, id: i64, by: i64, now: i64) -> Result<bool, StoreError>;
+    /// Marks an approved export downloaded (once); false when it was not approved or was
+    /// downloaded already.
+    async fn export_downloaded(&self, id: i64, rows: i64, now: i64) -> Result<bool, StoreError>;
 
     /// A setting the owner made (`None`: the default applies).
     async fn setting(&self, key: &str) -> Result<Option<String>, StoreError>;

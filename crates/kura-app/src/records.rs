@@ -348,6 +348,20 @@ pub struct PasskeyRecord {
     pub last_used_at: Option<i64>,
 }
 
+/// A bulk export of personal data and how far it went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportRecord {
+    pub id: i64,
+    /// What is exported (`customers`).
+    pub kind: String,
+    pub requested_by: i64,
+    pub requested_at: i64,
+    pub approved_by: Option<i64>,
+    pub approved_at: Option<i64>,
+    pub downloaded_at: Option<i64>,
+    pub row_count: Option<i64>,
+}
+
 /// One entry of the audit log before it joins the chain. Holds no plaintext personal data:
 /// `target` names records by internal id, `fields` by column name, and what people typed (the
 /// stated reason) or where they came from (the IP) is in `detail`, sealed.

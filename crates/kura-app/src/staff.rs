@@ -69,6 +69,8 @@ pub enum Permission {
     AuditRead,
     /// The inquiry desk: reads inquiries (budgeted, audited) and replies.
     Inquiries,
+    /// Asks for, or approves someone else's, bulk export of personal data.
+    Export,
 }
 
 impl Role {
@@ -109,6 +111,7 @@ impl Role {
                     | P::CustomersUnmask
                     | P::Catalog
                     | P::Inquiries
+                    | P::Export
             ),
             Self::Support => matches!(
                 p,

@@ -86,6 +86,11 @@ macro_rules! migrations {
                 "passkeys",
                 include_str!(concat!("../migrations/", $backend, "/0011_passkeys.sql")),
             ),
+            (
+                12,
+                "exports",
+                include_str!(concat!("../migrations/", $backend, "/0012_exports.sql")),
+            ),
         ]
     };
 }

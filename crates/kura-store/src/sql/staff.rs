@@ -4,8 +4,8 @@ use async_trait::async_trait;
 use kura_app::error::StoreError;
 use kura_app::ports::{AuditRepo, ChainCheck, ChainMac, ChainRemac, StaffRepo};
 use kura_app::records::{
-    AuditAppend, AuditEntry, AuditFilter, AuditRow, PasskeyRecord, ReadBudget, StaffRecord,
-    StaffSessionRecord,
+    AuditAppend, AuditEntry, AuditFilter, AuditRow, ExportRecord, PasskeyRecord, ReadBudget,
+    StaffRecord, StaffSessionRecord,
 };
 use kura_seal::{PasswordHash, Sealed};
 use sqlx::{AssertSqlSafe, Row};
@@ -41,6 +41,19 @@ fn passkey_from_row(r: &DbRow) -> Result<PasskeyRecord, sqlx::Error> {
         name: r.try_get("name")?,
         created_at: r.try_get("created_at")?,
         last_used_at: r.try_get("last_used_at")?,
+    })
+}
+
+fn export_from_row(r: &DbRow) -> Result<ExportRecord, sqlx::Error> {
+    Ok(ExportRecord {
+        id: r.try_get("id")?,
+        kind: r.try_get("kind")?,
+        requested_by: r.try_get("requested_by")?,
+        requested_at: r.try_get("requested_at")?,
+        approved_by: r.try_get("approved_by")?,
+        approved_at: r.try_get("approved_at")?,
+        downloaded_at: r.try_get("downloaded_at")?,
+        row_count: r.try_get("row_count")?,
     })
 }
 
@@ -562,6 +575,75 @@ impl StaffRepo for This {
                 Some(r) => Some((r.try_get("challenge")?, r.try_get("created_at")?)),
                 None => None,
             }
+        })
+    }
+
+    async fn insert_export(&self, e: &ExportRecord) -> Result<(), StoreError> {
+        write_tx!(self, |tx| {
+            sqlx::query(
+                "INSERT INTO exports (id, kind, requested_by, requested_at) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(e.id)
+            .bind(e.kind.clone())
+            .bind(e.requested_by)
+            .bind(e.requested_at)
+            .execute(&mut *tx)
+            .await?;
+        })
+    }
+
+    async fn export(&self, id: i64) -> Result<Option<ExportRecord>, StoreError> {
+        let row = sqlx::query("SELECT * FROM exports WHERE id = $1")
+            .bind(id)
+            .fetch_optional(self.reads())
+            .await
+            .map_err(db_err)?;
+        row.map(|r| export_from_row(&r)).transpose().map_err(db_err)
+    }
+
+    async fn recent_exports(&self, since: i64) -> Result<Vec<ExportRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT * FROM exports WHERE requested_at >= $1 ORDER BY requested_at DESC, id DESC LIMIT 50",
+        )
+        .bind(since)
+        .fetch_all(self.reads())
+        .await
+        .map_err(db_err)?;
+        rows.iter()
+            .map(export_from_row)
+            .collect::<Result<_, _>>()
+            .map_err(db_err)
+    }
+
+    async fn approve_export(&self, id: i64, by: i64, now: i64) -> Result<bool, StoreError> {
+        write_tx!(self, |tx| {
+            sqlx::query(
+                "UPDATE exports SET approved_by = $1, approved_at = $2 \
+                 WHERE id = $3 AND approved_at IS NULL AND requested_by <> $1",
+            )
+            .bind(by)
+            .bind(now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+                == 1
+        })
+    }
+
+    async fn export_downloaded(&self, id: i64, rows: i64, now: i64) -> Result<bool, StoreError> {
+        write_tx!(self, |tx| {
+            sqlx::query(
+                "UPDATE exports SET downloaded_at = $1, row_count = $2 \
+                 WHERE id = $3 AND approved_at IS NOT NULL AND downloaded_at IS NULL",
+            )
+            .bind(now)
+            .bind(rows)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+                == 1
         })
     }
 

@@ -1024,6 +1024,7 @@ struct CustomerView {
     id: i64,
     profile: CustomerProfile,
     orders: Vec<OrderRow>,
+    can_erase: bool,
 }
 
 #[derive(Template)]
@@ -1072,6 +1073,7 @@ pub async fn unmask_post(
                     id,
                     profile: *profile,
                     orders,
+                    can_erase: session.can(Permission::CustomersErase),
                 }
                 .render()?,
             )
@@ -1097,6 +1099,225 @@ pub async fn unmask_post(
         Unmask::Erased => {
             let m = ctx.tr.t("admin.unmask.erased").to_string();
             notice(ctx, StatusCode::GONE, "admin.unmask.title", m)
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct EraseForm {
+    #[serde(default)]
+    reason: String,
+    #[serde(default)]
+    otp: String,
+}
+
+/// Erases a customer on request, after a fresh authenticator code and with a stated reason.
+pub async fn erase_post(
+    State(state): State<AppState>,
+    ctx: AdminContext,
+    Staff(mut session): Staff,
+    Path(id): Path<i64>,
+    Form(form): Form<EraseForm>,
+) -> Result<Response, WebError> {
+    if !stepped_up(&state, &ctx, &mut session, &form.otp).await? {
+        let m = ctx.tr.t("admin.step_up.needed").to_string();
+        return notice(ctx, StatusCode::UNAUTHORIZED, "admin.erase.title", m);
+    }
+    match state
+        .backoffice
+        .erase_customer(&session, ctx.ip, id, &form.reason)
+        .await?
+    {
+        Ok(true) => {
+            let m = ctx
+                .tr
+                .t("admin.erase.done")
+                .replace("{id}", &id.to_string());
+            notice(ctx, StatusCode::OK, "admin.erase.title", m)
+        }
+        Ok(false) => Err(WebError::new(ErrorKind::NotFound)),
+        Err(()) => {
+            let m = ctx.tr.t("admin.unmask.needs_reason").to_string();
+            notice(
+                ctx,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "admin.erase.title",
+                m,
+            )
+        }
+    }
+}
+
+// ---- Two-person exports ------------------------------------------------------------------
+
+struct ExportRow {
+    id: i64,
+    at: String,
+    by: String,
+    state: String,
+    rows: String,
+    can_approve: bool,
+    can_download: bool,
+}
+
+#[derive(Template)]
+#[template(path = "admin/exports.html")]
+struct ExportsView {
+    ctx: AdminContext,
+    message: Option<String>,
+    rows: Vec<ExportRow>,
+}
+
+async fn exports_page(
+    state: &AppState,
+    ctx: AdminContext,
+    session: &kura_app::staff::StaffSession,
+    status: StatusCode,
+    message: Option<String>,
+) -> Result<Response, WebError> {
+    use kura_app::exports::ExportState;
+    let me = session.member.id;
+    let rows = state
+        .backoffice
+        .exports()
+        .await?
+        .into_iter()
+        .map(|e| {
+            let key = match e.state {
+                ExportState::Pending => "admin.export.pending",
+                ExportState::Approved => "admin.export.approved",
+                ExportState::Downloaded => "admin.export.downloaded",
+                ExportState::Expired => "admin.export.expired",
+            };
+            let mut state_text = ctx.tr.t(key).to_string();
+            if let Some(by) = &e.approved_by {
+                state_text.push_str(&format!(" ({by})"));
+            }
+            ExportRow {
+                id: e.record.id,
+                at: minute(e.record.requested_at),
+                by: e.requested_by.clone(),
+                state: state_text,
+                rows: e
+                    .record
+                    .row_count
+                    .map(|n| n.to_string())
+                    .unwrap_or_default(),
+                can_approve: e.state == ExportState::Pending && e.record.requested_by != me,
+                can_download: e.state == ExportState::Approved && e.record.requested_by == me,
+            }
+        })
+        .collect();
+    let html = ExportsView { ctx, message, rows }.render()?;
+    Ok(status_page(status, html))
+}
+
+fn export_refusal_key(r: kura_app::exports::ExportRefusal) -> &'static str {
+    use kura_app::exports::ExportRefusal as R;
+    match r {
+        R::NeedsReason => "admin.unmask.needs_reason",
+        R::NotFound => "admin.export.not_found",
+        R::OwnRequest => "admin.export.own_request",
+        R::AlreadyDone => "admin.export.already_done",
+        R::NotApproved => "admin.export.not_approved",
+        R::NotRequester => "admin.export.not_requester",
+        R::Expired => "admin.export.expired_note",
+    }
+}
+
+pub async fn exports_get(
+    State(state): State<AppState>,
+    ctx: AdminContext,
+    Staff(session): Staff,
+) -> Result<Response, WebError> {
+    exports_page(&state, ctx, &session, StatusCode::OK, None).await
+}
+
+pub async fn export_request_post(
+    State(state): State<AppState>,
+    ctx: AdminContext,
+    Staff(mut session): Staff,
+    Form(form): Form<EraseForm>,
+) -> Result<Response, WebError> {
+    if !stepped_up(&state, &ctx, &mut session, &form.otp).await? {
+        let m = Some(ctx.tr.t("admin.step_up.needed").to_string());
+        return exports_page(&state, ctx, &session, StatusCode::UNAUTHORIZED, m).await;
+    }
+    let (status, m) = match state
+        .backoffice
+        .request_export(&session, ctx.ip, &form.reason)
+        .await?
+    {
+        Ok(id) => (
+            StatusCode::OK,
+            ctx.tr
+                .t("admin.export.requested")
+                .replace("{id}", &id.to_string()),
+        ),
+        Err(r) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ctx.tr.t(export_refusal_key(r)).to_string(),
+        ),
+    };
+    exports_page(&state, ctx, &session, status, Some(m)).await
+}
+
+pub async fn export_approve_post(
+    State(state): State<AppState>,
+    ctx: AdminContext,
+    Staff(mut session): Staff,
+    Path(id): Path<i64>,
+    Form(form): Form<StepUpForm>,
+) -> Result<Response, WebError> {
+    if !stepped_up(&state, &ctx, &mut session, &form.otp).await? {
+        let m = Some(ctx.tr.t("admin.step_up.needed").to_string());
+        return exports_page(&state, ctx, &session, StatusCode::UNAUTHORIZED, m).await;
+    }
+    let (status, key) = match state
+        .backoffice
+        .approve_export(&session, ctx.ip, id)
+        .await?
+    {
+        Ok(()) => (StatusCode::OK, "admin.export.approved_done"),
+        Err(r) => (StatusCode::UNPROCESSABLE_ENTITY, export_refusal_key(r)),
+    };
+    let m = Some(ctx.tr.t(key).to_string());
+    exports_page(&state, ctx, &session, status, m).await
+}
+
+/// The approved export as a CSV file, once, to the one who asked.
+pub async fn export_download_post(
+    State(state): State<AppState>,
+    ctx: AdminContext,
+    Staff(mut session): Staff,
+    Path(id): Path<i64>,
+    Form(form): Form<StepUpForm>,
+) -> Result<Response, WebError> {
+    if !stepped_up(&state, &ctx, &mut session, &form.otp).await? {
+        let m = Some(ctx.tr.t("admin.step_up.needed").to_string());
+        return exports_page(&state, ctx, &session, StatusCode::UNAUTHORIZED, m).await;
+    }
+    match state
+        .backoffice
+        .download_export(&session, ctx.ip, id)
+        .await?
+    {
+        Ok(csv) => {
+            let disposition = format!("attachment; filename=\"{}\"", csv.filename);
+            let mut res = (StatusCode::OK, csv.bytes).into_response();
+            let h = res.headers_mut();
+            h.insert(
+                header::CONTENT_TYPE,
+                header::HeaderValue::from_static("text/csv; charset=utf-8"),
+            );
+            if let Ok(v) = header::HeaderValue::from_str(&disposition) {
+                h.insert(header::CONTENT_DISPOSITION, v);
+            }
+            Ok(res)
+        }
+        Err(r) => {
+            let m = Some(ctx.tr.t(export_refusal_key(r)).to_string());
+            exports_page(&state, ctx, &session, StatusCode::UNPROCESSABLE_ENTITY, m).await
         }
     }
 }
