@@ -772,6 +772,11 @@ impl StaffDesk {
         action: &str,
     ) -> Result<(), AppError> {
         let now = self.clock.now();
+        // A new token once both factors are given: a token seen before this point (planted,
+        // or read over a shoulder at the password step) never becomes a signed-in session.
+        let token = SessionToken::generate()?;
+        session.record.token_hash = token.hash().0;
+        session.token = token;
         session.record.mfa_at = Some(now);
         session.record.step_up_at = Some(now);
         session.record.last_seen_at = now;

@@ -347,12 +347,13 @@ impl StaffRepo for This {
         write_tx!(self, |tx| {
             sqlx::query(
                 "UPDATE staff_sessions SET mfa_at = $1, step_up_at = $2, last_seen_at = $3, \
-                 idle_expires_at = $4 WHERE id = $5",
+                 idle_expires_at = $4, token_hash = $5 WHERE id = $6",
             )
             .bind(s.mfa_at)
             .bind(s.step_up_at)
             .bind(s.last_seen_at)
             .bind(s.idle_expires_at)
+            .bind(s.token_hash.to_vec())
             .bind(s.id)
             .execute(&mut *tx)
             .await?;

@@ -181,14 +181,24 @@ pub async fn enrol_post(
                 session.member.login.clone(),
                 session.member.role.code().to_string(),
             ));
-            Ok(Html(
+            // The session has a new token now; the page's forms are bound to it.
+            ctx.csrf = state
+                .vault
+                .ring()
+                .csrf_token(session.token.expose().as_bytes());
+            let mut res = Html(
                 CodesView {
                     ctx,
                     codes: codes.iter().map(|c| c.to_string()).collect(),
                 }
                 .render()?,
             )
-            .into_response())
+            .into_response();
+            res.headers_mut().append(
+                header::SET_COOKIE,
+                session_cookie(&state, Some(&session.token)),
+            );
+            Ok(res)
         }
         None => {
             let Some(e) = state.staff.resume_enrolment(&session, &form.sealed) else {
@@ -255,7 +265,13 @@ async fn signed_in(
     {
         state.staff.notify_new_device(session, ctx.ip).await?;
     }
-    Ok(Redirect::to(&ctx.href("")).into_response())
+    // The session has a new token now that both factors are given.
+    let mut res = Redirect::to(&ctx.href("")).into_response();
+    res.headers_mut().append(
+        header::SET_COOKIE,
+        session_cookie(state, Some(&session.token)),
+    );
+    Ok(res)
 }
 
 /// A second factor that did not count: back to the sign-in page when too many wrong answers

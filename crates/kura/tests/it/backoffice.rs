@@ -337,6 +337,7 @@ async fn sign_in_needs_both_factors_and_a_code_works_once() {
     let r = password_step(&mut c, "boss", OWNER_PASSWORD).await;
     assert_eq!(location(&r), "/admin/verify");
     assert_eq!(location(&c.get("/admin").await), "/admin/login");
+    let half_signed = c.cookies.clone();
     let csrf = c.csrf_from("/admin/verify").await;
     let code = next_code(&office, &secret);
     let ok = c
@@ -344,6 +345,12 @@ async fn sign_in_needs_both_factors_and_a_code_works_once() {
         .await;
     assert_eq!(location(&ok), "/admin");
     assert_eq!(c.get("/admin").await.status, 200);
+    // The session got a new token with the second factor: the cookie from before it (planted
+    // or copied at the password step) opens nothing.
+    assert_ne!(half_signed, c.cookies, "a new session cookie");
+    let mut planted = Client::new(&office.router);
+    planted.cookies = half_signed;
+    assert_eq!(location(&planted.get("/admin").await), "/admin/login");
     // This browser was never used by the owner: a notice is queued to the owner's address.
     let notices = staff_notices(&office).await;
     assert_eq!(notices, 1, "one new-device notice");
