@@ -346,6 +346,9 @@ pub trait StaffRepo: Send + Sync {
         now: i64,
     ) -> Result<(), StoreError>;
     /// Accepts a TOTP time step only if it is later than the last accepted: a code works once.
+    /// Forgets a staff member's authenticator, recovery codes and passkeys and ends their
+    /// sessions: they enrol again at their next sign-in. False: no such staff member.
+    async fn reset_staff_mfa(&self, id: i64, now: i64) -> Result<bool, StoreError>;
     async fn accept_totp_step(&self, id: i64, step: i64) -> Result<bool, StoreError>;
     /// Uses up a recovery code: false when the staff member has no such unused code.
     async fn use_recovery_code(&self, id: i64, hash: &[u8; 32]) -> Result<bool, StoreError>;

@@ -857,6 +857,32 @@ impl StaffDesk {
 
     /// Changes a staff member's role and whether they are active; every session of theirs ends
     /// at once. The last active owner cannot be demoted or suspended.
+    /// For a lost phone or key: forgets another staff member's authenticator, recovery codes
+    /// and passkeys and ends their sessions, so they enrol again after their password. Nobody
+    /// resets their own this way (a stolen session must not swap the factor out).
+    pub async fn reset_mfa(
+        &self,
+        actor: &Actor,
+        id: i64,
+    ) -> Result<Result<(), StaffRefusal>, AppError> {
+        if actor.staff_id == Some(id) {
+            return Ok(Err(StaffRefusal::UnknownStaff));
+        }
+        if !self.store.reset_staff_mfa(id, self.clock.now()).await? {
+            return Ok(Err(StaffRefusal::UnknownStaff));
+        }
+        self.audit
+            .record(
+                actor,
+                "staff.mfa_reset",
+                &format!("staff:{id}"),
+                "totp,recovery_codes,passkeys",
+                AuditDetail::default(),
+            )
+            .await?;
+        Ok(Ok(()))
+    }
+
     pub async fn set_access(
         &self,
         actor: &Actor,

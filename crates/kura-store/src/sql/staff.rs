@@ -239,6 +239,27 @@ impl StaffRepo for This {
         })
     }
 
+    async fn reset_staff_mfa(&self, id: i64, now: i64) -> Result<bool, StoreError> {
+        write_tx!(self, |tx| {
+            let found = sqlx::query(
+                "UPDATE staff SET totp_secret = NULL, totp_last_step = 0, recovery_codes = '', \
+                 updated_at = $1 WHERE id = $2",
+            )
+            .bind(now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+                == 1;
+            sqlx::query("DELETE FROM staff_passkeys WHERE staff_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            end_sessions_of(&mut *tx, id, None).await?;
+            found
+        })
+    }
+
     async fn accept_totp_step(&self, id: i64, step: i64) -> Result<bool, StoreError> {
         write_tx!(self, |tx| {
             sqlx::query(

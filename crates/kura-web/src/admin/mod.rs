@@ -104,6 +104,7 @@ pub fn routes() -> Vec<AdminRoute> {
         route!(POST "/staff", Staff(P::StaffManage), pages::staff_add_post),
         route!(POST "/staff/{id}/access", Staff(P::StaffManage), pages::staff_access_post),
         route!(POST "/staff/{id}/remove", Staff(P::StaffManage), pages::staff_remove_post),
+        route!(POST "/staff/{id}/reset-mfa", Staff(P::StaffManage), pages::staff_reset_mfa_post),
         route!(GET "/settings", Staff(P::Settings), pages::settings_get),
         route!(POST "/settings", Staff(P::Settings), pages::settings_post),
         route!(GET "/audit", Staff(P::AuditRead), pages::audit_get),

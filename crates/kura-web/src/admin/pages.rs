@@ -1892,6 +1892,25 @@ pub async fn staff_remove_post(
     staff_page(&state, ctx, &session, StatusCode::OK, Some(m)).await
 }
 
+pub async fn staff_reset_mfa_post(
+    State(state): State<AppState>,
+    ctx: AdminContext,
+    Staff(mut session): Staff,
+    Path(id): Path<i64>,
+    Form(form): Form<OtpForm>,
+) -> Result<Response, WebError> {
+    let tr = ctx.tr;
+    if !stepped_up(&state, &ctx, &mut session, &form.otp).await? {
+        return step_up_needed(&state, ctx, &session).await;
+    }
+    let actor = session.actor(ctx.ip);
+    let m = match state.staff.reset_mfa(&actor, id).await? {
+        Ok(()) => tr.t("admin.staff.mfa_reset_done").to_string(),
+        Err(r) => tr.t(refusal_key(r)).to_string(),
+    };
+    staff_page(&state, ctx, &session, StatusCode::OK, Some(m)).await
+}
+
 // ---- Settings ----------------------------------------------------------------------------
 
 #[derive(Template)]

@@ -1296,3 +1296,66 @@ async fn an_export_needs_a_second_person_and_is_downloaded_once_with_its_row_cou
         .await;
     assert_eq!(r.status, 403);
 }
+
+/// A lost phone: the owner resets a member's authenticator (a sensitive change); the member's
+/// session ends at once and their next sign-in asks them to enrol again. Nobody resets their own.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_owner_resets_a_lost_authenticator_and_the_member_enrols_again() {
+    let office = office(None).await;
+    let (mut owner, owner_secret) = enrol(&office, "boss", OWNER_PASSWORD).await;
+    let pw = "support passphrase: quiet river stones 44";
+    let sato = add_staff(&office.state, "sato", Role::Support, pw).await;
+    let (mut support, _) = enrol(&office, "sato", pw).await;
+    assert_eq!(support.get("/admin").await.status, 200);
+
+    office.clock.advance(6 * 60);
+    let csrf = owner.csrf_from("/admin/staff").await;
+    let r = owner
+        .post_form(
+            &format!("/admin/staff/{sato}/reset-mfa"),
+            &[("csrf_token", &csrf), ("otp", "")],
+        )
+        .await;
+    assert_eq!(r.status, 401, "a fresh code first");
+    let code = next_code(&office, &owner_secret);
+    let r = owner
+        .post_form(
+            &format!("/admin/staff/{sato}/reset-mfa"),
+            &[("csrf_token", &csrf), ("otp", &code)],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(location(&support.get("/admin").await), "/admin/login");
+    let mut again = Client::new(&office.router);
+    let r = password_step(&mut again, "sato", pw).await;
+    assert_eq!(location(&r), "/admin/enrol");
+
+    // The owner's own: refused.
+    let boss = office
+        .state
+        .staff
+        .list()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|m| m.login == "boss")
+        .unwrap()
+        .id;
+    let r = owner
+        .post_form(
+            &format!("/admin/staff/{boss}/reset-mfa"),
+            &[("csrf_token", &csrf), ("otp", "")],
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    assert!(
+        office
+            .state
+            .staff
+            .member(boss)
+            .await
+            .unwrap()
+            .unwrap()
+            .enrolled
+    );
+}
