@@ -119,6 +119,9 @@ pub fn mask_phone(phone: &str) -> String {
     format!("***-****-{tail}")
 }
 
+/// The settings key of the staff allow-list.
+pub const STAFF_ALLOW_SETTING: &str = "staff_allow_list";
+
 pub struct BackOffice {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) staff: Arc<crate::staff::StaffDesk>,
@@ -209,6 +212,37 @@ impl BackOffice {
             .await?
             .and_then(|v| v.parse().ok())
             .unwrap_or(DEFAULT_UNMASK_BUDGET))
+    }
+
+    /// The staff allow-list the owner set in the back office (network ranges, one per line as
+    /// typed, checked by the caller), or `None`: the configuration file's applies.
+    pub async fn staff_allow_list(&self) -> Result<Option<String>, AppError> {
+        Ok(self.store.setting(STAFF_ALLOW_SETTING).await?)
+    }
+
+    /// Stores the staff allow-list (already parsed and checked by the caller); audited with
+    /// the old and new lists.
+    pub async fn set_staff_allow_list(&self, actor: &Actor, ranges: &str) -> Result<(), AppError> {
+        let before = self.staff_allow_list().await?.unwrap_or_default();
+        if before == ranges {
+            return Ok(());
+        }
+        self.store
+            .set_setting(STAFF_ALLOW_SETTING, ranges, self.clock.now())
+            .await?;
+        self.audit
+            .record(
+                actor,
+                "settings.change",
+                "setting:staff_allow_list",
+                "value",
+                AuditDetail {
+                    note: Some(format!("[{before}] -> [{ranges}]")),
+                    ..Default::default()
+                },
+            )
+            .await?;
+        Ok(())
     }
 
     pub async fn set_unmask_budget(&self, actor: &Actor, limit: u32) -> Result<(), AppError> {

@@ -19,4 +19,4 @@ pub mod state;
 
 pub use config::{BankAccount, LegalNotice, WebConfig};
 pub use router::{account_links, order_pages, router};
-pub use state::{AppState, Shop, ShopParts};
+pub use state::{AppState, Shop, ShopParts, parse_networks};

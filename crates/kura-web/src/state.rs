@@ -61,6 +61,9 @@ pub struct Shop {
     pub retention: Arc<Retention>,
     pub desk: Arc<Desk>,
     pub limiter: RateLimiter,
+    /// Networks the back office answers (empty: any). Starts as the configuration's; the
+    /// owner's setting replaces it on every node within a minute ([`Shop::load_staff_allow`]).
+    admin_allow: std::sync::RwLock<Vec<ipnet::IpNet>>,
     /// Where the card provider's hosted pages live (allowed by the CSP's `form-action`).
     pub payment_origin: Option<String>,
 }
@@ -91,7 +94,6 @@ impl Shop {
             mailer: p.mailer,
             events: p.events,
             clock: p.clock,
-            config: p.config,
             staff: p.staff,
             backoffice: p.backoffice,
             audit: p.audit,
@@ -99,9 +101,62 @@ impl Shop {
             desk: p.desk,
             limiter,
             payment_origin,
+            admin_allow: std::sync::RwLock::new(p.config.admin_allow.clone()),
+            config: p.config,
         }
     }
 
+    /// Whether the back office answers `ip` (the allow-list is empty, or holds it).
+    pub fn admin_allows(&self, ip: Option<std::net::IpAddr>) -> bool {
+        let list = self
+            .admin_allow
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        list.is_empty() || ip.is_some_and(|ip| list.iter().any(|n| n.contains(&ip)))
+    }
+
+    pub fn admin_allow_list(&self) -> Vec<ipnet::IpNet> {
+        self.admin_allow
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Reads the owner's allow-list setting (if any) into this node.
+    pub async fn load_staff_allow(&self) -> Result<(), kura_app::AppError> {
+        let Some(text) = self.backoffice.staff_allow_list().await? else {
+            return Ok(());
+        };
+        match parse_networks(&text) {
+            Ok(list) => {
+                *self
+                    .admin_allow
+                    .write()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = list;
+            }
+            Err(bad) => {
+                tracing::error!(target: "kura::admin", entry = %bad, "the stored staff allow-list does not parse; the previous one stays");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Network ranges, one per line or separated by spaces or commas: `203.0.113.0/24`,
+/// `2001:db8::/48`, or a single address. `Err` names the first entry that is not one.
+pub fn parse_networks(text: &str) -> Result<Vec<ipnet::IpNet>, String> {
+    text.split(|c: char| c.is_whitespace() || c == ',')
+        .filter(|t| !t.is_empty())
+        .map(|t| {
+            t.parse::<ipnet::IpNet>()
+                .or_else(|_| t.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map(|n| n.trunc())
+                .map_err(|_| t.chars().take(60).collect())
+        })
+        .collect()
+}
+
+impl Shop {
     pub fn event(&self, event: SecurityEvent) {
         metrics::counter!("kura_security_events_total", "event" => event.kind.name()).increment(1);
         self.events.record(event);

@@ -344,7 +344,7 @@ pub async fn build_with_clock(
         Arc::clone(&audit),
         Arc::clone(&clock),
     ));
-    Ok(Arc::new(Shop::new(ShopParts {
+    let shop = Arc::new(Shop::new(ShopParts {
         desk,
         retention,
         staff,
@@ -375,7 +375,10 @@ pub async fn build_with_clock(
         events,
         clock,
         config: web,
-    })))
+    }));
+    // The owner's allow-list, when set in the back office, replaces the configuration's.
+    shop.load_staff_allow().await?;
+    Ok(shop)
 }
 
 async fn shutdown_signal() {
@@ -440,6 +443,17 @@ impl OutboxFiles {
 /// The background work of a running shop: mail delivery, card-order expiry, sweeping expired
 /// sessions and idle guest carts, and pruning old mail files when mails are written as files.
 pub fn spawn_workers(state: &AppState, outbox_files: Option<OutboxFiles>) {
+    let s = Arc::clone(state);
+    tokio::spawn(async move {
+        // Another node may have changed the staff allow-list.
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            if let Err(e) = s.load_staff_allow().await {
+                tracing::warn!(target: "kura::admin", error = %e, "staff allow-list not refreshed");
+            }
+        }
+    });
     let s = Arc::clone(state);
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(2));

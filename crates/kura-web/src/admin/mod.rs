@@ -200,9 +200,7 @@ pub async fn guard(
     next: Next,
 ) -> Response {
     let ip = client_ip(&req);
-    if !state.config.admin_allow.is_empty()
-        && !ip.is_some_and(|ip| state.config.admin_allow.iter().any(|n| n.contains(&ip)))
-    {
+    if !state.admin_allows(ip) {
         deny(&state, &req, None);
         return WebError::new(ErrorKind::NotFound).into_response();
     }

@@ -1922,6 +1922,19 @@ struct SettingsView {
     accounting_years: u32,
     message: Option<String>,
     stepped_up: bool,
+    /// The staff allow-list as it applies now, one range per line.
+    allow: String,
+    /// The address this page was asked from (so the owner keeps it in the list).
+    your_ip: String,
+}
+
+fn allow_text(state: &AppState) -> String {
+    state
+        .admin_allow_list()
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 pub async fn settings_get(
@@ -1934,6 +1947,8 @@ pub async fn settings_get(
     Ok(Html(
         SettingsView {
             stepped_up: state.staff.stepped_up(&session),
+            allow: allow_text(&state),
+            your_ip: ctx.ip.map(|i| i.to_string()).unwrap_or_default(),
             ctx,
             budget,
             personal_years,
@@ -1951,6 +1966,8 @@ pub struct SettingsForm {
     personal_years: String,
     accounting_years: String,
     #[serde(default)]
+    allow: String,
+    #[serde(default)]
     otp: String,
 }
 
@@ -1961,37 +1978,62 @@ pub async fn settings_post(
     Form(form): Form<SettingsForm>,
 ) -> Result<Response, WebError> {
     let tr = ctx.tr;
+    let refused = |key: &str| (StatusCode::UNPROCESSABLE_ENTITY, tr.t(key).to_string());
     let (status, message) = if !stepped_up(&state, &ctx, &mut session, &form.otp).await? {
-        (StatusCode::UNAUTHORIZED, tr.t("admin.step_up.needed"))
+        (
+            StatusCode::UNAUTHORIZED,
+            tr.t("admin.step_up.needed").to_string(),
+        )
     } else {
         let budget = typed_number(&form.unmask_budget)
             .and_then(|n| u32::try_from(n).ok())
             .filter(|n| (1..=10_000).contains(n));
         let personal = typed_number(&form.personal_years).and_then(|n| u32::try_from(n).ok());
         let accounting = typed_number(&form.accounting_years).and_then(|n| u32::try_from(n).ok());
-        match (budget, personal, accounting) {
-            (None, _, _) => (
+        match (
+            budget,
+            personal,
+            accounting,
+            crate::parse_networks(&form.allow),
+        ) {
+            (None, _, _, _) => refused("admin.settings.budget_invalid"),
+            (_, None, _, _) | (_, _, None, _) => refused("admin.settings.years_invalid"),
+            (_, _, _, Err(bad)) => (
                 StatusCode::UNPROCESSABLE_ENTITY,
-                tr.t("admin.settings.budget_invalid"),
+                tr.t("admin.settings.allow_invalid")
+                    .replace("{entry}", &bad),
             ),
-            (Some(n), Some(p), Some(a)) => {
+            // A list that leaves out the address it is saved from would lock this staff
+            // member out of the back office at the next request.
+            (_, _, _, Ok(list))
+                if !list.is_empty()
+                    && !ctx
+                        .ip
+                        .is_some_and(|ip| list.iter().any(|n| n.contains(&ip))) =>
+            {
+                refused("admin.settings.allow_locks_out")
+            }
+            (Some(n), Some(p), Some(a), Ok(list)) => {
                 let actor = session.actor(ctx.ip);
                 if state.retention.set_periods(&actor, p, a).await? {
                     if n != state.backoffice.unmask_budget().await? {
                         state.backoffice.set_unmask_budget(&actor, n).await?;
                     }
-                    (StatusCode::OK, tr.t("admin.settings.saved"))
+                    let ranges = list
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(" ");
+                    state
+                        .backoffice
+                        .set_staff_allow_list(&actor, &ranges)
+                        .await?;
+                    state.load_staff_allow().await?;
+                    (StatusCode::OK, tr.t("admin.settings.saved").to_string())
                 } else {
-                    (
-                        StatusCode::UNPROCESSABLE_ENTITY,
-                        tr.t("admin.settings.years_invalid"),
-                    )
+                    refused("admin.settings.years_invalid")
                 }
             }
-            _ => (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                tr.t("admin.settings.years_invalid"),
-            ),
         }
     };
     let budget = state.backoffice.unmask_budget().await?;
@@ -1999,8 +2041,14 @@ pub async fn settings_post(
     let html = SettingsView {
         personal_years,
         accounting_years,
+        allow: if status == StatusCode::OK {
+            allow_text(&state)
+        } else {
+            form.allow.clone()
+        },
+        your_ip: ctx.ip.map(|i| i.to_string()).unwrap_or_default(),
         stepped_up: state.staff.stepped_up(&session),
-        message: Some(message.to_string()),
+        message: Some(message),
         ctx,
         budget,
     }
