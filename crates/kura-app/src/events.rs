@@ -51,6 +51,20 @@ pub enum SecurityEventKind {
     StaffAccessDenied,
     /// A staff member read personal data (the audit log holds what and why).
     PersonalDataRead,
+    /// A bulk export of personal data was downloaded.
+    ExportDownloaded,
+    /// A request carried an injection, traversal or probe pattern (`detail`: the rule).
+    RequestProbe,
+    /// A request came from a known scanner (`detail`: the rule).
+    ScannerSeen,
+    /// The shop answered with a server error.
+    ServerError,
+    /// A bearer token on the API that is unknown, expired or malformed.
+    ApiTokenRejected,
+    /// A canary customer's data was touched (`detail`: how).
+    HoneytokenTouched,
+    /// The guard refused a request from a blocked source.
+    SourceBlocked,
 }
 
 impl SecurityEventKind {
@@ -92,6 +106,13 @@ impl SecurityEventKind {
             Self::ReadBudgetExceeded => "authz_fail:read_budget",
             Self::StaffAccessDenied => "authz_fail:staff",
             Self::PersonalDataRead => "sensitive_read:personal_data",
+            Self::ExportDownloaded => "sensitive_read:export",
+            Self::RequestProbe => "malicious_attack_tool:probe",
+            Self::ScannerSeen => "malicious_attack_tool:scanner",
+            Self::ServerError => "sys_error:5xx",
+            Self::ApiTokenRejected => "authn_token_invalid:api",
+            Self::HoneytokenTouched => "malicious_honeytoken",
+            Self::SourceBlocked => "malicious_blocked_source",
         }
     }
 }
@@ -103,6 +124,8 @@ pub struct SecurityEvent {
     pub ip: Option<IpAddr>,
     pub request_id: Option<String>,
     pub subject: Option<i64>,
+    /// A fixed word about the event (a rule id, a place), never typed input.
+    pub detail: Option<&'static str>,
 }
 
 impl SecurityEvent {
@@ -112,6 +135,7 @@ impl SecurityEvent {
             ip: None,
             request_id: None,
             subject: None,
+            detail: None,
         }
     }
     pub fn ip(mut self, ip: IpAddr) -> Self {
@@ -124,6 +148,10 @@ impl SecurityEvent {
     }
     pub fn subject(mut self, id: i64) -> Self {
         self.subject = Some(id);
+        self
+    }
+    pub fn detail(mut self, detail: &'static str) -> Self {
+        self.detail = Some(detail);
         self
     }
 }
@@ -191,6 +219,7 @@ impl SecurityEvents for LogEvents {
             ip = e.ip.and_then(|ip| self.pseudonym(ip)),
             request_id = e.request_id,
             subject = e.subject,
+            detail = e.detail,
             "security event"
         );
     }
