@@ -561,6 +561,7 @@ pub trait Store:
     + AuditRepo
     + RetentionRepo
     + InquiryRepo
+    + GuardRepo
     + Send
     + Sync
     + 'static
@@ -585,4 +586,30 @@ pub trait Store:
     async fn ping(&self) -> Result<(), StoreError>;
     /// "sqlite" or "postgres".
     fn backend(&self) -> &'static str;
+}
+
+/// The guard's events, alerts and blocks (shared by every node).
+#[async_trait]
+pub trait GuardRepo: Send + Sync {
+    async fn insert_security_events(
+        &self,
+        events: &[crate::records::SecurityEventRecord],
+    ) -> Result<(), StoreError>;
+    /// Events since `since` counted per (bucket start, kind), buckets of `bucket_seconds`.
+    async fn security_event_counts(
+        &self,
+        since: i64,
+        bucket_seconds: i64,
+    ) -> Result<Vec<(i64, String, i64)>, StoreError>;
+    /// Deletes events older than `before` (at most `limit`); how many went.
+    async fn purge_security_events(&self, before: i64, limit: u32) -> Result<u64, StoreError>;
+    async fn insert_alert(&self, alert: &crate::records::AlertRecord) -> Result<(), StoreError>;
+    /// The newest alerts.
+    async fn alerts(&self, limit: u32) -> Result<Vec<crate::records::AlertRecord>, StoreError>;
+    async fn acknowledge_alert(&self, id: i64, by: i64, now: i64) -> Result<bool, StoreError>;
+    /// Blocks a source until `until` (a later end wins over an earlier one).
+    async fn upsert_block(&self, block: &crate::records::BlockRecord) -> Result<(), StoreError>;
+    async fn active_blocks(&self, now: i64)
+    -> Result<Vec<crate::records::BlockRecord>, StoreError>;
+    async fn delete_block(&self, source: &str) -> Result<bool, StoreError>;
 }

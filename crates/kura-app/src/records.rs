@@ -470,3 +470,40 @@ pub struct InquiryMessageRecord {
     pub data_key: Option<DataKeyRef>,
     pub created_at: i64,
 }
+
+/// A security event as the guard keeps it: the source as a daily pseudonym, people as ids.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecurityEventRecord {
+    pub id: i64,
+    pub at: i64,
+    pub kind: String,
+    pub source: Option<String>,
+    pub subject: Option<i64>,
+    pub detail: Option<String>,
+}
+
+/// An alert the guard raised, and whether staff have seen to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertRecord {
+    pub id: i64,
+    pub at: i64,
+    pub detector: String,
+    pub severity: String,
+    /// A source pseudonym, `staff:ID`, `customer:ID` or `shop`.
+    pub principal: String,
+    pub count: i64,
+    pub window_seconds: i64,
+    /// What the guard did, in words.
+    pub actions: String,
+    pub acknowledged_at: Option<i64>,
+    pub acknowledged_by: Option<i64>,
+}
+
+/// A source refused by every node until `until`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockRecord {
+    pub source: String,
+    pub until: i64,
+    pub detector: String,
+    pub created_at: i64,
+}

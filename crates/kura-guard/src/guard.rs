@@ -90,8 +90,8 @@ pub fn source_address(ip: IpAddr) -> IpAddr {
 pub struct Guard {
     detectors: Vec<Detector>,
     windows: Vec<Mutex<Windows<Principal>>>,
-    /// Source pseudonym → blocked until (unix seconds).
-    blocks: Mutex<HashMap<String, i64>>,
+    /// Source pseudonym → (blocked until, when this node learned of it), unix seconds.
+    blocks: Mutex<HashMap<String, (i64, i64)>>,
     /// Networks never blocked (monitoring, the office).
     never_block: Vec<ipnet::IpNet>,
     inner: Arc<dyn SecurityEvents>,
@@ -143,16 +143,34 @@ impl Guard {
         let source = self.source(ip)?;
         let now = self.clock.now();
         let blocks = self.blocks.lock().unwrap_or_else(PoisonError::into_inner);
-        blocks.get(&source).copied().filter(|until| *until > now)
+        blocks
+            .get(&source)
+            .map(|(until, _)| *until)
+            .filter(|until| *until > now)
     }
 
     /// Blocks a source here (and nowhere else): for blocks read back from the shared store.
     pub fn learn_block(&self, source: &str, until: i64) {
         let mut blocks = self.blocks.lock().unwrap_or_else(PoisonError::into_inner);
         let now = self.clock.now();
-        blocks.retain(|_, u| *u > now);
-        let entry = blocks.entry(source.to_string()).or_insert(until);
-        *entry = (*entry).max(until);
+        blocks.retain(|_, (u, _)| *u > now);
+        let entry = blocks.entry(source.to_string()).or_insert((until, now));
+        entry.0 = entry.0.max(until);
+    }
+
+    /// Takes the shared list of blocks (read from the store) as the truth: blocks lifted
+    /// elsewhere go, blocks placed elsewhere arrive. A block this node placed in the last
+    /// `grace` seconds stays even if the store does not show it yet (its write is queued).
+    pub fn sync_blocks(&self, shared: &[(String, i64)], grace: i64) {
+        let now = self.clock.now();
+        let mut blocks = self.blocks.lock().unwrap_or_else(PoisonError::into_inner);
+        blocks.retain(|source, (until, learned)| {
+            *until > now && (now - *learned <= grace || shared.iter().any(|(s, _)| s == source))
+        });
+        for (source, until) in shared {
+            let entry = blocks.entry(source.clone()).or_insert((*until, now));
+            entry.0 = *until;
+        }
     }
 
     /// Lifts a block here (the owner unblocked it; the store forgets it for every node).
@@ -169,8 +187,8 @@ impl Guard {
         let blocks = self.blocks.lock().unwrap_or_else(PoisonError::into_inner);
         let mut list: Vec<_> = blocks
             .iter()
-            .filter(|(_, u)| **u > now)
-            .map(|(s, u)| (s.clone(), *u))
+            .filter(|(_, (u, _))| *u > now)
+            .map(|(s, (u, _))| (s.clone(), *u))
             .collect();
         list.sort();
         list
@@ -401,5 +419,14 @@ mod tests {
         assert!(g.blocked(Some(ip)).is_some());
         g.unblock("ip-192.0.2.44");
         assert!(g.blocked(Some(ip)).is_none());
+        // The shared list is the truth once this node's own block has had time to reach it.
+        g.record(SecurityEvent::new(K::ScannerSeen).ip(ip));
+        g.sync_blocks(&[], 10);
+        assert!(g.blocked(Some(ip)).is_some(), "its own fresh block stays");
+        clock.0.fetch_add(11, Ordering::SeqCst);
+        g.sync_blocks(&[], 10);
+        assert!(g.blocked(Some(ip)).is_none(), "lifted elsewhere");
+        g.sync_blocks(&[("ip-192.0.2.44".into(), clock.now() + 30)], 10);
+        assert!(g.blocked(Some(ip)).is_some(), "placed elsewhere");
     }
 }

@@ -91,6 +91,11 @@ macro_rules! migrations {
                 "exports",
                 include_str!(concat!("../migrations/", $backend, "/0012_exports.sql")),
             ),
+            (
+                13,
+                "guard",
+                include_str!(concat!("../migrations/", $backend, "/0013_guard.sql")),
+            ),
         ]
     };
 }

@@ -29,7 +29,7 @@ use crate::i18n::{Lang, Tr};
 use crate::pages::{account, cart, checkout, contact, ops, orders, storefront, webhooks};
 use crate::pages::{profile, register};
 use crate::security::{
-    body_limit, card_guard, client_ip, csrf, headers, rate_limit, request_id, session,
+    body_limit, card_guard, client_ip, csrf, guard, headers, rate_limit, request_id, session,
 };
 
 /// An order's page. `{number}` is both axum's path parameter and the placeholder of
@@ -155,6 +155,7 @@ pub fn router(state: AppState) -> Router {
                 .layer(from_fn_with_state(state.clone(), client_ip::client_ip))
                 .layer(from_fn_with_state(state.clone(), headers::security_headers))
                 .layer(from_fn_with_state(state.clone(), render_errors))
+                .layer(from_fn_with_state(state.clone(), guard::guard))
                 .layer(from_fn_with_state(state.clone(), rate_limit::rate_limit))
                 .layer(from_fn_with_state(state.clone(), body_limit::body_limit))
                 .layer(DefaultBodyLimit::max(limit))

@@ -38,6 +38,9 @@ pub struct ShopParts {
     pub audit: Arc<Audit>,
     pub retention: Arc<Retention>,
     pub desk: Arc<Desk>,
+    /// The guard (also behind `events`), for the checks the web layer makes itself: is this
+    /// source blocked. `None`: events are only logged.
+    pub guard: Option<Arc<kura_guard::Guard>>,
 }
 
 pub struct Shop {
@@ -60,6 +63,7 @@ pub struct Shop {
     pub audit: Arc<Audit>,
     pub retention: Arc<Retention>,
     pub desk: Arc<Desk>,
+    pub guard: Option<Arc<kura_guard::Guard>>,
     pub limiter: RateLimiter,
     /// Networks the back office answers (empty: any). Starts as the configuration's; the
     /// owner's setting replaces it on every node within a minute ([`Shop::load_staff_allow`]).
@@ -99,6 +103,7 @@ impl Shop {
             audit: p.audit,
             retention: p.retention,
             desk: p.desk,
+            guard: p.guard,
             limiter,
             payment_origin,
             admin_allow: std::sync::RwLock::new(p.config.admin_allow.clone()),

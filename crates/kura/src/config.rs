@@ -29,6 +29,7 @@ pub struct Config {
     pub keys: KeysSection,
     pub session: SessionSection,
     pub admin: AdminSection,
+    pub guard: GuardSection,
     pub desk: DeskSection,
     pub passwords: PasswordSection,
     pub log: LogSection,
@@ -172,6 +173,63 @@ impl DeskSection {
             ("", h) => h.to_string(),
             (p, h) => format!("{p}（{h}）"),
         }
+    }
+}
+
+/// The guard: detectors and what they do (see `kura_guard::detect` for the ids and defaults).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GuardSection {
+    /// Networks never blocked (monitoring, the office); their events still count and alert.
+    pub never_block: Vec<IpNet>,
+    /// Changes to detectors by id, e.g. `[guard.detectors."probes.source"] threshold = 10`.
+    pub detectors: std::collections::BTreeMap<String, DetectorSetting>,
+    /// Months security events are kept (the dashboard's history), then purged.
+    pub keep_months: i64,
+}
+
+impl Default for GuardSection {
+    fn default() -> Self {
+        Self {
+            never_block: Vec::new(),
+            detectors: std::collections::BTreeMap::new(),
+            keep_months: 12,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DetectorSetting {
+    pub threshold: Option<u32>,
+    pub window_seconds: Option<i64>,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl GuardSection {
+    /// The detectors as configured; an unknown id is a configuration error.
+    pub fn detectors(&self) -> anyhow::Result<Vec<kura_guard::Detector>> {
+        let changes: Vec<(String, kura_guard::Tuning)> = self
+            .detectors
+            .iter()
+            .map(|(id, d)| {
+                (
+                    id.clone(),
+                    kura_guard::Tuning {
+                        window_seconds: d.window_seconds,
+                        threshold: d.threshold,
+                        enabled: d.enabled,
+                    },
+                )
+            })
+            .collect();
+        kura_guard::detect::tuned(&changes)
+            .map_err(|id| anyhow::anyhow!("guard.detectors: no detector is called {id:?}"))
     }
 }
 
@@ -456,6 +514,10 @@ impl Config {
             && !(public.starts_with("https://") || public.starts_with("http://"))
         {
             bail!("server.public_url must be an http:// or https:// URL");
+        }
+        self.guard.detectors()?;
+        if self.guard.keep_months < 1 {
+            bail!("guard.keep_months must be at least 1");
         }
         if self.session.idle_minutes < 1 || self.session.absolute_hours < 1 {
             bail!("session.idle_minutes and session.absolute_hours must be at least 1");

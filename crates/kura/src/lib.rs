@@ -8,6 +8,7 @@ pub mod bench_web;
 pub mod catalog_data;
 pub mod config;
 pub mod demo;
+pub mod guarding;
 pub mod keys;
 pub mod metrics;
 pub mod notify;

@@ -247,10 +247,18 @@ pub async fn build_with_clock(
     let vault = open_vault(config)?;
     let store = open_store(config).await?;
     check_keys(config, store.as_ref(), &vault).await?;
-    let events: Arc<dyn SecurityEvents> = Arc::new(LogEvents::with_pseudonyms(
+    let log = Arc::new(LogEvents::with_pseudonyms(
         Arc::clone(&vault),
         Arc::clone(&clock),
     ));
+    let guard = crate::guarding::guard(
+        config.guard.detectors()?,
+        config.guard.never_block.clone(),
+        Arc::clone(&store),
+        log,
+        Arc::clone(&clock),
+    );
+    let events: Arc<dyn SecurityEvents> = Arc::clone(&guard) as Arc<dyn SecurityEvents>;
     let policy = SessionPolicy {
         idle_seconds: config.session.idle_minutes * 60,
         absolute_seconds: config.session.absolute_hours * 3600,
@@ -345,6 +353,7 @@ pub async fn build_with_clock(
         Arc::clone(&clock),
     ));
     let shop = Arc::new(Shop::new(ShopParts {
+        guard: Some(guard),
         desk,
         retention,
         staff,
@@ -442,7 +451,15 @@ impl OutboxFiles {
 
 /// The background work of a running shop: mail delivery, card-order expiry, sweeping expired
 /// sessions and idle guest carts, and pruning old mail files when mails are written as files.
-pub fn spawn_workers(state: &AppState, outbox_files: Option<OutboxFiles>) {
+pub fn spawn_workers(state: &AppState, outbox_files: Option<OutboxFiles>, guard_keep_months: i64) {
+    if let Some(guard) = &state.guard {
+        crate::guarding::spawn_workers(
+            Arc::clone(guard),
+            Arc::clone(&state.store),
+            Arc::clone(&state.clock),
+            guard_keep_months,
+        );
+    }
     let s = Arc::clone(state);
     tokio::spawn(async move {
         // Another node may have changed the staff allow-list.
@@ -560,7 +577,7 @@ pub async fn serve(
         tracing::warn!(target: "kura::mail", dir = %files.dir.display(), keep_days = config.mail.outbox_keep_days, "mail.transport is \"outbox\": mails are not sent but written as files, in plain text (names, addresses, orders), into this folder; for demos only. Set mail.transport = \"smtp\" to send them");
         files.prune().await;
     }
-    spawn_workers(&state, outbox_files);
+    spawn_workers(&state, outbox_files, config.guard.keep_months);
     tracing::info!(target: "kura::server", %addr, backend = state.store.backend(), "shop listening");
     announce(addr);
     let app = kura_web::router(state).into_make_service_with_connect_info::<SocketAddr>();

@@ -88,6 +88,9 @@ mod customers;
 #[path = "../sql/data_keys.rs"]
 #[allow(clippy::duplicate_mod)]
 mod data_keys;
+#[path = "../sql/guard.rs"]
+#[allow(clippy::duplicate_mod)]
+mod guard;
 #[path = "../sql/inquiries.rs"]
 #[allow(clippy::duplicate_mod)]
 mod inquiries;

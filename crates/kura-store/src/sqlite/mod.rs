@@ -187,6 +187,8 @@ mod accounts;
 mod customers;
 #[path = "../sql/data_keys.rs"]
 mod data_keys;
+#[path = "../sql/guard.rs"]
+mod guard;
 #[path = "../sql/inquiries.rs"]
 mod inquiries;
 #[path = "../sql/migrate.rs"]

@@ -4,6 +4,7 @@ pub mod body_limit;
 pub mod card_guard;
 pub mod client_ip;
 pub mod csrf;
+pub mod guard;
 pub mod headers;
 pub mod rate_limit;
 pub mod request_id;

@@ -12,6 +12,7 @@ mod backoffice;
 mod browser;
 mod card_payments;
 mod cli;
+mod guard;
 mod invariant;
 mod nodes;
 mod rotation;

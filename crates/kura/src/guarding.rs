@@ -1,0 +1,255 @@
+//! The guard as the shop runs it: [`kura_guard::Guard`] takes every security event; this module
+//! keeps what it decides (events, alerts, blocks) in the store without holding up a request,
+//! carries out its staff responses, and keeps this node's blocks in step with the other nodes'.
+//!
+//! Writes go through a bounded queue to one task: events in batches (at most a second late),
+//! alerts, blocks and staff responses at once. When the queue is full (a flood), events are
+//! dropped and counted (`kura_guard_events_dropped_total`); alerts and blocks are never dropped
+//! from this node's memory, since the guard holds them itself.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use kura_app::records::{AlertRecord, BlockRecord, SecurityEventRecord};
+use kura_app::{Clock, SecurityEvent, SecurityEvents, Store};
+use kura_guard::{Alert, Guard, Responder};
+use tokio::sync::mpsc;
+
+/// How long a block this node placed stays even before the store shows it.
+const BLOCK_GRACE_SECONDS: i64 = 10;
+
+enum Job {
+    Event(SecurityEventRecord),
+    Alert(AlertRecord),
+    Block(BlockRecord),
+    Staff {
+        id: i64,
+        lock: bool,
+        detector: &'static str,
+    },
+}
+
+pub struct StoreResponder {
+    tx: mpsc::Sender<Job>,
+    clock: Arc<dyn Clock>,
+}
+
+impl StoreResponder {
+    fn send(&self, job: Job) {
+        if let Err(e) = self.tx.try_send(job) {
+            let what = match e.into_inner() {
+                Job::Event(_) => "event",
+                Job::Alert(_) => "alert",
+                Job::Block(_) => "block",
+                Job::Staff { .. } => "staff",
+            };
+            metrics::counter!("kura_guard_events_dropped_total", "job" => what).increment(1);
+        }
+    }
+}
+
+impl Responder for StoreResponder {
+    fn persist(&self, event: &SecurityEvent, source: Option<&str>) {
+        metrics::counter!("kura_guard_events_total", "event" => event.kind.name()).increment(1);
+        self.send(Job::Event(SecurityEventRecord {
+            id: kura_app::ids::new_id(),
+            at: self.clock.now(),
+            kind: event.kind.name().to_string(),
+            source: source.map(str::to_string),
+            subject: event.subject,
+            detail: event.detail.map(str::to_string),
+        }));
+    }
+
+    fn alert(&self, alert: &Alert) {
+        metrics::counter!("kura_guard_alerts_total", "detector" => alert.detector).increment(1);
+        self.send(Job::Alert(AlertRecord {
+            id: kura_app::ids::new_id(),
+            at: alert.at,
+            detector: alert.detector.to_string(),
+            severity: alert.severity.code().to_string(),
+            principal: alert.principal.label(),
+            count: i64::from(alert.count),
+            window_seconds: alert.window_seconds,
+            actions: alert.actions.join(", "),
+            acknowledged_at: None,
+            acknowledged_by: None,
+        }));
+    }
+
+    fn block(&self, source: &str, until: i64, detector: &'static str) {
+        self.send(Job::Block(BlockRecord {
+            source: source.to_string(),
+            until,
+            detector: detector.to_string(),
+            created_at: self.clock.now(),
+        }));
+    }
+
+    fn cut_staff(&self, staff_id: i64, lock: bool, detector: &'static str) {
+        self.send(Job::Staff {
+            id: staff_id,
+            lock,
+            detector,
+        });
+    }
+}
+
+/// The guard for a shop: `inner` receives every event too (the log), `pseudonym` names sources.
+pub fn guard(
+    detectors: Vec<kura_guard::Detector>,
+    never_block: Vec<ipnet::IpNet>,
+    store: Arc<dyn Store>,
+    inner: Arc<kura_app::LogEvents>,
+    clock: Arc<dyn Clock>,
+) -> Arc<Guard> {
+    let (tx, rx) = mpsc::channel(10_000);
+    tokio::spawn(write_jobs(rx, Arc::clone(&store), Arc::clone(&clock)));
+    let responder = Arc::new(StoreResponder {
+        tx,
+        clock: Arc::clone(&clock),
+    });
+    let names = Arc::clone(&inner);
+    Arc::new(Guard::new(
+        detectors,
+        never_block,
+        inner as Arc<dyn SecurityEvents>,
+        responder,
+        Arc::new(move |ip| names.pseudonym(ip)),
+        clock,
+    ))
+}
+
+async fn write_jobs(mut rx: mpsc::Receiver<Job>, store: Arc<dyn Store>, clock: Arc<dyn Clock>) {
+    let mut events = Vec::new();
+    loop {
+        let job = if events.is_empty() {
+            rx.recv().await
+        } else {
+            match tokio::time::timeout(Duration::from_millis(500), rx.recv()).await {
+                Ok(job) => job,
+                Err(_) => {
+                    flush(&store, &mut events).await;
+                    continue;
+                }
+            }
+        };
+        let Some(job) = job else {
+            flush(&store, &mut events).await;
+            return;
+        };
+        match job {
+            Job::Event(e) => {
+                events.push(e);
+                if events.len() >= 200 {
+                    flush(&store, &mut events).await;
+                }
+            }
+            Job::Alert(a) => {
+                if let Err(e) = store.insert_alert(&a).await {
+                    tracing::error!(target: "kura::guard", error = %e, detector = %a.detector, "alert not stored");
+                }
+            }
+            Job::Block(b) => {
+                if let Err(e) = store.upsert_block(&b).await {
+                    tracing::error!(target: "kura::guard", error = %e, "block not shared");
+                }
+            }
+            Job::Staff { id, lock, detector } => {
+                staff_response(&store, clock.now(), id, lock, detector).await;
+            }
+        }
+    }
+}
+
+async fn flush(store: &Arc<dyn Store>, events: &mut Vec<SecurityEventRecord>) {
+    if events.is_empty() {
+        return;
+    }
+    if let Err(e) = store.insert_security_events(events).await {
+        tracing::warn!(target: "kura::guard", error = %e, n = events.len(), "security events not stored");
+    }
+    events.clear();
+}
+
+/// Ends a staff member's sessions (their role and state are written again, which ends every
+/// session of theirs on every node) or suspends them. An owner is never suspended by the guard,
+/// so no attacker can lock the shop's owners out: their sessions end instead, and they sign in
+/// again with both factors.
+async fn staff_response(store: &Arc<dyn Store>, now: i64, id: i64, lock: bool, detector: &str) {
+    let member = match store.staff_by_id(id).await {
+        Ok(Some(m)) => m,
+        Ok(None) => return,
+        Err(e) => {
+            tracing::error!(target: "kura::guard", error = %e, staff = id, "staff response failed");
+            return;
+        }
+    };
+    let suspend = lock && member.role != "owner";
+    let status = if suspend {
+        "suspended"
+    } else {
+        member.status.as_str()
+    };
+    match store.set_staff_access(id, &member.role, status, now).await {
+        Ok(_) => {
+            tracing::error!(target: "kura::alert", staff = id, detector, suspended = suspend, "guard ended a staff member's sessions")
+        }
+        Err(e) => {
+            tracing::error!(target: "kura::guard", error = %e, staff = id, "staff response failed")
+        }
+    }
+}
+
+/// Reads the shared blocks once into this node's guard.
+pub async fn sync_blocks(
+    guard: &Guard,
+    store: &dyn Store,
+    now: i64,
+) -> Result<(), kura_app::AppError> {
+    let shared: Vec<(String, i64)> = store
+        .active_blocks(now)
+        .await?
+        .into_iter()
+        .map(|b| (b.source, b.until))
+        .collect();
+    guard.sync_blocks(&shared, BLOCK_GRACE_SECONDS);
+    Ok(())
+}
+
+/// Keeps this node's blocks in step with the store (every 2 s) and purges events older than
+/// `keep_months` (hourly).
+pub fn spawn_workers(
+    guard: Arc<Guard>,
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    keep_months: i64,
+) {
+    let (g, s, c) = (Arc::clone(&guard), Arc::clone(&store), Arc::clone(&clock));
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(2));
+        loop {
+            tick.tick().await;
+            if let Err(e) = sync_blocks(&g, s.as_ref(), c.now()).await {
+                tracing::warn!(target: "kura::guard", error = %e, "blocks not refreshed");
+            }
+        }
+    });
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            tick.tick().await;
+            let before = clock.now() - keep_months * 30 * 86_400;
+            loop {
+                match store.purge_security_events(before, 5_000).await {
+                    Ok(n) if n > 0 => continue,
+                    Ok(_) => break,
+                    Err(e) => {
+                        tracing::warn!(target: "kura::guard", error = %e, "security events not purged");
+                        break;
+                    }
+                }
+            }
+        }
+    });
+}
