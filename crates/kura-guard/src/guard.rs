@@ -137,6 +137,15 @@ impl Guard {
     /// Until when `ip` is blocked, if it is now.
     pub fn blocked(&self, ip: Option<IpAddr>) -> Option<i64> {
         let ip = ip?;
+        // The common case, nobody blocked, costs one lock and no keyed hash.
+        if self
+            .blocks
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_empty()
+        {
+            return None;
+        }
         if self.never_block.iter().any(|n| n.contains(&ip)) {
             return None;
         }
