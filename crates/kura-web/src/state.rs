@@ -6,6 +6,7 @@ use kura_app::audit::Audit;
 use kura_app::backoffice::BackOffice;
 use kura_app::carts::Carts;
 use kura_app::catalog::Catalog;
+use kura_app::catalog_admin::CatalogAdmin;
 use kura_app::inquiries::Desk;
 use kura_app::mail::{MailOutbox, Mailer};
 use kura_app::orders::Orders;
@@ -38,6 +39,7 @@ pub struct ShopParts {
     pub audit: Arc<Audit>,
     pub retention: Arc<Retention>,
     pub desk: Arc<Desk>,
+    pub catalog_admin: Arc<CatalogAdmin>,
 }
 
 pub struct Shop {
@@ -60,6 +62,8 @@ pub struct Shop {
     pub audit: Arc<Audit>,
     pub retention: Arc<Retention>,
     pub desk: Arc<Desk>,
+    /// The back office's catalog: products, details, variants, categories, images.
+    pub catalog_admin: Arc<CatalogAdmin>,
     pub limiter: RateLimiter,
     /// Networks the back office answers (empty: any). Starts as the configuration's; the
     /// owner's setting replaces it on every node within a minute ([`Shop::load_staff_allow`]).
@@ -99,6 +103,7 @@ impl Shop {
             audit: p.audit,
             retention: p.retention,
             desk: p.desk,
+            catalog_admin: p.catalog_admin,
             limiter,
             payment_origin,
             admin_allow: std::sync::RwLock::new(p.config.admin_allow.clone()),
