@@ -4,7 +4,10 @@ use std::sync::Arc;
 
 use crate::error::AppError;
 use crate::ports::Store;
-pub use crate::records::{CatalogItem, Category, Product, ProductPage, Variant};
+pub use crate::records::{
+    CatalogItem, Category, FoodDetails, Product, ProductDetails, ProductImage, ProductImageInfo,
+    ProductPage, Spec, Variant,
+};
 
 pub const PAGE_SIZE: u32 = 12;
 /// Longest search query accepted, in characters.
@@ -122,19 +125,164 @@ impl Catalog {
     pub async fn items(&self, skus: &[String]) -> Result<Vec<CatalogItem>, AppError> {
         Ok(self.store.catalog_items(skus).await?)
     }
+
+    /// A product's uploaded images in order (its photo first), without their bytes.
+    pub async fn images(&self, product_id: i64) -> Result<Vec<ProductImageInfo>, AppError> {
+        Ok(self.store.product_images(product_id).await?)
+    }
+
+    /// An uploaded image by the name it is served under, `{sha256 hex}.{jpg|png}`; any other
+    /// name is not looked up.
+    pub async fn image(&self, file: &str) -> Result<Option<ProductImage>, AppError> {
+        if !is_image_file(file) {
+            return Ok(None);
+        }
+        Ok(self.store.product_image_file(file).await?)
+    }
 }
 
-/// The text a product is found by: both languages' names and descriptions, variant labels and
-/// SKUs, in [`kura_domain::search_form`].
+/// Whether `file` is a name an uploaded image is served under: 64 lower-case hex digits, then
+/// `.jpg` or `.png`.
+pub fn is_image_file(file: &str) -> bool {
+    let Some((hash, ext)) = file.split_once('.') else {
+        return false;
+    };
+    hash.len() == 64
+        && hash
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        && matches!(ext, "jpg" | "png")
+}
+
+/// The text a product is found by: both languages' names and descriptions (without their
+/// markup), the model number, the specifications, the ingredients, variant labels and SKUs, in
+/// [`kura_domain::search_form`].
 pub fn search_text(p: &Product) -> String {
+    let description_ja = plain_text(&p.description_ja);
+    let description_en = plain_text(&p.description_en);
+    let d = &p.details;
     let mut parts = vec![
         p.name_ja.as_str(),
         p.name_en.as_str(),
-        p.description_ja.as_str(),
-        p.description_en.as_str(),
+        description_ja.as_str(),
+        description_en.as_str(),
+        d.model_number.as_str(),
+        d.food.ingredients_ja.as_str(),
+        d.food.ingredients_en.as_str(),
     ];
+    for s in &d.specs {
+        parts.extend([
+            s.label_ja.as_str(),
+            s.label_en.as_str(),
+            s.value_ja.as_str(),
+            s.value_en.as_str(),
+        ]);
+    }
     for v in &p.variants {
         parts.extend([v.label_ja.as_str(), v.label_en.as_str(), v.sku.as_str()]);
     }
     kura_domain::search_form(&parts.join(" "))
+}
+
+/// The tags a product description may carry; no attribute of any kind is kept.
+pub const DESCRIPTION_TAGS: &[&str] = &["p", "br", "ul", "ol", "li", "strong", "em"];
+
+/// A description as staff typed it, made safe to show as HTML: only [`DESCRIPTION_TAGS`] stay,
+/// without attributes (so no links, images, styles, event handlers or URLs of any scheme);
+/// `script` and `style` go with their content; comments go; everything else is escaped text.
+/// Text without any tag is taken as plain paragraphs: a blank line starts a new one and a line
+/// break stays one. The result is what is stored; the storefront also passes what it shows
+/// through here, so a row written some other way cannot carry markup either.
+pub fn clean_description(text: &str) -> String {
+    let text = text.replace("\r\n", "\n").replace('\r', "\n");
+    let text = text.trim();
+    if text.is_empty() {
+        return String::new();
+    }
+    let html = if text.contains('<') {
+        text.to_string()
+    } else {
+        text.split("\n\n")
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(|p| format!("<p>{}</p>", escape(p).replace('\n', "<br>\n")))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    sanitizer().clean(&html).to_string()
+}
+
+fn sanitizer() -> ammonia::Builder<'static> {
+    let mut b = ammonia::Builder::empty();
+    b.add_tags(DESCRIPTION_TAGS.iter().copied())
+        .generic_attributes(std::collections::HashSet::new())
+        .tag_attributes(std::collections::HashMap::new())
+        .url_schemes(std::collections::HashSet::new())
+        .link_rel(None)
+        .strip_comments(true);
+    b
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// The words of a cleaned description without its markup, for search.
+pub fn plain_text(html: &str) -> String {
+    let mut out = String::with_capacity(html.len());
+    let mut in_tag = false;
+    for c in html.chars() {
+        match c {
+            '<' => {
+                in_tag = true;
+                out.push(' ');
+            }
+            '>' if in_tag => in_tag = false,
+            c if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    out.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&nbsp;", " ")
+        .replace("&amp;", "&")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn descriptions_keep_a_little_formatting_and_nothing_else() {
+        let dirty = "<p onclick=\"x()\" style=\"color:red\">よく<strong>炊ける</strong>\
+                     <a href=\"javascript:alert(1)\">link</a><img src=x onerror=alert(1)>\
+                     <script>alert(1)</script><style>p{}</style><!-- c --><em>!</em></p>\
+                     <ul><li>one</li></ul><iframe src=//evil></iframe>";
+        let clean = clean_description(dirty);
+        assert_eq!(
+            clean,
+            "<p>よく<strong>炊ける</strong>link<em>!</em></p><ul><li>one</li></ul>"
+        );
+        for bad in [
+            "script", "onclick", "href", "img", "style", "iframe", "alert", "<!--",
+        ] {
+            assert!(!clean.contains(bad), "{bad} in {clean}");
+        }
+        // Cleaning again changes nothing.
+        assert_eq!(clean_description(&clean), clean);
+    }
+
+    #[test]
+    fn plain_text_becomes_paragraphs_and_is_escaped() {
+        assert_eq!(
+            clean_description("一行目\n二行目\n\n次 & 最後"),
+            "<p>一行目<br>\n二行目</p>\n<p>次 &amp; 最後</p>"
+        );
+        assert_eq!(clean_description("  "), "");
+        assert_eq!(plain_text("<p>A &amp; B<br>C</p>"), " A & B C ");
+    }
 }

@@ -9,6 +9,7 @@ pub mod audit;
 pub mod backoffice;
 pub mod carts;
 pub mod catalog;
+pub mod catalog_admin;
 pub mod checkout;
 pub mod clock;
 pub mod customers;
@@ -39,8 +40,8 @@ pub use error::{AppError, StoreError};
 pub use events::{LogEvents, SecurityEvent, SecurityEventKind, SecurityEvents};
 pub use ids::new_id;
 pub use ports::{
-    AccountRepo, AuditRepo, CartRepo, CatalogRepo, CustomerRepo, OrderRepo, OutboxRepo,
-    SealedRowRepo, SessionRepo, StaffRepo, Store,
+    AccountRepo, AuditRepo, CartRepo, CatalogEditRepo, CatalogRepo, CustomerRepo, OrderRepo,
+    OutboxRepo, SealedRowRepo, SessionRepo, StaffRepo, Store,
 };
 pub use sessions::{CheckoutDraft, LoadedSession, SessionData, SessionPolicy, Sessions};
 pub use vault::Vault;

@@ -9,8 +9,8 @@ use kura_domain::OrderStatus;
 use crate::error::StoreError;
 use crate::records::{
     AccountTokenRecord, CatalogItem, Category, CustomerCredentials, KeyCheck, OrderRecord,
-    OutboxRecord, PlaceOutcome, Product, ProductPage, ResealedRow, SavedAddressRecord,
-    SealedCustomer, SealedRow, SessionRecord, TokenPurpose,
+    OutboxRecord, PlaceOutcome, Product, ProductImage, ProductImageInfo, ProductPage, ResealedRow,
+    SavedAddressRecord, SealedCustomer, SealedRow, SessionRecord, TokenPurpose, Variant,
 };
 use crate::records::{
     AuditAppend, AuditEntry, AuditFilter, AuditRow, ExportRecord, InquiryMessageRecord,
@@ -126,7 +126,8 @@ pub trait SealedRowRepo: Send + Sync {
 #[async_trait]
 pub trait CatalogRepo: Send + Sync {
     async fn upsert_category(&self, category: &Category) -> Result<(), StoreError>;
-    /// Inserts a product and its variants unless a product with its slug exists.
+    /// Inserts a product with its variants, details and specifications unless a product with
+    /// its slug exists.
     async fn insert_product(&self, product: &Product) -> Result<bool, StoreError>;
     async fn categories(&self) -> Result<Vec<Category>, StoreError>;
     async fn products(
@@ -146,6 +147,54 @@ pub trait CatalogRepo: Send + Sync {
     async fn catalog_items(&self, skus: &[String]) -> Result<Vec<CatalogItem>, StoreError>;
     async fn set_stock(&self, sku: &str, stock: i64) -> Result<(), StoreError>;
     async fn set_price(&self, sku: &str, price: kura_domain::Yen) -> Result<(), StoreError>;
+}
+
+/// What the back office's catalog pages need beyond [`CatalogRepo`]: every product whether
+/// shown or not, creating and editing products, variants and categories, and product images.
+/// A product's `search_text` is the caller's ([`crate::catalog::search_text`]), written in the
+/// same transaction as the change it follows.
+#[async_trait]
+pub trait CatalogEditRepo: Send + Sync {
+    /// Every product, shown or not, with variants and specifications, by category and position.
+    async fn all_products(&self) -> Result<Vec<Product>, StoreError>;
+    /// A product by id, shown or not, with variants and specifications.
+    async fn product_by_id(&self, id: i64) -> Result<Option<Product>, StoreError>;
+    /// [`StoreError::Conflict`] when the slug is taken.
+    async fn insert_category(&self, category: &Category) -> Result<(), StoreError>;
+    /// Inserts a product with its details, specifications and variants, after the others of
+    /// its category. [`StoreError::Conflict`] when its slug or a SKU is taken.
+    async fn create_product(&self, product: &Product, search_text: &str) -> Result<(), StoreError>;
+    /// Replaces a product's fields, details and specifications (not its variants or images).
+    /// False when there is no such product; [`StoreError::Conflict`] when the slug is taken.
+    async fn update_product(
+        &self,
+        product: &Product,
+        search_text: &str,
+    ) -> Result<bool, StoreError>;
+    /// Adds a variant after the product's others; [`StoreError::Conflict`] when the SKU is taken.
+    async fn add_variant(&self, variant: &Variant, search_text: &str) -> Result<(), StoreError>;
+    /// Sets a variant's labels, price and stock (found by SKU within its product). False when
+    /// there is no such variant.
+    async fn update_variant(
+        &self,
+        variant: &Variant,
+        search_text: &str,
+    ) -> Result<bool, StoreError>;
+    /// Stores an image after the product's others and makes the first one the product's photo,
+    /// in one transaction. False when there is no such product; [`StoreError::Conflict`] when
+    /// the product has the same image already.
+    async fn add_product_image(&self, image: &ProductImage) -> Result<bool, StoreError>;
+    /// A product's images in order, without their bytes.
+    async fn product_images(&self, product_id: i64) -> Result<Vec<ProductImageInfo>, StoreError>;
+    /// An image by the file name it is served under.
+    async fn product_image_file(&self, file: &str) -> Result<Option<ProductImage>, StoreError>;
+    /// Removes an image of the product and makes the next one its photo, in one transaction.
+    /// False when the product has no such image.
+    async fn remove_product_image(
+        &self,
+        product_id: i64,
+        image_id: i64,
+    ) -> Result<bool, StoreError>;
 }
 
 #[async_trait]
@@ -553,6 +602,7 @@ pub trait Store:
     + SessionRepo
     + SealedRowRepo
     + CatalogRepo
+    + CatalogEditRepo
     + CartRepo
     + OrderRepo
     + OutboxRepo

@@ -40,10 +40,117 @@ pub struct Product {
     pub description_ja: String,
     pub description_en: String,
     pub tax: TaxRate,
-    /// The embedded illustration's name (`/images/{image}.svg`).
+    /// The embedded illustration's name (`/images/{image}.svg`), shown while no photo is
+    /// uploaded.
     pub image: String,
     pub position: i64,
     pub variants: Vec<Variant>,
+    /// Whether the storefront shows it; the back office shows every product.
+    pub active: bool,
+    /// The first uploaded photo as served (`{sha256 hex}.{jpg|png}` under `/images/p/`), shown
+    /// instead of the illustration.
+    pub photo: Option<String>,
+    /// 品番, specifications and food labelling.
+    pub details: ProductDetails,
+}
+
+/// What Japanese shoppers look for beyond the name: the model number (品番), a short table of
+/// specifications (容量 1.0L, 消費電力 1250W) and, for food, the label's facts.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ProductDetails {
+    /// 品番 (empty: none).
+    pub model_number: String,
+    /// 商品仕様 rows, in the order shown.
+    pub specs: Vec<Spec>,
+    pub food: FoodDetails,
+}
+
+/// One row of the specification table; an empty English text falls back to the Japanese.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Spec {
+    pub label_ja: String,
+    pub label_en: String,
+    pub value_ja: String,
+    pub value_en: String,
+}
+
+/// A food label's facts (食品表示): each empty when not stated; an empty English text falls
+/// back to the Japanese.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct FoodDetails {
+    /// 原材料名
+    pub ingredients_ja: String,
+    pub ingredients_en: String,
+    /// The eight mandatory allergens (特定原材料).
+    pub allergens: kura_domain::AllergenStatement,
+    /// The recommended ones (特定原材料に準ずるもの), as free text.
+    pub allergens_other_ja: String,
+    pub allergens_other_en: String,
+    /// 内容量
+    pub net_contents_ja: String,
+    pub net_contents_en: String,
+    /// 賞味期限, as text (製造日より180日).
+    pub best_before_ja: String,
+    pub best_before_en: String,
+    /// 保存方法
+    pub storage_ja: String,
+    pub storage_en: String,
+}
+
+impl FoodDetails {
+    /// Nothing is stated: the storefront shows no food table.
+    pub fn is_empty(&self) -> bool {
+        !self.allergens.is_stated()
+            && [
+                &self.ingredients_ja,
+                &self.ingredients_en,
+                &self.allergens_other_ja,
+                &self.allergens_other_en,
+                &self.net_contents_ja,
+                &self.net_contents_en,
+                &self.best_before_ja,
+                &self.best_before_en,
+                &self.storage_ja,
+                &self.storage_en,
+            ]
+            .iter()
+            .all(|t| t.is_empty())
+    }
+}
+
+/// An uploaded product image as stored: only the re-encoded bytes, never the upload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProductImage {
+    pub id: i64,
+    pub product_id: i64,
+    /// Order on the product page; the lowest is the product's photo.
+    pub position: i64,
+    pub content_type: String,
+    pub bytes: Vec<u8>,
+    pub sha256: [u8; 32],
+    pub width: u32,
+    pub height: u32,
+    /// The file name it is served under: `{sha256 hex}.{jpg|png}`.
+    pub file: String,
+    /// Alternative text for screen readers (empty: the product's name).
+    pub alt_ja: String,
+    pub alt_en: String,
+    pub created_at: i64,
+}
+
+/// A product image without its bytes, for lists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProductImageInfo {
+    pub id: i64,
+    pub product_id: i64,
+    pub position: i64,
+    pub content_type: String,
+    pub width: u32,
+    pub height: u32,
+    pub file: String,
+    pub alt_ja: String,
+    pub alt_en: String,
+    pub created_at: i64,
 }
 
 impl Product {

@@ -8,6 +8,7 @@
 pub mod card;
 pub mod customer;
 pub mod date;
+pub mod food;
 pub mod money;
 pub mod order;
 pub mod prefecture;
@@ -18,6 +19,7 @@ pub use customer::{
     Phone, PostalCode,
 };
 pub use date::{Date, delivery_window};
+pub use food::{Allergen, AllergenStatement};
 pub use money::{TaxBreakdown, TaxRate, Yen};
 pub use order::{
     DeliverySlot, OrderStatus, PaymentMethod, PricedLine, Quantity, QuantityError, Totals, cod_fee,

@@ -82,6 +82,15 @@ macro_rules! migrations {
                 include_str!(concat!("../migrations/", $backend, "/0009_inquiries.sql")),
             ),
             (
+                10,
+                "catalog_details",
+                include_str!(concat!(
+                    "../migrations/",
+                    $backend,
+                    "/0010_catalog_details.sql"
+                )),
+            ),
+            (
                 11,
                 "passkeys",
                 include_str!(concat!("../migrations/", $backend, "/0011_passkeys.sql")),

@@ -74,6 +74,7 @@ pub fn router(state: AppState) -> Router {
         .route("/products/{slug}", get(storefront::product_get))
         .route("/search", get(storefront::search_get))
         .route("/images/{file}", get(storefront::image_get))
+        .route("/images/p/{file}", get(storefront::product_image_get))
         .route("/legal", get(storefront::legal_get))
         .route(
             "/contact",

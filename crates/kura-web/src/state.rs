@@ -6,6 +6,7 @@ use kura_app::audit::Audit;
 use kura_app::backoffice::BackOffice;
 use kura_app::carts::Carts;
 use kura_app::catalog::Catalog;
+use kura_app::catalog_admin::CatalogAdmin;
 use kura_app::inquiries::Desk;
 use kura_app::mail::{MailOutbox, Mailer};
 use kura_app::orders::Orders;
@@ -41,6 +42,7 @@ pub struct ShopParts {
     /// The guard (also behind `events`), for the checks the web layer makes itself: is this
     /// source blocked. `None`: events are only logged.
     pub guard: Option<Arc<kura_guard::Guard>>,
+    pub catalog_admin: Arc<CatalogAdmin>,
 }
 
 pub struct Shop {
@@ -64,6 +66,8 @@ pub struct Shop {
     pub retention: Arc<Retention>,
     pub desk: Arc<Desk>,
     pub guard: Option<Arc<kura_guard::Guard>>,
+    /// The back office's catalog: products, details, variants, categories, images.
+    pub catalog_admin: Arc<CatalogAdmin>,
     pub limiter: RateLimiter,
     /// Networks the back office answers (empty: any). Starts as the configuration's; the
     /// owner's setting replaces it on every node within a minute ([`Shop::load_staff_allow`]).
@@ -104,6 +108,7 @@ impl Shop {
             retention: p.retention,
             desk: p.desk,
             guard: p.guard,
+            catalog_admin: p.catalog_admin,
             limiter,
             payment_origin,
             admin_allow: std::sync::RwLock::new(p.config.admin_allow.clone()),

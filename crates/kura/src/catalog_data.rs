@@ -1,8 +1,8 @@
 //! The demo catalog: a maker of rice cookers, vacuum bottles, kettles and food jars, with the
 //! spare parts they need and a few reduced-rate (8 %) food items.
 
-use kura_app::catalog::{Category, Product, Variant};
-use kura_domain::{TaxRate, Yen};
+use kura_app::catalog::{Category, FoodDetails, Product, ProductDetails, Spec, Variant};
+use kura_domain::{Allergen, AllergenStatement, TaxRate, Yen};
 
 struct Item {
     slug: &'static str,
@@ -566,9 +566,78 @@ pub fn products() -> Vec<Product> {
                         position: i64::try_from(j).unwrap_or(0),
                     })
                     .collect(),
+                active: true,
+                photo: None,
+                details: details(item.slug),
             }
         })
         .collect()
+}
+
+fn spec(label_ja: &str, label_en: &str, value_ja: &str, value_en: &str) -> Spec {
+    Spec {
+        label_ja: label_ja.into(),
+        label_en: label_en.into(),
+        value_ja: value_ja.into(),
+        value_en: value_en.into(),
+    }
+}
+
+/// 品番, specifications and food labelling of a few demo products, so the product page's
+/// tables can be seen.
+fn details(slug: &str) -> ProductDetails {
+    match slug {
+        "electric-kettle-safe" => ProductDetails {
+            model_number: "KT-S10".into(),
+            specs: vec![
+                spec("容量", "Capacity", "1.0L", "1.0 L"),
+                spec("消費電力", "Power", "1250W", "1250 W"),
+                spec("電源", "Power supply", "AC100V 50/60Hz", ""),
+                spec("質量", "Weight", "約1.1kg", "about 1.1 kg"),
+            ],
+            food: FoodDetails::default(),
+        },
+        "soup-set" => ProductDetails {
+            model_number: "SP-6".into(),
+            specs: Vec::new(),
+            food: FoodDetails {
+                ingredients_ja:
+                    "デキストリン(国内製造)、食塩、乾燥野菜(たまねぎ、にんじん)、小麦粉、\
+                                 脱脂粉乳、チキンエキス、酵母エキス、こしょう"
+                        .into(),
+                ingredients_en: "Dextrin (made in Japan), salt, dried vegetables (onion, carrot), \
+                                 wheat flour, skim milk powder, chicken extract, yeast extract, \
+                                 pepper"
+                    .into(),
+                allergens: AllergenStatement::contains(vec![Allergen::Wheat, Allergen::Milk]),
+                allergens_other_ja: "鶏肉・大豆".into(),
+                allergens_other_en: "chicken, soybean".into(),
+                net_contents_ja: "90g(15g×6袋)".into(),
+                net_contents_en: "90 g (6 bags of 15 g)".into(),
+                best_before_ja: "製造日より12か月".into(),
+                best_before_en: "12 months from manufacture".into(),
+                storage_ja: "直射日光・高温多湿を避けて常温で保存してください。".into(),
+                storage_en: "Store at room temperature away from sunlight and humidity.".into(),
+            },
+        },
+        "hojicha" => ProductDetails {
+            model_number: String::new(),
+            specs: Vec::new(),
+            food: FoodDetails {
+                ingredients_ja: "緑茶(静岡県産)".into(),
+                ingredients_en: "Green tea (Shizuoka)".into(),
+                allergens: AllergenStatement::NoneOfTheEight,
+                net_contents_ja: "60g(2g×30包)".into(),
+                net_contents_en: "60 g (30 bags of 2 g)".into(),
+                best_before_ja: "製造日より18か月".into(),
+                best_before_en: "18 months from manufacture".into(),
+                storage_ja: "高温多湿を避け、移り香にご注意ください。".into(),
+                storage_en: "Keep cool and dry, away from strong smells.".into(),
+                ..FoodDetails::default()
+            },
+        },
+        _ => ProductDetails::default(),
+    }
 }
 
 #[cfg(test)]

@@ -352,8 +352,14 @@ pub async fn build_with_clock(
         Arc::clone(&audit),
         Arc::clone(&clock),
     ));
+    let catalog_admin = Arc::new(kura_app::catalog_admin::CatalogAdmin::new(
+        Arc::clone(&store),
+        Arc::clone(&audit),
+        Arc::clone(&clock),
+    ));
     let shop = Arc::new(Shop::new(ShopParts {
         guard: Some(guard),
+        catalog_admin,
         desk,
         retention,
         staff,

@@ -82,6 +82,9 @@ macro_rules! write_tx {
 #[path = "../sql/accounts.rs"]
 #[allow(clippy::duplicate_mod)]
 mod accounts;
+#[path = "../sql/catalog.rs"]
+#[allow(clippy::duplicate_mod)]
+mod catalog;
 #[path = "../sql/customers.rs"]
 #[allow(clippy::duplicate_mod)]
 mod customers;

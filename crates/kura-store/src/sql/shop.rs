@@ -16,7 +16,7 @@ use sqlx::{AssertSqlSafe, Row};
 use super::{Conn, Db, DbRow, This, data_keys, dialect};
 use crate::{Bind, db_err, now_epoch, placeholders, tax_of};
 
-fn product_from_row(r: &DbRow) -> Result<Product, sqlx::Error> {
+pub(super) fn product_from_row(r: &DbRow) -> Result<Product, sqlx::Error> {
     Ok(Product {
         id: r.try_get("id")?,
         slug: r.try_get("slug")?,
@@ -29,6 +29,9 @@ fn product_from_row(r: &DbRow) -> Result<Product, sqlx::Error> {
         image: r.try_get("image")?,
         position: r.try_get("position")?,
         variants: Vec::new(),
+        active: r.try_get::<i64, _>("active")? != 0,
+        photo: r.try_get("photo")?,
+        details: super::catalog::details_from_row(r)?,
     })
 }
 
@@ -46,7 +49,11 @@ fn variant_from_row(r: &DbRow) -> Result<Variant, sqlx::Error> {
 }
 
 impl This {
-    async fn with_variants(&self, mut products: Vec<Product>) -> Result<Vec<Product>, StoreError> {
+    /// Fills in each product's variants and specification rows.
+    pub(super) async fn with_variants(
+        &self,
+        mut products: Vec<Product>,
+    ) -> Result<Vec<Product>, StoreError> {
         if products.is_empty() {
             return Ok(products);
         }
@@ -65,7 +72,7 @@ impl This {
                 p.variants.push(v);
             }
         }
-        Ok(products)
+        self.with_specs(products).await
     }
 
     async fn page_of(
@@ -176,6 +183,7 @@ impl CatalogRepo for This {
                     .execute(&mut *tx)
                     .await?;
                 }
+                super::catalog::write_details(&mut *tx, p).await?;
                 true
             }
         })

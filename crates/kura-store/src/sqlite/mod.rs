@@ -183,6 +183,8 @@ macro_rules! write_tx {
 // The shared query code, compiled here against SQLite's types.
 #[path = "../sql/accounts.rs"]
 mod accounts;
+#[path = "../sql/catalog.rs"]
+mod catalog;
 #[path = "../sql/customers.rs"]
 mod customers;
 #[path = "../sql/data_keys.rs"]

@@ -7,12 +7,13 @@
 //! token bound to the staff session. A test walks the same table, so a route added without
 //! the right access fails it. Responses carry the back office's own CSP and are never cached.
 
+pub mod catalog;
 pub mod pages;
 
 use std::net::IpAddr;
 
 use axum::Router;
-use axum::extract::{FromRequestParts, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::{Next, from_fn_with_state};
@@ -42,11 +43,13 @@ pub enum Access {
     Staff(Permission),
 }
 
-/// One staff route: method, path under the prefix, access, handler.
+/// One staff route: method, path under the prefix, access, handler, and the largest body it
+/// takes when that is more than the shop's (`server.body_limit_bytes`).
 pub struct AdminRoute {
     pub method: Method,
     pub path: &'static str,
     pub access: Access,
+    pub body_limit: Option<usize>,
     handler: fn() -> MethodRouter<AppState>,
 }
 
@@ -56,6 +59,7 @@ macro_rules! route {
             method: Method::GET,
             path: $path,
             access: $access,
+            body_limit: None,
             handler: || get($h),
         }
     };
@@ -64,6 +68,16 @@ macro_rules! route {
             method: Method::POST,
             path: $path,
             access: $access,
+            body_limit: None,
+            handler: || post($h),
+        }
+    };
+    (POST $path:literal, $access:expr, $h:path, body_limit = $limit:expr) => {
+        AdminRoute {
+            method: Method::POST,
+            path: $path,
+            access: $access,
+            body_limit: Some($limit),
             handler: || post($h),
         }
     };
@@ -98,8 +112,17 @@ pub fn routes() -> Vec<AdminRoute> {
         route!(GET "/inquiries/{id}", Staff(P::Inquiries), pages::inquiry_get),
         route!(POST "/inquiries/{id}/reply", Staff(P::Inquiries), pages::inquiry_reply_post),
         route!(POST "/inquiries/{id}/status", Staff(P::Inquiries), pages::inquiry_status_post),
-        route!(GET "/catalog", Staff(P::Catalog), pages::catalog_get),
+        route!(GET "/catalog", Staff(P::Catalog), catalog::catalog_get),
         route!(POST "/catalog/{sku}", Staff(P::Catalog), pages::variant_post),
+        route!(POST "/catalog/categories", Staff(P::Catalog), catalog::categories_post),
+        route!(GET "/catalog/products/new", Staff(P::Catalog), catalog::product_new_get),
+        route!(POST "/catalog/products", Staff(P::Catalog), catalog::products_post),
+        route!(GET "/catalog/products/{id}", Staff(P::Catalog), catalog::product_get),
+        route!(POST "/catalog/products/{id}", Staff(P::Catalog), catalog::product_post),
+        route!(POST "/catalog/products/{id}/variants", Staff(P::Catalog), catalog::product_variants_post),
+        route!(POST "/catalog/products/{id}/variants/{sku}", Staff(P::Catalog), catalog::product_variant_post),
+        route!(POST "/catalog/products/{id}/images", Staff(P::Catalog), catalog::product_images_post, body_limit = catalog::UPLOAD_BODY_LIMIT),
+        route!(POST "/catalog/products/{id}/images/{image}/remove", Staff(P::Catalog), catalog::product_image_remove_post),
         route!(GET "/staff", Staff(P::StaffManage), pages::staff_get),
         route!(POST "/staff", Staff(P::StaffManage), pages::staff_add_post),
         route!(POST "/staff/{id}/access", Staff(P::StaffManage), pages::staff_access_post),
@@ -128,8 +151,13 @@ pub fn router(state: &AppState) -> Router<AppState> {
         } else {
             format!("{prefix}{}", r.path)
         };
-        let guarded =
+        let mut guarded =
             (r.handler)().route_layer(from_fn_with_state((state.clone(), r.access), guard));
+        if let Some(limit) = r.body_limit {
+            // Outside the guard, so the guard's CSRF read and the handler's extractors both
+            // see this route's limit instead of the shop's.
+            guarded = guarded.route_layer(DefaultBodyLimit::max(limit));
+        }
         match by_path.iter_mut().find(|(p, _)| *p == full) {
             Some((_, mr)) => *mr = std::mem::take(mr).merge(guarded),
             None => by_path.push((full, guarded)),
@@ -146,6 +174,31 @@ pub fn router(state: &AppState) -> Router<AppState> {
             .post(not_found)
             .route_layer(from_fn_with_state((state.clone(), Access::Public), guard)),
     )
+}
+
+/// The body limit of the staff route `method path` when it takes more than the shop's, for
+/// the layers that run before routing (the declared-length check, the card guard).
+pub fn body_limit_for(state: &AppState, method: &Method, path: &str) -> Option<usize> {
+    let rest = path.strip_prefix(state.config.admin_path.trim_end_matches('/'))?;
+    routes()
+        .into_iter()
+        .filter(|r| r.method == *method)
+        .find(|r| r.body_limit.is_some() && path_matches(r.path, rest))
+        .and_then(|r| r.body_limit)
+}
+
+/// Whether `path` fills the route pattern `pattern` (`{name}` stands for one segment).
+fn path_matches(pattern: &str, path: &str) -> bool {
+    let mut pattern = pattern.split('/');
+    let mut path = path.split('/');
+    loop {
+        match (pattern.next(), path.next()) {
+            (None, None) => return true,
+            (Some(p), Some(s)) if p.starts_with('{') && p.ends_with('}') && !s.is_empty() => {}
+            (Some(p), Some(s)) if p == s => {}
+            _ => return false,
+        }
+    }
 }
 
 async fn not_found() -> WebError {

@@ -1590,23 +1590,8 @@ pub async fn inquiry_status_post(
 }
 
 // ---- Catalog -----------------------------------------------------------------------------
-
-struct VariantRow {
-    sku: String,
-    product: String,
-    label: String,
-    price: i64,
-    stock: i64,
-    slug: String,
-}
-
-#[derive(Template)]
-#[template(path = "admin/catalog.html")]
-struct CatalogView {
-    ctx: AdminContext,
-    rows: Vec<VariantRow>,
-    message: Option<String>,
-}
+// The catalog's pages are in `super::catalog`; the quick price and stock change of its list
+// stays here.
 
 async fn catalog_page(
     state: &AppState,
@@ -1614,37 +1599,7 @@ async fn catalog_page(
     status: StatusCode,
     message: Option<String>,
 ) -> Result<Response, WebError> {
-    let ja = ctx.tr.lang() == "ja";
-    let mut rows = Vec::new();
-    for p in state.backoffice.catalog().await? {
-        for v in &p.variants {
-            rows.push(VariantRow {
-                sku: v.sku.clone(),
-                product: if ja {
-                    p.name_ja.clone()
-                } else {
-                    p.name_en.clone()
-                },
-                label: if ja {
-                    v.label_ja.clone()
-                } else {
-                    v.label_en.clone()
-                },
-                price: v.price.0,
-                stock: v.stock,
-                slug: p.slug.clone(),
-            });
-        }
-    }
-    let html = CatalogView { ctx, rows, message }.render()?;
-    Ok(status_page(status, html))
-}
-
-pub async fn catalog_get(
-    State(state): State<AppState>,
-    ctx: AdminContext,
-) -> Result<Response, WebError> {
-    catalog_page(&state, ctx, StatusCode::OK, None).await
+    super::catalog::list_page(state, ctx, status, message).await
 }
 
 #[derive(Deserialize)]
@@ -1654,7 +1609,7 @@ pub struct VariantForm {
 }
 
 /// A whole number typed as people type it: full-width digits, commas and a yen sign allowed.
-fn typed_number(text: &str) -> Option<i64> {
+pub(super) fn typed_number(text: &str) -> Option<i64> {
     use unicode_normalization::UnicodeNormalization;
     let plain: String = text
         .nfkc()

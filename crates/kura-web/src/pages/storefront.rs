@@ -21,6 +21,8 @@ pub struct ProductCard {
     pub name: String,
     pub price: String,
     pub image: String,
+    /// An uploaded photo (`/images/p/{photo}`), shown instead of the illustration.
+    pub photo: Option<String>,
     pub in_stock: bool,
     pub reduced: bool,
 }
@@ -35,6 +37,7 @@ pub fn card(p: &Product, lang: Lang) -> ProductCard {
         },
         price: p.lowest_price().grouped(),
         image: p.image.clone(),
+        photo: p.photo.clone(),
         in_stock: p.in_stock(),
         reduced: p.tax == TaxRate::Reduced,
     }
@@ -225,14 +228,69 @@ pub struct VariantOption {
     pub few_left: bool,
 }
 
+/// The food label's facts in the visitor's language; `None` fields are not stated.
+pub struct FoodView {
+    pub ingredients: Option<String>,
+    /// The mandatory allergens (特定原材料), named, or that none of them is used.
+    pub allergens: Option<String>,
+    pub allergens_other: Option<String>,
+    pub net_contents: Option<String>,
+    pub best_before: Option<String>,
+    pub storage: Option<String>,
+}
+
+/// `ja`, or `en` for an English page when it is filled in; `None` when both are empty.
+fn in_lang(lang: Lang, ja: &str, en: &str) -> Option<String> {
+    let text = if lang == Lang::En && !en.is_empty() {
+        en
+    } else {
+        ja
+    };
+    (!text.is_empty()).then(|| text.to_string())
+}
+
+fn food_view(tr: Tr, food: &kura_app::catalog::FoodDetails) -> Option<FoodView> {
+    use kura_domain::AllergenStatement;
+    if food.is_empty() {
+        return None;
+    }
+    let lang = tr.0;
+    let allergens = match &food.allergens {
+        AllergenStatement::NotStated => None,
+        AllergenStatement::NoneOfTheEight => Some(tr.t("product.allergens_none").to_string()),
+        AllergenStatement::Contains(list) => Some(
+            list.iter()
+                .map(|a| tr.t(&format!("allergen.{}", a.code())).to_string())
+                .collect::<Vec<_>>()
+                .join(if lang == Lang::En { ", " } else { "・" }),
+        ),
+    };
+    Some(FoodView {
+        ingredients: in_lang(lang, &food.ingredients_ja, &food.ingredients_en),
+        allergens,
+        allergens_other: in_lang(lang, &food.allergens_other_ja, &food.allergens_other_en),
+        net_contents: in_lang(lang, &food.net_contents_ja, &food.net_contents_en),
+        best_before: in_lang(lang, &food.best_before_ja, &food.best_before_en),
+        storage: in_lang(lang, &food.storage_ja, &food.storage_en),
+    })
+}
+
 #[derive(Template)]
 #[template(path = "product.html")]
 struct ProductView {
     ctx: PageContext,
     slug: String,
     name: String,
+    /// Sanitised HTML: cleaned when staff saved it and again here (see
+    /// `kura_app::catalog::clean_description`), so only a few formatting tags can be in it.
     description: String,
     image: String,
+    /// Uploaded photos (file under `/images/p/`, alternative text), the product's photo first.
+    photos: Vec<(String, String)>,
+    model_number: String,
+    /// 商品仕様 rows (label, value).
+    specs: Vec<(String, String)>,
+    food: Option<FoodView>,
     reduced: bool,
     variants: Vec<VariantOption>,
     any_in_stock: bool,
@@ -278,19 +336,48 @@ pub async fn product_get(
         (_, Some(code)) => Some(cart_problem(ctx.tr, code).to_string()),
         _ => None,
     };
+    let name = if lang == Lang::En {
+        p.name_en.clone()
+    } else {
+        p.name_ja.clone()
+    };
+    let photos = if p.photo.is_some() {
+        state
+            .catalog
+            .images(p.id)
+            .await?
+            .into_iter()
+            .map(|i| {
+                let alt = in_lang(lang, &i.alt_ja, &i.alt_en).unwrap_or_else(|| name.clone());
+                (i.file, alt)
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     let view = ProductView {
         slug: p.slug.clone(),
-        name: if lang == Lang::En {
-            p.name_en.clone()
+        description: kura_app::catalog::clean_description(if lang == Lang::En {
+            &p.description_en
         } else {
-            p.name_ja.clone()
-        },
-        description: if lang == Lang::En {
-            p.description_en.clone()
-        } else {
-            p.description_ja.clone()
-        },
+            &p.description_ja
+        }),
+        name,
         image: p.image.clone(),
+        photos,
+        model_number: p.details.model_number.clone(),
+        specs: p
+            .details
+            .specs
+            .iter()
+            .map(|s| {
+                (
+                    in_lang(lang, &s.label_ja, &s.label_en).unwrap_or_default(),
+                    in_lang(lang, &s.value_ja, &s.value_en).unwrap_or_default(),
+                )
+            })
+            .collect(),
+        food: food_view(ctx.tr, &p.details.food),
         reduced: p.tax == TaxRate::Reduced,
         any_in_stock: p.in_stock(),
         price_from: p.lowest_price().grouped(),
@@ -335,6 +422,9 @@ pub async fn legal_get(
 
 macro_rules! images {
     ($($name:literal),*) => {
+        /// The bundled illustrations a product may show until a photo is uploaded.
+        pub const ILLUSTRATIONS: &[&str] = &[$($name),*];
+
         fn image(name: &str) -> Option<&'static str> {
             match name {
                 $($name => Some(include_str!(concat!("../../assets/images/", $name, ".svg"))),)*
@@ -354,6 +444,42 @@ images!(
     "tumbler",
     "lunch-box"
 );
+
+/// An uploaded product image, as the shop re-encoded it: content-addressed (the name is the
+/// SHA-256 of the bytes), so it is cached for a year; served with its own type, `nosniff` and
+/// a policy under which nothing in it could run even if opened on its own.
+pub async fn product_image_get(
+    State(state): State<AppState>,
+    Path(file): Path<String>,
+) -> Result<Response, WebError> {
+    let image = state
+        .catalog
+        .image(&file)
+        .await?
+        .ok_or(WebError::new(ErrorKind::NotFound))?;
+    // Only the two types the shop encodes, and only under the extension that names it.
+    let content_type = match (image.content_type.as_str(), file.rsplit('.').next()) {
+        ("image/jpeg", Some("jpg")) => "image/jpeg",
+        ("image/png", Some("png")) => "image/png",
+        _ => return Err(WebError::new(ErrorKind::NotFound)),
+    };
+    let mut res = image.bytes.into_response();
+    let h = res.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; sandbox"),
+    );
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=31536000, immutable"),
+    );
+    Ok(res)
+}
 
 /// Product illustrations, compiled into the binary.
 pub async fn image_get(Path(file): Path<String>) -> Result<Response, WebError> {

@@ -3,7 +3,8 @@
 //! A declared `Content-Length` above the limit is refused before a byte is read; a body without
 //! a declared length is cut off at the limit by the extractors (axum's `DefaultBodyLimit`, set
 //! in the router to the same number). Either way the visitor sees a clear 413 page and the
-//! guard hears of it.
+//! guard hears of it. A back-office route may take more (the product image upload); the route
+//! table says which (`admin::body_limit_for`), and everything else keeps the shop's limit.
 
 use axum::extract::{Request, State};
 use axum::http::header;
@@ -29,7 +30,9 @@ pub async fn body_limit(State(state): State<AppState>, req: Request, next: Next)
         }
         state.event(event);
     };
-    if declared.is_some_and(|n| n > state.config.body_limit as u64) {
+    let limit = crate::admin::body_limit_for(&state, req.method(), req.uri().path())
+        .unwrap_or(state.config.body_limit);
+    if declared.is_some_and(|n| n > limit as u64) {
         report(&state);
         return WebError::new(ErrorKind::PayloadTooLarge).into_response();
     }

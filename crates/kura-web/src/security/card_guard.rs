@@ -16,6 +16,11 @@
 //! refused as everywhere else. Only handlers listed in [`FORMS_NAMING_THE_FIELD`] get this; any
 //! other handler would take an emptied field for a field left blank.
 //!
+//! An upload (`multipart/form-data` to a back-office route that takes large bodies, see
+//! `admin::body_limit_for`) is not held here: its body streams on to the staff guard and the
+//! handler, which reads its text fields through [`value_has_card`] and refuses as here. Its
+//! file is never stored as sent (images are re-encoded), so nothing in it can be kept.
+//!
 //! Kura's own tokens (CSRF, checkout attempts, mailed links, provider session ids) are long
 //! hex or alphanumeric strings, and about one in a hundred holds a Luhn-valid digit run between
 //! two letters. A value that is one such machine token is not a card number anyone typed, so it
@@ -59,7 +64,7 @@ fn is_machine_token(value: &str) -> bool {
 }
 
 /// Whether a field's value holds a card number a person could have typed.
-fn value_has_card(value: &str) -> bool {
+pub(crate) fn value_has_card(value: &str) -> bool {
     !is_machine_token(value) && contains_card_number(value)
 }
 
@@ -145,7 +150,11 @@ fn record(state: &AppState, req_ip: Option<ClientIp>, request_id: Option<Request
     state.event(event);
 }
 
-fn refuse(state: &AppState, req_ip: Option<ClientIp>, request_id: Option<RequestId>) -> Response {
+pub(crate) fn refuse(
+    state: &AppState,
+    req_ip: Option<ClientIp>,
+    request_id: Option<RequestId>,
+) -> Response {
     record(state, req_ip, request_id);
     WebError::new(ErrorKind::CardNumberRefused).into_response()
 }
@@ -172,6 +181,11 @@ pub async fn card_guard(State(state): State<AppState>, req: Request, next: Next)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_ascii_lowercase();
+    if content_type.starts_with("multipart/form-data")
+        && crate::admin::body_limit_for(&state, req.method(), req.uri().path()).is_some()
+    {
+        return next.run(req).await;
+    }
     let (parts, body) = req.into_parts();
     let bytes = match axum::body::to_bytes(body, state.config.body_limit).await {
         Ok(b) => b,

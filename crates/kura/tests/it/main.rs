@@ -11,6 +11,7 @@ mod api;
 mod backoffice;
 mod browser;
 mod card_payments;
+mod catalog;
 mod cli;
 mod guard;
 mod invariant;

@@ -1045,6 +1045,277 @@ async fn two_customers(store: &Arc<dyn Store>, ring: &Arc<KeyRing>) -> (i64, i64
     (a.id, b.id)
 }
 
+/// The back office's catalog: a product with its details, specifications and variants round
+/// trips whole, shown or hidden; slugs and SKUs stay unique; images keep their bytes and make
+/// the product's photo, in order; search finds the model number.
+async fn catalog_details_and_images(store: &Arc<dyn Store>) {
+    use kura_app::catalog::{
+        Category, FoodDetails, Product, ProductDetails, ProductImage, Spec, Variant,
+    };
+    use kura_domain::{Allergen, AllergenStatement, TaxRate, Yen};
+    let category = Category {
+        id: kura_app::new_id(),
+        slug: "conformance".into(),
+        name_ja: "試験".into(),
+        name_en: "Test".into(),
+        position: 9,
+    };
+    store.insert_category(&category).await.unwrap();
+    let dup = Category {
+        id: kura_app::new_id(),
+        ..category.clone()
+    };
+    assert!(matches!(
+        store.insert_category(&dup).await,
+        Err(StoreError::Conflict)
+    ));
+    let id = kura_app::new_id();
+    let variant = Variant {
+        id: kura_app::new_id(),
+        product_id: id,
+        sku: "CF-1".into(),
+        label_ja: "標準".into(),
+        label_en: "Standard".into(),
+        price: Yen(1200),
+        stock: 3,
+        position: 0,
+    };
+    let mut product = Product {
+        id,
+        slug: "conformance-soup".into(),
+        category_id: category.id,
+        name_ja: "試験スープ".into(),
+        name_en: "Test soup".into(),
+        description_ja: "<p>説明</p>".into(),
+        description_en: String::new(),
+        tax: TaxRate::Reduced,
+        image: "food-jar".into(),
+        position: 0,
+        variants: vec![variant.clone()],
+        active: true,
+        photo: None,
+        details: ProductDetails {
+            model_number: "CF-MODEL-77".into(),
+            specs: vec![
+                Spec {
+                    label_ja: "容量".into(),
+                    label_en: "Capacity".into(),
+                    value_ja: "1.0L".into(),
+                    value_en: String::new(),
+                },
+                Spec {
+                    label_ja: "消費電力".into(),
+                    label_en: String::new(),
+                    value_ja: "1250W".into(),
+                    value_en: "1250 W".into(),
+                },
+            ],
+            food: FoodDetails {
+                ingredients_ja: "食塩、小麦粉".into(),
+                allergens: AllergenStatement::contains(vec![Allergen::Milk, Allergen::Wheat]),
+                allergens_other_ja: "大豆".into(),
+                net_contents_ja: "90g".into(),
+                best_before_ja: "製造日より180日".into(),
+                storage_ja: "常温".into(),
+                ..FoodDetails::default()
+            },
+        },
+    };
+    let search = kura_app::catalog::search_text(&product);
+    store.create_product(&product, &search).await.unwrap();
+    let back = store.product_by_id(id).await.unwrap().unwrap();
+    assert_eq!(back.details, product.details, "details and specs in order");
+    assert_eq!(back.variants, product.variants);
+    assert!(back.active && back.photo.is_none());
+    assert_eq!(
+        store
+            .product_by_slug("conformance-soup")
+            .await
+            .unwrap()
+            .unwrap()
+            .details,
+        product.details,
+        "the storefront reads the same details"
+    );
+    let found = store.search_products("cf-model-77", 0, 10).await.unwrap();
+    assert_eq!(found.products.len(), 1, "the model number is searched");
+    // Slug and SKU stay unique.
+    let mut clash = product.clone();
+    clash.id = kura_app::new_id();
+    clash.variants = vec![Variant {
+        id: kura_app::new_id(),
+        product_id: clash.id,
+        sku: "CF-2".into(),
+        ..variant.clone()
+    }];
+    assert!(matches!(
+        store.create_product(&clash, "x").await,
+        Err(StoreError::Conflict)
+    ));
+    clash.slug = "conformance-other".into();
+    clash.variants[0].sku = "CF-1".into();
+    assert!(matches!(
+        store.create_product(&clash, "x").await,
+        Err(StoreError::Conflict)
+    ));
+    assert!(
+        store.product_by_id(clash.id).await.unwrap().is_none(),
+        "nothing half-written"
+    );
+
+    // An edit replaces the specifications and hides the product from the storefront only.
+    product.details.specs.truncate(1);
+    product.details.food.allergens = AllergenStatement::NoneOfTheEight;
+    product.active = false;
+    product.name_en = "Test soup, renamed".into();
+    assert!(store.update_product(&product, "renamed").await.unwrap());
+    let back = store.product_by_id(id).await.unwrap().unwrap();
+    assert_eq!(back.details.specs.len(), 1);
+    assert_eq!(
+        back.details.food.allergens,
+        AllergenStatement::NoneOfTheEight
+    );
+    assert_eq!(back.name_en, "Test soup, renamed");
+    assert!(
+        store
+            .product_by_slug("conformance-soup")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .all_products()
+            .await
+            .unwrap()
+            .iter()
+            .any(|p| p.id == id && !p.active)
+    );
+    let ghost = Product {
+        id: kura_app::new_id(),
+        ..product.clone()
+    };
+    assert!(!store.update_product(&ghost, "x").await.unwrap());
+
+    // Variants: a new one, a taken SKU, a change.
+    let second = Variant {
+        id: kura_app::new_id(),
+        sku: "CF-2".into(),
+        position: 1,
+        ..variant.clone()
+    };
+    store.add_variant(&second, "s").await.unwrap();
+    assert!(matches!(
+        store
+            .add_variant(
+                &Variant {
+                    id: kura_app::new_id(),
+                    ..second.clone()
+                },
+                "s"
+            )
+            .await,
+        Err(StoreError::Conflict)
+    ));
+    let changed = Variant {
+        label_ja: "大".into(),
+        price: Yen(1500),
+        stock: 9,
+        ..second.clone()
+    };
+    assert!(store.update_variant(&changed, "s").await.unwrap());
+    let back = store.product_by_id(id).await.unwrap().unwrap();
+    assert_eq!(back.variants.len(), 2);
+    assert_eq!(back.variants[1], changed);
+    assert!(
+        !store
+            .update_variant(
+                &Variant {
+                    sku: "CF-NONE".into(),
+                    ..changed.clone()
+                },
+                "s"
+            )
+            .await
+            .unwrap()
+    );
+
+    // Images: bytes kept as given, the first is the photo, a repeat is refused.
+    let image = |n: u8| {
+        let bytes = vec![n; 64];
+        let sha: [u8; 32] = std::array::from_fn(|i| n.wrapping_add(i as u8));
+        ProductImage {
+            id: kura_app::new_id(),
+            product_id: id,
+            position: 0,
+            content_type: "image/jpeg".into(),
+            bytes,
+            sha256: sha,
+            width: 640,
+            height: 480,
+            file: format!("{}.jpg", hex::encode(sha)),
+            alt_ja: format!("写真{n}"),
+            alt_en: String::new(),
+            created_at: now(),
+        }
+    };
+    let (a, b) = (image(1), image(2));
+    assert!(store.add_product_image(&a).await.unwrap());
+    assert!(store.add_product_image(&b).await.unwrap());
+    assert!(matches!(
+        store
+            .add_product_image(&ProductImage {
+                id: kura_app::new_id(),
+                ..a.clone()
+            })
+            .await,
+        Err(StoreError::Conflict)
+    ));
+    assert!(
+        !store
+            .add_product_image(&ProductImage {
+                id: kura_app::new_id(),
+                product_id: -1,
+                ..image(3)
+            })
+            .await
+            .unwrap()
+    );
+    let list = store.product_images(id).await.unwrap();
+    assert_eq!(
+        list.iter().map(|i| i.id).collect::<Vec<_>>(),
+        vec![a.id, b.id]
+    );
+    assert_eq!(list[1].position, 1);
+    let served = store.product_image_file(&a.file).await.unwrap().unwrap();
+    assert_eq!(served.bytes, a.bytes);
+    assert_eq!(served.sha256, a.sha256);
+    assert_eq!((served.width, served.height), (640, 480));
+    assert!(
+        store
+            .product_image_file("nope.jpg")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let back = store.product_by_id(id).await.unwrap().unwrap();
+    assert_eq!(back.photo.as_deref(), Some(a.file.as_str()));
+    assert!(store.remove_product_image(id, a.id).await.unwrap());
+    assert!(!store.remove_product_image(id, a.id).await.unwrap());
+    let back = store.product_by_id(id).await.unwrap().unwrap();
+    assert_eq!(back.photo.as_deref(), Some(b.file.as_str()));
+    assert!(store.remove_product_image(id, b.id).await.unwrap());
+    assert!(
+        store
+            .product_by_id(id)
+            .await
+            .unwrap()
+            .unwrap()
+            .photo
+            .is_none()
+    );
+}
+
 /// Every personal column is listed for key rotation: no binary column outside the list.
 async fn schema_lists_every_sealed_column(shop: &support::TestShop) {
     match shop.state.store.backend() {
@@ -1107,6 +1378,7 @@ stories! {
         super::payment_event_and_its_effect_commit_together(&store, &ring).await;
     };
     mail_claims_do_not_overlap => |store, ring, shop| super::mail_claims_do_not_overlap(&store, &ring).await;
+    catalog_details_and_images_round_trip => |store, ring, shop| super::catalog_details_and_images(&store).await;
     idle_guest_carts_are_swept => |store, ring, shop| {
         let (a, _) = super::two_customers(&store, &ring).await;
         super::idle_guest_carts_are_swept(&store, a).await;
