@@ -71,6 +71,8 @@ pub enum Permission {
     Inquiries,
     /// Asks for, or approves someone else's, bulk export of personal data.
     Export,
+    /// The guard's dashboard: alerts, blocked sources, detectors.
+    Security,
 }
 
 impl Role {

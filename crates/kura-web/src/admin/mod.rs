@@ -8,6 +8,7 @@
 //! the right access fails it. Responses carry the back office's own CSP and are never cached.
 
 pub mod catalog;
+pub mod guard_pages;
 pub mod pages;
 
 use std::net::IpAddr;
@@ -135,6 +136,9 @@ pub fn routes() -> Vec<AdminRoute> {
         route!(POST "/exports", Staff(P::Export), pages::export_request_post),
         route!(POST "/exports/{id}/approve", Staff(P::Export), pages::export_approve_post),
         route!(POST "/exports/{id}/download", Staff(P::Export), pages::export_download_post),
+        route!(GET "/guard", Staff(P::Security), guard_pages::guard_get),
+        route!(POST "/guard/alerts/{id}/ack", Staff(P::Security), guard_pages::alert_ack_post),
+        route!(POST "/guard/blocks/{source}/unblock", Staff(P::Security), guard_pages::unblock_post),
         route!(GET "/security", Staff(P::Dashboard), pages::security_get),
         route!(POST "/security/passkeys", Staff(P::Dashboard), pages::passkey_add_post),
         route!(POST "/security/passkeys/{id}/remove", Staff(P::Dashboard), pages::passkey_remove_post),
@@ -398,6 +402,7 @@ impl FromRequestParts<AppState> for AdminContext {
                 (Permission::Settings, "/settings", "admin.nav.settings"),
                 (Permission::AuditRead, "/audit", "admin.nav.audit"),
                 (Permission::Export, "/exports", "admin.nav.exports"),
+                (Permission::Security, "/guard", "admin.nav.guard"),
                 (Permission::Dashboard, "/security", "admin.nav.security"),
             ],
             role: complete.map(|s| s.member.role),

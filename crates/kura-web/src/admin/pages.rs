@@ -27,7 +27,7 @@ use crate::error::{ErrorKind, WebError};
 /// The least a staff password has: 15 characters (and a zxcvbn score of 3, as for customers).
 pub const STAFF_MIN_CHARS: usize = 15;
 
-fn minute(unix: i64) -> String {
+pub(crate) fn minute(unix: i64) -> String {
     Date::japan_minute(unix)
 }
 

@@ -138,3 +138,59 @@ async fn a_block_on_one_node_holds_on_another_on_postgres() {
     let url = support::required_pg().await;
     story(Some(&url)).await;
 }
+
+/// The owner's guard page shows the alert and the blocked source (as a pseudonym, never the
+/// address), and unblocking it lets the address back in at once; only the owner sees the page.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_owner_sees_the_alert_and_unblocks_the_source() {
+    use crate::backoffice::{OWNER_PASSWORD, add_staff, enrol, office};
+    let office = office(None).await;
+    let (mut owner, _) = enrol(&office, "boss", OWNER_PASSWORD).await;
+    let (mut attacker, _) = walk_until_blocked(&office.router).await;
+    let store = Arc::clone(&office.state.store);
+    eventually("the alert is stored", || {
+        let store = Arc::clone(&store);
+        async move { !store.alerts(10).await.unwrap().is_empty() }
+    })
+    .await;
+    eventually("the block is shared", || {
+        let store = Arc::clone(&store);
+        async move { !store.active_blocks(0).await.unwrap().is_empty() }
+    })
+    .await;
+
+    let page = owner.get("/admin/guard").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("order_enumeration.source"));
+    assert!(page.body.contains("id=\"guard-chart\""));
+    assert!(
+        !page.body.contains("198.51.100.66"),
+        "no address on the page"
+    );
+    let source = store.active_blocks(0).await.unwrap()[0].source.clone();
+    assert!(page.body.contains(&source));
+
+    let csrf = owner.csrf_from("/admin/guard").await;
+    let r = owner
+        .post_form(
+            &format!("/admin/guard/blocks/{source}/unblock"),
+            &[("csrf_token", &csrf)],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(attacker.get("/").await.status, 200, "let back in at once");
+    let alert = store.alerts(1).await.unwrap()[0].id;
+    let r = owner
+        .post_form(
+            &format!("/admin/guard/alerts/{alert}/ack"),
+            &[("csrf_token", &csrf)],
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    assert!(store.alerts(1).await.unwrap()[0].acknowledged_at.is_some());
+
+    let pw = "manager passphrase: copper kettle morning 18";
+    add_staff(&office.state, "kimura", kura_app::staff::Role::Manager, pw).await;
+    let (mut manager, _) = enrol(&office, "kimura", pw).await;
+    assert_eq!(manager.get("/admin/guard").await.status, 403);
+}
