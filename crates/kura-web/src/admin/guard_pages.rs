@@ -89,7 +89,7 @@ async fn guard_page(
         .collect();
     let total = per_hour.iter().sum();
     let mut kinds: Vec<(String, i64)> = kinds.into_iter().collect();
-    kinds.sort_by(|a, b| b.1.cmp(&a.1));
+    kinds.sort_by_key(|k| std::cmp::Reverse(k.1));
     let alerts = state
         .store
         .alerts(50)
