@@ -194,3 +194,77 @@ async fn the_owner_sees_the_alert_and_unblocks_the_source() {
     let (mut manager, _) = enrol(&office, "kimura", pw).await;
     assert_eq!(manager.get("/admin/guard").await.status, 403);
 }
+
+/// Injection probes are events; the fifth blocks the source within its own request. A scanner's
+/// User-Agent is refused on its first request. A customer whose searches look a little like
+/// SQL to a naive filter ("select ボトル", "O'Reilly") is never bothered.
+#[tokio::test(flavor = "multi_thread")]
+async fn probes_and_scanners_are_refused_and_shoppers_are_not() {
+    let shop = support::shop_with(None, |_| {}).await;
+    kura::demo::ensure_catalog(&shop.state.store).await.unwrap();
+
+    let mut shopper = Client::new(&shop.router);
+    for q in [
+        "select%20%E3%83%9C%E3%83%88%E3%83%AB",
+        "O%27Reilly",
+        "drop%20%E3%82%B1%E3%83%88%E3%83%AB",
+        "1-2-3%20Nishi-Shinjuku",
+        "%E3%83%9B%E3%83%86%E3%83%AB%EF%BC%86%E3%82%B9%E3%83%91",
+    ] {
+        assert_eq!(
+            shopper.get(&format!("/search?q={q}")).await.status,
+            200,
+            "{q}"
+        );
+    }
+
+    let mut prober = Client::new(&shop.router);
+    prober.peer = "198.51.100.77:40000".parse().unwrap();
+    let probes = [
+        "/search?q=1%27%20AND%20SLEEP(5)--%20-",
+        "/search?q=1)%20UNION%20ALL%20SELECT%20NULL,NULL--",
+        "/search?q=%22%3E%3Csvg/onload=alert(1)%3E",
+        "/search?q=../../../../etc/passwd",
+        "/search?q=;cat%20/etc/passwd",
+    ];
+    for (i, p) in probes.iter().enumerate() {
+        let r = prober.get(p).await;
+        if i < 4 {
+            assert_ne!(r.status, 403, "probe {i} is counted, not yet blocked");
+        } else {
+            assert_eq!(
+                r.status, 403,
+                "the fifth probe is refused in its own request"
+            );
+        }
+    }
+    assert_eq!(prober.get("/").await.status, 403);
+
+    let mut scanner = Client::new(&shop.router);
+    scanner.peer = "203.0.113.5:40000".parse().unwrap();
+    let r = scanner
+        .send(
+            axum::http::Request::get("/")
+                .header("user-agent", "sqlmap/1.8.2#stable (https://sqlmap.org)")
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(r.status, 403, "a scanner is refused at its first request");
+
+    assert_eq!(shopper.get("/").await.status, 200, "the shopper shops on");
+    let store = Arc::clone(&shop.state.store);
+    eventually("the probes are stored", || {
+        let store = Arc::clone(&store);
+        async move {
+            let counts = store.security_event_counts(0, 86_400).await.unwrap();
+            counts
+                .iter()
+                .any(|(_, k, n)| k == "malicious_attack_tool:probe" && *n >= 5)
+                && counts
+                    .iter()
+                    .any(|(_, k, _)| k == "malicious_attack_tool:scanner")
+        }
+    })
+    .await;
+}
