@@ -259,12 +259,14 @@ fn peak_memory_mib(pid: u32) -> Option<(f64, f64)> {
     Some((field("VmHWM:")?, field("VmRSS:")?))
 }
 
-pub async fn run_web(seconds: u64, connections: usize) -> anyhow::Result<()> {
+pub async fn run_web(seconds: u64, connections: usize, guard: bool) -> anyhow::Result<()> {
     let dir = std::env::temp_dir().join(format!("kura-bench-web-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     std::fs::write(
         dir.join("kura.toml"),
-        "[server]\nrate_limit_per_second = 10000000\nrate_limit_burst = 10000000\nmetrics_listen = \"\"\n[log]\nlevel = \"warn\"\n[mail]\ntransport = \"outbox\"\n",
+        format!(
+            "[server]\nrate_limit_per_second = 10000000\nrate_limit_burst = 10000000\nmetrics_listen = \"\"\n[log]\nlevel = \"warn\"\n[mail]\ntransport = \"outbox\"\n[guard]\nenabled = {guard}\n"
+        ),
     )?;
     let prepared = Command::new(std::env::current_exe()?)
         .args(["demo", "--no-serve", "--dir"])
@@ -285,7 +287,8 @@ pub async fn run_web(seconds: u64, connections: usize) -> anyhow::Result<()> {
     let (_bare, bare_addr) = spawn(&["bench-bare", "--listen", "127.0.0.1:0"], &dir)?;
     let duration = Duration::from_secs(seconds);
     println!(
-        "Kura web benchmark: {connections} connections, {seconds} s per scenario, {} cores",
+        "Kura web benchmark: {connections} connections, {seconds} s per scenario, guard {}, {} cores",
+        if guard { "on" } else { "off" },
         std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1)

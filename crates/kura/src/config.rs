@@ -180,6 +180,9 @@ impl DeskSection {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct GuardSection {
+    /// Off: security events are only logged; nothing is counted, blocked or inspected (for
+    /// measuring the guard's cost; a shop runs with it on).
+    pub enabled: bool,
     /// Networks never blocked (monitoring, the office); their events still count and alert.
     pub never_block: Vec<IpNet>,
     /// Changes to detectors by id, e.g. `[guard.detectors."probes.source"] threshold = 10`.
@@ -191,6 +194,7 @@ pub struct GuardSection {
 impl Default for GuardSection {
     fn default() -> Self {
         Self {
+            enabled: true,
             never_block: Vec::new(),
             detectors: std::collections::BTreeMap::new(),
             keep_months: 12,

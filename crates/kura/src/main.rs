@@ -99,6 +99,9 @@ enum Command {
         /// Concurrent keep-alive connections.
         #[arg(long, default_value_t = 64)]
         connections: usize,
+        /// Runs the shop with the guard off, to measure what the guard costs.
+        #[arg(long)]
+        no_guard: bool,
     },
     /// The bare baseline server of `bench-web` (one handler, one product row).
     #[command(hide = true)]
@@ -523,9 +526,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::BenchWeb {
             seconds,
             connections,
+            no_guard,
         } => {
             init_logging(None);
-            kura::bench_web::run_web(seconds, connections.max(1)).await
+            kura::bench_web::run_web(seconds, connections.max(1), !no_guard).await
         }
         Command::BenchBare { dir, listen } => {
             kura::bench_web::serve_bare(&dir.join("kura.db"), listen).await

@@ -251,14 +251,19 @@ pub async fn build_with_clock(
         Arc::clone(&vault),
         Arc::clone(&clock),
     ));
-    let guard = crate::guarding::guard(
-        config.guard.detectors()?,
-        config.guard.never_block.clone(),
-        Arc::clone(&store),
-        log,
-        Arc::clone(&clock),
-    );
-    let events: Arc<dyn SecurityEvents> = Arc::clone(&guard) as Arc<dyn SecurityEvents>;
+    let guard = config.guard.enabled.then(|| {
+        crate::guarding::guard(
+            config.guard.detectors().unwrap_or_default(),
+            config.guard.never_block.clone(),
+            Arc::clone(&store),
+            Arc::clone(&log),
+            Arc::clone(&clock),
+        )
+    });
+    let events: Arc<dyn SecurityEvents> = match &guard {
+        Some(g) => Arc::clone(g) as Arc<dyn SecurityEvents>,
+        None => log,
+    };
     let policy = SessionPolicy {
         idle_seconds: config.session.idle_minutes * 60,
         absolute_seconds: config.session.absolute_hours * 3600,
@@ -358,7 +363,7 @@ pub async fn build_with_clock(
         Arc::clone(&clock),
     ));
     let shop = Arc::new(Shop::new(ShopParts {
-        guard: Some(guard),
+        guard,
         catalog_admin,
         desk,
         retention,
