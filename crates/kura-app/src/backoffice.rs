@@ -129,6 +129,7 @@ pub struct BackOffice {
     pub(crate) audit: Arc<Audit>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) events: Arc<dyn SecurityEvents>,
+    pub(crate) canaries: Option<Arc<crate::canary::Canaries>>,
 }
 
 fn summary(o: &OrderRecord) -> OrderSummary {
@@ -160,6 +161,26 @@ impl BackOffice {
             audit,
             clock,
             events,
+            canaries: None,
+        }
+    }
+
+    /// Watches the shop's canary customers (see [`crate::canary`]).
+    pub fn with_canaries(mut self, canaries: Arc<crate::canary::Canaries>) -> Self {
+        self.canaries = Some(canaries);
+        self
+    }
+
+    /// Raises the honeytoken alert if `email` is a canary's.
+    pub(crate) fn canary(
+        &self,
+        email: &str,
+        how: &'static str,
+        session: &StaffSession,
+        ip: Option<IpAddr>,
+    ) {
+        if let Some(c) = &self.canaries {
+            c.check(email, how, ip, Some(session.member.id));
         }
     }
 
@@ -397,6 +418,7 @@ impl BackOffice {
             Err(AppError::Erased) => return Ok(Unmask::Erased),
             Err(e) => return Err(e),
         };
+        self.canary(profile.email.as_str(), "unmask", session, ip);
         let orders = self.store.orders_of_customer(customer_id, 20).await?;
         Ok(Unmask::Shown {
             profile: Box::new(profile),
@@ -461,6 +483,7 @@ impl BackOffice {
                 (col::ORDER_PHONE_BIDX, Normalize::Digits)
             };
             filter.contact_bidx = ring.blind_indexes(how.0, contact, how.1)?;
+            self.canary(contact, "search", session, ip);
             self.audit
                 .record(
                     &session.actor(ip),

@@ -277,6 +277,7 @@ impl BackOffice {
                     // Erased: nothing left to export.
                     continue;
                 };
+                self.canary(p.email.as_str(), "export", session, ip);
                 let id = rec.id.to_string();
                 csv.push_str(&csv_line(&[
                     &id,

@@ -7,6 +7,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod backoffice;
+pub mod canary;
 pub mod carts;
 pub mod catalog;
 pub mod catalog_admin;

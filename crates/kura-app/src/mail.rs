@@ -54,6 +54,7 @@ pub struct MailOutbox {
     clock: std::sync::Arc<dyn crate::clock::Clock>,
     /// How long a claimed batch is this node's alone; longer than sending a batch takes.
     lease_seconds: i64,
+    canaries: Option<std::sync::Arc<crate::canary::Canaries>>,
 }
 
 /// Mails claimed per round: few enough that a batch is sent well within its lease.
@@ -102,7 +103,15 @@ impl MailOutbox {
             vault,
             clock,
             lease_seconds: 600,
+            canaries: None,
         }
+    }
+
+    /// Watches the shop's canary customers: a mail about to go to one raises the alert (it is
+    /// still sent, so whoever caused it learns nothing).
+    pub fn with_canaries(mut self, canaries: std::sync::Arc<crate::canary::Canaries>) -> Self {
+        self.canaries = Some(canaries);
+        self
     }
 
     /// How long a node holds the mails it claimed before another node may send them. A batch
@@ -205,6 +214,9 @@ impl MailOutbox {
                     html: stored.html,
                     kind: static_kind(&stored.kind),
                 };
+                if let Some(c) = &self.canaries {
+                    c.check(&mail.to, "mail", None, None);
+                }
                 let reference = self.message_reference(record.id)?;
                 match mailer.send_as(&mail, &reference).await {
                     Ok(()) => {

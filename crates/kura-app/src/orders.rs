@@ -291,6 +291,7 @@ pub struct Orders {
     notifier: Arc<dyn OrderNotifier>,
     settings: OrderSettings,
     lookups: LookupThrottle,
+    canaries: Option<Arc<crate::canary::Canaries>>,
 }
 
 const BASE32: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
@@ -334,7 +335,14 @@ impl Orders {
             notifier,
             settings,
             lookups: LookupThrottle::new(LookupPolicy::default()),
+            canaries: None,
         }
+    }
+
+    /// Watches the shop's canary customers: opening a canary's order raises the alert.
+    pub fn with_canaries(mut self, canaries: Arc<crate::canary::Canaries>) -> Self {
+        self.canaries = Some(canaries);
+        self
     }
 
     pub fn card_available(&self) -> bool {
@@ -721,6 +729,9 @@ impl Orders {
         let buyer: CustomerProfile =
             serde_json::from_slice(&keys.open(col::ORDER_BUYER, rec.id, &rec.buyer)?)
                 .map_err(|e| AppError::Task(format!("order buyer record unreadable: {e}")))?;
+        if let Some(c) = &self.canaries {
+            c.check(buyer.email.as_str(), "order_read", None, None);
+        }
         let recipient = match &rec.recipient {
             Some(r) => Some(
                 serde_json::from_slice(&keys.open(col::ORDER_RECIPIENT, rec.id, r)?).map_err(

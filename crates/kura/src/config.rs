@@ -189,6 +189,10 @@ pub struct GuardSection {
     pub detectors: std::collections::BTreeMap<String, DetectorSetting>,
     /// Months security events are kept (the dashboard's history), then purged.
     pub keep_months: i64,
+    /// The mail domain of the shop's canary customers (`kura honeytoken add`): any read of
+    /// their data raises the highest alert. Kept here, out of the database, so a copy of the
+    /// database cannot tell them from real customers. Empty: no canaries.
+    pub canary_domain: String,
 }
 
 impl Default for GuardSection {
@@ -198,6 +202,7 @@ impl Default for GuardSection {
             never_block: Vec::new(),
             detectors: std::collections::BTreeMap::new(),
             keep_months: 12,
+            canary_domain: String::new(),
         }
     }
 }

@@ -25,6 +25,10 @@ name = "蔵 デモショップ"
 # Metrics are off in the demo; set an address such as "127.0.0.1:9464" to turn them on.
 metrics_listen = ""
 
+[guard]
+# Canary customers at this (made-up) domain: any read of theirs raises the highest alert.
+canary_domain = "mail.kura-canary.example"
+
 [mail]
 # The demo writes each mail as a file (plain text, deleted after outbox_keep_days) into outbox/
 # instead of sending it. A real shop sends by SMTP, the default: remove this line and set smtp_*.
@@ -252,6 +256,15 @@ pub fn prepare_dir(dir: &Path) -> anyhow::Result<()> {
         std::fs::write(&toml, DEMO_TOML)
             .with_context(|| format!("cannot write {}", toml.display()))?;
     }
+    Ok(())
+}
+
+/// Two canary customers, when a canary domain is set and none exist yet.
+pub async fn ensure_canaries(state: &kura_web::AppState, domain: &str) -> anyhow::Result<()> {
+    if domain.trim().is_empty() || !crate::honeytoken::list(state, domain).await?.is_empty() {
+        return Ok(());
+    }
+    crate::honeytoken::add(state, domain, 2).await?;
     Ok(())
 }
 

@@ -9,6 +9,7 @@ pub mod catalog_data;
 pub mod config;
 pub mod demo;
 pub mod guarding;
+pub mod honeytoken;
 pub mod keys;
 pub mod metrics;
 pub mod notify;

@@ -86,6 +86,11 @@ enum Command {
         #[command(subcommand)]
         command: RetentionCommand,
     },
+    /// Canary customers (honeytokens) whose every read raises the guard's highest alert.
+    Honeytoken {
+        #[command(subcommand)]
+        command: HoneytokenCommand,
+    },
     /// Manage the master keys that seal personal data.
     Keys {
         #[command(subcommand)]
@@ -200,6 +205,22 @@ enum StaffCommand {
         shop: ShopArgs,
     },
     /// List staff members with role, state and whether they enrolled an authenticator.
+    List {
+        #[command(flatten)]
+        shop: ShopArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum HoneytokenCommand {
+    /// Add canary customers (each with an old order) at guard.canary_domain.
+    Add {
+        #[arg(long, default_value_t = 3)]
+        count: u32,
+        #[command(flatten)]
+        shop: ShopArgs,
+    },
+    /// List the canary customers (for the owner's eyes only).
     List {
         #[command(flatten)]
         shop: ShopArgs,
@@ -391,6 +412,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             let state = shop::build_at(&config, &base, gateway).await?;
             let owner_password = demo::seed(&state, customers, orders).await?;
+            demo::ensure_canaries(&state, &config.guard.canary_domain).await?;
             let admin_path = config.admin.path.clone();
             let shown = dir.canonicalize().unwrap_or(dir.clone());
             let outbox = config
@@ -482,6 +504,28 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 kura::staff_cli::list(&config).await
             }
         },
+        Command::Honeytoken { command } => {
+            let (shop, count) = match &command {
+                HoneytokenCommand::Add { shop, count } => (shop, Some(*count)),
+                HoneytokenCommand::List { shop } => (shop, None),
+            };
+            let config = load(shop)?;
+            init_logging(Some(&config));
+            let state = shop::build(&config).await?;
+            let domain = config.guard.canary_domain.clone();
+            match count {
+                Some(n) => {
+                    let ids = kura::honeytoken::add(&state, &domain, n).await?;
+                    println!("{} canary customers added at @{domain}.", ids.len());
+                }
+                None => {
+                    for (id, email) in kura::honeytoken::list(&state, &domain).await? {
+                        println!("{id}\t{email}");
+                    }
+                }
+            }
+            Ok(())
+        }
         Command::Retention {
             command: RetentionCommand::Run { dry_run, shop },
         } => {

@@ -269,9 +269,14 @@ pub async fn build_with_clock(
         absolute_seconds: config.session.absolute_hours * 3600,
         ..SessionPolicy::default()
     };
+    let canaries = Arc::new(kura_app::canary::Canaries::new(
+        &config.guard.canary_domain,
+        Arc::clone(&events),
+    ));
     let outbox = Arc::new(
         MailOutbox::new(Arc::clone(&store), Arc::clone(&vault), Arc::clone(&clock))
-            .with_lease_seconds(config.mail.lease_seconds),
+            .with_lease_seconds(config.mail.lease_seconds)
+            .with_canaries(Arc::clone(&canaries)),
     );
     let notifier = Arc::new(MailNotifier {
         outbox: Arc::clone(&outbox),
@@ -292,7 +297,8 @@ pub async fn build_with_clock(
             transfer_days: config.bank.deadline_days,
             pages: kura_web::order_pages(),
         },
-    );
+    )
+    .with_canaries(Arc::clone(&canaries));
     let web = WebConfig {
         public_origin: config.public_origin(),
         link_base: base_url.to_string(),
@@ -336,14 +342,17 @@ pub async fn build_with_clock(
             &config.shop.name,
         )),
     );
-    let backoffice = Arc::new(BackOffice::new(
-        Arc::clone(&store),
-        Arc::clone(&staff),
-        Arc::clone(&vault),
-        Arc::clone(&audit),
-        Arc::clone(&clock),
-        Arc::clone(&events),
-    ));
+    let backoffice = Arc::new(
+        BackOffice::new(
+            Arc::clone(&store),
+            Arc::clone(&staff),
+            Arc::clone(&vault),
+            Arc::clone(&audit),
+            Arc::clone(&clock),
+            Arc::clone(&events),
+        )
+        .with_canaries(canaries),
+    );
     let retention = Arc::new(kura_app::retention::Retention::new(
         Arc::clone(&store),
         Arc::clone(&audit),

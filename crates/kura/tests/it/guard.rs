@@ -268,3 +268,64 @@ async fn probes_and_scanners_are_refused_and_shoppers_are_not() {
     })
     .await;
 }
+
+/// A canary customer's order looked up with its number and email (as a thief holding a copy
+/// of the customers would) raises the highest alert; `honeytoken list` names the canaries, and
+/// the database itself has no column that tells them apart.
+#[tokio::test(flavor = "multi_thread")]
+async fn reading_a_canary_raises_the_honeytoken_alert() {
+    let shop = support::shop_with(None, |c| {
+        c.guard.canary_domain = "mail.canary-test.example".into();
+    })
+    .await;
+    kura::demo::ensure_catalog(&shop.state.store).await.unwrap();
+    let ids = kura::honeytoken::add(&shop.state, "mail.canary-test.example", 2)
+        .await
+        .unwrap();
+    assert_eq!(ids.len(), 2);
+    let listed = kura::honeytoken::list(&shop.state, "mail.canary-test.example")
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 2);
+    let (id, email) = listed[0].clone();
+    let order = shop
+        .state
+        .store
+        .orders_of_customer(id, 1)
+        .await
+        .unwrap()
+        .remove(0);
+    let store = Arc::clone(&shop.state.store);
+    assert!(store.alerts(10).await.unwrap().is_empty(), "no alert yet");
+
+    let mut thief = Client::new(&shop.router);
+    thief.peer = "198.51.100.99:40000".parse().unwrap();
+    let csrf = thief.csrf_from("/orders/lookup").await;
+    let r = thief
+        .post_form(
+            "/orders/lookup",
+            &[
+                ("csrf_token", &csrf),
+                ("number", &order.number),
+                ("contact", &email),
+            ],
+        )
+        .await;
+    assert!(
+        r.status.is_success() || r.status.is_redirection(),
+        "{}",
+        r.status
+    );
+    eventually("the honeytoken alert", || {
+        let store = Arc::clone(&store);
+        async move {
+            store
+                .alerts(10)
+                .await
+                .unwrap()
+                .iter()
+                .any(|a| a.detector == "honeytoken" && a.severity == "critical")
+        }
+    })
+    .await;
+}
