@@ -17,4 +17,6 @@ pub mod sandbox;
 pub mod signature;
 pub mod stripe;
 
-pub use stripe::{STRIPE_API_BASE, StripeCheckout, StripeConfig, StripeSetupError, parse_event};
+pub use stripe::{
+    STRIPE_API_BASE, StripeCheckout, StripeConfig, StripeSetupError, http_client, parse_event,
+};

@@ -106,7 +106,7 @@ impl fmt::Debug for StripeCheckout {
 /// installed, which in this workspace can only be ring). Roots come from the operating system
 /// through `rustls-platform-verifier`, so nothing is downloaded at build time. Redirects are
 /// off: an API answer that redirects is an error, not something to follow with our key.
-pub(crate) fn http_client(timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
+pub fn http_client(timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
     // An Err only means a default provider is already installed; that is fine.
     let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()

@@ -193,6 +193,12 @@ pub struct GuardSection {
     /// their data raises the highest alert. Kept here, out of the database, so a copy of the
     /// database cannot tell them from real customers. Empty: no canaries.
     pub canary_domain: String,
+    /// Where every alert is also posted as JSON (a chat bridge, an on-call service); empty: none.
+    /// Each post carries `Kura-Signature: t=UNIX,v1=HEX`, the HMAC-SHA256 of `"{t}.{body}"`
+    /// under `alert_webhook_secret`.
+    pub alert_webhook: String,
+    #[serde(serialize_with = "redacted")]
+    pub alert_webhook_secret: SecretString,
 }
 
 impl Default for GuardSection {
@@ -203,6 +209,8 @@ impl Default for GuardSection {
             detectors: std::collections::BTreeMap::new(),
             keep_months: 12,
             canary_domain: String::new(),
+            alert_webhook: String::new(),
+            alert_webhook_secret: SecretString::from(String::new()),
         }
     }
 }
@@ -525,6 +533,17 @@ impl Config {
             bail!("server.public_url must be an http:// or https:// URL");
         }
         self.guard.detectors()?;
+        if !self.guard.alert_webhook.is_empty() {
+            if !(self.guard.alert_webhook.starts_with("https://")
+                || self.guard.alert_webhook.starts_with("http://127.0.0.1")
+                || self.guard.alert_webhook.starts_with("http://localhost"))
+            {
+                bail!("guard.alert_webhook must be an https:// URL (or http on this machine)");
+            }
+            if self.guard.alert_webhook_secret.expose_secret().len() < 16 {
+                bail!("guard.alert_webhook_secret must be set (16 characters or more)");
+            }
+        }
         if self.guard.keep_months < 1 {
             bail!("guard.keep_months must be at least 1");
         }

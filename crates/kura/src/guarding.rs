@@ -95,6 +95,16 @@ impl Responder for StoreResponder {
     }
 }
 
+/// Where alerts are posted, signed.
+#[derive(Clone)]
+pub struct AlertHook {
+    pub url: String,
+    pub secret: secrecy::SecretString,
+}
+
+/// The header of the alert webhook's signature.
+pub const ALERT_SIGNATURE_HEADER: &str = "Kura-Signature";
+
 /// The guard for a shop: `inner` receives every event too (the log), `pseudonym` names sources.
 pub fn guard(
     detectors: Vec<kura_guard::Detector>,
@@ -102,9 +112,10 @@ pub fn guard(
     store: Arc<dyn Store>,
     inner: Arc<kura_app::LogEvents>,
     clock: Arc<dyn Clock>,
+    hook: Option<AlertHook>,
 ) -> Arc<Guard> {
     let (tx, rx) = mpsc::channel(10_000);
-    tokio::spawn(write_jobs(rx, Arc::clone(&store), Arc::clone(&clock)));
+    tokio::spawn(write_jobs(rx, Arc::clone(&store), Arc::clone(&clock), hook));
     let responder = Arc::new(StoreResponder {
         tx,
         clock: Arc::clone(&clock),
@@ -120,7 +131,55 @@ pub fn guard(
     ))
 }
 
-async fn write_jobs(mut rx: mpsc::Receiver<Job>, store: Arc<dyn Store>, clock: Arc<dyn Clock>) {
+/// Posts an alert to the webhook (two tries); the body names no person and no address.
+async fn post_alert(hook: &AlertHook, alert: &AlertRecord, now: i64) {
+    use secrecy::ExposeSecret;
+    let body = serde_json::json!({
+        "id": alert.id,
+        "at": alert.at,
+        "detector": alert.detector,
+        "severity": alert.severity,
+        "principal": alert.principal,
+        "count": alert.count,
+        "window_seconds": alert.window_seconds,
+        "actions": alert.actions,
+    })
+    .to_string();
+    let signature = kura_pay::signature::header_value(
+        hook.secret.expose_secret().as_bytes(),
+        now,
+        body.as_bytes(),
+    );
+    let Ok(client) = kura_pay::http_client(Duration::from_secs(5)) else {
+        return;
+    };
+    for attempt in 1..=2 {
+        let sent = client
+            .post(&hook.url)
+            .header("content-type", "application/json")
+            .header(ALERT_SIGNATURE_HEADER, &signature)
+            .body(body.clone())
+            .send()
+            .await;
+        match sent {
+            Ok(r) if r.status().is_success() => return,
+            Ok(r) => {
+                tracing::warn!(target: "kura::guard", status = r.status().as_u16(), attempt, "alert webhook refused")
+            }
+            Err(e) => {
+                tracing::warn!(target: "kura::guard", error = %e.without_url(), attempt, "alert webhook unreachable")
+            }
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+async fn write_jobs(
+    mut rx: mpsc::Receiver<Job>,
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    hook: Option<AlertHook>,
+) {
     let mut events = Vec::new();
     loop {
         let job = if events.is_empty() {
@@ -148,6 +207,10 @@ async fn write_jobs(mut rx: mpsc::Receiver<Job>, store: Arc<dyn Store>, clock: A
             Job::Alert(a) => {
                 if let Err(e) = store.insert_alert(&a).await {
                     tracing::error!(target: "kura::guard", error = %e, detector = %a.detector, "alert not stored");
+                }
+                if let Some(hook) = &hook {
+                    let (hook, now) = (hook.clone(), clock.now());
+                    tokio::spawn(async move { post_alert(&hook, &a, now).await });
                 }
             }
             Job::Block(b) => {

@@ -258,6 +258,10 @@ pub async fn build_with_clock(
             Arc::clone(&store),
             Arc::clone(&log),
             Arc::clone(&clock),
+            (!config.guard.alert_webhook.is_empty()).then(|| crate::guarding::AlertHook {
+                url: config.guard.alert_webhook.clone(),
+                secret: config.guard.alert_webhook_secret.clone(),
+            }),
         )
     });
     let events: Arc<dyn SecurityEvents> = match &guard {

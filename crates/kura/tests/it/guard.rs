@@ -274,8 +274,36 @@ async fn probes_and_scanners_are_refused_and_shoppers_are_not() {
 /// the database itself has no column that tells them apart.
 #[tokio::test(flavor = "multi_thread")]
 async fn reading_a_canary_raises_the_honeytoken_alert() {
+    // A local receiver for the alert webhook.
+    let received: Arc<std::sync::Mutex<Vec<(String, Vec<u8>)>>> = Arc::default();
+    let app = {
+        let received = Arc::clone(&received);
+        axum::Router::new().route(
+            "/hook",
+            axum::routing::post(
+                move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+                    let received = Arc::clone(&received);
+                    async move {
+                        let sig = headers
+                            .get("kura-signature")
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or_default()
+                            .to_string();
+                        received.lock().unwrap().push((sig, body.to_vec()));
+                        "ok"
+                    }
+                },
+            ),
+        )
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    const SECRET: &str = "alert webhook secret for the test";
     let shop = support::shop_with(None, |c| {
         c.guard.canary_domain = "mail.canary-test.example".into();
+        c.guard.alert_webhook = hook.clone();
+        c.guard.alert_webhook_secret = secrecy::SecretString::from(SECRET.to_string());
     })
     .await;
     kura::demo::ensure_catalog(&shop.state.store).await.unwrap();
@@ -328,4 +356,27 @@ async fn reading_a_canary_raises_the_honeytoken_alert() {
         }
     })
     .await;
+
+    // The webhook receiver got it, signed with the shop's secret, naming no address or person.
+    eventually("the signed webhook", || {
+        let received = Arc::clone(&received);
+        async move { !received.lock().unwrap().is_empty() }
+    })
+    .await;
+    let (sig, body) = received.lock().unwrap()[0].clone();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    kura_pay::signature::verify(SECRET.as_bytes(), &sig, &body, now, 300)
+        .expect("the alert is signed with the shop's secret");
+    assert!(
+        kura_pay::signature::verify(b"another secret entirely", &sig, &body, now, 300).is_err()
+    );
+    let text = String::from_utf8(body).unwrap();
+    assert!(text.contains("\"detector\":\"honeytoken\""), "{text}");
+    assert!(
+        !text.contains("198.51.100.99") && !text.contains(&email),
+        "{text}"
+    );
 }
