@@ -7,6 +7,9 @@ use std::sync::Arc;
 
 use crate::support::{self, Client};
 
+/// What the local alert receiver got: (signature header, body) per post.
+type Received = std::sync::Mutex<Vec<(String, Vec<u8>)>>;
+
 async fn lookup(c: &mut Client, n: u32) -> support::Reply {
     let csrf = c.csrf_from("/orders/lookup").await;
     c.post_form(
@@ -275,7 +278,7 @@ async fn probes_and_scanners_are_refused_and_shoppers_are_not() {
 #[tokio::test(flavor = "multi_thread")]
 async fn reading_a_canary_raises_the_honeytoken_alert() {
     // A local receiver for the alert webhook.
-    let received: Arc<std::sync::Mutex<Vec<(String, Vec<u8>)>>> = Arc::default();
+    let received: Arc<Received> = Arc::default();
     let app = {
         let received = Arc::clone(&received);
         axum::Router::new().route(
