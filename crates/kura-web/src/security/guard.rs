@@ -6,7 +6,7 @@
 //!    token fields are skipped by the inspector; multipart uploads, CSP reports and the payment
 //!    provider's signed notifications are not inspected). Each hit is a security event; if the
 //!    hits make the guard block the source, this request is refused too.
-//! 3. After the handler, a server error is reported, and if this very request made the guard
+//! 3. After the handler, an API answer refusing a bearer token and a server error are reported, and if this very request made the guard
 //!    block its source (its events crossed a threshold), the answer is replaced by the refusal:
 //!    a response takes effect within the request that triggered it.
 
@@ -113,7 +113,14 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
         }
     }
 
+    let api = req.uri().path().starts_with("/api/");
     let res = next.run(req).await;
+    if api && res.status() == axum::http::StatusCode::UNAUTHORIZED {
+        // The API answers 401 only for a missing, unknown or wrong bearer token.
+        let mut e = SecurityEvent::new(SecurityEventKind::ApiTokenRejected);
+        e.ip = ip;
+        state.event(e);
+    }
     if res.status().is_server_error() {
         let mut e = SecurityEvent::new(SecurityEventKind::ServerError);
         e.ip = ip;

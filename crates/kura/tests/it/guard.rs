@@ -383,3 +383,33 @@ async fn reading_a_canary_raises_the_honeytoken_alert() {
         "{text}"
     );
 }
+
+/// Guessing order tokens on the API: each refused bearer token is an event, and twenty from one
+/// source block it.
+#[tokio::test(flavor = "multi_thread")]
+async fn guessing_api_tokens_blocks_the_source() {
+    let shop = support::shop_with(None, |_| {}).await;
+    let mut guesser = Client::new(&shop.router);
+    guesser.peer = "198.51.100.123:40000".parse().unwrap();
+    let mut blocked_at = None;
+    for n in 0..30 {
+        let r = guesser
+            .send(
+                axum::http::Request::get(format!("/api/v1/orders/K-2026-{n:04}"))
+                    .header("authorization", format!("Bearer guess{n:028}"))
+                    .body(axum::body::Body::empty())
+                    .unwrap(),
+            )
+            .await;
+        if r.status == 403 {
+            blocked_at = Some(n);
+            break;
+        }
+        assert!(r.status.is_client_error(), "{}", r.status);
+    }
+    assert_eq!(
+        blocked_at,
+        Some(19),
+        "the twentieth guess crosses the threshold and is itself refused"
+    );
+}

@@ -118,17 +118,26 @@ pub fn order_json(o: &OrderView) -> OrderJson {
 
 pub async fn order_get(
     State(state): State<AppState>,
+    ip: Option<axum::Extension<crate::security::client_ip::ClientIp>>,
     Path(number): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    // A wrong token answers "not found" like an unknown order (no oracle), and tells the guard.
+    let refused = || {
+        let mut e = kura_app::SecurityEvent::new(kura_app::SecurityEventKind::ApiTokenRejected)
+            .detail("order_token");
+        e.ip = ip.as_ref().map(|i| i.0.0);
+        state.event(e);
+        ApiError::not_found()
+    };
     let Some(token) = bearer(&headers) else {
         return Err(ApiError::not_found());
     };
     if number.len() > 20 || token.len() > 200 {
-        return Err(ApiError::not_found());
+        return Err(refused());
     }
     let Some(order) = state.orders.view_with_token(&number, token).await? else {
-        return Err(ApiError::not_found());
+        return Err(refused());
     };
     let mut res = Json(order_json(&order)).into_response();
     res.headers_mut()
