@@ -413,3 +413,70 @@ async fn guessing_api_tokens_blocks_the_source() {
         "the twentieth guess crosses the threshold and is itself refused"
     );
 }
+
+/// A stolen support login scripted to unmask every customer: it obtains the hourly budget and
+/// no more, and after its third refusal the guard suspends the account and ends its session.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_staff_account_unmasking_in_a_loop_is_suspended() {
+    use crate::backoffice::{add_staff, enrol, location, office};
+    let office = office(None).await;
+    for n in 0..12 {
+        office
+            .state
+            .customers
+            .register(&support::profile(n), None)
+            .await
+            .unwrap();
+    }
+    office
+        .state
+        .backoffice
+        .set_unmask_budget(&kura_app::audit::Actor::cli(), 3)
+        .await
+        .unwrap();
+    let pw = "support passphrase: quiet river stones 44";
+    let sato = add_staff(&office.state, "sato", kura_app::staff::Role::Support, pw).await;
+    let (mut script, _) = enrol(&office, "sato", pw).await;
+    let csrf = script.csrf_from("/admin/customers").await;
+    let ids: Vec<i64> = office
+        .state
+        .store
+        .customers_after(0, 100)
+        .await
+        .unwrap()
+        .iter()
+        .map(|c| c.id)
+        .collect();
+    let (mut shown, mut refused) = (0, 0);
+    for id in &ids {
+        let r = script
+            .post_form(
+                &format!("/admin/customers/{id}/unmask"),
+                &[("csrf_token", &csrf), ("reason", "一括確認")],
+            )
+            .await;
+        match r.status.as_u16() {
+            200 => shown += 1,
+            429 => refused += 1,
+            _ => break,
+        }
+    }
+    println!("mass read: {shown} customers shown before the lock (budget 3), {refused} refused");
+    assert_eq!(shown, 3, "the budget and not one more");
+    assert!(refused >= 3);
+    let store = Arc::clone(&office.state.store);
+    eventually("the account is suspended", || {
+        let store = Arc::clone(&store);
+        async move { store.staff_by_id(sato).await.unwrap().unwrap().status == "suspended" }
+    })
+    .await;
+    assert_eq!(location(&script.get("/admin").await), "/admin/login");
+    assert!(
+        store
+            .alerts(10)
+            .await
+            .unwrap()
+            .iter()
+            .any(|a| a.detector == "read_budget.staff" && a.principal == format!("staff:{sato}"))
+    );
+}
