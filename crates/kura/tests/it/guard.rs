@@ -480,3 +480,61 @@ async fn a_staff_account_unmasking_in_a_loop_is_suspended() {
             .any(|a| a.detector == "read_budget.staff" && a.principal == format!("staff:{sato}"))
     );
 }
+
+/// Credential stuffing: 500 sign-in attempts across 100 accounts from five addresses. Each
+/// address is blocked after at most forty failures and the guard alerts; the owner, signing in
+/// from the office, is not slowed, and neither is a customer on another address.
+#[tokio::test(flavor = "multi_thread")]
+async fn credential_stuffing_from_a_few_addresses_is_blocked_and_the_owner_is_not() {
+    use crate::backoffice::{OWNER_PASSWORD, enrol, office};
+    let office = office(None).await;
+    let mut through = Vec::new();
+    for a in 0..5u32 {
+        let mut bot = Client::new(&office.router);
+        bot.peer = format!("198.51.100.{}:40000", 10 + a).parse().unwrap();
+        let csrf = bot.csrf_from("/login").await;
+        let mut tried = 0;
+        for n in 0..100u32 {
+            let email = format!("user{}@example.jp", (a * 100 + n) % 100);
+            let r = bot
+                .post_form(
+                    "/login",
+                    &[
+                        ("email", email.as_str()),
+                        ("password", "Winter2026!"),
+                        ("csrf_token", csrf.as_str()),
+                    ],
+                )
+                .await;
+            if r.status == 403 {
+                break;
+            }
+            tried += 1;
+        }
+        through.push(tried);
+    }
+    println!("credential stuffing: attempts answered per address before the block: {through:?}");
+    assert!(through.iter().all(|n| *n < 40), "{through:?}");
+    let store = Arc::clone(&office.state.store);
+    eventually("five alerts", || {
+        let store = Arc::clone(&store);
+        async move {
+            store
+                .alerts(20)
+                .await
+                .unwrap()
+                .iter()
+                .filter(|a| a.detector == "sign_in_failures.source")
+                .count()
+                == 5
+        }
+    })
+    .await;
+    // The owner signs in (password, then a new authenticator) from the office address.
+    let (mut owner, _) = enrol(&office, "boss", OWNER_PASSWORD).await;
+    assert_eq!(
+        owner.get("/admin").await.status,
+        200,
+        "no owner is locked out"
+    );
+}
