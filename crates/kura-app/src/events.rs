@@ -65,6 +65,8 @@ pub enum SecurityEventKind {
     HoneytokenTouched,
     /// The guard refused a request from a blocked source.
     SourceBlocked,
+    /// A card order was placed and sent to the provider's page (card testing shows as many).
+    CardCheckoutStarted,
 }
 
 impl SecurityEventKind {
@@ -113,6 +115,7 @@ impl SecurityEventKind {
             Self::ApiTokenRejected => "authn_token_invalid:api",
             Self::HoneytokenTouched => "malicious_honeytoken",
             Self::SourceBlocked => "malicious_blocked_source",
+            Self::CardCheckoutStarted => "payment_card_checkout",
         }
     }
 }

@@ -158,6 +158,27 @@ pub fn defaults() -> Vec<Detector> {
             responses: &[Response::Alert, Response::Block { seconds: 900 }],
             severity: Severity::Warning,
         },
+        // Card testing: a script placing card orders to try stolen numbers on the provider's
+        // page. A shopper starts one or two card payments; fifteen in ten minutes is a script.
+        Detector {
+            id: "card_testing.source",
+            kinds: &[K::CardCheckoutStarted],
+            per: Per::Source,
+            window_seconds: 600,
+            threshold: 15,
+            responses: &[Response::Alert, Response::Block { seconds: 3600 }],
+            severity: Severity::Warning,
+        },
+        // Card testing spread over many addresses.
+        Detector {
+            id: "card_testing.shop",
+            kinds: &[K::CardCheckoutStarted],
+            per: Per::Shop,
+            window_seconds: 600,
+            threshold: 300,
+            responses: &[Response::Alert],
+            severity: Severity::Warning,
+        },
         // Bad API tokens from one source.
         Detector {
             id: "api_tokens.source",

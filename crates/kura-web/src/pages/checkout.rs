@@ -576,6 +576,7 @@ pub async fn confirm_post(
     State(state): State<AppState>,
     ctx: PageContext,
     session: Session,
+    ip: Option<axum::Extension<crate::security::client_ip::ClientIp>>,
     body: axum::body::Bytes,
 ) -> Result<Response, WebError> {
     let fields = FormFields::parse(&body);
@@ -622,7 +623,12 @@ pub async fn confirm_post(
             data.recent_orders.drain(..keep);
             session.set_data(data).await?;
             match placed.payment_url {
-                Some(url) => Ok(Redirect::to(&url).into_response()),
+                Some(url) => {
+                    if !placed.repeated {
+                        crate::security::guard::card_checkout_started(&state, ip.map(|i| i.0.0));
+                    }
+                    Ok(Redirect::to(&url).into_response())
+                }
                 None => Ok(Redirect::to(&format!("/orders/{}", placed.number)).into_response()),
             }
         }

@@ -131,3 +131,10 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
     }
     res
 }
+
+/// Tells the guard a card order went to the provider's page from `ip`.
+pub fn card_checkout_started(state: &AppState, ip: Option<std::net::IpAddr>) {
+    let mut e = SecurityEvent::new(SecurityEventKind::CardCheckoutStarted);
+    e.ip = ip;
+    state.event(e);
+}

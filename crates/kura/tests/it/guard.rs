@@ -538,3 +538,34 @@ async fn credential_stuffing_from_a_few_addresses_is_blocked_and_the_owner_is_no
         "no owner is locked out"
     );
 }
+
+/// Card testing: a script placing card order after card order (to try stolen numbers on the
+/// provider's page) is blocked at the fifteenth within ten minutes, in that very request.
+#[tokio::test(flavor = "multi_thread")]
+async fn card_testing_is_stopped() {
+    use crate::storefront::{add, location, place, submit_checkout, with};
+    let shop = crate::card_payments::card_shop().await;
+    let mut tester = Client::new(&shop.router);
+    tester.peer = "198.51.100.200:40000".parse().unwrap();
+    let mut sent_to_provider = 0;
+    for _ in 0..20 {
+        if add(&mut tester, "food-jar", "FJ-40", "1").await.status == 403 {
+            break;
+        }
+        let r = submit_checkout(&mut tester, &with(&[("payment", "card")])).await;
+        assert_eq!(location(&r), "/checkout/confirm", "{}", r.body);
+        let placed = place(&mut tester).await;
+        if placed.status == 403 {
+            break;
+        }
+        assert!(location(&placed).starts_with(shop.sandbox.base_url()));
+        sent_to_provider += 1;
+    }
+    println!("card testing: {sent_to_provider} card payment pages handed out before the block");
+    assert_eq!(
+        sent_to_provider, 14,
+        "the fifteenth is refused in its own request"
+    );
+    let mut shopper = Client::new(&shop.router);
+    assert_eq!(shopper.get("/products/food-jar").await.status, 200);
+}

@@ -209,6 +209,7 @@ fn read_request(state: &AppState, value: &Value, lang: Lang) -> Result<Request, 
 
 pub async fn checkout_post(
     State(state): State<AppState>,
+    ip: Option<axum::Extension<crate::security::client_ip::ClientIp>>,
     Path(cart_id): Path<String>,
     headers: HeaderMap,
     uri: Uri,
@@ -246,6 +247,9 @@ pub async fn checkout_post(
         Ok(placed) => placed,
         Err(e) => return Err(ApiError::checkout(&e)),
     };
+    if placed.payment_url.is_some() && !placed.repeated {
+        crate::security::guard::card_checkout_started(&state, ip.map(|i| i.0.0));
+    }
     let status = if placed.repeated {
         StatusCode::OK
     } else {
