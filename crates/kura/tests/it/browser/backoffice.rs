@@ -454,4 +454,16 @@ async fn the_owner_signs_in_with_a_passkey_and_refunds_a_card_order() {
     ] {
         assert!(log.contains(needle), "the audit log shows {needle}: {log}");
     }
+
+    // The guard's page draws the day's events (an SVG the back office's CSP allows).
+    visit(&mut b, &shop.url("/admin/guard")).await;
+    assert!(b.try_find("#guard-chart rect").await.is_some());
+    assert!(
+        b.find("#guard-detectors")
+            .await
+            .text()
+            .await
+            .contains("probes.source")
+    );
+    b.screenshot("admin-guard-ja").await;
 }
