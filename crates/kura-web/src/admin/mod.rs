@@ -214,7 +214,7 @@ pub fn admin_csp(nonce: &str) -> String {
     format!(
         "default-src 'none'; script-src 'nonce-{nonce}'; style-src 'self'; img-src 'self' data:; \
          connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; \
-         object-src 'none'; report-uri /csp-report"
+         object-src 'none'; report-uri /csp-report; report-to csp"
     )
 }
 

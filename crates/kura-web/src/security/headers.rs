@@ -34,7 +34,7 @@ pub fn content_security_policy(nonce: &str, tls: bool, payment_origin: Option<&s
         "default-src 'none'; script-src 'nonce-{nonce}' 'strict-dynamic'; style-src 'self'; \
          img-src 'self' data:; font-src 'self'; connect-src 'self'; manifest-src 'self'; \
          form-action {form_action}; frame-ancestors 'none'; base-uri 'none'; object-src 'none'; \
-         report-uri /csp-report"
+         report-uri /csp-report; report-to csp"
     );
     if tls {
         csp.push_str("; upgrade-insecure-requests");
@@ -63,6 +63,12 @@ pub async fn security_headers(
     {
         h.insert(header::CONTENT_SECURITY_POLICY, v);
     }
+    // Where `report-to csp` sends violation reports (the Reporting API; `report-uri` stays for
+    // browsers without it). Both feed the guard through `/csp-report`.
+    h.insert(
+        "reporting-endpoints",
+        HeaderValue::from_static("csp=\"/csp-report\""),
+    );
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),

@@ -569,3 +569,37 @@ async fn card_testing_is_stopped() {
     let mut shopper = Client::new(&shop.router);
     assert_eq!(shopper.get("/products/food-jar").await.status, 200);
 }
+
+/// Violation reports as the Reporting API sends them (`report-to csp`) reach the guard; ten in
+/// ten minutes raise the alert that script is being injected into the shop's pages.
+#[tokio::test(flavor = "multi_thread")]
+async fn csp_reports_feed_the_guard() {
+    let shop = support::shop_with(None, |_| {}).await;
+    let mut browser = Client::new(&shop.router);
+    let report = r#"[{"type":"csp-violation","age":3,"url":"https://shop.test/checkout","body":{"blockedURL":"https://evil.example/skim.js","effectiveDirective":"script-src-elem","disposition":"enforce"}}]"#;
+    for _ in 0..10 {
+        let r = browser
+            .send(
+                axum::http::Request::post("/csp-report")
+                    .header("host", "shop.test")
+                    .header("content-type", "application/reports+json")
+                    .body(axum::body::Body::from(report))
+                    .unwrap(),
+            )
+            .await;
+        assert_eq!(r.status, 204, "{}", r.body);
+    }
+    let store = Arc::clone(&shop.state.store);
+    eventually("the CSP alert", || {
+        let store = Arc::clone(&store);
+        async move {
+            store
+                .alerts(10)
+                .await
+                .unwrap()
+                .iter()
+                .any(|a| a.detector == "csp_violations.shop")
+        }
+    })
+    .await;
+}

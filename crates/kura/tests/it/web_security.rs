@@ -426,9 +426,16 @@ fn assert_security_headers(reply: &Reply, what: &str) {
         "object-src 'none'",
         "base-uri 'none'",
         "form-action 'self'",
+        "report-uri /csp-report",
+        "report-to csp",
     ] {
         assert!(csp.contains(part), "{what}: CSP {csp:?} lacks {part}");
     }
+    assert_eq!(
+        header(reply, "reporting-endpoints"),
+        "csp=\"/csp-report\"",
+        "{what}"
+    );
     assert!(!csp.contains("unsafe-inline"), "{what}: {csp}");
     assert_eq!(header(reply, "x-content-type-options"), "nosniff", "{what}");
     assert!(
