@@ -67,6 +67,8 @@ pub enum SecurityEventKind {
     SourceBlocked,
     /// A card order was placed and sent to the provider's page (card testing shows as many).
     CardCheckoutStarted,
+    /// A card was declined on the provider's page for one of the shop's orders (the subject).
+    CardDeclined,
 }
 
 impl SecurityEventKind {
@@ -116,6 +118,7 @@ impl SecurityEventKind {
             Self::HoneytokenTouched => "malicious_honeytoken",
             Self::SourceBlocked => "malicious_blocked_source",
             Self::CardCheckoutStarted => "payment_card_checkout",
+            Self::CardDeclined => "payment_card_declined",
         }
     }
 }

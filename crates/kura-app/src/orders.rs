@@ -292,6 +292,7 @@ pub struct Orders {
     settings: OrderSettings,
     lookups: LookupThrottle,
     canaries: Option<Arc<crate::canary::Canaries>>,
+    events: Option<Arc<dyn crate::SecurityEvents>>,
 }
 
 const BASE32: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
@@ -336,7 +337,20 @@ impl Orders {
             settings,
             lookups: LookupThrottle::new(LookupPolicy::default()),
             canaries: None,
+            events: None,
         }
+    }
+
+    /// Where the use cases report security events (declined cards).
+    pub fn with_events(mut self, events: Arc<dyn crate::SecurityEvents>) -> Self {
+        self.events = Some(events);
+        self
+    }
+
+    /// Replaces the default order-lookup throttle.
+    pub fn with_lookup_policy(mut self, policy: LookupPolicy) -> Self {
+        self.lookups = LookupThrottle::new(policy);
+        self
     }
 
     /// Watches the shop's canary customers: opening a canary's order raises the alert.
@@ -815,6 +829,19 @@ impl Orders {
         // shop opened for this order (the signature proves the provider sent it, the amount is
         // checked): when a customer paid on a page that a fresh one was replacing, the money is
         // taken and the order must say so.
+        if n.outcome == PaymentOutcome::Declined {
+            // The page stays open for another card; the guard counts the decline against
+            // whoever started the order (card testing). A repeated event counts once.
+            if self.store.record_payment_event(&n.event_id, now).await?
+                && let Some(events) = &self.events
+            {
+                events.record(
+                    crate::SecurityEvent::new(crate::SecurityEventKind::CardDeclined)
+                        .subject(rec.id),
+                );
+            }
+            return Ok(());
+        }
         let current = rec.payment_session_id.as_deref() == Some(n.session_id.as_str());
         let (to, mail) = match n.outcome {
             _ if !current && n.outcome != PaymentOutcome::Paid => {
@@ -828,6 +855,7 @@ impl Orders {
             // The "payment received" mail goes into the outbox with the move to paid.
             PaymentOutcome::Paid => (OrderStatus::Paid, self.payment_mail(&rec)),
             PaymentOutcome::Expired => (OrderStatus::Expired, None),
+            PaymentOutcome::Declined => return Ok(()),
         };
         let transition = Transition {
             order_id: rec.id,

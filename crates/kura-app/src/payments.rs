@@ -58,6 +58,9 @@ pub enum PaymentOutcome {
     Paid,
     /// The session expired unpaid.
     Expired,
+    /// A card was declined on the provider's page (the session stays open for another card);
+    /// `session_id` is then the payment intent's id.
+    Declined,
 }
 
 /// A verified notification from the provider.

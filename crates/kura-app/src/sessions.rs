@@ -126,7 +126,7 @@ impl Sessions {
         customer_id: Option<i64>,
         data: SessionData,
     ) -> Result<LoadedSession, AppError> {
-        self.create_with(SessionToken::generate()?, customer_id, data)
+        self.create_with(self.vault.ring().browser_token()?, customer_id, data)
             .await
     }
 

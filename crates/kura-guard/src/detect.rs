@@ -28,6 +28,8 @@ pub enum Response {
     CutSessions,
     /// The staff member is suspended until an owner restores them.
     LockStaff,
+    /// The source's unpaid card orders are cancelled and their payment pages closed.
+    CloseCardOrders,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -167,6 +169,32 @@ pub fn defaults() -> Vec<Detector> {
             window_seconds: 600,
             threshold: 15,
             responses: &[Response::Alert, Response::Block { seconds: 3600 }],
+            severity: Severity::Warning,
+        },
+        // Card testing on the provider's page: declined cards, counted against the source that
+        // started each order. A shopper mistypes once or twice; five declines in an hour is
+        // someone trying numbers. Their open payment pages are closed with the block.
+        Detector {
+            id: "card_declines.source",
+            kinds: &[K::CardDeclined],
+            per: Per::Source,
+            window_seconds: 3600,
+            threshold: 5,
+            responses: &[
+                Response::Alert,
+                Response::Block { seconds: 86_400 },
+                Response::CloseCardOrders,
+            ],
+            severity: Severity::Critical,
+        },
+        // Declines across the shop (testing spread over many addresses).
+        Detector {
+            id: "card_declines.shop",
+            kinds: &[K::CardDeclined],
+            per: Per::Shop,
+            window_seconds: 3600,
+            threshold: 30,
+            responses: &[Response::Alert],
             severity: Severity::Warning,
         },
         // Card testing spread over many addresses.

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use kura_app::{Clock, SecurityEvent, SecurityEvents};
+use kura_app::{Clock, SecurityEvent, SecurityEventKind, SecurityEvents};
 
 use crate::detect::{Detector, Per, Response, Severity};
 use crate::window::{Count, Windows};
@@ -60,6 +60,8 @@ pub trait Responder: Send + Sync {
     fn block(&self, source: &str, until: i64, detector: &'static str);
     /// Ends a staff member's sessions; with `lock`, also suspends them.
     fn cut_staff(&self, staff_id: i64, lock: bool, detector: &'static str);
+    /// Closes the provider's payment pages of these unpaid card orders and cancels them.
+    fn close_card_orders(&self, _order_ids: &[i64], _detector: &'static str) {}
 }
 
 /// A responder that does nothing (tests, tools).
@@ -98,7 +100,21 @@ pub struct Guard {
     responder: Arc<dyn Responder>,
     pseudonym: Arc<Pseudonymize>,
     clock: Arc<dyn Clock>,
+    /// Card orders sent to the provider's page: order id → (source, address, when). A decline
+    /// arrives from the provider, not the buyer; this names the source that started it.
+    card_orders: Mutex<HashMap<i64, CardOrder>>,
 }
+
+#[derive(Debug, Clone)]
+struct CardOrder {
+    source: String,
+    ip: Option<IpAddr>,
+    at: i64,
+}
+
+/// How many card orders the guard remembers, and for how long.
+const CARD_ORDERS_KEPT: usize = 50_000;
+const CARD_ORDER_SECONDS: i64 = 24 * 3600;
 
 impl Guard {
     pub fn new(
@@ -122,7 +138,51 @@ impl Guard {
             responder,
             pseudonym,
             clock,
+            card_orders: Mutex::new(HashMap::new()),
         }
+    }
+
+    fn remember_card_order(&self, order_id: i64, source: &str, ip: Option<IpAddr>, now: i64) {
+        let mut orders = self
+            .card_orders
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if orders.len() >= CARD_ORDERS_KEPT {
+            orders.retain(|_, o| o.at > now - CARD_ORDER_SECONDS);
+            if orders.len() >= CARD_ORDERS_KEPT {
+                orders.clear();
+            }
+        }
+        orders.insert(
+            order_id,
+            CardOrder {
+                source: source.to_string(),
+                ip,
+                at: now,
+            },
+        );
+    }
+
+    fn card_order(&self, order_id: i64) -> Option<CardOrder> {
+        self.card_orders
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&order_id)
+            .cloned()
+    }
+
+    /// The card orders `source` started in the last day.
+    fn card_orders_of(&self, source: &str, now: i64) -> Vec<i64> {
+        let mut ids: Vec<i64> = self
+            .card_orders
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .filter(|(_, o)| o.source == source && o.at > now - CARD_ORDER_SECONDS)
+            .map(|(id, _)| *id)
+            .collect();
+        ids.sort_unstable();
+        ids
     }
 
     pub fn detectors(&self) -> &[Detector] {
@@ -239,6 +299,16 @@ impl Guard {
                     self.responder.cut_staff(*id, true, detector.id);
                     actions.push("staff member suspended".into());
                 }
+                (Response::CloseCardOrders, Principal::Source(source)) => {
+                    let ids = self.card_orders_of(source, now);
+                    if !ids.is_empty() {
+                        self.responder.close_card_orders(&ids, detector.id);
+                        actions.push(format!(
+                            "{} open card payment page(s) closed and their orders cancelled",
+                            ids.len()
+                        ));
+                    }
+                }
                 _ => {}
             }
         }
@@ -280,7 +350,21 @@ impl Guard {
 impl SecurityEvents for Guard {
     fn record(&self, event: SecurityEvent) {
         let now = self.clock.now();
-        let source = event.ip.and_then(|ip| self.source(ip));
+        let mut ip = event.ip;
+        let mut source = ip.and_then(|ip| self.source(ip));
+        match (event.kind, event.subject, &source) {
+            (SecurityEventKind::CardCheckoutStarted, Some(order), Some(s)) => {
+                self.remember_card_order(order, s, ip, now);
+            }
+            // A decline comes from the provider: it counts against whoever started the order.
+            (SecurityEventKind::CardDeclined, Some(order), None) => {
+                if let Some(o) = self.card_order(order) {
+                    source = Some(o.source);
+                    ip = o.ip;
+                }
+            }
+            _ => {}
+        }
         self.responder.persist(&event, source.as_deref());
         for (detector, window) in self.detectors.iter().zip(&self.windows) {
             if !detector.kinds.contains(&event.kind) {
@@ -294,7 +378,7 @@ impl SecurityEvents for Guard {
                 w.add(&principal, now) == Count::Crossed
             };
             if crossed {
-                self.respond(detector, &principal, event.ip, now);
+                self.respond(detector, &principal, ip, now);
             }
         }
         self.inner.record(event);

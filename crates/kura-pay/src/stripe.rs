@@ -157,6 +157,11 @@ impl StripeCheckout {
             ("success_url", request.success_url.clone()),
             ("cancel_url", request.cancel_url.clone()),
             ("client_reference_id", request.order_number.clone()),
+            // Copied onto the payment intent, so that a declined card's event names the order.
+            (
+                "payment_intent_data[metadata][order_number]",
+                request.order_number.clone(),
+            ),
             ("locale", request.locale.clone()),
             ("expires_at", request.expires_at.to_string()),
             ("payment_method_types[0]", "card".to_owned()),
@@ -429,12 +434,44 @@ struct SessionObject {
     payment_status: Option<String>,
 }
 
+#[derive(Deserialize)]
+struct IntentObject {
+    id: String,
+    amount: Option<i64>,
+    #[serde(default)]
+    metadata: std::collections::HashMap<String, String>,
+}
+
+/// A card declined on a session's page: the payment intent names its order in the metadata
+/// the session was created with.
+fn parse_declined(
+    event_id: String,
+    object: serde_json::Value,
+) -> Result<PaymentNotification, PaymentError> {
+    let intent: IntentObject = serde_json::from_value(object)
+        .map_err(|e| PaymentError::Unsupported(format!("malformed payment intent: {e}")))?;
+    let order_number = intent
+        .metadata
+        .get("order_number")
+        .filter(|n| !n.is_empty())
+        .cloned()
+        .ok_or_else(|| PaymentError::Unsupported("payment intent without an order".into()))?;
+    Ok(PaymentNotification {
+        event_id,
+        session_id: intent.id,
+        order_number,
+        amount_yen: intent.amount.unwrap_or(0),
+        outcome: PaymentOutcome::Declined,
+    })
+}
+
 /// Parses an already verified event body. Only called after the signature checked out, so the
 /// error texts may name what was wrong without helping a forger.
 pub fn parse_event(body: &[u8]) -> Result<PaymentNotification, PaymentError> {
     let event: RawEvent = serde_json::from_slice(body)
         .map_err(|e| PaymentError::Unsupported(format!("malformed event: {e}")))?;
     let outcome = match event.kind.as_str() {
+        "payment_intent.payment_failed" => return parse_declined(event.id, event.data.object),
         "checkout.session.completed" => PaymentOutcome::Paid,
         "checkout.session.expired" => PaymentOutcome::Expired,
         other => return Err(PaymentError::Unsupported(format!("event type {other}"))),

@@ -24,6 +24,7 @@ use crate::envelope::{
 };
 use crate::keys::{KeyError, KeyId, KeyMaterial};
 use crate::padding::{pad_into, unpadded_len};
+use crate::token::{SessionToken, constant_time_eq, random_bytes};
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -903,6 +904,9 @@ pub enum MacPurpose {
     StaffDevice,
     /// Where a failed staff sign-in came from, as the database remembers it (throttling).
     SignInSource,
+    /// The tag that marks a browser's session token as one this shop handed out, checked
+    /// without the database (the rate limiter counts such a browser on its own).
+    BrowserToken,
 }
 
 impl MacPurpose {
@@ -911,6 +915,7 @@ impl MacPurpose {
             Self::AuditChain => b"kura/audit-chain/hmac-sha256",
             Self::StaffDevice => b"kura/staff-device/hmac-sha256",
             Self::SignInSource => b"kura/sign-in-source/hmac-sha256",
+            Self::BrowserToken => b"kura/browser-token/hmac-sha256",
         }
     }
 }
@@ -929,6 +934,35 @@ impl KeyRing {
             mac.update(part);
         }
         Some(mac.finalize().into_bytes().into())
+    }
+
+    /// A fresh browser session token: 192 random bits and a 64-bit tag under the active key,
+    /// 64 hex digits like any other token. [`KeyRing::is_browser_token`] tells it from a
+    /// guessed or forged one without a database lookup.
+    pub fn browser_token(&self) -> Result<SessionToken, SealError> {
+        let random = Zeroizing::new(random_bytes::<24>()?);
+        let tag = self.active_purpose_mac(MacPurpose::BrowserToken, &[random.as_slice()]);
+        let mut text = hex::encode(random.as_slice());
+        text.push_str(&hex::encode(&tag[..8]));
+        SessionToken::parse(&text).ok_or(SealError::Random)
+    }
+
+    /// Whether `presented` is a token [`KeyRing::browser_token`] made under a key this ring
+    /// holds (constant time in the tag).
+    pub fn is_browser_token(&self, presented: &str) -> bool {
+        let (Some(random), Some(tag)) = (presented.get(..48), presented.get(48..)) else {
+            return false;
+        };
+        let (Ok(random), Ok(tag)) = (hex::decode(random), hex::decode(tag)) else {
+            return false;
+        };
+        if tag.len() != 8 {
+            return false;
+        }
+        self.key_ids().any(|id| {
+            self.purpose_mac(MacPurpose::BrowserToken, id, &[random.as_slice()])
+                .is_some_and(|mac| constant_time_eq(&mac[..8], &tag))
+        })
     }
 
     /// [`KeyRing::purpose_mac`] under the active key.
@@ -958,5 +992,25 @@ mod purpose_mac_tests {
             ring.purpose_mac(MacPurpose::AuditChain, KeyId(999), &[])
                 .is_none()
         );
+    }
+
+    #[test]
+    fn browser_tokens_carry_a_tag_only_the_ring_makes() {
+        let ring = KeyRing::ephemeral().unwrap();
+        let token = ring.browser_token().unwrap();
+        assert!(SessionToken::parse(token.expose()).is_some());
+        assert!(ring.is_browser_token(token.expose()));
+        assert_ne!(token.expose(), ring.browser_token().unwrap().expose());
+        // A random token, a flipped tag digit and another shop's token are not ours.
+        assert!(!ring.is_browser_token(SessionToken::generate().unwrap().expose()));
+        let mut flipped = token.expose().to_string();
+        let last = if flipped.ends_with('0') { "1" } else { "0" };
+        flipped.replace_range(63.., last);
+        assert!(!ring.is_browser_token(&flipped));
+        let other = KeyRing::ephemeral().unwrap();
+        assert!(!other.is_browser_token(token.expose()));
+        assert!(!ring.is_browser_token("zz"));
+        assert!(!ring.is_browser_token(&"é".repeat(32)));
+        assert!(!ring.is_browser_token(&format!("a{}", "é".repeat(32))));
     }
 }

@@ -22,6 +22,8 @@ pub struct WebConfig {
     pub rate_per_second: u32,
     /// Requests a client IP may burst above the sustained rate.
     pub rate_burst: u32,
+    /// How many times the rate one address may use in all across sessions the shop handed out.
+    pub rate_shared_factor: u32,
     pub shop_name: String,
     /// The seller's legal notice (特定商取引法に基づく表記).
     pub legal: LegalNotice,
@@ -237,6 +239,7 @@ impl Default for WebConfig {
             body_limit: 64 * 1024,
             rate_per_second: 50,
             rate_burst: 200,
+            rate_shared_factor: 25,
             shop_name: "Kura".into(),
             legal: LegalNotice::default(),
             legal_en: LegalNotice::default().english(),

@@ -78,7 +78,11 @@ pub struct Shop {
 
 impl Shop {
     pub fn new(p: ShopParts) -> Self {
-        let limiter = RateLimiter::new(p.config.rate_per_second, p.config.rate_burst);
+        let limiter = RateLimiter::new(
+            p.config.rate_per_second,
+            p.config.rate_burst,
+            p.config.rate_shared_factor,
+        );
         // Only an origin made of safe characters goes into the header.
         let payment_origin = p
             .payments

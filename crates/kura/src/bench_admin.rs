@@ -157,6 +157,54 @@ pub async fn run(
     result
 }
 
+/// A staff member of `role` made for a benchmark and signed in with both factors: the cookie
+/// header and the CSRF token of their session.
+pub(crate) async fn signed_in(
+    state: &kura_web::AppState,
+    name: &str,
+    role: Role,
+) -> anyhow::Result<(String, String)> {
+    let password = "bench staff passphrase: amber lighthouse 72";
+    let email = kura_domain::Email::parse(&format!("{name}@kura.example.jp"))
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let login = format!("{name}{}", std::process::id());
+    state
+        .staff
+        .add(
+            &Actor::system("bench"),
+            &login,
+            role,
+            &email,
+            &secrecy::SecretString::from(password.to_string()),
+        )
+        .await?
+        .map_err(|r| anyhow::anyhow!("{r:?}"))?;
+    let PasswordSignIn::SecondFactor(mut session) = state
+        .staff
+        .sign_in(
+            &login,
+            &secrecy::SecretString::from(password.to_string()),
+            None,
+        )
+        .await?
+    else {
+        anyhow::bail!("the bench staff member could not sign in");
+    };
+    let enrolment = state.staff.begin_enrolment(&session).await?;
+    let secret = kura_seal::TotpSecret::from_bytes(&base32_decode(&enrolment.base32))
+        .ok_or_else(|| anyhow::anyhow!("enrolment secret"))?;
+    let code = secret.code_at(state.clock.now());
+    state
+        .staff
+        .finish_enrolment(&mut session, &enrolment.sealed, &code, None)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("enrolment refused"))?;
+    let token = session.token.expose().to_string();
+    let cookie = format!("{}={token}", state.config.staff_cookie_name());
+    let csrf = state.vault.ring().csrf_token(token.as_bytes());
+    Ok((cookie, csrf))
+}
+
 async fn measure(
     dir: &std::path::Path,
     env: &[(String, String)],
@@ -186,44 +234,7 @@ async fn measure(
     );
 
     // An owner, signed in with both factors.
-    let password = "bench owner passphrase: amber lighthouse 72";
-    let email =
-        kura_domain::Email::parse("bench@kura.example.jp").map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    let login = format!("bench{}", std::process::id());
-    state
-        .staff
-        .add(
-            &Actor::system("bench"),
-            &login,
-            Role::Owner,
-            &email,
-            &secrecy::SecretString::from(password.to_string()),
-        )
-        .await?
-        .map_err(|r| anyhow::anyhow!("{r:?}"))?;
-    let PasswordSignIn::SecondFactor(mut session) = state
-        .staff
-        .sign_in(
-            &login,
-            &secrecy::SecretString::from(password.to_string()),
-            None,
-        )
-        .await?
-    else {
-        anyhow::bail!("the bench owner could not sign in");
-    };
-    let enrolment = state.staff.begin_enrolment(&session).await?;
-    let secret = kura_seal::TotpSecret::from_bytes(&base32_decode(&enrolment.base32))
-        .ok_or_else(|| anyhow::anyhow!("enrolment secret"))?;
-    let code = secret.code_at(state.clock.now());
-    state
-        .staff
-        .finish_enrolment(&mut session, &enrolment.sealed, &code, None)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("enrolment refused"))?;
-    let token = session.token.expose().to_string();
-    let cookie = format!("{}={token}", state.config.staff_cookie_name());
-    let csrf = state.vault.ring().csrf_token(token.as_bytes());
+    let (cookie, csrf) = signed_in(&state, "bench", Role::Owner).await?;
     state
         .store
         .set_setting(

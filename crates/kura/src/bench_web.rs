@@ -18,7 +18,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::Request;
 use hyper_util::rt::TokioIo;
 
-struct ChildGuard(Child);
+pub(crate) struct ChildGuard(Child);
 
 impl Drop for ChildGuard {
     fn drop(&mut self) {
@@ -28,11 +28,21 @@ impl Drop for ChildGuard {
 }
 
 fn spawn(args: &[&str], dir: &Path) -> anyhow::Result<(ChildGuard, SocketAddr)> {
+    spawn_with(args, dir, &[])
+}
+
+/// Runs this binary with `args` on `dir` (and `env`), and reads the address it serves on.
+pub(crate) fn spawn_with(
+    args: &[&str],
+    dir: &Path,
+    env: &[(&str, &str)],
+) -> anyhow::Result<(ChildGuard, SocketAddr)> {
     let exe = std::env::current_exe()?;
     let mut child = Command::new(exe)
         .args(args)
         .arg("--dir")
         .arg(dir)
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()?;
@@ -259,6 +269,48 @@ fn peak_memory_mib(pid: u32) -> Option<(f64, f64)> {
     Some((field("VmHWM:")?, field("VmRSS:")?))
 }
 
+/// A demo shop in `dir` (its `kura.toml` already written) with stock that never runs out.
+pub(crate) async fn prepare_demo(dir: &Path) -> anyhow::Result<()> {
+    let prepared = Command::new(std::env::current_exe()?)
+        .args(["demo", "--no-serve", "--dir"])
+        .arg(dir)
+        .stdout(Stdio::null())
+        .status()?;
+    anyhow::ensure!(prepared.success(), "could not prepare the demo shop");
+    let config = crate::config::Config::load(Some(dir), None, &[])?;
+    let store = crate::shop::open_store(&config).await?;
+    for p in crate::catalog_data::products() {
+        for v in p.variants {
+            store.set_stock(&v.sku, 100_000_000).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Requests per second of `path` on the server at `addr`, 64 connections for `duration`.
+pub(crate) async fn product_page_rate(
+    addr: SocketAddr,
+    path: &'static str,
+    duration: Duration,
+) -> anyhow::Result<f64> {
+    let o = run(
+        addr,
+        64,
+        duration,
+        None,
+        Arc::new(move |_, _| get(addr, path, "")),
+        |s| s == 200,
+    )
+    .await?;
+    anyhow::ensure!(
+        o.errors == 0,
+        "{} of {} requests failed",
+        o.errors,
+        o.requests
+    );
+    Ok(o.requests as f64 / o.elapsed.as_secs_f64())
+}
+
 pub async fn run_web(seconds: u64, connections: usize, guard: bool) -> anyhow::Result<()> {
     let dir = std::env::temp_dir().join(format!("kura-bench-web-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
@@ -268,21 +320,7 @@ pub async fn run_web(seconds: u64, connections: usize, guard: bool) -> anyhow::R
             "[server]\nrate_limit_per_second = 10000000\nrate_limit_burst = 10000000\nmetrics_listen = \"\"\n[log]\nlevel = \"warn\"\n[mail]\ntransport = \"outbox\"\n[guard]\nenabled = {guard}\n"
         ),
     )?;
-    let prepared = Command::new(std::env::current_exe()?)
-        .args(["demo", "--no-serve", "--dir"])
-        .arg(&dir)
-        .stdout(Stdio::null())
-        .status()?;
-    anyhow::ensure!(prepared.success(), "could not prepare the demo shop");
-    {
-        let config = crate::config::Config::load(Some(&dir), None, &[])?;
-        let store = crate::shop::open_store(&config).await?;
-        for p in crate::catalog_data::products() {
-            for v in p.variants {
-                store.set_stock(&v.sku, 100_000_000).await?;
-            }
-        }
-    }
+    prepare_demo(&dir).await?;
     let (shop, addr) = spawn(&["serve", "--listen", "127.0.0.1:0"], &dir)?;
     let (_bare, bare_addr) = spawn(&["bench-bare", "--listen", "127.0.0.1:0"], &dir)?;
     let duration = Duration::from_secs(seconds);

@@ -124,8 +124,19 @@ pub struct ServerSection {
     pub trusted_proxies: Vec<IpNet>,
     /// Largest request body, in bytes.
     pub body_limit_bytes: usize,
+    /// Requests per second (and bursts) allowed per browser session, or per client address for
+    /// requests without a session this shop handed out.
     pub rate_limit_per_second: u32,
     pub rate_limit_burst: u32,
+    /// How many times `rate_limit_per_second` one address may send in all when its requests
+    /// carry sessions (many customers behind one carrier address); each session still has its
+    /// own budget.
+    pub rate_limit_shared_factor: u32,
+    /// Order lookups (number and email or phone, without an account) one address may try per
+    /// `lookup_window_minutes`, and failed tries on one order number before it is held.
+    pub lookup_per_address: usize,
+    pub lookup_failures_per_order: usize,
+    pub lookup_window_minutes: i64,
     /// Where Prometheus metrics are served, apart from the shop (keep it on loopback or a
     /// private network). An empty string turns the metrics listener off.
     pub metrics_listen: String,
@@ -310,6 +321,10 @@ impl Default for ServerSection {
             body_limit_bytes: 64 * 1024,
             rate_limit_per_second: 50,
             rate_limit_burst: 200,
+            rate_limit_shared_factor: 25,
+            lookup_per_address: 10,
+            lookup_failures_per_order: 5,
+            lookup_window_minutes: 15,
             metrics_listen: "127.0.0.1:9464".into(),
         }
     }

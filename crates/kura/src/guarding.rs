@@ -27,7 +27,11 @@ enum Job {
         lock: bool,
         detector: &'static str,
     },
+    CloseCardOrders(Vec<i64>),
 }
+
+/// The shop, once built: the guard exists before the use cases it acts through.
+pub type ShopCell = Arc<std::sync::OnceLock<kura_web::AppState>>;
 
 pub struct StoreResponder {
     tx: mpsc::Sender<Job>,
@@ -42,6 +46,7 @@ impl StoreResponder {
                 Job::Alert(_) => "alert",
                 Job::Block(_) => "block",
                 Job::Staff { .. } => "staff",
+                Job::CloseCardOrders(_) => "orders",
             };
             metrics::counter!("kura_guard_events_dropped_total", "job" => what).increment(1);
         }
@@ -93,6 +98,10 @@ impl Responder for StoreResponder {
             detector,
         });
     }
+
+    fn close_card_orders(&self, order_ids: &[i64], _detector: &'static str) {
+        self.send(Job::CloseCardOrders(order_ids.to_vec()));
+    }
 }
 
 /// Where alerts are posted, signed.
@@ -113,9 +122,16 @@ pub fn guard(
     inner: Arc<kura_app::LogEvents>,
     clock: Arc<dyn Clock>,
     hook: Option<AlertHook>,
+    shop: ShopCell,
 ) -> Arc<Guard> {
     let (tx, rx) = mpsc::channel(10_000);
-    tokio::spawn(write_jobs(rx, Arc::clone(&store), Arc::clone(&clock), hook));
+    tokio::spawn(write_jobs(
+        rx,
+        Arc::clone(&store),
+        Arc::clone(&clock),
+        hook,
+        shop,
+    ));
     let responder = Arc::new(StoreResponder {
         tx,
         clock: Arc::clone(&clock),
@@ -179,6 +195,7 @@ async fn write_jobs(
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     hook: Option<AlertHook>,
+    shop: ShopCell,
 ) {
     let mut events = Vec::new();
     loop {
@@ -220,6 +237,47 @@ async fn write_jobs(
             }
             Job::Staff { id, lock, detector } => {
                 staff_response(&store, clock.now(), id, lock, detector).await;
+            }
+            Job::CloseCardOrders(ids) => {
+                if let Some(state) = shop.get() {
+                    let state = state.clone();
+                    tokio::spawn(async move { close_card_orders(&state, &ids).await });
+                }
+            }
+        }
+    }
+}
+
+/// Cancels the unpaid card orders a card tester started: the provider's page of each is closed
+/// first, so no more numbers can be tried on it (an order paid meanwhile is left alone).
+async fn close_card_orders(state: &kura_web::AppState, ids: &[i64]) {
+    for id in ids {
+        let rec = match state.store.order_by_id(*id).await {
+            Ok(Some(rec)) => rec,
+            Ok(None) => continue,
+            Err(e) => {
+                tracing::error!(target: "kura::guard", error = %e, order = id, "card order not closed");
+                continue;
+            }
+        };
+        if rec.status != kura_domain::OrderStatus::AwaitingPayment {
+            continue;
+        }
+        match state.orders.cancel(&rec.number).await {
+            Ok(Ok(())) => {
+                tracing::warn!(target: "kura::guard", order = id, "card tester's order cancelled and its payment page closed")
+            }
+            // Closing the page made the provider's "expired" event arrive first.
+            Ok(Err(kura_app::orders::FulfilError::WrongStatus(
+                kura_domain::OrderStatus::Expired,
+            ))) => {
+                tracing::warn!(target: "kura::guard", order = id, "card tester's payment page closed and its order expired")
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(target: "kura::guard", order = id, reason = ?e, "card tester's order left as it is")
+            }
+            Err(e) => {
+                tracing::error!(target: "kura::guard", error = %e, order = id, "card order not closed")
             }
         }
     }

@@ -108,6 +108,16 @@ enum Command {
         #[arg(long)]
         no_guard: bool,
     },
+    /// The guard's detection figures: records a mass read obtains before the lock, seconds from
+    /// the first probe to the alert, and the guard's cost on product-page throughput
+    BenchGuard {
+        /// Seconds per throughput run.
+        #[arg(long, default_value_t = 6)]
+        seconds: u64,
+        /// Alternating runs with the guard off and on.
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+    },
     /// The bare baseline server of `bench-web` (one handler, one product row).
     #[command(hide = true)]
     BenchBare {
@@ -574,6 +584,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         } => {
             init_logging(None);
             kura::bench_web::run_web(seconds, connections.max(1), !no_guard).await
+        }
+        Command::BenchGuard { seconds, runs } => {
+            init_logging(None);
+            kura::bench_guard::run(seconds.max(1), runs).await
         }
         Command::BenchBare { dir, listen } => {
             kura::bench_web::serve_bare(&dir.join("kura.db"), listen).await

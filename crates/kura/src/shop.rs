@@ -251,6 +251,7 @@ pub async fn build_with_clock(
         Arc::clone(&vault),
         Arc::clone(&clock),
     ));
+    let shop_cell: crate::guarding::ShopCell = Arc::default();
     let guard = config.guard.enabled.then(|| {
         crate::guarding::guard(
             config.guard.detectors().unwrap_or_default(),
@@ -262,6 +263,7 @@ pub async fn build_with_clock(
                 url: config.guard.alert_webhook.clone(),
                 secret: config.guard.alert_webhook_secret.clone(),
             }),
+            Arc::clone(&shop_cell),
         )
     });
     let events: Arc<dyn SecurityEvents> = match &guard {
@@ -302,7 +304,13 @@ pub async fn build_with_clock(
             pages: kura_web::order_pages(),
         },
     )
-    .with_canaries(Arc::clone(&canaries));
+    .with_canaries(Arc::clone(&canaries))
+    .with_events(Arc::clone(&events))
+    .with_lookup_policy(kura_app::lookup::LookupPolicy {
+        window_secs: config.server.lookup_window_minutes.max(1) * 60,
+        per_client: config.server.lookup_per_address.max(1),
+        failures_per_order: config.server.lookup_failures_per_order.max(1),
+    });
     let web = WebConfig {
         public_origin: config.public_origin(),
         link_base: base_url.to_string(),
@@ -311,6 +319,7 @@ pub async fn build_with_clock(
         body_limit: config.server.body_limit_bytes,
         rate_per_second: config.server.rate_limit_per_second,
         rate_burst: config.server.rate_limit_burst,
+        rate_shared_factor: config.server.rate_limit_shared_factor,
         shop_name: config.shop.name.clone(),
         legal: config.legal.clone(),
         legal_en: config.legal.english(),
@@ -411,6 +420,7 @@ pub async fn build_with_clock(
     }));
     // The owner's allow-list, when set in the back office, replaces the configuration's.
     shop.load_staff_allow().await?;
+    let _ = shop_cell.set(Arc::clone(&shop));
     Ok(shop)
 }
 

@@ -298,6 +298,8 @@ struct Session {
     payment_intent: Option<String>,
     /// Yen already given back.
     refunded: i64,
+    /// `payment_intent_data[metadata][…]`, copied onto the payment's events.
+    intent_metadata: serde_json::Map<String, Value>,
 }
 
 impl Session {
@@ -368,6 +370,41 @@ fn event_body(state: &SandboxState, kind: &str, session: &Session) -> Option<(St
     serde_json::to_vec(&body).ok().map(|b| (id, b))
 }
 
+/// `payment_intent.payment_failed`, as Stripe sends it when a card on a session's page is
+/// declined: the payment intent with the metadata the session was created with.
+async fn emit_payment_failed(state: Arc<SandboxState>, session: Session) {
+    let Some(id) = random_id("evt_test_", 12) else {
+        return;
+    };
+    let body = json!({
+        "id": id,
+        "object": "event",
+        "api_version": "2024-06-20",
+        "created": state.now(),
+        "livemode": false,
+        "pending_webhooks": 1,
+        "type": "payment_intent.payment_failed",
+        "data": { "object": {
+            "id": session.payment_intent,
+            "object": "payment_intent",
+            "amount": session.amount_total,
+            "currency": "jpy",
+            "status": "requires_payment_method",
+            "metadata": session.intent_metadata,
+            "last_payment_error": {
+                "type": "card_error",
+                "code": "card_declined",
+                "decline_code": "generic_decline",
+                "message": "Your card was declined."
+            }
+        }},
+    });
+    let Ok(body) = serde_json::to_vec(&body) else {
+        return;
+    };
+    send_event(state, "payment_intent.payment_failed", id, body).await;
+}
+
 /// Sends one event: the first attempt before returning (so a browser redirected afterwards
 /// lands on a shop that already knows the result), later attempts in the background with
 /// exponential backoff, each freshly signed as Stripe does for retries.
@@ -376,6 +413,10 @@ async fn emit(state: Arc<SandboxState>, kind: &'static str, session: Session) {
         tracing::error!(session = %session.id, kind, "could not build event");
         return;
     };
+    send_event(state, kind, event_id, body).await;
+}
+
+async fn send_event(state: Arc<SandboxState>, kind: &'static str, event_id: String, body: Vec<u8>) {
     let Some(url) = state.config.webhook_url.clone() else {
         tracing::info!(event = %event_id, kind, "no webhook URL configured; event not sent");
         return;
@@ -541,6 +582,7 @@ const KNOWN_PARAMS: &[&str] = &[
     "expires_at",
     "payment_method_types[0]",
     "payment_method_options[card][request_three_d_secure]",
+    "payment_intent_data[metadata][order_number]",
 ];
 
 /// Stripe's JPY ceiling for one charge.
@@ -665,6 +707,13 @@ fn parse_session(
         awaiting_challenge: false,
         payment_intent: None,
         refunded: 0,
+        intent_metadata: get("payment_intent_data[metadata][order_number]")
+            .map(|n| {
+                let mut m = serde_json::Map::new();
+                m.insert("order_number".into(), Value::String(n.to_owned()));
+                m
+            })
+            .unwrap_or_default(),
     })
 }
 
@@ -1097,6 +1146,18 @@ async fn pay_post(
         Err(error) => form_page(&session, StatusCode::BAD_REQUEST, Some(&error.to_string())),
         Ok(TestCard::Declined) => {
             tracing::info!(session = %session.id, "test card declined");
+            let intent = {
+                let mut guard = state.lock();
+                guard.sessions.get_mut(&session.id).map(|s| {
+                    if s.payment_intent.is_none() {
+                        s.payment_intent = random_id("pi_test_", 12);
+                    }
+                    s.clone()
+                })
+            };
+            if let Some(s) = intent {
+                emit_payment_failed(Arc::clone(&state), s).await;
+            }
             form_page(
                 &session,
                 StatusCode::PAYMENT_REQUIRED,

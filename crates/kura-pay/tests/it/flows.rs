@@ -163,6 +163,12 @@ async fn a_declined_card_shows_a_message_and_takes_no_payment() {
         !html.contains("Hanako"),
         "the page echoes the cardholder name"
     );
+    // The shop hears of the decline (the order named through the payment intent's metadata),
+    // and the session stays open.
+    let decline = h.next_delivery().await.result.unwrap();
+    assert_eq!(decline.outcome, PaymentOutcome::Declined);
+    assert_eq!(decline.order_number, "K-2026-000204");
+    assert!(decline.session_id.starts_with("pi_test_"));
     h.assert_no_delivery().await;
 
     // The customer can still pay with another card.

@@ -133,6 +133,9 @@ async fn guard_page(
                             kura_guard::Response::Block { seconds } => format!("block {seconds} s"),
                             kura_guard::Response::CutSessions => "end sessions".to_string(),
                             kura_guard::Response::LockStaff => "suspend".to_string(),
+                            kura_guard::Response::CloseCardOrders => {
+                                "close card payments".to_string()
+                            }
                         })
                         .collect::<Vec<_>>()
                         .join(", "),

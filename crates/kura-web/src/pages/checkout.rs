@@ -625,7 +625,11 @@ pub async fn confirm_post(
             match placed.payment_url {
                 Some(url) => {
                     if !placed.repeated {
-                        crate::security::guard::card_checkout_started(&state, ip.map(|i| i.0.0));
+                        crate::security::guard::card_checkout_started(
+                            &state,
+                            ip.map(|i| i.0.0),
+                            placed.id,
+                        );
                     }
                     Ok(Redirect::to(&url).into_response())
                 }

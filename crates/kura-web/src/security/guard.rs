@@ -132,9 +132,9 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
     res
 }
 
-/// Tells the guard a card order went to the provider's page from `ip`.
-pub fn card_checkout_started(state: &AppState, ip: Option<std::net::IpAddr>) {
-    let mut e = SecurityEvent::new(SecurityEventKind::CardCheckoutStarted);
+/// Tells the guard card order `order_id` went to the provider's page from `ip`.
+pub fn card_checkout_started(state: &AppState, ip: Option<std::net::IpAddr>, order_id: i64) {
+    let mut e = SecurityEvent::new(SecurityEventKind::CardCheckoutStarted).subject(order_id);
     e.ip = ip;
     state.event(e);
 }

@@ -65,7 +65,12 @@ impl Session {
             (Some(s), _) => s.token.clone(),
             (None, Some(t)) => t.clone(),
             (None, None) => {
-                let t = SessionToken::generate().map_err(WebError::internal)?;
+                let t = self
+                    .state
+                    .vault
+                    .ring()
+                    .browser_token()
+                    .map_err(WebError::internal)?;
                 slot.pending = Some(t.clone());
                 slot.send_cookie = true;
                 t
@@ -105,7 +110,11 @@ impl Session {
             Some(t) => t,
             None => {
                 slot.send_cookie = true;
-                SessionToken::generate().map_err(WebError::internal)?
+                self.state
+                    .vault
+                    .ring()
+                    .browser_token()
+                    .map_err(WebError::internal)?
             }
         };
         slot.current = Some(

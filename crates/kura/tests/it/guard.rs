@@ -603,3 +603,201 @@ async fn csp_reports_feed_the_guard() {
     })
     .await;
 }
+
+/// A sale behind one carrier address: 150 customers arrive through one IPv4 address (as Japanese
+/// mobile carriers route them) and browse with the shop's default budgets. Each is counted by
+/// the session the shop handed them, so none is turned away, while a script without a session
+/// at the same address still meets the address's budget.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sale_behind_one_carrier_address_turns_no_customer_away() {
+    let shop = support::sqlite_shop().await;
+    kura::demo::ensure_catalog(&shop.state.store).await.unwrap();
+    let (rate, burst) = (
+        shop.config.server.rate_limit_per_second,
+        shop.config.server.rate_limit_burst,
+    );
+    let carrier: std::net::SocketAddr = "203.0.113.77:50000".parse().unwrap();
+    let started = std::time::Instant::now();
+    let (mut sent, mut refused) = (0u32, 0u32);
+    let mut shoppers = Vec::new();
+    for _ in 0..150 {
+        let mut c = Client::new(&shop.router);
+        c.peer = carrier;
+        let first = c.get("/products/rice").await;
+        sent += 1;
+        refused += u32::from(first.status == 429);
+        assert!(
+            c.cookies.contains_key("kura_session"),
+            "the product page hands the visitor a session token"
+        );
+        shoppers.push(c);
+    }
+    for round in 0..16 {
+        let path = [
+            "/",
+            "/products/electric-kettle-drip",
+            "/search?q=ケトル",
+            "/cart",
+        ][round % 4];
+        for c in &mut shoppers {
+            let r = c.get(path).await;
+            sent += 1;
+            refused += u32::from(r.status == 429);
+        }
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    // What one budget per address would have let through in that time.
+    let per_address = (f64::from(burst) + f64::from(rate) * seconds).min(f64::from(sent));
+    let mut script = Client::new(&shop.router);
+    script.peer = carrier;
+    let mut script_answered = 0;
+    for _ in 0..400 {
+        let r = script
+            .send(
+                axum::http::Request::get("/")
+                    .body(axum::body::Body::empty())
+                    .unwrap(),
+            )
+            .await;
+        script.cookies.clear();
+        if r.status == 429 {
+            break;
+        }
+        script_answered += 1;
+    }
+    println!(
+        "carrier address: {sent} requests from 150 customers in {seconds:.2} s, {refused} refused \
+         (one budget per address would have refused about {:.0}); a sessionless script at the \
+         same address was answered {script_answered} times, then refused",
+        f64::from(sent) - per_address
+    );
+    assert_eq!(
+        refused, 0,
+        "no customer behind the carrier address is refused"
+    );
+    assert!(
+        script_answered < 400,
+        "a script without a session meets the address's budget"
+    );
+}
+
+/// Card testing on the provider's page: a script places card orders and tries declined cards on
+/// each page. The declines reach the shop as the provider's signed events; the fifth from one
+/// source blocks it, closes its open payment pages and cancels their orders, so no further
+/// number can be tried there.
+#[tokio::test(flavor = "multi_thread")]
+async fn card_testing_with_declines_closes_the_testers_payment_pages() {
+    use crate::storefront::{add, location, place, submit_checkout, with};
+    let shop = crate::card_payments::card_shop_with(true).await;
+    let mut tester = Client::new(&shop.router);
+    tester.peer = "198.51.100.210:40000".parse().unwrap();
+    let http = kura_pay::http_client(std::time::Duration::from_secs(10)).unwrap();
+    let try_card = |page: String| {
+        let http = http.clone();
+        async move {
+            http.post(page)
+                .form(&[
+                    ("name", "TARO TEST"),
+                    ("number", "4000 0000 0000 0002"),
+                    ("expiry", "12/34"),
+                    ("cvc", "123"),
+                ])
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    let (mut declined, mut pages, mut numbers) = (0, Vec::new(), Vec::new());
+    'orders: for _ in 0..4 {
+        if add(&mut tester, "food-jar", "FJ-40", "1").await.status == 403 {
+            break;
+        }
+        let r = submit_checkout(&mut tester, &with(&[("payment", "card")])).await;
+        if r.status == 403 {
+            break;
+        }
+        let placed = place(&mut tester).await;
+        if placed.status == 403 {
+            break;
+        }
+        let page = location(&placed).to_string();
+        assert!(page.starts_with(shop.sandbox.base_url()), "{page}");
+        let id = *crate::storefront::c_recent(&shop.state, &tester)
+            .await
+            .last()
+            .unwrap();
+        numbers.push(
+            shop.state
+                .store
+                .order_by_id(id)
+                .await
+                .unwrap()
+                .unwrap()
+                .number,
+        );
+        pages.push(page.clone());
+        for _ in 0..3 {
+            match try_card(page.clone()).await {
+                402 => declined += 1,
+                _ => break 'orders,
+            }
+            if declined == 5 {
+                break 'orders;
+            }
+        }
+    }
+    assert_eq!(declined, 5, "five declines reached the threshold");
+    let store = Arc::clone(&shop.state.store);
+    for number in &numbers {
+        let (store, number) = (Arc::clone(&store), number.clone());
+        // Closing the page makes the provider send its "expired" event, which may reach
+        // the shop before the cancellation does: either way the order is closed, stock back.
+        eventually("the tester's order is closed", || {
+            let (store, number) = (Arc::clone(&store), number.clone());
+            async move {
+                matches!(
+                    store
+                        .order_by_number(&number)
+                        .await
+                        .unwrap()
+                        .unwrap()
+                        .status,
+                    kura_domain::OrderStatus::Cancelled | kura_domain::OrderStatus::Expired
+                )
+            }
+        })
+        .await;
+    }
+    for page in &pages {
+        let status = try_card(page.clone()).await;
+        assert_ne!(status, 402, "the payment page takes no more numbers");
+    }
+    assert_eq!(tester.get("/").await.status, 403, "the tester is blocked");
+    let pseudonym = shop
+        .state
+        .guard
+        .as_ref()
+        .unwrap()
+        .source("198.51.100.210".parse().unwrap())
+        .unwrap();
+    eventually("the alert is stored", || {
+        let (store, pseudonym) = (Arc::clone(&store), pseudonym.clone());
+        async move {
+            store.alerts(20).await.unwrap().iter().any(|a| {
+                a.detector == "card_declines.source"
+                    && a.principal == pseudonym
+                    && a.actions.contains("payment page")
+            })
+        }
+    })
+    .await;
+    println!(
+        "card testing with declines: {declined} declines on {} payment pages, then the pages were \
+         closed, their orders cancelled and the source blocked",
+        pages.len()
+    );
+    let mut shopper = Client::new(&shop.router);
+    assert_eq!(shopper.get("/products/food-jar").await.status, 200);
+}

@@ -8,6 +8,7 @@
 
 mod accounts;
 mod api;
+mod attacks;
 mod backoffice;
 mod browser;
 mod card_payments;

@@ -248,7 +248,7 @@ pub async fn checkout_post(
         Err(e) => return Err(ApiError::checkout(&e)),
     };
     if placed.payment_url.is_some() && !placed.repeated {
-        crate::security::guard::card_checkout_started(&state, ip.map(|i| i.0.0));
+        crate::security::guard::card_checkout_started(&state, ip.map(|i| i.0.0), placed.id);
     }
     let status = if placed.repeated {
         StatusCode::OK
