@@ -69,6 +69,10 @@ pub enum SecurityEventKind {
     CardCheckoutStarted,
     /// A card was declined on the provider's page for one of the shop's orders (the subject).
     CardDeclined,
+    /// A staff member was added, or their role or access changed (the subject: their id).
+    StaffChanged,
+    /// A bulk export of customer data was asked for (the subject: the staff member).
+    ExportRequested,
 }
 
 impl SecurityEventKind {
@@ -119,6 +123,8 @@ impl SecurityEventKind {
             Self::SourceBlocked => "malicious_blocked_source",
             Self::CardCheckoutStarted => "payment_card_checkout",
             Self::CardDeclined => "payment_card_declined",
+            Self::StaffChanged => "privilege_staff_changed",
+            Self::ExportRequested => "sensitive_read:export_requested",
         }
     }
 }

@@ -159,6 +159,10 @@ impl BackOffice {
                 },
             )
             .await?;
+        let mut event =
+            SecurityEvent::new(SecurityEventKind::ExportRequested).subject(session.member.id);
+        event.ip = ip;
+        self.events.record(event);
         Ok(Ok(id))
     }
 
@@ -314,6 +318,10 @@ impl BackOffice {
         let mut event = SecurityEvent::new(SecurityEventKind::PersonalDataRead);
         event.ip = ip;
         event.subject = Some(session.member.id);
+        self.events.record(event);
+        let mut event =
+            SecurityEvent::new(SecurityEventKind::ExportDownloaded).subject(session.member.id);
+        event.ip = ip;
         self.events.record(event);
         tracing::warn!(target: "kura::alert", staff = session.member.id, export = id, rows, "bulk export of customer data downloaded");
         Ok(Ok(CsvExport {

@@ -88,6 +88,7 @@ fn static_kind(kind: &str) -> &'static str {
         "order_update" => "order_update",
         "inquiry" => "inquiry",
         "staff_notice" => "staff_notice",
+        "guard_alert" => "guard_alert",
         _ => "mail",
     }
 }

@@ -656,7 +656,15 @@ pub trait GuardRepo: Send + Sync {
     async fn insert_alert(&self, alert: &crate::records::AlertRecord) -> Result<(), StoreError>;
     /// The newest alerts.
     async fn alerts(&self, limit: u32) -> Result<Vec<crate::records::AlertRecord>, StoreError>;
-    async fn acknowledge_alert(&self, id: i64, by: i64, now: i64) -> Result<bool, StoreError>;
+    /// Marks an alert seen to, with an optional note (sealed under
+    /// [`crate::sealed::col::GUARD_ALERT_NOTE`] against the alert's id).
+    async fn acknowledge_alert(
+        &self,
+        id: i64,
+        by: i64,
+        now: i64,
+        note: Option<&kura_seal::Sealed>,
+    ) -> Result<bool, StoreError>;
     /// Blocks a source until `until` (a later end wins over an earlier one).
     async fn upsert_block(&self, block: &crate::records::BlockRecord) -> Result<(), StoreError>;
     async fn active_blocks(&self, now: i64)

@@ -604,6 +604,8 @@ pub struct AlertRecord {
     pub actions: String,
     pub acknowledged_at: Option<i64>,
     pub acknowledged_by: Option<i64>,
+    /// How it was seen to, sealed (see [`crate::ports::GuardRepo::acknowledge_alert`]).
+    pub note: Option<Sealed>,
 }
 
 /// A source refused by every node until `until`.

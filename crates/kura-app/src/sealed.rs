@@ -80,6 +80,8 @@ pub mod col {
     pub const OUTBOX_MESSAGE_ID: Column = Column::new("mail_outbox", "message_id");
     /// A saved delivery address of an account (one JSON `Person` record per row).
     pub const ADDRESS_RECORD: Column = Column::new("customer_addresses", "record");
+    /// A note on how a guard alert was seen to.
+    pub const GUARD_ALERT_NOTE: Column = Column::new("guard_alerts", "note");
     /// A staff member's email (for sign-in notices).
     pub const STAFF_EMAIL: Column = Column::new("staff", "email");
     /// A staff member's TOTP secret (20 bytes: every one seals to one length).

@@ -247,6 +247,12 @@ pub trait StaffNotifier: Send + Sync {
         limit: u32,
         at: i64,
     ) -> Result<OutgoingMail, AppError>;
+    /// The guard raised `alert` (to an owner).
+    fn guard_alert(
+        &self,
+        to: &str,
+        alert: &crate::records::AlertRecord,
+    ) -> Result<OutgoingMail, AppError>;
 }
 
 pub struct StaffDesk {
@@ -366,6 +372,7 @@ impl StaffDesk {
                 },
             )
             .await?;
+        self.staff_changed(actor, id);
         Ok(Ok(id))
     }
 
@@ -925,6 +932,9 @@ impl StaffDesk {
                 },
             )
             .await?;
+        if role != member.role || (active && !member.active) {
+            self.staff_changed(actor, id);
+        }
         Ok(Ok(()))
     }
 
@@ -970,6 +980,36 @@ impl StaffDesk {
                 let mail = self
                     .notifier
                     .budget_reached(&to, login, limit, self.clock.now())?;
+                self.outbox.enqueue(&mail).await?;
+                queued += 1;
+            }
+        }
+        Ok(queued)
+    }
+
+    /// Tells the guard a staff member changed `id`'s access (the command line is not counted:
+    /// whoever runs it holds the server already).
+    fn staff_changed(&self, actor: &Actor, id: i64) {
+        if actor.staff_id.is_none() {
+            return;
+        }
+        let mut event = SecurityEvent::new(SecurityEventKind::StaffChanged).subject(id);
+        event.ip = actor.ip;
+        self.events.record(event);
+    }
+
+    /// Tells every active owner of a guard alert; returns how many notices were queued.
+    pub async fn notify_guard_alert(
+        &self,
+        alert: &crate::records::AlertRecord,
+    ) -> Result<u32, AppError> {
+        let mut queued = 0;
+        for owner in self.list().await? {
+            if owner.role != Role::Owner || !owner.active {
+                continue;
+            }
+            if let Some(to) = self.email_of(owner.id).await? {
+                let mail = self.notifier.guard_alert(&to, alert)?;
                 self.outbox.enqueue(&mail).await?;
                 queued += 1;
             }

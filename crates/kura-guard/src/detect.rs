@@ -59,6 +59,91 @@ pub struct Detector {
     pub threshold: u32,
     pub responses: &'static [Response],
     pub severity: Severity,
+    /// Counts only events outside the shop's working hours (Japan time).
+    pub off_hours_only: bool,
+}
+
+/// When staff work, in Japan time: the days (Sunday = 0) and the minutes of the day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WorkingHours {
+    pub days: [bool; 7],
+    pub start_minute: u32,
+    pub end_minute: u32,
+}
+
+impl Default for WorkingHours {
+    fn default() -> Self {
+        Self {
+            days: [false, true, true, true, true, true, false],
+            start_minute: 9 * 60,
+            end_minute: 19 * 60,
+        }
+    }
+}
+
+impl WorkingHours {
+    /// Parses `mon-fri 09:00-19:00` (days as a range or a comma list: `mon,wed,sat`; `daily`).
+    pub fn parse(text: &str) -> Result<Self, String> {
+        const NAMES: [&str; 7] = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"];
+        let bad = || format!("\"{text}\" is not like \"mon-fri 09:00-19:00\"");
+        let (days_text, hours) = text.trim().split_once(' ').ok_or_else(bad)?;
+        let day = |d: &str| NAMES.iter().position(|n| n.eq_ignore_ascii_case(d.trim()));
+        let mut days = [false; 7];
+        if days_text.eq_ignore_ascii_case("daily") {
+            days = [true; 7];
+        } else {
+            for part in days_text.split(',') {
+                match part.split_once('-') {
+                    Some((a, b)) => {
+                        let (a, b) = (day(a).ok_or_else(bad)?, day(b).ok_or_else(bad)?);
+                        let mut d = a;
+                        loop {
+                            if let Some(slot) = days.get_mut(d) {
+                                *slot = true;
+                            }
+                            if d == b {
+                                break;
+                            }
+                            d = (d + 1) % 7;
+                        }
+                    }
+                    None => {
+                        if let Some(slot) = days.get_mut(day(part).ok_or_else(bad)?) {
+                            *slot = true;
+                        }
+                    }
+                }
+            }
+        }
+        let minute = |t: &str| -> Option<u32> {
+            let (h, m) = t.trim().split_once(':')?;
+            let (h, m) = (h.parse::<u32>().ok()?, m.parse::<u32>().ok()?);
+            (h <= 24 && m < 60 && h * 60 + m <= 24 * 60).then_some(h * 60 + m)
+        };
+        let (a, b) = hours.trim().split_once('-').ok_or_else(bad)?;
+        let (start_minute, end_minute) = (minute(a).ok_or_else(bad)?, minute(b).ok_or_else(bad)?);
+        if start_minute >= end_minute {
+            return Err(bad());
+        }
+        Ok(Self {
+            days,
+            start_minute,
+            end_minute,
+        })
+    }
+
+    /// Whether unix time `at` falls in working hours, in Japan (UTC+9, no daylight saving).
+    pub fn contains(&self, at: i64) -> bool {
+        let local = at + 9 * 3600;
+        let day = (local.div_euclid(86_400) + 4).rem_euclid(7);
+        let minute = u32::try_from(local.rem_euclid(86_400) / 60).unwrap_or(0);
+        let working_day = usize::try_from(day)
+            .ok()
+            .and_then(|d| self.days.get(d))
+            .copied()
+            .unwrap_or(false);
+        working_day && (self.start_minute..self.end_minute).contains(&minute)
+    }
 }
 
 /// The shop's detectors as shipped.
@@ -75,6 +160,7 @@ pub fn defaults() -> Vec<Detector> {
             threshold: 40,
             responses: &[Response::Alert, Response::Block { seconds: 900 }],
             severity: Severity::Warning,
+            off_hours_only: false,
         },
         // Failed sign-ins across the shop (a distributed stuffing run from many addresses).
         Detector {
@@ -85,6 +171,7 @@ pub fn defaults() -> Vec<Detector> {
             threshold: 300,
             responses: &[Response::Alert],
             severity: Severity::Warning,
+            off_hours_only: false,
         },
         // Someone with a staff password guessing the second factor.
         Detector {
@@ -95,6 +182,7 @@ pub fn defaults() -> Vec<Detector> {
             threshold: 8,
             responses: &[Response::Alert, Response::CutSessions],
             severity: Severity::Critical,
+            off_hours_only: false,
         },
         // A staff account reading past its budget again and again: a script, or a stolen login.
         Detector {
@@ -105,6 +193,7 @@ pub fn defaults() -> Vec<Detector> {
             threshold: 3,
             responses: &[Response::Alert, Response::LockStaff],
             severity: Severity::Critical,
+            off_hours_only: false,
         },
         // Order numbers or lookup pairs walked by a script.
         Detector {
@@ -119,6 +208,7 @@ pub fn defaults() -> Vec<Detector> {
             threshold: 20,
             responses: &[Response::Alert, Response::Block { seconds: 3600 }],
             severity: Severity::Warning,
+            off_hours_only: false,
         },
         // Injection, traversal and platform probes.
         Detector {
@@ -129,6 +219,7 @@ pub fn defaults() -> Vec<Detector> {
             threshold: 5,
             responses: &[Response::Alert, Response::Block { seconds: 3600 }],
             severity: Severity::Warning,
+            off_hours_only: false,
         },
         // A known attack tool announces itself.
         Detector {
@@ -139,6 +230,7 @@ pub fn defaults() -> Vec<Detector> {
             threshold: 1,
             responses: &[Response::Alert, Response::Block { seconds: 3600 }],
             severity: Severity::Warning,
+            off_hours_only: false,
         },
         // Forged CSRF tokens or cross-site posts in numbers.
         Detector {
@@ -149,6 +241,7 @@ pub fn defaults() -> Vec<Detector> {
             threshold: 20,
             responses: &[Response::Alert, Response::Block { seconds: 900 }],
             severity: Severity::Notice,
+            off_hours_only: false,
         },
         // Card numbers typed into the shop's own fields (skimming tests, confused customers).
         Detector {
@@ -159,6 +252,7 @@ pub fn defaults() -> Vec<Detector> {
             threshold: 5,
             responses: &[Response::Alert, Response::Block { seconds: 900 }],
             severity: Severity::Warning,
+            off_hours_only: false,
         },
         // Card testing: a script placing card orders to try stolen numbers on the provider's
         // page. A shopper starts one or two card payments; fifteen in ten minutes is a script.
@@ -170,6 +264,7 @@ pub fn defaults() -> Vec<Detector> {
             threshold: 15,
             responses: &[Response::Alert, Response::Block { seconds: 3600 }],
             severity: Severity::Warning,
+            off_hours_only: false,
         },
         // Card testing on the provider's page: declined cards, counted against the source that
         // started each order. A shopper mistypes once or twice; five declines in an hour is
@@ -186,6 +281,7 @@ pub fn defaults() -> Vec<Detector> {
                 Response::CloseCardOrders,
             ],
             severity: Severity::Critical,
+            off_hours_only: false,
         },
         // Declines across the shop (testing spread over many addresses).
         Detector {
@@ -196,6 +292,7 @@ pub fn defaults() -> Vec<Detector> {
             threshold: 30,
             responses: &[Response::Alert],
             severity: Severity::Warning,
+            off_hours_only: false,
         },
         // Card testing spread over many addresses.
         Detector {
@@ -206,6 +303,7 @@ pub fn defaults() -> Vec<Detector> {
             threshold: 300,
             responses: &[Response::Alert],
             severity: Severity::Warning,
+            off_hours_only: false,
         },
         // Bad API tokens from one source.
         Detector {
@@ -216,6 +314,7 @@ pub fn defaults() -> Vec<Detector> {
             threshold: 20,
             responses: &[Response::Alert, Response::Block { seconds: 900 }],
             severity: Severity::Warning,
+            off_hours_only: false,
         },
         // Forged payment notifications.
         Detector {
@@ -226,6 +325,7 @@ pub fn defaults() -> Vec<Detector> {
             threshold: 5,
             responses: &[Response::Alert],
             severity: Severity::Warning,
+            off_hours_only: false,
         },
         // Script injected into pages (CSP reports).
         Detector {
@@ -236,6 +336,7 @@ pub fn defaults() -> Vec<Detector> {
             threshold: 10,
             responses: &[Response::Alert],
             severity: Severity::Warning,
+            off_hours_only: false,
         },
         // The shop failing.
         Detector {
@@ -246,6 +347,7 @@ pub fn defaults() -> Vec<Detector> {
             threshold: 30,
             responses: &[Response::Alert],
             severity: Severity::Warning,
+            off_hours_only: false,
         },
         // Keys or ciphertexts that do not check out.
         Detector {
@@ -256,6 +358,7 @@ pub fn defaults() -> Vec<Detector> {
             threshold: 1,
             responses: &[Response::Alert],
             severity: Severity::Critical,
+            off_hours_only: false,
         },
         // A canary customer touched: nobody legitimate ever reads one.
         Detector {
@@ -266,6 +369,19 @@ pub fn defaults() -> Vec<Detector> {
             threshold: 1,
             responses: &[Response::Alert],
             severity: Severity::Critical,
+            off_hours_only: false,
+        },
+        // A new staff member, a changed role, or customer data exported outside working hours:
+        // an intruder with an owner's session works while the shop sleeps.
+        Detector {
+            id: "staff_changes.off_hours",
+            kinds: &[K::StaffChanged, K::ExportRequested, K::ExportDownloaded],
+            per: Per::Shop,
+            window_seconds: 3600,
+            threshold: 1,
+            responses: &[Response::Alert],
+            severity: Severity::Warning,
+            off_hours_only: true,
         },
         // Many bulk exports in a day.
         Detector {
@@ -276,6 +392,7 @@ pub fn defaults() -> Vec<Detector> {
             threshold: 3,
             responses: &[Response::Alert],
             severity: Severity::Warning,
+            off_hours_only: false,
         },
     ]
 }
@@ -314,6 +431,28 @@ pub fn tuned(changes: &[(String, Tuning)]) -> Result<Vec<Detector>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn working_hours_are_read_in_japan_time() {
+        let w = WorkingHours::parse("mon-fri 09:00-19:00").unwrap();
+        assert_eq!(w, WorkingHours::default());
+        // 2026-12-01 is a Tuesday. 10:00 JST = 01:00 UTC; 03:00 JST = 18:00 UTC the day before.
+        let tuesday_10 = 1_796_086_800;
+        assert!(w.contains(tuesday_10));
+        assert!(!w.contains(tuesday_10 - 7 * 3600), "03:00 is outside");
+        assert!(!w.contains(tuesday_10 + 9 * 3600), "19:00 is outside");
+        assert!(w.contains(tuesday_10 + 9 * 3600 - 60), "18:59 is inside");
+        assert!(!w.contains(tuesday_10 + 4 * 86_400), "Saturday is outside");
+        let weekend = WorkingHours::parse("sat,sun 10:00-12:00").unwrap();
+        assert!(weekend.contains(tuesday_10 + 4 * 86_400));
+        let around = WorkingHours::parse("fri-mon 00:00-24:00").unwrap();
+        assert!(around.contains(tuesday_10 - 86_400), "Monday");
+        assert!(!around.contains(tuesday_10), "Tuesday");
+        assert!(WorkingHours::parse("daily 08:00-20:00").unwrap().days.iter().all(|d| *d));
+        for bad in ["", "mon-fri", "mon-fri 9-5", "xyz 09:00-10:00", "mon 10:00-09:00", "mon 25:00-26:00"] {
+            assert!(WorkingHours::parse(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn ids_are_unique_and_tuning_applies() {

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use kura_app::{Clock, SecurityEvent, SecurityEventKind, SecurityEvents};
 
-use crate::detect::{Detector, Per, Response, Severity};
+use crate::detect::{Detector, Per, Response, Severity, WorkingHours};
 use crate::window::{Count, Windows};
 
 /// Who a count is about.
@@ -103,6 +103,8 @@ pub struct Guard {
     /// Card orders sent to the provider's page: order id → (source, address, when). A decline
     /// arrives from the provider, not the buyer; this names the source that started it.
     card_orders: Mutex<HashMap<i64, CardOrder>>,
+    /// When staff work; off-hours detectors count only outside them.
+    working: WorkingHours,
 }
 
 #[derive(Debug, Clone)]
@@ -139,7 +141,14 @@ impl Guard {
             pseudonym,
             clock,
             card_orders: Mutex::new(HashMap::new()),
+            working: WorkingHours::default(),
         }
+    }
+
+    /// Sets the shop's working hours (the default: weekdays 09:00–19:00, Japan time).
+    pub fn with_working_hours(mut self, working: WorkingHours) -> Self {
+        self.working = working;
+        self
     }
 
     fn remember_card_order(&self, order_id: i64, source: &str, ip: Option<IpAddr>, now: i64) {
@@ -367,7 +376,9 @@ impl SecurityEvents for Guard {
         }
         self.responder.persist(&event, source.as_deref());
         for (detector, window) in self.detectors.iter().zip(&self.windows) {
-            if !detector.kinds.contains(&event.kind) {
+            if !detector.kinds.contains(&event.kind)
+                || (detector.off_hours_only && self.working.contains(now))
+            {
                 continue;
             }
             let Some(principal) = self.principal(detector.per, &event, source.as_ref()) else {

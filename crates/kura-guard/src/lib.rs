@@ -15,5 +15,5 @@ pub mod guard;
 pub mod inspect;
 pub mod window;
 
-pub use detect::{Detector, Per, Response, Severity, Tuning};
+pub use detect::{Detector, Per, Response, Severity, Tuning, WorkingHours};
 pub use guard::{Alert, Guard, NoResponder, Principal, Responder, source_address};

@@ -30,7 +30,7 @@ pub use render::order::{BankAccount, OrderConfirmation, OrderLine};
 pub use render::payment::PaymentReceived;
 pub use render::reset::PasswordReset;
 pub use render::shipping::{ShippedItem, ShippingNotice};
-pub use render::staff::{StaffNotice, StaffNoticeKind};
+pub use render::staff::{AlertSummary, StaffNotice, StaffNoticeKind};
 pub use render::update::{OrderUpdate, UpdateKind};
 pub use render::verify::EmailVerification;
 pub use smtp::{SmtpConfig, SmtpMailer, SmtpTls};

@@ -105,6 +105,11 @@ macro_rules! migrations {
                 "guard",
                 include_str!(concat!("../migrations/", $backend, "/0013_guard.sql")),
             ),
+            (
+                14,
+                "alert_notes",
+                include_str!(concat!("../migrations/", $backend, "/0014_alert_notes.sql")),
+            ),
         ]
     };
 }

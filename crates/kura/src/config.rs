@@ -210,6 +210,10 @@ pub struct GuardSection {
     pub alert_webhook: String,
     #[serde(serialize_with = "redacted")]
     pub alert_webhook_secret: SecretString,
+    /// When staff work, in Japan time (`mon-fri 09:00-19:00`, `daily 08:00-22:00`,
+    /// `mon,wed,fri 10:00-16:00`): a new staff member, a changed role or an export outside
+    /// these hours raises an alert.
+    pub working_hours: String,
 }
 
 impl Default for GuardSection {
@@ -222,6 +226,7 @@ impl Default for GuardSection {
             canary_domain: String::new(),
             alert_webhook: String::new(),
             alert_webhook_secret: SecretString::from(String::new()),
+            working_hours: "mon-fri 09:00-19:00".into(),
         }
     }
 }
@@ -240,6 +245,12 @@ fn yes() -> bool {
 }
 
 impl GuardSection {
+    /// The working hours as configured.
+    pub fn working_hours(&self) -> anyhow::Result<kura_guard::WorkingHours> {
+        kura_guard::WorkingHours::parse(&self.working_hours)
+            .map_err(|e| anyhow::anyhow!("guard.working_hours: {e}"))
+    }
+
     /// The detectors as configured; an unknown id is a configuration error.
     pub fn detectors(&self) -> anyhow::Result<Vec<kura_guard::Detector>> {
         let changes: Vec<(String, kura_guard::Tuning)> = self
@@ -548,6 +559,7 @@ impl Config {
             bail!("server.public_url must be an http:// or https:// URL");
         }
         self.guard.detectors()?;
+        self.guard.working_hours()?;
         if !self.guard.alert_webhook.is_empty() {
             if !(self.guard.alert_webhook.starts_with("https://")
                 || self.guard.alert_webhook.starts_with("http://127.0.0.1")

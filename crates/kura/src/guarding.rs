@@ -79,6 +79,7 @@ impl Responder for StoreResponder {
             actions: alert.actions.join(", "),
             acknowledged_at: None,
             acknowledged_by: None,
+            note: None,
         }));
     }
 
@@ -123,6 +124,7 @@ pub fn guard(
     clock: Arc<dyn Clock>,
     hook: Option<AlertHook>,
     shop: ShopCell,
+    working: kura_guard::WorkingHours,
 ) -> Arc<Guard> {
     let (tx, rx) = mpsc::channel(10_000);
     tokio::spawn(write_jobs(
@@ -144,7 +146,8 @@ pub fn guard(
         responder,
         Arc::new(move |ip| names.pseudonym(ip)),
         clock,
-    ))
+    )
+    .with_working_hours(working))
 }
 
 /// Posts an alert to the webhook (two tries); the body names no person and no address.
@@ -198,6 +201,7 @@ async fn write_jobs(
     shop: ShopCell,
 ) {
     let mut events = Vec::new();
+    let mut mailed: std::collections::HashMap<String, i64> = std::collections::HashMap::new();
     loop {
         let job = if events.is_empty() {
             rx.recv().await
@@ -225,6 +229,16 @@ async fn write_jobs(
                 if let Err(e) = store.insert_alert(&a).await {
                     tracing::error!(target: "kura::guard", error = %e, detector = %a.detector, "alert not stored");
                 }
+                if let Some(state) = shop.get()
+                    && owners_should_hear(&mut mailed, &a, clock.now())
+                {
+                    let (state, a) = (state.clone(), a.clone());
+                    tokio::spawn(async move {
+                        if let Err(e) = state.staff.notify_guard_alert(&a).await {
+                            tracing::error!(target: "kura::guard", error = %e, "owners not mailed about an alert");
+                        }
+                    });
+                }
                 if let Some(hook) = &hook {
                     let (hook, now) = (hook.clone(), clock.now());
                     tokio::spawn(async move { post_alert(&hook, &a, now).await });
@@ -244,6 +258,26 @@ async fn write_jobs(
                     tokio::spawn(async move { close_card_orders(&state, &ids).await });
                 }
             }
+        }
+    }
+}
+
+/// Owners hear of every critical alert, and of others once per detector in ten minutes (a
+/// distributed attack raises one alert per source; the dashboard lists them all).
+fn owners_should_hear(
+    mailed: &mut std::collections::HashMap<String, i64>,
+    alert: &AlertRecord,
+    now: i64,
+) -> bool {
+    const QUIET_SECONDS: i64 = 600;
+    if alert.severity == kura_guard::Severity::Critical.code() {
+        return true;
+    }
+    match mailed.get(&alert.detector) {
+        Some(at) if now - at < QUIET_SECONDS => false,
+        _ => {
+            mailed.insert(alert.detector.clone(), now);
+            true
         }
     }
 }

@@ -284,6 +284,37 @@ impl kura_app::staff::StaffNotifier for MailNotifier {
             limit,
         )
     }
+
+    fn guard_alert(
+        &self,
+        to: &str,
+        alert: &kura_app::records::AlertRecord,
+    ) -> Result<kura_app::mail::OutgoingMail, AppError> {
+        kura_mail::StaffNotice {
+            lang: kura_mail::Lang::Ja,
+            shop_name: self.shop_name.clone(),
+            kind: kura_mail::StaffNoticeKind::GuardAlert,
+            login: String::new(),
+            at: japan_time(alert.at, kura_mail::Lang::Ja),
+            limit: 0,
+            anti_phishing_phrase: None,
+            desk: self.desk.clone(),
+            alert: kura_mail::AlertSummary {
+                detector: alert.detector.clone(),
+                severity: alert.severity.clone(),
+                principal: alert.principal.clone(),
+                count: alert.count,
+                window_minutes: (alert.window_seconds / 60).max(1),
+                actions: if alert.actions.is_empty() {
+                    "なし（記録と通知のみ）".to_string()
+                } else {
+                    alert.actions.clone()
+                },
+            },
+        }
+        .render(to)
+        .map_err(|e| AppError::Task(e.to_string()))
+    }
 }
 
 impl MailNotifier {
@@ -305,6 +336,7 @@ impl MailNotifier {
             limit,
             anti_phishing_phrase: None,
             desk: self.desk.clone(),
+            alert: kura_mail::AlertSummary::default(),
         }
         .render(to)
         .map_err(|e| AppError::Task(e.to_string()))

@@ -264,6 +264,7 @@ pub async fn build_with_clock(
                 secret: config.guard.alert_webhook_secret.clone(),
             }),
             Arc::clone(&shop_cell),
+            config.guard.working_hours().unwrap_or_default(),
         )
     });
     let events: Arc<dyn SecurityEvents> = match &guard {

@@ -15,6 +15,20 @@ pub enum StaffNoticeKind {
     NewDevice,
     /// A staff member reached the hourly unmask budget (sent to owners).
     BudgetReached,
+    /// The guard raised an alert (sent to owners).
+    GuardAlert,
+}
+
+/// What an alert notice says about the alert: no person and no address, only the detector,
+/// whom it counted (a source's pseudonym, `staff:ID`, `shop`) and what the guard did.
+#[derive(Debug, Clone, Default)]
+pub struct AlertSummary {
+    pub detector: String,
+    pub severity: String,
+    pub principal: String,
+    pub count: i64,
+    pub window_minutes: i64,
+    pub actions: String,
 }
 
 #[derive(Debug, Clone)]
@@ -32,6 +46,8 @@ pub struct StaffNotice {
     pub anti_phishing_phrase: Option<String>,
     /// The customer desk (phone and hours) every footer names; empty: none configured.
     pub desk: String,
+    /// The alert, for [`StaffNoticeKind::GuardAlert`].
+    pub alert: AlertSummary,
 }
 
 twin_templates!(
@@ -44,9 +60,15 @@ twin_templates!(
 
 impl StaffNotice {
     pub const KIND: &'static str = "staff_notice";
+    /// The outbox kind of a guard alert notice.
+    pub const ALERT_KIND: &'static str = "guard_alert";
 
     pub fn new_device(&self) -> bool {
         self.kind == StaffNoticeKind::NewDevice
+    }
+
+    pub fn guard_alert(&self) -> bool {
+        self.kind == StaffNoticeKind::GuardAlert
     }
 
     pub fn render(&self, to: &str) -> Result<OutgoingMail, RenderError> {
@@ -69,6 +91,14 @@ impl StaffNotice {
                 "[{}] Staff member {} reached the customer read budget",
                 self.shop_name, self.login
             ),
+            (Lang::Ja, StaffNoticeKind::GuardAlert) => format!(
+                "【{}】不正監視の警告: {}",
+                self.shop_name, self.alert.detector
+            ),
+            (Lang::En, StaffNoticeKind::GuardAlert) => format!(
+                "[{}] Guard alert: {}",
+                self.shop_name, self.alert.detector
+            ),
         };
         let (text, html) = render_twins(self)?;
         Ok(OutgoingMail {
@@ -76,7 +106,11 @@ impl StaffNotice {
             subject,
             text,
             html,
-            kind: Self::KIND,
+            kind: if self.guard_alert() {
+                Self::ALERT_KIND
+            } else {
+                Self::KIND
+            },
         })
     }
 }

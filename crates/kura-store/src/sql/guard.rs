@@ -21,6 +21,9 @@ fn alert_from_row(r: &DbRow) -> Result<AlertRecord, sqlx::Error> {
         actions: r.try_get("actions")?,
         acknowledged_at: r.try_get("acknowledged_at")?,
         acknowledged_by: r.try_get("acknowledged_by")?,
+        note: r
+            .try_get::<Option<Vec<u8>>, _>("note")?
+            .map(kura_seal::Sealed::from_stored),
     })
 }
 
@@ -126,14 +129,22 @@ impl GuardRepo for This {
             .map_err(db_err)
     }
 
-    async fn acknowledge_alert(&self, id: i64, by: i64, now: i64) -> Result<bool, StoreError> {
+    async fn acknowledge_alert(
+        &self,
+        id: i64,
+        by: i64,
+        now: i64,
+        note: Option<&kura_seal::Sealed>,
+    ) -> Result<bool, StoreError> {
+        let note = note.map(|n| n.as_bytes().to_vec());
         write_tx!(self, |tx| {
             sqlx::query(
-                "UPDATE guard_alerts SET acknowledged_at = $1, acknowledged_by = $2 \
-                 WHERE id = $3 AND acknowledged_at IS NULL",
+                "UPDATE guard_alerts SET acknowledged_at = $1, acknowledged_by = $2, note = $3 \
+                 WHERE id = $4 AND acknowledged_at IS NULL",
             )
             .bind(now)
             .bind(by)
+            .bind(note.clone())
             .bind(id)
             .execute(&mut *tx)
             .await?

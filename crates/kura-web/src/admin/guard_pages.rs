@@ -10,6 +10,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use kura_app::audit::AuditDetail;
 use kura_app::records::AlertRecord;
+use kura_app::sealed::col;
 use serde::Deserialize;
 
 use super::pages::minute;
@@ -44,7 +45,8 @@ struct GuardView {
     peak: i64,
     total: i64,
     kinds: Vec<(String, i64)>,
-    alerts: Vec<(AlertRecord, String)>,
+    /// Each alert, its time, and its note (opened).
+    alerts: Vec<(AlertRecord, String, String)>,
     blocks: Vec<(String, String, String)>,
     detectors: Vec<DetectorRow>,
 }
@@ -98,7 +100,19 @@ async fn guard_page(
         .into_iter()
         .map(|a| {
             let at = minute(a.at);
-            (a, at)
+            let note = a
+                .note
+                .as_ref()
+                .and_then(|sealed| {
+                    state
+                        .vault
+                        .ring_holding(sealed.key_id().unwrap_or(0))
+                        .open_string(col::GUARD_ALERT_NOTE, a.id, sealed)
+                        .ok()
+                })
+                .map(|n| n.to_string())
+                .unwrap_or_default();
+            (a, at, note)
         })
         .collect();
     let blocks = state
@@ -168,16 +182,41 @@ pub async fn guard_get(
 #[derive(Deserialize)]
 pub struct Empty {}
 
+#[derive(Deserialize)]
+pub struct AckForm {
+    #[serde(default)]
+    note: String,
+}
+
+/// The longest note on an alert, in characters.
+const NOTE_CHARS: usize = 500;
+
 pub async fn alert_ack_post(
     State(state): State<AppState>,
     ctx: AdminContext,
     Staff(session): Staff,
     Path(id): Path<i64>,
-    Form(_): Form<Empty>,
+    Form(form): Form<AckForm>,
 ) -> Result<Response, WebError> {
+    let note = form.note.trim();
+    if note.chars().count() > NOTE_CHARS || note.chars().any(|c| c.is_control() && c != '\n') {
+        let m = Some(ctx.tr.t("admin.guard.note_invalid").to_string());
+        return guard_page(&state, ctx, StatusCode::UNPROCESSABLE_ENTITY, m).await;
+    }
+    let sealed = if note.is_empty() {
+        None
+    } else {
+        Some(
+            state
+                .vault
+                .ring()
+                .seal_str(col::GUARD_ALERT_NOTE, id, note)
+                .map_err(WebError::internal)?,
+        )
+    };
     let done = state
         .store
-        .acknowledge_alert(id, session.member.id, state.clock.now())
+        .acknowledge_alert(id, session.member.id, state.clock.now(), sealed.as_ref())
         .await
         .map_err(kura_app::AppError::from)?;
     if done {
@@ -188,7 +227,10 @@ pub async fn alert_ack_post(
                 "guard.alert_ack",
                 &format!("alert:{id}"),
                 "",
-                AuditDetail::default(),
+                AuditDetail {
+                    note: (!note.is_empty()).then(|| note.to_string()),
+                    ..Default::default()
+                },
             )
             .await?;
     }

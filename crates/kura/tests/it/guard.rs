@@ -801,3 +801,113 @@ async fn card_testing_with_declines_closes_the_testers_payment_pages() {
     let mut shopper = Client::new(&shop.router);
     assert_eq!(shopper.get("/products/food-jar").await.status, 200);
 }
+
+/// A staff member added or a customer export asked for outside working hours raises an alert
+/// (the same in working hours raises none); every owner is mailed about it; the owner
+/// acknowledges it on the Guard page with a note, which is kept sealed.
+#[tokio::test(flavor = "multi_thread")]
+async fn off_hours_staff_changes_alert_the_owners_who_note_how_they_saw_to_it() {
+    use crate::backoffice::{OWNER_PASSWORD, enrol, office};
+    use kura_app::audit::Actor;
+    use kura_app::staff::Role;
+    use std::sync::atomic::Ordering;
+    let office = office(None).await;
+    let boss = office
+        .state
+        .store
+        .staff_by_login("boss")
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let actor = Actor {
+        staff_id: Some(boss),
+        name: "boss".into(),
+        ip: None,
+    };
+    let pw = secrecy::SecretString::from("night shift passphrase: owl lantern 31".to_string());
+    let add = |login: &'static str, role: Role| {
+        let (state, actor, pw) = (Arc::clone(&office.state), actor.clone(), pw.clone());
+        async move {
+            let email = kura_domain::Email::parse(&format!("{login}@staff.example.jp")).unwrap();
+            state
+                .staff
+                .add(&actor, login, role, &email, &pw)
+                .await
+                .unwrap()
+                .unwrap()
+        }
+    };
+    let off_hours_alerts = || {
+        let store = Arc::clone(&office.state.store);
+        async move {
+            store
+                .alerts(50)
+                .await
+                .unwrap()
+                .into_iter()
+                .filter(|a| a.detector == "staff_changes.off_hours")
+                .collect::<Vec<_>>()
+        }
+    };
+    // Friday 17:00 in Japan: working hours.
+    add("dayshift", Role::Support).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(off_hours_alerts().await.is_empty(), "no alert in working hours");
+
+    // Saturday 03:00 in Japan.
+    office
+        .clock
+        .0
+        .store(1_800_000_000 + 10 * 3600, Ordering::SeqCst);
+    add("nightshift", Role::Manager).await;
+    eventually("the off-hours alert", || async {
+        off_hours_alerts().await.len() == 1
+    })
+    .await;
+    let alert = off_hours_alerts().await.remove(0);
+    assert_eq!(alert.principal, "shop");
+
+    // Every active owner is mailed, in Japanese, naming no person.
+    let captured = crate::card_payments::Captured::default();
+    let mut mails = Vec::new();
+    for _ in 0..50 {
+        mails.extend(captured.deliver(&office.state).await);
+        if mails.iter().any(|m| m.subject.contains("staff_changes.off_hours")) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let mail = mails
+        .iter()
+        .find(|m| m.subject.contains("不正監視の警告: staff_changes.off_hours"))
+        .expect("the owner's alert mail");
+    assert_eq!(mail.to, "boss@staff.example.jp");
+    assert!(mail.text.contains("自動の対応") && mail.text.contains("不正監視"));
+    assert!(!mail.text.contains("nightshift@"), "no address in the mail");
+
+    // The owner acknowledges it with a note; a note too long is refused and loses nothing.
+    let (mut owner, _) = enrol(&office, "boss", OWNER_PASSWORD).await;
+    let csrf = owner.csrf_from("/admin/guard").await;
+    let ack = format!("/admin/guard/alerts/{}/ack", alert.id);
+    let long = "長".repeat(501);
+    let refused = owner
+        .post_form(&ack, &[("csrf_token", &csrf), ("note", &long)])
+        .await;
+    assert_eq!(refused.status, 422);
+    assert!(refused.body.contains("500文字以内"), "{}", refused.body);
+    assert!(off_hours_alerts().await[0].acknowledged_at.is_none());
+    let note = "夜間の追加は店長の依頼。本人に電話で確認済み。";
+    let done = owner
+        .post_form(&ack, &[("csrf_token", &csrf), ("note", note)])
+        .await;
+    assert_eq!(done.status, 200, "{}", done.body);
+    assert!(done.body.contains(note), "the note is shown");
+    let stored = off_hours_alerts().await.remove(0);
+    assert_eq!(stored.acknowledged_by, Some(boss));
+    let sealed = stored.note.expect("the note is kept");
+    assert!(
+        !String::from_utf8_lossy(sealed.as_bytes()).contains("本人"),
+        "the note is sealed"
+    );
+}
