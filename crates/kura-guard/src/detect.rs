@@ -448,8 +448,21 @@ mod tests {
         let around = WorkingHours::parse("fri-mon 00:00-24:00").unwrap();
         assert!(around.contains(tuesday_10 - 86_400), "Monday");
         assert!(!around.contains(tuesday_10), "Tuesday");
-        assert!(WorkingHours::parse("daily 08:00-20:00").unwrap().days.iter().all(|d| *d));
-        for bad in ["", "mon-fri", "mon-fri 9-5", "xyz 09:00-10:00", "mon 10:00-09:00", "mon 25:00-26:00"] {
+        assert!(
+            WorkingHours::parse("daily 08:00-20:00")
+                .unwrap()
+                .days
+                .iter()
+                .all(|d| *d)
+        );
+        for bad in [
+            "",
+            "mon-fri",
+            "mon-fri 9-5",
+            "xyz 09:00-10:00",
+            "mon 10:00-09:00",
+            "mon 25:00-26:00",
+        ] {
             assert!(WorkingHours::parse(bad).is_err(), "{bad}");
         }
     }

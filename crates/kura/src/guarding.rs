@@ -116,6 +116,7 @@ pub struct AlertHook {
 pub const ALERT_SIGNATURE_HEADER: &str = "Kura-Signature";
 
 /// The guard for a shop: `inner` receives every event too (the log), `pseudonym` names sources.
+#[allow(clippy::too_many_arguments)] // each is one wire of the guard to the shop; a struct would only rename them
 pub fn guard(
     detectors: Vec<kura_guard::Detector>,
     never_block: Vec<ipnet::IpNet>,
@@ -139,15 +140,17 @@ pub fn guard(
         clock: Arc::clone(&clock),
     });
     let names = Arc::clone(&inner);
-    Arc::new(Guard::new(
-        detectors,
-        never_block,
-        inner as Arc<dyn SecurityEvents>,
-        responder,
-        Arc::new(move |ip| names.pseudonym(ip)),
-        clock,
+    Arc::new(
+        Guard::new(
+            detectors,
+            never_block,
+            inner as Arc<dyn SecurityEvents>,
+            responder,
+            Arc::new(move |ip| names.pseudonym(ip)),
+            clock,
+        )
+        .with_working_hours(working),
     )
-    .with_working_hours(working))
 }
 
 /// Posts an alert to the webhook (two tries); the body names no person and no address.

@@ -95,10 +95,9 @@ impl StaffNotice {
                 "【{}】不正監視の警告: {}",
                 self.shop_name, self.alert.detector
             ),
-            (Lang::En, StaffNoticeKind::GuardAlert) => format!(
-                "[{}] Guard alert: {}",
-                self.shop_name, self.alert.detector
-            ),
+            (Lang::En, StaffNoticeKind::GuardAlert) => {
+                format!("[{}] Guard alert: {}", self.shop_name, self.alert.detector)
+            }
         };
         let (text, html) = render_twins(self)?;
         Ok(OutgoingMail {

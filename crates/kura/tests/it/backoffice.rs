@@ -17,7 +17,7 @@ use kura_web::admin::{Access, routes};
 use crate::support::{self, Client, Reply, hidden_value};
 
 /// A clock the test moves.
-pub struct Manual(AtomicI64);
+pub struct Manual(pub AtomicI64);
 
 impl Manual {
     pub fn advance(&self, seconds: i64) {

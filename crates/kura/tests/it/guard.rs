@@ -853,7 +853,10 @@ async fn off_hours_staff_changes_alert_the_owners_who_note_how_they_saw_to_it() 
     // Friday 17:00 in Japan: working hours.
     add("dayshift", Role::Support).await;
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    assert!(off_hours_alerts().await.is_empty(), "no alert in working hours");
+    assert!(
+        off_hours_alerts().await.is_empty(),
+        "no alert in working hours"
+    );
 
     // Saturday 03:00 in Japan.
     office
@@ -873,14 +876,20 @@ async fn off_hours_staff_changes_alert_the_owners_who_note_how_they_saw_to_it() 
     let mut mails = Vec::new();
     for _ in 0..50 {
         mails.extend(captured.deliver(&office.state).await);
-        if mails.iter().any(|m| m.subject.contains("staff_changes.off_hours")) {
+        if mails
+            .iter()
+            .any(|m| m.subject.contains("staff_changes.off_hours"))
+        {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     let mail = mails
         .iter()
-        .find(|m| m.subject.contains("不正監視の警告: staff_changes.off_hours"))
+        .find(|m| {
+            m.subject
+                .contains("不正監視の警告: staff_changes.off_hours")
+        })
         .expect("the owner's alert mail");
     assert_eq!(mail.to, "boss@staff.example.jp");
     assert!(mail.text.contains("自動の対応") && mail.text.contains("不正監視"));
