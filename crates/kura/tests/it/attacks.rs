@@ -10,7 +10,7 @@
 //! its proxy, so `X-Forwarded-For` names each tool's source.
 //!
 //! Ignored by default (they need the tools); `bash .ci/test` installs sqlmap and wapiti and
-//! runs them. `KURA_WAPITI` names the wapiti program (default: `.ci/venv/bin/wapiti`, then
+//! runs them. `WAPITI_PROGRAM` names the wapiti program (default: `.ci/venv/bin/wapiti`, then
 //! `wapiti` on the PATH).
 
 use std::io::{BufRead, BufReader};
@@ -64,7 +64,7 @@ fn serve(dir: &Path) -> (Node, String) {
 }
 
 fn wapiti_program() -> PathBuf {
-    if let Ok(p) = std::env::var("KURA_WAPITI") {
+    if let Ok(p) = std::env::var("WAPITI_PROGRAM") {
         return PathBuf::from(p);
     }
     let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.ci/venv/bin/wapiti");
