@@ -13,9 +13,8 @@
 //! runs them. `WAPITI_PROGRAM` names the wapiti program (default: `.ci/venv/bin/wapiti`, then
 //! `wapiti` on the PATH).
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::support;
@@ -25,43 +24,6 @@ const SQLMAP_SOURCE: &str = "198.51.100.1";
 const WAPITI_SOURCE: &str = "198.51.100.2";
 /// An ordinary source starting the same attack.
 const ATTACKER: &str = "203.0.113.9";
-
-struct Node(Child);
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// `kura serve` on the shop directory; its base URL (`http://127.0.0.1:PORT/`).
-fn serve(dir: &Path) -> (Node, String) {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kura"));
-    for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("KURA_")) {
-        cmd.env_remove(k);
-    }
-    let mut child = cmd
-        .args(["serve", "--listen", "127.0.0.1:0", "--dir"])
-        .arg(dir)
-        .env("KURA_MAIL_TRANSPORT", "outbox")
-        .env("KURA_SERVER_METRICS_LISTEN", "")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the kura binary runs");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let base = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap_or_else(|| panic!("the node did not start: {line}"))
-        .to_string();
-    (Node(child), base)
-}
 
 fn wapiti_program() -> PathBuf {
     if let Ok(p) = std::env::var("WAPITI_PROGRAM") {
@@ -167,7 +129,7 @@ never_block = ["198.51.100.0/28"]
 "#,
     )
     .unwrap();
-    let (_node, base) = serve(shop.dir.path());
+    let (_node, base) = support::serve(shop.dir.path(), "127.0.0.1:0", &[]);
     let started = kura_app::Clock::now(&kura_app::SystemClock);
 
     // sqlmap: the search page, the order lookup (a form with a CSRF token), the JSON API.

@@ -160,7 +160,19 @@ pub async fn password_step(c: &mut Client, login: &str, password: &str) -> Reply
 /// browser and the authenticator secret.
 pub async fn enrol(office: &Office, login: &str, password: &str) -> (Client, TotpSecret) {
     let mut c = Client::new(&office.router);
-    let r = password_step(&mut c, login, password).await;
+    let secret = enrol_as(&mut c, login, password, |s| next_code(office, s)).await;
+    (c, secret)
+}
+
+/// The enrolment steps in the browser `c`, with `code` computing the authenticator's code
+/// (on the office's clock, or the real one for a node in its own process).
+pub async fn enrol_as(
+    c: &mut Client,
+    login: &str,
+    password: &str,
+    code: impl Fn(&TotpSecret) -> String,
+) -> TotpSecret {
+    let r = password_step(c, login, password).await;
     assert_eq!(location(&r), "/admin/enrol", "{} {}", r.status, r.body);
     let page = c.get("/admin/enrol").await;
     assert_eq!(page.status, 200);
@@ -168,7 +180,7 @@ pub async fn enrol(office: &Office, login: &str, password: &str) -> (Client, Tot
     let secret = TotpSecret::from_bytes(&base32_decode(secret_text)).unwrap();
     let sealed = hidden_value(&page.body, "sealed").unwrap();
     let csrf = hidden_value(&page.body, "csrf_token").unwrap();
-    let code = next_code(office, &secret);
+    let code = code(&secret);
     let done = c
         .post_form(
             "/admin/enrol",
@@ -177,7 +189,7 @@ pub async fn enrol(office: &Office, login: &str, password: &str) -> (Client, Tot
         .await;
     assert_eq!(done.status, 200, "{}", done.body);
     assert!(done.body.contains("id=\"recovery-codes\""));
-    (c, secret)
+    secret
 }
 
 /// Signs in an enrolled staff member: password, then a fresh TOTP code.

@@ -46,27 +46,11 @@ pub(crate) struct CardShop {
 
 /// A shop whose card payments go to the sandbox (notifications are posted by the tests).
 pub(crate) async fn card_shop() -> CardShop {
-    card_shop_with(false).await
-}
-
-/// With `webhooks`, the shop also listens on loopback and the sandbox posts its events there,
-/// as the provider does.
-pub(crate) async fn card_shop_with(webhooks: bool) -> CardShop {
     support::init_logs();
     let dir = tempfile::tempdir().unwrap();
     let config = support::test_config(dir.path(), None);
-    let listener = if webhooks {
-        Some(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap())
-    } else {
-        None
-    };
-    let webhook_url = listener
-        .as_ref()
-        .map(|l| format!("http://{}/webhooks/payments", l.local_addr().unwrap()));
     let sandbox = kura_pay::sandbox::start(kura_pay::sandbox::SandboxConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
-        webhook_url,
-        webhook_backoff: std::time::Duration::from_millis(200),
         ..Default::default()
     })
     .await
@@ -83,12 +67,6 @@ pub(crate) async fn card_shop_with(webhooks: bool) -> CardShop {
         .unwrap();
     kura::demo::ensure_catalog(&state.store).await.unwrap();
     let router = kura_web::router(Arc::clone(&state));
-    if let Some(listener) = listener {
-        let app = router
-            .clone()
-            .into_make_service_with_connect_info::<std::net::SocketAddr>();
-        tokio::spawn(async move { axum::serve(listener, app).await });
-    }
     CardShop {
         _dir: dir,
         state,

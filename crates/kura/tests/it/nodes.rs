@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use kura_app::mail::OutgoingMail;
@@ -37,25 +37,8 @@ while True:
     time.sleep(3600)
 "#;
 
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn smtp_server(folder: &Path) -> (Killed, u16) {
-    let port = free_port();
+fn smtp_server(folder: &Path) -> (support::Node, u16) {
+    let port = support::free_port();
     let mut child = Command::new("python3")
         .arg("-c")
         .arg(SERVER)
@@ -74,34 +57,23 @@ fn smtp_server(folder: &Path) -> (Killed, u16) {
         "READY",
         "aiosmtpd did not start (CI installs it: pip install aiosmtpd)"
     );
-    (Killed(child), port)
+    (support::Node(child), port)
 }
 
 /// A `kura serve` node on the shop directory, sending by SMTP with a short mail lease.
-fn node(dir: &Path, db_url: &str, smtp_port: u16) -> Killed {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kura"));
-    for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("KURA_")) {
-        cmd.env_remove(k);
-    }
-    let mut child = cmd
-        .args(["serve", "--listen", "127.0.0.1:0", "--dir"])
-        .arg(dir)
-        .env("KURA_DATABASE_URL", db_url)
-        .env("KURA_MAIL_TRANSPORT", "smtp")
-        .env("KURA_MAIL_SMTP_PORT", smtp_port.to_string())
-        .env("KURA_MAIL_LEASE_SECONDS", "5")
-        .env("KURA_SERVER_METRICS_LISTEN", "")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the kura binary runs");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert!(line.contains("serving"), "the node did not start: {line}");
-    Killed(child)
+fn node(dir: &Path, db_url: &str, smtp_port: u16) -> support::Node {
+    let port = smtp_port.to_string();
+    support::serve(
+        dir,
+        "127.0.0.1:0",
+        &[
+            ("KURA_DATABASE_URL", db_url),
+            ("KURA_MAIL_TRANSPORT", "smtp"),
+            ("KURA_MAIL_SMTP_PORT", &port),
+            ("KURA_MAIL_LEASE_SECONDS", "5"),
+        ],
+    )
+    .0
 }
 
 /// Subject → how many times it arrived.

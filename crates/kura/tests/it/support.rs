@@ -1,11 +1,12 @@
-//! The test harness: a real shop (router, store, keys) in a temporary directory, an in-process
-//! HTTP client with a cookie jar, captured logs, and fresh PostgreSQL databases when
-//! `KURA_TEST_PG_URL` is set.
+//! The test harness: a real shop (router, store, keys) in a temporary directory, an HTTP client
+//! with a cookie jar (in process, or over loopback to a `kura serve` node this harness starts),
+//! captured logs, and fresh PostgreSQL databases when `KURA_TEST_PG_URL` is set.
 
 use std::collections::BTreeMap;
-use std::io::Write;
+use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
 use std::path::Path;
+use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use axum::Router;
@@ -159,9 +160,72 @@ pub struct Reply {
     pub body: String,
 }
 
-/// A browser stand-in: keeps cookies, talks to the router in process from a fixed peer address.
+/// A `kura serve` process, killed when dropped.
+pub struct Node(pub Child);
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts the `kura` binary (`serve`) on the shop directory, listening on `listen` (port 0: any
+/// free one), with mails to the outbox and no metrics listener unless `env` says otherwise;
+/// no `KURA_*` variable of the test's own environment reaches it. Answers the node and its
+/// base URL (`http://127.0.0.1:PORT/`) once it serves.
+pub fn serve(dir: &Path, listen: &str, env: &[(&str, &str)]) -> (Node, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kura"));
+    for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("KURA_")) {
+        cmd.env_remove(k);
+    }
+    cmd.args(["serve", "--listen", listen, "--dir"])
+        .arg(dir)
+        .env("KURA_MAIL_TRANSPORT", "outbox")
+        .env("KURA_SERVER_METRICS_LISTEN", "");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the kura binary runs");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let base = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("the node did not start: {line}"))
+        .to_string();
+    (Node(child), base)
+}
+
+/// A free loopback port (for a node whose address must be known before it starts).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Where a client's requests go.
+#[derive(Clone)]
+enum Target {
+    /// The router, called in process with `peer` as the connection's address.
+    Router(Router),
+    /// A node over loopback (`base` ends with `/`); the node trusts loopback as its proxy, so
+    /// `X-Forwarded-For: peer's address` names the source, as a load balancer would.
+    Remote { base: String, http: reqwest::Client },
+}
+
+/// A browser stand-in: keeps cookies and talks to the shop from a fixed peer address.
 pub struct Client {
-    router: Router,
+    target: Target,
     pub cookies: BTreeMap<String, String>,
     pub peer: SocketAddr,
 }
@@ -169,9 +233,23 @@ pub struct Client {
 impl Client {
     pub fn new(router: &Router) -> Self {
         Self {
-            router: router.clone(),
+            target: Target::Router(router.clone()),
             cookies: BTreeMap::new(),
             peer: "192.0.2.10:40000".parse().unwrap(),
+        }
+    }
+
+    /// A browser reaching the node at `base` over HTTP from `source` (through the trusted
+    /// loopback proxy); redirects are answered, not followed.
+    pub fn remote(base: &str, source: &str) -> Self {
+        let http = kura_pay::http_client(std::time::Duration::from_secs(30)).unwrap();
+        Self {
+            target: Target::Remote {
+                base: base.to_string(),
+                http,
+            },
+            cookies: BTreeMap::new(),
+            peer: SocketAddr::new(source.parse().unwrap(), 40000),
         }
     }
 
@@ -188,9 +266,42 @@ impl Client {
             req.headers_mut()
                 .insert("cookie", self.cookie_header().parse().unwrap());
         }
-        req.extensions_mut().insert(ConnectInfo(self.peer));
-        let res = self.router.clone().oneshot(req).await.unwrap();
-        for v in res.headers().get_all("set-cookie") {
+        let (status, headers, bytes) = match &self.target {
+            Target::Router(router) => {
+                req.extensions_mut().insert(ConnectInfo(self.peer));
+                let res = router.clone().oneshot(req).await.unwrap();
+                let (parts, body) = res.into_parts();
+                let bytes = body.collect().await.unwrap().to_bytes();
+                (parts.status, parts.headers, bytes)
+            }
+            Target::Remote { base, http } => {
+                let (parts, body) = req.into_parts();
+                let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+                let url = format!("{}{}", base.trim_end_matches('/'), path);
+                let origin = base.trim_end_matches('/');
+                let mut headers = parts.headers;
+                // The page was served by this node: its forms post back to it.
+                headers.remove("host");
+                if headers.contains_key("origin") {
+                    headers.insert("origin", origin.parse().unwrap());
+                }
+                headers.insert(
+                    "x-forwarded-for",
+                    self.peer.ip().to_string().parse().unwrap(),
+                );
+                let body = body.collect().await.unwrap().to_bytes();
+                let res = http
+                    .request(parts.method, url)
+                    .headers(headers)
+                    .body(body)
+                    .send()
+                    .await
+                    .expect("the node answers");
+                let (status, headers) = (res.status(), res.headers().clone());
+                (status, headers, res.bytes().await.unwrap())
+            }
+        };
+        for v in headers.get_all("set-cookie") {
             let v = v.to_str().unwrap();
             let (pair, attrs) = v.split_once(';').unwrap_or((v, ""));
             let (k, val) = pair.split_once('=').unwrap();
@@ -200,9 +311,6 @@ impl Client {
                 self.cookies.insert(k.to_string(), val.to_string());
             }
         }
-        let status = res.status();
-        let headers = res.headers().clone();
-        let bytes = res.into_body().collect().await.unwrap().to_bytes();
         Reply {
             status,
             headers,
