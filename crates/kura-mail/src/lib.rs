@@ -15,12 +15,14 @@
 //!   file name.
 
 mod compose;
+mod dkim;
 mod error;
 mod lang;
 mod outbox;
 mod render;
 mod smtp;
 
+pub use dkim::{DkimCheck, DkimError, DkimFiles, DkimKeys};
 pub use error::{OutboxError, RenderError, SmtpConfigError};
 pub use kura_app::mail::{MailError, Mailer, OutgoingMail};
 pub use lang::Lang;

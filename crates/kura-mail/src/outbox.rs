@@ -17,6 +17,7 @@ use std::fs::{self, DirBuilder, OpenOptions};
 use std::io::{ErrorKind, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
@@ -24,6 +25,7 @@ use kura_app::mail::{MailError, Mailer, OutgoingMail};
 use lettre::message::Mailbox;
 
 use crate::compose::{compose, parse_from};
+use crate::dkim::DkimKeys;
 use crate::error::OutboxError;
 
 /// Writes mails into a folder instead of sending them.
@@ -31,6 +33,7 @@ use crate::error::OutboxError;
 pub struct OutboxMailer {
     dir: PathBuf,
     from: Mailbox,
+    dkim: Option<Arc<DkimKeys>>,
 }
 
 impl OutboxMailer {
@@ -48,7 +51,17 @@ impl OutboxMailer {
         if mode & 0o077 != 0 {
             return Err(OutboxError::TooOpen { mode });
         }
-        Ok(Self { dir, from })
+        Ok(Self {
+            dir,
+            from,
+            dkim: None,
+        })
+    }
+
+    /// Signs every mail with the shop's DKIM keys (as the SMTP transport does).
+    pub fn with_dkim(mut self, dkim: Option<Arc<DkimKeys>>) -> Self {
+        self.dkim = dkim;
+        self
     }
 
     /// The folder the mails are written to (the demo prints it).
@@ -60,7 +73,10 @@ impl OutboxMailer {
 #[async_trait]
 impl Mailer for OutboxMailer {
     async fn send(&self, mail: &OutgoingMail) -> Result<(), MailError> {
-        let bytes = compose(mail, &self.from)?.formatted();
+        let mut bytes = compose(mail, &self.from)?.formatted();
+        if let Some(dkim) = &self.dkim {
+            bytes = dkim.sign(&bytes)?;
+        }
         let dir = self.dir.clone();
         let written = tokio::task::spawn_blocking(move || write_new(&dir, &bytes))
             .await

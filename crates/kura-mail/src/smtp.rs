@@ -25,6 +25,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use crate::compose::{compose, compose_as, parse_from};
+use crate::dkim::DkimKeys;
 use crate::error::SmtpConfigError;
 
 /// How long one SMTP command may take before the attempt counts as a temporary failure.
@@ -80,6 +81,7 @@ impl std::fmt::Debug for SmtpConfig {
 pub struct SmtpMailer {
     transport: AsyncSmtpTransport<Tokio1Executor>,
     from: Mailbox,
+    dkim: Option<std::sync::Arc<DkimKeys>>,
 }
 
 impl std::fmt::Debug for SmtpMailer {
@@ -129,6 +131,7 @@ impl SmtpMailer {
         Ok(Self {
             transport: builder.build(),
             from,
+            dkim: None,
         })
     }
 }
@@ -146,12 +149,22 @@ impl Mailer for SmtpMailer {
 }
 
 impl SmtpMailer {
+    /// Signs every mail with the shop's DKIM keys before it is handed to the server.
+    pub fn with_dkim(mut self, dkim: Option<std::sync::Arc<DkimKeys>>) -> Self {
+        self.dkim = dkim;
+        self
+    }
+
     async fn send_message(
         &self,
         mail: &OutgoingMail,
         message: lettre::Message,
     ) -> Result<(), MailError> {
-        match self.transport.send(message).await {
+        let mut raw = message.formatted();
+        if let Some(dkim) = &self.dkim {
+            raw = dkim.sign(&raw)?;
+        }
+        match self.transport.send_raw(message.envelope(), &raw).await {
             Ok(_) => {
                 tracing::info!(kind = mail.kind, "mail handed to the SMTP server");
                 Ok(())

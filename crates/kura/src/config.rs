@@ -75,6 +75,9 @@ pub struct MailSection {
     /// Seconds a node holds the mails it claimed for sending; when it dies, another node sends
     /// them after this long.
     pub lease_seconds: i64,
+    /// The DKIM selector prefix: the keys that `kura mail keys` makes are published at
+    /// `{dkim_selector}-ed._domainkey.{sender's domain}` and `{dkim_selector}-rsa._domainkey…`.
+    pub dkim_selector: String,
 }
 
 impl Default for CardSection {
@@ -101,6 +104,7 @@ impl Default for MailSection {
             smtp_username: String::new(),
             smtp_password: SecretString::default(),
             lease_seconds: 600,
+            dkim_selector: "kura".into(),
         }
     }
 }

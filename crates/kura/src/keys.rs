@@ -161,3 +161,53 @@ pub async fn retire(config: &Config) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// `kura mail keys`: makes the DKIM key pair beside the master key when there is none (never
+/// replacing one), and answers the DNS records to publish: both DKIM keys, SPF and DMARC.
+pub fn mail_keys(config: &Config) -> anyhow::Result<String> {
+    let files = kura_mail::DkimFiles::beside(&config.keys.file);
+    let made = !files.ed25519.exists() && !files.rsa.exists();
+    if made {
+        files.generate()?;
+    }
+    let keys = shop::dkim_keys(config)?
+        .ok_or_else(|| anyhow::anyhow!("the DKIM keys were not found after making them"))?;
+    let domain = keys.domain().to_owned();
+    let mut out = String::new();
+    out.push_str(&format!(
+        "{} DKIM keys: {} and {} (mode 0600). Keep them with the master key and back them up \
+         with it; they are never stored in the database.\n\n",
+        if made { "Made the" } else { "The existing" },
+        files.ed25519.display(),
+        files.rsa.display()
+    ));
+    out.push_str(&format!(
+        "Publish these DNS records for {domain} (TXT values longer than 255 characters are \
+         split into quoted strings, as DNS requires):\n\n"
+    ));
+    for (name, value) in keys.dns_records() {
+        out.push_str(&format!("{name}. IN TXT {}\n", txt_strings(&value)));
+    }
+    out.push_str(&format!(
+        "{domain}. IN TXT \"v=spf1 -all\"\n    (SPF: put the servers that send for {domain} before \
+         -all, e.g. \"v=spf1 include:your-relay.example ip4:203.0.113.25 -all\"; keep -all so \
+         nobody else may)\n"
+    ));
+    out.push_str(&format!(
+        "_dmarc.{domain}. IN TXT \"v=DMARC1; p=reject; adkim=s; aspf=s; rua=mailto:dmarc@{domain}\"\n    \
+         (DMARC p=reject: receivers refuse mail in the shop's name that is not signed by these \
+         keys or sent from the SPF servers; forged mail like the seed's never reaches a \
+         customer's inbox)\n"
+    ));
+    Ok(out)
+}
+
+/// A TXT value as DNS quoted strings of at most 255 characters each.
+fn txt_strings(value: &str) -> String {
+    value
+        .as_bytes()
+        .chunks(255)
+        .map(|c| format!("\"{}\"", String::from_utf8_lossy(c)))
+        .collect::<Vec<_>>()
+        .join(" ")
+}

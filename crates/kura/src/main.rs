@@ -91,6 +91,12 @@ enum Command {
         #[command(subcommand)]
         command: HoneytokenCommand,
     },
+    /// The shop's outgoing mail: `kura mail keys` makes the DKIM keys and prints the DNS
+    /// records (DKIM, SPF, DMARC) to publish.
+    Mail {
+        #[command(subcommand)]
+        command: MailCommand,
+    },
     /// Manage the master keys that seal personal data.
     Keys {
         #[command(subcommand)]
@@ -216,6 +222,16 @@ enum StaffCommand {
     },
     /// List staff members with role, state and whether they enrolled an authenticator.
     List {
+        #[command(flatten)]
+        shop: ShopArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum MailCommand {
+    /// Make the DKIM keys beside the master key (never replacing existing ones) and print the
+    /// DNS records to publish.
+    Keys {
         #[command(flatten)]
         shop: ShopArgs,
     },
@@ -386,6 +402,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             init_logging(Some(&config));
             config.server.listen = listen;
             shop::init_keys(&config).await?;
+            // The demo's mails are signed as a real shop's are.
+            let dkim = kura_mail::DkimFiles::beside(&config.keys.file);
+            if !dkim.ed25519.exists() && !dkim.rsa.exists() {
+                dkim.generate()?;
+            }
             if no_serve {
                 let state = shop::build(&config).await?;
                 if let Some(password) = demo::seed(&state, customers, orders).await? {
@@ -555,6 +576,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 kura::staff_cli::head(&config).await
             }
         },
+        Command::Mail {
+            command: MailCommand::Keys { shop },
+        } => {
+            let config = load(&shop)?;
+            init_logging(Some(&config));
+            print!("{}", keys::mail_keys(&config)?);
+            Ok(())
+        }
         Command::Keys { command } => match command {
             KeysCommand::Init { shop } => {
                 let config = load(&shop)?;

@@ -192,8 +192,32 @@ pub fn card_gateway(config: &Config) -> anyhow::Result<Option<Arc<dyn PaymentGat
     Ok(Some(Arc::new(stripe)))
 }
 
-/// The configured mail transport.
+/// The shop's DKIM keys (in the folder of the master key), for the sender's domain; `None`
+/// when `kura mail keys` has not made them.
+pub fn dkim_keys(config: &Config) -> anyhow::Result<Option<Arc<kura_mail::DkimKeys>>> {
+    let files = kura_mail::DkimFiles::beside(&config.keys.file);
+    let domain = sender_domain(&config.mail.from);
+    let keys = kura_mail::DkimKeys::load(&files, &domain, &config.mail.dkim_selector)
+        .context("cannot load the DKIM keys")?;
+    Ok(keys.map(Arc::new))
+}
+
+/// The domain of the configured sender (`蔵ショップ <shop@example.jp>` → `example.jp`).
+pub fn sender_domain(from: &str) -> String {
+    let addr = from
+        .rsplit_once('<')
+        .map_or(from, |(_, a)| a.trim_end_matches('>'));
+    addr.rsplit_once('@')
+        .map(|(_, d)| d.trim().to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
+/// The configured mail transport, signing with the shop's DKIM keys when they exist.
 pub fn mailer(config: &Config) -> anyhow::Result<Arc<dyn Mailer>> {
+    let dkim = dkim_keys(config)?;
+    if dkim.is_none() && config.mail.transport == "smtp" {
+        tracing::warn!(target: "kura::config", "mail is sent without DKIM signatures: run `kura mail keys` and publish the records it prints");
+    }
     let m = &config.mail;
     if m.transport == "smtp" {
         let tls = match m.smtp_tls.as_str() {
@@ -212,12 +236,15 @@ pub fn mailer(config: &Config) -> anyhow::Result<Arc<dyn Mailer>> {
             ca_file: None,
         };
         Ok(Arc::new(
-            kura_mail::SmtpMailer::new(&smtp).context("cannot set up SMTP")?,
+            kura_mail::SmtpMailer::new(&smtp)
+                .context("cannot set up SMTP")?
+                .with_dkim(dkim),
         ))
     } else {
         Ok(Arc::new(
             kura_mail::OutboxMailer::new(&m.outbox_dir, &m.from)
-                .context("cannot set up the mail outbox folder")?,
+                .context("cannot set up the mail outbox folder")?
+                .with_dkim(dkim),
         ))
     }
 }

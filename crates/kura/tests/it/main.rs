@@ -16,6 +16,7 @@ mod catalog;
 mod cli;
 mod guard;
 mod invariant;
+mod mail_trust;
 mod nodes;
 mod rotation;
 mod store_conformance;

@@ -1,0 +1,184 @@
+//! Mail a customer can trust: `kura mail keys` makes the DKIM keys beside the master key and
+//! prints the records to publish; every mail the shop sends carries an Ed25519 and an RSA
+//! signature that an independent verifier (dkimpy from PyPI, given only the
+//! printed records) accepts, and rejects once a byte of the mail is changed.
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::Command;
+
+use crate::storefront::{add, place, submit_checkout, with};
+use crate::support::{self, Client};
+
+/// dkimpy verifies signature `idx` of the mail in argv[1]; the TXT records come from argv[2]
+/// (one `name<TAB>value` per line) and nowhere else.
+const VERIFY: &str = r#"
+import sys, dkim
+records = {}
+for line in open(sys.argv[2], encoding='utf-8'):
+    name, value = line.rstrip('\n').split('\t', 1)
+    records[name.rstrip('.')] = value
+def dns(name, timeout=5):
+    name = name.decode() if isinstance(name, bytes) else name
+    value = records.get(name.rstrip('.'))
+    return value.encode() if value else None
+msg = open(sys.argv[1], 'rb').read()
+d = dkim.DKIM(msg)
+out = []
+for i in range(int(sys.argv[3])):
+    try:
+        out.append('pass' if d.verify(idx=i, dnsfunc=dns) else 'fail')
+    except Exception as e:
+        out.append('fail')
+print(' '.join(out))
+"#;
+
+/// The TXT records `kura mail keys` printed: name → value (quoted strings joined).
+fn printed_records(out: &str) -> BTreeMap<String, String> {
+    out.lines()
+        .filter_map(|l| l.split_once(". IN TXT "))
+        .map(|(name, rest)| {
+            let value: String = rest
+                .split('"')
+                .enumerate()
+                .filter(|(i, _)| i % 2 == 1)
+                .map(|(_, s)| s)
+                .collect();
+            (name.to_string(), value)
+        })
+        .collect()
+}
+
+fn dkimpy(mail: &Path, records: &Path, signatures: usize) -> String {
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(VERIFY)
+        .arg(mail)
+        .arg(records)
+        .arg(signatures.to_string())
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "dkimpy did not run (bash .ci/test installs dkimpy and pynacl from PyPI): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_mail_is_signed_and_an_independent_verifier_agrees() {
+    let shop = support::sqlite_shop().await;
+    kura::demo::ensure_catalog(&shop.state.store).await.unwrap();
+
+    // The command makes the keys beside the master key and prints the records.
+    let run = || {
+        Command::new(env!("CARGO_BIN_EXE_kura"))
+            .args(["mail", "keys", "--dir"])
+            .arg(shop.dir.path())
+            .env_remove("KURA_TEST_PG_URL")
+            .output()
+            .unwrap()
+    };
+    let first = run();
+    assert!(first.status.success(), "{first:?}");
+    let printed = String::from_utf8_lossy(&first.stdout).into_owned();
+    println!("{printed}");
+    let records = printed_records(&printed);
+    let ed = records
+        .get("kura-ed._domainkey.kura.example.jp")
+        .expect("the Ed25519 record");
+    let rsa = records
+        .get("kura-rsa._domainkey.kura.example.jp")
+        .expect("the RSA record");
+    assert!(ed.starts_with("v=DKIM1; k=ed25519; p="), "{ed}");
+    assert!(
+        rsa.starts_with("v=DKIM1; k=rsa; p=") && rsa.len() > 300,
+        "{rsa}"
+    );
+    assert!(printed.contains("_dmarc.kura.example.jp. IN TXT \"v=DMARC1; p=reject"));
+    assert!(printed.contains("v=spf1"));
+    for name in ["kura-dkim-ed25519.der", "kura-dkim-rsa.der"] {
+        let meta = std::fs::metadata(shop.dir.path().join(name)).unwrap();
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600, "{name}");
+    }
+    // A second run keeps the keys and prints the same records.
+    let again = run();
+    assert!(again.status.success());
+    assert_eq!(
+        printed_records(&String::from_utf8_lossy(&again.stdout)),
+        records
+    );
+
+    // A shop started now signs what it sends: a customer's order confirmation, through the
+    // outbox transport (the same message SMTP would carry).
+    let state = kura::shop::build(&shop.config).await.unwrap();
+    let router = kura_web::router(std::sync::Arc::clone(&state));
+    let mut customer = Client::new(&router);
+    add(&mut customer, "food-jar", "FJ-40", "1").await;
+    submit_checkout(&mut customer, &with(&[])).await;
+    let placed = place(&mut customer).await;
+    assert!(placed.status.is_redirection(), "{}", placed.body);
+    let mailer = kura::shop::mailer(&shop.config).unwrap();
+    state.outbox.deliver_due(mailer.as_ref()).await.unwrap();
+    let outbox = &shop.config.mail.outbox_dir;
+    let mails: Vec<_> = std::fs::read_dir(outbox)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "eml"))
+        .collect();
+    assert!(!mails.is_empty(), "the order mail was written");
+
+    let work = tempfile::tempdir().unwrap();
+    let table = work.path().join("records.tsv");
+    std::fs::write(
+        &table,
+        records
+            .iter()
+            .map(|(k, v)| format!("{k}\t{v}\n"))
+            .collect::<String>(),
+    )
+    .unwrap();
+    let keys = kura::shop::dkim_keys(&shop.config).unwrap().unwrap();
+    for mail in &mails {
+        let raw = std::fs::read(mail).unwrap();
+        let text = String::from_utf8_lossy(&raw);
+        assert!(text.starts_with("DKIM-Signature: "), "{text}");
+        assert!(text.contains("a=ed25519-sha256") && text.contains("a=rsa-sha256"));
+        assert_eq!(dkimpy(mail, &table, 2), "pass pass", "dkimpy accepts both");
+        assert!(matches!(
+            keys.verify(&raw).await,
+            kura_mail::DkimCheck::Pass(ref s) if s.len() == 2
+        ));
+
+        // One changed character in the body (a forger's "updated bank account", say) and
+        // neither signature holds.
+        let body_at = text.find("\r\n\r\n").unwrap() + 4;
+        let mut tampered = raw.clone();
+        let i = body_at
+            + tampered[body_at..]
+                .iter()
+                .position(u8::is_ascii_alphanumeric)
+                .unwrap();
+        tampered[i] = if tampered[i] == b'A' { b'B' } else { b'A' };
+        let changed = work.path().join("tampered.eml");
+        std::fs::write(&changed, &tampered).unwrap();
+        assert_eq!(
+            dkimpy(&changed, &table, 2),
+            "fail fail",
+            "dkimpy rejects it"
+        );
+        assert_eq!(keys.verify(&tampered).await, kura_mail::DkimCheck::Fail);
+
+        // A changed subject breaks them too.
+        let resubject = text.replacen("Subject: ", "Subject: Re: ", 1);
+        std::fs::write(&changed, resubject.as_bytes()).unwrap();
+        assert_eq!(dkimpy(&changed, &table, 2), "fail fail");
+    }
+    println!(
+        "DKIM: {} mail(s) signed with Ed25519 and RSA-SHA256; dkimpy passes them and fails them \
+         once changed",
+        mails.len()
+    );
+}
