@@ -73,6 +73,9 @@ pub enum SecurityEventKind {
     StaffChanged,
     /// A bulk export of customer data was asked for (the subject: the staff member).
     ExportRequested,
+    /// Someone checked a mail on the mail-check page and it was not the shop's (a forgery in
+    /// the shop's name is going round, as in the seed's breach).
+    ForgedMailReported,
 }
 
 impl SecurityEventKind {
@@ -125,6 +128,7 @@ impl SecurityEventKind {
             Self::CardDeclined => "payment_card_declined",
             Self::StaffChanged => "privilege_staff_changed",
             Self::ExportRequested => "sensitive_read:export_requested",
+            Self::ForgedMailReported => "phishing_forged_mail_reported",
         }
     }
 }

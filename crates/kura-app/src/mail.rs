@@ -45,6 +45,119 @@ pub trait Mailer: Send + Sync {
     }
 }
 
+/// Where a mail's footer shows its verification code; the outbox puts the code in when it
+/// queues the mail (a transport given a mail that never passed the outbox removes the mark).
+pub const CHECK_CODE_MARK: &str = "[[mail-check-code]]";
+/// Where a mail's footer shows the address of the mail-check page.
+pub const CHECK_URL_MARK: &str = "[[mail-check-url]]";
+
+/// Crockford's base32 alphabet: no I, L, O or U, so a code read aloud or retyped survives.
+const CODE_ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+/// A fresh verification code: 50 random bits as `XXXXX-XXXXX`.
+fn new_check_code() -> Result<String, crate::AppError> {
+    let bytes = kura_seal::random_bytes::<8>()?;
+    let mut n = u64::from_le_bytes(bytes);
+    let mut code = String::with_capacity(11);
+    for i in 0..10 {
+        if i == 5 {
+            code.push('-');
+        }
+        let digit = CODE_ALPHABET
+            .get((n & 31) as usize)
+            .copied()
+            .unwrap_or(b'0');
+        code.push(char::from(digit));
+        n >>= 5;
+    }
+    Ok(code)
+}
+
+/// A code as typed (lower case, spaces, O for 0, I or L for 1) in its canonical form, or `None`
+/// when it cannot be one.
+pub fn normalize_check_code(typed: &str) -> Option<String> {
+    let mut out = String::with_capacity(11);
+    for c in typed.chars() {
+        let c = match c.to_ascii_uppercase() {
+            'O' => '0',
+            'I' | 'L' => '1',
+            '-' | ' ' | '\u{3000}' | 'ー' | '－' => continue,
+            c => c,
+        };
+        if !CODE_ALPHABET.contains(&(c as u32 as u8)) || !c.is_ascii() {
+            return None;
+        }
+        if out.len() == 5 {
+            out.push('-');
+        }
+        out.push(c);
+    }
+    (out.len() == 11).then_some(out)
+}
+
+/// The first verification code written in a text (a mail's decoded body), if any.
+pub fn find_check_code(text: &str) -> Option<String> {
+    let chars: Vec<char> = text.chars().collect();
+    let is = |c: &char| c.is_ascii() && CODE_ALPHABET.contains(&(*c as u8));
+    chars.windows(11).find_map(|w| {
+        let (head, tail) = w.split_at(5);
+        let (dash, tail) = tail.split_first()?;
+        (*dash == '-' && head.iter().all(is) && tail.iter().all(is)).then(|| w.iter().collect())
+    })
+}
+
+/// `hanako@example.jp` → `ha***@example.jp`: enough for its owner to know it, not to write to.
+pub fn mask_address(to: &str) -> String {
+    let to = to.trim();
+    match to.rsplit_once('@') {
+        Some((local, domain)) => {
+            let keep: String = local
+                .chars()
+                .take(if local.chars().count() > 3 { 2 } else { 1 })
+                .collect();
+            format!("{keep}***@{domain}")
+        }
+        None => "***".to_string(),
+    }
+}
+
+/// What a pasted raw mail's DKIM signatures say, checked against the shop's own keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignatureVerdict {
+    /// A signature of the shop's verifies: the mail left the shop as it is now.
+    Pass,
+    /// A signature names the shop but does not verify: changed on the way, or forged.
+    Fail,
+    /// No signature names the shop.
+    NotSigned,
+    /// The text is not a mail message (or the shop has no signing keys to check with).
+    Unknown,
+}
+
+/// What a pasted raw mail holds for the mail-check page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawMailInspection {
+    pub signature: SignatureVerdict,
+    /// The verification code written in the mail's decoded text, if any.
+    pub code: Option<String>,
+}
+
+/// Reads a raw mail (headers and MIME body, as a mail program shows its source).
+#[async_trait]
+pub trait MailInspector: Send + Sync {
+    async fn inspect(&self, raw: &[u8]) -> RawMailInspection;
+}
+
+/// What the shop can tell about a mail from its verification code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailCheck {
+    pub kind: String,
+    /// The recipient, masked (`ha***@example.jp`).
+    pub recipient: String,
+    /// When the shop wrote the mail (Unix seconds).
+    pub created_at: i64,
+}
+
 /// The durable outbox: a mail is sealed into the database first, then delivered by a worker
 /// with retries, so a mail server that is down loses nothing and a crash after an order
 /// still sends its confirmation.
@@ -55,6 +168,8 @@ pub struct MailOutbox {
     /// How long a claimed batch is this node's alone; longer than sending a batch takes.
     lease_seconds: i64,
     canaries: Option<std::sync::Arc<crate::canary::Canaries>>,
+    /// The public mail-check page every mail points to.
+    check_url: String,
 }
 
 /// Mails claimed per round: few enough that a batch is sent well within its lease.
@@ -105,7 +220,52 @@ impl MailOutbox {
             clock,
             lease_seconds: 600,
             canaries: None,
+            check_url: String::new(),
         }
+    }
+
+    /// The address of the public mail-check page, written under each mail's code.
+    pub fn with_check_url(mut self, url: impl Into<String>) -> Self {
+        self.check_url = url.into();
+        self
+    }
+
+    /// Whether the shop sent the mail with this verification code, and to whom (masked) and
+    /// when. `None` for a code the shop never gave out (or one that cannot be a code).
+    pub async fn check_code(&self, typed: &str) -> Result<Option<MailCheck>, crate::AppError> {
+        let Some(code) = normalize_check_code(typed) else {
+            return Ok(None);
+        };
+        let mac = self.code_mac(&code)?;
+        let Some(receipt) = self.store.mail_receipt(&mac).await? else {
+            return Ok(None);
+        };
+        let ring = self
+            .vault
+            .ring_holding(receipt.recipient.key_id().unwrap_or(0));
+        let recipient = ring.open(
+            crate::sealed::col::MAIL_RECEIPT_RECIPIENT,
+            receipt.id,
+            &receipt.recipient,
+        )?;
+        Ok(Some(MailCheck {
+            kind: receipt.kind,
+            recipient: String::from_utf8_lossy(&recipient).into_owned(),
+            created_at: receipt.created_at,
+        }))
+    }
+
+    fn code_mac(&self, code: &str) -> Result<Vec<u8>, crate::AppError> {
+        Ok(self
+            .vault
+            .ring()
+            .blind_index(
+                crate::sealed::col::MAIL_RECEIPT_CODE,
+                code,
+                kura_seal::Normalize::Text,
+            )?
+            .as_bytes()
+            .to_vec())
     }
 
     /// Watches the shop's canary customers: a mail about to go to one raises the alert (it is
@@ -136,11 +296,30 @@ impl MailOutbox {
         data_key: Option<&crate::sealed::DataKeyRef>,
     ) -> Result<crate::sealed::OutboxRecord, crate::AppError> {
         let id = crate::ids::new_id();
+        // Each mail gets its own verification code, written where its footer asks for it.
+        let code = new_check_code()?;
+        let fill = |body: &str| {
+            body.replace(CHECK_CODE_MARK, &code)
+                .replace(CHECK_URL_MARK, &self.check_url)
+        };
+        let now = self.clock.now();
+        let ring = self.vault.ring();
+        let receipt = crate::records::MailReceiptRecord {
+            id,
+            code_mac: self.code_mac(&code)?,
+            kind: mail.kind.to_string(),
+            recipient: ring.seal(
+                crate::sealed::col::MAIL_RECEIPT_RECIPIENT,
+                id,
+                mask_address(&mail.to).as_bytes(),
+            )?,
+            created_at: now,
+        };
         let stored = StoredMail {
             to: mail.to.clone(),
             subject: mail.subject.clone(),
-            text: mail.text.clone(),
-            html: mail.html.clone(),
+            text: fill(&mail.text),
+            html: fill(&mail.html),
             kind: mail.kind.to_string(),
         };
         let json = zeroize::Zeroizing::new(
@@ -153,11 +332,12 @@ impl MailOutbox {
             kind: mail.kind.to_string(),
             payload,
             attempts: 0,
-            next_attempt_at: self.clock.now(),
+            next_attempt_at: now,
             data_key: data_key.map(|k| crate::sealed::DataKeyRef {
                 id: k.id,
                 wrapped: None,
             }),
+            receipt: Some(receipt),
         };
         Ok(record)
     }
@@ -243,5 +423,50 @@ impl MailOutbox {
             }
         }
         Ok((sent, failed))
+    }
+}
+
+#[cfg(test)]
+mod check_code_tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_fresh_and_survive_being_retyped() {
+        let a = new_check_code().unwrap();
+        let b = new_check_code().unwrap();
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 11);
+        assert_eq!(normalize_check_code(&a).as_deref(), Some(a.as_str()));
+        let typed = a.to_lowercase().replace('-', " ");
+        assert_eq!(normalize_check_code(&typed).as_deref(), Some(a.as_str()));
+        assert_eq!(
+            normalize_check_code("7k3m9 q2xhd").as_deref(),
+            Some("7K3M9-Q2XHD")
+        );
+        // O and I/L are read as 0 and 1; U and other marks are not codes.
+        assert_eq!(
+            normalize_check_code("OIL00-00000").as_deref(),
+            Some("01100-00000")
+        );
+        for bad in [
+            "",
+            "abc",
+            "7K3M9-Q2XHDX",
+            "7K3M9-Q2XHU",
+            "７K3M9-Q2XHD",
+            "<script>",
+        ] {
+            assert_eq!(normalize_check_code(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_code_is_found_in_text_and_addresses_are_masked() {
+        let text = "ご注文番号 K-2026-000123\nこのメールの確認コード：7K3M9-Q2XHD\n";
+        assert_eq!(find_check_code(text).as_deref(), Some("7K3M9-Q2XHD"));
+        assert_eq!(find_check_code("no code here, K-2026-0001"), None);
+        assert_eq!(mask_address("hanako@example.jp"), "ha***@example.jp");
+        assert_eq!(mask_address("abc@example.jp"), "a***@example.jp");
+        assert_eq!(mask_address("nonsense"), "***");
     }
 }

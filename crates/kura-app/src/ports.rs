@@ -339,6 +339,11 @@ pub trait OutboxRepo: Send + Sync {
         limit: u32,
     ) -> Result<Vec<OutboxRecord>, StoreError>;
     async fn mail_sent(&self, id: i64) -> Result<(), StoreError>;
+    /// The receipt of a mail by its verification code's MAC.
+    async fn mail_receipt(
+        &self,
+        code_mac: &[u8],
+    ) -> Result<Option<crate::records::MailReceiptRecord>, StoreError>;
     /// Schedules another attempt (or gives up) if the caller's claim (`lease_until`) still
     /// holds the row; a claim that ran out and went to another node is left alone.
     async fn mail_failed(

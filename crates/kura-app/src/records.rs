@@ -393,6 +393,22 @@ pub struct OutboxRecord {
     pub next_attempt_at: i64,
     /// The data key of the person the mail is to (the payload is sealed under it).
     pub data_key: Option<DataKeyRef>,
+    /// The mail's verification code, kept with the row when it is queued (a row read back
+    /// from the outbox has `None`: the receipt lives on in its own table).
+    pub receipt: Option<MailReceiptRecord>,
+}
+
+/// What the shop keeps of each mail it sends so that anyone holding the mail can ask whether
+/// the shop sent it: the code only as a keyed MAC, the recipient masked and sealed.
+#[derive(Debug, Clone)]
+pub struct MailReceiptRecord {
+    /// The outbox row's id.
+    pub id: i64,
+    pub code_mac: Vec<u8>,
+    pub kind: String,
+    /// The recipient as shown on the check page (`ha***@example.jp`), sealed.
+    pub recipient: Sealed,
+    pub created_at: i64,
 }
 
 // ---- Staff and the audit log ------------------------------------------------------------------

@@ -78,6 +78,10 @@ pub mod col {
     pub const OUTBOX_PAYLOAD: Column = Column::new("mail_outbox", "payload");
     /// Key of the stable Message-ID reference of an outbox row (never stored).
     pub const OUTBOX_MESSAGE_ID: Column = Column::new("mail_outbox", "message_id");
+    /// The masked recipient of a sent mail, for the mail-check page.
+    pub const MAIL_RECEIPT_RECIPIENT: Column = Column::new("mail_receipts", "recipient");
+    /// Key of the MAC under which a mail's verification code is looked up (never stored).
+    pub const MAIL_RECEIPT_CODE: Column = Column::new("mail_receipts", "code_mac");
     /// A saved delivery address of an account (one JSON `Person` record per row).
     pub const ADDRESS_RECORD: Column = Column::new("customer_addresses", "record");
     /// A note on how a guard alert was seen to.
@@ -115,6 +119,7 @@ pub mod col {
         ORDER_RECIPIENT,
         ORDER_TOKEN,
         OUTBOX_PAYLOAD,
+        MAIL_RECEIPT_RECIPIENT,
         ADDRESS_RECORD,
         kura_seal::DATA_KEY_COLUMN,
         STAFF_EMAIL,
@@ -192,6 +197,14 @@ pub const MAIL_OUTBOX: SealedTable = SealedTable {
     data_key: true,
 };
 
+/// What the mail-check page can tell about a sent mail: the masked recipient, sealed.
+pub const MAIL_RECEIPTS: SealedTable = SealedTable {
+    table: "mail_receipts",
+    sealed: &["recipient"],
+    blind: &[],
+    data_key: false,
+};
+
 /// Saved delivery addresses of customer accounts: one sealed `Person` record per row.
 pub const CUSTOMER_ADDRESSES: SealedTable = SealedTable {
     table: "customer_addresses",
@@ -252,6 +265,7 @@ pub const SEALED_TABLES: &[SealedTable] = &[
     SESSIONS,
     ORDERS,
     MAIL_OUTBOX,
+    MAIL_RECEIPTS,
     CUSTOMER_ADDRESSES,
     STAFF,
     AUDIT_LOG,

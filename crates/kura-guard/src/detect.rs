@@ -283,6 +283,18 @@ pub fn defaults() -> Vec<Detector> {
             severity: Severity::Critical,
             off_hours_only: false,
         },
+        // Mails in the shop's name that the shop did not send, brought to the mail-check page:
+        // a phishing run is under way and customers must be warned (the notice page, a mail).
+        Detector {
+            id: "forged_mail.shop",
+            kinds: &[K::ForgedMailReported],
+            per: Per::Shop,
+            window_seconds: 86_400,
+            threshold: 3,
+            responses: &[Response::Alert],
+            severity: Severity::Critical,
+            off_hours_only: false,
+        },
         // Declines across the shop (testing spread over many addresses).
         Detector {
             id: "card_declines.shop",

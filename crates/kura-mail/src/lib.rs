@@ -17,6 +17,7 @@
 mod compose;
 mod dkim;
 mod error;
+mod inspect;
 mod lang;
 mod outbox;
 mod render;
@@ -24,6 +25,7 @@ mod smtp;
 
 pub use dkim::{DkimCheck, DkimError, DkimFiles, DkimKeys};
 pub use error::{OutboxError, RenderError, SmtpConfigError};
+pub use inspect::RawMailReader;
 pub use kura_app::mail::{MailError, Mailer, OutgoingMail};
 pub use lang::Lang;
 pub use outbox::{OutboxMailer, prune_outbox};

@@ -110,6 +110,15 @@ macro_rules! migrations {
                 "alert_notes",
                 include_str!(concat!("../migrations/", $backend, "/0014_alert_notes.sql")),
             ),
+            (
+                15,
+                "mail_receipts",
+                include_str!(concat!(
+                    "../migrations/",
+                    $backend,
+                    "/0015_mail_receipts.sql"
+                )),
+            ),
         ]
     };
 }

@@ -93,6 +93,10 @@ pub fn router(state: AppState) -> Router {
         )
         .route(CARD_RETURN, get(orders::return_get))
         .route(
+            "/mail-check",
+            get(crate::pages::mail_check::get).post(crate::pages::mail_check::post),
+        )
+        .route(
             "/orders/lookup",
             get(orders::lookup_get).post(orders::lookup_post),
         )

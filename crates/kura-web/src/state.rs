@@ -8,7 +8,7 @@ use kura_app::carts::Carts;
 use kura_app::catalog::Catalog;
 use kura_app::catalog_admin::CatalogAdmin;
 use kura_app::inquiries::Desk;
-use kura_app::mail::{MailOutbox, Mailer};
+use kura_app::mail::{MailInspector, MailOutbox, Mailer};
 use kura_app::orders::Orders;
 use kura_app::payments::PaymentGateway;
 use kura_app::retention::Retention;
@@ -30,6 +30,8 @@ pub struct ShopParts {
     pub payments: Option<Arc<dyn PaymentGateway>>,
     pub outbox: Arc<MailOutbox>,
     pub mailer: Arc<dyn Mailer>,
+    /// Reads a pasted raw mail for the mail-check page (signatures, verification code).
+    pub mail_inspector: Arc<dyn MailInspector>,
     pub events: Arc<dyn SecurityEvents>,
     /// The time, for every handler that needs it (never the system clock directly).
     pub clock: Arc<dyn Clock>,
@@ -56,6 +58,8 @@ pub struct Shop {
     pub payments: Option<Arc<dyn PaymentGateway>>,
     pub outbox: Arc<MailOutbox>,
     pub mailer: Arc<dyn Mailer>,
+    /// Reads a pasted raw mail for the mail-check page (signatures, verification code).
+    pub mail_inspector: Arc<dyn MailInspector>,
     pub events: Arc<dyn SecurityEvents>,
     /// The time, for every handler that needs it (never the system clock directly).
     pub clock: Arc<dyn Clock>,
@@ -104,6 +108,7 @@ impl Shop {
             payments: p.payments,
             outbox: p.outbox,
             mailer: p.mailer,
+            mail_inspector: p.mail_inspector,
             events: p.events,
             clock: p.clock,
             staff: p.staff,

@@ -310,7 +310,8 @@ pub async fn build_with_clock(
     let outbox = Arc::new(
         MailOutbox::new(Arc::clone(&store), Arc::clone(&vault), Arc::clone(&clock))
             .with_lease_seconds(config.mail.lease_seconds)
-            .with_canaries(Arc::clone(&canaries)),
+            .with_canaries(Arc::clone(&canaries))
+            .with_check_url(format!("{}/mail-check", base_url.trim_end_matches('/'))),
     );
     let notifier = Arc::new(MailNotifier {
         outbox: Arc::clone(&outbox),
@@ -440,6 +441,7 @@ pub async fn build_with_clock(
         payments: gateway,
         outbox,
         mailer: mailer(config)?,
+        mail_inspector: Arc::new(kura_mail::RawMailReader::new(dkim_keys(config)?)),
         store,
         vault,
         events,

@@ -587,6 +587,24 @@ pub(crate) async fn insert_mail(tx: &mut Conn, m: &OutboxRecord) -> Result<(), s
     bind_mail(sqlx::query(INSERT_MAIL), m)
         .execute(&mut *tx)
         .await?;
+    insert_receipt(&mut *tx, m).await
+}
+
+/// Keeps the mail's verification code (its MAC) with the masked, sealed recipient.
+async fn insert_receipt(tx: &mut Conn, m: &OutboxRecord) -> Result<(), sqlx::Error> {
+    if let Some(r) = &m.receipt {
+        sqlx::query(
+            "INSERT INTO mail_receipts (id, code_mac, kind, recipient, created_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(r.id)
+        .bind(r.code_mac.clone())
+        .bind(&r.kind)
+        .bind(r.recipient.as_bytes().to_vec())
+        .bind(r.created_at)
+        .execute(&mut *tx)
+        .await?;
+    }
     Ok(())
 }
 
@@ -655,7 +673,7 @@ async fn finish_placed(
             .bind(cart)
             .execute(&mut *tx)
             .await?;
-        return Ok(());
+        return insert_receipt(&mut *tx, m).await;
     }
     if let Some(cart) = cart_id {
         sqlx::query(EMPTY_CART).bind(cart).execute(&mut *tx).await?;
@@ -723,6 +741,7 @@ fn outbox_from_row(r: &DbRow) -> Result<OutboxRecord, sqlx::Error> {
         attempts: r.try_get("attempts")?,
         next_attempt_at: r.try_get("next_attempt_at")?,
         data_key: data_keys::from_row(r)?,
+        receipt: None,
     })
 }
 
@@ -1112,6 +1131,31 @@ impl OrderRepo for This {
 
 #[async_trait]
 impl OutboxRepo for This {
+    async fn mail_receipt(
+        &self,
+        code_mac: &[u8],
+    ) -> Result<Option<kura_app::records::MailReceiptRecord>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, code_mac, kind, recipient, created_at FROM mail_receipts \
+             WHERE code_mac = $1",
+        )
+        .bind(code_mac.to_vec())
+        .fetch_optional(self.reads())
+        .await
+        .map_err(db_err)?;
+        row.map(|r| -> Result<_, sqlx::Error> {
+            Ok(kura_app::records::MailReceiptRecord {
+                id: r.try_get("id")?,
+                code_mac: r.try_get("code_mac")?,
+                kind: r.try_get("kind")?,
+                recipient: Sealed::from_stored(r.try_get("recipient")?),
+                created_at: r.try_get("created_at")?,
+            })
+        })
+        .transpose()
+        .map_err(db_err)
+    }
+
     async fn enqueue_mail(&self, m: &OutboxRecord) -> Result<(), StoreError> {
         write_tx!(self, |tx| { insert_mail(&mut *tx, m).await? })
     }

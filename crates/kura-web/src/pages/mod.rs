@@ -5,6 +5,7 @@ pub mod cart;
 pub mod checkout;
 pub mod contact;
 pub mod forms;
+pub mod mail_check;
 pub mod notice;
 pub mod ops;
 pub mod orders;

@@ -1,7 +1,10 @@
 //! Mail a customer can trust: `kura mail keys` makes the DKIM keys beside the master key and
 //! prints the records to publish; every mail the shop sends carries an Ed25519 and an RSA
 //! signature that an independent verifier (dkimpy from PyPI, given only the
-//! printed records) accepts, and rejects once a byte of the mail is changed.
+//! printed records) accepts, and rejects once a byte of the mail is changed. Every mail also
+//! carries a verification code, and the public mail-check page tells from the code or the whole
+//! mail whether the shop sent it; forgeries (wrong code, changed body, a real code copied into
+//! an unsigned mail) are told apart and reported to the guard.
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
@@ -180,5 +183,117 @@ async fn every_mail_is_signed_and_an_independent_verifier_agrees() {
         "DKIM: {} mail(s) signed with Ed25519 and RSA-SHA256; dkimpy passes them and fails them \
          once changed",
         mails.len()
+    );
+
+    mail_check_page(&state, &router, &std::fs::read(&mails[0]).unwrap()).await;
+}
+
+fn verdict(body: &str) -> Option<bool> {
+    let at = body.find("data-genuine=\"")? + "data-genuine=\"".len();
+    Some(body[at..].starts_with("true"))
+}
+
+async fn check(c: &mut Client, input: &str) -> crate::support::Reply {
+    let csrf = c.csrf_from("/mail-check").await;
+    c.post_form("/mail-check", &[("csrf_token", &csrf), ("mail", input)])
+        .await
+}
+
+/// The mail-check page on the order mail: its code and its whole source are the shop's; a
+/// wrong code, a changed body, a copied code in an unsigned mail are not, and three such
+/// reports alert the owner that forgeries are going round.
+async fn mail_check_page(state: &kura_web::AppState, router: &axum::Router, raw: &[u8]) {
+    let parsed = mail_parser::MessageParser::default().parse(raw).unwrap();
+    let text = parsed.body_text(0).unwrap().into_owned();
+    assert!(!text.contains("[["), "every mark filled: {text}");
+    assert!(text.contains("/mail-check"), "{text}");
+    let code = kura_app::mail::find_check_code(&text).expect("the mail carries its code");
+    assert!(
+        text.contains(&format!("このメールの確認コード：{code}")),
+        "{text}"
+    );
+    let source = String::from_utf8_lossy(raw).into_owned();
+
+    let mut visitor = Client::new(router);
+    let page = visitor.get("/mail-check").await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("メールの確認"));
+
+    // The code alone, as typed from the mail (lower case, with a space) and as printed.
+    for typed in [code.clone(), code.to_lowercase().replace('-', " ")] {
+        let r = check(&mut visitor, &typed).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(verdict(&r.body), Some(true), "{typed}: {}", r.body);
+        assert!(r.body.contains("当店が送ったメールです。"));
+        assert!(r.body.contains("***@example.jp"), "the masked recipient");
+        assert!(r.body.contains("ご注文確認"));
+    }
+    // The whole source: the signature holds too.
+    let r = check(&mut visitor, &source).await;
+    assert_eq!(verdict(&r.body), Some(true), "{}", r.body);
+    assert!(r.body.contains("電子署名（DKIM）も当店の鍵で確かめられ"));
+    assert!(
+        !r.body.contains(&source[..200]),
+        "the pasted mail is not echoed"
+    );
+
+    // A code the shop never gave out.
+    let r = check(&mut visitor, "00000-00000").await;
+    assert_eq!(verdict(&r.body), Some(false));
+    assert!(r.body.contains("当店はこのメールを送っていません。"));
+    assert!(r.body.contains("当店の記録にありません"));
+    // The real mail with one word of its text changed: the signature gives it away.
+    let body_at = source.find("\r\n\r\n").unwrap() + 4;
+    let mut changed = raw.to_vec();
+    let i = body_at
+        + changed[body_at..]
+            .iter()
+            .position(u8::is_ascii_alphanumeric)
+            .unwrap();
+    changed[i] = if changed[i] == b'A' { b'B' } else { b'A' };
+    let r = check(&mut visitor, &String::from_utf8_lossy(&changed)).await;
+    assert_eq!(verdict(&r.body), Some(false), "{}", r.body);
+    assert!(r.body.contains("電子署名（DKIM）が当店の鍵と一致しません"));
+    // A forgery that copied the real code into a mail of its own (no signature of the shop).
+    let forged = format!(
+        "From: Kura <shop@kura.example.jp>\r\nTo: victim@example.com\r\nSubject: =?utf-8?B?{}?=\r\n\
+         MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
+         Your card was suspended. Enter your card number at https://kura-shop.example.net/\r\n\
+         Verification code of this mail: {code}\r\n",
+        "44CQ6YeN6KaB44CR"
+    );
+    let r = check(&mut visitor, &forged).await;
+    assert_eq!(verdict(&r.body), Some(false), "{}", r.body);
+    assert!(r.body.contains("本物のメールからコードを写した偽のメール"));
+    // Not a code at all: a clear message, in the visitor's language.
+    let r = check(&mut visitor, "abc").await;
+    assert_eq!(r.status, 422);
+    assert!(r.body.contains("英数字10文字"));
+    let mut english = Client::new(router);
+    english.cookies.insert("kura_lang".into(), "en".into());
+    let r = check(&mut english, &code).await;
+    assert!(r.body.contains("We sent this mail."), "{}", r.body);
+    let r = check(&mut english, "00000-00001").await;
+    assert!(r.body.contains("We did not send this mail."));
+
+    // Four forgeries reported today: the owner is alerted that forged mail is going round.
+    let store = std::sync::Arc::clone(&state.store);
+    let mut alerted = false;
+    for _ in 0..50 {
+        if store
+            .alerts(20)
+            .await
+            .unwrap()
+            .iter()
+            .any(|a| a.detector == "forged_mail.shop")
+        {
+            alerted = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(alerted, "the forged-mail alert is raised");
+    println!(
+        "mail check: code and source of the real mail pass; a wrong code, a changed body and a copied code are refused and alerted"
     );
 }

@@ -607,6 +607,7 @@ const NOT_PERSONAL_BYTES: &[(&str, &str)] = &[
     ("staff_sessions", "token_hash"),
     ("staff_devices", "device_mac"),
     ("sign_in_failures", "subject"),
+    ("mail_receipts", "code_mac"),
 ];
 
 fn check_byte_columns(backend: &str, table: &str, byte_columns: &[String]) {
@@ -736,6 +737,7 @@ fn mail(ring: &Arc<KeyRing>, id: i64) -> OutboxRecord {
         attempts: 0,
         next_attempt_at: 0,
         data_key: None,
+        receipt: None,
     }
 }
 
