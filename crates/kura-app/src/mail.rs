@@ -51,6 +51,58 @@ pub const CHECK_CODE_MARK: &str = "[[mail-check-code]]";
 /// Where a mail's footer shows the address of the mail-check page.
 pub const CHECK_URL_MARK: &str = "[[mail-check-url]]";
 
+/// Where a text mail's first line shows the recipient's anti-phishing phrase (`:ja`/`:en`
+/// follows); filled, or removed with its line, when the mail is delivered, so it is the
+/// phrase the customer has at that moment.
+pub const PHRASE_MARK: &str = "[[anti-phishing-phrase:";
+/// The same for an HTML mail.
+pub const PHRASE_HTML_MARK: &str = "[[anti-phishing-phrase-html:";
+
+/// Fills (or removes) the phrase marks of a rendered mail.
+pub fn fill_phrase(mail: &mut OutgoingMail, phrase: Option<&str>) {
+    for lang in ["ja", "en"] {
+        let text_mark = format!("{PHRASE_MARK}{lang}]]");
+        let html_mark = format!("{PHRASE_HTML_MARK}{lang}]]");
+        let (text, html) = match phrase {
+            None => (String::new(), String::new()),
+            Some(p) => {
+                let escaped = p
+                    .replace('&', "&amp;")
+                    .replace('<', "&lt;")
+                    .replace('>', "&gt;")
+                    .replace('"', "&quot;");
+                if lang == "ja" {
+                    (
+                        format!(
+                            "あなたの確認フレーズ：{p}\n（このフレーズが書かれていないメールは、当店からのものではありません）\n\n"
+                        ),
+                        format!(
+                            "<p style=\"margin:0 0 16px;padding:8px 12px;border:1px solid #2a6;background:#f0faf3\">あなたの確認フレーズ：<strong>{escaped}</strong><br><small>このフレーズが書かれていないメールは、当店からのものではありません。</small></p>"
+                        ),
+                    )
+                } else {
+                    (
+                        format!(
+                            "Your anti-phishing phrase: {p}\n(A mail without this phrase does not come from us.)\n\n"
+                        ),
+                        format!(
+                            "<p style=\"margin:0 0 16px;padding:8px 12px;border:1px solid #2a6;background:#f0faf3\">Your anti-phishing phrase: <strong>{escaped}</strong><br><small>A mail without this phrase does not come from us.</small></p>"
+                        ),
+                    )
+                }
+            }
+        };
+        mail.text = mail
+            .text
+            .replace(&format!("{text_mark}\n"), &text)
+            .replace(&text_mark, &text);
+        mail.html = mail
+            .html
+            .replace(&format!("{html_mark}\n"), &html)
+            .replace(&html_mark, &html);
+    }
+}
+
 /// Crockford's base32 alphabet: no I, L, O or U, so a code read aloud or retyped survives.
 const CODE_ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
@@ -388,13 +440,24 @@ impl MailOutbox {
                         continue;
                     }
                 };
-                let mail = OutgoingMail {
+                let mut mail = OutgoingMail {
                     to: stored.to,
                     subject: stored.subject,
                     text: stored.text,
                     html: stored.html,
                     kind: static_kind(&stored.kind),
                 };
+                let phrase = crate::customers::anti_phishing_phrase_for(
+                    self.store.as_ref(),
+                    &self.vault,
+                    &mail.to,
+                )
+                .await
+                .unwrap_or_else(|e| {
+                    tracing::warn!(target: "kura::mail", error = %e, "anti-phishing phrase not read; the mail goes without it");
+                    None
+                });
+                fill_phrase(&mut mail, phrase.as_deref());
                 if let Some(c) = &self.canaries {
                     c.check(&mail.to, "mail", None, None);
                 }

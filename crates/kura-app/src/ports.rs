@@ -81,6 +81,18 @@ pub trait AccountRepo: Send + Sync {
     async fn addresses_of(&self, customer_id: i64) -> Result<Vec<SavedAddressRecord>, StoreError>;
     /// Deletes the address only if it belongs to `customer_id`.
     async fn delete_address(&self, customer_id: i64, id: i64) -> Result<bool, StoreError>;
+    /// Sets (or, with `None`, removes) the customer's sealed anti-phishing phrase.
+    async fn set_anti_phishing_phrase(
+        &self,
+        customer_id: i64,
+        phrase: Option<&Sealed>,
+    ) -> Result<(), StoreError>;
+    /// The sealed phrase of the customer whose email has one of these blind indexes, with the
+    /// customer's id and data key (to open it).
+    async fn anti_phishing_phrase(
+        &self,
+        email_bidx: &[BlindIndex],
+    ) -> Result<Option<(i64, Sealed, Option<crate::sealed::DataKeyRef>)>, StoreError>;
 }
 
 #[async_trait]

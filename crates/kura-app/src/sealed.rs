@@ -67,6 +67,9 @@ pub mod col {
     pub const ADDRESS2: Column = Column::new("customers", "address2");
     pub const BIRTH_DATE: Column = Column::fixed("customers", "birth_date", ENUM_WIDTH);
     pub const GENDER: Column = Column::fixed("customers", "gender", ENUM_WIDTH);
+    /// The customer's anti-phishing phrase (at most 40 characters: one length for all).
+    pub const ANTI_PHISHING_PHRASE: Column =
+        Column::fixed("customers", "anti_phishing_phrase", 160);
     pub const EMAIL_BIDX: Column = Column::new("customers", "email_bidx");
     pub const PHONE_BIDX: Column = Column::new("customers", "phone_bidx");
     pub const SESSION_DATA: Column = Column::new("sessions", "data");
@@ -114,6 +117,7 @@ pub mod col {
         ADDRESS2,
         BIRTH_DATE,
         GENDER,
+        ANTI_PHISHING_PHRASE,
         SESSION_DATA,
         ORDER_BUYER,
         ORDER_RECIPIENT,
@@ -145,6 +149,7 @@ pub const CUSTOMERS: SealedTable = SealedTable {
         "address2",
         "birth_date",
         "gender",
+        "anti_phishing_phrase",
     ],
     blind: &[
         BlindColumn {

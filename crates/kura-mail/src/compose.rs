@@ -60,8 +60,17 @@ pub(crate) fn compose_as(
 /// A mail that never passed the outbox has no verification code: its marks are removed rather
 /// than shown.
 fn unmarked(body: &str) -> String {
-    body.replace(kura_app::mail::CHECK_CODE_MARK, "-")
-        .replace(kura_app::mail::CHECK_URL_MARK, "-")
+    use kura_app::mail::{CHECK_CODE_MARK, CHECK_URL_MARK, PHRASE_HTML_MARK, PHRASE_MARK};
+    let mut out = body
+        .replace(CHECK_CODE_MARK, "-")
+        .replace(CHECK_URL_MARK, "-");
+    for lang in ["ja", "en"] {
+        for mark in [PHRASE_MARK, PHRASE_HTML_MARK] {
+            let mark = format!("{mark}{lang}]]");
+            out = out.replace(&format!("{mark}\n"), "").replace(&mark, "");
+        }
+    }
+    out
 }
 
 /// `<32 hex digits@sender-domain>`.

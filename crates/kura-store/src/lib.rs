@@ -119,6 +119,15 @@ macro_rules! migrations {
                     "/0015_mail_receipts.sql"
                 )),
             ),
+            (
+                16,
+                "anti_phishing_phrase",
+                include_str!(concat!(
+                    "../migrations/",
+                    $backend,
+                    "/0016_anti_phishing_phrase.sql"
+                )),
+            ),
         ]
     };
 }

@@ -107,6 +107,7 @@ pub fn router(state: AppState) -> Router {
         .route("/login", get(account::login_get).post(account::login_post))
         .route("/logout", post(account::logout_post))
         .route("/account", get(account::account_get))
+        .route("/account/phrase", post(account::phrase_post))
         .route(
             "/account/register",
             get(register::register_get).post(register::register_post),

@@ -244,4 +244,50 @@ impl AccountRepo for This {
                 > 0
         })
     }
+
+    async fn set_anti_phishing_phrase(
+        &self,
+        customer_id: i64,
+        phrase: Option<&Sealed>,
+    ) -> Result<(), StoreError> {
+        write_tx!(self, |tx| {
+            sqlx::query(
+                "UPDATE customers SET anti_phishing_phrase = $1, updated_at = $2 WHERE id = $3",
+            )
+            .bind(phrase.map(|p| p.as_bytes().to_vec()))
+            .bind(now_epoch())
+            .bind(customer_id)
+            .execute(&mut *tx)
+            .await?;
+        })
+    }
+
+    async fn anti_phishing_phrase(
+        &self,
+        email_bidx: &[kura_seal::BlindIndex],
+    ) -> Result<Option<(i64, Sealed, Option<kura_app::sealed::DataKeyRef>)>, StoreError> {
+        for bidx in email_bidx {
+            let row = sqlx::query(
+                "SELECT t.id, t.anti_phishing_phrase, t.data_key_id, dk.wrapped AS data_key_wrapped \
+                 FROM customers t LEFT JOIN data_keys dk ON dk.id = t.data_key_id \
+                 WHERE t.email_bidx = $1",
+            )
+            .bind(bidx.as_bytes().to_vec())
+            .fetch_optional(self.reads())
+            .await
+            .map_err(db_err)?;
+            if let Some(r) = row {
+                let phrase: Option<Vec<u8>> = r.try_get("anti_phishing_phrase").map_err(db_err)?;
+                return match phrase {
+                    Some(p) => Ok(Some((
+                        r.try_get("id").map_err(db_err)?,
+                        Sealed::from_stored(p),
+                        data_keys::from_row(&r).map_err(db_err)?,
+                    ))),
+                    None => Ok(None),
+                };
+            }
+        }
+        Ok(None)
+    }
 }

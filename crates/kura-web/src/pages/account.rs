@@ -174,6 +174,9 @@ struct AccountView {
     orders: Vec<OrderRow>,
     profile: Vec<(String, String)>,
     addresses: Vec<AddressRow>,
+    /// The anti-phishing phrase as set (or as just typed, when it was refused).
+    phrase: String,
+    phrase_error: Option<String>,
 }
 
 pub async fn account_get(
@@ -182,9 +185,91 @@ pub async fn account_get(
     session: Session,
     axum::extract::RawQuery(query): axum::extract::RawQuery,
 ) -> Result<Response, WebError> {
+    let tr = ctx.tr;
+    let notice = query
+        .as_deref()
+        .and_then(|q| q.strip_prefix("done="))
+        .and_then(|d| match d {
+            "profile" | "email" | "password" | "address" | "resent" | "phrase" => {
+                Some(tr.t(&format!("account.done.{d}")).to_string())
+            }
+            _ => None,
+        });
+    account_page(&state, ctx, &session, notice, None, StatusCode::OK).await
+}
+
+/// Sets or (when empty) removes the phrase shown at the top of every mail to this account.
+/// The current password is asked for: whoever took over a session must not be able to choose
+/// the phrase their forged mails will carry.
+pub async fn phrase_post(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    session: Session,
+    Extension(ip): Extension<ClientIp>,
+    Extension(rid): Extension<RequestId>,
+    body: axum::body::Bytes,
+) -> Result<Response, WebError> {
     let Some(id) = session.customer_id().await else {
         return Ok(Redirect::to("/login").into_response());
     };
+    let mut posted =
+        crate::pages::forms::Posted::read(&body, &["phrase"], &["current_password"], ctx.tr);
+    let phrase = posted
+        .form
+        .values
+        .get("phrase")
+        .cloned()
+        .unwrap_or_default();
+    if !crate::pages::profile::reauthenticate(&state, ctx.tr, id, &mut posted, &ip, &rid).await? {
+        let error = posted
+            .form
+            .errors
+            .get("current_password")
+            .cloned()
+            .unwrap_or_default();
+        return account_page(
+            &state,
+            ctx,
+            &session,
+            None,
+            Some((phrase, error)),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    }
+    match state
+        .customers
+        .set_anti_phishing_phrase(id, &phrase)
+        .await?
+    {
+        Ok(()) => Ok(Redirect::to("/account?done=phrase").into_response()),
+        Err(key) => {
+            let error = ctx.tr.t(key).to_string();
+            account_page(
+                &state,
+                ctx,
+                &session,
+                None,
+                Some((phrase, error)),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+    }
+}
+
+async fn account_page(
+    state: &AppState,
+    mut ctx: PageContext,
+    session: &Session,
+    notice: Option<String>,
+    refused_phrase: Option<(String, String)>,
+    status: StatusCode,
+) -> Result<Response, WebError> {
+    let Some(id) = session.customer_id().await else {
+        return Ok(Redirect::to("/login").into_response());
+    };
+    ctx.csrf = session.csrf_token().await?;
     let Some(profile) = state.customers.profile(id).await? else {
         session.sign_out().await?;
         return Ok(Redirect::to("/login").into_response());
@@ -245,15 +330,17 @@ pub async fn account_get(
             }),
         ),
     ];
-    let notice = query
-        .as_deref()
-        .and_then(|q| q.strip_prefix("done="))
-        .and_then(|d| match d {
-            "profile" | "email" | "password" | "address" | "resent" => {
-                Some(tr.t(&format!("account.done.{d}")).to_string())
-            }
-            _ => None,
-        });
+    let (phrase, phrase_error) = match refused_phrase {
+        Some((typed, error)) => (typed, Some(error)),
+        None => (
+            state
+                .customers
+                .anti_phishing_phrase(profile.email.as_str())
+                .await?
+                .unwrap_or_default(),
+            None,
+        ),
+    };
     let view = AccountView {
         ctx,
         family_name: p.family_name.as_str().to_string(),
@@ -263,6 +350,8 @@ pub async fn account_get(
         orders,
         profile: rows,
         addresses,
+        phrase,
+        phrase_error,
     };
-    Ok(Html(view.render()?).into_response())
+    Ok((status, Html(view.render()?)).into_response())
 }

@@ -77,7 +77,7 @@ fn event(kind: SecurityEventKind, ip: &ClientIp, rid: &RequestId, who: i64) -> S
 }
 
 /// Checks the current password typed on a change form; on refusal the field carries why.
-async fn reauthenticate(
+pub(crate) async fn reauthenticate(
     state: &AppState,
     tr: Tr,
     who: i64,

@@ -793,3 +793,112 @@ async fn a_guest_cart_joins_the_accounts_cart_at_sign_in() {
         .map(|l| l.quantity);
     assert_eq!(fj, Some(2));
 }
+
+/// The anti-phishing phrase: set with the current password (a wrong one changes nothing and
+/// keeps what was typed), refused with a clear message when it could break a mail, stored
+/// sealed, and written at the top of every mail to the account from then on; cleared, gone.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_anti_phishing_phrase_heads_every_mail_to_the_account() {
+    let shop = support::sqlite_shop().await;
+    let email = "mizuho.kaburagi1@example.jp";
+    let mut browser = Client::new(&shop.router);
+    register(&mut browser, email, PASSWORD).await;
+    assert_eq!(sign_in(&mut browser, email, PASSWORD).await.status, 303);
+    delivered_mails(&shop).await;
+    let phrase = "梅と鶯 2026";
+    async fn post_phrase(c: &mut Client, phrase: &str, password: &str) -> support::Reply {
+        let csrf = c.csrf_from("/account").await;
+        c.post_form(
+            "/account/phrase",
+            &[
+                ("csrf_token", &csrf),
+                ("phrase", phrase),
+                ("current_password", password),
+            ],
+        )
+        .await
+    }
+
+    // A wrong password: nothing stored, the typed phrase kept, the reason given.
+    let r = post_phrase(&mut browser, phrase, "not my password at all 1").await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(r.body.contains(&format!("value=\"{phrase}\"")));
+    assert!(r.body.contains("aria-invalid=\"true\""));
+    assert_eq!(
+        shop.state
+            .customers
+            .anti_phishing_phrase(email)
+            .await
+            .unwrap(),
+        None
+    );
+    // Markup that could break an HTML mail is refused, with the reason.
+    let r = post_phrase(&mut browser, "<b>梅</b>", PASSWORD).await;
+    assert_eq!(r.status, 422);
+    assert!(r.body.contains("記号"), "{}", r.body);
+    let r = post_phrase(&mut browser, &"長".repeat(41), PASSWORD).await;
+    assert_eq!(r.status, 422);
+    assert!(r.body.contains("40文字まで"));
+
+    let r = post_phrase(&mut browser, phrase, PASSWORD).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let page = browser.get("/account?done=phrase").await;
+    assert!(page.body.contains(&format!("value=\"{phrase}\"")));
+    assert!(page.body.contains("確認フレーズを保存しました"));
+    // Sealed: the database files never hold it in the clear.
+    for entry in std::fs::read_dir(shop.dir.path()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            let bytes = std::fs::read(&path).unwrap();
+            assert!(
+                memchr::memmem::find(&bytes, phrase.as_bytes()).is_none(),
+                "{} holds the phrase in the clear",
+                path.display()
+            );
+        }
+    }
+
+    // A mail to the account (a reset link) starts with the phrase, in text and in HTML.
+    async fn reset_mail(shop: &TestShop, c: &mut Client, email: &str) -> String {
+        let csrf = c.csrf_from("/account/reset").await;
+        c.post_form("/account/reset", &[("email", email), ("csrf_token", &csrf)])
+            .await;
+        let before: std::collections::BTreeSet<_> = std::fs::read_dir(&shop.config.mail.outbox_dir)
+            .map(|d| d.map(|e| e.unwrap().path()).collect())
+            .unwrap_or_default();
+        shop.state
+            .outbox
+            .deliver_due(shop.state.mailer.as_ref())
+            .await
+            .unwrap();
+        let new: Vec<_> = std::fs::read_dir(&shop.config.mail.outbox_dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| !before.contains(p))
+            .collect();
+        assert_eq!(new.len(), 1, "one reset mail");
+        let raw = std::fs::read(&new[0]).unwrap();
+        let parsed = mail_parser::MessageParser::default().parse(&raw).unwrap();
+        format!(
+            "{}\n----\n{}",
+            parsed.body_text(0).unwrap(),
+            parsed.body_html(0).unwrap()
+        )
+        .replace("\r\n", "\n")
+    }
+    let mut other = Client::new(&shop.router);
+    let mail = reset_mail(&shop, &mut other, email).await;
+    assert!(
+        mail.starts_with(&format!("あなたの確認フレーズ：{phrase}\n")),
+        "{mail}"
+    );
+    assert!(mail.contains(&format!("あなたの確認フレーズ：<strong>{phrase}</strong>")));
+    assert!(!mail.contains("[["), "{mail}");
+
+    // Cleared: the next mail has no phrase, and no trace of where it would go.
+    let r = post_phrase(&mut browser, "", PASSWORD).await;
+    assert_eq!(r.status, 303);
+    let mail = reset_mail(&shop, &mut other, email).await;
+    assert!(!mail.contains("確認フレーズ："), "{mail}");
+    assert!(!mail.contains("[["), "{mail}");
+}
