@@ -815,6 +815,46 @@ impl Customers {
     }
 }
 
+/// A phrase a customer may choose: 1 to 40 characters on one line, none of `<>&"` (it goes into
+/// HTML mails) and no control characters.
+pub fn check_phrase(phrase: &str) -> Result<(), &'static str> {
+    let n = phrase.chars().count();
+    if n == 0 || n > 40 {
+        return Err("phrase.length");
+    }
+    if phrase
+        .chars()
+        .any(|c| c.is_control() || matches!(c, '<' | '>' | '&' | '"' | '[' | ']'))
+    {
+        return Err("phrase.characters");
+    }
+    Ok(())
+}
+
+/// The anti-phishing phrase of the account whose email is `email` (any held key's blind
+/// index), opened under the customer's data key; `None` without an account or a phrase.
+pub async fn anti_phishing_phrase_for(
+    store: &dyn Store,
+    vault: &Vault,
+    email: &str,
+) -> Result<Option<String>, AppError> {
+    let Ok(email) = Email::parse(email) else {
+        return Ok(None);
+    };
+    let lookups = vault
+        .ring()
+        .blind_indexes(col::EMAIL_BIDX, email.as_str(), Normalize::Email)?;
+    let Some((id, sealed, data_key)) = store.anti_phishing_phrase(&lookups).await? else {
+        return Ok(None);
+    };
+    let keys = PersonKeys::of(vault, data_key.as_ref())?;
+    match keys.open_string(col::ANTI_PHISHING_PHRASE, id, &sealed) {
+        Ok(p) => Ok(Some(p.to_string())),
+        // An erased person's phrase cannot be opened: there is no phrase to show.
+        Err(_) => Ok(None),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::{BTreeMap, BTreeSet};
@@ -885,45 +925,5 @@ mod tests {
         for (name, seen) in &lengths {
             assert_eq!(seen.len(), 1, "{name} sealed to lengths {seen:?}");
         }
-    }
-}
-
-/// A phrase a customer may choose: 1 to 40 characters on one line, none of `<>&"` (it goes into
-/// HTML mails) and no control characters.
-pub fn check_phrase(phrase: &str) -> Result<(), &'static str> {
-    let n = phrase.chars().count();
-    if n == 0 || n > 40 {
-        return Err("phrase.length");
-    }
-    if phrase
-        .chars()
-        .any(|c| c.is_control() || matches!(c, '<' | '>' | '&' | '"' | '[' | ']'))
-    {
-        return Err("phrase.characters");
-    }
-    Ok(())
-}
-
-/// The anti-phishing phrase of the account whose email is `email` (any held key's blind
-/// index), opened under the customer's data key; `None` without an account or a phrase.
-pub async fn anti_phishing_phrase_for(
-    store: &dyn Store,
-    vault: &Vault,
-    email: &str,
-) -> Result<Option<String>, AppError> {
-    let Ok(email) = Email::parse(email) else {
-        return Ok(None);
-    };
-    let lookups = vault
-        .ring()
-        .blind_indexes(col::EMAIL_BIDX, email.as_str(), Normalize::Email)?;
-    let Some((id, sealed, data_key)) = store.anti_phishing_phrase(&lookups).await? else {
-        return Ok(None);
-    };
-    let keys = PersonKeys::of(vault, data_key.as_ref())?;
-    match keys.open_string(col::ANTI_PHISHING_PHRASE, id, &sealed) {
-        Ok(p) => Ok(Some(p.to_string())),
-        // An erased person's phrase cannot be opened: there is no phrase to show.
-        Err(_) => Ok(None),
     }
 }

@@ -51,15 +51,15 @@ pub(crate) fn compose_as(
             "auto-generated".to_owned(),
         ))
         .multipart(MultiPart::alternative_plain_html(
-            unmarked(&mail.text),
-            unmarked(&mail.html),
+            without_marks(&mail.text),
+            without_marks(&mail.html),
         ))
         .map_err(|e| MailError::Permanent(format!("the message could not be built: {e}")))
 }
 
 /// A mail that never passed the outbox has no verification code: its marks are removed rather
 /// than shown.
-fn unmarked(body: &str) -> String {
+pub fn without_marks(body: &str) -> String {
     use kura_app::mail::{CHECK_CODE_MARK, CHECK_URL_MARK, PHRASE_HTML_MARK, PHRASE_MARK};
     let mut out = body
         .replace(CHECK_CODE_MARK, "-")

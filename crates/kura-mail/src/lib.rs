@@ -23,6 +23,7 @@ mod outbox;
 mod render;
 mod smtp;
 
+pub use compose::without_marks;
 pub use dkim::{DkimCheck, DkimError, DkimFiles, DkimKeys};
 pub use error::{OutboxError, RenderError, SmtpConfigError};
 pub use inspect::RawMailReader;

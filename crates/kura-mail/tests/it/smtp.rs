@@ -218,13 +218,18 @@ async fn a_japanese_order_confirmation_arrives_intact() {
     assert!(!got.date.is_empty());
     assert_eq!(got.content_type, "multipart/alternative");
     // The parts arrive exactly as rendered (modulo the line ends SMTP normalises).
+    // (A mail sent without the outbox has its phrase and code marks removed.)
     assert_eq!(
         got.text.replace("\r\n", "\n").trim_end(),
-        mail.text.replace("\r\n", "\n").trim_end()
+        kura_mail::without_marks(&mail.text)
+            .replace("\r\n", "\n")
+            .trim_end()
     );
     assert_eq!(
         got.html.replace("\r\n", "\n").trim_end(),
-        mail.html.replace("\r\n", "\n").trim_end()
+        kura_mail::without_marks(&mail.html)
+            .replace("\r\n", "\n")
+            .trim_end()
     );
     assert!(got.text.contains("みずほ銀行"));
     assert!(got.html.contains("&#60;script&#62;"));
