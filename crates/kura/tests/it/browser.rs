@@ -289,6 +289,21 @@ async fn a_guest_buys_two_products_cash_on_delivery_in_japanese() {
         .await;
     assert!(mail.contains("kenta.sato@example.jp"), "{mail}");
     assert!(mail.contains("11,150"), "the mail states the total: {mail}");
+
+    // The buyer doubts the mail and checks its code on the shop's own page.
+    let code = kura_app::mail::find_check_code(&mail).expect("a verification code in the mail");
+    let (genuine, verdict) = check_mail(&mut b, &shop, &code).await;
+    b.screenshot("mail-check-genuine-ja").await;
+    assert_eq!(genuine, "true", "{verdict}");
+    assert!(verdict.contains("当店が送ったメールです。"), "{verdict}");
+    assert!(
+        verdict.contains("ke***@example.jp"),
+        "the address, masked: {verdict}"
+    );
+    assert!(
+        !verdict.contains("kenta.sato"),
+        "never the whole address: {verdict}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -451,6 +466,12 @@ async fn an_english_visitor_pays_by_card_and_sees_paid() {
         .wait_for_mail(&[&format!("Order number: {number}")])
         .await;
     assert!(mail.contains("Thank you"), "{mail}");
+
+    // A mail in the shop's name with a made-up code is not the shop's.
+    let (genuine, verdict) = check_mail(&mut b, &shop, "00000-00001").await;
+    b.screenshot("mail-check-forged-en").await;
+    assert_eq!(genuine, "false", "{verdict}");
+    assert!(verdict.contains("We did not send this mail."), "{verdict}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -556,6 +577,36 @@ async fn a_sold_out_variant_cannot_be_bought_even_by_forcing_the_form() {
     assert_eq!(shop.state.store.count_orders().await.unwrap(), 0);
     assert_eq!(shop.stock("VBL-50-NV").await, 0);
     assert_eq!(shop.stock("DRC-55").await, 0);
+}
+
+/// Opens the mail-check page from the footer, pastes `input` and returns the verdict section's
+/// `data-genuine` and text.
+async fn check_mail(b: &mut Browser, shop: &LiveShop, input: &str) -> (String, String) {
+    b.find("footer a[href=\"/mail-check\"]").await.click().await;
+    b.wait_for_url("the mail-check page", |u| u.ends_with("/mail-check"))
+        .await;
+    b.assert_no_csp_violation().await;
+    b.find("#mail").await.type_text(input).await;
+    b.find("form[action=\"/mail-check\"] button[type=submit]")
+        .await
+        .click()
+        .await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        if let Some(verdict) = b.try_find("#mail-check-verdict").await {
+            let genuine = verdict.attribute("data-genuine").await.unwrap_or_default();
+            let text = verdict.text().await;
+            b.assert_no_csp_violation().await;
+            assert_eq!(b.current_url().await, shop.url("/mail-check"));
+            return (genuine, text);
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the mail-check page shows a verdict: {}",
+            b.page_text().await
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }
 
 /// Types a card number the sandbox's issuer declines, and stays on its page.
