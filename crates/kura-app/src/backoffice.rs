@@ -444,9 +444,9 @@ impl BackOffice {
         if !(4..=200).contains(&reason.chars().count()) {
             return Ok(Err(()));
         }
-        if self.store.customer(customer_id).await?.is_none() {
+        let Some(rec) = self.store.customer(customer_id).await? else {
             return Ok(Ok(false));
-        }
+        };
         self.audit
             .record(
                 &session.actor(ip),
@@ -459,6 +459,18 @@ impl BackOffice {
                 },
             )
             .await?;
+        // A record that mail cannot reach their address is kept under the master key, not
+        // theirs: it goes with them.
+        if let Ok(profile) = PersonKeys::of(&self.vault, rec.data_key.as_ref())
+            .and_then(|keys| Customers::open(&keys, &rec))
+        {
+            let bidx = self.vault.ring().blind_indexes(
+                col::UNDELIVERABLE_BIDX,
+                profile.email.as_str(),
+                Normalize::Email,
+            )?;
+            self.store.forget_undeliverable(&bidx).await?;
+        }
         let erased = self.store.delete_customer(customer_id).await?;
         tracing::info!(target: "kura::customers", customer = customer_id, erased, "customer erased on request from the back office");
         Ok(Ok(erased))

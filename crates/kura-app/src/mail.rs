@@ -28,9 +28,13 @@ pub enum MailError {
     /// Worth retrying later (server down, temporary refusal).
     #[error("the mail could not be sent now: {0}")]
     Temporary(String),
-    /// Retrying will not help (bad address, message refused).
+    /// Retrying will not help (message refused, or it could not be built).
     #[error("the mail was refused: {0}")]
     Permanent(String),
+    /// The receiving side refused the recipient for good (SMTP 550, 551, 553, or an address
+    /// that cannot be one): the address is recorded as undeliverable. The text holds codes only.
+    #[error("the recipient was refused: {0}")]
+    Undeliverable(String),
 }
 
 #[async_trait]
@@ -198,6 +202,18 @@ pub struct RawMailInspection {
 #[async_trait]
 pub trait MailInspector: Send + Sync {
     async fn inspect(&self, raw: &[u8]) -> RawMailInspection;
+    /// The bounce report a raw mail carries, if it is a delivery-status notification.
+    fn read_bounce(&self, raw: &[u8]) -> Option<BounceReport>;
+}
+
+/// What a delivery-status notification (a bounce) says, read from its
+/// `message/delivery-status` part.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BounceReport {
+    /// The `Message-ID` of the mail that bounced (from the returned headers), without `<>`.
+    pub message_id: Option<String>,
+    /// Each recipient whose `Action` is `failed`, with its `Status` code (`5.1.1`).
+    pub failed: Vec<(String, String)>,
 }
 
 /// What the shop can tell about a mail from its verification code.
@@ -222,6 +238,20 @@ pub struct MailOutbox {
     canaries: Option<std::sync::Arc<crate::canary::Canaries>>,
     /// The public mail-check page every mail points to.
     check_url: String,
+    /// Mails this node sends per receiving domain per minute (0: no limit).
+    domain_pace: u32,
+    /// This node's count per receiving domain in the current minute.
+    pace: std::sync::Mutex<std::collections::HashMap<String, (i64, u32)>>,
+}
+
+/// What one pass over returned bounces did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct BounceOutcome {
+    /// Addresses recorded as undeliverable.
+    pub marked: u32,
+    /// Recipients named by a bounce that does not prove the shop sent them that mail (an
+    /// unknown or forged Message-ID), or whose failure is not permanent: left alone.
+    pub ignored: u32,
 }
 
 /// Mails claimed per round: few enough that a batch is sent well within its lease.
@@ -273,7 +303,152 @@ impl MailOutbox {
             lease_seconds: 600,
             canaries: None,
             check_url: String::new(),
+            domain_pace: 0,
+            pace: std::sync::Mutex::default(),
         }
+    }
+
+    /// Sends at most `per_minute` mails a minute from this node to one receiving domain; the
+    /// rest wait for the next minute without counting as failed attempts. Receivers that see a
+    /// burst from a new sender (a notice to every customer) throttle or junk it.
+    pub fn with_domain_pace(mut self, per_minute: u32) -> Self {
+        self.domain_pace = per_minute;
+        self
+    }
+
+    /// Whether a mail to `domain` may go now, counting it if so.
+    fn pace_allows(&self, domain: &str, now: i64) -> bool {
+        if self.domain_pace == 0 {
+            return true;
+        }
+        let minute = now.div_euclid(60);
+        let mut pace = self
+            .pace
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        pace.retain(|_, (m, _)| *m == minute);
+        let entry = pace.entry(domain.to_string()).or_insert((minute, 0));
+        if entry.1 >= self.domain_pace {
+            return false;
+        }
+        entry.1 += 1;
+        true
+    }
+
+    fn undeliverable_indexes(
+        &self,
+        address: &str,
+    ) -> Result<Vec<kura_seal::BlindIndex>, crate::AppError> {
+        Ok(self.vault.ring().blind_indexes(
+            crate::sealed::col::UNDELIVERABLE_BIDX,
+            address,
+            kura_seal::Normalize::Email,
+        )?)
+    }
+
+    /// Whether mail cannot reach `address`: the status code and source that said so.
+    pub async fn undeliverable(
+        &self,
+        address: &str,
+    ) -> Result<Option<(String, String)>, crate::AppError> {
+        let bidx = self.undeliverable_indexes(address)?;
+        Ok(self
+            .store
+            .undeliverable(&bidx)
+            .await?
+            .map(|r| (r.status, r.source)))
+    }
+
+    /// Records that mail cannot reach `address`.
+    pub async fn mark_undeliverable(
+        &self,
+        address: &str,
+        status: &str,
+        source: &'static str,
+    ) -> Result<(), crate::AppError> {
+        let ring = self.vault.ring();
+        let id = crate::ids::new_id();
+        let status: String = status
+            .chars()
+            .filter(|c| c.is_ascii_digit() || *c == '.')
+            .take(12)
+            .collect();
+        let record = crate::records::UndeliverableRecord {
+            id,
+            address: ring.seal(
+                crate::sealed::col::UNDELIVERABLE_ADDRESS,
+                id,
+                address.trim().as_bytes(),
+            )?,
+            email_bidx: ring.blind_index(
+                crate::sealed::col::UNDELIVERABLE_BIDX,
+                address,
+                kura_seal::Normalize::Email,
+            )?,
+            status,
+            source: source.to_string(),
+            marked_at: self.clock.now(),
+        };
+        self.store.mark_undeliverable(&record).await?;
+        tracing::info!(target: "kura::mail", source, "an address was recorded as undeliverable");
+        Ok(())
+    }
+
+    /// Forgets that mail could not reach `address` (its owner says it works again, or the
+    /// person was erased).
+    pub async fn forget_undeliverable(&self, address: &str) -> Result<(), crate::AppError> {
+        let bidx = self.undeliverable_indexes(address)?;
+        Ok(self.store.forget_undeliverable(&bidx).await?)
+    }
+
+    /// Records the permanent failures a bounce reports, for the recipients the shop can prove
+    /// it mailed: the bounced mail's Message-ID carries a tag keyed to its recipient, so a
+    /// forged bounce (anyone can mail the bounce address) cannot mark someone's address.
+    pub async fn record_bounce(
+        &self,
+        report: &BounceReport,
+    ) -> Result<BounceOutcome, crate::AppError> {
+        let mut outcome = BounceOutcome::default();
+        for (address, status) in &report.failed {
+            let proven = match report.message_id.as_deref() {
+                Some(id) => self.message_id_names(id, address)?,
+                None => false,
+            };
+            if proven && status.starts_with('5') {
+                self.mark_undeliverable(address, status, "dsn").await?;
+                outcome.marked += 1;
+            } else {
+                outcome.ignored += 1;
+            }
+        }
+        if outcome.ignored > 0 {
+            tracing::warn!(target: "kura::mail", ignored = outcome.ignored, "bounce recipients not recorded: the bounce does not prove a mail of the shop to them, or the failure is not permanent");
+        }
+        Ok(outcome)
+    }
+
+    /// Whether `message_id` (`<local@domain>` or bare) is one the shop gave a mail to `address`.
+    fn message_id_names(&self, message_id: &str, address: &str) -> Result<bool, crate::AppError> {
+        let id = message_id
+            .trim()
+            .trim_start_matches('<')
+            .trim_end_matches('>');
+        let Some((local, _domain)) = id.split_once('@') else {
+            return Ok(false);
+        };
+        if local.len() != 48 || !local.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Ok(false);
+        }
+        let (reference, tag) = local.split_at(32);
+        let tags = self.vault.ring().blind_indexes(
+            crate::sealed::col::MAIL_BOUNCE_TAG,
+            &bounce_tag_source(reference, address),
+            kura_seal::Normalize::Text,
+        )?;
+        Ok(tags.iter().any(|t| {
+            let mine = hex::encode(t.as_bytes().get(..8).unwrap_or_default());
+            constant_time_eq(mine.as_bytes(), tag.to_ascii_lowercase().as_bytes())
+        }))
     }
 
     /// The address of the public mail-check page, written under each mail's code.
@@ -396,13 +571,26 @@ impl MailOutbox {
 
     /// The stable reference of an outbox row's message: a keyed MAC of its id, so the id itself
     /// is not shown to recipients.
-    fn message_reference(&self, id: i64) -> Result<String, crate::AppError> {
-        let mac = self.vault.ring().blind_index(
+    ///
+    /// It is 32 hex digits of that MAC and 16 of a tag keyed to the recipient, which a bounce
+    /// naming the Message-ID must match (see [`Self::record_bounce`]).
+    fn message_reference(&self, id: i64, to: &str) -> Result<String, crate::AppError> {
+        let ring = self.vault.ring();
+        let mac = ring.blind_index(
             crate::sealed::col::OUTBOX_MESSAGE_ID,
             &id.to_string(),
             kura_seal::Normalize::Text,
         )?;
-        Ok(hex::encode(mac.as_bytes().get(..16).unwrap_or_default()))
+        let reference = hex::encode(mac.as_bytes().get(..16).unwrap_or_default());
+        let tag = ring.blind_index(
+            crate::sealed::col::MAIL_BOUNCE_TAG,
+            &bounce_tag_source(&reference, to),
+            kura_seal::Normalize::Text,
+        )?;
+        Ok(format!(
+            "{reference}{}",
+            hex::encode(tag.as_bytes().get(..8).unwrap_or_default())
+        ))
     }
 
     /// Sends what is due, claiming it first so that no other node sends the same mail.
@@ -461,7 +649,20 @@ impl MailOutbox {
                 if let Some(c) = &self.canaries {
                     c.check(&mail.to, "mail", None, None);
                 }
-                let reference = self.message_reference(record.id)?;
+                if let Some((status, _)) = self.undeliverable(&mail.to).await? {
+                    // A receiving server refused this address for good: sending again only
+                    // hurts the shop's standing with receivers.
+                    tracing::info!(target: "kura::mail", kind = mail.kind, status = %status, "mail not sent: the address is undeliverable");
+                    self.store.mail_failed(record.id, lease, now, true).await?;
+                    failed += 1;
+                    continue;
+                }
+                if !self.pace_allows(&domain_of(&mail.to), now) {
+                    let next_minute = (now.div_euclid(60) + 1) * 60;
+                    self.store.mail_defer(record.id, lease, next_minute).await?;
+                    continue;
+                }
+                let reference = self.message_reference(record.id, &mail.to)?;
                 match mailer.send_as(&mail, &reference).await {
                     Ok(()) => {
                         self.store.mail_sent(record.id).await?;
@@ -471,8 +672,12 @@ impl MailOutbox {
                     Err(e) => {
                         failed += 1;
                         let attempt = usize::try_from(record.attempts).unwrap_or(usize::MAX);
-                        let give_up = matches!(e, MailError::Permanent(_))
-                            || attempt >= BACKOFF_SECONDS.len();
+                        if let MailError::Undeliverable(code) = &e {
+                            self.mark_undeliverable(&mail.to, code, "smtp").await?;
+                        }
+                        let give_up =
+                            matches!(e, MailError::Permanent(_) | MailError::Undeliverable(_))
+                                || attempt >= BACKOFF_SECONDS.len();
                         let delay = BACKOFF_SECONDS.get(attempt).copied().unwrap_or(21_600);
                         tracing::warn!(target: "kura::mail", kind = mail.kind, attempt = record.attempts + 1, give_up, error = %e, "mail not sent");
                         self.store
@@ -487,6 +692,23 @@ impl MailOutbox {
         }
         Ok((sent, failed))
     }
+}
+
+/// The text a bounce tag is a MAC of: the message reference and the recipient, lower-cased.
+fn bounce_tag_source(reference: &str, to: &str) -> String {
+    format!("{reference}:{}", to.trim().to_lowercase())
+}
+
+/// The receiving domain of an address, lower-cased (`""` when it has none).
+fn domain_of(to: &str) -> String {
+    to.trim()
+        .rsplit_once('@')
+        .map(|(_, d)| d.to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[cfg(test)]

@@ -356,6 +356,31 @@ pub trait OutboxRepo: Send + Sync {
         &self,
         code_mac: &[u8],
     ) -> Result<Option<crate::records::MailReceiptRecord>, StoreError>;
+    /// Puts a claimed mail back until `next_attempt_at` without counting an attempt (the
+    /// receiving domain has had its share for now), if the caller's claim still holds it.
+    async fn mail_defer(
+        &self,
+        id: i64,
+        lease_until: i64,
+        next_attempt_at: i64,
+    ) -> Result<(), StoreError>;
+    /// Records that mail cannot reach an address; an address already recorded under the same
+    /// blind index gets the new status, source and time.
+    async fn mark_undeliverable(
+        &self,
+        record: &crate::records::UndeliverableRecord,
+    ) -> Result<(), StoreError>;
+    /// The record of an address, by its blind indexes (one per live key), if mail cannot
+    /// reach it.
+    async fn undeliverable(
+        &self,
+        email_bidx: &[kura_seal::BlindIndex],
+    ) -> Result<Option<crate::records::UndeliverableRecord>, StoreError>;
+    /// Forgets an address (a mail reached it after all, or its owner was erased).
+    async fn forget_undeliverable(
+        &self,
+        email_bidx: &[kura_seal::BlindIndex],
+    ) -> Result<(), StoreError>;
     /// Schedules another attempt (or gives up) if the caller's claim (`lease_until`) still
     /// holds the row; a claim that ran out and went to another node is left alone.
     async fn mail_failed(

@@ -411,6 +411,21 @@ pub struct MailReceiptRecord {
     pub created_at: i64,
 }
 
+/// An address mail cannot reach, as the store holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UndeliverableRecord {
+    pub id: i64,
+    /// The address, sealed under the master key against `id`.
+    pub address: Sealed,
+    pub email_bidx: BlindIndex,
+    /// The SMTP reply or the delivery-status code that said so (`550`, `5.1.1`): never text
+    /// from the receiving server, which often repeats the address.
+    pub status: String,
+    /// `"smtp"` (refused while sending) or `"dsn"` (a delivery-status notification came back).
+    pub source: String,
+    pub marked_at: i64,
+}
+
 // ---- Staff and the audit log ------------------------------------------------------------------
 
 /// A staff member as the store holds them: email and TOTP secret sealed against the row, the

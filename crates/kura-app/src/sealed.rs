@@ -85,6 +85,13 @@ pub mod col {
     pub const MAIL_RECEIPT_RECIPIENT: Column = Column::new("mail_receipts", "recipient");
     /// Key of the MAC under which a mail's verification code is looked up (never stored).
     pub const MAIL_RECEIPT_CODE: Column = Column::new("mail_receipts", "code_mac");
+    /// An address mail cannot reach (a permanent refusal or a bounce), sealed under the
+    /// master key, and its blind index.
+    pub const UNDELIVERABLE_ADDRESS: Column = Column::new("mail_undeliverable", "address");
+    pub const UNDELIVERABLE_BIDX: Column = Column::new("mail_undeliverable", "email_bidx");
+    /// Key of the tag in a mail's Message-ID that ties it to its recipient, so that a bounce
+    /// naming that Message-ID proves the shop sent to that address (never stored).
+    pub const MAIL_BOUNCE_TAG: Column = Column::new("mail_outbox", "bounce_tag");
     /// A saved delivery address of an account (one JSON `Person` record per row).
     pub const ADDRESS_RECORD: Column = Column::new("customer_addresses", "record");
     /// A note on how a guard alert was seen to.
@@ -124,6 +131,7 @@ pub mod col {
         ORDER_TOKEN,
         OUTBOX_PAYLOAD,
         MAIL_RECEIPT_RECIPIENT,
+        UNDELIVERABLE_ADDRESS,
         ADDRESS_RECORD,
         kura_seal::DATA_KEY_COLUMN,
         STAFF_EMAIL,
@@ -210,6 +218,19 @@ pub const MAIL_RECEIPTS: SealedTable = SealedTable {
     data_key: false,
 };
 
+/// Addresses mail cannot reach.
+pub const MAIL_UNDELIVERABLE: SealedTable = SealedTable {
+    table: "mail_undeliverable",
+    sealed: &["address"],
+    blind: &[BlindColumn {
+        column: "email_bidx",
+        source: "address",
+        how: Normalize::Email,
+        json_path: &[],
+    }],
+    data_key: false,
+};
+
 /// Saved delivery addresses of customer accounts: one sealed `Person` record per row.
 pub const CUSTOMER_ADDRESSES: SealedTable = SealedTable {
     table: "customer_addresses",
@@ -271,6 +292,7 @@ pub const SEALED_TABLES: &[SealedTable] = &[
     ORDERS,
     MAIL_OUTBOX,
     MAIL_RECEIPTS,
+    MAIL_UNDELIVERABLE,
     CUSTOMER_ADDRESSES,
     STAFF,
     AUDIT_LOG,

@@ -31,11 +31,10 @@ pub(crate) fn compose_as(
     from: &Mailbox,
     reference: Option<&str>,
 ) -> Result<Message, MailError> {
-    let to: Mailbox = mail
-        .to
-        .trim()
-        .parse()
-        .map_err(|_| MailError::Permanent("the recipient address is not valid".to_owned()))?;
+    let to: Mailbox =
+        mail.to.trim().parse().map_err(|_| {
+            MailError::Undeliverable("the recipient address is not valid".to_owned())
+        })?;
     let id = match reference.filter(|r| is_id_token(r)) {
         Some(r) => format!("<{r}@{}>", from.email.domain()),
         None => message_id(from)?,
@@ -138,7 +137,7 @@ mod tests {
         let mut m = mail();
         m.to = "not an address <<".to_owned();
         let err = compose(&m, &from()).expect_err("refused");
-        assert!(matches!(err, MailError::Permanent(ref s) if !s.contains("not an address")));
+        assert!(matches!(err, MailError::Undeliverable(ref s) if !s.contains("not an address")));
     }
 
     #[test]

@@ -8,7 +8,9 @@
 //! - Credentials are never sent without TLS to anything but a loopback host (refused when the
 //!   transport is built). The password is a [`SecretString`] and never appears in `Debug`.
 //! - SMTP 4xx replies, timeouts and connection failures become [`MailError::Temporary`]
-//!   (retry later); 5xx replies become [`MailError::Permanent`]. The error text holds the reply
+//!   (retry later); 5xx replies become [`MailError::Permanent`], or
+//!   [`MailError::Undeliverable`] for 550, 551 and 553 (the recipient's mailbox is refused, and
+//!   the address is recorded so nothing more is sent to it). The error text holds the reply
 //!   code only, never the server's reply text, which often echoes the recipient address.
 
 use std::net::IpAddr;
@@ -203,6 +205,14 @@ fn tls_parameters(host: &str, ca_file: Option<&Path>) -> Result<TlsParameters, S
 /// kept and retried rather than lost.
 fn classify(e: &lettre::transport::smtp::Error) -> MailError {
     match e.status() {
+        // Mailbox unavailable, user not local, mailbox name not allowed: the address itself.
+        Some(code)
+            if e.is_permanent() && matches!(code.to_string().as_str(), "550" | "551" | "553") =>
+        {
+            MailError::Undeliverable(format!(
+                "the SMTP server refused the recipient (reply {code})"
+            ))
+        }
         Some(code) if e.is_permanent() => {
             MailError::Permanent(format!("the SMTP server refused the mail (reply {code})"))
         }

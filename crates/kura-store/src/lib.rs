@@ -128,6 +128,15 @@ macro_rules! migrations {
                     "/0016_anti_phishing_phrase.sql"
                 )),
             ),
+            (
+                17,
+                "mail_undeliverable",
+                include_str!(concat!(
+                    "../migrations/",
+                    $backend,
+                    "/0017_mail_undeliverable.sql"
+                )),
+            ),
         ]
     };
 }

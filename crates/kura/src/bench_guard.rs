@@ -131,7 +131,7 @@ async fn detection(dir: &std::path::Path) -> anyhow::Result<()> {
     let config = Config::load(Some(dir), None, &env)?;
     crate::shop::init_keys(&config).await?;
     let state = crate::shop::build(&config).await?;
-    crate::shop::spawn_workers(&state, None, config.guard.keep_months);
+    crate::shop::spawn_workers(&state, None, None, config.guard.keep_months);
     crate::demo::ensure_catalog(&state.store).await?;
     crate::demo::insert_synthetic(&state.store, &state.vault, 200).await?;
     state

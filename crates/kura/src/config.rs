@@ -78,6 +78,12 @@ pub struct MailSection {
     /// The DKIM selector prefix: the keys that `kura mail keys` makes are published at
     /// `{dkim_selector}-ed._domainkey.{sender's domain}` and `{dkim_selector}-rsa._domainkey…`.
     pub dkim_selector: String,
+    /// Mails one node sends to one receiving domain per minute; more wait for the next minute
+    /// (a notice to every customer must not arrive at one provider as a burst). 0: no limit.
+    pub per_domain_per_minute: u32,
+    /// A maildir the shop's bounce address delivers into: delivery-status notifications found
+    /// there mark their recipients undeliverable (when they name a mail the shop sent them).
+    pub bounce_maildir: Option<PathBuf>,
 }
 
 impl Default for CardSection {
@@ -105,6 +111,8 @@ impl Default for MailSection {
             smtp_password: SecretString::default(),
             lease_seconds: 600,
             dkim_selector: "kura".into(),
+            per_domain_per_minute: 120,
+            bounce_maildir: None,
         }
     }
 }
@@ -529,6 +537,12 @@ impl Config {
     fn resolve_paths(&mut self, base: &Path, is_shop_dir: bool) {
         if self.mail.outbox_dir.is_relative() && !base.as_os_str().is_empty() {
             self.mail.outbox_dir = base.join(&self.mail.outbox_dir);
+        }
+        if let Some(dir) = &self.mail.bounce_maildir
+            && dir.is_relative()
+            && !base.as_os_str().is_empty()
+        {
+            self.mail.bounce_maildir = Some(base.join(dir));
         }
         if self.keys.file.is_relative() && !base.as_os_str().is_empty() {
             self.keys.file = base.join(&self.keys.file);

@@ -310,6 +310,7 @@ pub async fn build_with_clock(
     let outbox = Arc::new(
         MailOutbox::new(Arc::clone(&store), Arc::clone(&vault), Arc::clone(&clock))
             .with_lease_seconds(config.mail.lease_seconds)
+            .with_domain_pace(config.mail.per_domain_per_minute)
             .with_canaries(Arc::clone(&canaries))
             .with_check_url(format!("{}/mail-check", base_url.trim_end_matches('/'))),
     );
@@ -480,6 +481,40 @@ pub async fn bind(config: &Config) -> anyhow::Result<tokio::net::TcpListener> {
         .with_context(|| format!("cannot listen on {}", config.server.listen))
 }
 
+/// Reads what arrived in the bounce mailbox: each delivery-status notification marks the
+/// recipients it proves undeliverable; every mail read goes to `cur/`, where a person can
+/// still look at it.
+pub async fn read_bounces(state: &AppState, dir: &Path) {
+    let d = dir.to_path_buf();
+    let taken = match tokio::task::spawn_blocking(move || kura_mail::maildir::take_new(&d, 200))
+        .await
+    {
+        Ok(Ok(taken)) => taken,
+        Ok(Err(e)) => {
+            tracing::warn!(target: "kura::mail", error = %e, "the bounce mailbox could not be read");
+            return;
+        }
+        Err(_) => return,
+    };
+    for (path, raw) in taken {
+        if let Some(report) = state.mail_inspector.read_bounce(&raw) {
+            match state.outbox.record_bounce(&report).await {
+                Ok(outcome) => {
+                    tracing::info!(target: "kura::mail", marked = outcome.marked, ignored = outcome.ignored, "bounce read")
+                }
+                Err(e) => {
+                    // Left in new/ to be read again once the store answers.
+                    tracing::warn!(target: "kura::mail", error = %e, "a bounce could not be recorded");
+                    continue;
+                }
+            }
+        }
+        if let Err(e) = kura_mail::maildir::mark_seen(dir, &path) {
+            tracing::warn!(target: "kura::mail", error = %e, "a read bounce could not be moved to cur/");
+        }
+    }
+}
+
 /// The file transport's folder and how long its mails are kept, when mails are written as files.
 #[derive(Debug, Clone)]
 pub struct OutboxFiles {
@@ -515,7 +550,22 @@ impl OutboxFiles {
 
 /// The background work of a running shop: mail delivery, card-order expiry, sweeping expired
 /// sessions and idle guest carts, and pruning old mail files when mails are written as files.
-pub fn spawn_workers(state: &AppState, outbox_files: Option<OutboxFiles>, guard_keep_months: i64) {
+pub fn spawn_workers(
+    state: &AppState,
+    outbox_files: Option<OutboxFiles>,
+    bounce_maildir: Option<PathBuf>,
+    guard_keep_months: i64,
+) {
+    if let Some(dir) = bounce_maildir {
+        let s = Arc::clone(state);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(30));
+            loop {
+                tick.tick().await;
+                read_bounces(&s, &dir).await;
+            }
+        });
+    }
     if let Some(guard) = &state.guard {
         crate::guarding::spawn_workers(
             Arc::clone(guard),
@@ -641,7 +691,12 @@ pub async fn serve(
         tracing::warn!(target: "kura::mail", dir = %files.dir.display(), keep_days = config.mail.outbox_keep_days, "mail.transport is \"outbox\": mails are not sent but written as files, in plain text (names, addresses, orders), into this folder; for demos only. Set mail.transport = \"smtp\" to send them");
         files.prune().await;
     }
-    spawn_workers(&state, outbox_files, config.guard.keep_months);
+    spawn_workers(
+        &state,
+        outbox_files,
+        config.mail.bounce_maildir.clone(),
+        config.guard.keep_months,
+    );
     tracing::info!(target: "kura::server", %addr, backend = state.store.backend(), "shop listening");
     announce(addr);
     let app = kura_web::router(state).into_make_service_with_connect_info::<SocketAddr>();

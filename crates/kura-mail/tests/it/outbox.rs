@@ -76,7 +76,10 @@ async fn a_bad_recipient_writes_nothing() {
     let mut mail = fixtures::verification(Lang::Ja).render(TO).unwrap();
     mail.to = "nobody".to_owned();
     let err = outbox.send(&mail).await.unwrap_err();
-    assert!(matches!(err, kura_mail::MailError::Permanent(_)), "{err:?}");
+    assert!(
+        matches!(err, kura_mail::MailError::Undeliverable(_)),
+        "{err:?}"
+    );
     assert_eq!(fs::read_dir(outbox.dir()).unwrap().count(), 0);
 }
 

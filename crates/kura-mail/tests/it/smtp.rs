@@ -252,7 +252,7 @@ async fn replies_4xx_are_temporary_and_5xx_permanent_without_the_address() {
     mail.to = "reject@example.com".to_owned();
     let err = smtp.send(&mail).await.unwrap_err();
     assert!(
-        matches!(err, MailError::Permanent(ref s) if s.contains("550")),
+        matches!(err, MailError::Undeliverable(ref s) if s.contains("550")),
         "{err:?}"
     );
     assert!(!err.to_string().contains("reject@"), "{err}");

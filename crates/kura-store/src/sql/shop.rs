@@ -1216,6 +1216,93 @@ impl OutboxRepo for This {
         })
     }
 
+    async fn mail_defer(
+        &self,
+        id: i64,
+        lease_until: i64,
+        next_attempt_at: i64,
+    ) -> Result<(), StoreError> {
+        write_tx!(self, |tx| {
+            sqlx::query(
+                "UPDATE mail_outbox SET next_attempt_at = $1 WHERE id = $2 AND next_attempt_at = $3",
+            )
+            .bind(next_attempt_at)
+            .bind(id)
+            .bind(lease_until)
+            .execute(&mut *tx)
+            .await?;
+        })
+    }
+
+    async fn mark_undeliverable(
+        &self,
+        r: &kura_app::records::UndeliverableRecord,
+    ) -> Result<(), StoreError> {
+        write_tx!(self, |tx| {
+            sqlx::query(
+                "INSERT INTO mail_undeliverable (id, address, email_bidx, status, source, marked_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (email_bidx) DO UPDATE SET \
+                 status = excluded.status, source = excluded.source, marked_at = excluded.marked_at",
+            )
+            .bind(r.id)
+            .bind(r.address.as_bytes().to_vec())
+            .bind(r.email_bidx.as_bytes().to_vec())
+            .bind(&r.status)
+            .bind(&r.source)
+            .bind(r.marked_at)
+            .execute(&mut *tx)
+            .await?;
+        })
+    }
+
+    async fn undeliverable(
+        &self,
+        email_bidx: &[BlindIndex],
+    ) -> Result<Option<kura_app::records::UndeliverableRecord>, StoreError> {
+        if email_bidx.is_empty() {
+            return Ok(None);
+        }
+        let sql = format!(
+            "SELECT id, address, email_bidx, status, source, marked_at FROM mail_undeliverable \
+             WHERE email_bidx IN ({}) ORDER BY marked_at DESC LIMIT 1",
+            placeholders(1, email_bidx.len())
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for b in email_bidx {
+            q = q.bind(b.as_bytes().to_vec());
+        }
+        let row = q.fetch_optional(self.reads()).await.map_err(db_err)?;
+        row.map(|r| -> Result<_, sqlx::Error> {
+            Ok(kura_app::records::UndeliverableRecord {
+                id: r.try_get("id")?,
+                address: Sealed::from_stored(r.try_get("address")?),
+                email_bidx: BlindIndex::from_stored(r.try_get("email_bidx")?),
+                status: r.try_get("status")?,
+                source: r.try_get("source")?,
+                marked_at: r.try_get("marked_at")?,
+            })
+        })
+        .transpose()
+        .map_err(db_err)
+    }
+
+    async fn forget_undeliverable(&self, email_bidx: &[BlindIndex]) -> Result<(), StoreError> {
+        if email_bidx.is_empty() {
+            return Ok(());
+        }
+        let sql = format!(
+            "DELETE FROM mail_undeliverable WHERE email_bidx IN ({})",
+            placeholders(1, email_bidx.len())
+        );
+        write_tx!(self, |tx| {
+            let mut q = sqlx::query(AssertSqlSafe(sql.clone()));
+            for b in email_bidx {
+                q = q.bind(b.as_bytes().to_vec());
+            }
+            q.execute(&mut *tx).await?;
+        })
+    }
+
     async fn mail_failed(
         &self,
         id: i64,

@@ -297,3 +297,234 @@ async fn mail_check_page(state: &kura_web::AppState, router: &axum::Router, raw:
         "mail check: code and source of the real mail pass; a wrong code, a changed body and a copied code are refused and alerted"
     );
 }
+
+/// Accepts every recipient but `gone…@` (550 5.1.1, echoing the address as real servers do),
+/// logs each RCPT it is offered and stores each accepted message by arrival.
+const REJECTING_SERVER: &str = r#"
+import os, sys, time
+from aiosmtpd.controller import Controller
+
+port, folder = int(sys.argv[1]), sys.argv[2]
+count = 0
+
+class Store:
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        with open(os.path.join(folder, 'rcpt.log'), 'a') as f:
+            f.write(address + '\n')
+        if address.lower().startswith('gone'):
+            return '550 5.1.1 <%s>: Recipient address rejected: User unknown' % address
+        envelope.rcpt_tos.append(address)
+        return '250 OK'
+
+    async def handle_DATA(self, server, session, envelope):
+        global count
+        count += 1
+        with open(os.path.join(folder, '%05d.eml' % count), 'wb') as f:
+            f.write(envelope.original_content or envelope.content)
+        return '250 Message accepted for delivery'
+
+controller = Controller(Store(), hostname='127.0.0.1', port=port)
+controller.start()
+print('READY', flush=True)
+while True:
+    time.sleep(3600)
+"#;
+
+fn rejecting_smtp_server(folder: &Path) -> (support::Node, u16) {
+    use std::io::BufRead;
+    let port = support::free_port();
+    let mut child = Command::new("python3")
+        .arg("-c")
+        .arg(REJECTING_SERVER)
+        .arg(port.to_string())
+        .arg(folder)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("python3 runs");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line.trim(), "READY", "aiosmtpd did not start");
+    (support::Node(child), port)
+}
+
+fn plain_mail(to: &str, subject: &str) -> kura_app::mail::OutgoingMail {
+    kura_app::mail::OutgoingMail {
+        to: to.into(),
+        subject: subject.into(),
+        text: format!("{subject}\n\n{}", kura_app::mail::CHECK_CODE_MARK),
+        html: format!("<p>{subject}</p>"),
+        kind: "order_update",
+    }
+}
+
+/// The Message-ID header (without `<>`) of the stored message whose subject is `subject`.
+fn message_id_of(folder: &Path, to: &str) -> String {
+    for entry in std::fs::read_dir(folder).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "eml") {
+            continue;
+        }
+        let raw = std::fs::read_to_string(&path).unwrap();
+        if raw.lines().any(|l| l == format!("To: {to}")) {
+            let line = raw.lines().find(|l| l.starts_with("Message-ID:")).unwrap();
+            return line
+                .trim_start_matches("Message-ID:")
+                .trim()
+                .trim_matches(['<', '>'])
+                .to_string();
+        }
+    }
+    panic!("no stored message to {to}");
+}
+
+fn dsn(recipient: &str, message_id: &str, status: &str) -> String {
+    format!(
+        "From: MAILER-DAEMON@mx.a.example\r\nTo: bounces@kura.example.jp\r\n\
+         Subject: Undelivered Mail Returned to Sender\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\r\n\r\n\
+         --B\r\nContent-Type: text/plain\r\n\r\nThe mail could not be delivered.\r\n\
+         --B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.a.example\r\n\r\n\
+         Final-Recipient: rfc822; {recipient}\r\nAction: failed\r\nStatus: {status}\r\n\r\n\
+         --B\r\nContent-Type: text/rfc822-headers\r\n\r\nFrom: shop@kura.example.jp\r\n\
+         Message-ID: <{message_id}>\r\n\r\n--B--\r\n"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn refused_and_bounced_addresses_get_no_more_mail_and_each_domain_is_paced() {
+    // The pace is per clock minute: start well inside one.
+    while std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        % 60
+        > 40
+    {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    let smtp_dir = tempfile::tempdir().unwrap();
+    let (_smtp, port) = rejecting_smtp_server(smtp_dir.path());
+    let shop = support::shop_with(None, |c| {
+        c.mail.transport = "smtp".into();
+        c.mail.smtp_port = port;
+        c.mail.per_domain_per_minute = 3;
+    })
+    .await;
+    let state = &shop.state;
+    let mailer = kura::shop::mailer(&shop.config).unwrap();
+    let rcpts = || {
+        std::fs::read_to_string(smtp_dir.path().join("rcpt.log"))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+
+    // Two domains: a.example gets three mails (one to an address its server refuses),
+    // b.example six, of which three may go this minute.
+    for to in ["hanako@a.example", "gone@a.example", "taro@a.example"] {
+        state.outbox.enqueue(&plain_mail(to, "a")).await.unwrap();
+    }
+    for n in 0..6 {
+        let to = format!("user{n}@b.example");
+        state.outbox.enqueue(&plain_mail(&to, "b")).await.unwrap();
+    }
+    let (sent, failed) = state.outbox.deliver_due(mailer.as_ref()).await.unwrap();
+    assert_eq!(
+        (sent, failed),
+        (5, 1),
+        "2 to a.example, 3 to b.example; gone@ refused"
+    );
+    let b_offered = rcpts().iter().filter(|r| r.ends_with("@b.example")).count();
+    assert_eq!(
+        b_offered, 3,
+        "b.example was offered its share of this minute only"
+    );
+    // The rest wait for the next minute without counting as a failed attempt.
+    let now = kura_app::clock::Clock::now(state.clock.as_ref());
+    assert!(state.store.due_mail(now, 100).await.unwrap().is_empty());
+    let waiting = state.store.due_mail(now + 61, 100).await.unwrap();
+    assert_eq!(waiting.len(), 3, "three b.example mails wait");
+    assert!(waiting.iter().all(|m| m.attempts == 0), "{waiting:?}");
+
+    // The refused address is recorded, with the reply code only, and gets nothing more: a new
+    // mail to it (typed differently) is given up without offering it to the server again.
+    assert_eq!(
+        state.outbox.undeliverable("gone@a.example").await.unwrap(),
+        Some(("550".to_string(), "smtp".to_string()))
+    );
+    state
+        .outbox
+        .enqueue(&plain_mail(" Gone@A.example ", "again"))
+        .await
+        .unwrap();
+    let offered_before = rcpts().len();
+    let (sent, failed) = state.outbox.deliver_due(mailer.as_ref()).await.unwrap();
+    assert_eq!((sent, failed), (0, 1));
+    assert_eq!(
+        rcpts().len(),
+        offered_before,
+        "the server was not asked again"
+    );
+
+    // A bounce comes back later for hanako@ (her mailbox was closed after the server accepted
+    // the mail). It names the Message-ID the shop gave her mail, so it is believed.
+    let maildir = shop.dir.path().join("bounces");
+    std::fs::create_dir_all(maildir.join("new")).unwrap();
+    let hanako_id = message_id_of(smtp_dir.path(), "hanako@a.example");
+    std::fs::write(
+        maildir.join("new/1.mx"),
+        dsn("hanako@a.example", &hanako_id, "5.1.1"),
+    )
+    .unwrap();
+    // A forged bounce: someone mails the bounce address naming taro@ with the Message-ID of
+    // hanako's mail (or any other), to cut taro off from the shop's mail. Not believed.
+    std::fs::write(
+        maildir.join("new/2.mx"),
+        dsn("taro@a.example", &hanako_id, "5.1.1"),
+    )
+    .unwrap();
+    // A delayed delivery is not a failure either.
+    let taro_id = message_id_of(smtp_dir.path(), "taro@a.example");
+    std::fs::write(
+        maildir.join("new/3.mx"),
+        dsn("taro@a.example", &taro_id, "4.2.2"),
+    )
+    .unwrap();
+    // And an ordinary reply to the bounce address is left alone.
+    std::fs::write(
+        maildir.join("new/4.mx"),
+        "From: someone@a.example\r\nSubject: hello\r\n\r\nThanks!\r\n",
+    )
+    .unwrap();
+    kura::shop::read_bounces(state, &maildir).await;
+    assert_eq!(
+        state
+            .outbox
+            .undeliverable("hanako@a.example")
+            .await
+            .unwrap(),
+        Some(("5.1.1".to_string(), "dsn".to_string()))
+    );
+    assert_eq!(
+        state.outbox.undeliverable("taro@a.example").await.unwrap(),
+        None
+    );
+    assert_eq!(std::fs::read_dir(maildir.join("new")).unwrap().count(), 0);
+    assert_eq!(std::fs::read_dir(maildir.join("cur")).unwrap().count(), 4);
+
+    // The address itself is not in the database: only sealed and as a blind index.
+    let db = std::fs::read(shop.dir.path().join("kura.db")).unwrap();
+    let wal = std::fs::read(shop.dir.path().join("kura.db-wal")).unwrap_or_default();
+    for needle in [b"gone@a.example".as_slice(), b"hanako@a.example"] {
+        assert!(
+            !db.windows(needle.len()).any(|w| w == needle)
+                && !wal.windows(needle.len()).any(|w| w == needle),
+            "{}",
+            String::from_utf8_lossy(needle)
+        );
+    }
+}

@@ -970,6 +970,67 @@ async fn payment_event_and_its_effect_commit_together(store: &Arc<dyn Store>, ri
 
 /// A claimed mail is the claimer's alone until its lease runs out, then anyone's; a claim
 /// that ran out cannot reschedule a mail another node holds.
+/// Undeliverable addresses: recorded once per blind index (a later report updates it), found
+/// by any live key's index, forgotten on request; a deferred mail keeps its attempt count.
+async fn undeliverable_and_deferred_mail(store: &Arc<dyn Store>, ring: &Arc<KeyRing>) {
+    let record = |status: &str, source: &str, at: i64| {
+        let id = kura_app::new_id();
+        kura_app::records::UndeliverableRecord {
+            id,
+            address: ring
+                .seal(col::UNDELIVERABLE_ADDRESS, id, b"gone@example.jp")
+                .unwrap(),
+            email_bidx: ring
+                .blind_index(col::UNDELIVERABLE_BIDX, "gone@example.jp", Normalize::Email)
+                .unwrap(),
+            status: status.into(),
+            source: source.into(),
+            marked_at: at,
+        }
+    };
+    let lookup = ring
+        .blind_indexes(col::UNDELIVERABLE_BIDX, "Gone@Example.jp", Normalize::Email)
+        .unwrap();
+    assert_eq!(store.undeliverable(&lookup).await.unwrap(), None);
+    store
+        .mark_undeliverable(&record("550", "smtp", 1))
+        .await
+        .unwrap();
+    store
+        .mark_undeliverable(&record("5.1.1", "dsn", 2))
+        .await
+        .unwrap();
+    let found = store.undeliverable(&lookup).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            found.status.as_str(),
+            found.source.as_str(),
+            found.marked_at
+        ),
+        ("5.1.1", "dsn", 2),
+        "{}",
+        store.backend()
+    );
+    let other = ring
+        .blind_indexes(col::UNDELIVERABLE_BIDX, "taro@example.jp", Normalize::Email)
+        .unwrap();
+    assert_eq!(store.undeliverable(&other).await.unwrap(), None);
+    store.forget_undeliverable(&lookup).await.unwrap();
+    assert_eq!(store.undeliverable(&lookup).await.unwrap(), None);
+
+    let t = now();
+    let m = mail(ring, kura_app::new_id());
+    store.enqueue_mail(&m).await.unwrap();
+    let claimed = store.claim_mail(t, t + 100, 10).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    // A claimer whose lease ran out cannot defer it; the holder can, without an attempt.
+    store.mail_defer(m.id, t + 99, t + 30).await.unwrap();
+    assert!(store.due_mail(t + 50, 10).await.unwrap().is_empty());
+    store.mail_defer(m.id, t + 100, t + 60).await.unwrap();
+    let due = store.due_mail(t + 60, 10).await.unwrap();
+    assert_eq!((due.len(), due[0].attempts), (1, 0), "{}", store.backend());
+}
+
 async fn mail_claims_do_not_overlap(store: &Arc<dyn Store>, ring: &Arc<KeyRing>) {
     let t = now();
     let mut ids: Vec<i64> = Vec::new();
@@ -1382,6 +1443,7 @@ stories! {
         super::payment_event_and_its_effect_commit_together(&store, &ring).await;
     };
     mail_claims_do_not_overlap => |store, ring, shop| super::mail_claims_do_not_overlap(&store, &ring).await;
+    undeliverable_addresses_and_deferred_mail => |store, ring, shop| super::undeliverable_and_deferred_mail(&store, &ring).await;
     catalog_details_and_images_round_trip => |store, ring, shop| super::catalog_details_and_images(&store).await;
     idle_guest_carts_are_swept => |store, ring, shop| {
         let (a, _) = super::two_customers(&store, &ring).await;
