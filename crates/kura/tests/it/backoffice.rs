@@ -1276,7 +1276,21 @@ async fn an_export_needs_a_second_person_and_is_downloaded_once_with_its_row_cou
         "{actions:?}"
     );
 
-    // Erasing one customer (a fresh code, a reason) takes them out of everything.
+    // Erasing one customer (a fresh code, a reason) takes them out of everything, the record
+    // that their mailbox refused mail included.
+    let erased_email = support::profile(0).email.as_str().to_string();
+    office
+        .state
+        .outbox
+        .mark_undeliverable(&erased_email, "550", "smtp")
+        .await
+        .unwrap();
+    office
+        .state
+        .outbox
+        .mark_undeliverable("mizuho.kaburagi1@example.jp", "550", "smtp")
+        .await
+        .unwrap();
     let code = next_code(&office, &owner_secret);
     let r = owner
         .post_form(
@@ -1292,6 +1306,25 @@ async fn an_export_needs_a_second_person_and_is_downloaded_once_with_its_row_cou
     assert!(
         office.state.store.customer(ids[0]).await.unwrap().is_none(),
         "the account is gone"
+    );
+    assert_eq!(
+        office
+            .state
+            .outbox
+            .undeliverable(&erased_email)
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(
+        office
+            .state
+            .outbox
+            .undeliverable("mizuho.kaburagi1@example.jp")
+            .await
+            .unwrap()
+            .is_some(),
+        "another customer's record stays"
     );
     assert!(
         actions.len()
