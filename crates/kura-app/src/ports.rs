@@ -13,8 +13,9 @@ use crate::records::{
     SavedAddressRecord, SealedCustomer, SealedRow, SessionRecord, TokenPurpose, Variant,
 };
 use crate::records::{
-    AuditAppend, AuditEntry, AuditFilter, AuditRow, ExportRecord, InquiryMessageRecord,
-    InquiryRecord, OrderFilter, PasskeyRecord, ReadBudget, StaffRecord, StaffSessionRecord,
+    AuditAppend, AuditEntry, AuditFilter, AuditRow, ExportRecord, IncidentEntryRecord,
+    IncidentRecord, InquiryMessageRecord, InquiryRecord, OrderFilter, PasskeyRecord, ReadBudget,
+    StaffRecord, StaffSessionRecord,
 };
 use crate::sealed::SealedTable;
 
@@ -637,6 +638,23 @@ pub trait AuditRepo: Send + Sync {
 }
 
 /// Everything a shop needs from its database.
+/// Incidents and the entries of their public notice pages.
+#[async_trait]
+pub trait IncidentRepo: Send + Sync {
+    async fn insert_incident(&self, incident: &IncidentRecord) -> Result<(), StoreError>;
+    /// Every incident, the latest declared first.
+    async fn incidents(&self) -> Result<Vec<IncidentRecord>, StoreError>;
+    async fn incident(&self, id: i64) -> Result<Option<IncidentRecord>, StoreError>;
+    /// Closes an open incident; `false` when it was not open.
+    async fn close_incident(&self, id: i64, at: i64) -> Result<bool, StoreError>;
+    async fn insert_incident_entry(&self, entry: &IncidentEntryRecord) -> Result<(), StoreError>;
+    /// An incident's notice entries, oldest first.
+    async fn incident_entries(
+        &self,
+        incident_id: i64,
+    ) -> Result<Vec<IncidentEntryRecord>, StoreError>;
+}
+
 #[async_trait]
 pub trait Store:
     CustomerRepo
@@ -654,6 +672,7 @@ pub trait Store:
     + RetentionRepo
     + InquiryRepo
     + GuardRepo
+    + IncidentRepo
     + Send
     + Sync
     + 'static

@@ -426,6 +426,43 @@ pub struct UndeliverableRecord {
     pub marked_at: i64,
 }
 
+/// An incident the owner declared. Its text is written for the record: no personal data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IncidentRecord {
+    pub id: i64,
+    pub title: String,
+    pub discovered_at: i64,
+    /// The suspected window in which data may have been taken (Unix seconds).
+    pub window_start: i64,
+    pub window_end: i64,
+    /// The cause as far as it is known.
+    pub cause: String,
+    /// The categories of data affected (see [`crate::incidents::CATEGORIES`]).
+    pub categories: Vec<String>,
+    /// Whether the master key file may have been exposed with the data.
+    pub keys_exposed: bool,
+    /// Whether an attack caused it (the final report is then due in 60 days, not 30).
+    pub attack: bool,
+    pub declared_by: i64,
+    pub declared_at: i64,
+    pub closed_at: Option<i64>,
+}
+
+/// A dated entry of an incident's public notice page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IncidentEntryRecord {
+    pub id: i64,
+    pub incident_id: i64,
+    /// `first`, `update`, `forged_mail` or `closed`.
+    pub kind: String,
+    pub title_ja: String,
+    pub body_ja: String,
+    pub title_en: String,
+    pub body_en: String,
+    pub published_at: i64,
+    pub staff_id: i64,
+}
+
 // ---- Staff and the audit log ------------------------------------------------------------------
 
 /// A staff member as the store holds them: email and TOTP secret sealed against the row, the

@@ -73,6 +73,8 @@ pub enum Permission {
     Export,
     /// The guard's dashboard: alerts, blocked sources, detectors.
     Security,
+    /// Incidents: declaring, the public notice, maintenance, reports (the owner).
+    Incidents,
 }
 
 impl Role {

@@ -57,6 +57,29 @@ impl Date {
         )
     }
 
+    /// Parses a moment in Japan, `YYYY-MM-DDTHH:MM` (a `datetime-local` field), the same with
+    /// a space, or a date alone (midnight), into Unix seconds.
+    pub fn parse_japan_minute(input: &str) -> Option<i64> {
+        let input = input.trim();
+        let (date, time) = match input.split_once(['T', ' ']) {
+            Some((d, t)) => (d, Some(t.trim())),
+            None => (input, None),
+        };
+        let day = Self::parse(date)?;
+        let (hour, minute) = match time {
+            None => (0, 0),
+            Some(t) => {
+                let (h, m) = t.split_once(':')?;
+                let (h, m): (i64, i64) = (h.parse().ok()?, m.get(..2)?.parse().ok()?);
+                if !(0..24).contains(&h) || !(0..60).contains(&m) {
+                    return None;
+                }
+                (h, m)
+            }
+        };
+        Some(day.to_days() * 86_400 + hour * 3600 + minute * 60 - JST_OFFSET_SECONDS)
+    }
+
     pub fn add_days(self, n: i64) -> Self {
         Self::from_days(self.to_days() + n)
     }
@@ -124,6 +147,23 @@ mod tests {
         // 2026-03-31 15:30 UTC is 2026-04-01 00:30 in Japan.
         let unix = Date::parse("2026-03-31").unwrap().to_days() * 86_400 + 15 * 3600 + 30 * 60;
         assert_eq!(Date::japan_minute(unix), "2026-04-01 00:30");
+    }
+
+    #[test]
+    fn a_japan_minute_parses_back() {
+        let unix = Date::parse("2026-03-31").unwrap().to_days() * 86_400 + 15 * 3600 + 30 * 60;
+        assert_eq!(Date::parse_japan_minute("2026-04-01T00:30"), Some(unix));
+        assert_eq!(Date::parse_japan_minute("2026-04-01 00:30"), Some(unix));
+        assert_eq!(Date::parse_japan_minute("2026-04-01"), Some(unix - 30 * 60));
+        for bad in [
+            "2026-02-30T10:00",
+            "2026-04-01T24:00",
+            "2026-04-01T10",
+            "yesterday",
+            "",
+        ] {
+            assert_eq!(Date::parse_japan_minute(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -137,6 +137,11 @@ macro_rules! migrations {
                     "/0017_mail_undeliverable.sql"
                 )),
             ),
+            (
+                18,
+                "incidents",
+                include_str!(concat!("../migrations/", $backend, "/0018_incidents.sql")),
+            ),
         ]
     };
 }

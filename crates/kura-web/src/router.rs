@@ -6,6 +6,7 @@
 //! 3. `security_headers` CSP with a fresh nonce, nosniff, referrer and permissions policy, HSTS
 //! 4. `render_errors`    every error becomes a page (or JSON under /api/) with the operation id
 //! 5. `rate_limit`       token bucket per client IP; 429 with Retry-After
+//!    `maintenance`      while the shop is closed, 503 for all but notices, mail check, desk
 //! 6. `body_limit`       declared length checked up front; extractors capped to the same size
 //! 7. `card_guard`       anything shaped like a card number in a query or body is refused
 //! 8. `session`          server-side session from the cookie; cookie written back
@@ -26,10 +27,11 @@ use tower::ServiceBuilder;
 use crate::AppState;
 use crate::error::{ErrorKind, WebError, render_errors};
 use crate::i18n::{Lang, Tr};
-use crate::pages::{account, cart, checkout, contact, ops, orders, storefront, webhooks};
+use crate::pages::{account, cart, checkout, contact, notices, ops, orders, storefront, webhooks};
 use crate::pages::{profile, register};
 use crate::security::{
-    body_limit, card_guard, client_ip, csrf, guard, headers, rate_limit, request_id, session,
+    body_limit, card_guard, client_ip, csrf, guard, headers, maintenance, rate_limit, request_id,
+    session,
 };
 
 /// An order's page. `{number}` is both axum's path parameter and the placeholder of
@@ -147,6 +149,8 @@ pub fn router(state: AppState) -> Router {
             "/account/addresses/{id}/delete",
             post(profile::address_delete_post),
         )
+        .route("/notices", get(notices::notices_get))
+        .route("/notices/{id}", get(notices::notice_get))
         .route("/lang/{code}", get(ops::lang_get))
         .route("/assets/kura.css", get(ops::css_get))
         .route("/csp-report", post(ops::csp_report_post))
@@ -163,6 +167,7 @@ pub fn router(state: AppState) -> Router {
                 .layer(from_fn_with_state(state.clone(), render_errors))
                 .layer(from_fn_with_state(state.clone(), guard::guard))
                 .layer(from_fn_with_state(state.clone(), rate_limit::rate_limit))
+                .layer(from_fn_with_state(state.clone(), maintenance::maintenance))
                 .layer(from_fn_with_state(state.clone(), body_limit::body_limit))
                 .layer(DefaultBodyLimit::max(limit))
                 .layer(from_fn_with_state(state.clone(), card_guard::card_guard))

@@ -7,6 +7,7 @@ use kura_app::backoffice::BackOffice;
 use kura_app::carts::Carts;
 use kura_app::catalog::Catalog;
 use kura_app::catalog_admin::CatalogAdmin;
+use kura_app::incidents::Incidents;
 use kura_app::inquiries::Desk;
 use kura_app::mail::{MailInspector, MailOutbox, Mailer};
 use kura_app::orders::Orders;
@@ -45,6 +46,8 @@ pub struct ShopParts {
     /// source blocked. `None`: events are only logged.
     pub guard: Option<Arc<kura_guard::Guard>>,
     pub catalog_admin: Arc<CatalogAdmin>,
+    /// Incidents, their public notices and the maintenance switch.
+    pub incidents: Arc<Incidents>,
 }
 
 pub struct Shop {
@@ -72,6 +75,8 @@ pub struct Shop {
     pub guard: Option<Arc<kura_guard::Guard>>,
     /// The back office's catalog: products, details, variants, categories, images.
     pub catalog_admin: Arc<CatalogAdmin>,
+    /// Incidents, their public notices and the maintenance switch.
+    pub incidents: Arc<Incidents>,
     pub limiter: RateLimiter,
     /// Networks the back office answers (empty: any). Starts as the configuration's; the
     /// owner's setting replaces it on every node within a minute ([`Shop::load_staff_allow`]).
@@ -118,6 +123,7 @@ impl Shop {
             desk: p.desk,
             guard: p.guard,
             catalog_admin: p.catalog_admin,
+            incidents: p.incidents,
             limiter,
             payment_origin,
             admin_allow: std::sync::RwLock::new(p.config.admin_allow.clone()),

@@ -97,6 +97,15 @@ enum Command {
         #[command(subcommand)]
         command: MailCommand,
     },
+    /// Close ordering during an incident (`on`), open it again (`off`), or show the state
+    /// (`status`). The notices, the mail-check page and the desk stay open; every node follows
+    /// within seconds.
+    Maintenance {
+        #[arg(value_parser = ["on", "off", "status"])]
+        state: String,
+        #[command(flatten)]
+        shop: ShopArgs,
+    },
     /// Manage the master keys that seal personal data.
     Keys {
         #[command(subcommand)]
@@ -582,6 +591,24 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let config = load(&shop)?;
             init_logging(Some(&config));
             print!("{}", keys::mail_keys(&config)?);
+            Ok(())
+        }
+        Command::Maintenance { state, shop } => {
+            let config = load(&shop)?;
+            init_logging(Some(&config));
+            let app = shop::build(&config).await?;
+            if state != "status" {
+                app.incidents
+                    .set_maintenance(&kura_app::audit::Actor::cli(), state == "on")
+                    .await?;
+            }
+            if app.incidents.maintenance() {
+                println!(
+                    "maintenance: on (ordering is closed; notices, mail check and desk stay open)"
+                );
+            } else {
+                println!("maintenance: off (the shop is open)");
+            }
             Ok(())
         }
         Command::Keys { command } => match command {

@@ -414,9 +414,16 @@ pub async fn build_with_clock(
         Arc::clone(&audit),
         Arc::clone(&clock),
     ));
+    let incidents = Arc::new(kura_app::incidents::Incidents::new(
+        Arc::clone(&store),
+        Arc::clone(&audit),
+        Arc::clone(&clock),
+    ));
+    incidents.refresh().await?;
     let shop = Arc::new(Shop::new(ShopParts {
         guard,
         catalog_admin,
+        incidents,
         desk,
         retention,
         staff,
@@ -582,6 +589,17 @@ pub fn spawn_workers(
             tick.tick().await;
             if let Err(e) = s.load_staff_allow().await {
                 tracing::warn!(target: "kura::admin", error = %e, "staff allow-list not refreshed");
+            }
+        }
+    });
+    let s = Arc::clone(state);
+    tokio::spawn(async move {
+        // Another node may have opened or closed the shop, or published a notice.
+        let mut tick = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            tick.tick().await;
+            if let Err(e) = s.incidents.refresh().await {
+                tracing::warn!(target: "kura::incidents", error = %e, "maintenance switch and notices not refreshed");
             }
         }
     });

@@ -94,6 +94,9 @@ mod data_keys;
 #[path = "../sql/guard.rs"]
 #[allow(clippy::duplicate_mod)]
 mod guard;
+#[path = "../sql/incidents.rs"]
+#[allow(clippy::duplicate_mod)]
+mod incidents;
 #[path = "../sql/inquiries.rs"]
 #[allow(clippy::duplicate_mod)]
 mod inquiries;

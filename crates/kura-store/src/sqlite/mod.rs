@@ -191,6 +191,8 @@ mod customers;
 mod data_keys;
 #[path = "../sql/guard.rs"]
 mod guard;
+#[path = "../sql/incidents.rs"]
+mod incidents;
 #[path = "../sql/inquiries.rs"]
 mod inquiries;
 #[path = "../sql/migrate.rs"]

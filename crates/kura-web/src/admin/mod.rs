@@ -9,6 +9,7 @@
 
 pub mod catalog;
 pub mod guard_pages;
+pub mod incidents;
 pub mod pages;
 
 use std::net::IpAddr;
@@ -136,6 +137,12 @@ pub fn routes() -> Vec<AdminRoute> {
         route!(POST "/exports", Staff(P::Export), pages::export_request_post),
         route!(POST "/exports/{id}/approve", Staff(P::Export), pages::export_approve_post),
         route!(POST "/exports/{id}/download", Staff(P::Export), pages::export_download_post),
+        route!(GET "/incidents", Staff(P::Incidents), incidents::incidents_get),
+        route!(POST "/incidents", Staff(P::Incidents), incidents::incident_declare_post),
+        route!(GET "/incidents/{id}", Staff(P::Incidents), incidents::incident_get),
+        route!(POST "/incidents/{id}/entries", Staff(P::Incidents), incidents::incident_entry_post),
+        route!(POST "/incidents/{id}/close", Staff(P::Incidents), incidents::incident_close_post),
+        route!(POST "/maintenance", Staff(P::Incidents), incidents::maintenance_post),
         route!(GET "/guard", Staff(P::Security), guard_pages::guard_get),
         route!(POST "/guard/alerts/{id}/ack", Staff(P::Security), guard_pages::alert_ack_post),
         route!(POST "/guard/blocks/{source}/unblock", Staff(P::Security), guard_pages::unblock_post),
@@ -403,6 +410,7 @@ impl FromRequestParts<AppState> for AdminContext {
                 (Permission::AuditRead, "/audit", "admin.nav.audit"),
                 (Permission::Export, "/exports", "admin.nav.exports"),
                 (Permission::Security, "/guard", "admin.nav.guard"),
+                (Permission::Incidents, "/incidents", "admin.nav.incidents"),
                 (Permission::Dashboard, "/security", "admin.nav.security"),
             ],
             role: complete.map(|s| s.member.role),

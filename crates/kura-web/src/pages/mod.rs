@@ -7,6 +7,7 @@ pub mod contact;
 pub mod forms;
 pub mod mail_check;
 pub mod notice;
+pub mod notices;
 pub mod ops;
 pub mod orders;
 pub mod password;
@@ -34,6 +35,41 @@ pub struct PageContext {
     pub signed_in: bool,
     /// The current path, percent-encoded, for "switch language and come back" links.
     pub back: String,
+    /// While an incident has a public notice: its id and title in the page's language, linked
+    /// from every page.
+    pub notice: Option<(i64, String)>,
+}
+
+impl PageContext {
+    /// A context for pages rendered outside a handler (the maintenance page): no session.
+    pub fn bare(parts: &Parts, state: &AppState) -> Self {
+        let tr = Tr(Lang::from_headers(&parts.headers));
+        Self {
+            tr,
+            nonce: parts
+                .extensions
+                .get::<CspNonce>()
+                .map(|n| n.0.clone())
+                .unwrap_or_default(),
+            shop_name: state.config.shop_name.clone(),
+            csrf: String::new(),
+            signed_in: false,
+            back: encode_component(parts.uri.path()),
+            notice: notice_for(state, tr),
+        }
+    }
+}
+
+/// The open incident's notice link, in `tr`'s language.
+fn notice_for(state: &AppState, tr: Tr) -> Option<(i64, String)> {
+    state.incidents.banner().map(|b| {
+        let title = if tr.lang() == "ja" {
+            b.title_ja
+        } else {
+            b.title_en
+        };
+        (b.incident_id, title)
+    })
 }
 
 /// Percent-encodes everything but unreserved characters and '/'.
@@ -72,8 +108,9 @@ impl FromRequestParts<AppState> for PageContext {
         } else {
             String::new()
         };
+        let tr = Tr(Lang::from_headers(&parts.headers));
         Ok(Self {
-            tr: Tr(Lang::from_headers(&parts.headers)),
+            tr,
             nonce: parts
                 .extensions
                 .get::<CspNonce>()
@@ -83,6 +120,7 @@ impl FromRequestParts<AppState> for PageContext {
             csrf,
             signed_in,
             back: encode_component(parts.uri.path()),
+            notice: notice_for(state, tr),
         })
     }
 }

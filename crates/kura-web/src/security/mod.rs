@@ -6,6 +6,7 @@ pub mod client_ip;
 pub mod csrf;
 pub mod guard;
 pub mod headers;
+pub mod maintenance;
 pub mod rate_limit;
 pub mod request_id;
 pub mod session;

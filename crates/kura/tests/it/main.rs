@@ -15,6 +15,7 @@ mod card_payments;
 mod catalog;
 mod cli;
 mod guard;
+mod incidents;
 mod invariant;
 mod mail_trust;
 mod nodes;
