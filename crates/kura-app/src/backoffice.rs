@@ -130,6 +130,7 @@ pub struct BackOffice {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) events: Arc<dyn SecurityEvents>,
     pub(crate) canaries: Option<Arc<crate::canary::Canaries>>,
+    pub(crate) letters: Option<Arc<dyn crate::exports::LetterPrinter>>,
 }
 
 fn summary(o: &OrderRecord) -> OrderSummary {
@@ -162,7 +163,14 @@ impl BackOffice {
             clock,
             events,
             canaries: None,
+            letters: None,
         }
+    }
+
+    /// Prints postal lists as letters (PDF).
+    pub fn with_letters(mut self, printer: Arc<dyn crate::exports::LetterPrinter>) -> Self {
+        self.letters = Some(printer);
+        self
     }
 
     /// Watches the shop's canary customers (see [`crate::canary`]).

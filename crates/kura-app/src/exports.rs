@@ -129,6 +129,41 @@ impl BackOffice {
         ip: Option<IpAddr>,
         reason: &str,
     ) -> Result<Result<i64, ExportRefusal>, AppError> {
+        self.request_kind(session, ip, "customers".into(), reason)
+            .await
+    }
+
+    /// Asks for an incident's postal list: the names and addresses of the people only a
+    /// letter can reach, as CSV for a mailing house (`letters`: as printable letters, PDF).
+    /// Like every bulk export, a second person approves it.
+    pub async fn request_postal_export(
+        &self,
+        session: &StaffSession,
+        ip: Option<IpAddr>,
+        incident_id: i64,
+        letters: bool,
+        reason: &str,
+    ) -> Result<Result<i64, ExportRefusal>, AppError> {
+        if !session.can(Permission::Incidents) {
+            return Err(AppError::Task("postal list without permission".into()));
+        }
+        if self.store.incident(incident_id).await?.is_none() {
+            return Ok(Err(ExportRefusal::NotFound));
+        }
+        let kind = format!(
+            "{}:{incident_id}",
+            if letters { "letters" } else { "postal" }
+        );
+        self.request_kind(session, ip, kind, reason).await
+    }
+
+    async fn request_kind(
+        &self,
+        session: &StaffSession,
+        ip: Option<IpAddr>,
+        kind: String,
+        reason: &str,
+    ) -> Result<Result<i64, ExportRefusal>, AppError> {
         self.check_export(session)?;
         let reason = reason.trim();
         if !(4..=200).contains(&reason.chars().count()) {
@@ -138,7 +173,7 @@ impl BackOffice {
         self.store
             .insert_export(&ExportRecord {
                 id,
-                kind: "customers".into(),
+                kind: kind.clone(),
                 requested_by: session.member.id,
                 requested_at: self.clock.now(),
                 approved_by: None,
@@ -152,7 +187,7 @@ impl BackOffice {
                 &session.actor(ip),
                 "export.requested",
                 &format!("export:{id}"),
-                "customers",
+                &kind,
                 AuditDetail {
                     reason: Some(reason.to_string()),
                     ..Default::default()
@@ -254,6 +289,14 @@ impl BackOffice {
             ExportState::Downloaded => return Ok(Err(ExportRefusal::AlreadyDone)),
             ExportState::Expired => return Ok(Err(ExportRefusal::Expired)),
         }
+        if let Some((what, incident)) = e.kind.split_once(':') {
+            let incident_id: i64 = incident
+                .parse()
+                .map_err(|_| AppError::Task("export kind unreadable".into()))?;
+            return self
+                .download_postal(session, ip, id, incident_id, what == "letters")
+                .await;
+        }
         let mut csv = String::from("\u{feff}");
         csv.push_str(&csv_line(&[
             "id",
@@ -333,6 +376,104 @@ impl BackOffice {
             rows,
         }))
     }
+}
+
+impl BackOffice {
+    /// The postal list of an incident, claimed and audited before it is handed back.
+    async fn download_postal(
+        &self,
+        session: &StaffSession,
+        ip: Option<IpAddr>,
+        id: i64,
+        incident_id: i64,
+        letters: bool,
+    ) -> Result<Result<CsvExport, ExportRefusal>, AppError> {
+        let rows =
+            crate::incident_people::postal_rows(self.store.as_ref(), &self.vault, incident_id)
+                .await?;
+        let count = i64::try_from(rows.len()).unwrap_or(i64::MAX);
+        let now = self.clock.now();
+        let day = kura_domain::Date::today_in_japan(now).iso();
+        let (filename, bytes) = if letters {
+            let Some(printer) = &self.letters else {
+                return Err(AppError::Task("no letter printer configured".into()));
+            };
+            let incident = self
+                .store
+                .incident(incident_id)
+                .await?
+                .ok_or_else(|| AppError::Task("incident vanished".into()))?;
+            let entries = self.store.incident_entries(incident_id).await?;
+            (
+                format!("incident-{incident_id}-letters-{day}.pdf"),
+                printer.letters(&incident, entries.first(), &rows)?,
+            )
+        } else {
+            let mut csv = String::from("\u{feff}");
+            csv.push_str(&csv_line(&[
+                "reference",
+                "name",
+                "postal_code",
+                "prefecture",
+                "address1",
+                "address2",
+                "lang",
+            ]));
+            for r in &rows {
+                csv.push_str(&csv_line(&[
+                    &r.person,
+                    &r.name,
+                    &r.postal_code,
+                    &r.prefecture_ja,
+                    &r.address1,
+                    &r.address2,
+                    &r.lang,
+                ]));
+            }
+            (
+                format!("incident-{incident_id}-postal-{day}.csv"),
+                csv.into_bytes(),
+            )
+        };
+        if !self.store.export_downloaded(id, count, now).await? {
+            return Ok(Err(ExportRefusal::AlreadyDone));
+        }
+        self.audit
+            .record(
+                &session.actor(ip),
+                "export.downloaded",
+                &format!("export:{id}"),
+                "name,address",
+                AuditDetail {
+                    note: Some(format!(
+                        "{count} rows; postal list of incident {incident_id}{}",
+                        if letters { " as letters" } else { "" }
+                    )),
+                    ..Default::default()
+                },
+            )
+            .await?;
+        let mut event =
+            SecurityEvent::new(SecurityEventKind::ExportDownloaded).subject(session.member.id);
+        event.ip = ip;
+        self.events.record(event);
+        tracing::warn!(target: "kura::alert", staff = session.member.id, export = id, rows = count, "postal list of an incident downloaded");
+        Ok(Ok(CsvExport {
+            filename,
+            bytes,
+            rows: count,
+        }))
+    }
+}
+
+/// Prints the letters of a postal list (implemented with a PDF writer and a Japanese font).
+pub trait LetterPrinter: Send + Sync {
+    fn letters(
+        &self,
+        incident: &crate::records::IncidentRecord,
+        entry: Option<&crate::records::IncidentEntryRecord>,
+        rows: &[crate::incident_people::PostalRow],
+    ) -> Result<Vec<u8>, AppError>;
 }
 
 #[cfg(test)]

@@ -31,6 +31,29 @@ pub const CATEGORIES: &[&str] = &[
     "password_hash",
 ];
 
+/// A category's name for notices, mails and letters (`lang` `en` or else Japanese).
+pub fn category_label(category: &str, lang: &str) -> &'static str {
+    let en = lang == "en";
+    match category {
+        "name" if en => "Name",
+        "name" => "氏名",
+        "address" if en => "Postal address",
+        "address" => "住所",
+        "phone" if en => "Phone number",
+        "phone" => "電話番号",
+        "email" if en => "Email address",
+        "email" => "メールアドレス",
+        "birth_date" if en => "Date of birth",
+        "birth_date" => "生年月日",
+        "order_history" if en => "Order history",
+        "order_history" => "ご注文履歴",
+        "password_hash" if en => "Password (stored hashed)",
+        "password_hash" => "パスワード（ハッシュ値）",
+        _ if en => "Other",
+        _ => "その他",
+    }
+}
+
 /// The kinds of notice entries: the first report, an update, a warning about forged mail in
 /// the shop's name, and the closing report.
 pub const ENTRY_KINDS: &[&str] = &["first", "update", "forged_mail", "closed"];
@@ -143,10 +166,14 @@ struct Shown {
 }
 
 pub struct Incidents {
-    store: Arc<dyn Store>,
-    audit: Arc<Audit>,
-    clock: Arc<dyn Clock>,
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) audit: Arc<Audit>,
+    pub(crate) clock: Arc<dyn Clock>,
     shown: RwLock<Shown>,
+    /// What finding and notifying the affected people needs (absent: scoping is refused).
+    pub(crate) people: Option<crate::incident_people::PeopleParts>,
+    /// Incidents whose notices this node is sending now.
+    pub(crate) sending: std::sync::Mutex<std::collections::HashSet<i64>>,
 }
 
 fn clean(text: &str, max_chars: usize, multiline: bool) -> Option<String> {
@@ -166,7 +193,15 @@ impl Incidents {
             audit,
             clock,
             shown: RwLock::default(),
+            people: None,
+            sending: std::sync::Mutex::default(),
         }
+    }
+
+    /// Lets the incidents find and notify the people they touched.
+    pub fn with_people(mut self, parts: crate::incident_people::PeopleParts) -> Self {
+        self.people = Some(parts);
+        self
     }
 
     /// Reads the maintenance switch and the banner from the store (every node, every few
@@ -236,7 +271,7 @@ impl Incidents {
         self.refresh().await
     }
 
-    fn allowed(session: &StaffSession) -> Result<(), AppError> {
+    pub(crate) fn allowed(session: &StaffSession) -> Result<(), AppError> {
         if session.can(Permission::Incidents) {
             Ok(())
         } else {
@@ -300,6 +335,8 @@ impl Incidents {
             declared_by: session.member.id,
             declared_at: now,
             closed_at: None,
+            campaign_started_at: None,
+            people: 0,
         };
         self.audit
             .record(
@@ -445,6 +482,8 @@ mod tests {
             declared_by: 1,
             declared_at: discovered_at,
             closed_at: None,
+            campaign_started_at: None,
+            people: 0,
         }
     }
 

@@ -20,6 +20,7 @@ pub mod events;
 pub mod exports;
 pub mod ids;
 pub mod images;
+pub mod incident_people;
 pub mod incidents;
 pub mod inquiries;
 pub mod key_checks;

@@ -286,6 +286,7 @@ fn static_kind(kind: &str) -> &'static str {
         "inquiry" => "inquiry",
         "staff_notice" => "staff_notice",
         "guard_alert" => "guard_alert",
+        "incident_notice" => "incident_notice",
         _ => "mail",
     }
 }

@@ -14,8 +14,8 @@ use crate::records::{
 };
 use crate::records::{
     AuditAppend, AuditEntry, AuditFilter, AuditRow, ExportRecord, IncidentEntryRecord,
-    IncidentRecord, InquiryMessageRecord, InquiryRecord, OrderFilter, PasskeyRecord, ReadBudget,
-    StaffRecord, StaffSessionRecord,
+    IncidentPersonRecord, IncidentRecord, InquiryMessageRecord, InquiryRecord, OrderFilter,
+    PasskeyRecord, ReadBudget, ScopeCustomerRow, ScopeOrderRow, StaffRecord, StaffSessionRecord,
 };
 use crate::sealed::SealedTable;
 
@@ -653,6 +653,63 @@ pub trait IncidentRepo: Send + Sync {
         &self,
         incident_id: i64,
     ) -> Result<Vec<IncidentEntryRecord>, StoreError>;
+    /// Every account created up to `until`, as scoping reads it (nothing sealed).
+    async fn scope_customers(&self, until: i64) -> Result<Vec<ScopeCustomerRow>, StoreError>;
+    /// Every order placed up to `until`, as scoping reads it (nothing sealed).
+    async fn scope_orders(&self, until: i64) -> Result<Vec<ScopeOrderRow>, StoreError>;
+    /// Distinct audit targets of `actions` between `from` and `to`.
+    async fn audit_targets_between(
+        &self,
+        actions: &[&str],
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<String>, StoreError>;
+    /// Replaces the people of an incident with `people` (whose statuses the caller carried
+    /// over) and stores their number on the incident, in one transaction.
+    async fn replace_incident_people(
+        &self,
+        incident_id: i64,
+        people: &[IncidentPersonRecord],
+    ) -> Result<(), StoreError>;
+    /// People of an incident after `after` (by person), optionally only those in `status`.
+    async fn incident_people(
+        &self,
+        incident_id: i64,
+        status: Option<&str>,
+        after: &str,
+        limit: u32,
+    ) -> Result<Vec<IncidentPersonRecord>, StoreError>;
+    /// (fields, reach, status, count) over an incident's people.
+    async fn incident_people_tally(
+        &self,
+        incident_id: i64,
+    ) -> Result<Vec<(String, String, String, i64)>, StoreError>;
+    /// In one transaction: each (person, new status, mail) moves from `pending` to its new
+    /// status, and its mail (if any) is queued only when that move happened here, so a
+    /// notice is queued once even when two nodes or a restart go over the same people.
+    /// Returns how many moved.
+    async fn incident_notice_batch(
+        &self,
+        incident_id: i64,
+        items: &[(String, String, Option<OutboxRecord>)],
+        now: i64,
+    ) -> Result<u64, StoreError>;
+    /// Moves people of an incident from one of `from` to `to` (with `reach` when given).
+    async fn set_incident_people_status(
+        &self,
+        incident_id: i64,
+        persons: &[String],
+        from: &[&str],
+        to: &str,
+        reach: Option<&str>,
+        now: i64,
+    ) -> Result<u64, StoreError>;
+    /// Every address mail cannot reach (few; opened under the master key to find who they are).
+    async fn undeliverable_all(
+        &self,
+    ) -> Result<Vec<crate::records::UndeliverableRecord>, StoreError>;
+    /// Marks the notice campaign started (once).
+    async fn start_incident_campaign(&self, incident_id: i64, at: i64) -> Result<(), StoreError>;
 }
 
 #[async_trait]

@@ -446,6 +446,56 @@ pub struct IncidentRecord {
     pub declared_by: i64,
     pub declared_at: i64,
     pub closed_at: Option<i64>,
+    /// When the owner started sending the notice mails (a restarted node resumes them).
+    pub campaign_started_at: Option<i64>,
+    /// How many people the last scoping found.
+    pub people: i64,
+}
+
+/// A person an incident touched: an account (`c:ID`) or a guest buyer (`g:` and the hex blind
+/// index of the order's email), what found them, which kinds of their data were held, how
+/// they can be reached and where their notice stands. Nothing here is personal in the clear.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IncidentPersonRecord {
+    pub incident_id: i64,
+    pub person: String,
+    pub customer_id: Option<i64>,
+    /// The latest order, for a guest buyer (their contact data is opened from it).
+    pub order_id: Option<i64>,
+    /// What found them, comma-separated: `window`, `read`, `list`.
+    pub found_by: String,
+    /// The incident's categories this person's data fell under, comma-separated.
+    pub fields: String,
+    /// `mail`, `post` (no deliverable address) or `none`.
+    pub reach: String,
+    /// `pending`, `mailed`, `bounced`, `posted` or `answered`.
+    pub status: String,
+    pub lang: String,
+    pub updated_at: i64,
+}
+
+/// What scoping reads of an account: no sealed field, only the blind indexes, the date and
+/// which optional fields are present.
+#[derive(Debug, Clone)]
+pub struct ScopeCustomerRow {
+    pub id: i64,
+    pub email_bidx: Vec<u8>,
+    pub phone_bidx: Vec<u8>,
+    pub created_at: i64,
+    pub has_birth_date: bool,
+    pub has_password: bool,
+}
+
+/// What scoping reads of an order.
+#[derive(Debug, Clone)]
+pub struct ScopeOrderRow {
+    pub id: i64,
+    pub number: String,
+    pub customer_id: Option<i64>,
+    pub email_bidx: Vec<u8>,
+    pub phone_bidx: Vec<u8>,
+    pub created_at: i64,
+    pub lang: String,
 }
 
 /// A dated entry of an incident's public notice page.

@@ -179,6 +179,10 @@ pub trait KeyProvider: Send + Sync {
     fn store(&self, material: &KeyMaterial) -> Result<(), KeyError>;
     /// A value that changes whenever the key material changes, for cheap reload checks.
     fn stamp(&self) -> Option<SystemTime>;
+    /// Where the keys live, when they are a file (named in an incident report's evidence).
+    fn location(&self) -> Option<PathBuf> {
+        None
+    }
 }
 
 /// Master keys in a TOML file with mode 0600. A file others can read is refused.
@@ -252,6 +256,10 @@ impl FileKeyProvider {
 }
 
 impl KeyProvider for FileKeyProvider {
+    fn location(&self) -> Option<PathBuf> {
+        Some(self.path.clone())
+    }
+
     fn load(&self) -> Result<KeyMaterial, KeyError> {
         let rerr = |source| KeyError::Read {
             path: self.path.clone(),

@@ -142,6 +142,15 @@ macro_rules! migrations {
                 "incidents",
                 include_str!(concat!("../migrations/", $backend, "/0018_incidents.sql")),
             ),
+            (
+                19,
+                "incident_people",
+                include_str!(concat!(
+                    "../migrations/",
+                    $backend,
+                    "/0019_incident_people.sql"
+                )),
+            ),
         ]
     };
 }

@@ -84,6 +84,9 @@ pub struct MailSection {
     /// A maildir the shop's bounce address delivers into: delivery-status notifications found
     /// there mark their recipients undeliverable (when they name a mail the shop sent them).
     pub bounce_maildir: Option<PathBuf>,
+    /// The TrueType font (with glyph outlines) the letters of an incident's postal list are
+    /// printed in; Debian's `fonts-ipafont-gothic` by default.
+    pub letter_font: PathBuf,
 }
 
 impl Default for CardSection {
@@ -113,6 +116,7 @@ impl Default for MailSection {
             dkim_selector: "kura".into(),
             per_domain_per_minute: 120,
             bounce_maildir: None,
+            letter_font: PathBuf::from(kura_mail::letters::DEFAULT_FONT),
         }
     }
 }

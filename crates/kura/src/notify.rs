@@ -392,3 +392,48 @@ impl MailNotifier {
         .map_err(|e| AppError::Task(e.to_string()))
     }
 }
+
+impl kura_app::incident_people::IncidentNotifier for MailNotifier {
+    fn notice(
+        &self,
+        to: &str,
+        n: &kura_app::incident_people::PersonNotice<'_>,
+    ) -> Result<kura_app::mail::OutgoingMail, AppError> {
+        let en = n.lang == "en";
+        let lang = if en {
+            kura_mail::Lang::En
+        } else {
+            kura_mail::Lang::Ja
+        };
+        let (title, overview) = if en {
+            (&n.entry.title_en, &n.entry.body_en)
+        } else {
+            (&n.entry.title_ja, &n.entry.body_ja)
+        };
+        kura_mail::IncidentNotice {
+            lang,
+            shop_name: self.shop_name.clone(),
+            name: n.name.clone(),
+            title: title.clone(),
+            overview: overview.clone(),
+            fields: n
+                .fields
+                .iter()
+                .map(|f| kura_app::incidents::category_label(f, n.lang).to_string())
+                .collect(),
+            discovered: japan_time(n.incident.discovered_at, lang),
+            window: format!(
+                "{} – {}",
+                japan_time(n.incident.window_start, lang),
+                japan_time(n.incident.window_end, lang)
+            ),
+            cause: n.incident.cause.clone(),
+            passwords_affected: n.fields.contains(&"password_hash"),
+            notice_url: n.notice_url.clone(),
+            anti_phishing_phrase: None,
+            desk: self.desk.clone(),
+        }
+        .render(to)
+        .map_err(|e| AppError::Task(format!("incident notice: {e}")))
+    }
+}

@@ -385,16 +385,28 @@ pub async fn build_with_clock(
             &config.shop.name,
         )),
     );
+    let backoffice = BackOffice::new(
+        Arc::clone(&store),
+        Arc::clone(&staff),
+        Arc::clone(&vault),
+        Arc::clone(&audit),
+        Arc::clone(&clock),
+        Arc::clone(&events),
+    )
+    .with_canaries(canaries);
     let backoffice = Arc::new(
-        BackOffice::new(
-            Arc::clone(&store),
-            Arc::clone(&staff),
-            Arc::clone(&vault),
-            Arc::clone(&audit),
-            Arc::clone(&clock),
-            Arc::clone(&events),
-        )
-        .with_canaries(canaries),
+        match kura_mail::letters::PdfLetters::from_font_file(
+            &config.mail.letter_font,
+            config.shop.name.clone(),
+            config.desk.line(),
+            base_url.to_string(),
+        ) {
+            Ok(printer) => backoffice.with_letters(Arc::new(printer)),
+            Err(e) => {
+                tracing::warn!(target: "kura::incidents", error = %e, "no font for postal letters: the postal list is CSV only (install fonts-ipafont-gothic or set mail.letter_font)");
+                backoffice
+            }
+        },
     );
     let retention = Arc::new(kura_app::retention::Retention::new(
         Arc::clone(&store),
@@ -414,11 +426,19 @@ pub async fn build_with_clock(
         Arc::clone(&audit),
         Arc::clone(&clock),
     ));
-    let incidents = Arc::new(kura_app::incidents::Incidents::new(
-        Arc::clone(&store),
-        Arc::clone(&audit),
-        Arc::clone(&clock),
-    ));
+    let incidents = Arc::new(
+        kura_app::incidents::Incidents::new(
+            Arc::clone(&store),
+            Arc::clone(&audit),
+            Arc::clone(&clock),
+        )
+        .with_people(kura_app::incident_people::PeopleParts {
+            vault: Arc::clone(&vault),
+            outbox: Arc::clone(&outbox),
+            notifier: Arc::clone(&notifier) as Arc<dyn kura_app::incident_people::IncidentNotifier>,
+            public_url: base_url.to_string(),
+        }),
+    );
     incidents.refresh().await?;
     let shop = Arc::new(Shop::new(ShopParts {
         guard,
@@ -555,6 +575,23 @@ impl OutboxFiles {
     }
 }
 
+/// Sends what is left of every started notice campaign (after a crash, on any node), and
+/// moves people whose notice bounced to the postal list.
+pub async fn resume_notices(state: &AppState) {
+    let ids = match state.incidents.campaigns_to_resume().await {
+        Ok(ids) => ids,
+        Err(e) => {
+            tracing::warn!(target: "kura::incidents", error = %e, "notice campaigns not read");
+            return;
+        }
+    };
+    for id in ids {
+        if let Err(e) = state.incidents.send_notices(id).await {
+            tracing::warn!(target: "kura::incidents", incident = id, error = %e, "incident notices not sent");
+        }
+    }
+}
+
 /// The background work of a running shop: mail delivery, card-order expiry, sweeping expired
 /// sessions and idle guest carts, and pruning old mail files when mails are written as files.
 pub fn spawn_workers(
@@ -601,6 +638,15 @@ pub fn spawn_workers(
             if let Err(e) = s.incidents.refresh().await {
                 tracing::warn!(target: "kura::incidents", error = %e, "maintenance switch and notices not refreshed");
             }
+        }
+    });
+    let s = Arc::clone(state);
+    tokio::spawn(async move {
+        // Incident notices: resumed after a restart, and bounces moved to the postal list.
+        let mut tick = tokio::time::interval(Duration::from_secs(30));
+        loop {
+            tick.tick().await;
+            resume_notices(&s).await;
         }
     });
     let s = Arc::clone(state);

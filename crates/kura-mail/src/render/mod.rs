@@ -7,6 +7,7 @@
 //! and its links before rendering, so a `javascript:` link or a broken address never reaches a
 //! template.
 
+pub(crate) mod incident;
 pub(crate) mod inquiry;
 pub(crate) mod order;
 pub(crate) mod payment;

@@ -3,8 +3,11 @@
 use async_trait::async_trait;
 use kura_app::error::StoreError;
 use kura_app::ports::IncidentRepo;
-use kura_app::records::{IncidentEntryRecord, IncidentRecord};
-use sqlx::Row;
+use kura_app::records::{
+    IncidentEntryRecord, IncidentPersonRecord, IncidentRecord, OutboxRecord, ScopeCustomerRow,
+    ScopeOrderRow,
+};
+use sqlx::{AssertSqlSafe, Row};
 
 use super::{DbRow, This};
 use crate::db_err;
@@ -28,8 +31,28 @@ fn incident_from_row(r: &DbRow) -> Result<IncidentRecord, sqlx::Error> {
         declared_by: r.try_get("declared_by")?,
         declared_at: r.try_get("declared_at")?,
         closed_at: r.try_get("closed_at")?,
+        campaign_started_at: r.try_get("campaign_started_at")?,
+        people: r.try_get("people")?,
     })
 }
+
+fn person_from_row(r: &DbRow) -> Result<IncidentPersonRecord, sqlx::Error> {
+    Ok(IncidentPersonRecord {
+        incident_id: r.try_get("incident_id")?,
+        person: r.try_get("person")?,
+        customer_id: r.try_get("customer_id")?,
+        order_id: r.try_get("order_id")?,
+        found_by: r.try_get("found_by")?,
+        fields: r.try_get("fields")?,
+        reach: r.try_get("reach")?,
+        status: r.try_get("status")?,
+        lang: r.try_get("lang")?,
+        updated_at: r.try_get("updated_at")?,
+    })
+}
+
+/// Rows per multi-row insert (10 columns each, well under either backend's bind limit).
+const PEOPLE_PER_INSERT: usize = 400;
 
 fn entry_from_row(r: &DbRow) -> Result<IncidentEntryRecord, sqlx::Error> {
     Ok(IncidentEntryRecord {
@@ -141,5 +164,303 @@ impl IncidentRepo for This {
             .map(entry_from_row)
             .collect::<Result<_, _>>()
             .map_err(db_err)
+    }
+
+    async fn scope_customers(&self, until: i64) -> Result<Vec<ScopeCustomerRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, email_bidx, phone_bidx, created_at, \
+             CASE WHEN birth_date IS NULL THEN 0 ELSE 1 END AS has_birth, \
+             CASE WHEN password_hash IS NULL THEN 0 ELSE 1 END AS has_password \
+             FROM customers WHERE created_at <= $1",
+        )
+        .bind(until)
+        .fetch_all(self.reads())
+        .await
+        .map_err(db_err)?;
+        rows.iter()
+            .map(|r| {
+                Ok(ScopeCustomerRow {
+                    id: r.try_get("id")?,
+                    email_bidx: r.try_get("email_bidx")?,
+                    phone_bidx: r.try_get("phone_bidx")?,
+                    created_at: r.try_get("created_at")?,
+                    has_birth_date: r.try_get::<i32, _>("has_birth")? != 0,
+                    has_password: r.try_get::<i32, _>("has_password")? != 0,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(db_err)
+    }
+
+    async fn scope_orders(&self, until: i64) -> Result<Vec<ScopeOrderRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, number, customer_id, email_bidx, phone_bidx, created_at, lang \
+             FROM orders WHERE created_at <= $1",
+        )
+        .bind(until)
+        .fetch_all(self.reads())
+        .await
+        .map_err(db_err)?;
+        rows.iter()
+            .map(|r| {
+                Ok(ScopeOrderRow {
+                    id: r.try_get("id")?,
+                    number: r.try_get("number")?,
+                    customer_id: r.try_get("customer_id")?,
+                    email_bidx: r.try_get("email_bidx")?,
+                    phone_bidx: r.try_get("phone_bidx")?,
+                    created_at: r.try_get("created_at")?,
+                    lang: r.try_get("lang")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(db_err)
+    }
+
+    async fn audit_targets_between(
+        &self,
+        actions: &[&str],
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut out = Vec::new();
+        for action in actions {
+            let targets: Vec<String> = sqlx::query_scalar(
+                "SELECT DISTINCT target FROM audit_log WHERE action = $1 AND at >= $2 AND at <= $3",
+            )
+            .bind(*action)
+            .bind(from)
+            .bind(to)
+            .fetch_all(self.reads())
+            .await
+            .map_err(db_err)?;
+            out.extend(targets);
+        }
+        out.sort();
+        out.dedup();
+        Ok(out)
+    }
+
+    async fn replace_incident_people(
+        &self,
+        incident_id: i64,
+        people: &[IncidentPersonRecord],
+    ) -> Result<(), StoreError> {
+        let count = i64::try_from(people.len()).unwrap_or(i64::MAX);
+        write_tx!(self, |tx| {
+            sqlx::query("DELETE FROM incident_people WHERE incident_id = $1")
+                .bind(incident_id)
+                .execute(&mut *tx)
+                .await?;
+            for chunk in people.chunks(PEOPLE_PER_INSERT) {
+                let mut sql = String::from(
+                    "INSERT INTO incident_people (incident_id, person, customer_id, order_id, \
+                     found_by, fields, reach, status, lang, updated_at) VALUES ",
+                );
+                for i in 0..chunk.len() {
+                    let b = i * 10;
+                    if i > 0 {
+                        sql.push_str(", ");
+                    }
+                    sql.push_str(&format!(
+                        "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                        b + 1,
+                        b + 2,
+                        b + 3,
+                        b + 4,
+                        b + 5,
+                        b + 6,
+                        b + 7,
+                        b + 8,
+                        b + 9,
+                        b + 10
+                    ));
+                }
+                let mut q = sqlx::query(AssertSqlSafe(sql));
+                for p in chunk {
+                    q = q
+                        .bind(incident_id)
+                        .bind(&p.person)
+                        .bind(p.customer_id)
+                        .bind(p.order_id)
+                        .bind(&p.found_by)
+                        .bind(&p.fields)
+                        .bind(&p.reach)
+                        .bind(&p.status)
+                        .bind(&p.lang)
+                        .bind(p.updated_at);
+                }
+                q.execute(&mut *tx).await?;
+            }
+            sqlx::query("UPDATE incidents SET people = $1 WHERE id = $2")
+                .bind(count)
+                .bind(incident_id)
+                .execute(&mut *tx)
+                .await?;
+        })
+    }
+
+    async fn incident_people(
+        &self,
+        incident_id: i64,
+        status: Option<&str>,
+        after: &str,
+        limit: u32,
+    ) -> Result<Vec<IncidentPersonRecord>, StoreError> {
+        let rows = match status {
+            Some(status) => {
+                sqlx::query(
+                    "SELECT * FROM incident_people WHERE incident_id = $1 AND status = $2 \
+                     AND person > $3 ORDER BY person LIMIT $4",
+                )
+                .bind(incident_id)
+                .bind(status)
+                .bind(after)
+                .bind(i64::from(limit))
+                .fetch_all(self.reads())
+                .await
+            }
+            None => {
+                sqlx::query(
+                    "SELECT * FROM incident_people WHERE incident_id = $1 AND person > $2 \
+                     ORDER BY person LIMIT $3",
+                )
+                .bind(incident_id)
+                .bind(after)
+                .bind(i64::from(limit))
+                .fetch_all(self.reads())
+                .await
+            }
+        }
+        .map_err(db_err)?;
+        rows.iter()
+            .map(person_from_row)
+            .collect::<Result<_, _>>()
+            .map_err(db_err)
+    }
+
+    async fn incident_people_tally(
+        &self,
+        incident_id: i64,
+    ) -> Result<Vec<(String, String, String, i64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT fields, reach, status, COUNT(*) AS n FROM incident_people \
+             WHERE incident_id = $1 GROUP BY fields, reach, status",
+        )
+        .bind(incident_id)
+        .fetch_all(self.reads())
+        .await
+        .map_err(db_err)?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("fields")?,
+                    r.try_get("reach")?,
+                    r.try_get("status")?,
+                    r.try_get("n")?,
+                ))
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(db_err)
+    }
+
+    async fn incident_notice_batch(
+        &self,
+        incident_id: i64,
+        items: &[(String, String, Option<OutboxRecord>)],
+        now: i64,
+    ) -> Result<u64, StoreError> {
+        write_tx!(self, |tx| {
+            let mut moved = 0u64;
+            for (person, status, mail) in items {
+                let done = sqlx::query(
+                    "UPDATE incident_people SET status = $1, updated_at = $2, \
+                     reach = CASE WHEN $1 = 'bounced' THEN 'post' ELSE reach END \
+                     WHERE incident_id = $3 AND person = $4 AND status = 'pending'",
+                )
+                .bind(status)
+                .bind(now)
+                .bind(incident_id)
+                .bind(person)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if done == 1 {
+                    moved += 1;
+                    if let Some(mail) = mail {
+                        super::shop::insert_mail(&mut *tx, mail).await?;
+                    }
+                }
+            }
+            moved
+        })
+    }
+
+    async fn set_incident_people_status(
+        &self,
+        incident_id: i64,
+        persons: &[String],
+        from: &[&str],
+        to: &str,
+        reach: Option<&str>,
+        now: i64,
+    ) -> Result<u64, StoreError> {
+        write_tx!(self, |tx| {
+            let mut moved = 0u64;
+            for person in persons {
+                for status in from {
+                    moved += sqlx::query(
+                        "UPDATE incident_people SET status = $1, updated_at = $2, \
+                         reach = COALESCE($3, reach) \
+                         WHERE incident_id = $4 AND person = $5 AND status = $6",
+                    )
+                    .bind(to)
+                    .bind(now)
+                    .bind(reach)
+                    .bind(incident_id)
+                    .bind(person)
+                    .bind(*status)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                }
+            }
+            moved
+        })
+    }
+
+    async fn undeliverable_all(
+        &self,
+    ) -> Result<Vec<kura_app::records::UndeliverableRecord>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM mail_undeliverable ORDER BY id")
+            .fetch_all(self.reads())
+            .await
+            .map_err(db_err)?;
+        rows.iter()
+            .map(|r| {
+                Ok(kura_app::records::UndeliverableRecord {
+                    id: r.try_get("id")?,
+                    address: kura_seal::Sealed::from_stored(r.try_get("address")?),
+                    email_bidx: kura_seal::BlindIndex::from_stored(r.try_get("email_bidx")?),
+                    status: r.try_get("status")?,
+                    source: r.try_get("source")?,
+                    marked_at: r.try_get("marked_at")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(db_err)
+    }
+
+    async fn start_incident_campaign(&self, incident_id: i64, at: i64) -> Result<(), StoreError> {
+        write_tx!(self, |tx| {
+            sqlx::query(
+                "UPDATE incidents SET campaign_started_at = $1 \
+                 WHERE id = $2 AND campaign_started_at IS NULL",
+            )
+            .bind(at)
+            .bind(incident_id)
+            .execute(&mut *tx)
+            .await?;
+        })
     }
 }

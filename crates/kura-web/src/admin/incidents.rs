@@ -7,6 +7,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
+use kura_app::incident_people::{ScopeBasis, Tally};
 use kura_app::incidents::{CATEGORIES, ENTRY_KINDS, EntryDraft, IncidentDraft, clocks};
 use kura_app::records::IncidentRecord;
 use kura_domain::Date;
@@ -60,6 +61,11 @@ struct DetailView {
     entries: Vec<EntryRow>,
     kinds: &'static [&'static str],
     draft: EntryDraft,
+    /// Counts over the people found (after scoping).
+    tally: Tally,
+    /// Whole percent of the mail campaign done.
+    progress: i64,
+    sending: bool,
 }
 
 async fn list_page(
@@ -167,7 +173,16 @@ async fn detail_page(
     let now = state.clock.now();
     let c = clocks(&notice.incident);
     let days_left = |due: i64| (due - now).div_euclid(86_400);
+    let tally = state.incidents.tally(&notice.incident).await?;
+    let progress = if tally.to_mail > 0 {
+        tally.mail_done * 100 / tally.to_mail
+    } else {
+        0
+    };
     let html = DetailView {
+        tally,
+        progress,
+        sending: state.incidents.is_sending(id),
         message,
         discovered: minute(notice.incident.discovered_at),
         window: format!(
@@ -303,4 +318,195 @@ pub async fn maintenance_post(
         ..Default::default()
     };
     list_page(&state, ctx, &session, StatusCode::OK, m, draft).await
+}
+
+/// Finds the people an incident touched (the window, the audit log's reads, and a list handed
+/// in by outsiders, matched through the blind index).
+pub async fn incident_scope_post(
+    State(state): State<AppState>,
+    ctx: AdminContext,
+    Staff(session): Staff,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, WebError> {
+    let id = incident_id(&id)?;
+    let f = FormFields::parse(&body);
+    let basis = match f.get("basis") {
+        "activity" => ScopeBasis::Activity,
+        _ => ScopeBasis::Present,
+    };
+    let m = match state
+        .incidents
+        .scope(&session, ctx.ip, id, basis, f.get("list"))
+        .await?
+    {
+        Ok(r) => ctx
+            .tr
+            .t("admin.incidents.scoped")
+            .replace("{n}", &r.people.to_string())
+            .replace("{lines}", &r.list_lines.to_string())
+            .replace("{unmatched}", &r.list_unmatched.to_string())
+            .replace("{reads}", &r.read_targets.to_string()),
+        Err(problem) => ctx.tr.t(problem.key()).to_string(),
+    };
+    let draft = EntryDraft {
+        kind: "update".into(),
+        ..Default::default()
+    };
+    detail_page(&state, ctx, &session, id, StatusCode::OK, Some(m), draft).await
+}
+
+/// Starts the notice mails; they are sent in the background (and resumed after a restart).
+pub async fn incident_notify_post(
+    State(state): State<AppState>,
+    ctx: AdminContext,
+    Staff(session): Staff,
+    Path(id): Path<String>,
+    _body: Bytes,
+) -> Result<Response, WebError> {
+    let id = incident_id(&id)?;
+    let m = match state.incidents.start_notices(&session, ctx.ip, id).await? {
+        Ok(()) => {
+            let s = state.clone();
+            tokio::spawn(async move {
+                if let Err(e) = s.incidents.send_notices(id).await {
+                    tracing::warn!(target: "kura::incidents", incident = id, error = %e, "incident notices not sent");
+                }
+            });
+            ctx.tr.t("admin.incidents.notify_started").to_string()
+        }
+        Err(problem) => ctx.tr.t(problem.key()).to_string(),
+    };
+    let draft = EntryDraft {
+        kind: "update".into(),
+        ..Default::default()
+    };
+    detail_page(&state, ctx, &session, id, StatusCode::OK, Some(m), draft).await
+}
+
+/// Asks for the postal list (CSV) or its letters (PDF); a second person approves it on the
+/// exports page, where the one who asked then downloads it.
+pub async fn incident_postal_post(
+    State(state): State<AppState>,
+    ctx: AdminContext,
+    Staff(session): Staff,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, WebError> {
+    let id = incident_id(&id)?;
+    let f = FormFields::parse(&body);
+    let letters = f.get("format") == "letters";
+    let m = match state
+        .backoffice
+        .request_postal_export(&session, ctx.ip, id, letters, f.get("reason"))
+        .await?
+    {
+        Ok(_) => ctx.tr.t("admin.incidents.postal_requested").to_string(),
+        Err(kura_app::exports::ExportRefusal::NeedsReason) => {
+            ctx.tr.t("admin.exports.needs_reason").to_string()
+        }
+        Err(_) => ctx.tr.t("admin.incidents.missing").to_string(),
+    };
+    let draft = EntryDraft {
+        kind: "update".into(),
+        ..Default::default()
+    };
+    detail_page(&state, ctx, &session, id, StatusCode::OK, Some(m), draft).await
+}
+
+/// Records that the letters went out.
+pub async fn incident_posted_post(
+    State(state): State<AppState>,
+    ctx: AdminContext,
+    Staff(session): Staff,
+    Path(id): Path<String>,
+    _body: Bytes,
+) -> Result<Response, WebError> {
+    let id = incident_id(&id)?;
+    let n = state.incidents.mark_posted(&session, ctx.ip, id).await?;
+    let m = ctx
+        .tr
+        .t("admin.incidents.posted_done")
+        .replace("{n}", &n.to_string());
+    let draft = EntryDraft {
+        kind: "update".into(),
+        ..Default::default()
+    };
+    detail_page(&state, ctx, &session, id, StatusCode::OK, Some(m), draft).await
+}
+
+#[derive(Template)]
+#[template(path = "admin/incident_report.html")]
+struct ReportView {
+    ctx: AdminContext,
+    incident: IncidentRecord,
+    discovered: String,
+    window: String,
+    preliminary_due: String,
+    final_due: String,
+    overview: String,
+    tally: Tally,
+    entries: Vec<EntryRow>,
+    forged: Vec<EntryRow>,
+    evidence: kura_app::incident_people::KeyEvidence,
+    newest_key: String,
+    maintenance: bool,
+}
+
+/// The report to the Personal Information Protection Commission, drafted from the incident:
+/// its nine items, the two clocks, and the evidence for the strong-encryption carve-out.
+pub async fn incident_report_get(
+    State(state): State<AppState>,
+    ctx: AdminContext,
+    Staff(session): Staff,
+    Path(id): Path<String>,
+) -> Result<Response, WebError> {
+    let id = incident_id(&id)?;
+    let Some(notice) = state.incidents.get(&session, id).await? else {
+        return Err(WebError::new(ErrorKind::NotFound));
+    };
+    let c = clocks(&notice.incident);
+    let tally = state.incidents.tally(&notice.incident).await?;
+    let evidence = state
+        .incidents
+        .key_evidence(&session, &notice.incident)
+        .await?;
+    let rows = |kind: Option<&str>| -> Vec<EntryRow> {
+        notice
+            .entries
+            .iter()
+            .filter(|e| kind.is_none_or(|k| e.kind == k))
+            .map(|e| EntryRow {
+                kind: e.kind.clone(),
+                at: minute(e.published_at),
+                title_ja: e.title_ja.clone(),
+                title_en: e.title_en.clone(),
+            })
+            .collect()
+    };
+    let html = ReportView {
+        discovered: minute(notice.incident.discovered_at),
+        window: format!(
+            "{} – {}",
+            minute(notice.incident.window_start),
+            minute(notice.incident.window_end)
+        ),
+        preliminary_due: minute(c.preliminary_due),
+        final_due: minute(c.final_due),
+        overview: notice
+            .entries
+            .first()
+            .map(|e| e.body_ja.clone())
+            .unwrap_or_default(),
+        entries: rows(None),
+        forged: rows(Some("forged_mail")),
+        newest_key: evidence.newest_key_at.map(minute).unwrap_or_default(),
+        evidence,
+        tally,
+        maintenance: state.incidents.maintenance(),
+        incident: notice.incident,
+        ctx,
+    }
+    .render()?;
+    Ok(status_page(StatusCode::OK, html))
 }

@@ -1168,6 +1168,8 @@ pub async fn erase_post(
 
 struct ExportRow {
     id: i64,
+    /// What is exported: every customer, or an incident's postal list or letters.
+    what: String,
     at: String,
     by: String,
     state: String,
@@ -1209,8 +1211,14 @@ async fn exports_page(
             if let Some(by) = &e.approved_by {
                 state_text.push_str(&format!(" ({by})"));
             }
+            let what = match e.record.kind.split_once(':') {
+                Some(("letters", n)) => ctx.tr.t("admin.export.kind_letters").replace("{n}", n),
+                Some((_, n)) => ctx.tr.t("admin.export.kind_postal").replace("{n}", n),
+                None => ctx.tr.t("admin.export.kind_customers").to_string(),
+            };
             ExportRow {
                 id: e.record.id,
+                what,
                 at: minute(e.record.requested_at),
                 by: e.requested_by.clone(),
                 state: state_text,
@@ -1324,7 +1332,11 @@ pub async fn export_download_post(
             let h = res.headers_mut();
             h.insert(
                 header::CONTENT_TYPE,
-                header::HeaderValue::from_static("text/csv; charset=utf-8"),
+                header::HeaderValue::from_static(if csv.filename.ends_with(".pdf") {
+                    "application/pdf"
+                } else {
+                    "text/csv; charset=utf-8"
+                }),
             );
             if let Ok(v) = header::HeaderValue::from_str(&disposition) {
                 h.insert(header::CONTENT_DISPOSITION, v);

@@ -1,0 +1,876 @@
+//! The people an incident touched: finding them (scoping), telling them (the notice
+//! campaign) and the list of those only a letter can reach.
+//!
+//! Scoping reads no sealed field. It works on dates and blind indexes: accounts and orders
+//! that were in the database during the suspected window (or created in it), the targets the
+//! audit log shows were read in it, and lists that outsiders hand in (card companies, the
+//! police), whose emails and phone numbers are matched through the blind index. Nothing is
+//! decrypted in bulk; only the few addresses known to be undeliverable are opened, to say who
+//! can be reached by post only.
+//!
+//! The campaign opens one person at a time, renders their notice in their language, seals it
+//! for the outbox and, in the same transaction, moves the person from `pending` to `mailed`,
+//! so a crash or a second node never sends a notice twice and a restart resumes where it
+//! stopped.
+
+use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
+use std::sync::{Arc, PoisonError};
+
+use kura_domain::{CustomerProfile, Date};
+use kura_seal::Normalize;
+
+use crate::audit::AuditDetail;
+use crate::customers::Customers;
+use crate::data_keys::PersonKeys;
+use crate::error::AppError;
+use crate::incidents::Incidents;
+use crate::mail::{MailOutbox, OutgoingMail};
+use crate::ports::Store;
+use crate::records::{IncidentEntryRecord, IncidentPersonRecord, IncidentRecord};
+use crate::sealed::col;
+use crate::staff::StaffSession;
+use crate::vault::Vault;
+
+/// People handled per transaction by the campaign.
+const BATCH: u32 = 200;
+/// Lines an outsider's list may have.
+const MAX_LIST_LINES: usize = 100_000;
+
+/// Renders the notice to one person (implemented with the mail templates).
+pub trait IncidentNotifier: Send + Sync {
+    fn notice(&self, to: &str, notice: &PersonNotice<'_>) -> Result<OutgoingMail, AppError>;
+}
+
+/// What one person's notice says.
+pub struct PersonNotice<'a> {
+    pub incident: &'a IncidentRecord,
+    /// The first entry of the public notice (its title and text, in both languages).
+    pub entry: &'a IncidentEntryRecord,
+    /// The person's name as the shop holds it, in the order the language writes names.
+    pub name: String,
+    pub lang: &'a str,
+    /// The incident's categories this person's data fell under.
+    pub fields: Vec<&'a str>,
+    /// The public notice page of the incident.
+    pub notice_url: String,
+}
+
+/// What scoping and notifying need beyond the incident records.
+pub struct PeopleParts {
+    pub vault: Arc<Vault>,
+    pub outbox: Arc<MailOutbox>,
+    pub notifier: Arc<dyn IncidentNotifier>,
+    /// The shop's public address, for the notice page link (`https://shop.example.jp`).
+    pub public_url: String,
+}
+
+/// Which accounts and orders the window takes in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScopeBasis {
+    /// Everything that was in the database by the window's end (a copied database).
+    Present,
+    /// Only what was created within the window (a skimmed form, a leaking page).
+    Activity,
+}
+
+/// What a scoping found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ScopeResult {
+    pub people: usize,
+    pub list_lines: usize,
+    pub list_unmatched: usize,
+    pub read_targets: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScopeProblem {
+    Missing,
+    /// Scoping is not configured on this shop.
+    Unavailable,
+    /// The list has more lines than one scoping takes.
+    ListTooLong,
+    /// Notices are being sent: the people stay as they are until that is done.
+    Sending,
+}
+
+impl ScopeProblem {
+    pub fn key(self) -> &'static str {
+        match self {
+            Self::Missing => "admin.incidents.missing",
+            Self::Unavailable => "admin.incidents.unavailable",
+            Self::ListTooLong => "admin.incidents.list_too_long",
+            Self::Sending => "admin.incidents.sending",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoticeProblem {
+    Missing,
+    Unavailable,
+    /// Nobody was found yet: scope first.
+    NoPeople,
+    /// The public notice has no entry yet: the mail carries its text and links it.
+    NoNotice,
+}
+
+impl NoticeProblem {
+    pub fn key(self) -> &'static str {
+        match self {
+            Self::Missing => "admin.incidents.missing",
+            Self::Unavailable => "admin.incidents.unavailable",
+            Self::NoPeople => "admin.incidents.no_people",
+            Self::NoNotice => "admin.incidents.no_notice",
+        }
+    }
+}
+
+/// Counts over an incident's people, as the back office and the report show them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tally {
+    pub people: i64,
+    /// Per category of the incident: how many people's data fell under it.
+    pub by_field: Vec<(String, i64)>,
+    /// `mail`, `post`, `none`.
+    pub by_reach: Vec<(String, i64)>,
+    /// `pending`, `mailed`, `bounced`, `posted`, `answered`.
+    pub by_status: Vec<(String, i64)>,
+    /// People the campaign is to mail, and how many of them it has handled.
+    pub to_mail: i64,
+    pub mail_done: i64,
+    /// People a letter has to reach (no deliverable address), not yet posted.
+    pub postal: i64,
+}
+
+impl Tally {
+    pub fn count(list: &[(String, i64)], key: &str) -> i64 {
+        list.iter().find(|(k, _)| k == key).map_or(0, |(_, n)| *n)
+    }
+}
+
+/// A person on the postal list, opened for the letter.
+pub struct PostalRow {
+    pub person: String,
+    pub name: String,
+    pub postal_code: String,
+    pub prefecture_ja: String,
+    pub address1: String,
+    pub address2: String,
+    pub lang: String,
+}
+
+#[derive(Default)]
+struct Found {
+    customer_id: Option<i64>,
+    order_id: Option<i64>,
+    order_at: i64,
+    window: bool,
+    read: bool,
+    list: bool,
+    birth: bool,
+    password: bool,
+    orders: bool,
+    lang: Option<String>,
+}
+
+fn guest_key(email_bidx: &[u8]) -> String {
+    format!("g:{}", hex::encode(email_bidx))
+}
+
+fn display_name(profile: &CustomerProfile, lang: &str) -> String {
+    let (family, given) = (
+        profile.person.family_name.as_str(),
+        profile.person.given_name.as_str(),
+    );
+    if lang == "en" {
+        format!("{given} {family}")
+    } else {
+        format!("{family} {given}")
+    }
+}
+
+/// Opens a person's contact data: the account's, or a guest's from their latest order.
+async fn open_person(
+    store: &dyn Store,
+    vault: &Vault,
+    p: &IncidentPersonRecord,
+) -> Result<Option<(CustomerProfile, Option<crate::sealed::DataKeyRef>)>, AppError> {
+    if let Some(id) = p.customer_id {
+        let Some(rec) = store.customer(id).await? else {
+            return Ok(None);
+        };
+        let opened =
+            PersonKeys::of(vault, rec.data_key.as_ref()).and_then(|k| Customers::open(&k, &rec));
+        return Ok(opened.ok().map(|profile| (profile, rec.data_key.clone())));
+    }
+    let Some(order_id) = p.order_id else {
+        return Ok(None);
+    };
+    let Some(rec) = store.order_by_id(order_id).await? else {
+        return Ok(None);
+    };
+    let Ok(keys) = PersonKeys::of(vault, rec.data_key.as_ref()) else {
+        return Ok(None);
+    };
+    let Ok(plain) = keys.open(col::ORDER_BUYER, rec.id, &rec.buyer) else {
+        return Ok(None);
+    };
+    let profile: CustomerProfile = serde_json::from_slice(&plain)
+        .map_err(|e| AppError::Task(format!("order buyer record unreadable: {e}")))?;
+    Ok(Some((profile, rec.data_key.clone())))
+}
+
+impl Incidents {
+    fn parts(&self) -> Option<&PeopleParts> {
+        self.people.as_ref()
+    }
+
+    /// The people the undeliverable addresses belong to (opened one by one; they are few).
+    async fn unreachable_people(&self, parts: &PeopleParts) -> Result<HashSet<String>, AppError> {
+        let ring = parts.vault.ring();
+        let mut out = HashSet::new();
+        for rec in self.store.undeliverable_all().await? {
+            let Ok(address) = ring.open(col::UNDELIVERABLE_ADDRESS, rec.id, &rec.address) else {
+                continue;
+            };
+            let Ok(address) = std::str::from_utf8(&address) else {
+                continue;
+            };
+            let account = ring.blind_indexes(col::EMAIL_BIDX, address, Normalize::Email)?;
+            if let Some(c) = self.store.customer_credentials_by_email(&account).await? {
+                out.insert(format!("c:{}", c.id));
+            }
+            for b in ring.blind_indexes(col::ORDER_EMAIL_BIDX, address, Normalize::Email)? {
+                out.insert(guest_key(b.as_bytes()));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Finds the people an incident touched and stores them with how each can be reached.
+    /// People found before keep where their notice stands.
+    pub async fn scope(
+        &self,
+        session: &StaffSession,
+        ip: Option<IpAddr>,
+        incident_id: i64,
+        basis: ScopeBasis,
+        list: &str,
+    ) -> Result<Result<ScopeResult, ScopeProblem>, AppError> {
+        Self::allowed(session)?;
+        let Some(parts) = self.parts() else {
+            return Ok(Err(ScopeProblem::Unavailable));
+        };
+        let Some(incident) = self.store.incident(incident_id).await? else {
+            return Ok(Err(ScopeProblem::Missing));
+        };
+        if self.is_sending(incident_id) {
+            return Ok(Err(ScopeProblem::Sending));
+        }
+        let lines: Vec<&str> = list
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect();
+        if lines.len() > MAX_LIST_LINES {
+            return Ok(Err(ScopeProblem::ListTooLong));
+        }
+        let (start, end) = (incident.window_start, incident.window_end);
+        let in_window = |at: i64| basis == ScopeBasis::Present || (start..=end).contains(&at);
+        let customers = self.store.scope_customers(end).await?;
+        let orders = self.store.scope_orders(end).await?;
+        let mut found: HashMap<String, Found> = HashMap::new();
+        let mut by_id: HashMap<i64, usize> = HashMap::with_capacity(customers.len());
+        for (i, c) in customers.iter().enumerate() {
+            by_id.insert(c.id, i);
+            if in_window(c.created_at) {
+                let f = found.entry(format!("c:{}", c.id)).or_default();
+                f.window = true;
+            }
+        }
+        let key_of = |o: &crate::records::ScopeOrderRow| match o.customer_id {
+            Some(id) if by_id.contains_key(&id) => format!("c:{id}"),
+            _ => guest_key(&o.email_bidx),
+        };
+        let mut by_number: HashMap<&str, usize> = HashMap::with_capacity(orders.len());
+        for (i, o) in orders.iter().enumerate() {
+            by_number.insert(o.number.as_str(), i);
+            if in_window(o.created_at) {
+                found.entry(key_of(o)).or_default().window = true;
+            }
+        }
+        // What the audit log shows was opened during the window.
+        let targets = self
+            .store
+            .audit_targets_between(
+                &[
+                    "customer.unmask",
+                    "order.packing_address",
+                    "order.search_contact",
+                    "export.downloaded",
+                ],
+                start,
+                end,
+            )
+            .await?;
+        let mut read_targets = 0;
+        for t in &targets {
+            if let Some(id) = t
+                .strip_prefix("customer:")
+                .and_then(|v| v.parse::<i64>().ok())
+            {
+                if by_id.contains_key(&id) {
+                    found.entry(format!("c:{id}")).or_default().read = true;
+                    read_targets += 1;
+                }
+            } else if let Some(o) = t
+                .strip_prefix("order:")
+                .and_then(|n| by_number.get(n))
+                .and_then(|i| orders.get(*i))
+            {
+                found.entry(key_of(o)).or_default().read = true;
+                read_targets += 1;
+            }
+        }
+        // Lists handed in by outsiders, matched through the blind indexes.
+        let mut list_unmatched = 0;
+        if !lines.is_empty() {
+            let ring = parts.vault.ring();
+            let mut customer_bidx: HashMap<&[u8], Vec<i64>> = HashMap::new();
+            for c in &customers {
+                customer_bidx.entry(&c.email_bidx).or_default().push(c.id);
+                customer_bidx.entry(&c.phone_bidx).or_default().push(c.id);
+            }
+            let mut order_bidx: HashMap<&[u8], Vec<usize>> = HashMap::new();
+            for (i, o) in orders.iter().enumerate() {
+                order_bidx.entry(&o.email_bidx).or_default().push(i);
+                order_bidx.entry(&o.phone_bidx).or_default().push(i);
+            }
+            for line in &lines {
+                let (account_cols, order_cols, how) = if line.contains('@') {
+                    (col::EMAIL_BIDX, col::ORDER_EMAIL_BIDX, Normalize::Email)
+                } else {
+                    (col::PHONE_BIDX, col::ORDER_PHONE_BIDX, Normalize::Digits)
+                };
+                let mut hit = false;
+                for b in ring.blind_indexes(account_cols, line, how)? {
+                    for id in customer_bidx.get(b.as_bytes()).into_iter().flatten() {
+                        found.entry(format!("c:{id}")).or_default().list = true;
+                        hit = true;
+                    }
+                }
+                for b in ring.blind_indexes(order_cols, line, how)? {
+                    for i in order_bidx.get(b.as_bytes()).into_iter().flatten() {
+                        if let Some(o) = orders.get(*i) {
+                            found.entry(key_of(o)).or_default().list = true;
+                            hit = true;
+                        }
+                    }
+                }
+                if !hit {
+                    list_unmatched += 1;
+                }
+            }
+        }
+        // What each person's data held, and their latest order (a guest is opened from it).
+        for (id, i) in &by_id {
+            if let Some(f) = found.get_mut(&format!("c:{id}")) {
+                let c = customers.get(*i);
+                f.customer_id = Some(*id);
+                f.birth = c.is_some_and(|c| c.has_birth_date);
+                f.password = c.is_some_and(|c| c.has_password);
+            }
+        }
+        for o in &orders {
+            if let Some(f) = found.get_mut(&key_of(o)) {
+                f.orders = true;
+                if f.order_id.is_none() || o.created_at >= f.order_at {
+                    f.order_id = Some(o.id);
+                    f.order_at = o.created_at;
+                    f.lang = Some(o.lang.clone());
+                }
+            }
+        }
+        let unreachable = self.unreachable_people(parts).await?;
+        let mut before: HashMap<String, (String, String)> = HashMap::new();
+        let mut after = String::new();
+        loop {
+            let page = self
+                .store
+                .incident_people(incident_id, None, &after, 5000)
+                .await?;
+            let Some(last) = page.last() else { break };
+            after = last.person.clone();
+            for p in page {
+                before.insert(p.person, (p.status, p.reach));
+            }
+        }
+        let now = self.clock.now();
+        let mut people: Vec<IncidentPersonRecord> = found
+            .into_iter()
+            .map(|(person, f)| {
+                let fields: Vec<&str> = incident
+                    .categories
+                    .iter()
+                    .map(String::as_str)
+                    .filter(|c| match *c {
+                        "birth_date" => f.birth,
+                        "password_hash" => f.password,
+                        "order_history" => f.orders,
+                        _ => true,
+                    })
+                    .collect();
+                let found_by: Vec<&str> =
+                    [("window", f.window), ("read", f.read), ("list", f.list)]
+                        .iter()
+                        .filter(|(_, on)| *on)
+                        .map(|(k, _)| *k)
+                        .collect();
+                let mut reach = if unreachable.contains(&person) {
+                    "post".to_string()
+                } else {
+                    "mail".to_string()
+                };
+                let mut status = "pending".to_string();
+                if let Some((s, r)) = before.get(&person) {
+                    status.clone_from(s);
+                    if r != "mail" {
+                        reach.clone_from(r);
+                    }
+                }
+                IncidentPersonRecord {
+                    incident_id,
+                    customer_id: f.customer_id,
+                    order_id: if f.customer_id.is_some() {
+                        None
+                    } else {
+                        f.order_id
+                    },
+                    found_by: found_by.join(","),
+                    fields: fields.join(","),
+                    reach,
+                    status,
+                    lang: f.lang.unwrap_or_else(|| "ja".into()),
+                    updated_at: now,
+                    person,
+                }
+            })
+            .collect();
+        people.sort_by(|a, b| a.person.cmp(&b.person));
+        self.store
+            .replace_incident_people(incident_id, &people)
+            .await?;
+        let result = ScopeResult {
+            people: people.len(),
+            list_lines: lines.len(),
+            list_unmatched,
+            read_targets,
+        };
+        self.audit
+            .record(
+                &session.actor(ip),
+                "incident.scope",
+                &format!("incident:{incident_id}"),
+                &incident.categories.join(","),
+                AuditDetail {
+                    note: Some(format!(
+                        "{} people; basis {}; {} list lines, {} unmatched; {} read targets",
+                        result.people,
+                        if basis == ScopeBasis::Present {
+                            "present"
+                        } else {
+                            "activity"
+                        },
+                        result.list_lines,
+                        result.list_unmatched,
+                        result.read_targets
+                    )),
+                    ..Default::default()
+                },
+            )
+            .await?;
+        tracing::warn!(target: "kura::incidents", incident = incident_id, people = result.people, "incident scoped");
+        Ok(Ok(result))
+    }
+
+    /// Counts over the people of an incident.
+    pub async fn tally(&self, incident: &IncidentRecord) -> Result<Tally, AppError> {
+        let rows = self.store.incident_people_tally(incident.id).await?;
+        let mut t = Tally::default();
+        let mut by_field: HashMap<&str, i64> = HashMap::new();
+        let mut by_reach: HashMap<String, i64> = HashMap::new();
+        let mut by_status: HashMap<String, i64> = HashMap::new();
+        for (fields, reach, status, n) in &rows {
+            t.people += n;
+            for f in fields.split(',').filter(|f| !f.is_empty()) {
+                *by_field.entry(f).or_default() += n;
+            }
+            *by_reach.entry(reach.clone()).or_default() += n;
+            *by_status.entry(status.clone()).or_default() += n;
+            if reach == "mail" || status == "mailed" || status == "bounced" {
+                t.to_mail += n;
+                if status != "pending" {
+                    t.mail_done += n;
+                }
+            }
+            if (reach == "post" && status == "pending") || status == "bounced" {
+                t.postal += n;
+            }
+        }
+        t.by_field = incident
+            .categories
+            .iter()
+            .map(|c| (c.clone(), by_field.get(c.as_str()).copied().unwrap_or(0)))
+            .collect();
+        t.by_reach = ["mail", "post", "none"]
+            .iter()
+            .map(|k| ((*k).to_string(), by_reach.get(*k).copied().unwrap_or(0)))
+            .collect();
+        t.by_status = ["pending", "mailed", "bounced", "posted", "answered"]
+            .iter()
+            .map(|k| ((*k).to_string(), by_status.get(*k).copied().unwrap_or(0)))
+            .collect();
+        Ok(t)
+    }
+
+    /// Whether this node is sending an incident's notices now.
+    pub fn is_sending(&self, incident_id: i64) -> bool {
+        self.sending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(&incident_id)
+    }
+
+    /// Starts the notice campaign (the caller then runs [`Self::send_notices`] in the
+    /// background). `Ok(Err(..))`: nothing to send yet.
+    pub async fn start_notices(
+        &self,
+        session: &StaffSession,
+        ip: Option<IpAddr>,
+        incident_id: i64,
+    ) -> Result<Result<(), NoticeProblem>, AppError> {
+        Self::allowed(session)?;
+        if self.parts().is_none() {
+            return Ok(Err(NoticeProblem::Unavailable));
+        }
+        let Some(incident) = self.store.incident(incident_id).await? else {
+            return Ok(Err(NoticeProblem::Missing));
+        };
+        if incident.people == 0 {
+            return Ok(Err(NoticeProblem::NoPeople));
+        }
+        if self.store.incident_entries(incident_id).await?.is_empty() {
+            return Ok(Err(NoticeProblem::NoNotice));
+        }
+        self.audit
+            .record(
+                &session.actor(ip),
+                "incident.notify",
+                &format!("incident:{incident_id}"),
+                &incident.categories.join(","),
+                AuditDetail {
+                    note: Some(format!("{} people", incident.people)),
+                    ..Default::default()
+                },
+            )
+            .await?;
+        self.store
+            .start_incident_campaign(incident_id, self.clock.now())
+            .await?;
+        Ok(Ok(()))
+    }
+
+    /// Incidents whose campaign was started and may have people left (resumed at start).
+    pub async fn campaigns_to_resume(&self) -> Result<Vec<i64>, AppError> {
+        Ok(self
+            .store
+            .incidents()
+            .await?
+            .into_iter()
+            .filter(|i| i.campaign_started_at.is_some() && i.closed_at.is_none())
+            .map(|i| i.id)
+            .collect())
+    }
+
+    /// Sends the notices of a started campaign to everyone still pending who can be mailed,
+    /// batch by batch; returns how many were queued. Safe to run again after a crash and on
+    /// several nodes: each person is moved and mailed in one transaction, once.
+    pub async fn send_notices(&self, incident_id: i64) -> Result<u64, AppError> {
+        let Some(parts) = self.parts() else {
+            return Ok(0);
+        };
+        {
+            let mut sending = self.sending.lock().unwrap_or_else(PoisonError::into_inner);
+            if !sending.insert(incident_id) {
+                return Ok(0);
+            }
+        }
+        let result = self.send_pending(parts, incident_id).await;
+        self.sending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&incident_id);
+        let queued = result?;
+        self.refresh_bounces(incident_id).await?;
+        Ok(queued)
+    }
+
+    async fn send_pending(&self, parts: &PeopleParts, incident_id: i64) -> Result<u64, AppError> {
+        let Some(incident) = self.store.incident(incident_id).await? else {
+            return Ok(0);
+        };
+        if incident.campaign_started_at.is_none() {
+            return Ok(0);
+        }
+        let entries = self.store.incident_entries(incident_id).await?;
+        let Some(entry) = entries.first() else {
+            return Ok(0);
+        };
+        let notice_url = format!(
+            "{}/notices/{}",
+            parts.public_url.trim_end_matches('/'),
+            incident_id
+        );
+        let mut queued = 0u64;
+        let mut after = String::new();
+        loop {
+            let page = self
+                .store
+                .incident_people(incident_id, Some("pending"), &after, BATCH)
+                .await?;
+            let Some(last) = page.last() else { break };
+            after = last.person.clone();
+            let mut items = Vec::new();
+            let mut lost = Vec::new();
+            for p in page.iter().filter(|p| p.reach == "mail") {
+                let Some((profile, data_key)) =
+                    open_person(self.store.as_ref(), &parts.vault, p).await?
+                else {
+                    // Erased since: nobody left to reach.
+                    lost.push(p.person.clone());
+                    continue;
+                };
+                let to = profile.email.as_str();
+                if parts.outbox.undeliverable(to).await?.is_some() {
+                    items.push((p.person.clone(), "bounced".to_string(), None));
+                    continue;
+                }
+                let notice = PersonNotice {
+                    incident: &incident,
+                    entry,
+                    name: display_name(&profile, &p.lang),
+                    lang: &p.lang,
+                    fields: p.fields.split(',').filter(|f| !f.is_empty()).collect(),
+                    notice_url: notice_url.clone(),
+                };
+                let mail = parts.notifier.notice(to, &notice)?;
+                let record = parts.outbox.seal(&mail, data_key.as_ref())?;
+                items.push((p.person.clone(), "mailed".to_string(), Some(record)));
+            }
+            let now = self.clock.now();
+            if !lost.is_empty() {
+                self.store
+                    .set_incident_people_status(
+                        incident_id,
+                        &lost,
+                        &["pending"],
+                        "pending",
+                        Some("none"),
+                        now,
+                    )
+                    .await?;
+            }
+            queued += self
+                .store
+                .incident_notice_batch(incident_id, &items, now)
+                .await?;
+        }
+        tracing::warn!(target: "kura::incidents", incident = incident_id, queued, "incident notices queued");
+        Ok(queued)
+    }
+
+    /// People whose notice came back undeliverable since it was sent move to the postal list.
+    pub async fn refresh_bounces(&self, incident_id: i64) -> Result<u64, AppError> {
+        let Some(parts) = self.parts() else {
+            return Ok(0);
+        };
+        let unreachable: Vec<String> = self.unreachable_people(parts).await?.into_iter().collect();
+        if unreachable.is_empty() {
+            return Ok(0);
+        }
+        Ok(self
+            .store
+            .set_incident_people_status(
+                incident_id,
+                &unreachable,
+                &["mailed"],
+                "bounced",
+                Some("post"),
+                self.clock.now(),
+            )
+            .await?)
+    }
+
+    /// Records that the letters of the postal list went out.
+    pub async fn mark_posted(
+        &self,
+        session: &StaffSession,
+        ip: Option<IpAddr>,
+        incident_id: i64,
+    ) -> Result<u64, AppError> {
+        Self::allowed(session)?;
+        let mut persons = Vec::new();
+        for status in ["pending", "bounced"] {
+            let mut after = String::new();
+            loop {
+                let page = self
+                    .store
+                    .incident_people(incident_id, Some(status), &after, 5000)
+                    .await?;
+                let Some(last) = page.last() else { break };
+                after = last.person.clone();
+                persons.extend(
+                    page.into_iter()
+                        .filter(|p| p.reach == "post")
+                        .map(|p| p.person),
+                );
+            }
+        }
+        let moved = self
+            .store
+            .set_incident_people_status(
+                incident_id,
+                &persons,
+                &["pending", "bounced"],
+                "posted",
+                None,
+                self.clock.now(),
+            )
+            .await?;
+        self.audit
+            .record(
+                &session.actor(ip),
+                "incident.posted",
+                &format!("incident:{incident_id}"),
+                "",
+                AuditDetail {
+                    note: Some(format!("{moved} letters")),
+                    ..Default::default()
+                },
+            )
+            .await?;
+        Ok(moved)
+    }
+}
+
+/// The people of an incident a letter has to reach, opened for the postal list (the caller
+/// audits it as an export). Erased people are left out.
+pub async fn postal_rows(
+    store: &dyn Store,
+    vault: &Vault,
+    incident_id: i64,
+) -> Result<Vec<PostalRow>, AppError> {
+    let mut out = Vec::new();
+    for status in ["pending", "bounced"] {
+        let mut after = String::new();
+        loop {
+            let page = store
+                .incident_people(incident_id, Some(status), &after, 1000)
+                .await?;
+            let Some(last) = page.last() else { break };
+            after = last.person.clone();
+            for p in page.iter().filter(|p| p.reach == "post") {
+                let Some((profile, _)) = open_person(store, vault, p).await? else {
+                    continue;
+                };
+                let person = &profile.person;
+                out.push(PostalRow {
+                    person: p.person.clone(),
+                    name: display_name(&profile, "ja"),
+                    postal_code: person.postal_code.as_str().to_string(),
+                    prefecture_ja: person.prefecture.name_ja().to_string(),
+                    address1: person.address1.as_str().to_string(),
+                    address2: person
+                        .address2
+                        .as_ref()
+                        .map_or(String::new(), |a| a.as_str().to_string()),
+                    lang: p.lang.clone(),
+                });
+            }
+        }
+    }
+    out.sort_by(|a, b| a.postal_code.cmp(&b.postal_code));
+    Ok(out)
+}
+
+/// When a moment is, for notices: `2026-12-01 10:00`.
+pub fn japan_minute(at: i64) -> String {
+    Date::japan_minute(at)
+}
+
+/// What an incident report states about the keys, for the strong-encryption carve-out of the
+/// reporting duty (data protected by advanced encryption whose key was not taken with it).
+#[derive(Debug, Clone, Default)]
+pub struct KeyEvidence {
+    /// The key file, when the keys are a file.
+    pub location: Option<String>,
+    /// Its permission bits (`0600` is the only mode the shop accepts).
+    pub mode: Option<String>,
+    /// Master keys the database records, and when the newest was made.
+    pub keys: usize,
+    pub newest_key_at: Option<i64>,
+    /// Distinct customers and orders staff opened during the window (the audit log).
+    pub reads_in_window: usize,
+    /// Whether the owner declared the keys possibly exposed.
+    pub keys_exposed: bool,
+}
+
+impl KeyEvidence {
+    /// The carve-out can be argued only when the keys were not exposed and the key file is
+    /// readable by its owner alone.
+    pub fn carve_out_possible(&self) -> bool {
+        !self.keys_exposed && self.mode.as_deref() == Some("0600")
+    }
+}
+
+impl Incidents {
+    /// The evidence about the keys for an incident's report.
+    pub async fn key_evidence(
+        &self,
+        session: &StaffSession,
+        incident: &IncidentRecord,
+    ) -> Result<KeyEvidence, AppError> {
+        Self::allowed(session)?;
+        let mut e = KeyEvidence {
+            keys_exposed: incident.keys_exposed,
+            ..KeyEvidence::default()
+        };
+        if let Some(parts) = self.parts()
+            && let Some(path) = parts.vault.provider().location()
+        {
+            use std::os::unix::fs::PermissionsExt;
+            e.mode = std::fs::metadata(&path)
+                .ok()
+                .map(|m| format!("{:04o}", m.permissions().mode() & 0o7777));
+            e.location = Some(path.display().to_string());
+        }
+        let checks = self.store.key_checks().await?;
+        e.keys = checks.len();
+        e.newest_key_at = checks.iter().map(|c| c.key_created_at).max();
+        e.reads_in_window = self
+            .store
+            .audit_targets_between(
+                &[
+                    "customer.unmask",
+                    "order.packing_address",
+                    "order.search_contact",
+                ],
+                incident.window_start,
+                incident.window_end,
+            )
+            .await?
+            .len();
+        Ok(e)
+    }
+}
