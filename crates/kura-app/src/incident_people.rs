@@ -40,7 +40,33 @@ const MAX_LIST_LINES: usize = 100_000;
 /// Renders the notice to one person (implemented with the mail templates).
 pub trait IncidentNotifier: Send + Sync {
     fn notice(&self, to: &str, notice: &PersonNotice<'_>) -> Result<OutgoingMail, AppError>;
+    /// The answer to "was my data affected?": `fields` are the person's affected data items,
+    /// `None` when they are not among the people found.
+    fn lookup_answer(
+        &self,
+        to: &str,
+        lang: &str,
+        fields: Option<Vec<&str>>,
+        notice_url: &str,
+    ) -> Result<OutgoingMail, AppError>;
 }
+
+/// What the public "was I affected?" form answers on the page (the answer itself goes by mail).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LookupOutcome {
+    /// Taken: if the address or number is known, the answer was mailed to the address the
+    /// shop holds. The page says the same whether or not anything was sent.
+    Taken,
+    /// Neither an email address nor a phone number.
+    Invalid,
+    /// No open incident with people found.
+    NotAvailable,
+}
+
+/// How long one address or number waits for its next answer.
+const LOOKUP_EVERY_SECONDS: i64 = 24 * 3600;
+/// Answers kept in memory for the throttle (per node).
+const LOOKUP_MEMORY: usize = 100_000;
 
 /// What one person's notice says.
 pub struct PersonNotice<'a> {
@@ -632,6 +658,8 @@ impl Incidents {
             parts.public_url.trim_end_matches('/'),
             incident_id
         );
+        // Who mail cannot reach, worked out once (few addresses), not asked per person.
+        let unreachable = self.unreachable_people(parts).await?;
         let mut queued = 0u64;
         let mut after = String::new();
         loop {
@@ -652,7 +680,7 @@ impl Incidents {
                     continue;
                 };
                 let to = profile.email.as_str();
-                if parts.outbox.undeliverable(to).await?.is_some() {
+                if unreachable.contains(&p.person) {
                     items.push((p.person.clone(), "bounced".to_string(), None));
                     continue;
                 }
@@ -872,5 +900,145 @@ impl Incidents {
             .await?
             .len();
         Ok(e)
+    }
+}
+
+impl Incidents {
+    /// Answers "was my data affected?" for an email address or a phone number typed on the
+    /// public notice page. The answer goes only by mail, to the address the shop holds for
+    /// that person, once a day per address or number (per node); the page never tells.
+    pub async fn lookup(
+        &self,
+        incident_id: i64,
+        typed: &str,
+        lang: &str,
+    ) -> Result<LookupOutcome, AppError> {
+        let Some(parts) = self.parts() else {
+            return Ok(LookupOutcome::NotAvailable);
+        };
+        let Some(incident) = self.store.incident(incident_id).await? else {
+            return Ok(LookupOutcome::NotAvailable);
+        };
+        if incident.closed_at.is_some() || incident.people == 0 {
+            return Ok(LookupOutcome::NotAvailable);
+        }
+        let typed = typed.trim();
+        let ring = parts.vault.ring();
+        let email = typed.contains('@');
+        let digits = typed.chars().filter(char::is_ascii_digit).count();
+        let valid = if email {
+            kura_domain::Email::parse(typed).is_ok()
+        } else {
+            (10..=11).contains(&digits)
+                && typed
+                    .chars()
+                    .all(|c| c.is_ascii_digit() || c == '-' || c == ' ' || c == '+')
+        };
+        if !valid {
+            return Ok(LookupOutcome::Invalid);
+        }
+        let (account_col, order_col, how) = if email {
+            (col::EMAIL_BIDX, col::ORDER_EMAIL_BIDX, Normalize::Email)
+        } else {
+            (col::PHONE_BIDX, col::ORDER_PHONE_BIDX, Normalize::Digits)
+        };
+        let account = ring.blind_indexes(account_col, typed, how)?;
+        let orders = ring.blind_indexes(order_col, typed, how)?;
+        // The throttle, keyed by the blind index: nothing typed is kept.
+        let key = hex::encode(account.first().map(|b| b.as_bytes()).unwrap_or_default());
+        let now = self.clock.now();
+        {
+            let mut seen = self.lookups.lock().unwrap_or_else(PoisonError::into_inner);
+            if seen
+                .get(&key)
+                .is_some_and(|at| now - at < LOOKUP_EVERY_SECONDS)
+            {
+                return Ok(LookupOutcome::Taken);
+            }
+            if seen.len() >= LOOKUP_MEMORY {
+                seen.retain(|_, at| now - *at < LOOKUP_EVERY_SECONDS);
+            }
+            seen.insert(key, now);
+        }
+        // Who it may be: accounts and guest buyers, found through the blind indexes.
+        let mut people: Vec<IncidentPersonRecord> = Vec::new();
+        let mut push = |person: String, customer_id: Option<i64>, order_id: Option<i64>| {
+            if !people.iter().any(|p| p.person == person) {
+                people.push(IncidentPersonRecord {
+                    incident_id,
+                    person,
+                    customer_id,
+                    order_id,
+                    found_by: String::new(),
+                    fields: String::new(),
+                    reach: String::new(),
+                    status: String::new(),
+                    lang: lang.to_string(),
+                    updated_at: now,
+                });
+            }
+        };
+        if email {
+            if let Some(c) = self.store.customer_credentials_by_email(&account).await? {
+                push(format!("c:{}", c.id), Some(c.id), None);
+            }
+            for b in &orders {
+                push(guest_key(b.as_bytes()), None, None);
+            }
+        } else {
+            let a: Vec<Vec<u8>> = account.iter().map(|b| b.as_bytes().to_vec()).collect();
+            let o: Vec<Vec<u8>> = orders.iter().map(|b| b.as_bytes().to_vec()).collect();
+            let (customers, guests) = self.store.people_with_phone(&a, &o, 5).await?;
+            for id in customers {
+                push(format!("c:{id}"), Some(id), None);
+            }
+            for (order_id, email_bidx) in guests {
+                push(guest_key(&email_bidx), None, Some(order_id));
+            }
+        }
+        let notice_url = format!(
+            "{}/notices/{incident_id}",
+            parts.public_url.trim_end_matches('/')
+        );
+        let mut answered = 0;
+        for mut p in people.into_iter().take(5) {
+            let found = self.store.incident_person(incident_id, &p.person).await?;
+            if let Some(f) = &found {
+                p.customer_id = f.customer_id;
+                p.order_id = f.order_id;
+                p.lang = if lang == "en" {
+                    lang.into()
+                } else {
+                    f.lang.clone()
+                };
+            }
+            if p.customer_id.is_none() && p.order_id.is_none() {
+                // A guest address that is not among the people: nothing to open, nothing sent.
+                continue;
+            }
+            let Some((profile, data_key)) =
+                open_person(self.store.as_ref(), &parts.vault, &p).await?
+            else {
+                continue;
+            };
+            // Typed as an email: the answer goes only to that same address.
+            if email && !profile.email.as_str().eq_ignore_ascii_case(typed) {
+                continue;
+            }
+            let fields: Option<Vec<&str>> = found
+                .as_ref()
+                .map(|f| f.fields.split(',').filter(|x| !x.is_empty()).collect());
+            let mail = parts.notifier.lookup_answer(
+                profile.email.as_str(),
+                &p.lang,
+                fields,
+                &notice_url,
+            )?;
+            let record = parts.outbox.seal(&mail, data_key.as_ref())?;
+            self.store.enqueue_mail(&record).await?;
+            answered += 1;
+        }
+        tracing::info!(target: "kura::incidents", incident = incident_id, answered, "affected lookup answered by mail");
+        Ok(LookupOutcome::Taken)
     }
 }

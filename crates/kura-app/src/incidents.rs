@@ -174,6 +174,8 @@ pub struct Incidents {
     pub(crate) people: Option<crate::incident_people::PeopleParts>,
     /// Incidents whose notices this node is sending now.
     pub(crate) sending: std::sync::Mutex<std::collections::HashSet<i64>>,
+    /// When each address or number (by blind index) last got a lookup answer (this node).
+    pub(crate) lookups: std::sync::Mutex<std::collections::HashMap<String, i64>>,
 }
 
 fn clean(text: &str, max_chars: usize, multiline: bool) -> Option<String> {
@@ -195,6 +197,7 @@ impl Incidents {
             shown: RwLock::default(),
             people: None,
             sending: std::sync::Mutex::default(),
+            lookups: std::sync::Mutex::default(),
         }
     }
 

@@ -36,10 +36,13 @@ pub enum Category {
     Return,
     Account,
     Other,
+    /// About an incident's notice (offered while an incident is open).
+    Incident,
 }
 
 impl Category {
-    pub const ALL: [Category; 6] = [
+    pub const ALL: [Category; 7] = [
+        Self::Incident,
         Self::Order,
         Self::Product,
         Self::Delivery,
@@ -56,6 +59,7 @@ impl Category {
             Self::Return => "return",
             Self::Account => "account",
             Self::Other => "other",
+            Self::Incident => "incident",
         }
     }
 

@@ -287,6 +287,7 @@ fn static_kind(kind: &str) -> &'static str {
         "staff_notice" => "staff_notice",
         "guard_alert" => "guard_alert",
         "incident_notice" => "incident_notice",
+        "incident_lookup" => "incident_lookup",
         _ => "mail",
     }
 }

@@ -708,6 +708,20 @@ pub trait IncidentRepo: Send + Sync {
     async fn undeliverable_all(
         &self,
     ) -> Result<Vec<crate::records::UndeliverableRecord>, StoreError>;
+    /// One person of an incident.
+    async fn incident_person(
+        &self,
+        incident_id: i64,
+        person: &str,
+    ) -> Result<Option<IncidentPersonRecord>, StoreError>;
+    /// Accounts with any of `customer_bidx` as phone, and guest orders (id, email blind
+    /// index) with any of `order_bidx` as phone, at most `limit` of each.
+    async fn people_with_phone(
+        &self,
+        customer_bidx: &[Vec<u8>],
+        order_bidx: &[Vec<u8>],
+        limit: u32,
+    ) -> Result<(Vec<i64>, Vec<(i64, Vec<u8>)>), StoreError>;
     /// Marks the notice campaign started (once).
     async fn start_incident_campaign(&self, incident_id: i64, at: i64) -> Result<(), StoreError>;
 }

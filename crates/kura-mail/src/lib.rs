@@ -25,7 +25,7 @@ mod outbox;
 mod render;
 mod smtp;
 
-pub use compose::without_marks;
+pub use compose::{signed_raw, without_marks};
 pub use dkim::{DkimCheck, DkimError, DkimFiles, DkimKeys};
 pub use error::{OutboxError, RenderError, SmtpConfigError};
 pub use inspect::{RawMailReader, parse_bounce};
@@ -33,6 +33,7 @@ pub use kura_app::mail::{MailError, Mailer, OutgoingMail};
 pub use lang::Lang;
 pub use outbox::{OutboxMailer, prune_outbox};
 pub use render::incident::IncidentNotice;
+pub use render::incident_lookup::IncidentLookupAnswer;
 pub use render::inquiry::InquiryMail;
 pub use render::order::{BankAccount, OrderConfirmation, OrderLine};
 pub use render::payment::PaymentReceived;

@@ -40,6 +40,8 @@ pub struct WebConfig {
     /// The customer desk's phone number and hours (empty when not configured).
     pub desk_phone: String,
     pub desk_hours: String,
+    /// The line opened for an incident (phone and hours), shown on its notice page.
+    pub incident_desk: String,
 }
 
 /// The seller's notice under the Specified Commercial Transactions Act, shown at `/legal` and
@@ -248,6 +250,7 @@ impl Default for WebConfig {
             admin_allow: Vec::new(),
             desk_phone: String::new(),
             desk_hours: String::new(),
+            incident_desk: String::new(),
         }
     }
 }

@@ -151,6 +151,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/notices", get(notices::notices_get))
         .route("/notices/{id}", get(notices::notice_get))
+        .route("/notices/{id}/lookup", post(notices::notice_lookup_post))
         .route("/lang/{code}", get(ops::lang_get))
         .route("/assets/kura.css", get(ops::css_get))
         .route("/csp-report", post(ops::csp_report_post))

@@ -164,6 +164,16 @@ pub(crate) async fn signed_in(
     name: &str,
     role: Role,
 ) -> anyhow::Result<(String, String)> {
+    let (cookie, csrf, _) = signed_in_session(state, name, role).await?;
+    Ok((cookie, csrf))
+}
+
+/// As [`signed_in`], with the session itself (for use cases called directly).
+pub(crate) async fn signed_in_session(
+    state: &kura_web::AppState,
+    name: &str,
+    role: Role,
+) -> anyhow::Result<(String, String, kura_app::staff::StaffSession)> {
     let password = "bench staff passphrase: amber lighthouse 72";
     let email = kura_domain::Email::parse(&format!("{name}@kura.example.jp"))
         .map_err(|e| anyhow::anyhow!("{e:?}"))?;
@@ -202,7 +212,7 @@ pub(crate) async fn signed_in(
     let token = session.token.expose().to_string();
     let cookie = format!("{}={token}", state.config.staff_cookie_name());
     let csrf = state.vault.ring().csrf_token(token.as_bytes());
-    Ok((cookie, csrf))
+    Ok((cookie, csrf, session))
 }
 
 async fn measure(

@@ -189,9 +189,23 @@ pub struct DeskSection {
     pub phone: String,
     /// When the desk answers, e.g. `平日 10:00–17:00`.
     pub hours: String,
+    /// The line opened for an incident (shown on its notice page), e.g. `0120-111-222`.
+    pub incident_phone: String,
+    /// Its hours, e.g. `毎日 9:00–20:00`.
+    pub incident_hours: String,
 }
 
 impl DeskSection {
+    /// The incident line as the notice page prints it; empty when none is set.
+    pub fn incident_line(&self) -> String {
+        match (self.incident_phone.trim(), self.incident_hours.trim()) {
+            ("", "") => String::new(),
+            (p, "") => p.to_string(),
+            ("", h) => h.to_string(),
+            (p, h) => format!("{p}（{h}）"),
+        }
+    }
+
     /// `0120-000-000（平日 10:00–17:00）`, what mail footers print; empty when nothing is set.
     pub fn line(&self) -> String {
         match (self.phone.trim(), self.hours.trim()) {

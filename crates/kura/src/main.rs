@@ -133,6 +133,17 @@ enum Command {
         #[arg(long, default_value_t = 3)]
         runs: usize,
     },
+    /// An incident on a large shop: scoping, rendering and signing every notice, queueing the
+    /// campaign, delivery to a local SMTP sink, and the peak memory.
+    BenchIncident {
+        #[arg(long, default_value_t = 270_589)]
+        customers: u64,
+        #[arg(long, default_value_t = 1_000_000)]
+        orders: u64,
+        /// Seconds of delivery to the local SMTP sink.
+        #[arg(long, default_value_t = 30)]
+        deliver_seconds: u64,
+    },
     /// The bare baseline server of `bench-web` (one handler, one product row).
     #[command(hide = true)]
     BenchBare {
@@ -644,6 +655,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::BenchGuard { seconds, runs } => {
             init_logging(None);
             kura::bench_guard::run(seconds.max(1), runs).await
+        }
+        Command::BenchIncident {
+            customers,
+            orders,
+            deliver_seconds,
+        } => {
+            init_logging(None);
+            kura::bench_incident::run(customers, orders, deliver_seconds).await
         }
         Command::BenchBare { dir, listen } => {
             kura::bench_web::serve_bare(&dir.join("kura.db"), listen).await

@@ -436,4 +436,31 @@ impl kura_app::incident_people::IncidentNotifier for MailNotifier {
         .render(to)
         .map_err(|e| AppError::Task(format!("incident notice: {e}")))
     }
+
+    fn lookup_answer(
+        &self,
+        to: &str,
+        lang: &str,
+        fields: Option<Vec<&str>>,
+        notice_url: &str,
+    ) -> Result<kura_app::mail::OutgoingMail, AppError> {
+        kura_mail::IncidentLookupAnswer {
+            lang: if lang == "en" {
+                kura_mail::Lang::En
+            } else {
+                kura_mail::Lang::Ja
+            },
+            shop_name: self.shop_name.clone(),
+            fields: fields.map(|f| {
+                f.iter()
+                    .map(|c| kura_app::incidents::category_label(c, lang).to_string())
+                    .collect()
+            }),
+            notice_url: notice_url.to_string(),
+            anti_phishing_phrase: None,
+            desk: self.desk.clone(),
+        }
+        .render(to)
+        .map_err(|e| AppError::Task(format!("incident lookup answer: {e}")))
+    }
 }

@@ -357,6 +357,7 @@ pub async fn build_with_clock(
         admin_path: config.admin.path.clone(),
         desk_phone: config.desk.phone.clone(),
         desk_hours: config.desk.hours.clone(),
+        incident_desk: config.desk.incident_line(),
         admin_allow: config.admin.allow.clone(),
     };
     let audit = Arc::new(Audit::new(

@@ -451,6 +451,62 @@ impl IncidentRepo for This {
             .map_err(db_err)
     }
 
+    async fn incident_person(
+        &self,
+        incident_id: i64,
+        person: &str,
+    ) -> Result<Option<IncidentPersonRecord>, StoreError> {
+        let row =
+            sqlx::query("SELECT * FROM incident_people WHERE incident_id = $1 AND person = $2")
+                .bind(incident_id)
+                .bind(person)
+                .fetch_optional(self.reads())
+                .await
+                .map_err(db_err)?;
+        row.as_ref()
+            .map(person_from_row)
+            .transpose()
+            .map_err(db_err)
+    }
+
+    async fn people_with_phone(
+        &self,
+        customer_bidx: &[Vec<u8>],
+        order_bidx: &[Vec<u8>],
+        limit: u32,
+    ) -> Result<(Vec<i64>, Vec<(i64, Vec<u8>)>), StoreError> {
+        let mut customers = Vec::new();
+        for b in customer_bidx {
+            let ids: Vec<i64> =
+                sqlx::query_scalar("SELECT id FROM customers WHERE phone_bidx = $1 LIMIT $2")
+                    .bind(b.as_slice())
+                    .bind(i64::from(limit))
+                    .fetch_all(self.reads())
+                    .await
+                    .map_err(db_err)?;
+            customers.extend(ids);
+        }
+        let mut orders = Vec::new();
+        for b in order_bidx {
+            let rows = sqlx::query(
+                "SELECT id, email_bidx FROM orders WHERE phone_bidx = $1 AND customer_id IS NULL \
+                 ORDER BY created_at DESC LIMIT $2",
+            )
+            .bind(b.as_slice())
+            .bind(i64::from(limit))
+            .fetch_all(self.reads())
+            .await
+            .map_err(db_err)?;
+            for r in &rows {
+                orders.push((
+                    r.try_get("id").map_err(db_err)?,
+                    r.try_get("email_bidx").map_err(db_err)?,
+                ));
+            }
+        }
+        Ok((customers, orders))
+    }
+
     async fn start_incident_campaign(&self, incident_id: i64, at: i64) -> Result<(), StoreError> {
         write_tx!(self, |tx| {
             sqlx::query(

@@ -43,8 +43,11 @@ impl ContactView {
 }
 
 fn view(ctx: PageContext, state: &AppState) -> ContactView {
+    // The incident category is there while an incident's notice is up.
+    let incident_open = state.incidents.banner().is_some();
     let categories = Category::ALL
         .iter()
+        .filter(|c| **c != Category::Incident || incident_open)
         .map(|c| {
             (
                 c.code(),

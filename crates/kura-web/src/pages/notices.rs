@@ -11,6 +11,8 @@ use kura_domain::Date;
 use crate::AppState;
 use crate::error::{ErrorKind, WebError};
 use crate::pages::PageContext;
+use crate::security::session::Session;
+use kura_app::incident_people::LookupOutcome;
 
 struct Entry {
     kind: String,
@@ -38,8 +40,16 @@ struct ListPage {
 #[template(path = "notice.html")]
 struct NoticePage {
     ctx: PageContext,
+    id: i64,
     title: String,
     open: bool,
+    /// Whether the "was I affected?" form is offered (open, people found).
+    lookup: bool,
+    /// What the form answered, and whether it was a problem.
+    message: Option<(bool, String)>,
+    typed: String,
+    /// The desk's incident line (phone and hours), when configured.
+    desk: String,
     entries: Vec<Entry>,
 }
 
@@ -77,10 +87,50 @@ pub async fn notices_get(
 
 pub async fn notice_get(
     State(state): State<AppState>,
-    ctx: PageContext,
+    mut ctx: PageContext,
+    session: Session,
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
+    ctx.csrf = session.csrf_token().await?;
     let id: i64 = id.parse().map_err(|_| WebError::new(ErrorKind::NotFound))?;
+    notice_page(&state, ctx, id, None, String::new()).await
+}
+
+/// "Was my data affected?": an email address or phone number; the answer goes by mail to the
+/// address the shop holds, and the page says the same whatever was found.
+pub async fn notice_lookup_post(
+    State(state): State<AppState>,
+    mut ctx: PageContext,
+    session: Session,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Response, WebError> {
+    ctx.csrf = session.csrf_token().await?;
+    let id: i64 = id.parse().map_err(|_| WebError::new(ErrorKind::NotFound))?;
+    let form = crate::form::FormFields::parse(&body);
+    let typed: String = form.get("contact").chars().take(254).collect();
+    let outcome = state.incidents.lookup(id, &typed, ctx.tr.lang()).await?;
+    let (problem, key) = match outcome {
+        LookupOutcome::Taken => (false, "notice.lookup.taken"),
+        LookupOutcome::Invalid => (true, "notice.lookup.invalid"),
+        LookupOutcome::NotAvailable => (true, "notice.lookup.unavailable"),
+    };
+    let message = Some((problem, ctx.tr.t(key).to_string()));
+    let kept = if problem { typed } else { String::new() };
+    let mut res = notice_page(&state, ctx, id, message, kept).await?;
+    if problem {
+        *res.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
+    }
+    Ok(res)
+}
+
+async fn notice_page(
+    state: &AppState,
+    ctx: PageContext,
+    id: i64,
+    message: Option<(bool, String)>,
+    typed: String,
+) -> Result<Response, WebError> {
     let ja = ctx.tr.lang() == "ja";
     let Some(notice) = state
         .incidents
@@ -120,10 +170,16 @@ pub async fn notice_get(
             }
         })
         .collect();
+    let open = notice.incident.closed_at.is_none();
     let page = NoticePage {
+        desk: state.config.incident_desk.clone(),
         ctx,
+        id,
         title,
-        open: notice.incident.closed_at.is_none(),
+        open,
+        lookup: open && notice.incident.people > 0,
+        message,
+        typed,
         entries,
     };
     Ok(Html(page.render()?).into_response())

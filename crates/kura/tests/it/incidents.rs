@@ -373,6 +373,47 @@ async fn drill_scope_notify_postal_list_and_report() {
     ];
     owner.post_form(&format!("{detail}/entries"), &entry).await;
 
+    // "Was I affected?" on the public notice: the page says the same for a customer, a
+    // stranger and a repeat; only the customer's own address gets an answer, once a day.
+    let mut visitor = Client::new(&office.router);
+    let notice = visitor.get(&format!("/notices/{id}")).await;
+    assert!(
+        notice.body.contains("id=\"lookup-form\""),
+        "{}",
+        notice.body
+    );
+    let vcsrf = crate::support::hidden_value(&notice.body, "csrf_token").unwrap();
+    let before = state.store.due_mail(i64::MAX, 10_000).await.unwrap().len();
+    for typed in [
+        "mizuho.kaburagi3@example.jp",
+        "stranger@elsewhere.example",
+        "mizuho.kaburagi3@example.jp",
+    ] {
+        let r = visitor
+            .post_form(
+                &format!("/notices/{id}/lookup"),
+                &[("csrf_token", vcsrf.as_str()), ("contact", typed)],
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert!(
+            r.body
+                .contains("ご登録のメールアドレスに結果をお送りしました")
+        );
+        assert!(!r.body.contains("対象です"), "the page never tells");
+    }
+    let r = visitor
+        .post_form(
+            &format!("/notices/{id}/lookup"),
+            &[("csrf_token", vcsrf.as_str()), ("contact", "hello")],
+        )
+        .await;
+    assert_eq!(r.status, 422);
+    assert!(r.body.contains("10〜11桁の電話番号"), "{}", r.body);
+    let queued = state.store.due_mail(i64::MAX, 10_000).await.unwrap();
+    assert_eq!(queued.len(), before + 1, "one answer, to the customer only");
+    assert!(queued.iter().any(|m| m.kind == "incident_lookup"));
+
     // The campaign: started from the page, sent in the background; running it again (a
     // restart) sends nothing twice.
     let r = owner
@@ -421,6 +462,17 @@ async fn drill_scope_notify_postal_list_and_report() {
         assert!(one.text.contains(part), "{part}: {}", one.text);
     }
     assert!(!one.text.contains("[[mail-check-code]]"));
+    let answer = sent
+        .iter()
+        .find(|m| m.kind == "incident_lookup")
+        .expect("the lookup answer");
+    assert_eq!(answer.to, "mizuho.kaburagi3@example.jp");
+    assert!(
+        answer.text.contains("今回の件の対象です"),
+        "{}",
+        answer.text
+    );
+    assert!(answer.text.contains("氏名"));
 
     // The refused addresses move to the postal list.
     state.incidents.refresh_bounces(id).await.unwrap();
