@@ -40,6 +40,15 @@ const MAX_LIST_LINES: usize = 100_000;
 /// Renders the notice to one person (implemented with the mail templates).
 pub trait IncidentNotifier: Send + Sync {
     fn notice(&self, to: &str, notice: &PersonNotice<'_>) -> Result<OutgoingMail, AppError>;
+    /// The aftercare mail: the password no longer works and how to set a new one, checking
+    /// card statements, changing reused passwords, recognising forged mail.
+    fn guidance(
+        &self,
+        to: &str,
+        lang: &str,
+        notice_url: &str,
+        reset_url: &str,
+    ) -> Result<OutgoingMail, AppError>;
     /// The answer to "was my data affected?": `fields` are the person's affected data items,
     /// `None` when they are not among the people found.
     fn lookup_answer(
@@ -1040,5 +1049,85 @@ impl Incidents {
         }
         tracing::info!(target: "kura::incidents", incident = incident_id, answered, "affected lookup answered by mail");
         Ok(LookupOutcome::Taken)
+    }
+}
+
+/// What aftercare did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Aftercare {
+    /// Accounts whose password stopped working (their sessions ended too).
+    pub passwords_reset: u64,
+    /// Guidance mails queued.
+    pub mailed: u64,
+}
+
+impl Incidents {
+    /// Aftercare for the accounts among an incident's people: their passwords stop working
+    /// and their sessions end (so a password taken with the data opens nothing), and each gets
+    /// a guidance mail on setting a new one, checking card statements, changing reused
+    /// passwords and recognising forged mail.
+    pub async fn aftercare(
+        &self,
+        session: &StaffSession,
+        ip: Option<IpAddr>,
+        incident_id: i64,
+    ) -> Result<Option<Aftercare>, AppError> {
+        Self::allowed(session)?;
+        let Some(parts) = self.parts() else {
+            return Ok(None);
+        };
+        if self.store.incident(incident_id).await?.is_none() {
+            return Ok(None);
+        }
+        let base = parts.public_url.trim_end_matches('/');
+        let notice_url = format!("{base}/notices/{incident_id}");
+        let reset_url = format!("{base}/account/reset");
+        let mut done = Aftercare::default();
+        let mut after = String::new();
+        loop {
+            let page = self
+                .store
+                .incident_people(incident_id, None, &after, BATCH)
+                .await?;
+            let Some(last) = page.last() else { break };
+            after = last.person.clone();
+            let accounts: Vec<&IncidentPersonRecord> =
+                page.iter().filter(|p| p.customer_id.is_some()).collect();
+            let ids: Vec<i64> = accounts.iter().filter_map(|p| p.customer_id).collect();
+            done.passwords_reset += self.store.force_password_reset(&ids).await?;
+            for p in accounts {
+                let Some((profile, data_key)) =
+                    open_person(self.store.as_ref(), &parts.vault, p).await?
+                else {
+                    continue;
+                };
+                let mail = parts.notifier.guidance(
+                    profile.email.as_str(),
+                    &p.lang,
+                    &notice_url,
+                    &reset_url,
+                )?;
+                let record = parts.outbox.seal(&mail, data_key.as_ref())?;
+                self.store.enqueue_mail(&record).await?;
+                done.mailed += 1;
+            }
+        }
+        self.audit
+            .record(
+                &session.actor(ip),
+                "incident.aftercare",
+                &format!("incident:{incident_id}"),
+                "password_hash",
+                AuditDetail {
+                    note: Some(format!(
+                        "{} passwords reset and sessions ended; {} guidance mails",
+                        done.passwords_reset, done.mailed
+                    )),
+                    ..Default::default()
+                },
+            )
+            .await?;
+        tracing::warn!(target: "kura::incidents", incident = incident_id, reset = done.passwords_reset, "aftercare: passwords reset, sessions ended");
+        Ok(Some(done))
     }
 }

@@ -288,6 +288,7 @@ fn static_kind(kind: &str) -> &'static str {
         "guard_alert" => "guard_alert",
         "incident_notice" => "incident_notice",
         "incident_lookup" => "incident_lookup",
+        "incident_guidance" => "incident_guidance",
         _ => "mail",
     }
 }

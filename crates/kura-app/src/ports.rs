@@ -722,6 +722,9 @@ pub trait IncidentRepo: Send + Sync {
         order_bidx: &[Vec<u8>],
         limit: u32,
     ) -> Result<(Vec<i64>, Vec<(i64, Vec<u8>)>), StoreError>;
+    /// Aftercare: the accounts' passwords stop working (a new one is set through the reset
+    /// mail) and their sessions end, in one transaction. Returns how many accounts had one.
+    async fn force_password_reset(&self, customer_ids: &[i64]) -> Result<u64, StoreError>;
     /// Marks the notice campaign started (once).
     async fn start_incident_campaign(&self, incident_id: i64, at: i64) -> Result<(), StoreError>;
 }

@@ -33,6 +33,7 @@ pub use kura_app::mail::{MailError, Mailer, OutgoingMail};
 pub use lang::Lang;
 pub use outbox::{OutboxMailer, prune_outbox};
 pub use render::incident::IncidentNotice;
+pub use render::incident_guidance::IncidentGuidance;
 pub use render::incident_lookup::IncidentLookupAnswer;
 pub use render::inquiry::InquiryMail;
 pub use render::order::{BankAccount, OrderConfirmation, OrderLine};

@@ -437,6 +437,29 @@ impl kura_app::incident_people::IncidentNotifier for MailNotifier {
         .map_err(|e| AppError::Task(format!("incident notice: {e}")))
     }
 
+    fn guidance(
+        &self,
+        to: &str,
+        lang: &str,
+        notice_url: &str,
+        reset_url: &str,
+    ) -> Result<kura_app::mail::OutgoingMail, AppError> {
+        kura_mail::IncidentGuidance {
+            lang: if lang == "en" {
+                kura_mail::Lang::En
+            } else {
+                kura_mail::Lang::Ja
+            },
+            shop_name: self.shop_name.clone(),
+            notice_url: notice_url.to_string(),
+            reset_url: reset_url.to_string(),
+            anti_phishing_phrase: None,
+            desk: self.desk.clone(),
+        }
+        .render(to)
+        .map_err(|e| AppError::Task(format!("incident guidance: {e}")))
+    }
+
     fn lookup_answer(
         &self,
         to: &str,

@@ -8,6 +8,7 @@
 //! template.
 
 pub(crate) mod incident;
+pub(crate) mod incident_guidance;
 pub(crate) mod incident_lookup;
 pub(crate) mod inquiry;
 pub(crate) mod order;

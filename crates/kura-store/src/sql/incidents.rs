@@ -507,6 +507,27 @@ impl IncidentRepo for This {
         Ok((customers, orders))
     }
 
+    async fn force_password_reset(&self, customer_ids: &[i64]) -> Result<u64, StoreError> {
+        write_tx!(self, |tx| {
+            let mut cleared = 0u64;
+            for id in customer_ids {
+                cleared += sqlx::query(
+                    "UPDATE customers SET password_hash = NULL WHERE id = $1 \
+                     AND password_hash IS NOT NULL",
+                )
+                .bind(*id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                sqlx::query("DELETE FROM sessions WHERE customer_id = $1")
+                    .bind(*id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            cleared
+        })
+    }
+
     async fn start_incident_campaign(&self, incident_id: i64, at: i64) -> Result<(), StoreError> {
         write_tx!(self, |tx| {
             sqlx::query(

@@ -510,3 +510,28 @@ pub async fn incident_report_get(
     .render()?;
     Ok(status_page(StatusCode::OK, html))
 }
+
+/// Aftercare: the affected accounts' passwords stop working, their sessions end, and each
+/// gets the guidance mail.
+pub async fn incident_aftercare_post(
+    State(state): State<AppState>,
+    ctx: AdminContext,
+    Staff(session): Staff,
+    Path(id): Path<String>,
+    _body: Bytes,
+) -> Result<Response, WebError> {
+    let id = incident_id(&id)?;
+    let m = match state.incidents.aftercare(&session, ctx.ip, id).await? {
+        Some(done) => ctx
+            .tr
+            .t("admin.incidents.aftercare_done")
+            .replace("{n}", &done.passwords_reset.to_string())
+            .replace("{m}", &done.mailed.to_string()),
+        None => ctx.tr.t("admin.incidents.missing").to_string(),
+    };
+    let draft = EntryDraft {
+        kind: "update".into(),
+        ..Default::default()
+    };
+    detail_page(&state, ctx, &session, id, StatusCode::OK, Some(m), draft).await
+}

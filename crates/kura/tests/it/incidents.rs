@@ -267,9 +267,12 @@ async fn drill_scope_notify_postal_list_and_report() {
     let state = &office.state;
     let (mut owner, owner_secret) = enrol(&office, "boss", OWNER_PASSWORD).await;
     for n in 0..30 {
+        let password = (n == 5).then(|| {
+            secrecy::SecretString::from("a long passphrase: harbour lantern 1987".to_string())
+        });
         state
             .customers
-            .register(&crate::support::profile(n), None)
+            .register(&crate::support::profile(n), password)
             .await
             .unwrap();
     }
@@ -618,10 +621,59 @@ async fn drill_scope_notify_postal_list_and_report() {
         report.body
     );
     assert!(report.body.contains("高度な暗号化"));
+    // Aftercare: the account with a password loses it (a copied hash opens nothing) and
+    // every account gets the guidance mail.
+    let ring = state.vault.ring();
+    let bidx = |n: u32| {
+        ring.blind_indexes(
+            kura_app::sealed::col::EMAIL_BIDX,
+            &format!("mizuho.kaburagi{n}@example.jp"),
+            kura_seal::Normalize::Email,
+        )
+        .unwrap()
+    };
+    let creds = state
+        .store
+        .customer_credentials_by_email(&bidx(5))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(creds.password_hash.is_some());
+    let r = owner
+        .post_form(&format!("{detail}/aftercare"), &[("csrf_token", &csrf)])
+        .await;
+    assert!(
+        r.body
+            .contains("1 件の会員のパスワードを無効にしてログアウトさせ、30 通の案内メール"),
+        "{}",
+        r.body
+    );
+    let creds = state
+        .store
+        .customer_credentials_by_email(&bidx(5))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(creds.password_hash.is_none());
+    let guidance = state
+        .store
+        .due_mail(i64::MAX, 10_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|m| m.kind == "incident_guidance")
+        .count();
+    assert_eq!(guidance, 30);
+
     let audit = state
         .store
         .audit_targets_between(
-            &["incident.scope", "incident.notify", "incident.posted"],
+            &[
+                "incident.scope",
+                "incident.notify",
+                "incident.posted",
+                "incident.aftercare",
+            ],
             0,
             i64::MAX,
         )
