@@ -297,12 +297,13 @@ impl Desk {
     pub async fn queue(
         &self,
         statuses: &[&str],
+        category: Option<Category>,
         before_id: Option<i64>,
         limit: u32,
     ) -> Result<Vec<InquirySummary>, AppError> {
         Ok(self
             .store
-            .inquiries(statuses, before_id, limit)
+            .inquiries(statuses, category.map(Category::code), before_id, limit)
             .await?
             .iter()
             .map(summary)

@@ -534,10 +534,12 @@ pub trait InquiryRepo: Send + Sync {
         first: &InquiryMessageRecord,
         mail: Option<&OutboxRecord>,
     ) -> Result<(), StoreError>;
-    /// Inquiries newest first, with ids below `before_id`, in one of `statuses` (all when empty).
+    /// Inquiries newest first, with ids below `before_id`, in one of `statuses` (all when empty),
+    /// in `category` when given.
     async fn inquiries(
         &self,
         statuses: &[&str],
+        category: Option<&str>,
         before_id: Option<i64>,
         limit: u32,
     ) -> Result<Vec<InquiryRecord>, StoreError>;

@@ -95,6 +95,7 @@ impl InquiryRepo for This {
     async fn inquiries(
         &self,
         statuses: &[&str],
+        category: Option<&str>,
         before_id: Option<i64>,
         limit: u32,
     ) -> Result<Vec<InquiryRecord>, StoreError> {
@@ -103,15 +104,23 @@ impl InquiryRepo for This {
         } else {
             format!(" AND t.status IN ({})", placeholders(2, statuses.len()))
         };
+        let category_cond = if category.is_some() {
+            format!(" AND t.category = ${}", statuses.len() + 2)
+        } else {
+            String::new()
+        };
         let sql = format!(
             "SELECT t.*, dk.wrapped AS data_key_wrapped FROM inquiries t \
-             LEFT JOIN data_keys dk ON dk.id = t.data_key_id WHERE t.id < $1{status_cond} \
+             LEFT JOIN data_keys dk ON dk.id = t.data_key_id WHERE t.id < $1{status_cond}{category_cond} \
              ORDER BY t.id DESC LIMIT {}",
             limit.min(500)
         );
         let mut query = sqlx::query(AssertSqlSafe(sql)).bind(before_id.unwrap_or(i64::MAX));
         for s in statuses {
             query = query.bind(*s);
+        }
+        if let Some(c) = category {
+            query = query.bind(c);
         }
         let rows = query.fetch_all(self.reads()).await.map_err(db_err)?;
         rows.iter()

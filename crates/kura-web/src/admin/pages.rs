@@ -1368,6 +1368,7 @@ struct InquiriesView {
     ctx: AdminContext,
     rows: Vec<InquiryRow>,
     q_status: String,
+    q_category: String,
     next: Option<String>,
 }
 
@@ -1375,6 +1376,9 @@ struct InquiriesView {
 pub struct InquiryQuery {
     #[serde(default)]
     status: String,
+    /// One category only (`incident`: the queue of an incident's questions).
+    #[serde(default)]
+    category: String,
     #[serde(default)]
     before: Option<i64>,
 }
@@ -1415,16 +1419,21 @@ pub async fn inquiries_get(
         "all" => Vec::new(),
         _ => vec!["open", "answered"],
     };
-    let list = state.desk.queue(&statuses, q.before, PAGE).await?;
+    let category = kura_app::inquiries::Category::parse(&q.category);
+    let list = state
+        .desk
+        .queue(&statuses, category, q.before, PAGE)
+        .await?;
     let staff = state.staff.list().await?;
     let next = (list.len() == PAGE as usize)
         .then(|| list.last())
         .flatten()
         .map(|r| {
             format!(
-                "{}?status={}&before={}",
+                "{}?status={}&category={}&before={}",
                 ctx.href("/inquiries"),
                 q.status,
+                category.map_or("", |c| c.code()),
                 r.id
             )
         });
@@ -1432,6 +1441,7 @@ pub async fn inquiries_get(
     Ok(Html(
         InquiriesView {
             rows,
+            q_category: category.map_or(String::new(), |c| c.code().to_string()),
             q_status: q.status.clone(),
             next,
             ctx,
@@ -1442,7 +1452,13 @@ pub async fn inquiries_get(
 }
 
 /// Reply templates: (key, label key, body key). The body is a starting point staff edit.
-const REPLY_TEMPLATES: &[&str] = &["thanks", "shipping", "returns"];
+const REPLY_TEMPLATES: &[&str] = &[
+    "thanks",
+    "shipping",
+    "returns",
+    "incident_affected",
+    "incident_forged",
+];
 
 #[derive(Template)]
 #[template(path = "admin/inquiry.html")]

@@ -621,6 +621,66 @@ async fn drill_scope_notify_postal_list_and_report() {
         report.body
     );
     assert!(report.body.contains("高度な暗号化"));
+    // The desk: while the notice is up the contact form offers the incident category, and the
+    // back office has the incident's own queue, with templated answers.
+    let form = visitor.get("/contact").await;
+    assert!(
+        form.body.contains("個人情報に関するお知らせについて"),
+        "{}",
+        form.body
+    );
+    let ccsrf = crate::support::hidden_value(&form.body, "csrf_token").unwrap();
+    let r = visitor
+        .post_form(
+            "/contact",
+            &[
+                ("csrf_token", ccsrf.as_str()),
+                ("category", "incident"),
+                ("order_number", ""),
+                ("name", "鏑木 瑞穂"),
+                ("email", "mizuho.kaburagi3@example.jp"),
+                (
+                    "message",
+                    "当店を名乗るメールが届きました。本物でしょうか。",
+                ),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let queue = owner
+        .get("/admin/inquiries?status=all&category=incident")
+        .await;
+    assert_eq!(queue.status, 200);
+    assert_eq!(
+        queue.body.matches("/admin/inquiries/").count(),
+        1,
+        "{}",
+        queue.body
+    );
+    let other = owner
+        .get("/admin/inquiries?status=all&category=order")
+        .await;
+    assert_eq!(other.body.matches("/admin/inquiries/").count(), 0);
+    let inquiry = queue
+        .body
+        .split("/admin/inquiries/")
+        .nth(1)
+        .and_then(|t| t.split('"').next())
+        .unwrap()
+        .to_string();
+    let answer = owner
+        .get(&format!(
+            "/admin/inquiries/{inquiry}?template=incident_forged"
+        ))
+        .await;
+    assert!(
+        answer
+            .body
+            .contains("当店が送ったものではない可能性があります"),
+        "{}",
+        answer.body
+    );
+
     // Aftercare: the account with a password loses it (a copied hash opens nothing) and
     // every account gets the guidance mail.
     let ring = state.vault.ring();
