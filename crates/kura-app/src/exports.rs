@@ -103,7 +103,7 @@ pub fn csv_cell(value: &str) -> String {
     out
 }
 
-fn csv_line(cells: &[&str]) -> String {
+pub fn csv_line(cells: &[&str]) -> String {
     let mut line = cells
         .iter()
         .map(|c| csv_cell(c))

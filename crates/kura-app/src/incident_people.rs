@@ -1131,3 +1131,137 @@ impl Incidents {
         Ok(Some(done))
     }
 }
+
+/// A file for someone outside the shop, made from the records (no personal data in it).
+pub struct OutsideExport {
+    pub filename: String,
+    pub bytes: Vec<u8>,
+    pub rows: usize,
+}
+
+impl Incidents {
+    /// For the card companies: the card orders of the window (number, time, amount, status,
+    /// the payment provider's reference), so they can look at the cards behind them. For the
+    /// police: the guard's alerts and the audit log from the window's start to now (sources as
+    /// pseudonyms, staff by login). Both are audited; neither holds a name or an address.
+    pub async fn outside_export(
+        &self,
+        session: &StaffSession,
+        ip: Option<IpAddr>,
+        incident_id: i64,
+        police: bool,
+    ) -> Result<Option<OutsideExport>, AppError> {
+        use crate::exports::csv_line;
+        Self::allowed(session)?;
+        let Some(incident) = self.store.incident(incident_id).await? else {
+            return Ok(None);
+        };
+        let now = self.clock.now();
+        let mut csv = String::from("\u{feff}");
+        let mut rows = 0;
+        if police {
+            csv.push_str(&csv_line(&["at", "kind", "what", "who", "detail"]));
+            let mut lines: Vec<(i64, String)> = Vec::new();
+            for a in self.store.alerts(10_000).await? {
+                if a.at < incident.window_start {
+                    continue;
+                }
+                lines.push((
+                    a.at,
+                    csv_line(&[
+                        &japan_minute(a.at),
+                        "alert",
+                        &format!("{} ({})", a.detector, a.severity),
+                        &a.principal,
+                        &format!("{} in {} s; {}", a.count, a.window_seconds, a.actions),
+                    ]),
+                ));
+            }
+            let filter = crate::records::AuditFilter {
+                since: Some(incident.window_start),
+                until: Some(now),
+                ..Default::default()
+            };
+            let mut before = None;
+            loop {
+                let page = self.store.audit_page(&filter, before, 1000).await?;
+                let Some(last) = page.last() else { break };
+                before = Some(last.seq);
+                for row in &page {
+                    let e = &row.entry;
+                    lines.push((
+                        e.at,
+                        csv_line(&[
+                            &japan_minute(e.at),
+                            "audit",
+                            &e.action,
+                            &e.actor,
+                            &format!("{} {}", e.target, e.fields),
+                        ]),
+                    ));
+                }
+                if page.len() < 1000 {
+                    break;
+                }
+            }
+            lines.sort_by_key(|(at, _)| *at);
+            rows = lines.len();
+            for (_, l) in lines {
+                csv.push_str(&l);
+            }
+        } else {
+            csv.push_str(&csv_line(&[
+                "order_number",
+                "ordered_at",
+                "total_yen",
+                "status",
+                "payment_reference",
+            ]));
+            let filter = crate::records::OrderFilter {
+                since: Some(incident.window_start),
+                until: Some(incident.window_end),
+                ..Default::default()
+            };
+            let mut before = None;
+            loop {
+                let page = self.store.orders_page(&filter, before, 500).await?;
+                let Some(last) = page.last() else { break };
+                before = Some(last.id);
+                for o in page
+                    .iter()
+                    .filter(|o| o.payment == kura_domain::PaymentMethod::Card)
+                {
+                    csv.push_str(&csv_line(&[
+                        &o.number,
+                        &japan_minute(o.created_at),
+                        &o.totals.total.0.to_string(),
+                        o.status.code(),
+                        o.payment_session_id.as_deref().unwrap_or(""),
+                    ]));
+                    rows += 1;
+                }
+                if page.len() < 500 {
+                    break;
+                }
+            }
+        }
+        let what = if police { "police" } else { "card_companies" };
+        self.audit
+            .record(
+                &session.actor(ip),
+                "incident.outside_export",
+                &format!("incident:{incident_id}"),
+                what,
+                AuditDetail {
+                    note: Some(format!("{rows} rows")),
+                    ..Default::default()
+                },
+            )
+            .await?;
+        Ok(Some(OutsideExport {
+            filename: format!("incident-{incident_id}-{what}.csv"),
+            bytes: csv.into_bytes(),
+            rows,
+        }))
+    }
+}

@@ -535,3 +535,45 @@ pub async fn incident_aftercare_post(
     };
     detail_page(&state, ctx, &session, id, StatusCode::OK, Some(m), draft).await
 }
+
+/// The files for outsiders: the card orders of the window (card companies) or the alerts and
+/// audit log since the window opened (police). No names or addresses are in either.
+pub async fn incident_outside_post(
+    State(state): State<AppState>,
+    ctx: AdminContext,
+    Staff(session): Staff,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, WebError> {
+    use axum::http::header;
+    let id = incident_id(&id)?;
+    let f = FormFields::parse(&body);
+    let police = match f.get("for") {
+        "police" => true,
+        "cards" => false,
+        _ => return Err(WebError::new(ErrorKind::BadRequest)),
+    };
+    let Some(file) = state
+        .incidents
+        .outside_export(&session, ctx.ip, id, police)
+        .await?
+    else {
+        return Err(WebError::new(ErrorKind::NotFound));
+    };
+    let mut res = file.bytes.into_response();
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("text/csv; charset=utf-8"),
+    );
+    h.insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
+    if let Ok(v) =
+        header::HeaderValue::from_str(&format!("attachment; filename=\"{}\"", file.filename))
+    {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(res)
+}

@@ -148,6 +148,7 @@ pub fn routes() -> Vec<AdminRoute> {
         route!(POST "/incidents/{id}/posted", Staff(P::Incidents), incidents::incident_posted_post),
         route!(GET "/incidents/{id}/report", Staff(P::Incidents), incidents::incident_report_get),
         route!(POST "/incidents/{id}/aftercare", Staff(P::Incidents), incidents::incident_aftercare_post),
+        route!(POST "/incidents/{id}/outside", Staff(P::Incidents), incidents::incident_outside_post),
         route!(POST "/maintenance", Staff(P::Incidents), incidents::maintenance_post),
         route!(GET "/guard", Staff(P::Security), guard_pages::guard_get),
         route!(POST "/guard/alerts/{id}/ack", Staff(P::Security), guard_pages::alert_ack_post),

@@ -621,6 +621,26 @@ async fn drill_scope_notify_postal_list_and_report() {
         report.body
     );
     assert!(report.body.contains("高度な暗号化"));
+    // Files for outsiders: no names or addresses; the police file has the audit trail.
+    let police = owner
+        .post_form(
+            &format!("{detail}/outside"),
+            &[("csrf_token", csrf.as_str()), ("for", "police")],
+        )
+        .await;
+    assert_eq!(police.status, 200);
+    assert!(police.body.contains("incident.scope"), "{}", police.body);
+    assert!(!police.body.contains("鏑木"));
+    let cards = owner
+        .post_form(
+            &format!("{detail}/outside"),
+            &[("csrf_token", csrf.as_str()), ("for", "cards")],
+        )
+        .await;
+    assert_eq!(cards.status, 200);
+    assert!(cards.body.contains("order_number"));
+    assert!(!cards.body.contains("鏑木") && !cards.body.contains("@"));
+
     // The desk: while the notice is up the contact form offers the incident category, and the
     // back office has the incident's own queue, with templated answers.
     let form = visitor.get("/contact").await;
