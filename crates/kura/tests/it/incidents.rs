@@ -238,28 +238,36 @@ async fn only_the_owner_reaches_incidents_and_maintenance() {
     assert!(!office.state.incidents.maintenance());
 }
 
-/// A transport that refuses some addresses for good, as a receiving server answering 550.
-#[derive(Default)]
-struct Refusing(std::sync::Mutex<Vec<kura_app::mail::OutgoingMail>>);
+/// The real SMTP transport to a local aiosmtpd, keeping a copy of what it was handed.
+struct Tee {
+    inner: std::sync::Arc<dyn kura_app::mail::Mailer>,
+    seen: std::sync::Mutex<Vec<kura_app::mail::OutgoingMail>>,
+}
 
 #[async_trait::async_trait]
-impl kura_app::mail::Mailer for Refusing {
+impl kura_app::mail::Mailer for Tee {
     async fn send(
         &self,
         mail: &kura_app::mail::OutgoingMail,
     ) -> Result<(), kura_app::mail::MailError> {
-        if mail.to.contains("7@") {
-            return Err(kura_app::mail::MailError::Undeliverable("550".into()));
-        }
-        self.0.lock().unwrap().push(mail.clone());
-        Ok(())
+        self.seen.lock().unwrap().push(mail.clone());
+        self.inner.send(mail).await
+    }
+
+    async fn send_as(
+        &self,
+        mail: &kura_app::mail::OutgoingMail,
+        reference: &str,
+    ) -> Result<(), kura_app::mail::MailError> {
+        self.seen.lock().unwrap().push(mail.clone());
+        self.inner.send_as(mail, reference).await
     }
 }
 
 /// The drill: a shop with customers and guest orders has an incident. The owner declares it,
 /// publishes the first notice, finds the people (the window, and a card company's list
-/// matched through the blind index), sends the notices (resumable, once each), and the
-/// addresses the receiving server refuses move to the postal list, whose letters are a PDF
+/// matched through the blind index), sends the notices (resumable, once each) through a real
+/// SMTP server (aiosmtpd), and the addresses it refuses move to the postal list, whose letters are a PDF
 /// naming each of them. The draft report has its nine items filled from the records.
 #[tokio::test]
 async fn drill_scope_notify_postal_list_and_report() {
@@ -435,9 +443,36 @@ async fn drill_scope_notify_postal_list_and_report() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     assert_eq!(state.incidents.send_notices(id).await.unwrap(), 0);
-    let mailer = Refusing::default();
-    state.outbox.deliver_due(&mailer).await.unwrap();
-    let sent = mailer.0.lock().unwrap().clone();
+    let smtp_dir = tempfile::tempdir().unwrap();
+    let (_smtp, port) = crate::mail_trust::rejecting_smtp_server_also(smtp_dir.path(), Some("7@"));
+    let mut smtp_config = office.config.clone();
+    smtp_config.mail.transport = "smtp".into();
+    smtp_config.mail.smtp_host = "127.0.0.1".into();
+    smtp_config.mail.smtp_port = port;
+    let mailer = Tee {
+        inner: kura::shop::mailer(&smtp_config).unwrap(),
+        seen: std::sync::Mutex::default(),
+    };
+    while state.outbox.deliver_due(&mailer).await.unwrap().0 > 0 {}
+    let accepted = std::fs::read_dir(smtp_dir.path())
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "eml")
+        })
+        .count();
+    let refused_rcpts = std::fs::read_to_string(smtp_dir.path().join("rcpt.log"))
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains("7@"))
+        .count();
+    let seen = mailer.seen.lock().unwrap().clone();
+    // What the server stored is what was not refused.
+    let sent: Vec<_> = seen.into_iter().filter(|m| !m.to.contains("7@")).collect();
+    assert_eq!(accepted, sent.len(), "every accepted mail reached aiosmtpd");
     let notices: Vec<_> = sent
         .iter()
         .filter(|m| m.kind == "incident_notice")
@@ -446,6 +481,7 @@ async fn drill_scope_notify_postal_list_and_report() {
         .filter(|n| format!("mizuho.kaburagi{n}@example.jp").contains("7@"))
         .count();
     assert!(refused >= 2);
+    assert!(refused_rcpts >= refused, "the server refused them");
     assert!(notices.len() + refused <= expected);
     assert!(notices.len() >= expected - refused - guests.len());
     let one = notices

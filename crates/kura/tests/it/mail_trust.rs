@@ -298,20 +298,22 @@ async fn mail_check_page(state: &kura_web::AppState, router: &axum::Router, raw:
     );
 }
 
-/// Accepts every recipient but `gone…@` (550 5.1.1, echoing the address as real servers do),
-/// logs each RCPT it is offered and stores each accepted message by arrival.
+/// Accepts every recipient but `gone…@` and, when given a third argument, those containing it
+/// (550 5.1.1, echoing the address as real servers do), logs each RCPT it is offered and
+/// stores each accepted message by arrival.
 const REJECTING_SERVER: &str = r#"
 import os, sys, time
 from aiosmtpd.controller import Controller
 
 port, folder = int(sys.argv[1]), sys.argv[2]
+also = sys.argv[3] if len(sys.argv) > 3 else None
 count = 0
 
 class Store:
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         with open(os.path.join(folder, 'rcpt.log'), 'a') as f:
             f.write(address + '\n')
-        if address.lower().startswith('gone'):
+        if address.lower().startswith('gone') or (also and also in address):
             return '550 5.1.1 <%s>: Recipient address rejected: User unknown' % address
         envelope.rcpt_tos.append(address)
         return '250 OK'
@@ -331,6 +333,14 @@ while True:
 "#;
 
 fn rejecting_smtp_server(folder: &Path) -> (support::Node, u16) {
+    rejecting_smtp_server_also(folder, None)
+}
+
+/// As [`rejecting_smtp_server`], also refusing every address that contains `also`.
+pub(crate) fn rejecting_smtp_server_also(
+    folder: &Path,
+    also: Option<&str>,
+) -> (support::Node, u16) {
     use std::io::BufRead;
     let port = support::free_port();
     let mut child = Command::new("python3")
@@ -338,6 +348,7 @@ fn rejecting_smtp_server(folder: &Path) -> (support::Node, u16) {
         .arg(REJECTING_SERVER)
         .arg(port.to_string())
         .arg(folder)
+        .args(also)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()
