@@ -388,9 +388,13 @@ impl BackOffice {
         incident_id: i64,
         letters: bool,
     ) -> Result<Result<CsvExport, ExportRefusal>, AppError> {
-        let rows =
-            crate::incident_people::postal_rows(self.store.as_ref(), &self.vault, incident_id)
-                .await?;
+        let rows = crate::incident_people::postal_rows(
+            self.store.as_ref(),
+            &self.vault,
+            self.canaries.as_deref(),
+            incident_id,
+        )
+        .await?;
         let count = i64::try_from(rows.len()).unwrap_or(i64::MAX);
         let now = self.clock.now();
         let day = kura_domain::Date::today_in_japan(now).iso();

@@ -98,6 +98,13 @@ pub struct PeopleParts {
     pub notifier: Arc<dyn IncidentNotifier>,
     /// The shop's public address, for the notice page link (`https://shop.example.jp`).
     pub public_url: String,
+    /// The canary customers (honeytokens): found like anyone by scoping, but never mailed,
+    /// written to or put on a postal list (a mail to one would raise the honeytoken alert).
+    pub canaries: Option<Arc<crate::canary::Canaries>>,
+}
+
+fn is_canary(canaries: Option<&crate::canary::Canaries>, profile: &CustomerProfile) -> bool {
+    canaries.is_some_and(|c| c.is_canary(profile.email.as_str()))
 }
 
 /// Which accounts and orders the window takes in.
@@ -681,10 +688,11 @@ impl Incidents {
             let mut items = Vec::new();
             let mut lost = Vec::new();
             for p in page.iter().filter(|p| p.reach == "mail") {
-                let Some((profile, data_key)) =
-                    open_person(self.store.as_ref(), &parts.vault, p).await?
+                let Some((profile, data_key)) = open_person(self.store.as_ref(), &parts.vault, p)
+                    .await?
+                    .filter(|(profile, _)| !is_canary(parts.canaries.as_deref(), profile))
                 else {
-                    // Erased since: nobody left to reach.
+                    // Erased since, or a canary: nobody to reach.
                     lost.push(p.person.clone());
                     continue;
                 };
@@ -806,6 +814,7 @@ impl Incidents {
 pub async fn postal_rows(
     store: &dyn Store,
     vault: &Vault,
+    canaries: Option<&crate::canary::Canaries>,
     incident_id: i64,
 ) -> Result<Vec<PostalRow>, AppError> {
     let mut out = Vec::new();
@@ -818,7 +827,10 @@ pub async fn postal_rows(
             let Some(last) = page.last() else { break };
             after = last.person.clone();
             for p in page.iter().filter(|p| p.reach == "post") {
-                let Some((profile, _)) = open_person(store, vault, p).await? else {
+                let Some((profile, _)) = open_person(store, vault, p)
+                    .await?
+                    .filter(|(profile, _)| !is_canary(canaries, profile))
+                else {
                     continue;
                 };
                 let person = &profile.person;
@@ -1025,8 +1037,9 @@ impl Incidents {
                 // A guest address that is not among the people: nothing to open, nothing sent.
                 continue;
             }
-            let Some((profile, data_key)) =
-                open_person(self.store.as_ref(), &parts.vault, &p).await?
+            let Some((profile, data_key)) = open_person(self.store.as_ref(), &parts.vault, &p)
+                .await?
+                .filter(|(profile, _)| !is_canary(parts.canaries.as_deref(), profile))
             else {
                 continue;
             };
@@ -1096,8 +1109,9 @@ impl Incidents {
             let ids: Vec<i64> = accounts.iter().filter_map(|p| p.customer_id).collect();
             done.passwords_reset += self.store.force_password_reset(&ids).await?;
             for p in accounts {
-                let Some((profile, data_key)) =
-                    open_person(self.store.as_ref(), &parts.vault, p).await?
+                let Some((profile, data_key)) = open_person(self.store.as_ref(), &parts.vault, p)
+                    .await?
+                    .filter(|(profile, _)| !is_canary(parts.canaries.as_deref(), profile))
                 else {
                     continue;
                 };

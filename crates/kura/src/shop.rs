@@ -394,7 +394,7 @@ pub async fn build_with_clock(
         Arc::clone(&clock),
         Arc::clone(&events),
     )
-    .with_canaries(canaries);
+    .with_canaries(Arc::clone(&canaries));
     let backoffice = Arc::new(
         match kura_mail::letters::PdfLetters::from_font_file(
             &config.mail.letter_font,
@@ -438,6 +438,7 @@ pub async fn build_with_clock(
             outbox: Arc::clone(&outbox),
             notifier: Arc::clone(&notifier) as Arc<dyn kura_app::incident_people::IncidentNotifier>,
             public_url: base_url.to_string(),
+            canaries: Some(Arc::clone(&canaries)),
         }),
     );
     incidents.refresh().await?;

@@ -776,7 +776,8 @@ async fn a_sale_behind_one_carrier_address_turns_no_customer_away() {
     let mut script = Client::new(&shop.router);
     script.peer = carrier;
     let mut script_answered = 0;
-    for _ in 0..400 {
+    let script_started = std::time::Instant::now();
+    for _ in 0..4000 {
         let r = script
             .send(
                 axum::http::Request::get("/")
@@ -800,9 +801,12 @@ async fn a_sale_behind_one_carrier_address_turns_no_customer_away() {
         refused, 0,
         "no customer behind the carrier address is refused"
     );
+    // The address's own budget: its burst plus what refills while the script runs (a slow,
+    // loaded machine refills more), and nothing like the thousands it asks for.
+    let allowed = f64::from(burst) + f64::from(rate) * script_started.elapsed().as_secs_f64();
     assert!(
-        script_answered < 400,
-        "a script without a session meets the address's budget"
+        f64::from(script_answered) <= allowed + 1.0 && script_answered < 4000,
+        "a script without a session meets the address's budget: {script_answered} answered, {allowed:.0} allowed"
     );
 }
 

@@ -582,7 +582,7 @@ async fn drill_scope_notify_postal_list_and_report() {
     );
 
     // The letters: a PDF in IPAGothic naming each of them.
-    let rows = kura_app::incident_people::postal_rows(state.store.as_ref(), &state.vault, id)
+    let rows = kura_app::incident_people::postal_rows(state.store.as_ref(), &state.vault, None, id)
         .await
         .unwrap();
     assert_eq!(rows.len() as i64, t.postal);

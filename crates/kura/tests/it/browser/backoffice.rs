@@ -467,3 +467,155 @@ async fn the_owner_signs_in_with_a_passkey_and_refunds_a_card_order() {
     );
     b.screenshot("admin-guard-ja").await;
 }
+
+/// Sets a form field's value the way a date picker would.
+async fn set_value(b: &Browser, id: &str, value: &str) {
+    b.execute(
+        "document.getElementById(arguments[0]).value = arguments[1];",
+        vec![id.into(), value.into()],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_owner_runs_an_incident_and_visitors_see_the_notice_in_both_languages() {
+    let _one = ONE_BROWSER_AT_A_TIME.lock().await;
+    let shop = LiveShop::start().await;
+    kura::demo::insert_synthetic(&shop.state.store, &shop.state.vault, 5)
+        .await
+        .unwrap();
+    let mut b = Browser::start(&shop.artifacts(), Language::Japanese).await;
+    sign_in_and_enrol(&mut b, &shop, "owner", &shop.owner_password).await;
+
+    // The owner declares the incident.
+    visit(&mut b, &shop.url("/admin/incidents")).await;
+    b.find("#title")
+        .await
+        .type_text("不正アクセスによる個人情報漏えいのおそれ")
+        .await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    set_value(&b, "window_start", "2024-04-01T00:00").await;
+    set_value(
+        &b,
+        "window_end",
+        &kura_domain::Date::japan_minute(now + 120).replace(' ', "T"),
+    )
+    .await;
+    b.find("#cause")
+        .await
+        .type_text("管理画面の脆弱性を突いた不正アクセス。調査中です。")
+        .await;
+    for c in ["name", "address", "email", "phone"] {
+        b.find(&format!("#cat_{c}")).await.click().await;
+    }
+    b.find("#attack").await.click().await;
+    b.find("#declare-form button[type=submit]")
+        .await
+        .click()
+        .await;
+    let detail = b
+        .wait_for_url("the incident page", |u| {
+            u.contains("/admin/incidents/") && !u.ends_with("/admin/incidents")
+        })
+        .await;
+    b.assert_no_csp_violation().await;
+
+    // The first entry of the public notice, in both languages, then the people affected.
+    b.find("#title_ja")
+        .await
+        .type_text("不正アクセスに関するお詫びとお知らせ")
+        .await;
+    b.find("#body_ja")
+        .await
+        .type_text("当店のサイトが不正アクセスを受け、お客様の個人情報が漏えいしたおそれがあります。\n\n当店からカード番号をおたずねするメールは送りません。")
+        .await;
+    b.find("#title_en")
+        .await
+        .type_text("Our apology and notice about unauthorised access")
+        .await;
+    b.find("#body_en")
+        .await
+        .type_text("Our shop was accessed without authorisation; your personal data may have been taken.\n\nWe never ask for your card number by mail.")
+        .await;
+    b.find("#entry-form button[type=submit]")
+        .await
+        .click()
+        .await;
+    wait_text(&b, "#incident-message", "掲載").await;
+    b.find("#scope-form button[type=submit]")
+        .await
+        .click()
+        .await;
+    // The five customers and the demo account.
+    wait_text(&b, "#incident-message", "6 名を特定しました").await;
+    assert!(b.find("#reach-mail").await.text().await.contains('6'));
+    b.screenshot("admin-incident-ja").await;
+    visit(&mut b, &format!("{detail}/report")).await;
+    let report = b.find("#report-items").await.text().await;
+    for needle in ["1. 概要", "9. その他参考となる事項", "6 名", "0600"] {
+        assert!(report.contains(needle), "{needle}: {report}");
+    }
+    b.screenshot("admin-incident-report-ja").await;
+
+    // Every storefront page links the notice; it has the "was I affected?" form.
+    visit(&mut b, &shop.url("/")).await;
+    b.find("#incident-banner a").await.click().await;
+    b.wait_for_url("the notice", |u| u.contains("/notices/"))
+        .await;
+    b.assert_no_csp_violation().await;
+    assert!(
+        b.find("#notice-title")
+            .await
+            .text()
+            .await
+            .contains("お詫びとお知らせ")
+    );
+    assert!(b.try_find("#lookup-form").await.is_some());
+    b.screenshot("notice-ja").await;
+    let notice_url = b.current_url().await;
+    let other = shop.artifacts().join("english-browser");
+    std::fs::create_dir_all(&other).unwrap();
+    let mut en = Browser::start(&other, Language::English).await;
+    visit(&mut en, &notice_url).await;
+    assert!(
+        en.find("#notice-title")
+            .await
+            .text()
+            .await
+            .contains("Our apology")
+    );
+    en.find("#lookup-contact")
+        .await
+        .type_text("someone@example.com")
+        .await;
+    en.find("#lookup-form button[type=submit]")
+        .await
+        .click()
+        .await;
+    wait_text(&en, "#lookup-message", "the answer has been sent").await;
+    en.assert_no_csp_violation().await;
+    en.screenshot("notice-lookup-en").await;
+
+    // Ordering closes; the notice stays open.
+    visit(&mut b, &shop.url("/admin/incidents")).await;
+    b.find("#maintenance-form button[type=submit]")
+        .await
+        .click()
+        .await;
+    wait_text(&b, "#maintenance-state", "メンテナンス中").await;
+    b.goto(&shop.url("/")).await;
+    assert!(
+        b.page_text()
+            .await
+            .contains("ただいまご注文を停止しています")
+    );
+    b.assert_no_csp_violation().await;
+    b.screenshot("maintenance-ja").await;
+    en.goto(&shop.url("/cart")).await;
+    assert!(en.page_text().await.contains("Ordering is paused"));
+    en.screenshot("maintenance-en").await;
+    visit(&mut en, &notice_url).await;
+}
