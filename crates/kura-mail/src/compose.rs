@@ -95,6 +95,18 @@ pub(crate) fn one_line(subject: &str) -> String {
         .collect()
 }
 
+/// A mail as it leaves the shop: composed, then signed with the shop's DKIM keys (for the
+/// incident benchmark, which signs every notice of a large campaign).
+pub fn signed_raw(
+    mail: &OutgoingMail,
+    from: &str,
+    dkim: &crate::DkimKeys,
+) -> Result<Vec<u8>, MailError> {
+    let from = parse_from(from)
+        .ok_or_else(|| MailError::Permanent("the sender address does not parse".into()))?;
+    dkim.sign(&compose(mail, &from)?.formatted())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -169,16 +181,4 @@ mod tests {
         assert_ne!(a, b);
         assert_eq!(a.len(), "<@example.jp>".len() + 32);
     }
-}
-
-/// A mail as it leaves the shop: composed, then signed with the shop's DKIM keys (for the
-/// incident benchmark, which signs every notice of a large campaign).
-pub fn signed_raw(
-    mail: &OutgoingMail,
-    from: &str,
-    dkim: &crate::DkimKeys,
-) -> Result<Vec<u8>, MailError> {
-    let from = parse_from(from)
-        .ok_or_else(|| MailError::Permanent("the sender address does not parse".into()))?;
-    dkim.sign(&compose(mail, &from)?.formatted())
 }
