@@ -214,6 +214,31 @@ async fn detail_page(
     Ok(status_page(status, html))
 }
 
+/// The incident page again after one of its actions, saying what the action did, with an empty
+/// update entry ready.
+async fn after_action(
+    state: &AppState,
+    ctx: AdminContext,
+    session: &kura_app::staff::StaffSession,
+    id: i64,
+    message: String,
+) -> Result<Response, WebError> {
+    let draft = EntryDraft {
+        kind: "update".into(),
+        ..Default::default()
+    };
+    detail_page(
+        state,
+        ctx,
+        session,
+        id,
+        StatusCode::OK,
+        Some(message),
+        draft,
+    )
+    .await
+}
+
 fn incident_id(raw: &str) -> Result<i64, WebError> {
     raw.parse().map_err(|_| WebError::new(ErrorKind::NotFound))
 }
@@ -349,11 +374,7 @@ pub async fn incident_scope_post(
             .replace("{reads}", &r.read_targets.to_string()),
         Err(problem) => ctx.tr.t(problem.key()).to_string(),
     };
-    let draft = EntryDraft {
-        kind: "update".into(),
-        ..Default::default()
-    };
-    detail_page(&state, ctx, &session, id, StatusCode::OK, Some(m), draft).await
+    after_action(&state, ctx, &session, id, m).await
 }
 
 /// Starts the notice mails; they are sent in the background (and resumed after a restart).
@@ -377,11 +398,7 @@ pub async fn incident_notify_post(
         }
         Err(problem) => ctx.tr.t(problem.key()).to_string(),
     };
-    let draft = EntryDraft {
-        kind: "update".into(),
-        ..Default::default()
-    };
-    detail_page(&state, ctx, &session, id, StatusCode::OK, Some(m), draft).await
+    after_action(&state, ctx, &session, id, m).await
 }
 
 /// Asks for the postal list (CSV) or its letters (PDF); a second person approves it on the
@@ -407,11 +424,7 @@ pub async fn incident_postal_post(
         }
         Err(_) => ctx.tr.t("admin.incidents.missing").to_string(),
     };
-    let draft = EntryDraft {
-        kind: "update".into(),
-        ..Default::default()
-    };
-    detail_page(&state, ctx, &session, id, StatusCode::OK, Some(m), draft).await
+    after_action(&state, ctx, &session, id, m).await
 }
 
 /// Records that the letters went out.
@@ -428,11 +441,7 @@ pub async fn incident_posted_post(
         .tr
         .t("admin.incidents.posted_done")
         .replace("{n}", &n.to_string());
-    let draft = EntryDraft {
-        kind: "update".into(),
-        ..Default::default()
-    };
-    detail_page(&state, ctx, &session, id, StatusCode::OK, Some(m), draft).await
+    after_action(&state, ctx, &session, id, m).await
 }
 
 #[derive(Template)]
@@ -529,11 +538,7 @@ pub async fn incident_aftercare_post(
             .replace("{m}", &done.mailed.to_string()),
         None => ctx.tr.t("admin.incidents.missing").to_string(),
     };
-    let draft = EntryDraft {
-        kind: "update".into(),
-        ..Default::default()
-    };
-    detail_page(&state, ctx, &session, id, StatusCode::OK, Some(m), draft).await
+    after_action(&state, ctx, &session, id, m).await
 }
 
 /// The files for outsiders: the card orders of the window (card companies) or the alerts and
