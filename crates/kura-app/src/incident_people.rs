@@ -27,7 +27,9 @@ use crate::error::AppError;
 use crate::incidents::Incidents;
 use crate::mail::{MailOutbox, OutgoingMail};
 use crate::ports::Store;
-use crate::records::{IncidentEntryRecord, IncidentPersonRecord, IncidentRecord};
+use crate::records::{
+    IncidentEntryRecord, IncidentPersonRecord, IncidentRecord, ScopeBuyer, ScopePlan,
+};
 use crate::sealed::col;
 use crate::staff::StaffSession;
 use crate::vault::Vault;
@@ -202,20 +204,6 @@ pub struct PostalRow {
     pub lang: String,
 }
 
-#[derive(Default)]
-struct Found {
-    customer_id: Option<i64>,
-    order_id: Option<i64>,
-    order_at: i64,
-    window: bool,
-    read: bool,
-    list: bool,
-    birth: bool,
-    password: bool,
-    orders: bool,
-    lang: Option<String>,
-}
-
 fn guest_key(email_bidx: &[u8]) -> String {
     format!("g:{}", hex::encode(email_bidx))
 }
@@ -319,29 +307,17 @@ impl Incidents {
             return Ok(Err(ScopeProblem::ListTooLong));
         }
         let (start, end) = (incident.window_start, incident.window_end);
-        let in_window = |at: i64| basis == ScopeBasis::Present || (start..=end).contains(&at);
-        let customers = self.store.scope_customers(end).await?;
-        let orders = self.store.scope_orders(end).await?;
-        let mut found: HashMap<String, Found> = HashMap::new();
-        let mut by_id: HashMap<i64, usize> = HashMap::with_capacity(customers.len());
-        for (i, c) in customers.iter().enumerate() {
-            by_id.insert(c.id, i);
-            if in_window(c.created_at) {
-                let f = found.entry(format!("c:{}", c.id)).or_default();
-                f.window = true;
+        // How each person was found besides the window ("read", "list", in that order).
+        let mut found: HashMap<ScopeBuyer, String> = HashMap::new();
+        let mut add = |buyer: ScopeBuyer, how: &str| {
+            let entry = found.entry(buyer).or_default();
+            if !entry.split(',').any(|h| h == how) {
+                if !entry.is_empty() {
+                    entry.push(',');
+                }
+                entry.push_str(how);
             }
-        }
-        let key_of = |o: &crate::records::ScopeOrderRow| match o.customer_id {
-            Some(id) if by_id.contains_key(&id) => format!("c:{id}"),
-            _ => guest_key(&o.email_bidx),
         };
-        let mut by_number: HashMap<&str, usize> = HashMap::with_capacity(orders.len());
-        for (i, o) in orders.iter().enumerate() {
-            by_number.insert(o.number.as_str(), i);
-            if in_window(o.created_at) {
-                found.entry(key_of(o)).or_default().window = true;
-            }
-        }
         // What the audit log shows was opened during the window.
         let targets = self
             .store
@@ -357,154 +333,102 @@ impl Incidents {
             )
             .await?;
         let mut read_targets = 0;
+        let mut numbers = Vec::new();
         for t in &targets {
             if let Some(id) = t
                 .strip_prefix("customer:")
                 .and_then(|v| v.parse::<i64>().ok())
             {
-                if by_id.contains_key(&id) {
-                    found.entry(format!("c:{id}")).or_default().read = true;
-                    read_targets += 1;
-                }
-            } else if let Some(o) = t
-                .strip_prefix("order:")
-                .and_then(|n| by_number.get(n))
-                .and_then(|i| orders.get(*i))
-            {
-                found.entry(key_of(o)).or_default().read = true;
+                // An id no account held by the window's end had is dropped by the store.
+                add(ScopeBuyer::Account(id), "read");
                 read_targets += 1;
+            } else if let Some(n) = t.strip_prefix("order:") {
+                numbers.push(n.to_string());
+            }
+        }
+        for chunk in numbers.chunks(500) {
+            let buyers = self
+                .store
+                .scope_order_buyers(false, &[], chunk, end)
+                .await?;
+            read_targets += buyers.len();
+            for b in buyers {
+                add(b, "read");
             }
         }
         // Lists handed in by outsiders, matched through the blind indexes.
         let mut list_unmatched = 0;
         if !lines.is_empty() {
             let ring = parts.vault.ring();
-            let mut customer_bidx: HashMap<&[u8], Vec<i64>> = HashMap::new();
-            for c in &customers {
-                customer_bidx.entry(&c.email_bidx).or_default().push(c.id);
-                customer_bidx.entry(&c.phone_bidx).or_default().push(c.id);
-            }
-            let mut order_bidx: HashMap<&[u8], Vec<usize>> = HashMap::new();
-            for (i, o) in orders.iter().enumerate() {
-                order_bidx.entry(&o.email_bidx).or_default().push(i);
-                order_bidx.entry(&o.phone_bidx).or_default().push(i);
-            }
             for line in &lines {
-                let (account_cols, order_cols, how) = if line.contains('@') {
-                    (col::EMAIL_BIDX, col::ORDER_EMAIL_BIDX, Normalize::Email)
+                let (account_cols, order_cols, how, phone) = if line.contains('@') {
+                    (
+                        col::EMAIL_BIDX,
+                        col::ORDER_EMAIL_BIDX,
+                        Normalize::Email,
+                        false,
+                    )
                 } else {
-                    (col::PHONE_BIDX, col::ORDER_PHONE_BIDX, Normalize::Digits)
+                    (
+                        col::PHONE_BIDX,
+                        col::ORDER_PHONE_BIDX,
+                        Normalize::Digits,
+                        true,
+                    )
                 };
-                let mut hit = false;
-                for b in ring.blind_indexes(account_cols, line, how)? {
-                    for id in customer_bidx.get(b.as_bytes()).into_iter().flatten() {
-                        found.entry(format!("c:{id}")).or_default().list = true;
-                        hit = true;
-                    }
-                }
-                for b in ring.blind_indexes(order_cols, line, how)? {
-                    for i in order_bidx.get(b.as_bytes()).into_iter().flatten() {
-                        if let Some(o) = orders.get(*i) {
-                            found.entry(key_of(o)).or_default().list = true;
-                            hit = true;
-                        }
-                    }
-                }
-                if !hit {
+                let bytes = |list: Vec<kura_seal::BlindIndex>| -> Vec<Vec<u8>> {
+                    list.iter().map(|b| b.as_bytes().to_vec()).collect()
+                };
+                let account_bidx = bytes(ring.blind_indexes(account_cols, line, how)?);
+                let order_bidx = bytes(ring.blind_indexes(order_cols, line, how)?);
+                let ids = self
+                    .store
+                    .scope_accounts_by_bidx(phone, &account_bidx, end)
+                    .await?;
+                let buyers = self
+                    .store
+                    .scope_order_buyers(phone, &order_bidx, &[], end)
+                    .await?;
+                if ids.is_empty() && buyers.is_empty() {
                     list_unmatched += 1;
                 }
-            }
-        }
-        // What each person's data held, and their latest order (a guest is opened from it).
-        for (id, i) in &by_id {
-            if let Some(f) = found.get_mut(&format!("c:{id}")) {
-                let c = customers.get(*i);
-                f.customer_id = Some(*id);
-                f.birth = c.is_some_and(|c| c.has_birth_date);
-                f.password = c.is_some_and(|c| c.has_password);
-            }
-        }
-        for o in &orders {
-            if let Some(f) = found.get_mut(&key_of(o)) {
-                f.orders = true;
-                if f.order_id.is_none() || o.created_at >= f.order_at {
-                    f.order_id = Some(o.id);
-                    f.order_at = o.created_at;
-                    f.lang = Some(o.lang.clone());
+                for id in ids {
+                    add(ScopeBuyer::Account(id), "list");
+                }
+                for b in buyers {
+                    add(b, "list");
                 }
             }
         }
-        let unreachable = self.unreachable_people(parts).await?;
-        let mut before: HashMap<String, (String, String)> = HashMap::new();
-        let mut after = String::new();
-        loop {
-            let page = self
-                .store
-                .incident_people(incident_id, None, &after, 5000)
-                .await?;
-            let Some(last) = page.last() else { break };
-            after = last.person.clone();
-            for p in page {
-                before.insert(p.person, (p.status, p.reach));
+        let (mut accounts, mut guests) = (Vec::new(), Vec::new());
+        for (buyer, how) in found {
+            match buyer {
+                ScopeBuyer::Account(id) => accounts.push((id, how)),
+                ScopeBuyer::Guest(b) => guests.push((b, how)),
             }
         }
-        let now = self.clock.now();
-        let mut people: Vec<IncidentPersonRecord> = found
-            .into_iter()
-            .map(|(person, f)| {
-                let fields: Vec<&str> = incident
-                    .categories
-                    .iter()
-                    .map(String::as_str)
-                    .filter(|c| match *c {
-                        "birth_date" => f.birth,
-                        "password_hash" => f.password,
-                        "order_history" => f.orders,
-                        _ => true,
-                    })
-                    .collect();
-                let found_by: Vec<&str> =
-                    [("window", f.window), ("read", f.read), ("list", f.list)]
-                        .iter()
-                        .filter(|(_, on)| *on)
-                        .map(|(k, _)| *k)
-                        .collect();
-                let mut reach = if unreachable.contains(&person) {
-                    "post".to_string()
-                } else {
-                    "mail".to_string()
-                };
-                let mut status = "pending".to_string();
-                if let Some((s, r)) = before.get(&person) {
-                    status.clone_from(s);
-                    if r != "mail" {
-                        reach.clone_from(r);
-                    }
-                }
-                IncidentPersonRecord {
-                    incident_id,
-                    customer_id: f.customer_id,
-                    order_id: if f.customer_id.is_some() {
-                        None
-                    } else {
-                        f.order_id
-                    },
-                    found_by: found_by.join(","),
-                    fields: fields.join(","),
-                    reach,
-                    status,
-                    lang: f.lang.unwrap_or_else(|| "ja".into()),
-                    updated_at: now,
-                    person,
-                }
-            })
-            .collect();
-        people.sort_by(|a, b| a.person.cmp(&b.person));
-        self.store
-            .replace_incident_people(incident_id, &people)
-            .await?;
+        accounts.sort_unstable();
+        guests.sort_unstable();
+        let mut unreachable: Vec<String> =
+            self.unreachable_people(parts).await?.into_iter().collect();
+        unreachable.sort();
+        let plan = ScopePlan {
+            incident_id,
+            since: if basis == ScopeBasis::Present {
+                i64::MIN
+            } else {
+                start
+            },
+            until: end,
+            categories: incident.categories.clone(),
+            accounts,
+            guests,
+            unreachable,
+            now: self.clock.now(),
+        };
+        let people = self.store.scope_incident_people(&plan).await?;
         let result = ScopeResult {
-            people: people.len(),
+            people: usize::try_from(people).unwrap_or(0),
             list_lines: lines.len(),
             list_unmatched,
             read_targets,

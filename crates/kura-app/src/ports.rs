@@ -15,7 +15,7 @@ use crate::records::{
 use crate::records::{
     AuditAppend, AuditEntry, AuditFilter, AuditRow, ExportRecord, IncidentEntryRecord,
     IncidentPersonRecord, IncidentRecord, InquiryMessageRecord, InquiryRecord, OrderFilter,
-    PasskeyRecord, ReadBudget, ScopeCustomerRow, ScopeOrderRow, StaffRecord, StaffSessionRecord,
+    PasskeyRecord, ReadBudget, ScopeBuyer, ScopePlan, StaffRecord, StaffSessionRecord,
 };
 use crate::sealed::SealedTable;
 
@@ -655,10 +655,23 @@ pub trait IncidentRepo: Send + Sync {
         &self,
         incident_id: i64,
     ) -> Result<Vec<IncidentEntryRecord>, StoreError>;
-    /// Every account created up to `until`, as scoping reads it (nothing sealed).
-    async fn scope_customers(&self, until: i64) -> Result<Vec<ScopeCustomerRow>, StoreError>;
-    /// Every order placed up to `until`, as scoping reads it (nothing sealed).
-    async fn scope_orders(&self, until: i64) -> Result<Vec<ScopeOrderRow>, StoreError>;
+    /// The accounts created up to `until` whose email (or phone) blind index is one of `bidx`.
+    async fn scope_accounts_by_bidx(
+        &self,
+        phone: bool,
+        bidx: &[Vec<u8>],
+        until: i64,
+    ) -> Result<Vec<i64>, StoreError>;
+    /// The buyers of orders placed up to `until` whose email (or phone) blind index is one of
+    /// `bidx`, or whose number is one of `numbers`: the account when it existed by `until`,
+    /// else the email blind index the guest is known by.
+    async fn scope_order_buyers(
+        &self,
+        phone: bool,
+        bidx: &[Vec<u8>],
+        numbers: &[String],
+        until: i64,
+    ) -> Result<Vec<ScopeBuyer>, StoreError>;
     /// Distinct audit targets of `actions` between `from` and `to`.
     async fn audit_targets_between(
         &self,
@@ -666,13 +679,12 @@ pub trait IncidentRepo: Send + Sync {
         from: i64,
         to: i64,
     ) -> Result<Vec<String>, StoreError>;
-    /// Replaces the people of an incident with `people` (whose statuses the caller carried
-    /// over) and stores their number on the incident, in one transaction.
-    async fn replace_incident_people(
-        &self,
-        incident_id: i64,
-        people: &[IncidentPersonRecord],
-    ) -> Result<(), StoreError>;
+    /// Stores the people of an incident as `plan` finds them, set-based inside the database
+    /// (nothing is loaded into the process), in one transaction: the window's accounts and
+    /// guest buyers, then the ones found otherwise; people found before keep their status
+    /// and a reach other than mail; people no longer found are removed; the unreachable ones
+    /// are marked for post. Stores and returns their number.
+    async fn scope_incident_people(&self, plan: &ScopePlan) -> Result<i64, StoreError>;
     /// People of an incident after `after` (by person), optionally only those in `status`.
     async fn incident_people(
         &self,

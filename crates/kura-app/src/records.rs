@@ -474,28 +474,32 @@ pub struct IncidentPersonRecord {
     pub updated_at: i64,
 }
 
-/// What scoping reads of an account: no sealed field, only the blind indexes, the date and
-/// which optional fields are present.
-#[derive(Debug, Clone)]
-pub struct ScopeCustomerRow {
-    pub id: i64,
-    pub email_bidx: Vec<u8>,
-    pub phone_bidx: Vec<u8>,
-    pub created_at: i64,
-    pub has_birth_date: bool,
-    pub has_password: bool,
+/// Whom an order found by scoping belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ScopeBuyer {
+    Account(i64),
+    /// A guest buyer, by the blind index of the order's email.
+    Guest(Vec<u8>),
 }
 
-/// What scoping reads of an order.
-#[derive(Debug, Clone)]
-pub struct ScopeOrderRow {
-    pub id: i64,
-    pub number: String,
-    pub customer_id: Option<i64>,
-    pub email_bidx: Vec<u8>,
-    pub phone_bidx: Vec<u8>,
-    pub created_at: i64,
-    pub lang: String,
+/// What one scoping asks the store to record (see `IncidentRepo::scope_incident_people`).
+/// Nothing in it is personal: ids, blind indexes, dates and category keys.
+#[derive(Debug, Clone, Default)]
+pub struct ScopePlan {
+    pub incident_id: i64,
+    /// The window: accounts and guest buyers with a record created from `since` (the start,
+    /// or `i64::MIN` for everything held) up to `until`.
+    pub since: i64,
+    pub until: i64,
+    /// The incident's data categories: `birth_date`, `password_hash` and `order_history`
+    /// count for a person only where their data holds them.
+    pub categories: Vec<String>,
+    /// People found otherwise, with how (`read`, `list`, `read,list`).
+    pub accounts: Vec<(i64, String)>,
+    pub guests: Vec<(Vec<u8>, String)>,
+    /// People (`c:ID`, `g:HEX`) with no deliverable address.
+    pub unreachable: Vec<String>,
+    pub now: i64,
 }
 
 /// A dated entry of an incident's public notice page.

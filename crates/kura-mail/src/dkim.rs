@@ -180,7 +180,9 @@ impl DkimKeys {
             return Err(DkimError::Domain);
         }
         let ed_der = read_secret(&files.ed25519)?;
+        // Keys made by earlier versions are PKCS#8 v1 (no public key inside): still accepted.
         let ed = Ed25519Key::from_pkcs8_der(&ed_der)
+            .or_else(|_| Ed25519Key::from_pkcs8_maybe_unchecked_der(&ed_der))
             .map_err(|_| DkimError::Bad(files.ed25519.clone()))?;
         let rsa_der = read_secret(&files.rsa)?;
         let rsa =

@@ -175,7 +175,7 @@ pub(crate) async fn signed_in_session(
     role: Role,
 ) -> anyhow::Result<(String, String, kura_app::staff::StaffSession)> {
     let password = "bench staff passphrase: amber lighthouse 72";
-    let email = kura_domain::Email::parse(&format!("{name}@kura.example.jp"))
+    let email = kura_domain::Email::parse(&format!("{name}{}@kura.example.jp", std::process::id()))
         .map_err(|e| anyhow::anyhow!("{e:?}"))?;
     let login = format!("{name}{}", std::process::id());
     state

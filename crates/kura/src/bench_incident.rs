@@ -76,13 +76,22 @@ async fn smtp_sink(count: Arc<AtomicU64>) -> anyhow::Result<u16> {
     Ok(port)
 }
 
-pub async fn run(customers: u64, orders: u64, deliver_seconds: u64) -> anyhow::Result<()> {
+pub async fn run(
+    customers: u64,
+    orders: u64,
+    deliver_seconds: u64,
+    keep: Option<std::path::PathBuf>,
+) -> anyhow::Result<()> {
     println!(
         "Kura incident benchmark: {customers} customers, {orders} orders ({} cores)",
         std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1)
     );
+    if let Some(dir) = keep {
+        std::fs::create_dir_all(&dir)?;
+        return measure(&dir, customers, orders, deliver_seconds).await;
+    }
     let dir = std::env::temp_dir().join(format!("kura-bench-incident-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let result = measure(&dir, customers, orders, deliver_seconds).await;
@@ -111,25 +120,34 @@ async fn measure(
         ),
     ];
     let config = Config::load(Some(dir), None, &env)?;
-    crate::shop::init_keys(&config).await?;
-    kura_mail::DkimFiles::beside(&config.keys.file).generate()?;
+    let marker = dir.join("bench-filled");
+    let filled = std::fs::read_to_string(&marker).ok() == Some(format!("{customers} {orders}"));
+    if !filled {
+        crate::shop::init_keys(&config).await?;
+        kura_mail::DkimFiles::beside(&config.keys.file).generate()?;
+    }
     let dkim = crate::shop::dkim_keys(&config)?
         .ok_or_else(|| anyhow::anyhow!("the DKIM keys were not made"))?;
     let state = crate::shop::build(&config).await?;
     println!("database: {}", state.store.backend());
-    crate::demo::ensure_catalog(&state.store).await?;
-    let started = Instant::now();
-    crate::demo::insert_synthetic(&state.store, &state.vault, customers).await?;
-    println!(
-        "{customers} customers in {:.1} s",
-        started.elapsed().as_secs_f64()
-    );
-    let started = Instant::now();
-    crate::demo::insert_synthetic_orders(&state.store, &state.vault, orders).await?;
-    println!(
-        "{orders} orders in {:.1} s",
-        started.elapsed().as_secs_f64()
-    );
+    if filled {
+        println!("reusing the shop filled before in {}", dir.display());
+    } else {
+        crate::demo::ensure_catalog(&state.store).await?;
+        let started = Instant::now();
+        crate::demo::insert_synthetic(&state.store, &state.vault, customers).await?;
+        println!(
+            "{customers} customers in {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
+        let started = Instant::now();
+        crate::demo::insert_synthetic_orders(&state.store, &state.vault, orders).await?;
+        println!(
+            "{orders} orders in {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
+        std::fs::write(&marker, format!("{customers} {orders}"))?;
+    }
 
     let (_, _, session) =
         crate::bench_admin::signed_in_session(&state, "bench", Role::Owner).await?;

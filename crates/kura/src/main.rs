@@ -143,6 +143,10 @@ enum Command {
         /// Seconds of delivery to the local SMTP sink.
         #[arg(long, default_value_t = 30)]
         deliver_seconds: u64,
+        /// Keep the scratch shop in DIR and reuse it on the next run with the same sizes
+        /// (filling a million orders takes minutes; the timed steps are what is measured).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<std::path::PathBuf>,
     },
     /// The bare baseline server of `bench-web` (one handler, one product row).
     #[command(hide = true)]
@@ -660,9 +664,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             customers,
             orders,
             deliver_seconds,
+            dir,
         } => {
             init_logging(None);
-            kura::bench_incident::run(customers, orders, deliver_seconds).await
+            kura::bench_incident::run(customers, orders, deliver_seconds, dir).await
         }
         Command::BenchBare { dir, listen } => {
             kura::bench_web::serve_bare(&dir.join("kura.db"), listen).await

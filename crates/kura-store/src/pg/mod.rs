@@ -39,6 +39,20 @@ mod dialect {
     pub(crate) const MULTI_STATEMENT: bool = false;
     pub(crate) const NULL_SAFE_EQ: &str = "IS NOT DISTINCT FROM";
 
+    /// A blob as lower-case hex text.
+    pub(crate) fn hex(column: &str) -> String {
+        format!("encode({column}, 'hex')")
+    }
+
+    /// Each guest buyer's latest order among those `filter` takes in (the orders `o`):
+    /// `email_bidx, id, lang, latest_at`.
+    pub(crate) fn latest_per_buyer(filter: &str) -> String {
+        format!(
+            "SELECT DISTINCT ON (o.email_bidx) o.email_bidx, o.id, o.lang, o.created_at AS latest_at \
+             FROM orders o WHERE {filter} ORDER BY o.email_bidx, o.created_at DESC, o.id DESC"
+        )
+    }
+
     /// The ids of products matching every word: a case-insensitive substring match on the
     /// normalised search text.
     pub(crate) fn search_ids(words: &[String]) -> (String, Vec<Bind>) {

@@ -4,12 +4,11 @@ use async_trait::async_trait;
 use kura_app::error::StoreError;
 use kura_app::ports::IncidentRepo;
 use kura_app::records::{
-    IncidentEntryRecord, IncidentPersonRecord, IncidentRecord, OutboxRecord, ScopeCustomerRow,
-    ScopeOrderRow,
+    IncidentEntryRecord, IncidentPersonRecord, IncidentRecord, OutboxRecord, ScopeBuyer, ScopePlan,
 };
 use sqlx::{AssertSqlSafe, Row};
 
-use super::{DbRow, This};
+use super::{DbRow, This, dialect};
 use crate::db_err;
 
 fn incident_from_row(r: &DbRow) -> Result<IncidentRecord, sqlx::Error> {
@@ -51,8 +50,81 @@ fn person_from_row(r: &DbRow) -> Result<IncidentPersonRecord, sqlx::Error> {
     })
 }
 
-/// Rows per multi-row insert (10 columns each, well under either backend's bind limit).
-const PEOPLE_PER_INSERT: usize = 400;
+/// An order's account, when it existed by `$2`/`$3` (the window's end): otherwise the order
+/// is a guest's, known by its email blind index.
+const HELD: &str = "o.customer_id IS NOT NULL AND EXISTS (SELECT 1 FROM customers h \
+    WHERE h.id = o.customer_id AND h.created_at <= $2)";
+
+/// The guest orders held by the window's end (`$3`).
+const BUYER_ORDERS: &str = "o.created_at <= $3 AND (o.customer_id IS NULL OR NOT EXISTS \
+    (SELECT 1 FROM customers h WHERE h.id = o.customer_id AND h.created_at <= $3))";
+
+/// A person found again keeps their status and reach; how they were found adds up.
+const UPSERT_PERSON: &str = " ON CONFLICT (incident_id, person) DO UPDATE SET \
+    found_by = CASE WHEN incident_people.found_by = '' THEN excluded.found_by \
+    ELSE incident_people.found_by || ',' || excluded.found_by END, \
+    customer_id = excluded.customer_id, order_id = excluded.order_id, \
+    fields = excluded.fields, lang = excluded.lang, updated_at = excluded.updated_at";
+
+/// The categories every person's data holds (with a trailing comma each).
+fn constant_fields(categories: &[String]) -> String {
+    categories
+        .iter()
+        .filter(|c| !CONDITIONAL.iter().any(|(k, _)| k == c))
+        .map(|c| format!("{c},"))
+        .collect()
+}
+
+/// Categories a person's data holds only sometimes, and the SQL that says whether an
+/// account's does (`c` the account, `$3` the window's end).
+const CONDITIONAL: [(&str, &str); 3] = [
+    ("birth_date", "c.birth_date IS NOT NULL"),
+    ("password_hash", "c.password_hash IS NOT NULL"),
+    (
+        "order_history",
+        "EXISTS (SELECT 1 FROM orders o WHERE o.customer_id = c.id AND o.created_at <= $3)",
+    ),
+];
+
+/// The statements that insert an incident's accounts and (the part after `SELECT`) its guest
+/// buyers. Binds: `$1` incident, `$2` found by, `$3` window end, `$4` now, `$5` window start,
+/// `$6` the constant fields.
+fn scope_statements(categories: &[String]) -> (String, String) {
+    let mut account_fields = String::from("CAST($6 AS TEXT)");
+    let mut guest_fields = String::from("CAST($6 AS TEXT)");
+    for (key, held) in CONDITIONAL {
+        if categories.iter().any(|c| c == key) {
+            account_fields.push_str(&format!(" || CASE WHEN {held} THEN '{key},' ELSE '' END"));
+            if key == "order_history" {
+                guest_fields.push_str(&format!(" || '{key},'"));
+            }
+        }
+    }
+    let accounts = format!(
+        "INSERT INTO incident_people (incident_id, person, customer_id, order_id, found_by, \
+         fields, reach, status, lang, updated_at) \
+         SELECT $1, 'c:' || CAST(c.id AS TEXT), c.id, NULL, $2, rtrim({account_fields}, ','), \
+         'mail', 'pending', COALESCE((SELECT o.lang FROM orders o WHERE o.customer_id = c.id \
+         AND o.created_at <= $3 ORDER BY o.created_at DESC LIMIT 1), 'ja'), $4 \
+         FROM customers c WHERE c.created_at <= $3 AND c.created_at >= $5"
+    );
+    let guests = format!(
+        "INSERT INTO incident_people (incident_id, person, customer_id, order_id, found_by, \
+         fields, reach, status, lang, updated_at) \
+         SELECT $1, 'g:' || {}, NULL, g.id, $2, rtrim({guest_fields}, ','), 'mail', 'pending', \
+         g.lang, $4 FROM ",
+        dialect::hex("g.email_bidx")
+    );
+    (accounts, guests)
+}
+
+/// The guest buyers' statement over the orders `filter` takes in.
+fn scope_guests(head: &str, filter: &str) -> String {
+    format!(
+        "{head}({}) g WHERE g.latest_at >= $5{UPSERT_PERSON}",
+        dialect::latest_per_buyer(filter)
+    )
+}
 
 fn entry_from_row(r: &DbRow) -> Result<IncidentEntryRecord, sqlx::Error> {
     Ok(IncidentEntryRecord {
@@ -166,55 +238,79 @@ impl IncidentRepo for This {
             .map_err(db_err)
     }
 
-    async fn scope_customers(&self, until: i64) -> Result<Vec<ScopeCustomerRow>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, email_bidx, phone_bidx, created_at, \
-             CASE WHEN birth_date IS NULL THEN 0 ELSE 1 END AS has_birth, \
-             CASE WHEN password_hash IS NULL THEN 0 ELSE 1 END AS has_password \
-             FROM customers WHERE created_at <= $1",
-        )
-        .bind(until)
-        .fetch_all(self.reads())
-        .await
-        .map_err(db_err)?;
-        rows.iter()
-            .map(|r| {
-                Ok(ScopeCustomerRow {
-                    id: r.try_get("id")?,
-                    email_bidx: r.try_get("email_bidx")?,
-                    phone_bidx: r.try_get("phone_bidx")?,
-                    created_at: r.try_get("created_at")?,
-                    has_birth_date: r.try_get::<i32, _>("has_birth")? != 0,
-                    has_password: r.try_get::<i32, _>("has_password")? != 0,
-                })
-            })
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(db_err)
+    async fn scope_accounts_by_bidx(
+        &self,
+        phone: bool,
+        bidx: &[Vec<u8>],
+        until: i64,
+    ) -> Result<Vec<i64>, StoreError> {
+        let column = if phone { "phone_bidx" } else { "email_bidx" };
+        let sql = format!("SELECT id FROM customers WHERE {column} = $1 AND created_at <= $2");
+        let mut out = Vec::new();
+        for b in bidx {
+            let ids: Vec<i64> = sqlx::query_scalar(AssertSqlSafe(sql.as_str()))
+                .bind(b.as_slice())
+                .bind(until)
+                .fetch_all(self.reads())
+                .await
+                .map_err(db_err)?;
+            out.extend(ids);
+        }
+        out.sort_unstable();
+        out.dedup();
+        Ok(out)
     }
 
-    async fn scope_orders(&self, until: i64) -> Result<Vec<ScopeOrderRow>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, number, customer_id, email_bidx, phone_bidx, created_at, lang \
-             FROM orders WHERE created_at <= $1",
-        )
-        .bind(until)
-        .fetch_all(self.reads())
-        .await
-        .map_err(db_err)?;
-        rows.iter()
-            .map(|r| {
-                Ok(ScopeOrderRow {
-                    id: r.try_get("id")?,
-                    number: r.try_get("number")?,
-                    customer_id: r.try_get("customer_id")?,
-                    email_bidx: r.try_get("email_bidx")?,
-                    phone_bidx: r.try_get("phone_bidx")?,
-                    created_at: r.try_get("created_at")?,
-                    lang: r.try_get("lang")?,
-                })
-            })
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(db_err)
+    async fn scope_order_buyers(
+        &self,
+        phone: bool,
+        bidx: &[Vec<u8>],
+        numbers: &[String],
+        until: i64,
+    ) -> Result<Vec<ScopeBuyer>, StoreError> {
+        let column = if phone {
+            "o.phone_bidx"
+        } else {
+            "o.email_bidx"
+        };
+        let select = format!(
+            "SELECT DISTINCT CASE WHEN {HELD} THEN o.customer_id END AS account, o.email_bidx \
+             FROM orders o WHERE o.created_at <= $2 AND "
+        );
+        let by_bidx = format!("{select}{column} = $1");
+        let by_number = format!("{select}o.number = $1");
+        let mut rows = Vec::new();
+        for b in bidx {
+            rows.extend(
+                sqlx::query(AssertSqlSafe(by_bidx.as_str()))
+                    .bind(b.as_slice())
+                    .bind(until)
+                    .fetch_all(self.reads())
+                    .await
+                    .map_err(db_err)?,
+            );
+        }
+        for n in numbers {
+            rows.extend(
+                sqlx::query(AssertSqlSafe(by_number.as_str()))
+                    .bind(n.as_str())
+                    .bind(until)
+                    .fetch_all(self.reads())
+                    .await
+                    .map_err(db_err)?,
+            );
+        }
+        let mut out = Vec::new();
+        for r in &rows {
+            let buyer = match r.try_get::<Option<i64>, _>("account").map_err(db_err)? {
+                Some(id) => ScopeBuyer::Account(id),
+                None => ScopeBuyer::Guest(r.try_get("email_bidx").map_err(db_err)?),
+            };
+            if !out.contains(&buyer) {
+                out.push(buyer);
+            }
+        }
+        Ok(out)
     }
 
     async fn audit_targets_between(
@@ -241,62 +337,80 @@ impl IncidentRepo for This {
         Ok(out)
     }
 
-    async fn replace_incident_people(
-        &self,
-        incident_id: i64,
-        people: &[IncidentPersonRecord],
-    ) -> Result<(), StoreError> {
-        let count = i64::try_from(people.len()).unwrap_or(i64::MAX);
+    async fn scope_incident_people(&self, plan: &ScopePlan) -> Result<i64, StoreError> {
+        let (accounts_sql, guests_sql) = scope_statements(&plan.categories);
+        let account_one = format!("{accounts_sql} AND c.id = $7{UPSERT_PERSON}");
+        let accounts_all = format!("{accounts_sql}{UPSERT_PERSON}");
+        let guest_filter = format!("{BUYER_ORDERS} AND o.email_bidx = $7");
+        let guests_all = scope_guests(&guests_sql, BUYER_ORDERS);
+        let guest_one = scope_guests(&guests_sql, &guest_filter);
+        let constant = constant_fields(&plan.categories);
         write_tx!(self, |tx| {
-            sqlx::query("DELETE FROM incident_people WHERE incident_id = $1")
-                .bind(incident_id)
+            // People found by an earlier scoping are marked, then found again or removed.
+            sqlx::query("UPDATE incident_people SET found_by = '' WHERE incident_id = $1")
+                .bind(plan.incident_id)
                 .execute(&mut *tx)
                 .await?;
-            for chunk in people.chunks(PEOPLE_PER_INSERT) {
-                let mut sql = String::from(
-                    "INSERT INTO incident_people (incident_id, person, customer_id, order_id, \
-                     found_by, fields, reach, status, lang, updated_at) VALUES ",
-                );
-                for i in 0..chunk.len() {
-                    let b = i * 10;
-                    if i > 0 {
-                        sql.push_str(", ");
-                    }
-                    sql.push_str(&format!(
-                        "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
-                        b + 1,
-                        b + 2,
-                        b + 3,
-                        b + 4,
-                        b + 5,
-                        b + 6,
-                        b + 7,
-                        b + 8,
-                        b + 9,
-                        b + 10
-                    ));
-                }
-                let mut q = sqlx::query(AssertSqlSafe(sql));
-                for p in chunk {
-                    q = q
-                        .bind(incident_id)
-                        .bind(&p.person)
-                        .bind(p.customer_id)
-                        .bind(p.order_id)
-                        .bind(&p.found_by)
-                        .bind(&p.fields)
-                        .bind(&p.reach)
-                        .bind(&p.status)
-                        .bind(&p.lang)
-                        .bind(p.updated_at);
-                }
-                q.execute(&mut *tx).await?;
+            for sql in [&accounts_all, &guests_all] {
+                sqlx::query(AssertSqlSafe(sql.as_str()))
+                    .bind(plan.incident_id)
+                    .bind("window")
+                    .bind(plan.until)
+                    .bind(plan.now)
+                    .bind(plan.since)
+                    .bind(constant.as_str())
+                    .execute(&mut *tx)
+                    .await?;
             }
+            for (id, how) in &plan.accounts {
+                sqlx::query(AssertSqlSafe(account_one.as_str()))
+                    .bind(plan.incident_id)
+                    .bind(how.as_str())
+                    .bind(plan.until)
+                    .bind(plan.now)
+                    .bind(i64::MIN)
+                    .bind(constant.as_str())
+                    .bind(*id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            for (bidx, how) in &plan.guests {
+                sqlx::query(AssertSqlSafe(guest_one.as_str()))
+                    .bind(plan.incident_id)
+                    .bind(how.as_str())
+                    .bind(plan.until)
+                    .bind(plan.now)
+                    .bind(i64::MIN)
+                    .bind(constant.as_str())
+                    .bind(bidx.as_slice())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            sqlx::query("DELETE FROM incident_people WHERE incident_id = $1 AND found_by = ''")
+                .bind(plan.incident_id)
+                .execute(&mut *tx)
+                .await?;
+            for person in &plan.unreachable {
+                sqlx::query(
+                    "UPDATE incident_people SET reach = 'post' \
+                     WHERE incident_id = $1 AND person = $2 AND reach = 'mail'",
+                )
+                .bind(plan.incident_id)
+                .bind(person.as_str())
+                .execute(&mut *tx)
+                .await?;
+            }
+            let count: i64 =
+                sqlx::query_scalar("SELECT COUNT(*) FROM incident_people WHERE incident_id = $1")
+                    .bind(plan.incident_id)
+                    .fetch_one(&mut *tx)
+                    .await?;
             sqlx::query("UPDATE incidents SET people = $1 WHERE id = $2")
                 .bind(count)
-                .bind(incident_id)
+                .bind(plan.incident_id)
                 .execute(&mut *tx)
                 .await?;
+            count
         })
     }
 

@@ -50,6 +50,20 @@ mod dialect {
     pub(crate) const MULTI_STATEMENT: bool = true;
     pub(crate) const NULL_SAFE_EQ: &str = "IS";
 
+    /// A blob as lower-case hex text.
+    pub(crate) fn hex(column: &str) -> String {
+        format!("lower(hex({column}))")
+    }
+
+    /// Each guest buyer's latest order among those `filter` takes in (the orders `o`):
+    /// `email_bidx, id, lang, latest_at`. SQLite fills the bare columns from the row of the MAX.
+    pub(crate) fn latest_per_buyer(filter: &str) -> String {
+        format!(
+            "SELECT o.email_bidx, o.id, o.lang, MAX(o.created_at) AS latest_at FROM orders o \
+             WHERE {filter} GROUP BY o.email_bidx"
+        )
+    }
+
     /// The ids of products matching every word: the FTS5 trigram index when each word has three
     /// characters or more (what the index needs), else a LIKE scan of the normalised text.
     pub(crate) fn search_ids(words: &[String]) -> (String, Vec<Bind>) {
