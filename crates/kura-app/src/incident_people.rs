@@ -251,6 +251,65 @@ async fn open_person(
     Ok(Some((profile, rec.data_key.clone())))
 }
 
+/// A person who wrote to the desk about an incident and was answered: in every open
+/// incident that lists them (by account or as a guest buyer, through the blind indexes of
+/// their email), their status becomes `answered`. Returns how many entries moved.
+pub async fn mark_answered(
+    store: &dyn Store,
+    vault: &Vault,
+    email: &str,
+    now: i64,
+) -> Result<u64, AppError> {
+    let open: Vec<i64> = store
+        .incidents()
+        .await?
+        .into_iter()
+        .filter(|i| i.closed_at.is_none() && i.people > 0)
+        .map(|i| i.id)
+        .collect();
+    if open.is_empty() {
+        return Ok(0);
+    }
+    let ring = vault.ring();
+    let mut persons = Vec::new();
+    let account = ring.blind_indexes(col::EMAIL_BIDX, email, Normalize::Email)?;
+    if let Some(c) = store.customer_credentials_by_email(&account).await? {
+        persons.push(format!("c:{}", c.id));
+    }
+    for b in ring.blind_indexes(col::ORDER_EMAIL_BIDX, email, Normalize::Email)? {
+        persons.push(guest_key(b.as_bytes()));
+    }
+    let mut moved = 0;
+    for id in open {
+        moved += store
+            .set_incident_people_status(
+                id,
+                &persons,
+                &["pending", "mailed", "bounced", "posted"],
+                "answered",
+                None,
+                now,
+            )
+            .await?;
+    }
+    Ok(moved)
+}
+
+/// Marks a campaign as being sent on this node while it lives.
+struct Sending<'a> {
+    set: &'a std::sync::Mutex<HashSet<i64>>,
+    id: i64,
+}
+
+impl Drop for Sending<'_> {
+    fn drop(&mut self) {
+        self.set
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&self.id);
+    }
+}
+
 impl Incidents {
     fn parts(&self) -> Option<&PeopleParts> {
         self.people.as_ref()
@@ -572,12 +631,12 @@ impl Incidents {
                 return Ok(0);
             }
         }
-        let result = self.send_pending(parts, incident_id).await;
-        self.sending
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(&incident_id);
-        let queued = result?;
+        // Cleared however this ends, even when the task is dropped half-way.
+        let _sending = Sending {
+            set: &self.sending,
+            id: incident_id,
+        };
+        let queued = self.send_pending(parts, incident_id).await?;
         self.refresh_bounces(incident_id).await?;
         Ok(queued)
     }

@@ -431,6 +431,15 @@ impl Desk {
         self.store
             .add_inquiry_reply(&message, "answered", Some(&mail))
             .await?;
+        if rec.category == Category::Incident.code() {
+            crate::incident_people::mark_answered(
+                self.store.as_ref(),
+                &self.vault,
+                &contact.email,
+                now,
+            )
+            .await?;
+        }
         Ok(true)
     }
 

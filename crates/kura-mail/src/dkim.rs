@@ -25,8 +25,8 @@ use std::sync::{Arc, Mutex};
 
 use base64::Engine as _;
 use kura_app::mail::MailError;
-use mail_auth::common::crypto::{Ed25519Key, RsaKey, Sha256};
-use mail_auth::common::headers::HeaderWriter;
+use mail_auth::common::crypto::{Algorithm, CryptoError, Ed25519Key, RsaKey, Sha256, SigningKey};
+use mail_auth::common::headers::{HeaderWriter, Writable};
 use mail_auth::common::parse::TxtRecordParser;
 use mail_auth::common::verify::DomainKey;
 use mail_auth::dkim::generate::DkimKeyPair;
@@ -129,12 +129,40 @@ fn read_secret(path: &Path) -> Result<Vec<u8>, DkimError> {
     std::fs::read(path).map_err(io)
 }
 
+/// The RSA-SHA256 signing key, signing with the system's OpenSSL (see the workspace manifest:
+/// the same signature ring makes, in a fraction of the time on CPUs with AVX-512).
+struct OpensslRsa(openssl::pkey::PKey<openssl::pkey::Private>);
+
+impl SigningKey for OpensslRsa {
+    type Hasher = Sha256;
+
+    fn sign(&self, input: impl Writable) -> mail_auth::Result<Vec<u8>> {
+        let failed = |e: openssl::error::ErrorStack| {
+            mail_auth::Error::Crypto(CryptoError::Library(e.to_string()))
+        };
+        let mut data = Vec::with_capacity(512);
+        input.write(&mut data);
+        let mut signer =
+            openssl::sign::Signer::new(openssl::hash::MessageDigest::sha256(), &self.0)
+                .map_err(failed)?;
+        signer
+            .set_rsa_padding(openssl::rsa::Padding::PKCS1)
+            .map_err(failed)?;
+        signer.update(&data).map_err(failed)?;
+        signer.sign_to_vec().map_err(failed)
+    }
+
+    fn algorithm(&self) -> Algorithm {
+        Algorithm::RsaSha256
+    }
+}
+
 /// The shop's signing keys, for one domain and selector prefix.
 pub struct DkimKeys {
     domain: String,
     selector: String,
     ed: DkimSigner<Ed25519Key, Done>,
-    rsa: DkimSigner<RsaKey<Sha256>, Done>,
+    rsa: DkimSigner<OpensslRsa, Done>,
     ed_public: Vec<u8>,
     rsa_public: Vec<u8>,
 }
@@ -185,10 +213,16 @@ impl DkimKeys {
             .or_else(|_| Ed25519Key::from_pkcs8_maybe_unchecked_der(&ed_der))
             .map_err(|_| DkimError::Bad(files.ed25519.clone()))?;
         let rsa_der = read_secret(&files.rsa)?;
-        let rsa =
-            RsaKey::<Sha256>::from_key_der(PrivateKeyDer::Pkcs1(PrivatePkcs1KeyDer::from(rsa_der)))
-                .map_err(|_| DkimError::Bad(files.rsa.clone()))?;
-        let (ed_public, rsa_public) = (ed.public_key(), rsa.public_key());
+        // ring reads the key (and gives the public half, as published); OpenSSL signs with it.
+        let checked = RsaKey::<Sha256>::from_key_der(PrivateKeyDer::Pkcs1(
+            PrivatePkcs1KeyDer::from(rsa_der.as_slice()),
+        ))
+        .map_err(|_| DkimError::Bad(files.rsa.clone()))?;
+        let rsa = openssl::rsa::Rsa::private_key_from_der(&rsa_der)
+            .and_then(openssl::pkey::PKey::from_rsa)
+            .map(OpensslRsa)
+            .map_err(|_| DkimError::Bad(files.rsa.clone()))?;
+        let (ed_public, rsa_public) = (ed.public_key(), checked.public_key());
         let ed = DkimSigner::from_key(ed)
             .domain(&domain)
             .selector(format!("{selector}-ed"))

@@ -151,6 +151,15 @@ macro_rules! migrations {
                     "/0019_incident_people.sql"
                 )),
             ),
+            (
+                20,
+                "scoping_in_the_database",
+                include_str!(concat!(
+                    "../migrations/",
+                    $backend,
+                    "/0020_scoping_in_the_database.sql"
+                )),
+            ),
         ]
     };
 }

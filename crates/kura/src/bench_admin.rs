@@ -169,7 +169,7 @@ pub(crate) async fn signed_in(
 }
 
 /// As [`signed_in`], with the session itself (for use cases called directly).
-pub(crate) async fn signed_in_session(
+pub async fn signed_in_session(
     state: &kura_web::AppState,
     name: &str,
     role: Role,

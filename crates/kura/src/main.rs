@@ -147,6 +147,9 @@ enum Command {
         /// (filling a million orders takes minutes; the timed steps are what is measured).
         #[arg(long, value_name = "DIR")]
         dir: Option<std::path::PathBuf>,
+        /// Stop after scoping and signing (no campaign, no delivery).
+        #[arg(long)]
+        no_campaign: bool,
     },
     /// The bare baseline server of `bench-web` (one handler, one product row).
     #[command(hide = true)]
@@ -665,9 +668,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             orders,
             deliver_seconds,
             dir,
+            no_campaign,
         } => {
             init_logging(None);
-            kura::bench_incident::run(customers, orders, deliver_seconds, dir).await
+            let deliver = (!no_campaign).then_some(deliver_seconds);
+            kura::bench_incident::run(customers, orders, deliver, dir).await
         }
         Command::BenchBare { dir, listen } => {
             kura::bench_web::serve_bare(&dir.join("kura.db"), listen).await

@@ -347,10 +347,16 @@ impl IncidentRepo for This {
         let constant = constant_fields(&plan.categories);
         write_tx!(self, |tx| {
             // People found by an earlier scoping are marked, then found again or removed.
-            sqlx::query("UPDATE incident_people SET found_by = '' WHERE incident_id = $1")
+            let before: i64 = sqlx::query_scalar("SELECT people FROM incidents WHERE id = $1")
                 .bind(plan.incident_id)
-                .execute(&mut *tx)
+                .fetch_one(&mut *tx)
                 .await?;
+            if before > 0 {
+                sqlx::query("UPDATE incident_people SET found_by = '' WHERE incident_id = $1")
+                    .bind(plan.incident_id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
             for sql in [&accounts_all, &guests_all] {
                 sqlx::query(AssertSqlSafe(sql.as_str()))
                     .bind(plan.incident_id)
@@ -386,10 +392,12 @@ impl IncidentRepo for This {
                     .execute(&mut *tx)
                     .await?;
             }
-            sqlx::query("DELETE FROM incident_people WHERE incident_id = $1 AND found_by = ''")
-                .bind(plan.incident_id)
-                .execute(&mut *tx)
-                .await?;
+            if before > 0 {
+                sqlx::query("DELETE FROM incident_people WHERE incident_id = $1 AND found_by = ''")
+                    .bind(plan.incident_id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
             for person in &plan.unreachable {
                 sqlx::query(
                     "UPDATE incident_people SET reach = 'post' \
