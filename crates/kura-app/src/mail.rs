@@ -254,11 +254,13 @@ pub struct BounceOutcome {
     pub ignored: u32,
 }
 
-/// Mails claimed per round: few enough that a batch is sent well within its lease.
-const CLAIM_BATCH: u32 = 10;
-/// Batches one delivery round may send (50 mails every 2 s per node, as before claims):
-/// delivery keeps pace with a busy shop without taking the writer from its checkouts.
+/// Mails claimed at once: few enough that a batch is sent well within its lease.
+const CLAIM_BATCH: u32 = 48;
+/// Batches one delivery round may send before the worker looks at its other work.
 const MAX_BATCHES_PER_ROUND: u32 = 5;
+/// Mails of a batch on their way at once (each to its receiving server; their records of
+/// being sent share the writer's commits).
+const SENDING_AT_ONCE: usize = 16;
 
 #[derive(serde::Serialize, serde::Deserialize)]
 struct StoredMail {
@@ -599,94 +601,25 @@ impl MailOutbox {
     /// Sends what is due, claiming it first so that no other node sends the same mail.
     /// Returns (sent, failed attempts).
     pub async fn deliver_due(&self, mailer: &dyn Mailer) -> Result<(u64, u64), crate::AppError> {
+        use futures_util::StreamExt as _;
         let (mut sent, mut failed) = (0, 0);
-        // Batch after batch while full ones come back, each under its own lease.
+        // Batch after batch while full ones come back, each under its own lease; within a
+        // batch, several mails are on their way at once (their "sent" records share commits).
         for _ in 0..MAX_BATCHES_PER_ROUND {
             let now = self.clock.now();
             let lease = now + self.lease_seconds;
             let batch = self.store.claim_mail(now, lease, CLAIM_BATCH).await?;
             let full = batch.len() >= CLAIM_BATCH as usize;
-            for record in batch {
-                let opened = PersonKeys::of(&self.vault, record.data_key.as_ref())
-                    .map_err(|e| e.to_string())
-                    .and_then(|keys| {
-                        keys.open(
-                            crate::sealed::col::OUTBOX_PAYLOAD,
-                            record.id,
-                            &record.payload,
-                        )
-                        .map_err(|e| e.to_string())
-                    });
-                let stored: StoredMail = match opened {
-                    Ok(plain) => match serde_json::from_slice(&plain) {
-                        Ok(m) => m,
-                        Err(_) => {
-                            self.store.mail_failed(record.id, lease, now, true).await?;
-                            continue;
-                        }
-                    },
-                    Err(e) => {
-                        tracing::error!(target: "kura::mail", id = record.id, error = %e, "queued mail could not be opened");
-                        self.store.mail_failed(record.id, lease, now, true).await?;
-                        continue;
-                    }
-                };
-                let mut mail = OutgoingMail {
-                    to: stored.to,
-                    subject: stored.subject,
-                    text: stored.text,
-                    html: stored.html,
-                    kind: static_kind(&stored.kind),
-                };
-                let phrase = crate::customers::anti_phishing_phrase_for(
-                    self.store.as_ref(),
-                    &self.vault,
-                    &mail.to,
-                )
-                .await
-                .unwrap_or_else(|e| {
-                    tracing::warn!(target: "kura::mail", error = %e, "anti-phishing phrase not read; the mail goes without it");
-                    None
-                });
-                fill_phrase(&mut mail, phrase.as_deref());
-                if let Some(c) = &self.canaries {
-                    c.check(&mail.to, "mail", None, None);
-                }
-                if let Some((status, _)) = self.undeliverable(&mail.to).await? {
-                    // A receiving server refused this address for good: sending again only
-                    // hurts the shop's standing with receivers.
-                    tracing::info!(target: "kura::mail", kind = mail.kind, status = %status, "mail not sent: the address is undeliverable");
-                    self.store.mail_failed(record.id, lease, now, true).await?;
-                    failed += 1;
-                    continue;
-                }
-                if !self.pace_allows(&domain_of(&mail.to), now) {
-                    let next_minute = (now.div_euclid(60) + 1) * 60;
-                    self.store.mail_defer(record.id, lease, next_minute).await?;
-                    continue;
-                }
-                let reference = self.message_reference(record.id, &mail.to)?;
-                match mailer.send_as(&mail, &reference).await {
-                    Ok(()) => {
-                        self.store.mail_sent(record.id).await?;
-                        tracing::info!(target: "kura::mail", kind = mail.kind, "mail sent");
-                        sent += 1;
-                    }
-                    Err(e) => {
-                        failed += 1;
-                        let attempt = usize::try_from(record.attempts).unwrap_or(usize::MAX);
-                        if let MailError::Undeliverable(code) = &e {
-                            self.mark_undeliverable(&mail.to, code, "smtp").await?;
-                        }
-                        let give_up =
-                            matches!(e, MailError::Permanent(_) | MailError::Undeliverable(_))
-                                || attempt >= BACKOFF_SECONDS.len();
-                        let delay = BACKOFF_SECONDS.get(attempt).copied().unwrap_or(21_600);
-                        tracing::warn!(target: "kura::mail", kind = mail.kind, attempt = record.attempts + 1, give_up, error = %e, "mail not sent");
-                        self.store
-                            .mail_failed(record.id, lease, now + delay, give_up)
-                            .await?;
-                    }
+            let outcomes: Vec<_> = futures_util::stream::iter(batch)
+                .map(|record| self.deliver_one(mailer, record, now, lease))
+                .buffer_unordered(SENDING_AT_ONCE)
+                .collect()
+                .await;
+            for outcome in outcomes {
+                match outcome? {
+                    Delivery::Sent => sent += 1,
+                    Delivery::Failed => failed += 1,
+                    Delivery::Skipped => {}
                 }
             }
             if !full {
@@ -695,6 +628,108 @@ impl MailOutbox {
         }
         Ok((sent, failed))
     }
+
+    /// How many mails one [`Self::deliver_due`] round handles at most: a round that handled
+    /// this many may have left more due (the worker then goes on at once).
+    pub fn round_capacity() -> u64 {
+        u64::from(CLAIM_BATCH) * u64::from(MAX_BATCHES_PER_ROUND)
+    }
+
+    async fn deliver_one(
+        &self,
+        mailer: &dyn Mailer,
+        record: crate::records::OutboxRecord,
+        now: i64,
+        lease: i64,
+    ) -> Result<Delivery, crate::AppError> {
+        let opened = PersonKeys::of(&self.vault, record.data_key.as_ref())
+            .map_err(|e| e.to_string())
+            .and_then(|keys| {
+                keys.open(
+                    crate::sealed::col::OUTBOX_PAYLOAD,
+                    record.id,
+                    &record.payload,
+                )
+                .map_err(|e| e.to_string())
+            });
+        let stored: StoredMail = match opened {
+            Ok(plain) => match serde_json::from_slice(&plain) {
+                Ok(m) => m,
+                Err(_) => {
+                    self.store.mail_failed(record.id, lease, now, true).await?;
+                    return Ok(Delivery::Skipped);
+                }
+            },
+            Err(e) => {
+                tracing::error!(target: "kura::mail", id = record.id, error = %e, "queued mail could not be opened");
+                self.store.mail_failed(record.id, lease, now, true).await?;
+                return Ok(Delivery::Skipped);
+            }
+        };
+        let mut mail = OutgoingMail {
+            to: stored.to,
+            subject: stored.subject,
+            text: stored.text,
+            html: stored.html,
+            kind: static_kind(&stored.kind),
+        };
+        let phrase = crate::customers::anti_phishing_phrase_for(
+            self.store.as_ref(),
+            &self.vault,
+            &mail.to,
+        )
+        .await
+        .unwrap_or_else(|e| {
+            tracing::warn!(target: "kura::mail", error = %e, "anti-phishing phrase not read; the mail goes without it");
+            None
+        });
+        fill_phrase(&mut mail, phrase.as_deref());
+        if let Some(c) = &self.canaries {
+            c.check(&mail.to, "mail", None, None);
+        }
+        if let Some((status, _)) = self.undeliverable(&mail.to).await? {
+            // A receiving server refused this address for good: sending again only
+            // hurts the shop's standing with receivers.
+            tracing::info!(target: "kura::mail", kind = mail.kind, status = %status, "mail not sent: the address is undeliverable");
+            self.store.mail_failed(record.id, lease, now, true).await?;
+            return Ok(Delivery::Failed);
+        }
+        if !self.pace_allows(&domain_of(&mail.to), now) {
+            let next_minute = (now.div_euclid(60) + 1) * 60;
+            self.store.mail_defer(record.id, lease, next_minute).await?;
+            return Ok(Delivery::Skipped);
+        }
+        let reference = self.message_reference(record.id, &mail.to)?;
+        match mailer.send_as(&mail, &reference).await {
+            Ok(()) => {
+                self.store.mail_sent(record.id).await?;
+                tracing::info!(target: "kura::mail", kind = mail.kind, "mail sent");
+                Ok(Delivery::Sent)
+            }
+            Err(e) => {
+                let attempt = usize::try_from(record.attempts).unwrap_or(usize::MAX);
+                if let MailError::Undeliverable(code) = &e {
+                    self.mark_undeliverable(&mail.to, code, "smtp").await?;
+                }
+                let give_up = matches!(e, MailError::Permanent(_) | MailError::Undeliverable(_))
+                    || attempt >= BACKOFF_SECONDS.len();
+                let delay = BACKOFF_SECONDS.get(attempt).copied().unwrap_or(21_600);
+                tracing::warn!(target: "kura::mail", kind = mail.kind, attempt = record.attempts + 1, give_up, error = %e, "mail not sent");
+                self.store
+                    .mail_failed(record.id, lease, now + delay, give_up)
+                    .await?;
+                Ok(Delivery::Failed)
+            }
+        }
+    }
+}
+
+/// What became of one claimed mail.
+enum Delivery {
+    Sent,
+    Failed,
+    /// Deferred (pacing) or dropped without counting as a failure.
+    Skipped,
 }
 
 /// The text a bounce tag is a MAC of: the message reference and the recipient, lower-cased.

@@ -656,8 +656,17 @@ pub fn spawn_workers(
         let mut tick = tokio::time::interval(Duration::from_secs(2));
         loop {
             tick.tick().await;
-            if let Err(e) = s.outbox.deliver_due(s.mailer.as_ref()).await {
-                tracing::warn!(target: "kura::mail", error = %e, "mail delivery round failed");
+            // Round after round while each comes back full (a campaign's thousands of
+            // notices), then the 2-second tick again.
+            loop {
+                match s.outbox.deliver_due(s.mailer.as_ref()).await {
+                    Ok((sent, failed)) if sent + failed >= MailOutbox::round_capacity() => {}
+                    Ok(_) => break,
+                    Err(e) => {
+                        tracing::warn!(target: "kura::mail", error = %e, "mail delivery round failed");
+                        break;
+                    }
+                }
             }
         }
     });
