@@ -259,8 +259,9 @@ const CLAIM_BATCH: u32 = 48;
 /// Batches one delivery round may send before the worker looks at its other work.
 const MAX_BATCHES_PER_ROUND: u32 = 5;
 /// Mails of a batch on their way at once (each to its receiving server; their records of
-/// being sent share the writer's commits).
-const SENDING_AT_ONCE: usize = 16;
+/// being sent share the writer's commits). Also the most mails a node killed mid-send can
+/// leave accepted by a server but not yet recorded as sent: those go again (same Message-ID).
+pub const SENDING_AT_ONCE: usize = 16;
 
 #[derive(serde::Serialize, serde::Deserialize)]
 struct StoredMail {
@@ -610,12 +611,33 @@ impl MailOutbox {
             let lease = now + self.lease_seconds;
             let batch = self.store.claim_mail(now, lease, CLAIM_BATCH).await?;
             let full = batch.len() >= CLAIM_BATCH as usize;
-            let outcomes: Vec<_> = futures_util::stream::iter(batch)
-                .map(|record| self.deliver_one(mailer, record, now, lease))
+            // Opened first, then grouped by recipient: one person's mails go one after the
+            // other, in the order they were queued ("shipped" before "delivered"); different
+            // people's go side by side.
+            let mut groups: Vec<(String, Vec<(crate::records::OutboxRecord, StoredMail)>)> =
+                Vec::new();
+            for record in batch {
+                let Some(stored) = self.open_claimed(&record, now, lease).await? else {
+                    continue;
+                };
+                let to = stored.to.trim().to_lowercase();
+                match groups.iter_mut().find(|(t, _)| *t == to) {
+                    Some((_, list)) => list.push((record, stored)),
+                    None => groups.push((to, vec![(record, stored)])),
+                }
+            }
+            let outcomes: Vec<_> = futures_util::stream::iter(groups)
+                .map(|(_, list)| async move {
+                    let mut out = Vec::with_capacity(list.len());
+                    for (record, stored) in list {
+                        out.push(self.deliver_one(mailer, record, stored, now, lease).await);
+                    }
+                    out
+                })
                 .buffer_unordered(SENDING_AT_ONCE)
                 .collect()
                 .await;
-            for outcome in outcomes {
+            for outcome in outcomes.into_iter().flatten() {
                 match outcome? {
                     Delivery::Sent => sent += 1,
                     Delivery::Failed => failed += 1,
@@ -635,13 +657,13 @@ impl MailOutbox {
         u64::from(CLAIM_BATCH) * u64::from(MAX_BATCHES_PER_ROUND)
     }
 
-    async fn deliver_one(
+    /// A claimed mail opened; `None` when it cannot be (then marked failed for good).
+    async fn open_claimed(
         &self,
-        mailer: &dyn Mailer,
-        record: crate::records::OutboxRecord,
+        record: &crate::records::OutboxRecord,
         now: i64,
         lease: i64,
-    ) -> Result<Delivery, crate::AppError> {
+    ) -> Result<Option<StoredMail>, crate::AppError> {
         let opened = PersonKeys::of(&self.vault, record.data_key.as_ref())
             .map_err(|e| e.to_string())
             .and_then(|keys| {
@@ -652,20 +674,30 @@ impl MailOutbox {
                 )
                 .map_err(|e| e.to_string())
             });
-        let stored: StoredMail = match opened {
+        match opened {
             Ok(plain) => match serde_json::from_slice(&plain) {
-                Ok(m) => m,
+                Ok(m) => Ok(Some(m)),
                 Err(_) => {
                     self.store.mail_failed(record.id, lease, now, true).await?;
-                    return Ok(Delivery::Skipped);
+                    Ok(None)
                 }
             },
             Err(e) => {
                 tracing::error!(target: "kura::mail", id = record.id, error = %e, "queued mail could not be opened");
                 self.store.mail_failed(record.id, lease, now, true).await?;
-                return Ok(Delivery::Skipped);
+                Ok(None)
             }
-        };
+        }
+    }
+
+    async fn deliver_one(
+        &self,
+        mailer: &dyn Mailer,
+        record: crate::records::OutboxRecord,
+        stored: StoredMail,
+        now: i64,
+        lease: i64,
+    ) -> Result<Delivery, crate::AppError> {
         let mut mail = OutgoingMail {
             to: stored.to,
             subject: stored.subject,
