@@ -529,14 +529,16 @@ async fn a_staff_account_unmasking_in_a_loop_is_suspended() {
     })
     .await;
     assert_eq!(location(&script.get("/admin").await), "/admin/login");
-    assert!(
-        store
-            .alerts(10)
-            .await
-            .unwrap()
-            .iter()
-            .any(|a| a.detector == "read_budget.staff" && a.principal == format!("staff:{sato}"))
-    );
+    // The node records the alert beside the suspension; it may land a moment after it.
+    eventually("the read-budget alert names the account", || {
+        let store = Arc::clone(&store);
+        async move {
+            store.alerts(100).await.unwrap().iter().any(|a| {
+                a.detector == "read_budget.staff" && a.principal == format!("staff:{sato}")
+            })
+        }
+    })
+    .await;
     // The suspended account cannot sign in again from anywhere.
     let mut again = Client::remote(&base, "192.0.2.41");
     let r = crate::backoffice::password_step(&mut again, "sato", pw).await;
