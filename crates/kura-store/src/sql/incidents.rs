@@ -118,6 +118,24 @@ fn scope_statements(categories: &[String]) -> (String, String) {
     (accounts, guests)
 }
 
+/// A scoping statement with the six binds [`scope_statements`] names; a person found
+/// otherwise adds `$7` (their account id or email blind index).
+fn scope_query<'q>(
+    sql: &'q str,
+    plan: &ScopePlan,
+    how: &'q str,
+    since: i64,
+    constant: &'q str,
+) -> sqlx::query::Query<'q, super::Db, <super::Db as sqlx::Database>::Arguments> {
+    sqlx::query(AssertSqlSafe(sql))
+        .bind(plan.incident_id)
+        .bind(how)
+        .bind(plan.until)
+        .bind(plan.now)
+        .bind(since)
+        .bind(constant)
+}
+
 /// The guest buyers' statement over the orders `filter` takes in.
 fn scope_guests(head: &str, filter: &str) -> String {
     format!(
@@ -358,36 +376,18 @@ impl IncidentRepo for This {
                     .await?;
             }
             for sql in [&accounts_all, &guests_all] {
-                sqlx::query(AssertSqlSafe(sql.as_str()))
-                    .bind(plan.incident_id)
-                    .bind("window")
-                    .bind(plan.until)
-                    .bind(plan.now)
-                    .bind(plan.since)
-                    .bind(constant.as_str())
+                scope_query(sql, plan, "window", plan.since, &constant)
                     .execute(&mut *tx)
                     .await?;
             }
             for (id, how) in &plan.accounts {
-                sqlx::query(AssertSqlSafe(account_one.as_str()))
-                    .bind(plan.incident_id)
-                    .bind(how.as_str())
-                    .bind(plan.until)
-                    .bind(plan.now)
-                    .bind(i64::MIN)
-                    .bind(constant.as_str())
+                scope_query(&account_one, plan, how, i64::MIN, &constant)
                     .bind(*id)
                     .execute(&mut *tx)
                     .await?;
             }
             for (bidx, how) in &plan.guests {
-                sqlx::query(AssertSqlSafe(guest_one.as_str()))
-                    .bind(plan.incident_id)
-                    .bind(how.as_str())
-                    .bind(plan.until)
-                    .bind(plan.now)
-                    .bind(i64::MIN)
-                    .bind(constant.as_str())
+                scope_query(&guest_one, plan, how, i64::MIN, &constant)
                     .bind(bidx.as_slice())
                     .execute(&mut *tx)
                     .await?;
