@@ -6,6 +6,7 @@ pub mod bench_admin;
 pub mod bench_card;
 pub mod bench_guard;
 pub mod bench_incident;
+pub mod bench_search;
 pub mod bench_web;
 pub mod catalog_data;
 pub mod config;

@@ -151,6 +151,8 @@ enum Command {
         #[arg(long)]
         no_campaign: bool,
     },
+    /// Search precision on the demo catalog with a fixed list of 30 queries.
+    BenchSearch,
     /// The bare baseline server of `bench-web` (one handler, one product row).
     #[command(hide = true)]
     BenchBare {
@@ -674,6 +676,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let deliver = (!no_campaign).then_some(deliver_seconds);
             kura::bench_incident::run(customers, orders, deliver, dir).await
         }
+        Command::BenchSearch => kura::bench_search::run().await,
         Command::BenchBare { dir, listen } => {
             kura::bench_web::serve_bare(&dir.join("kura.db"), listen).await
         }
