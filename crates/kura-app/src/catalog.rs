@@ -2,6 +2,8 @@
 
 use std::sync::Arc;
 
+use kura_domain::Synonyms;
+
 use crate::error::AppError;
 use crate::ports::Store;
 pub use crate::records::{
@@ -24,7 +26,15 @@ pub struct Catalog {
     store: Arc<dyn Store>,
     products: Cached<Option<Product>>,
     categories: Cached<Vec<Category>>,
+    synonyms: Cached<Arc<Synonyms>>,
 }
+
+/// The setting that holds the owner's synonym table (as typed, see [`Synonyms::parse`]).
+pub const SYNONYMS_SETTING: &str = "search.synonyms";
+/// The setting that records which [`kura_domain::SEARCH_FORM_VERSION`] stored search text is in.
+const FORM_VERSION_SETTING: &str = "search.form_version";
+/// Most words of a query that are searched; more are ignored.
+pub const MAX_QUERY_WORDS: usize = 8;
 
 fn cached<T: Clone>(cache: &Cached<T>, key: &str) -> Option<T> {
     let map = cache.lock().ok()?;
@@ -50,6 +60,7 @@ impl Catalog {
             store,
             products: Default::default(),
             categories: Default::default(),
+            synonyms: Default::default(),
         }
     }
 
@@ -62,6 +73,51 @@ impl Catalog {
         if let Ok(mut m) = self.categories.lock() {
             m.clear();
         }
+        if let Ok(mut m) = self.synonyms.lock() {
+            m.clear();
+        }
+    }
+
+    /// The owner's synonym table (empty when none was saved).
+    pub async fn synonyms(&self) -> Result<Arc<Synonyms>, AppError> {
+        if let Some(s) = cached(&self.synonyms, "") {
+            return Ok(s);
+        }
+        let text = self
+            .store
+            .setting(SYNONYMS_SETTING)
+            .await?
+            .unwrap_or_default();
+        // A saved table was read when it was saved; one that no longer reads (a rule changed)
+        // keeps the lines that do rather than failing every search.
+        let table = Arc::new(Synonyms::parse(&text).unwrap_or_else(|_| Synonyms::lenient(&text)));
+        remember(&self.synonyms, "", table.clone());
+        Ok(table)
+    }
+
+    /// Writes every product's search text again when it was made by an older
+    /// [`kura_domain::search_form`]; true when it did. Run at start (every node may; the result
+    /// is the same).
+    pub async fn reindex_if_stale(&self) -> Result<bool, AppError> {
+        let version = self.store.setting(FORM_VERSION_SETTING).await?;
+        if version.as_deref() == Some(kura_domain::SEARCH_FORM_VERSION) {
+            return Ok(false);
+        }
+        let rows: Vec<(i64, String, String)> = self
+            .store
+            .all_products()
+            .await?
+            .iter()
+            .map(|p| (p.id, search_text(p), name_text(p)))
+            .collect();
+        self.store.set_search_texts(&rows).await?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0));
+        self.store
+            .set_setting(FORM_VERSION_SETTING, kura_domain::SEARCH_FORM_VERSION, now)
+            .await?;
+        Ok(true)
     }
 
     pub async fn categories(&self) -> Result<Vec<Category>, AppError> {
@@ -102,7 +158,10 @@ impl Catalog {
         Ok(p)
     }
 
-    /// Full-text search over names and descriptions in both languages.
+    /// Search over names, descriptions, model numbers, specifications and variants in both
+    /// languages: each word (widened by the owner's synonyms) must be found, else the products
+    /// that have most of the words are shown; those with the words in their name or model
+    /// number come first.
     pub async fn search(
         &self,
         query: &str,
@@ -118,8 +177,13 @@ impl Catalog {
         if q.is_empty() {
             return Ok(ProductPage::default());
         }
+        let mut groups = self.synonyms().await?.plan(&q);
+        groups.truncate(MAX_QUERY_WORDS);
         let offset = page.saturating_sub(1).saturating_mul(per_page);
-        Ok(self.store.search_products(&q, offset, per_page).await?)
+        Ok(self
+            .store
+            .search_products(&groups, offset, per_page)
+            .await?)
     }
 
     pub async fn items(&self, skus: &[String]) -> Result<Vec<CatalogItem>, AppError> {
@@ -182,6 +246,15 @@ pub fn search_text(p: &Product) -> String {
         parts.extend([v.label_ja.as_str(), v.label_en.as_str(), v.sku.as_str()]);
     }
     kura_domain::search_form(&parts.join(" "))
+}
+
+/// The text a product is ranked higher for: its names in both languages and its model number,
+/// in [`kura_domain::search_form`].
+pub fn name_text(p: &Product) -> String {
+    kura_domain::search_form(&format!(
+        "{} {} {}",
+        p.name_ja, p.name_en, p.details.model_number
+    ))
 }
 
 /// The tags a product description may carry; no attribute of any kind is kept.

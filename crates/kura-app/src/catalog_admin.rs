@@ -34,6 +34,8 @@ pub const MAX_IMAGES: usize = 8;
 pub const MAX_SPECS: usize = 20;
 /// The price range a variant may have, in yen.
 pub const PRICE_RANGE: std::ops::RangeInclusive<i64> = 1..=10_000_000;
+/// Longest synonym table, in characters.
+pub const MAX_SYNONYMS_TEXT: usize = 20_000;
 /// The stock a variant may have.
 pub const STOCK_RANGE: std::ops::RangeInclusive<i64> = 0..=1_000_000;
 
@@ -209,6 +211,61 @@ impl CatalogAdmin {
         )
         .await?;
         Ok(Ok(category))
+    }
+
+    /// The synonym table as the owner last saved it (empty when none was).
+    pub async fn synonyms_text(&self) -> Result<String, AppError> {
+        Ok(self
+            .store
+            .setting(crate::catalog::SYNONYMS_SETTING)
+            .await?
+            .unwrap_or_default())
+    }
+
+    /// Saves the synonym table if every line reads (else names each line that does not, and
+    /// nothing is saved); returns how many words it widens. Audited with the count (the table
+    /// is public data).
+    pub async fn set_synonyms(
+        &self,
+        session: &StaffSession,
+        ip: Option<IpAddr>,
+        text: &str,
+    ) -> Result<Result<usize, Vec<kura_domain::SynonymLineError>>, AppError> {
+        Self::allowed(session)?;
+        let text = text.replace("\r\n", "\n").replace('\r', "\n");
+        let text = text.trim_end();
+        if text.chars().count() > MAX_SYNONYMS_TEXT {
+            return Ok(Err(vec![kura_domain::SynonymLineError {
+                line: 0,
+                code: "too_long",
+            }]));
+        }
+        let table = match kura_domain::Synonyms::parse(text) {
+            Ok(t) => t,
+            Err(lines) => return Ok(Err(lines)),
+        };
+        let before = self.synonyms_text().await?;
+        if before == text {
+            return Ok(Ok(table.len()));
+        }
+        self.store
+            .set_setting(crate::catalog::SYNONYMS_SETTING, text, self.clock.now())
+            .await?;
+        self.record(
+            session,
+            ip,
+            "catalog.synonyms",
+            "search:synonyms",
+            "synonyms",
+            format!(
+                "entries={}, lines before={}, after={}",
+                table.len(),
+                before.lines().count(),
+                text.lines().count()
+            ),
+        )
+        .await?;
+        Ok(Ok(table.len()))
     }
 
     /// The problems a product form (and the first variant of a new one) has, without saving

@@ -150,10 +150,13 @@ pub trait CatalogRepo: Send + Sync {
         limit: u32,
     ) -> Result<ProductPage, StoreError>;
     async fn product_by_slug(&self, slug: &str) -> Result<Option<Product>, StoreError>;
-    /// Products whose names or descriptions (either language) contain `query`.
+    /// Shown products that contain a word of each group (a group: a query word and its
+    /// synonyms, in `kura_domain::search_form`), else, when none has all, those with the most
+    /// groups; those with more groups in their name or model number first, then by category
+    /// and position.
     async fn search_products(
         &self,
-        query: &str,
+        groups: &[Vec<String>],
         offset: u32,
         limit: u32,
     ) -> Result<ProductPage, StoreError>;
@@ -170,6 +173,9 @@ pub trait CatalogRepo: Send + Sync {
 pub trait CatalogEditRepo: Send + Sync {
     /// Every product, shown or not, with variants and specifications, by category and position.
     async fn all_products(&self) -> Result<Vec<Product>, StoreError>;
+    /// Sets products' `search_text` and `name_text` (id, search text, name text), in one
+    /// transaction.
+    async fn set_search_texts(&self, rows: &[(i64, String, String)]) -> Result<(), StoreError>;
     /// A product by id, shown or not, with variants and specifications.
     async fn product_by_id(&self, id: i64) -> Result<Option<Product>, StoreError>;
     /// [`StoreError::Conflict`] when the slug is taken.

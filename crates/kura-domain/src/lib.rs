@@ -11,7 +11,9 @@ pub mod date;
 pub mod food;
 pub mod money;
 pub mod order;
+pub mod postal;
 pub mod prefecture;
+pub mod search;
 
 pub use card::contains_card_number;
 pub use customer::{
@@ -25,12 +27,6 @@ pub use order::{
     DeliverySlot, OrderStatus, PaymentMethod, PricedLine, Quantity, QuantityError, Totals, cod_fee,
     shipping_fee,
 };
+pub use postal::{PostalArea, lookup as postal_lookup};
 pub use prefecture::Prefecture;
-
-/// The form in which text is indexed and searched: NFKC (full-width letters and half-width
-/// katakana folded), lower-case, single spaces.
-pub fn search_form(text: &str) -> String {
-    use unicode_normalization::UnicodeNormalization;
-    let folded: String = text.nfkc().collect::<String>().to_lowercase();
-    folded.split_whitespace().collect::<Vec<_>>().join(" ")
-}
+pub use search::{SEARCH_FORM_VERSION, SynonymLineError, Synonyms, search_form};

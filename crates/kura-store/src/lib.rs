@@ -160,6 +160,15 @@ macro_rules! migrations {
                     "/0020_scoping_in_the_database.sql"
                 )),
             ),
+            (
+                21,
+                "search_names_and_restock",
+                include_str!(concat!(
+                    "../migrations/",
+                    $backend,
+                    "/0021_search_names_and_restock.sql"
+                )),
+            ),
         ]
     };
 }
@@ -214,17 +223,6 @@ pub(crate) fn like_prefix(prefix: &str) -> String {
 
 /// Product ids whose normalised search text contains every word, compared with `like` (`LIKE`
 /// or `ILIKE`: case-insensitive on each backend).
-pub(crate) fn substring_search(words: &[String], like: &str) -> (String, Vec<Bind>) {
-    let cond = (1..=words.len())
-        .map(|i| format!("search_text {like} ${i} ESCAPE '\\'"))
-        .collect::<Vec<_>>()
-        .join(" AND ");
-    (
-        format!("SELECT id FROM products WHERE {cond}"),
-        words.iter().map(|w| Bind::Text(like_literal(w))).collect(),
-    )
-}
-
 pub(crate) fn tax_of(code: &str) -> Result<TaxRate, sqlx::Error> {
     TaxRate::parse(code)
         .ok_or_else(|| sqlx::Error::Decode(format!("unknown tax rate {code}").into()))

@@ -91,6 +91,37 @@ pub async fn ensure_demo_owner(state: &kura_web::AppState) -> anyhow::Result<Opt
     }
 }
 
+/// The demo shop's synonym table (the owner edits it under 商品 → 検索の言い換え): readings a
+/// shopper types in kana, and the words people use for what the catalog calls otherwise.
+pub const DEMO_SYNONYMS: &str = "\
+# 左の言葉で検索されたら、右の言葉でも探します(読み・言い換え)。
+水筒 = ボトル, マグ
+すいとう = ボトル, マグ
+魔法瓶 = ボトル
+まほうびん = ボトル
+ポット = ケトル
+電気ポット = 給湯ポット
+でんきぽっと = 給湯ポット
+やかん = ケトル
+湯沸かし = ケトル
+すいはんき = 炊飯器
+炊飯ジャー = 炊飯器
+うちがま = 内釜
+内がま = 内釜
+お茶 = 茶
+おちゃ = 茶
+米 = コシヒカリ
+お米 = 米, コシヒカリ, 玄米
+おこめ = 米, コシヒカリ, 玄米
+べんとう = 弁当
+お弁当 = 弁当
+どなべ = 土鍋
+thermos = bottle
+flask = bottle
+gasket = packing
+packing = gasket
+";
+
 /// The demo catalog, inserted once (products that exist are left alone).
 pub async fn ensure_catalog(store: &Arc<dyn Store>) -> anyhow::Result<()> {
     for c in crate::catalog_data::categories() {
@@ -98,6 +129,21 @@ pub async fn ensure_catalog(store: &Arc<dyn Store>) -> anyhow::Result<()> {
     }
     for p in crate::catalog_data::products() {
         store.insert_product(&p).await?;
+    }
+    if store
+        .setting(kura_app::catalog::SYNONYMS_SETTING)
+        .await?
+        .is_none()
+    {
+        store
+            .set_setting(
+                kura_app::catalog::SYNONYMS_SETTING,
+                DEMO_SYNONYMS,
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0)),
+            )
+            .await?;
     }
     Ok(())
 }
@@ -354,4 +400,13 @@ pub async fn insert_synthetic(
     }
     bar.finish_and_clear();
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_demo_synonym_table_reads_whole() {
+        let table = kura_domain::Synonyms::parse(super::DEMO_SYNONYMS).unwrap();
+        assert!(table.len() > 20);
+    }
 }

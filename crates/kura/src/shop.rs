@@ -480,6 +480,10 @@ pub async fn build_with_clock(
     }));
     // The owner's allow-list, when set in the back office, replaces the configuration's.
     shop.load_staff_allow().await?;
+    // Search text written by an older version of the folding is written again.
+    if shop.catalog.reindex_if_stale().await? {
+        tracing::info!(target: "kura::catalog", "search text written again for the current search form");
+    }
     let _ = shop_cell.set(Arc::clone(&shop));
     Ok(shop)
 }

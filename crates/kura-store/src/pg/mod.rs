@@ -21,7 +21,6 @@ type Conn = PgConnection;
 
 /// What PostgreSQL does differently from SQLite; nothing else in the shared code does.
 mod dialect {
-    use crate::Bind;
 
     pub(crate) const NAME: &str = "postgres";
     pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = crate::PG_MIGRATIONS;
@@ -51,12 +50,6 @@ mod dialect {
             "SELECT DISTINCT ON (o.email_bidx) o.email_bidx, o.id, o.lang, o.created_at AS latest_at \
              FROM orders o WHERE {filter} ORDER BY o.email_bidx, o.created_at DESC, o.id DESC"
         )
-    }
-
-    /// The ids of products matching every word: a case-insensitive substring match on the
-    /// normalised search text.
-    pub(crate) fn search_ids(words: &[String]) -> (String, Vec<Bind>) {
-        crate::substring_search(words, "ILIKE")
     }
 }
 

@@ -177,6 +177,7 @@ impl AccountRepo for This {
                 "DELETE FROM account_tokens WHERE customer_id = $1",
                 "DELETE FROM sessions WHERE customer_id = $1",
                 "DELETE FROM carts WHERE customer_id = $1",
+                "DELETE FROM restock_requests WHERE customer_id = $1",
                 "UPDATE orders SET customer_id = NULL WHERE customer_id = $1",
             ] {
                 sqlx::query(sql).bind(customer_id).execute(&mut *tx).await?;

@@ -204,6 +204,19 @@ impl This {
 
 #[async_trait]
 impl CatalogEditRepo for This {
+    async fn set_search_texts(&self, rows: &[(i64, String, String)]) -> Result<(), StoreError> {
+        write_tx!(self, |tx| {
+            for (id, search, name) in rows {
+                sqlx::query("UPDATE products SET search_text = $1, name_text = $2 WHERE id = $3")
+                    .bind(search)
+                    .bind(name)
+                    .bind(*id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        })
+    }
+
     async fn all_products(&self) -> Result<Vec<Product>, StoreError> {
         let rows = sqlx::query("SELECT * FROM products ORDER BY category_id, position, id")
             .fetch_all(self.reads())
@@ -246,9 +259,9 @@ impl CatalogEditRepo for This {
     async fn create_product(&self, p: &Product, search_text: &str) -> Result<(), StoreError> {
         write_tx!(self, |tx| {
             sqlx::query(
-                "INSERT INTO products (id, slug, category_id, name_ja, name_en, description_ja, description_en, tax_rate, image, position, active, search_text) \
+                "INSERT INTO products (id, slug, category_id, name_ja, name_en, description_ja, description_en, tax_rate, image, position, active, search_text, name_text) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, \
-                 (SELECT COALESCE(MAX(position), -1) + 1 FROM products WHERE category_id = $3), 1, $10)",
+                 (SELECT COALESCE(MAX(position), -1) + 1 FROM products WHERE category_id = $3), 1, $10, $11)",
             )
             .bind(p.id)
             .bind(&p.slug)
@@ -260,6 +273,7 @@ impl CatalogEditRepo for This {
             .bind(p.tax.code())
             .bind(&p.image)
             .bind(search_text)
+            .bind(kura_app::catalog::name_text(p))
             .execute(&mut *tx)
             .await?;
             for v in &p.variants {
@@ -273,8 +287,8 @@ impl CatalogEditRepo for This {
         write_tx!(self, |tx| {
             let found = sqlx::query(
                 "UPDATE products SET slug = $2, category_id = $3, name_ja = $4, name_en = $5, \
-                 description_ja = $6, description_en = $7, tax_rate = $8, image = $9, search_text = $10 \
-                 WHERE id = $1",
+                 description_ja = $6, description_en = $7, tax_rate = $8, image = $9, search_text = $10, \
+                 name_text = $11 WHERE id = $1",
             )
             .bind(p.id)
             .bind(&p.slug)
@@ -286,6 +300,7 @@ impl CatalogEditRepo for This {
             .bind(p.tax.code())
             .bind(&p.image)
             .bind(search_text)
+            .bind(kura_app::catalog::name_text(p))
             .execute(&mut *tx)
             .await?
             .rows_affected()

@@ -75,6 +75,28 @@ impl This {
         self.with_specs(products).await
     }
 
+    /// Shown products by id (in no particular order), with variants and specifications.
+    async fn products_by_ids(&self, ids: &[i64]) -> Result<Vec<Product>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT * FROM products WHERE active = 1 AND id IN ({})",
+            placeholders(1, ids.len())
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for id in ids {
+            q = q.bind(*id);
+        }
+        let rows = q.fetch_all(self.reads()).await.map_err(db_err)?;
+        let products = rows
+            .iter()
+            .map(product_from_row)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(db_err)?;
+        self.with_variants(products).await
+    }
+
     async fn page_of(
         &self,
         ids_sql: &str,
@@ -143,6 +165,7 @@ impl CatalogRepo for This {
 
     async fn insert_product(&self, p: &Product) -> Result<bool, StoreError> {
         let search = kura_app::catalog::search_text(p);
+        let name = kura_app::catalog::name_text(p);
         write_tx!(self, |tx| {
             let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM products WHERE slug = $1")
                 .bind(&p.slug)
@@ -152,8 +175,8 @@ impl CatalogRepo for This {
                 false
             } else {
                 sqlx::query(
-                    "INSERT INTO products (id, slug, category_id, name_ja, name_en, description_ja, description_en, tax_rate, image, position, active, search_text) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 1, $11)",
+                    "INSERT INTO products (id, slug, category_id, name_ja, name_en, description_ja, description_en, tax_rate, image, position, active, search_text, name_text) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 1, $11, $12)",
                 )
                 .bind(p.id)
                 .bind(&p.slug)
@@ -166,6 +189,7 @@ impl CatalogRepo for This {
                 .bind(&p.image)
                 .bind(p.position)
                 .bind(&search)
+                .bind(&name)
                 .execute(&mut *tx)
                 .await?;
                 for v in &p.variants {
@@ -244,16 +268,60 @@ impl CatalogRepo for This {
 
     async fn search_products(
         &self,
-        query: &str,
+        groups: &[Vec<String>],
         offset: u32,
         limit: u32,
     ) -> Result<ProductPage, StoreError> {
-        let words: Vec<String> = query.split_whitespace().map(str::to_string).collect();
-        if words.is_empty() {
+        let groups: Vec<&Vec<String>> = groups.iter().filter(|g| !g.is_empty()).collect();
+        if groups.is_empty() {
             return Ok(ProductPage::default());
         }
-        let (ids_sql, binds) = dialect::search_ids(&words);
-        self.page_of(&ids_sql, binds, offset, limit).await
+        // Each alternative is one bind, used three times: to find, to count the groups found
+        // and to count those in the name.
+        let mut binds = Vec::new();
+        let (mut any, mut hits, mut in_name) = (Vec::new(), Vec::new(), Vec::new());
+        for g in &groups {
+            let mut text = Vec::new();
+            let mut name = Vec::new();
+            for w in g.iter() {
+                binds.push(crate::like_literal(w));
+                let i = binds.len();
+                text.push(format!("search_text LIKE ${i} ESCAPE '\\'"));
+                name.push(format!("name_text LIKE ${i} ESCAPE '\\'"));
+            }
+            let (text, name) = (text.join(" OR "), name.join(" OR "));
+            hits.push(format!("CASE WHEN {text} THEN 1 ELSE 0 END"));
+            in_name.push(format!("CASE WHEN {name} THEN 1 ELSE 0 END"));
+            any.push(format!("({text})"));
+        }
+        let sql = format!(
+            "SELECT id, CAST({} AS BIGINT) AS hits, CAST({} AS BIGINT) AS in_name, category_id, position FROM products \
+             WHERE active = 1 AND ({})",
+            hits.join(" + "),
+            in_name.join(" + "),
+            any.join(" OR ")
+        );
+        let mut q = sqlx::query_as::<_, (i64, i64, i64, i64, i64)>(AssertSqlSafe(sql));
+        for b in &binds {
+            q = q.bind(b.clone());
+        }
+        let mut found = q.fetch_all(self.reads()).await.map_err(db_err)?;
+        // Products with every word if there are any, else those with the most.
+        let most = found.iter().map(|r| r.1).max().unwrap_or(0);
+        found.retain(|r| r.1 == most);
+        found.sort_by_key(|&(id, _, in_name, category, position)| {
+            (std::cmp::Reverse(in_name), category, position, id)
+        });
+        let total = u64::try_from(found.len()).unwrap_or(0);
+        let page: Vec<i64> = found
+            .iter()
+            .skip(usize::try_from(offset).unwrap_or(usize::MAX))
+            .take(usize::try_from(limit).unwrap_or(0))
+            .map(|r| r.0)
+            .collect();
+        let mut products = self.products_by_ids(&page).await?;
+        products.sort_by_key(|p| page.iter().position(|id| *id == p.id));
+        Ok(ProductPage { products, total })
     }
 
     async fn catalog_items(&self, skus: &[String]) -> Result<Vec<CatalogItem>, StoreError> {

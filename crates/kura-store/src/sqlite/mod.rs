@@ -32,7 +32,6 @@ type Conn = SqliteConnection;
 
 /// What SQLite does differently from PostgreSQL; nothing else in the shared code does.
 mod dialect {
-    use crate::Bind;
 
     pub(crate) const NAME: &str = "sqlite";
     pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = crate::SQLITE_MIGRATIONS;
@@ -62,24 +61,6 @@ mod dialect {
             "SELECT o.email_bidx, o.id, o.lang, MAX(o.created_at) AS latest_at FROM orders o \
              WHERE {filter} GROUP BY o.email_bidx"
         )
-    }
-
-    /// The ids of products matching every word: the FTS5 trigram index when each word has three
-    /// characters or more (what the index needs), else a LIKE scan of the normalised text.
-    pub(crate) fn search_ids(words: &[String]) -> (String, Vec<Bind>) {
-        if words.iter().all(|w| w.chars().count() >= 3) {
-            let fts = words
-                .iter()
-                .map(|w| format!("\"{}\"", w.replace('"', "\"\"")))
-                .collect::<Vec<_>>()
-                .join(" AND ");
-            (
-                "SELECT rowid FROM product_search WHERE product_search MATCH $1".into(),
-                vec![Bind::Text(fts)],
-            )
-        } else {
-            crate::substring_search(words, "LIKE")
-        }
     }
 }
 

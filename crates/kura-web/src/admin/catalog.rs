@@ -127,6 +127,9 @@ struct CatalogView {
     category: CategoryForm,
     problems: Vec<(String, String)>,
     message: Option<String>,
+    /// The synonym table as saved, or as typed when it was refused.
+    synonyms: String,
+    synonym_problems: Vec<String>,
 }
 
 impl CatalogView {
@@ -145,6 +148,28 @@ async fn catalog_view(
     message: Option<String>,
     category: CategoryForm,
     problems: Vec<(String, String)>,
+) -> Result<Response, WebError> {
+    let synonyms = state.catalog_admin.synonyms_text().await?;
+    catalog_view_with(
+        state,
+        ctx,
+        status,
+        message,
+        category,
+        problems,
+        (synonyms, Vec::new()),
+    )
+    .await
+}
+
+async fn catalog_view_with(
+    state: &AppState,
+    ctx: AdminContext,
+    status: StatusCode,
+    message: Option<String>,
+    category: CategoryForm,
+    problems: Vec<(String, String)>,
+    (synonyms, synonym_problems): (String, Vec<String>),
 ) -> Result<Response, WebError> {
     let tr = ctx.tr;
     let categories = state.catalog_admin.categories().await?;
@@ -191,6 +216,8 @@ async fn catalog_view(
         category,
         problems,
         message,
+        synonyms,
+        synonym_problems,
     }
     .render()?;
     Ok(status_page(status, html))
@@ -219,6 +246,60 @@ pub async fn catalog_get(
     ctx: AdminContext,
 ) -> Result<Response, WebError> {
     list_page(&state, ctx, StatusCode::OK, None).await
+}
+
+#[derive(Deserialize, Default)]
+pub struct SynonymsForm {
+    #[serde(default)]
+    synonyms: String,
+}
+
+/// Saves the search synonym table; a table with unreadable lines comes back as typed, each
+/// line's problem named.
+pub async fn synonyms_post(
+    State(state): State<AppState>,
+    ctx: AdminContext,
+    Staff(session): Staff,
+    Form(form): Form<SynonymsForm>,
+) -> Result<Response, WebError> {
+    let tr = ctx.tr;
+    match state
+        .catalog_admin
+        .set_synonyms(&session, ctx.ip, &form.synonyms)
+        .await?
+    {
+        Ok(n) => {
+            state.catalog.forget_all();
+            let m = tr.t("admin.synonyms.saved").replace("{n}", &n.to_string());
+            list_page(&state, ctx, StatusCode::OK, Some(m)).await
+        }
+        Err(lines) => {
+            let problems = lines
+                .iter()
+                .map(|e| {
+                    let key = format!("admin.synonyms.error.{}", e.code);
+                    let what = tr.t(&key);
+                    if e.line == 0 {
+                        what.to_string()
+                    } else {
+                        tr.t("admin.synonyms.error.line")
+                            .replace("{line}", &e.line.to_string())
+                            .replace("{what}", what)
+                    }
+                })
+                .collect();
+            catalog_view_with(
+                &state,
+                ctx,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                None,
+                CategoryForm::default(),
+                Vec::new(),
+                (form.synonyms, problems),
+            )
+            .await
+        }
+    }
 }
 
 pub async fn categories_post(

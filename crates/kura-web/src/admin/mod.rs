@@ -117,6 +117,7 @@ pub fn routes() -> Vec<AdminRoute> {
         route!(GET "/catalog", Staff(P::Catalog), catalog::catalog_get),
         route!(POST "/catalog/{sku}", Staff(P::Catalog), pages::variant_post),
         route!(POST "/catalog/categories", Staff(P::Catalog), catalog::categories_post),
+        route!(POST "/catalog/synonyms", Staff(P::Catalog), catalog::synonyms_post),
         route!(GET "/catalog/products/new", Staff(P::Catalog), catalog::product_new_get),
         route!(POST "/catalog/products", Staff(P::Catalog), catalog::products_post),
         route!(GET "/catalog/products/{id}", Staff(P::Catalog), catalog::product_get),

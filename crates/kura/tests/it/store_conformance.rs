@@ -1202,8 +1202,63 @@ async fn catalog_details_and_images(store: &Arc<dyn Store>) {
         product.details,
         "the storefront reads the same details"
     );
-    let found = store.search_products("cf-model-77", 0, 10).await.unwrap();
+    let words = |q: &str| -> Vec<Vec<String>> {
+        kura_domain::search_form(q)
+            .split(' ')
+            .map(|w| w.split('|').map(str::to_string).collect())
+            .collect()
+    };
+    let found = store
+        .search_products(&words("cf-model-77"), 0, 10)
+        .await
+        .unwrap();
     assert_eq!(found.products.len(), 1, "the model number is searched");
+    let found = store
+        .search_products(&words("CFMODEL77"), 0, 10)
+        .await
+        .unwrap();
+    assert_eq!(found.products.len(), 1, "and found without its hyphens");
+    // A second product has the word only in its description: the one named by it comes first,
+    // whatever their positions; a word neither has leaves the ones with the other word.
+    let mut other = product.clone();
+    other.id = kura_app::new_id();
+    other.slug = "conformance-other".into();
+    other.name_ja = "べつの品".into();
+    other.name_en = "Something else".into();
+    other.description_en = "Goes well with conformance soup.".into();
+    other.details = Default::default();
+    other.variants = vec![Variant {
+        id: kura_app::new_id(),
+        product_id: other.id,
+        sku: "CF-OTHER".into(),
+        ..variant.clone()
+    }];
+    store
+        .create_product(&other, &kura_app::catalog::search_text(&other))
+        .await
+        .unwrap();
+    for q in ["soup", "soup nothing-like-it", "nothing-like-it|soup"] {
+        let found = store.search_products(&words(q), 0, 10).await.unwrap();
+        let slugs: Vec<&str> = found.products.iter().map(|p| p.slug.as_str()).collect();
+        assert_eq!(slugs, ["conformance-soup", "conformance-other"], "{q}");
+        assert_eq!(found.total, 2);
+    }
+    let found = store
+        .search_products(&words("soup べつ"), 0, 10)
+        .await
+        .unwrap();
+    let slugs: Vec<&str> = found.products.iter().map(|p| p.slug.as_str()).collect();
+    assert_eq!(
+        slugs,
+        ["conformance-other"],
+        "every word beats some of them"
+    );
+    let found = store.search_products(&words("soup"), 1, 1).await.unwrap();
+    assert_eq!(
+        (found.products[0].slug.as_str(), found.total),
+        ("conformance-other", 2),
+        "the second page"
+    );
     // Slug and SKU stay unique.
     let mut clash = product.clone();
     clash.id = kura_app::new_id();
