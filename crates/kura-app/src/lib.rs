@@ -30,6 +30,7 @@ pub mod orders;
 pub mod payments;
 pub mod ports;
 pub mod records;
+pub mod restock;
 pub mod retention;
 pub mod rotation;
 pub mod sealed;

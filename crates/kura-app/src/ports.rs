@@ -749,9 +749,42 @@ pub trait IncidentRepo: Send + Sync {
     async fn start_incident_campaign(&self, incident_id: i64, at: i64) -> Result<(), StoreError>;
 }
 
+/// 入荷お知らせ requests (see [`crate::restock`]).
+#[async_trait]
+pub trait RestockRepo: Send + Sync {
+    /// Records a request (a second one for the same SKU changes nothing).
+    async fn add_restock_request(
+        &self,
+        customer_id: i64,
+        sku: &str,
+        lang: &str,
+        now: i64,
+    ) -> Result<(), StoreError>;
+    /// False when there was no such request.
+    async fn remove_restock_request(&self, customer_id: i64, sku: &str)
+    -> Result<bool, StoreError>;
+    /// The SKUs a customer waits for, oldest request first.
+    async fn restock_requests_of(&self, customer_id: i64) -> Result<Vec<String>, StoreError>;
+    /// Requests (customer, SKU, language) whose variant has stock on a shown product, oldest
+    /// first.
+    async fn due_restock_requests(
+        &self,
+        limit: u32,
+    ) -> Result<Vec<(i64, String, String)>, StoreError>;
+    /// Removes the request and stores its mail, in one transaction; false (and no mail) when
+    /// the request was gone already.
+    async fn complete_restock_request(
+        &self,
+        customer_id: i64,
+        sku: &str,
+        mail: &OutboxRecord,
+    ) -> Result<bool, StoreError>;
+}
+
 #[async_trait]
 pub trait Store:
     CustomerRepo
+    + RestockRepo
     + AccountRepo
     + SessionRepo
     + SealedRowRepo

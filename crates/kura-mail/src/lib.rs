@@ -39,6 +39,7 @@ pub use render::inquiry::InquiryMail;
 pub use render::order::{BankAccount, OrderConfirmation, OrderLine};
 pub use render::payment::PaymentReceived;
 pub use render::reset::PasswordReset;
+pub use render::restock::RestockNotice;
 pub use render::shipping::{ShippedItem, ShippingNotice};
 pub use render::staff::{AlertSummary, StaffNotice, StaffNoticeKind};
 pub use render::update::{OrderUpdate, UpdateKind};

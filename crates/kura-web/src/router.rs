@@ -78,6 +78,8 @@ pub fn router(state: AppState) -> Router {
         .route("/images/{file}", get(storefront::image_get))
         .route("/images/p/{file}", get(storefront::product_image_get))
         .route("/legal", get(storefront::legal_get))
+        .route("/postal/{code}", get(storefront::postal_get))
+        .route("/restock", post(storefront::restock_post))
         .route(
             "/contact",
             get(contact::contact_get).post(contact::contact_post),

@@ -48,6 +48,8 @@ pub struct ShopParts {
     pub catalog_admin: Arc<CatalogAdmin>,
     /// Incidents, their public notices and the maintenance switch.
     pub incidents: Arc<Incidents>,
+    /// 入荷お知らせ requests and their mails.
+    pub restock: Arc<kura_app::restock::Restock>,
 }
 
 pub struct Shop {
@@ -77,6 +79,8 @@ pub struct Shop {
     pub catalog_admin: Arc<CatalogAdmin>,
     /// Incidents, their public notices and the maintenance switch.
     pub incidents: Arc<Incidents>,
+    /// 入荷お知らせ requests and their mails.
+    pub restock: Arc<kura_app::restock::Restock>,
     pub limiter: RateLimiter,
     /// Networks the back office answers (empty: any). Starts as the configuration's; the
     /// owner's setting replaces it on every node within a minute ([`Shop::load_staff_allow`]).
@@ -123,6 +127,7 @@ impl Shop {
             desk: p.desk,
             guard: p.guard,
             catalog_admin: p.catalog_admin,
+            restock: p.restock,
             incidents: p.incidents,
             limiter,
             payment_origin,

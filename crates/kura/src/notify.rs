@@ -218,6 +218,37 @@ impl OrderNotifier for MailNotifier {
     }
 }
 
+impl kura_app::restock::RestockNotifier for MailNotifier {
+    fn restock_notice(
+        &self,
+        to: &kura_app::restock::RestockMail<'_>,
+    ) -> Result<OutboxRecord, AppError> {
+        let lang = kura_mail::Lang::parse(to.lang).unwrap_or_default();
+        let en = lang == kura_mail::Lang::En;
+        let pick = |ja: &str, en_text: &str| {
+            if en && !en_text.is_empty() {
+                en_text
+            } else {
+                ja
+            }
+            .to_string()
+        };
+        let rendered = kura_mail::RestockNotice {
+            lang,
+            shop_name: self.shop_name.clone(),
+            product_name: pick(&to.item.product_name_ja, &to.item.product_name_en),
+            variant_label: pick(&to.item.label_ja, &to.item.label_en),
+            product_url: to.product_url.clone(),
+            seen_at: japan_time(to.seen_at, lang),
+            anti_phishing_phrase: None,
+            desk: self.desk.clone(),
+        }
+        .render(to.email)
+        .map_err(|e| AppError::Task(format!("restock mail: {e}")))?;
+        self.outbox.seal(&rendered, to.data_key)
+    }
+}
+
 /// The language of an account mail and of the web texts it borrows ("en", else Japanese).
 fn account_lang(to: &AccountMail<'_>) -> (kura_mail::Lang, kura_web::i18n::Tr) {
     let web = kura_web::i18n::Lang::parse(to.lang).unwrap_or_default();

@@ -442,6 +442,13 @@ pub async fn build_with_clock(
         }),
     );
     incidents.refresh().await?;
+    let restock = Arc::new(kura_app::restock::Restock::new(
+        Arc::clone(&store),
+        Arc::clone(&vault),
+        Arc::clone(&clock),
+        Arc::clone(&notifier) as Arc<dyn kura_app::restock::RestockNotifier>,
+        base_url,
+    ));
     let shop = Arc::new(Shop::new(ShopParts {
         guard,
         catalog_admin,
@@ -466,6 +473,7 @@ pub async fn build_with_clock(
             kura_web::account_links(base_url),
         ),
         catalog: Catalog::new(Arc::clone(&store)),
+        restock,
         carts: Carts::new(Arc::clone(&store), Arc::clone(&clock)),
         orders,
         payments: gateway,
@@ -598,6 +606,28 @@ pub async fn resume_notices(state: &AppState) {
     }
 }
 
+/// How often the restock sweep looks for requests whose variant has stock again.
+pub const RESTOCK_SWEEP_SECONDS: u64 = 30;
+
+/// Mails every 入荷お知らせ whose variant has stock (in rounds of 200).
+pub async fn notify_restocked(state: &AppState) {
+    loop {
+        match state.restock.notify_due(200).await {
+            Ok(n) if n >= 200 => continue,
+            Ok(n) => {
+                if n > 0 {
+                    tracing::info!(target: "kura::catalog", mails = n, "restock notices queued");
+                }
+                break;
+            }
+            Err(e) => {
+                tracing::warn!(target: "kura::catalog", error = %e, "restock notices not queued");
+                break;
+            }
+        }
+    }
+}
+
 /// The background work of a running shop: mail delivery, card-order expiry, sweeping expired
 /// sessions and idle guest carts, and pruning old mail files when mails are written as files.
 pub fn spawn_workers(
@@ -624,6 +654,15 @@ pub fn spawn_workers(
             guard_keep_months,
         );
     }
+    let s = Arc::clone(state);
+    tokio::spawn(async move {
+        // 入荷お知らせ: requests whose variant has stock again, however it came back.
+        let mut tick = tokio::time::interval(Duration::from_secs(RESTOCK_SWEEP_SECONDS));
+        loop {
+            tick.tick().await;
+            notify_restocked(&s).await;
+        }
+    });
     let s = Arc::clone(state);
     tokio::spawn(async move {
         // Another node may have changed the staff allow-list.

@@ -14,6 +14,7 @@ pub(crate) mod inquiry;
 pub(crate) mod order;
 pub(crate) mod payment;
 pub(crate) mod reset;
+pub(crate) mod restock;
 pub(crate) mod shipping;
 pub(crate) mod staff;
 pub(crate) mod update;

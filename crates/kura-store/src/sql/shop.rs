@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use kura_app::catalog::{CatalogItem, Category, Product, ProductPage, Variant};
 use kura_app::error::StoreError;
 use kura_app::ports::{
-    CartRepo, CatalogRepo, OrderRepo, OutboxRepo, PaymentEventOutcome, Transition,
+    CartRepo, CatalogRepo, OrderRepo, OutboxRepo, PaymentEventOutcome, RestockRepo, Transition,
 };
 use kura_app::records::OrderFilter;
 use kura_app::sealed::{OrderLineRecord, OrderRecord, OutboxRecord, PlaceOutcome};
@@ -361,6 +361,93 @@ impl CatalogRepo for This {
                 .bind(sku)
                 .execute(&mut *tx)
                 .await?;
+        })
+    }
+}
+
+#[async_trait]
+impl RestockRepo for This {
+    async fn add_restock_request(
+        &self,
+        customer_id: i64,
+        sku: &str,
+        lang: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        write_tx!(self, |tx| {
+            sqlx::query(
+                "INSERT INTO restock_requests (customer_id, sku, lang, created_at) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (sku, customer_id) DO NOTHING",
+            )
+            .bind(customer_id)
+            .bind(sku)
+            .bind(lang)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        })
+    }
+
+    async fn remove_restock_request(
+        &self,
+        customer_id: i64,
+        sku: &str,
+    ) -> Result<bool, StoreError> {
+        write_tx!(self, |tx| {
+            sqlx::query("DELETE FROM restock_requests WHERE customer_id = $1 AND sku = $2")
+                .bind(customer_id)
+                .bind(sku)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                > 0
+        })
+    }
+
+    async fn restock_requests_of(&self, customer_id: i64) -> Result<Vec<String>, StoreError> {
+        sqlx::query_scalar(
+            "SELECT sku FROM restock_requests WHERE customer_id = $1 ORDER BY created_at, sku",
+        )
+        .bind(customer_id)
+        .fetch_all(self.reads())
+        .await
+        .map_err(db_err)
+    }
+
+    async fn due_restock_requests(
+        &self,
+        limit: u32,
+    ) -> Result<Vec<(i64, String, String)>, StoreError> {
+        sqlx::query_as(
+            "SELECT r.customer_id, r.sku, r.lang FROM restock_requests r \
+             JOIN variants v ON v.sku = r.sku JOIN products p ON p.id = v.product_id \
+             WHERE v.stock > 0 AND p.active = 1 ORDER BY r.created_at, r.sku LIMIT $1",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(self.reads())
+        .await
+        .map_err(db_err)
+    }
+
+    async fn complete_restock_request(
+        &self,
+        customer_id: i64,
+        sku: &str,
+        mail: &OutboxRecord,
+    ) -> Result<bool, StoreError> {
+        write_tx!(self, |tx| {
+            let removed =
+                sqlx::query("DELETE FROM restock_requests WHERE customer_id = $1 AND sku = $2")
+                    .bind(customer_id)
+                    .bind(sku)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected()
+                    > 0;
+            if removed {
+                insert_mail(&mut *tx, mail).await?;
+            }
+            removed
         })
     }
 }

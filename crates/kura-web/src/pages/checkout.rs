@@ -43,10 +43,47 @@ fn known_fields() -> Vec<String> {
             "delivery_date",
             "delivery_slot",
             "payment",
+            "lookup",
         ]
         .map(String::from),
     );
     v
+}
+
+/// The address lookup button (for browsers without scripts): fills in the prefecture and the
+/// first address line of `prefix`'s postal code, keeping whatever else was typed. A first line
+/// typed already is kept unless it is empty or is what a lookup put there.
+fn look_up_address(form: &mut FormState, tr: Tr, prefix: &str) {
+    let code_field = format!("{prefix}postal_code");
+    let typed = form.values.get(&code_field).cloned().unwrap_or_default();
+    let area = kura_domain::PostalCode::parse(&typed)
+        .ok()
+        .and_then(|c| kura_domain::postal_lookup(&c).map(|a| (c, a)));
+    let Some((code, area)) = area else {
+        form.errors
+            .insert(code_field, tr.t("checkout.postal.not_found").to_string());
+        return;
+    };
+    form.values.insert(code_field, code.display());
+    form.values.insert(
+        format!("{prefix}prefecture"),
+        area.prefecture.code().to_string(),
+    );
+    let line = format!("{prefix}address1");
+    let current = form.values.get(&line).cloned().unwrap_or_default();
+    if current.trim().is_empty()
+        || current.trim() == area.city
+        || current.trim() == area.city_and_town()
+    {
+        form.values.insert(line, area.city_and_town());
+    }
+    if !prefix.is_empty() {
+        form.values.insert("ship_to".into(), "other".into());
+    }
+    form.notice = Some(
+        tr.t("checkout.postal.filled")
+            .replace("{code}", &code.display()),
+    );
 }
 
 /// The form field a checkout problem belongs to.
@@ -385,6 +422,12 @@ pub async fn checkout_post(
             StatusCode::UNPROCESSABLE_ENTITY,
         )
         .await;
+    }
+    let lookup = form.values.remove("lookup").unwrap_or_default();
+    if !fields.malformed && matches!(lookup.as_str(), "billing" | "shipping") {
+        let prefix = if lookup == "shipping" { "ship_" } else { "" };
+        look_up_address(&mut form, ctx.tr, prefix);
+        return render_form(&state, ctx, &session, form, &cart, StatusCode::OK).await;
     }
     if fields.malformed || !fields.unknown(&known_refs).is_empty() {
         form.general = Some(ctx.tr.t("checkout.error.unreadable").to_string());

@@ -25,6 +25,15 @@ pub struct ProductCard {
     pub photo: Option<String>,
     pub in_stock: bool,
     pub reduced: bool,
+    /// Variants differ in price: the price is a "from" price (〜).
+    pub price_varies: bool,
+}
+
+/// Whether a product's variants have more than one price.
+fn price_varies(p: &Product) -> bool {
+    p.variants
+        .first()
+        .is_some_and(|first| p.variants.iter().any(|v| v.price != first.price))
 }
 
 pub fn card(p: &Product, lang: Lang) -> ProductCard {
@@ -40,6 +49,7 @@ pub fn card(p: &Product, lang: Lang) -> ProductCard {
         photo: p.photo.clone(),
         in_stock: p.in_stock(),
         reduced: p.tax == TaxRate::Reduced,
+        price_varies: price_varies(p),
     }
 }
 
@@ -295,13 +305,18 @@ struct ProductView {
     variants: Vec<VariantOption>,
     any_in_stock: bool,
     price_from: String,
+    price_varies: bool,
     notice: Option<String>,
+    /// Sold-out variants a restock notice can be asked for: (SKU, label, asked already).
+    restock: Vec<(String, String, bool)>,
+    signed_in: bool,
 }
 
 #[derive(Deserialize)]
 pub struct ProductQuery {
     added: Option<String>,
     problem: Option<String>,
+    restock: Option<String>,
 }
 
 pub async fn product_get(
@@ -331,11 +346,34 @@ pub async fn product_get(
             few_left: v.stock > 0 && v.stock <= 3,
         })
         .collect();
-    let notice = match (q.added.as_deref(), q.problem.as_deref()) {
-        (Some(_), _) => Some(ctx.tr.t("cart.added").to_string()),
-        (_, Some(code)) => Some(cart_problem(ctx.tr, code).to_string()),
+    let notice = match (
+        q.added.as_deref(),
+        q.problem.as_deref(),
+        q.restock.as_deref(),
+    ) {
+        (Some(_), _, _) => Some(ctx.tr.t("cart.added").to_string()),
+        (_, Some(code), _) => Some(cart_problem(ctx.tr, code).to_string()),
+        (_, _, Some(code)) => Some(restock_message(ctx.tr, code).to_string()),
         _ => None,
     };
+    let customer = session.customer_id().await;
+    let asked = match customer {
+        Some(id) => state.restock.requests_of(id).await?,
+        None => Vec::new(),
+    };
+    let restock = p
+        .variants
+        .iter()
+        .filter(|v| v.stock <= 0)
+        .map(|v| {
+            let label = if lang == Lang::En {
+                v.label_en.clone()
+            } else {
+                v.label_ja.clone()
+            };
+            (v.sku.clone(), label, asked.contains(&v.sku))
+        })
+        .collect();
     let name = if lang == Lang::En {
         p.name_en.clone()
     } else {
@@ -381,11 +419,63 @@ pub async fn product_get(
         reduced: p.tax == TaxRate::Reduced,
         any_in_stock: p.in_stock(),
         price_from: p.lowest_price().grouped(),
+        price_varies: price_varies(&p),
         variants,
         notice,
+        restock,
+        signed_in: customer.is_some(),
         ctx,
     };
     Ok(Html(view.render()?))
+}
+
+/// The visitor-facing text of a restock answer code.
+fn restock_message(tr: Tr, code: &str) -> &'static str {
+    match code {
+        "asked" => tr.t("restock.asked"),
+        "withdrawn" => tr.t("restock.withdrawn"),
+        "in_stock" => tr.t("restock.in_stock"),
+        "too_many" => tr.t("restock.too_many"),
+        _ => tr.t("restock.unknown"),
+    }
+}
+
+/// `POST /restock`: a signed-in customer asks for (or withdraws) a mail when a sold-out
+/// variant is back. A visitor who is not signed in is sent to sign in first.
+pub async fn restock_post(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    session: Session,
+    body: axum::body::Bytes,
+) -> Result<Response, WebError> {
+    let form = crate::form::FormFields::parse(&body);
+    let slug = form.get("slug");
+    let back = if slug.is_empty() || slug.len() > 100 {
+        "/".to_string()
+    } else {
+        format!("/products/{}", encode_component(slug))
+    };
+    let Some(customer) = session.customer_id().await else {
+        return Ok(axum::response::Redirect::to("/login").into_response());
+    };
+    let code = if form.malformed || !form.unknown(&["sku", "slug", "action"]).is_empty() {
+        "unknown"
+    } else if form.get("action") == "withdraw" {
+        state.restock.withdraw(customer, form.get("sku")).await?;
+        "withdrawn"
+    } else {
+        match state
+            .restock
+            .ask(customer, form.get("sku"), ctx.tr.0.code())
+            .await?
+        {
+            kura_app::restock::Asked::Recorded => "asked",
+            kura_app::restock::Asked::InStock => "in_stock",
+            kura_app::restock::Asked::TooMany => "too_many",
+            kura_app::restock::Asked::UnknownSku => "unknown",
+        }
+    };
+    Ok(axum::response::Redirect::to(&format!("{back}?restock={code}#restock")).into_response())
 }
 
 /// The visitor-facing text of a cart error code.
@@ -398,6 +488,34 @@ pub fn cart_problem(tr: Tr, code: &str) -> &'static str {
         "quantity_too_small" => tr.t("cart.problem.quantity_too_small"),
         "invalid_quantity" => tr.t("cart.problem.invalid_quantity"),
         _ => tr.t("cart.problem.unknown_sku"),
+    }
+}
+
+/// `GET /postal/{code}`: the prefecture (JIS number and names), city and town of a postal code,
+/// from Japan Post's data compiled into the binary, for the checkout's address script. Public
+/// data: nothing about the visitor is read or kept.
+pub async fn postal_get(Path(code): Path<String>) -> Response {
+    let area = kura_domain::PostalCode::parse(&code)
+        .ok()
+        .and_then(|c| kura_domain::postal_lookup(&c).map(|a| (c, a)));
+    match area {
+        Some((code, a)) => (
+            [(header::CACHE_CONTROL, "public, max-age=86400")],
+            axum::Json(serde_json::json!({
+                "postal_code": code.display(),
+                "prefecture": a.prefecture.code().to_string(),
+                "prefecture_ja": a.prefecture.name_ja(),
+                "prefecture_en": a.prefecture.name_en(),
+                "city": a.city,
+                "town": a.town,
+            })),
+        )
+            .into_response(),
+        None => (
+            axum::http::StatusCode::NOT_FOUND,
+            axum::Json(serde_json::json!({ "error": "unknown_postal_code" })),
+        )
+            .into_response(),
     }
 }
 
@@ -442,7 +560,18 @@ images!(
     "inner-pot",
     "gasket",
     "tumbler",
-    "lunch-box"
+    "lunch-box",
+    "rice-bag",
+    "tea",
+    "soup",
+    "rice-paddle",
+    "measuring-cup",
+    "bottle-pouch",
+    "hot-water-pot",
+    "lunch-jar",
+    "bottle-stopper",
+    "kettle-filter",
+    "steam-cap"
 );
 
 /// An uploaded product image, as the shop re-encoded it: content-addressed (the name is the

@@ -902,3 +902,107 @@ async fn the_anti_phishing_phrase_heads_every_mail_to_the_account() {
     assert!(!mail.contains("確認フレーズ："), "{mail}");
     assert!(!mail.contains("[["), "{mail}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_restock_notice_is_mailed_once_when_stock_returns_and_goes_with_the_account() {
+    let shop = support::sqlite_shop().await;
+    kura::demo::ensure_catalog(&shop.state.store).await.unwrap();
+    let email = "restock@example.jp";
+    let mut browser = Client::new(&shop.router);
+    register(&mut browser, email, PASSWORD).await;
+    sign_in(&mut browser, email, PASSWORD).await;
+    let id = customer_id(&shop, email).await;
+    // 500 ml navy is sold out: the page offers the notice for it and for no other variant.
+    let page = browser.get("/products/vacuum-bottle-light").await;
+    assert!(page.body.contains("入荷お知らせ"), "{}", page.body);
+    assert!(page.body.contains("type=\"hidden\" name=\"sku\" value=\"VBL-50-NV\""));
+    assert!(!page.body.contains("type=\"hidden\" name=\"sku\" value=\"VBL-35-WH\""));
+    let csrf = hidden_value_of(&page.body);
+    let r = restock(&mut browser, &csrf, "VBL-50-NV", "ask").await;
+    assert_eq!(r.status, 303);
+    let to = r.headers["location"].to_str().unwrap().to_string();
+    assert!(to.ends_with("?restock=asked#restock"), "{to}");
+    let page = browser.get(to.trim_end_matches("#restock")).await;
+    assert!(page.body.contains("入荷お知らせを登録しました"));
+    assert!(page.body.contains("登録済み"));
+    // One in stock needs no notice; a guest is sent to sign in.
+    let r = restock(&mut browser, &csrf, "VBL-35-WH", "ask").await;
+    assert!(
+        r.headers["location"]
+            .to_str()
+            .unwrap()
+            .contains("restock=in_stock")
+    );
+    let mut guest = Client::new(&shop.router);
+    let guest_csrf = guest.csrf_from("/products/vacuum-bottle-light").await;
+    let r = guest
+        .post_form(
+            "/restock",
+            &[
+                ("csrf_token", &guest_csrf),
+                ("slug", "vacuum-bottle-light"),
+                ("sku", "VBL-50-NV"),
+            ],
+        )
+        .await;
+    assert_eq!(r.headers["location"].to_str().unwrap(), "/login");
+    assert_eq!(
+        shop.state.restock.requests_of(id).await.unwrap(),
+        ["VBL-50-NV"]
+    );
+
+    // Nothing is mailed while it is sold out; once stock returns, one mail, once.
+    assert_eq!(shop.state.restock.notify_due(100).await.unwrap(), 0);
+    shop.state.store.set_stock("VBL-50-NV", 4).await.unwrap();
+    assert_eq!(shop.state.restock.notify_due(100).await.unwrap(), 1);
+    assert_eq!(shop.state.restock.notify_due(100).await.unwrap(), 0);
+    assert!(shop.state.restock.requests_of(id).await.unwrap().is_empty());
+    let mails = delivered_mails(&shop).await;
+    let notice = mails
+        .iter()
+        .find(|m| m.contains("入荷お知らせにご登録いただいた商品が入荷しました"))
+        .expect("the restock mail");
+    assert!(notice.contains("500ml ネイビー"), "{notice}");
+    assert!(notice.contains("/products/vacuum-bottle-light"), "{notice}");
+    assert!(
+        notice.contains("品切れになっている場合があります"),
+        "{notice}"
+    );
+
+    // A request goes with the account when it is closed.
+    let r = restock(&mut browser, &csrf, "DRC-55", "ask").await;
+    assert!(
+        r.headers["location"]
+            .to_str()
+            .unwrap()
+            .contains("restock=asked")
+    );
+    shop.state.store.set_stock("VBL-50-NV", 0).await.unwrap();
+    restock(&mut browser, &csrf, "VBL-50-NV", "ask").await;
+    restock(&mut browser, &csrf, "DRC-55", "withdraw").await;
+    assert_eq!(
+        shop.state.restock.requests_of(id).await.unwrap(),
+        ["VBL-50-NV"]
+    );
+    assert!(shop.state.customers.delete_account(id).await.unwrap());
+    assert!(shop.state.restock.requests_of(id).await.unwrap().is_empty());
+    shop.state.store.set_stock("VBL-50-NV", 3).await.unwrap();
+    assert_eq!(shop.state.restock.notify_due(100).await.unwrap(), 0);
+}
+
+async fn restock(c: &mut Client, csrf: &str, sku: &str, action: &str) -> support::Reply {
+    c.post_form(
+        "/restock",
+        &[
+            ("csrf_token", csrf),
+            ("slug", "vacuum-bottle-light"),
+            ("sku", sku),
+            ("action", action),
+        ],
+    )
+    .await
+}
+
+fn hidden_value_of(html: &str) -> String {
+    support::hidden_value(html, "csrf_token").unwrap()
+}

@@ -1197,3 +1197,66 @@ async fn orders_move_through_packed_shipped_delivered_and_cancelled_with_a_mail_
     );
     assert!(mails[0].text.contains(&late));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_postal_code_fills_in_the_address_with_or_without_scripts() {
+    let shop = shop().await;
+    let mut c = Client::new(&shop.router);
+    // The lookup the page's script calls: Japan Post's data, compiled in.
+    let r = c.get("/postal/1050011").await;
+    assert_eq!(r.status, 200);
+    let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(
+        (
+            v["prefecture"].as_str(),
+            v["city"].as_str(),
+            v["town"].as_str()
+        ),
+        (Some("13"), Some("港区"), Some("芝公園"))
+    );
+    assert_eq!(c.get("/postal/0000000").await.status, 404);
+    assert_eq!(c.get("/postal/12-34").await.status, 404);
+    // Without scripts: the lookup button posts the form, which comes back with the prefecture
+    // and the first address line filled in and everything typed kept; no order step is taken.
+    add(&mut c, "rice", "R-2KG", "1").await;
+    let typed = with(&[
+        ("postal_code", "〒１５０－００４１"),
+        ("prefecture", ""),
+        ("address1", ""),
+        ("family_name", "岡"),
+    ]);
+    let mut fields = typed.clone();
+    fields.push(("lookup", "billing"));
+    let r = submit_checkout(&mut c, &fields).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(
+        r.body.contains("〒150-0041 の住所を入力しました"),
+        "{}",
+        r.body
+    );
+    assert!(
+        r.body.contains("<option value=\"13\" selected>"),
+        "Tokyo is chosen"
+    );
+    assert!(r.body.contains("value=\"渋谷区神南\""), "{}", r.body);
+    assert!(r.body.contains("value=\"岡\""), "what was typed is kept");
+    assert_ne!(
+        c.get("/checkout/confirm").await.status,
+        200,
+        "a lookup makes no draft order"
+    );
+    // The recipient's lookup chooses "another address" too; an unknown code is named.
+    let mut fields = GOOD.to_vec();
+    fields.extend([("ship_postal_code", "530-0001"), ("lookup", "shipping")]);
+    let r = submit_checkout(&mut c, &fields).await;
+    assert!(r.body.contains("value=\"大阪市北区梅田\""), "{}", r.body);
+    assert!(r.body.contains("name=\"ship_to\" value=\"other\" checked"));
+    let mut fields = with(&[("postal_code", "999-9999")]);
+    fields.push(("lookup", "billing"));
+    let r = submit_checkout(&mut c, &fields).await;
+    assert!(
+        r.body.contains("この郵便番号の住所が見つかりません"),
+        "{}",
+        r.body
+    );
+}
