@@ -915,8 +915,15 @@ async fn a_restock_notice_is_mailed_once_when_stock_returns_and_goes_with_the_ac
     // 500 ml navy is sold out: the page offers the notice for it and for no other variant.
     let page = browser.get("/products/vacuum-bottle-light").await;
     assert!(page.body.contains("入荷お知らせ"), "{}", page.body);
-    assert!(page.body.contains("type=\"hidden\" name=\"sku\" value=\"VBL-50-NV\""));
-    assert!(!page.body.contains("type=\"hidden\" name=\"sku\" value=\"VBL-35-WH\""));
+    assert!(
+        page.body
+            .contains("type=\"hidden\" name=\"sku\" value=\"VBL-50-NV\"")
+    );
+    assert!(
+        !page
+            .body
+            .contains("type=\"hidden\" name=\"sku\" value=\"VBL-35-WH\"")
+    );
     let csrf = hidden_value_of(&page.body);
     let r = restock(&mut browser, &csrf, "VBL-50-NV", "ask").await;
     assert_eq!(r.status, 303);

@@ -111,22 +111,21 @@ async fn checkout(b: &mut Browser, shop: &LiveShop, buyer: Option<&Buyer>, payme
             ("given_name", buyer.given_name),
             ("family_name_kana", buyer.family_name_kana),
             ("given_name_kana", buyer.given_name_kana),
-            ("address1", rest),
             ("address2", buyer.address2),
             ("phone", buyer.phone),
             ("email", buyer.email),
         ] {
             b.find(&format!("#{id}")).await.type_text(value).await;
         }
+        b.find("#address1").await.append_text(rest).await;
+        b.screenshot(&format!("checkout-filled-{}", buyer.prefecture))
+            .await;
     }
     b.find(&format!("input[name=payment][value={payment}]"))
         .await
         .click()
         .await;
-    b.find("form[action=\"/checkout\"] button[type=submit]")
-        .await
-        .click()
-        .await;
+    b.find("#to-confirm").await.click().await;
     let url = b
         // The form posts to /checkout, the page we are on: only the confirmation URL tells
         // that the submission went through (a refusal stays on /checkout until the deadline).
@@ -706,10 +705,7 @@ async fn a_declined_card_is_not_mailed_as_paid_and_its_mailed_link_opens_in_a_fr
         .await
         .click()
         .await;
-    b.find("form[action=\"/checkout\"] button[type=submit]")
-        .await
-        .click()
-        .await;
+    b.find("#to-confirm").await.click().await;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while b.try_find("#address2-error").await.is_none() {
         assert!(std::time::Instant::now() < deadline, "the field is named");
@@ -873,11 +869,7 @@ async fn a_declined_card_is_not_mailed_as_paid_and_its_mailed_link_opens_in_a_fr
         .await
         .click()
         .await;
-    phone
-        .find("form[action=\"/checkout\"] button[type=submit]")
-        .await
-        .click()
-        .await;
+    phone.find("#to-confirm").await.click().await;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while phone.try_find("#phone-error").await.is_none() {
         assert!(std::time::Instant::now() < deadline, "the field is named");
@@ -890,11 +882,7 @@ async fn a_declined_card_is_not_mailed_as_paid_and_its_mailed_link_opens_in_a_fr
     );
     phone.screenshot("checkout-card-emptied-en").await;
     phone.find("#phone").await.type_text(MILLER.phone).await;
-    phone
-        .find("form[action=\"/checkout\"] button[type=submit]")
-        .await
-        .click()
-        .await;
+    phone.find("#to-confirm").await.click().await;
     phone
         .wait_for_url("the confirmation page", |u| {
             u.ends_with("/checkout/confirm")

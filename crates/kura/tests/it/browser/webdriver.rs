@@ -500,6 +500,13 @@ impl Element<'_> {
             .await;
     }
 
+    /// Types `text` after what the field holds.
+    pub async fn append_text(&self, text: &str) {
+        self.wire
+            .command("POST", &self.path("/value"), Some(json!({ "text": text })))
+            .await;
+    }
+
     /// Clears the field and types `text` into it.
     pub async fn type_text(&self, text: &str) {
         self.wire
