@@ -934,3 +934,119 @@ async fn a_declined_card_is_not_mailed_as_paid_and_its_mailed_link_opens_in_a_fr
     );
     phone.screenshot("checkout-again-en").await;
 }
+
+/// What overflows at the current width: the page scrolling sideways, an element ending past
+/// the viewport, or a block whose content spills out of its box (text that does not wrap).
+/// Content inside a container that scrolls on its own (a wide table) is allowed.
+const LAYOUT_PROBLEMS: &str = r#"
+const w = document.documentElement.clientWidth;
+const bad = [];
+const name = (el) => el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') +
+  (el.className && typeof el.className === 'string' ? '.' + el.className.trim().split(/\s+/).join('.') : '') +
+  ' "' + (el.textContent || '').trim().slice(0, 30) + '"';
+if (document.documentElement.scrollWidth > w + 1) {
+  bad.push('the page scrolls sideways: ' + document.documentElement.scrollWidth + ' > ' + w);
+}
+for (const el of document.body.querySelectorAll('*')) {
+  const cs = getComputedStyle(el);
+  if (cs.display === 'none' || cs.visibility === 'hidden' || el.closest('.visually-hidden, .skip, script, style')) continue;
+  const r = el.getBoundingClientRect();
+  if (r.width === 0 && r.height === 0) continue;
+  let p = el.parentElement, scrolls = false;
+  while (p) { const o = getComputedStyle(p).overflowX; if (o === 'auto' || o === 'scroll') { scrolls = true; break; } p = p.parentElement; }
+  if (scrolls) continue;
+  if (r.right > w + 1) bad.push(name(el) + ' ends at ' + Math.round(r.right) + ' > ' + w);
+  if (cs.display !== 'inline' && cs.overflowX === 'visible' && el.clientWidth > 0 && el.scrollWidth > el.clientWidth + 1) {
+    bad.push(name(el) + ' holds ' + el.scrollWidth + ' in ' + el.clientWidth);
+  }
+}
+return bad.slice(0, 20);
+"#;
+
+/// Where the layout story keeps its screenshots: `$KURA_SCREENSHOTS`, else
+/// `target/screenshots` of the workspace.
+fn screenshot_dir() -> std::path::PathBuf {
+    std::env::var_os("KURA_SCREENSHOTS").map_or_else(
+        || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/screenshots"),
+        std::path::PathBuf::from,
+    )
+}
+
+/// Checks the current page at a phone's and a desktop's width and keeps a screenshot of each.
+async fn fits(b: &Browser, label: &str) {
+    let dir = screenshot_dir();
+    for (width, height) in [(390, 844), (1280, 900)] {
+        b.set_viewport_width(width, height).await;
+        tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+        let v = b.execute(LAYOUT_PROBLEMS, Vec::new()).await;
+        let problems: Vec<String> = v
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        b.screenshot_to(&dir, &format!("{label}-{width}")).await;
+        assert!(problems.is_empty(), "{label} at {width} px: {problems:#?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_page_fits_a_phone_and_a_desktop_without_sideways_scrolling() {
+    let _one = ONE_BROWSER_AT_A_TIME.lock().await;
+    let shop = LiveShop::start().await;
+    for lang in [Language::Japanese, Language::English] {
+        let code = if lang == Language::Japanese {
+            "ja"
+        } else {
+            "en"
+        };
+        let mut b = Browser::start(&shop.artifacts(), lang).await;
+        visit(&mut b, &shop.url("/")).await;
+        fits(&b, &format!("home-{code}")).await;
+        // The phone grid shows two products a row.
+        b.set_viewport_width(390, 844).await;
+        let tops = b
+            .execute(
+                "return [...document.querySelectorAll('.grid .card')].slice(0, 2).map(c => c.getBoundingClientRect().top);",
+                Vec::new(),
+            )
+            .await;
+        assert_eq!(tops[0], tops[1], "two cards side by side on a phone");
+        visit(&mut b, &shop.url("/products/vacuum-bottle-light")).await;
+        fits(&b, &format!("product-{code}")).await;
+        visit(&mut b, &shop.url("/search?q=%E3%81%BC%E3%81%A8%E3%82%8B")).await;
+        fits(&b, &format!("search-{code}")).await;
+        b.set_viewport_width(1280, 900).await;
+        add_to_cart(&mut b, &shop, "electric-kettle-drip", "EKD-08-RD", "1").await;
+        add_to_cart(&mut b, &shop, "rice", "R-2KG", "2").await;
+        visit(&mut b, &shop.url("/cart")).await;
+        fits(&b, &format!("cart-{code}")).await;
+        b.set_viewport_width(1280, 900).await;
+        checkout(
+            &mut b,
+            &shop,
+            Some(if code == "ja" { &SATO } else { &MILLER }),
+            "cod",
+        )
+        .await;
+        fits(&b, &format!("confirm-{code}")).await;
+        visit(&mut b, &shop.url("/checkout")).await;
+        fits(&b, &format!("checkout-{code}")).await;
+        // The check sees what it is meant to: a word too long for its box, a wide element.
+        b.set_viewport_width(390, 844).await;
+        b.execute(
+            "const p = document.createElement('p'); p.style.overflowWrap = 'normal'; \
+             p.style.wordBreak = 'normal'; p.textContent = 'x'.repeat(200); \
+             document.querySelector('main').appendChild(p);",
+            Vec::new(),
+        )
+        .await;
+        let found = b.execute(LAYOUT_PROBLEMS, Vec::new()).await;
+        assert!(
+            found.as_array().is_some_and(|a| !a.is_empty()),
+            "an overflowing word is found: {found}"
+        );
+    }
+}

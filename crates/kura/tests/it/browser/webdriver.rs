@@ -20,7 +20,7 @@ const CHROMEDRIVER: &str = "chromedriver";
 const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 /// The language the browser asks for (`--lang` and `intl.accept_languages`).
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Language {
     Japanese,
     English,
@@ -150,6 +150,44 @@ impl Browser {
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// Resizes the window so that the page's viewport is `width` CSS pixels wide (the window's
+    /// frame is measured and added).
+    pub async fn set_viewport_width(&self, width: u32, height: u32) {
+        let path = self.wire.session_path("/window/rect");
+        self.wire
+            .command(
+                "POST",
+                &path,
+                Some(json!({ "width": width, "height": height })),
+            )
+            .await;
+        let inner = self.execute("return window.innerWidth;", Vec::new()).await;
+        let frame = i64::from(width) - inner.as_i64().unwrap_or(i64::from(width));
+        if frame != 0 {
+            self.wire
+                .command(
+                    "POST",
+                    &path,
+                    Some(json!({ "width": i64::from(width) + frame, "height": height })),
+                )
+                .await;
+        }
+    }
+
+    /// Saves a screenshot as `dir/label.png` (a folder that outlives the story).
+    pub async fn screenshot_to(&self, dir: &Path, label: &str) {
+        let v = self
+            .wire
+            .command("GET", &self.wire.session_path("/screenshot"), None)
+            .await;
+        let png = v
+            .as_str()
+            .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+            .expect("a PNG screenshot");
+        std::fs::create_dir_all(dir).unwrap();
+        std::fs::write(dir.join(format!("{label}.png")), png).expect("the screenshot is written");
     }
 
     pub async fn goto(&mut self, url: &str) {
