@@ -136,6 +136,9 @@ pub struct TypedPerson<'a> {
     pub address1: &'a str,
     pub address2: &'a str,
     pub phone: &'a str,
+    /// Typed on an English page: a reading may be in Latin letters, and an empty one is the
+    /// name itself when that is in Latin letters (a name without a Japanese reading).
+    pub latin_reading: bool,
 }
 
 impl<'a> TypedPerson<'a> {
@@ -151,7 +154,24 @@ impl<'a> TypedPerson<'a> {
             address1: get(PersonField::Address1.name()),
             address2: get(PersonField::Address2.name()),
             phone: get(PersonField::Phone.name()),
+            latin_reading: false,
         }
+    }
+
+    /// The same, typed on an English page (see [`Self::latin_reading`]).
+    pub fn latin(mut self) -> Self {
+        self.latin_reading = true;
+        self
+    }
+
+    fn reading(&self, typed: &str, name: &str) -> Result<Kana, FieldError> {
+        if !self.latin_reading {
+            return Kana::parse(typed);
+        }
+        if typed.trim().is_empty() && !name.trim().is_empty() {
+            return Kana::parse_latin_allowed(name).map_err(|_| FieldError::Required);
+        }
+        Kana::parse_latin_allowed(typed)
     }
 
     /// The person, or what is wrong with each field, in form order.
@@ -164,8 +184,8 @@ impl<'a> TypedPerson<'a> {
         };
         let family_name = PersonName::parse(self.family_name);
         let given_name = PersonName::parse(self.given_name);
-        let family_name_kana = Kana::parse(self.family_name_kana);
-        let given_name_kana = Kana::parse(self.given_name_kana);
+        let family_name_kana = self.reading(self.family_name_kana, self.family_name);
+        let given_name_kana = self.reading(self.given_name_kana, self.given_name);
         let postal_code = PostalCode::parse(self.postal_code);
         let prefecture = Prefecture::parse(self.prefecture);
         let address1 = AddressLine::parse(self.address1);
@@ -362,21 +382,40 @@ pub fn validate(
             Ok(delivery_date),
             Ok(delivery_slot),
             Ok(payment),
-        ) if problems.is_empty() => Ok(CheckoutInput {
-            buyer: CustomerProfile {
-                person,
-                email,
-                birth_date,
-                gender,
-            },
-            recipient,
-            delivery_date,
-            delivery_slot,
-            payment,
-            lang: if typed.lang == "en" { "en" } else { "ja" }.to_string(),
-        }),
+        ) if problems.is_empty()
+            && arrives_in_time(delivery_date, recipient.as_ref().unwrap_or(&person), now) =>
+        {
+            Ok(CheckoutInput {
+                buyer: CustomerProfile {
+                    person,
+                    email,
+                    birth_date,
+                    gender,
+                },
+                recipient,
+                delivery_date,
+                delivery_slot,
+                payment,
+                lang: if typed.lang == "en" { "en" } else { "ja" }.to_string(),
+            })
+        }
+        (_, _, _, _, _, Ok(Some(_)), _, _) if problems.is_empty() => {
+            // Everything else was fine: the date is too early for the destination.
+            Err(vec![CheckoutProblem {
+                field: CheckoutField::DeliveryDate,
+                problem: Problem::Refused(CheckoutError::DeliveryDateOutOfRange),
+            }])
+        }
         _ => Err(problems),
     }
+}
+
+/// Whether a chosen date can be kept for the destination (Hokkaido and Okinawa need a day
+/// more than the earliest date the form offers).
+fn arrives_in_time(date: Option<Date>, to: &Person, now: i64) -> bool {
+    date.is_none_or(|d| {
+        d >= kura_domain::calendar::earliest_delivery_to(Date::today_in_japan(now), to.prefecture)
+    })
 }
 
 #[cfg(test)]
@@ -397,6 +436,7 @@ mod tests {
             address1: "千代田区千代田1-1",
             address2: "",
             phone: "090-1234-5678",
+            latin_reading: false,
         }
     }
 

@@ -76,6 +76,12 @@ pub enum SecurityEventKind {
     /// Someone checked a mail on the mail-check page and it was not the shop's (a forgery in
     /// the shop's name is going round, as in the seed's breach).
     ForgedMailReported,
+    /// A customer set the name their receipt and invoice are made out to (the subject: the
+    /// order).
+    ReceiptAddressed,
+    /// A receipt or invoice of an order was issued (the subject: the order; `detail`: which,
+    /// and whether a reissue). Many from one source is someone collecting other people's.
+    ReceiptIssued,
 }
 
 impl SecurityEventKind {
@@ -129,6 +135,8 @@ impl SecurityEventKind {
             Self::StaffChanged => "privilege_staff_changed",
             Self::ExportRequested => "sensitive_read:export_requested",
             Self::ForgedMailReported => "phishing_forged_mail_reported",
+            Self::ReceiptAddressed => "user_updated:receipt_addressee",
+            Self::ReceiptIssued => "sensitive_read:receipt",
         }
     }
 }

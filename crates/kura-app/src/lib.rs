@@ -29,6 +29,7 @@ pub mod mail;
 pub mod orders;
 pub mod payments;
 pub mod ports;
+pub mod receipts;
 pub mod records;
 pub mod restock;
 pub mod retention;
@@ -45,7 +46,7 @@ pub use events::{LogEvents, SecurityEvent, SecurityEventKind, SecurityEvents};
 pub use ids::new_id;
 pub use ports::{
     AccountRepo, AuditRepo, CartRepo, CatalogEditRepo, CatalogRepo, CustomerRepo, OrderRepo,
-    OutboxRepo, SealedRowRepo, SessionRepo, StaffRepo, Store,
+    OutboxRepo, ReceiptRepo, SealedRowRepo, SessionRepo, StaffRepo, Store,
 };
 pub use sessions::{CheckoutDraft, LoadedSession, SessionData, SessionPolicy, Sessions};
 pub use vault::Vault;

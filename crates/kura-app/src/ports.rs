@@ -17,6 +17,7 @@ use crate::records::{
     IncidentPersonRecord, IncidentRecord, InquiryMessageRecord, InquiryRecord, OrderFilter,
     PasskeyRecord, ReadBudget, ScopeBuyer, ScopePlan, StaffRecord, StaffSessionRecord,
 };
+use crate::records::{DataKeyRef, DocumentKind, ReceiptRecord};
 use crate::sealed::SealedTable;
 
 #[async_trait]
@@ -781,9 +782,37 @@ pub trait RestockRepo: Send + Sync {
     ) -> Result<bool, StoreError>;
 }
 
+/// Receipts and invoices of orders (see [`crate::receipts`]).
+#[async_trait]
+pub trait ReceiptRepo: Send + Sync {
+    /// The order's receipt row, if an addressee was saved or a document issued.
+    async fn order_receipt(&self, order_id: i64) -> Result<Option<ReceiptRecord>, StoreError>;
+    /// Saves the addressee while neither document was issued; false (nothing changed) once one
+    /// was. The row names `data_key`, the order's.
+    async fn set_receipt_addressee(
+        &self,
+        order_id: i64,
+        addressee: &Sealed,
+        data_key: Option<&DataKeyRef>,
+        now: i64,
+    ) -> Result<bool, StoreError>;
+    /// Counts one more issue of `kind` in one statement, making the row with
+    /// `default_addressee` when none was saved; from then on the addressee is fixed. Returns the
+    /// row as it is after this issue, so two issues at once get two different numbers.
+    async fn issue_receipt(
+        &self,
+        order_id: i64,
+        kind: DocumentKind,
+        default_addressee: &Sealed,
+        data_key: Option<&DataKeyRef>,
+        now: i64,
+    ) -> Result<ReceiptRecord, StoreError>;
+}
+
 #[async_trait]
 pub trait Store:
     CustomerRepo
+    + ReceiptRepo
     + RestockRepo
     + AccountRepo
     + SessionRepo

@@ -738,3 +738,65 @@ pub struct BlockRecord {
     pub detector: String,
     pub created_at: i64,
 }
+
+// ---- Receipts ------------------------------------------------------------------------------
+
+/// The two documents a paid order can be given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DocumentKind {
+    /// 領収書: the money was received.
+    Receipt,
+    /// 適格請求書: a qualified invoice, for the buyer's input-tax credit.
+    Invoice,
+}
+
+impl DocumentKind {
+    pub const ALL: [DocumentKind; 2] = [Self::Receipt, Self::Invoice];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Receipt => "receipt",
+            Self::Invoice => "invoice",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.code() == code)
+    }
+}
+
+/// An order's receipt row: the addressee (sealed under the order's data key, against the order
+/// id) and how often each document was issued.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceiptRecord {
+    pub order_id: i64,
+    pub addressee: Sealed,
+    pub receipt_issues: u32,
+    pub invoice_issues: u32,
+    /// When each document was first issued (the original's date).
+    pub receipt_first_at: Option<i64>,
+    pub invoice_first_at: Option<i64>,
+    pub data_key: Option<DataKeyRef>,
+}
+
+impl ReceiptRecord {
+    /// How often `kind` was issued.
+    pub fn issues(&self, kind: DocumentKind) -> u32 {
+        match kind {
+            DocumentKind::Receipt => self.receipt_issues,
+            DocumentKind::Invoice => self.invoice_issues,
+        }
+    }
+
+    pub fn first_at(&self, kind: DocumentKind) -> Option<i64> {
+        match kind {
+            DocumentKind::Receipt => self.receipt_first_at,
+            DocumentKind::Invoice => self.invoice_first_at,
+        }
+    }
+
+    /// Once either document was issued, the addressee stays as printed.
+    pub fn fixed(&self) -> bool {
+        self.receipt_issues > 0 || self.invoice_issues > 0
+    }
+}

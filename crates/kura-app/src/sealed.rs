@@ -78,6 +78,8 @@ pub mod col {
     pub const ORDER_TOKEN: Column = Column::new("orders", "access_token");
     pub const ORDER_EMAIL_BIDX: Column = Column::new("orders", "email_bidx");
     pub const ORDER_PHONE_BIDX: Column = Column::new("orders", "phone_bidx");
+    /// The name an order's receipt and invoice are made out to (宛名), under the order's key.
+    pub const RECEIPT_ADDRESSEE: Column = Column::new("order_receipts", "addressee");
     pub const OUTBOX_PAYLOAD: Column = Column::new("mail_outbox", "payload");
     /// Key of the stable Message-ID reference of an outbox row (never stored).
     pub const OUTBOX_MESSAGE_ID: Column = Column::new("mail_outbox", "message_id");
@@ -139,6 +141,7 @@ pub mod col {
         AUDIT_DETAIL,
         INQUIRY_CONTACT,
         INQUIRY_BODY,
+        RECEIPT_ADDRESSEE,
     ];
 }
 
@@ -285,6 +288,15 @@ pub const INQUIRY_MESSAGES: SealedTable = SealedTable {
     data_key: true,
 };
 
+/// The receipt (領収書) and invoice (適格請求書) of an order: its addressee, under the order's
+/// data key (erasing the buyer erases it), and how often each document was issued.
+pub const ORDER_RECEIPTS: SealedTable = SealedTable {
+    table: "order_receipts",
+    sealed: &["addressee"],
+    blind: &[],
+    data_key: true,
+};
+
 pub const SEALED_TABLES: &[SealedTable] = &[
     DATA_KEYS,
     CUSTOMERS,
@@ -298,6 +310,7 @@ pub const SEALED_TABLES: &[SealedTable] = &[
     AUDIT_LOG,
     INQUIRIES,
     INQUIRY_MESSAGES,
+    ORDER_RECEIPTS,
 ];
 
 /// The text a blind index is computed from: the source itself, or a field of the JSON record.

@@ -59,12 +59,25 @@ impl FieldError {
     }
 }
 
+/// The first character of `input` that a name, reading or address line would refuse as a
+/// character (not for its length or place): control and invisible direction marks, `<` `>`,
+/// emoji and other symbols. `None` when there is none to name.
+pub fn odd_character(input: &str) -> Option<char> {
+    nfkc_trim(input).chars().find(|&c| {
+        c.is_control()
+            || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}' | '<' | '>')
+            || !(c.is_alphanumeric()
+                || c.is_whitespace()
+                || "・ー々〆ヶ'-.,、。()（）#＃/／&＆~〜－‐―_:：@".contains(c))
+    })
+}
+
 pub(crate) fn nfkc_trim(input: &str) -> String {
     let s: String = input.nfkc().collect();
     s.trim().to_string()
 }
 
-fn bounded(input: &str, max: usize) -> Result<String, FieldError> {
+pub(crate) fn bounded(input: &str, max: usize) -> Result<String, FieldError> {
     let s = nfkc_trim(input);
     if s.is_empty() {
         return Err(FieldError::Required);
@@ -143,6 +156,31 @@ impl Kana {
         } else {
             Err(FieldError::NotKatakana)
         }
+    }
+}
+
+impl Kana {
+    /// A reading on an English page: katakana as [`Kana::parse`] takes it, or, for a name
+    /// without a Japanese reading, Latin letters (with spaces, hyphens, apostrophes, periods).
+    pub fn parse_latin_allowed(input: &str) -> Result<Self, FieldError> {
+        match Self::parse(input) {
+            Err(FieldError::NotKatakana) => {
+                let s = bounded(input, Self::MAX)?;
+                if s.chars()
+                    .all(|c| c.is_ascii_alphabetic() || matches!(c, ' ' | '-' | '\'' | '.'))
+                {
+                    Ok(Self(s))
+                } else {
+                    Err(FieldError::NotKatakana)
+                }
+            }
+            other => other,
+        }
+    }
+
+    /// Whether this reading is in Latin letters (a name without a Japanese reading).
+    pub fn is_latin(&self) -> bool {
+        self.0.chars().any(|c| c.is_ascii_alphabetic())
     }
 }
 
@@ -388,6 +426,18 @@ mod tests {
         assert_eq!(Kana::parse("ﾔﾏﾀﾞ").unwrap().as_str(), "ヤマダ");
         assert_eq!(Kana::parse("山田").unwrap_err(), FieldError::NotKatakana);
         assert_eq!(Kana::parse("Yamada").unwrap_err(), FieldError::NotKatakana);
+        assert_eq!(
+            Kana::parse_latin_allowed("O'Brien").unwrap().as_str(),
+            "O'Brien"
+        );
+        assert_eq!(
+            Kana::parse_latin_allowed("みらー").unwrap().as_str(),
+            "ミラー"
+        );
+        assert_eq!(
+            Kana::parse_latin_allowed("山田").unwrap_err(),
+            FieldError::NotKatakana
+        );
     }
 
     #[test]

@@ -106,10 +106,12 @@ impl Date {
         u32::try_from((self.to_days() + 4).rem_euclid(7)).unwrap_or(0)
     }
 
+    /// `2026年12月5日(土)`.
     pub fn label_ja(self) -> String {
         const W: [&str; 7] = ["日", "月", "火", "水", "木", "金", "土"];
         format!(
-            "{}月{}日({})",
+            "{}年{}月{}日({})",
+            self.year,
             self.month,
             self.day,
             W.get(self.weekday() as usize).copied().unwrap_or("")
@@ -122,20 +124,41 @@ impl Date {
             "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
         ];
         format!(
-            "{} {} {}",
+            "{} {} {} {}",
             W.get(self.weekday() as usize).copied().unwrap_or(""),
+            self.day,
             M.get(self.month.saturating_sub(1) as usize)
                 .copied()
                 .unwrap_or(""),
-            self.day
+            self.year
         )
+    }
+
+    /// A moment in Japan as people read it: `2026年12月5日(土) 10:00`.
+    pub fn moment_ja(unix: i64) -> String {
+        let (h, m) = Self::japan_hour_minute(unix);
+        format!("{} {h:02}:{m:02}", Self::today_in_japan(unix).label_ja())
+    }
+
+    /// The same in English: `Sat 5 Dec 2026, 10:00 (Japan time)`.
+    pub fn moment_en(unix: i64) -> String {
+        let (h, m) = Self::japan_hour_minute(unix);
+        format!(
+            "{}, {h:02}:{m:02} (Japan time)",
+            Self::today_in_japan(unix).label_en()
+        )
+    }
+
+    fn japan_hour_minute(unix: i64) -> (i64, i64) {
+        let minutes = (unix + JST_OFFSET_SECONDS).rem_euclid(86_400) / 60;
+        (minutes / 60, minutes % 60)
     }
 }
 
-/// The delivery dates a customer may choose: from 3 to 30 days after today (in Japan).
+/// The delivery dates a customer may choose today (in Japan): see
+/// [`crate::calendar::delivery_window_on`].
 pub fn delivery_window(unix_now: i64) -> (Date, Date) {
-    let today = Date::today_in_japan(unix_now);
-    (today.add_days(3), today.add_days(30))
+    crate::calendar::delivery_window_on(Date::today_in_japan(unix_now))
 }
 
 #[cfg(test)]
@@ -176,7 +199,11 @@ mod tests {
         assert_eq!(Date::from_days(d.to_days()), d);
         assert_eq!(Date::from_days(0).iso(), "1970-01-01");
         assert_eq!(d.weekday(), 3);
-        assert_eq!(d.label_ja(), "11月25日(水)");
+        assert_eq!(d.label_ja(), "2026年11月25日(水)");
+        assert_eq!(d.label_en(), "Wed 25 Nov 2026");
+        let unix = d.to_days() * 86_400 + 3600; // 10:00 in Japan
+        assert_eq!(Date::moment_ja(unix), "2026年11月25日(水) 10:00");
+        assert_eq!(Date::moment_en(unix), "Wed 25 Nov 2026, 10:00 (Japan time)");
         assert_eq!(
             Date::parse("2024-02-29").unwrap().add_days(1).iso(),
             "2024-03-01"

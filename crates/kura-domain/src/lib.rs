@@ -5,10 +5,12 @@
 //! and refuses what a real Japanese address form would refuse, naming the reason with a stable
 //! snake_case code that the web layer translates. Nothing here does I/O.
 
+pub mod calendar;
 pub mod card;
 pub mod customer;
 pub mod date;
 pub mod food;
+pub mod invoice;
 pub mod money;
 pub mod order;
 pub mod postal;
@@ -22,6 +24,7 @@ pub use customer::{
 };
 pub use date::{Date, delivery_window};
 pub use food::{Allergen, AllergenStatement};
+pub use invoice::{Addressee, RegistrationError, RegistrationNumber};
 pub use money::{TaxBreakdown, TaxRate, Yen};
 pub use order::{
     DeliverySlot, OrderStatus, PaymentMethod, PricedLine, Quantity, QuantityError, Totals, cod_fee,

@@ -314,6 +314,21 @@ impl OrderStatus {
         }
     }
 
+    /// Whether the money for an order paid by `payment` has been received, so that a receipt
+    /// (領収書) may be issued for it. A card or bank-transfer order is paid once it reached
+    /// `paid` (every later step, packed, shipped, delivered, comes only after it); cash on
+    /// delivery is paid at the door, so only once the parcel is recorded as delivered.
+    /// Cancelled, expired and refunded orders hold no money of the customer's.
+    pub fn is_paid(self, payment: PaymentMethod) -> bool {
+        use OrderStatus::*;
+        match payment {
+            PaymentMethod::Card | PaymentMethod::BankTransfer => {
+                matches!(self, Paid | Packed | Shipped | Delivered)
+            }
+            PaymentMethod::Cod => self == Delivered,
+        }
+    }
+
     /// Whether the state machine allows `self → next`.
     pub fn can_become(self, next: OrderStatus) -> bool {
         use OrderStatus::*;
@@ -401,5 +416,29 @@ mod tests {
             OrderStatus::initial(PaymentMethod::BankTransfer),
             OrderStatus::AwaitingTransfer
         );
+    }
+
+    #[test]
+    fn paid_means_the_money_arrived() {
+        use OrderStatus::*;
+        for method in [PaymentMethod::Card, PaymentMethod::BankTransfer] {
+            for s in [Paid, Packed, Shipped, Delivered] {
+                assert!(s.is_paid(method), "{s:?} by {method:?}");
+            }
+            for s in [
+                AwaitingPayment,
+                AwaitingTransfer,
+                Cancelled,
+                Expired,
+                Refunded,
+            ] {
+                assert!(!s.is_paid(method), "{s:?} by {method:?}");
+            }
+        }
+        // Cash on delivery is paid at the door: packed or shipped is not paid yet.
+        assert!(Delivered.is_paid(PaymentMethod::Cod));
+        for s in [Confirmed, Packed, Shipped, Cancelled] {
+            assert!(!s.is_paid(PaymentMethod::Cod), "{s:?}");
+        }
     }
 }

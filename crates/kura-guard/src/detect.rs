@@ -210,6 +210,19 @@ pub fn defaults() -> Vec<Detector> {
             severity: Severity::Warning,
             off_hours_only: false,
         },
+        // Receipts and invoices issued again and again to one address: a script collecting
+        // documents through order links it got hold of, or a download loop. Only an alert: a
+        // customer may well download a few of their own.
+        Detector {
+            id: "receipts.source",
+            kinds: &[K::ReceiptIssued],
+            per: Per::Source,
+            window_seconds: 600,
+            threshold: 60,
+            responses: &[Response::Alert],
+            severity: Severity::Notice,
+            off_hours_only: false,
+        },
         // Injection, traversal and platform probes.
         Detector {
             id: "probes.source",

@@ -16,12 +16,14 @@
 
 mod compose;
 mod dkim;
+pub mod documents;
 mod error;
 mod inspect;
 mod lang;
 pub mod letters;
 pub mod maildir;
 mod outbox;
+pub mod pdf;
 mod render;
 mod smtp;
 

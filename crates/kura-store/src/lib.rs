@@ -169,6 +169,11 @@ macro_rules! migrations {
                     "/0021_search_names_and_restock.sql"
                 )),
             ),
+            (
+                22,
+                "receipts",
+                include_str!(concat!("../migrations/", $backend, "/0022_receipts.sql")),
+            ),
         ]
     };
 }

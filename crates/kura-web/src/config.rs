@@ -62,6 +62,10 @@ pub struct LegalNotice {
     pub delivery_timing: String,
     pub returns: String,
     pub cancellation: String,
+    /// The seller's invoice registration number (適格請求書発行事業者登録番号, `T` and 13
+    /// digits), printed on receipts and qualified invoices; empty: the shop is not a registered
+    /// issuer and gives no qualified invoices. Checked at start (shape and check digit).
+    pub invoice_registration_number: String,
     /// The same notice for English pages, by field name (`[legal.en]`, e.g. `seller = "..."`).
     /// A field left out shows the Japanese text, which is the binding one.
     pub en: std::collections::BTreeMap<String, String>,
@@ -200,6 +204,7 @@ impl Default for LegalNotice {
             delivery_timing: "ご注文確定（銀行振込はご入金確認）から3〜5営業日以内に発送します。お届け日・時間帯のご指定ができます。".into(),
             returns: "未使用品に限り、商品到着後8日以内にご連絡ください。お客さま都合の返品送料はお客さま負担、不良品は当店負担で交換します。".into(),
             cancellation: "発送前であれば、お問い合わせ窓口へのご連絡でキャンセルできます。発送後のキャンセルは返品の扱いとなります。".into(),
+            invoice_registration_number: String::new(),
             en: std::collections::BTreeMap::new(),
         }
     }

@@ -27,8 +27,10 @@ use tower::ServiceBuilder;
 use crate::AppState;
 use crate::error::{ErrorKind, WebError, render_errors};
 use crate::i18n::{Lang, Tr};
-use crate::pages::{account, cart, checkout, contact, notices, ops, orders, storefront, webhooks};
-use crate::pages::{profile, register};
+use crate::pages::{
+    account, cart, checkout, contact, info, notices, ops, orders, storefront, webhooks,
+};
+use crate::pages::{profile, receipts, register};
 use crate::security::{
     body_limit, card_guard, client_ip, csrf, guard, headers, maintenance, rate_limit, request_id,
     session,
@@ -78,6 +80,9 @@ pub fn router(state: AppState) -> Router {
         .route("/images/{file}", get(storefront::image_get))
         .route("/images/p/{file}", get(storefront::product_image_get))
         .route("/legal", get(storefront::legal_get))
+        .route("/privacy", get(info::privacy_get))
+        .route("/terms", get(info::terms_get))
+        .route("/faq", get(info::faq_get))
         .route("/postal/{code}", get(storefront::postal_get))
         .route("/restock", post(storefront::restock_post))
         .route(
@@ -107,6 +112,9 @@ pub fn router(state: AppState) -> Router {
         .route(ORDER_PAGE, get(orders::order_get))
         .route("/orders/{number}/pay", post(orders::order_pay_post))
         .route("/orders/{number}/reopen", post(orders::order_reopen_post))
+        .route("/orders/{number}/receipt.pdf", get(receipts::receipt_get))
+        .route("/orders/{number}/invoice.pdf", get(receipts::invoice_get))
+        .route("/orders/{number}/addressee", post(receipts::addressee_post))
         .route("/webhooks/payments", post(webhooks::payments_post))
         .route("/login", get(account::login_get).post(account::login_post))
         .route("/logout", post(account::logout_post))

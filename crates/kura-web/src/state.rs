@@ -50,6 +50,8 @@ pub struct ShopParts {
     pub incidents: Arc<Incidents>,
     /// 入荷お知らせ requests and their mails.
     pub restock: Arc<kura_app::restock::Restock>,
+    /// Receipts and qualified invoices of paid orders.
+    pub receipts: Arc<kura_app::receipts::Receipts>,
 }
 
 pub struct Shop {
@@ -81,6 +83,8 @@ pub struct Shop {
     pub incidents: Arc<Incidents>,
     /// 入荷お知らせ requests and their mails.
     pub restock: Arc<kura_app::restock::Restock>,
+    /// Receipts and qualified invoices of paid orders.
+    pub receipts: Arc<kura_app::receipts::Receipts>,
     pub limiter: RateLimiter,
     /// Networks the back office answers (empty: any). Starts as the configuration's; the
     /// owner's setting replaces it on every node within a minute ([`Shop::load_staff_allow`]).
@@ -128,6 +132,7 @@ impl Shop {
             guard: p.guard,
             catalog_admin: p.catalog_admin,
             restock: p.restock,
+            receipts: p.receipts,
             incidents: p.incidents,
             limiter,
             payment_origin,

@@ -84,8 +84,9 @@ pub struct MailSection {
     /// A maildir the shop's bounce address delivers into: delivery-status notifications found
     /// there mark their recipients undeliverable (when they name a mail the shop sent them).
     pub bounce_maildir: Option<PathBuf>,
-    /// The TrueType font (with glyph outlines) the letters of an incident's postal list are
-    /// printed in; Debian's `fonts-ipafont-gothic` by default.
+    /// The TrueType font (with glyph outlines) the letters of an incident's postal list, and
+    /// the receipts and invoices of orders, are printed in; Debian's `fonts-ipafont-gothic` by
+    /// default.
     pub letter_font: PathBuf,
 }
 
@@ -578,6 +579,14 @@ impl Config {
             bail!(
                 "legal.en.{name} is not a field of [legal] (known: {})",
                 kura_web::LegalNotice::FIELDS.join(", ")
+            );
+        }
+        let registration = self.legal.invoice_registration_number.trim();
+        if !registration.is_empty()
+            && let Err(e) = kura_domain::RegistrationNumber::parse(registration)
+        {
+            bail!(
+                "legal.invoice_registration_number {registration:?} is not an invoice registration number: {e}"
             );
         }
         let url = &self.database.url;

@@ -33,6 +33,11 @@ canary_domain = "mail.kura-canary.example"
 # The demo writes each mail as a file (plain text, deleted after outbox_keep_days) into outbox/
 # instead of sending it. A real shop sends by SMTP, the default: remove this line and set smtp_*.
 transport = "outbox"
+
+[legal]
+# The seller's invoice registration number (T and 13 digits), printed on receipts and qualified
+# invoices. This one is made up (its check digit is right, no business has it): set your own.
+invoice_registration_number = "T7123456789012"
 "#;
 
 /// Everything a demo shop needs: the catalog, the demo account and any synthetic data asked for.

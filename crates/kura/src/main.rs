@@ -500,6 +500,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 if let Some(url) = &sandbox_url {
                     println!("  card payments:  test sandbox at {url} (card 4242 4242 4242 4242, any future expiry, any CVC)");
                 }
+                println!("  try:");
+                println!("    search:       http://{addr}/search?q=ぼとる (kana, model numbers such as kts10, synonyms such as 水筒)");
+                println!("    product:      http://{addr}/products/vacuum-bottle-light (品番, specifications, 入荷お知らせ for the sold-out 500 ml navy)");
+                println!("    food label:   http://{addr}/products/soup-set (原材料, アレルゲン, 賞味期限)");
+                println!("    checkout:     type a postal code (e.g. 105-0011) and the address fills in");
+                println!("    pages:        http://{addr}/faq  /privacy  /terms  (calendar and shipping fees on the home page)");
+                println!("    synonyms:     back office → catalog → search synonyms");
                 println!("  stop with Ctrl-C");
             })
             .await

@@ -28,12 +28,20 @@ fn mail_lang(order: &OrderView) -> kura_mail::Lang {
     }
 }
 
-/// A moment in Japan time, to the minute: `2026-05-01 12:34` (English adds "Japan time").
+/// A moment in Japan time, to the minute, as people read it: `2026年12月5日(土) 10:00`, or
+/// `Sat 5 Dec 2026, 10:00 (Japan time)`.
 pub fn japan_time(unix: i64, lang: kura_mail::Lang) -> String {
-    let at = Date::japan_minute(unix);
     match lang {
-        kura_mail::Lang::Ja => at,
-        kura_mail::Lang::En => format!("{at} (Japan time)"),
+        kura_mail::Lang::Ja => Date::moment_ja(unix),
+        kura_mail::Lang::En => Date::moment_en(unix),
+    }
+}
+
+/// A date in the mail's language: `2026年12月5日(土)` or `Sat 5 Dec 2026`.
+fn mail_date(d: Date, lang: kura_mail::Lang) -> String {
+    match lang {
+        kura_mail::Lang::Ja => d.label_ja(),
+        kura_mail::Lang::En => d.label_en(),
     }
 }
 
@@ -79,7 +87,9 @@ impl OrderNotifier for MailNotifier {
             account_holder: self.bank.holder.clone(),
         });
         let deadline = match order.payment {
-            PaymentMethod::BankTransfer => Some(ordered.add_days(self.bank.deadline_days).iso()),
+            PaymentMethod::BankTransfer => {
+                Some(mail_date(ordered.add_days(self.bank.deadline_days), lang))
+            }
             PaymentMethod::Card => order.payment_expires_at.map(|t| japan_time(t, lang)),
             PaymentMethod::Cod => None,
         };
@@ -87,7 +97,7 @@ impl OrderNotifier for MailNotifier {
             lang,
             shop_name: self.shop_name.clone(),
             order_number: order.number.clone(),
-            ordered_at: ordered.iso(),
+            ordered_at: japan_time(order.created_at, lang),
             customer_name: customer_name(order),
             lines: order
                 .lines
@@ -105,7 +115,7 @@ impl OrderNotifier for MailNotifier {
             payment: order.payment,
             bank,
             payment_deadline: deadline,
-            delivery_date: order.delivery_date.map(Date::iso),
+            delivery_date: order.delivery_date.map(|d| mail_date(d, lang)),
             delivery_slot: order.delivery_slot,
             ship_to,
             order_url: order_url.to_string(),

@@ -319,7 +319,7 @@ pub async fn build_with_clock(
         shop_name: config.shop.name.clone(),
         bank: config.bank.clone(),
         clock: Arc::clone(&clock),
-        desk: config.desk.line(),
+        desk: mail_contact(config),
     });
     let orders = Orders::new(
         Arc::clone(&store),
@@ -395,20 +395,46 @@ pub async fn build_with_clock(
         Arc::clone(&events),
     )
     .with_canaries(Arc::clone(&canaries));
-    let backoffice = Arc::new(
-        match kura_mail::letters::PdfLetters::from_font_file(
-            &config.mail.letter_font,
+    // One font for every printed document: postal letters, receipts and invoices.
+    let font = match kura_mail::pdf::PdfFont::from_file(&config.mail.letter_font) {
+        Ok(font) => Some(font),
+        Err(e) => {
+            tracing::warn!(target: "kura::incidents", error = %e, "no font for printed documents: the postal list is CSV only and orders get no receipts (install fonts-ipafont-gothic or set mail.letter_font)");
+            None
+        }
+    };
+    let backoffice = Arc::new(match &font {
+        Some(font) => backoffice.with_letters(Arc::new(kura_mail::letters::PdfLetters::new(
+            font.clone(),
             config.shop.name.clone(),
             config.desk.line(),
             base_url.to_string(),
-        ) {
-            Ok(printer) => backoffice.with_letters(Arc::new(printer)),
-            Err(e) => {
-                tracing::warn!(target: "kura::incidents", error = %e, "no font for postal letters: the postal list is CSV only (install fonts-ipafont-gothic or set mail.letter_font)");
-                backoffice
-            }
+        ))),
+        None => backoffice,
+    });
+    let registration = config.legal.invoice_registration_number.trim();
+    let receipts = Arc::new(kura_app::receipts::Receipts::new(
+        Arc::clone(&store),
+        Arc::clone(&vault),
+        Arc::clone(&clock),
+        font.map(|f| {
+            Arc::new(kura_mail::documents::PdfDocuments::new(f))
+                as Arc<dyn kura_app::receipts::DocumentPrinter>
+        }),
+        kura_app::receipts::Seller {
+            name: config.legal.seller.clone(),
+            address: config.legal.address.clone(),
+            phone: config.legal.phone.clone(),
+            registration: if registration.is_empty() {
+                None
+            } else {
+                Some(
+                    kura_domain::RegistrationNumber::parse(registration)
+                        .map_err(|e| anyhow::anyhow!("legal.invoice_registration_number: {e}"))?,
+                )
+            },
         },
-    );
+    ));
     let retention = Arc::new(kura_app::retention::Retention::new(
         Arc::clone(&store),
         Arc::clone(&audit),
@@ -451,6 +477,7 @@ pub async fn build_with_clock(
     ));
     let shop = Arc::new(Shop::new(ShopParts {
         guard,
+        receipts,
         catalog_admin,
         incidents,
         desk,
@@ -604,6 +631,25 @@ pub async fn resume_notices(state: &AppState) {
             tracing::warn!(target: "kura::incidents", incident = id, error = %e, "incident notices not sent");
         }
     }
+}
+
+/// What every mail's footer says about who sends it and how to reach them: the seller, their
+/// address and the desk's phone and hours (as the legal notice and the desk settings say).
+pub fn mail_contact(config: &Config) -> String {
+    let desk = config.desk.line();
+    [
+        config.legal.seller.trim().to_string(),
+        config.legal.address.trim().to_string(),
+        if desk.is_empty() {
+            String::new()
+        } else {
+            format!("TEL {desk}")
+        },
+    ]
+    .into_iter()
+    .filter(|l| !l.is_empty())
+    .collect::<Vec<_>>()
+    .join("\n")
 }
 
 /// How often the restock sweep looks for requests whose variant has stock again.

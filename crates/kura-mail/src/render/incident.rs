@@ -48,7 +48,7 @@ impl IncidentNotice {
         check_recipient(to)?;
         let subject = match self.lang {
             Lang::Ja => format!(
-                "【{}】お客様の個人情報に関する重要なお知らせ",
+                "【{}】お客さまの個人情報に関する重要なお知らせ",
                 self.shop_name
             ),
             Lang::En => format!(

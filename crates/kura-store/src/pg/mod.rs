@@ -110,6 +110,9 @@ mod inquiries;
 #[path = "../sql/migrate.rs"]
 #[allow(clippy::duplicate_mod)]
 mod migrate;
+#[path = "../sql/receipts.rs"]
+#[allow(clippy::duplicate_mod)]
+mod receipts;
 #[path = "../sql/retention.rs"]
 #[allow(clippy::duplicate_mod)]
 mod retention;

@@ -167,6 +167,18 @@ impl AccountRepo for This {
                 .bind(o.try_get::<i64, _>("id")?)
                 .execute(&mut *tx)
                 .await?;
+                // The order's receipt addressee goes the way of its buyer.
+                sqlx::query(
+                    "UPDATE order_receipts SET \
+                     addressee = CASE WHEN $1 THEN $2 ELSE addressee END, \
+                     data_key_id = COALESCE(data_key_id, $3) WHERE id = $4",
+                )
+                .bind(legacy)
+                .bind(Vec::<u8>::new())
+                .bind(data_key.unwrap_or(ERASED_WITHOUT_KEY))
+                .bind(o.try_get::<i64, _>("id")?)
+                .execute(&mut *tx)
+                .await?;
             }
             // The data key goes, and with it every value sealed under it, wherever it lies.
             if let Some(key) = data_key {

@@ -192,6 +192,8 @@ mod incidents;
 mod inquiries;
 #[path = "../sql/migrate.rs"]
 mod migrate;
+#[path = "../sql/receipts.rs"]
+mod receipts;
 #[path = "../sql/retention.rs"]
 mod retention;
 #[path = "../sql/shop.rs"]

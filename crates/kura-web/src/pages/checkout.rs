@@ -101,7 +101,7 @@ fn field_name(field: CheckoutField) -> String {
 }
 
 /// A checkout problem in the visitor's language.
-fn problem_message(tr: Tr, p: &CheckoutProblem) -> String {
+fn problem_message(tr: Tr, p: &CheckoutProblem, typed: &str) -> String {
     match (&p.problem, p.field) {
         (Problem::Refused(CheckoutError::DeliveryDateOutOfRange), _) => {
             tr.t("checkout.error.delivery_date_range").to_string()
@@ -113,8 +113,17 @@ fn problem_message(tr: Tr, p: &CheckoutProblem) -> String {
         (Problem::Invalid(_), CheckoutField::Payment) => {
             tr.t("checkout.error.choose_payment").to_string()
         }
-        (Problem::Invalid(e), _) => field_message(tr, *e),
+        (Problem::Invalid(e), _) => crate::pages::forms::field_message_typed(tr, *e, typed),
     }
+}
+
+/// On English pages a reading may be in Latin letters or left empty for a name without a
+/// Japanese reading.
+fn reading_rule(
+    p: kura_app::checkout::TypedPerson<'_>,
+    tr: Tr,
+) -> kura_app::checkout::TypedPerson<'_> {
+    if tr.0 == Lang::En { p.latin() } else { p }
 }
 
 /// Validates the whole form with the checkout's rules (`kura_app::checkout`). `Err` carries
@@ -129,11 +138,11 @@ pub fn validate(state: &AppState, mut form: FormState, tr: Tr) -> Result<Checkou
         );
     }
     let typed = TypedCheckout {
-        buyer: typed_person(&form, ""),
+        buyer: reading_rule(typed_person(&form, ""), tr),
         email: form.v("email"),
         birth_date: form.v("birth_date"),
         gender: form.v("gender"),
-        recipient: (ship_to == "other").then(|| typed_person(&form, "ship_")),
+        recipient: (ship_to == "other").then(|| reading_rule(typed_person(&form, "ship_"), tr)),
         delivery_date: form.v("delivery_date"),
         delivery_slot: form.v("delivery_slot"),
         payment: form.v("payment"),
@@ -144,7 +153,9 @@ pub fn validate(state: &AppState, mut form: FormState, tr: Tr) -> Result<Checkou
         Ok(_) => {}
         Err(problems) => {
             for p in &problems {
-                errors.insert(field_name(p.field), problem_message(tr, p));
+                let name = field_name(p.field);
+                let message = problem_message(tr, p, form.v(&name));
+                errors.insert(name, message);
             }
         }
     }
@@ -483,13 +494,30 @@ pub fn person_view(p: &Person, lang: Lang) -> PersonView {
         address.push(' ');
         address.push_str(a2.as_str());
     }
-    PersonView {
-        name: format!("{} {}", p.family_name.as_str(), p.given_name.as_str()),
-        kana: format!(
-            "{} {}",
+    // English pages write names given name first; a Japanese page keeps the family name first.
+    let (first, second, first_kana, second_kana) = if lang == Lang::En {
+        (
+            &p.given_name.as_str(),
+            &p.family_name.as_str(),
+            p.given_name_kana.as_str(),
             p.family_name_kana.as_str(),
-            p.given_name_kana.as_str()
-        ),
+        )
+    } else {
+        (
+            &p.family_name.as_str(),
+            &p.given_name.as_str(),
+            p.family_name_kana.as_str(),
+            p.given_name_kana.as_str(),
+        )
+    };
+    PersonView {
+        name: format!("{first} {second}"),
+        // A reading in Latin letters that only repeats the name is not shown again.
+        kana: if format!("{first_kana} {second_kana}") == format!("{first} {second}") {
+            String::new()
+        } else {
+            format!("{first_kana} {second_kana}")
+        },
         postal_code: p.postal_code.display(),
         address,
         phone: p.phone.as_str().to_string(),
@@ -501,7 +529,8 @@ pub struct TotalsView {
     pub shipping: String,
     pub cod_fee: Option<String>,
     pub total: String,
-    pub standard_base: String,
+    /// `None` when nothing is at the rate (no "10%対象 ¥0" line).
+    pub standard_base: Option<String>,
     pub standard_tax: String,
     pub reduced_base: Option<String>,
     pub reduced_tax: String,
@@ -513,7 +542,7 @@ pub fn totals_view(t: &Totals) -> TotalsView {
         shipping: t.shipping.grouped(),
         cod_fee: (t.cod_fee.0 > 0).then(|| t.cod_fee.grouped()),
         total: t.total.grouped(),
-        standard_base: t.tax.standard_total.grouped(),
+        standard_base: (t.tax.standard_total.0 > 0).then(|| t.tax.standard_total.grouped()),
         standard_tax: t.tax.standard_tax.grouped(),
         reduced_base: (t.tax.reduced_total.0 > 0).then(|| t.tax.reduced_total.grouped()),
         reduced_tax: t.tax.reduced_tax.grouped(),
@@ -563,6 +592,11 @@ struct ConfirmPage<'a> {
     legal: &'a crate::config::LegalNotice,
     message: Option<String>,
     blocked: bool,
+    /// For a bank transfer: the day the money must arrive if the order is placed now, and
+    /// that an order unpaid by then is cancelled.
+    transfer_deadline: Option<String>,
+    /// Without a chosen date: the earliest the promise allows to this destination.
+    earliest: Option<String>,
 }
 
 async fn render_confirm(
@@ -583,7 +617,33 @@ async fn render_confirm(
     let totals = input.totals(&cart);
     let lang = ctx.tr.0;
     let (payment, payment_timing) = payment_text(ctx.tr, input.payment);
+    let today = Date::today_in_japan(state.clock.now());
+    let label = |d: Date| {
+        if lang == Lang::En {
+            d.label_en()
+        } else {
+            d.label_ja()
+        }
+    };
+    let transfer_deadline = (input.payment == PaymentMethod::BankTransfer).then(|| {
+        ctx.tr.t("confirm.transfer_deadline").replace(
+            "{date}",
+            &label(today.add_days(state.config.bank.deadline_days)),
+        )
+    });
+    let destination = input.recipient.as_ref().unwrap_or(&input.buyer.person);
+    let earliest = input.delivery_date.is_none().then(|| {
+        ctx.tr.t("confirm.earliest").replace(
+            "{date}",
+            &label(kura_domain::calendar::earliest_delivery_to(
+                today,
+                destination.prefecture,
+            )),
+        )
+    });
     let page = ConfirmPage {
+        transfer_deadline,
+        earliest,
         lines: line_views(&cart, &ctx),
         totals: totals_view(&totals),
         has_reduced: cart.has_reduced(),

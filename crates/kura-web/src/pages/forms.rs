@@ -74,6 +74,30 @@ pub(crate) fn field_message(tr: Tr, e: FieldError) -> String {
     }
 }
 
+/// The message for a refused value, naming the character that was refused when there is one
+/// to name (an emoji in a name: 「😀」(U+1F600) cannot be used).
+pub(crate) fn field_message_typed(tr: Tr, e: FieldError, typed: &str) -> String {
+    if e == FieldError::InvalidCharacters
+        && let Some(c) = kura_domain::customer::odd_character(typed)
+    {
+        let shown = if c.is_control() || c.is_whitespace() || is_invisible(c) {
+            format!("U+{:04X}", u32::from(c))
+        } else if tr.0 == Lang::En {
+            format!("“{c}” (U+{:04X})", u32::from(c))
+        } else {
+            format!("「{c}」(U+{:04X})", u32::from(c))
+        };
+        return tr
+            .t("field_error.invalid_character_named")
+            .replace("{char}", &shown);
+    }
+    field_message(tr, e)
+}
+
+fn is_invisible(c: char) -> bool {
+    matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}')
+}
+
 /// The person fields of a form as typed (`prefix` is `""` or `"ship_"`).
 pub(crate) fn typed_person<'a>(form: &'a FormState, prefix: &str) -> TypedPerson<'a> {
     TypedPerson::read(|f| form.v(&format!("{prefix}{f}")))
@@ -90,7 +114,9 @@ pub(crate) fn person_from(
         Ok(person) => Some(person),
         Err(problems) => {
             for (field, e) in problems {
-                errors.insert(format!("{prefix}{}", field.name()), field_message(tr, e));
+                let name = format!("{prefix}{}", field.name());
+                let message = field_message_typed(tr, e, form.v(&name));
+                errors.insert(name, message);
             }
             None
         }

@@ -14,7 +14,6 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use kura_app::mail::{MailCheck, SignatureVerdict, normalize_check_code};
 use kura_app::{SecurityEvent, SecurityEventKind};
-use kura_domain::Date;
 
 use crate::AppState;
 use crate::error::WebError;
@@ -73,7 +72,7 @@ fn found_lines(ctx: &PageContext, found: &MailCheck) -> Vec<String> {
     };
     vec![
         tr.t("mail_check.genuine_detail")
-            .replace("{when}", &Date::japan_minute(found.created_at))
+            .replace("{when}", &crate::pages::moment(tr, found.created_at))
             .replace("{to}", &found.recipient)
             .replace("{kind}", &kind),
         tr.t("mail_check.not_yours").to_string(),

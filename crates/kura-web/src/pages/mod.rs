@@ -5,6 +5,7 @@ pub mod cart;
 pub mod checkout;
 pub mod contact;
 pub mod forms;
+pub mod info;
 pub mod mail_check;
 pub mod notice;
 pub mod notices;
@@ -12,6 +13,7 @@ pub mod ops;
 pub mod orders;
 pub mod password;
 pub mod profile;
+pub mod receipts;
 pub mod register;
 pub mod storefront;
 pub mod webhooks;
@@ -73,6 +75,16 @@ fn notice_for(state: &AppState, tr: Tr) -> Option<(i64, String)> {
 }
 
 /// Percent-encodes everything but unreserved characters and '/'.
+/// A moment in Japan as the visitor's language writes it (`2026年12月5日(土) 10:00`, or
+/// `Sat 5 Dec 2026, 10:00 (Japan time)`).
+pub fn moment(tr: crate::i18n::Tr, unix: i64) -> String {
+    if tr.0 == crate::i18n::Lang::En {
+        kura_domain::Date::moment_en(unix)
+    } else {
+        kura_domain::Date::moment_ja(unix)
+    }
+}
+
 pub fn encode_component(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {

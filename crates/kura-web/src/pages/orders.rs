@@ -18,7 +18,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use kura_app::orders::{CardResume, Lookup, OrderView, ReopenRefused};
 use kura_app::{CheckoutDraft, SecurityEvent, SecurityEventKind};
-use kura_domain::{Date, OrderStatus, PaymentMethod, Quantity};
+use kura_domain::{OrderStatus, PaymentMethod, Quantity};
 
 use crate::AppState;
 use crate::error::{ErrorKind, WebError};
@@ -63,6 +63,8 @@ struct OrderPage<'a> {
     /// This session just placed the order: its confirmation mail is queued (not yet sent).
     mail_queued: bool,
     bank: Option<&'a crate::config::BankAccount>,
+    /// 領収書・適格請求書: the addressee and the downloads, or why there are none yet.
+    receipt: crate::pages::receipts::ReceiptSection,
 }
 
 pub struct OrderLineView {
@@ -86,7 +88,7 @@ pub(crate) async fn may_view(session: &Session, order: &OrderView) -> bool {
 
 /// The order behind `number`, if this browser may see it; otherwise the same answer as for a
 /// number that does not exist.
-async fn viewable(
+pub(crate) async fn viewable(
     state: &AppState,
     session: &Session,
     number: &str,
@@ -287,7 +289,7 @@ pub async fn order_get(
         awaiting_card: card && order.status == OrderStatus::AwaitingPayment,
         deadline: order
             .payment_expires_at
-            .map(Date::japan_minute)
+            .map(|t| crate::pages::moment(ctx.tr, t))
             .unwrap_or_default(),
         card_closed: card && closed,
         closed,
@@ -319,6 +321,8 @@ pub async fn order_get(
         bank: (order.payment == PaymentMethod::BankTransfer
             && order.status == OrderStatus::AwaitingTransfer)
             .then_some(&state.config.bank),
+        receipt: crate::pages::receipts::section(&state, ctx.tr, &order, query.get("receipt"))
+            .await?,
         ctx,
     };
     Ok(Html(page.render()?).into_response())

@@ -113,6 +113,7 @@ struct HomeView {
     ctx: PageContext,
     categories: Vec<CategoryLink>,
     products: Vec<ProductCard>,
+    shipping: crate::pages::info::ShippingToday,
 }
 
 pub async fn home_get(
@@ -125,6 +126,7 @@ pub async fn home_get(
     let products = page.products.iter().map(|p| card(p, lang)).collect();
     Ok(Html(
         HomeView {
+            shipping: crate::pages::info::shipping_today(&state, ctx.tr),
             ctx,
             categories,
             products,

@@ -405,6 +405,29 @@ async fn a_customer_registers_verifies_and_pays_by_card_on_the_sandbox() {
     b.assert_no_csp_violation().await;
     assert!(b.try_find("a[href=\"/account\"]").await.is_some());
 
+    // 500 ml navy is sold out: she asks to be told when it is back, and is mailed once it is.
+    visit(&mut b, &shop.url("/products/vacuum-bottle-light")).await;
+    b.find("form[action=\"/restock\"] button[value=ask]")
+        .await
+        .click()
+        .await;
+    b.wait_for_url("the restock answer", |u| u.contains("restock=asked"))
+        .await;
+    b.assert_no_csp_violation().await;
+    let notice = b.find("p.notice").await.text().await;
+    assert!(notice.contains("入荷お知らせを登録しました"), "{notice}");
+    b.screenshot("restock-asked").await;
+    shop.state.store.set_stock("VBL-50-NV", 3).await.unwrap();
+    // The shop's sweep runs every 30 s; the story does not wait for it (either may send it).
+    shop.state.restock.notify_due(10).await.unwrap();
+    let mail = shop
+        .wait_for_mail(&["入荷お知らせにご登録いただいた商品が入荷しました"])
+        .await;
+    assert!(
+        mail.contains("500ml ネイビー") && mail.contains(email),
+        "{mail}"
+    );
+
     add_to_cart(&mut b, &shop, "vacuum-bottle-light", "VBL-35-WH", "1").await;
     add_to_cart(&mut b, &shop, "rice", "R-2KG", "1").await;
     // The form is filled from the customer's profile; only the payment is chosen.

@@ -202,7 +202,7 @@ async fn a_card_order_is_mailed_as_awaiting_payment_and_as_paid_only_by_the_prov
         assert!(body.contains(&format!("/orders/{number}")), "{body}");
     }
     let deadline =
-        kura_domain::Date::japan_minute(shop.order(&number).await.payment_expires_at.unwrap());
+        kura_domain::Date::moment_ja(shop.order(&number).await.payment_expires_at.unwrap());
     assert!(
         confirmation.text.contains(&deadline),
         "{}",

@@ -189,13 +189,46 @@ async fn exercise(shop: &TestShop) -> Vec<CustomerProfile> {
             .contains(profiles[0].person.family_name.as_str()),
         "the account page shows the customer's name"
     );
-    place_order_for(shop, &mut browser, &profiles).await;
+    let number = place_order_for(shop, &mut browser, &profiles).await;
+    receipt_for(shop, &mut browser, &number, &profiles[0]).await;
     profiles
+}
+
+/// The order delivered (cash on delivery is paid at the door) and its receipt issued to an
+/// addressee made of the buyer's name: sealed like every other personal field.
+async fn receipt_for(shop: &TestShop, browser: &mut Client, number: &str, buyer: &CustomerProfile) {
+    let orders = &shop.state.orders;
+    let parcel = kura_app::orders::Parcel {
+        carrier: "ヤマト運輸".into(),
+        tracking_number: "1234-5678-9012".into(),
+        tracking_url: None,
+    };
+    orders.mark_shipped(number, &parcel).await.unwrap().unwrap();
+    orders.mark_delivered(number).await.unwrap().unwrap();
+    let name = format!(
+        "{}{} 商店",
+        buyer.person.family_name.as_str(),
+        buyer.person.given_name.as_str()
+    );
+    let csrf = browser.csrf_from("/account").await;
+    let saved = browser
+        .post_form(
+            &format!("/orders/{number}/addressee"),
+            &[("csrf_token", &csrf), ("addressee", &name)],
+        )
+        .await;
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    let pdf = browser.get(&format!("/orders/{number}/receipt.pdf")).await;
+    assert_eq!(pdf.status, 200, "{}", pdf.body);
 }
 
 /// An order with a different recipient: buyer and recipient records, blind indexes, the
 /// queued confirmation mail.
-async fn place_order_for(shop: &TestShop, browser: &mut Client, profiles: &[CustomerProfile]) {
+async fn place_order_for(
+    shop: &TestShop,
+    browser: &mut Client,
+    profiles: &[CustomerProfile],
+) -> String {
     kura::demo::ensure_catalog(&shop.state.store).await.unwrap();
     let csrf = browser.csrf_from("/products/rice").await;
     browser
@@ -298,6 +331,12 @@ async fn place_order_for(shop: &TestShop, browser: &mut Client, profiles: &[Cust
         1,
         "the confirmation mail waits, sealed"
     );
+    crate::storefront::location(&placed)
+        .trim_start_matches("/orders/")
+        .split(['?', '/'])
+        .next()
+        .unwrap()
+        .to_string()
 }
 
 #[test]

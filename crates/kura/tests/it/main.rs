@@ -19,6 +19,7 @@ mod incidents;
 mod invariant;
 mod mail_trust;
 mod nodes;
+mod receipts;
 mod rotation;
 mod store_conformance;
 mod storefront;

@@ -1260,3 +1260,168 @@ async fn a_postal_code_fills_in_the_address_with_or_without_scripts() {
         r.body
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_final_page_names_the_transfer_deadline_and_the_earliest_delivery() {
+    let shop = shop().await;
+    let mut c = Client::new(&shop.router);
+    add(&mut c, "rice", "R-2KG", "1").await;
+    let today = kura_domain::Date::today_in_japan(shop.state.clock.now());
+    let r = submit_checkout(&mut c, &with(&[("payment", "bank_transfer")])).await;
+    assert_eq!(location(&r), "/checkout/confirm", "{}", r.body);
+    let page = c.get("/checkout/confirm").await.body;
+    let deadline = today.add_days(shop.config.bank.deadline_days).label_ja();
+    assert!(
+        page.contains(&format!("お振込期限：{deadline}")) && page.contains("自動的にキャンセル"),
+        "{page}"
+    );
+    // Sapporo (Hokkaido) without a chosen date: a day after the general earliest.
+    let (first, _) = shop.state.orders.delivery_window();
+    assert!(
+        page.contains(&format!("最短で{}のお届け", first.add_days(1).label_ja())),
+        "{page}"
+    );
+    // The general earliest date is refused for Hokkaido, accepted for Tokyo.
+    let r = submit_checkout(
+        &mut c,
+        &with(&[("delivery_date", &*Box::leak(first.iso().into_boxed_str()))]),
+    )
+    .await;
+    assert_eq!(r.status, 422, "Hokkaido needs a day more");
+    assert!(r.body.contains("id=\"delivery_date\""));
+    let tokyo = with(&[
+        ("delivery_date", Box::leak(first.iso().into_boxed_str())),
+        ("prefecture", "13"),
+        ("postal_code", "105-0011"),
+        ("address1", "港区芝公園4-2-8"),
+    ]);
+    let r = submit_checkout(&mut c, &tokyo).await;
+    assert_eq!(location(&r), "/checkout/confirm", "{}", r.body);
+    // The earliest date keeps the promise: at least five business days away.
+    assert!(first > kura_domain::calendar::business_days_after(today, 5));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_pages_every_shop_has_state_what_the_shop_does() {
+    let shop = shop().await;
+    let mut c = Client::new(&shop.router);
+    let home = c.get("/").await.body;
+    for link in [
+        "/faq",
+        "/contact",
+        "/terms",
+        "/privacy",
+        "/legal",
+        "/mail-check",
+        "/orders/lookup",
+    ] {
+        assert!(
+            home.contains(&format!("href=\"{link}\"")),
+            "the footer links {link}"
+        );
+    }
+    // The calendar and the earliest date come from the calendar the checkout uses.
+    let today = kura_domain::Date::today_in_japan(shop.state.clock.now());
+    let tokyo = kura_domain::Prefecture::parse("東京都").unwrap();
+    let earliest = kura_domain::calendar::earliest_delivery_to(today, tokyo);
+    assert!(
+        home.contains(&format!("最短のお届けは{}です", earliest.label_ja())),
+        "{home}"
+    );
+    assert!(home.contains(&format!("{}年{}月", today.year, today.month)));
+    assert!(home.contains("<td>¥770</td>") && home.contains("11,000円以上で送料無料"));
+    // The privacy policy states the periods the retention job uses and where the key lives.
+    let (personal, accounting) = shop.state.retention.periods().await.unwrap();
+    let privacy = c.get("/privacy").await;
+    assert_eq!(privacy.status, 200);
+    assert!(
+        privacy
+            .body
+            .contains(&format!("最後のご注文から{personal}年"))
+    );
+    assert!(
+        privacy
+            .body
+            .contains(&format!("税法に基づき{accounting}年"))
+    );
+    assert!(
+        privacy
+            .body
+            .contains("マスター鍵はデータベースとは別の鍵ファイル")
+    );
+    assert!(privacy.body.contains("href=\"/contact\""));
+    for (path, ja, en) in [
+        (
+            "/terms",
+            "第1条（ご注文と契約の成立）",
+            "1. Orders and contract",
+        ),
+        ("/faq", "送料はいくらですか？", "How much is shipping?"),
+        (
+            "/privacy",
+            "開示・訂正・消去のご請求",
+            "Seeing, correcting or erasing your data",
+        ),
+    ] {
+        let r = c.get(path).await;
+        assert_eq!(r.status, 200, "{path}");
+        assert!(r.body.contains(ja), "{path}");
+        let mut en_client = Client::new(&shop.router);
+        en_client.get("/lang/en?back=/").await;
+        let r = en_client.get(path).await;
+        assert!(r.body.contains(en), "{path} in English: {}", r.body);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refused_character_is_named_in_the_message() {
+    let shop = shop().await;
+    let mut c = Client::new(&shop.router);
+    add(&mut c, "rice", "R-2KG", "1").await;
+    let r = submit_checkout(
+        &mut c,
+        &with(&[("given_name", "瑞穂😀"), ("address2", "<b>")]),
+    )
+    .await;
+    assert_eq!(r.status, 422);
+    assert!(
+        r.body.contains("「😀」(U+1F600) は使えない文字です"),
+        "{}",
+        r.body
+    );
+    assert!(
+        r.body.contains("value=\"瑞穂😀\""),
+        "what was typed is kept"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_english_checkout_takes_a_name_without_a_japanese_reading() {
+    let shop = shop().await;
+    let mut c = Client::new(&shop.router);
+    add(&mut c, "rice", "R-2KG", "1").await;
+    let foreign = with(&[
+        ("family_name", "Miller"),
+        ("given_name", "Emma"),
+        ("family_name_kana", ""),
+        ("given_name_kana", ""),
+    ]);
+    // A Japanese page asks for the reading in katakana.
+    let r = submit_checkout(&mut c, &foreign).await;
+    assert_eq!(r.status, 422);
+    // An English page takes the name as its own reading, and writes it given name first.
+    c.get("/lang/en?back=/").await;
+    let r = submit_checkout(&mut c, &foreign).await;
+    assert_eq!(location(&r), "/checkout/confirm", "{}", r.body);
+    let page = c.get("/checkout/confirm").await.body;
+    assert!(page.contains("<p>Emma Miller<br>"), "{page}");
+    // A reading in Latin letters is taken as typed; a kanji one is not a reading.
+    let r = submit_checkout(
+        &mut c,
+        &with(&[("family_name_kana", "Mira"), ("given_name_kana", "Mizuho")]),
+    )
+    .await;
+    assert_eq!(location(&r), "/checkout/confirm", "{}", r.body);
+    let r = submit_checkout(&mut c, &with(&[("family_name_kana", "鏑木")])).await;
+    assert_eq!(r.status, 422);
+}

@@ -158,6 +158,8 @@ pub struct Reply {
     pub status: StatusCode,
     pub headers: HeaderMap,
     pub body: String,
+    /// The body as sent (a PDF, an image).
+    pub bytes: Vec<u8>,
 }
 
 /// A `kura serve` process, killed when dropped.
@@ -315,6 +317,7 @@ impl Client {
             status,
             headers,
             body: String::from_utf8_lossy(&bytes).into_owned(),
+            bytes: bytes.to_vec(),
         }
     }
 

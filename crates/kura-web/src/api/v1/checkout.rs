@@ -111,6 +111,7 @@ impl RawPerson<'_> {
             address1: self.address1,
             address2: self.address2.unwrap_or(""),
             phone: self.phone,
+            latin_reading: false,
         }
     }
 }

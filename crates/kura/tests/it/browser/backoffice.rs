@@ -530,7 +530,7 @@ async fn the_owner_runs_an_incident_and_visitors_see_the_notice_in_both_language
         .await;
     b.find("#body_ja")
         .await
-        .type_text("当店のサイトが不正アクセスを受け、お客様の個人情報が漏えいしたおそれがあります。\n\n当店からカード番号をおたずねするメールは送りません。")
+        .type_text("当店のサイトが不正アクセスを受け、お客さまの個人情報が漏えいしたおそれがあります。\n\n当店からカード番号をおたずねするメールは送りません。")
         .await;
     b.find("#title_en")
         .await
