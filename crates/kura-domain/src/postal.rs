@@ -26,13 +26,17 @@ impl PostalArea {
 }
 
 fn u24(b: &[u8]) -> usize {
-    usize::from(b[0]) | usize::from(b[1]) << 8 | usize::from(b[2]) << 16
+    match b {
+        [x, y, z, ..] => usize::from(*x) | usize::from(*y) << 8 | usize::from(*z) << 16,
+        _ => 0,
+    }
 }
 
 fn u32_at(at: usize) -> usize {
     TABLE
         .get(at..at + 4)
-        .map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
+        .and_then(|b| <[u8; 4]>::try_from(b).ok())
+        .map_or(0, |b| u32::from_le_bytes(b) as usize)
 }
 
 fn name(blob: &'static [u8], offset: usize) -> &'static str {
@@ -62,15 +66,15 @@ pub fn lookup(code: &PostalCode) -> Option<PostalArea> {
     let (mut lo, mut hi) = (0, n);
     while lo < hi {
         let mid = (lo + hi) / 2;
-        let e = &entries[mid * ENTRY..mid * ENTRY + ENTRY];
+        let e = entries.get(mid * ENTRY..mid * ENTRY + ENTRY)?;
         match u24(e).cmp(&wanted) {
             std::cmp::Ordering::Less => lo = mid + 1,
             std::cmp::Ordering::Greater => hi = mid,
             std::cmp::Ordering::Equal => {
                 return Some(PostalArea {
-                    prefecture: Prefecture::try_from(e[3]).ok()?,
-                    city: name(blob, u24(&e[4..7])),
-                    town: name(blob, u24(&e[7..10])),
+                    prefecture: Prefecture::try_from(*e.get(3)?).ok()?,
+                    city: name(blob, u24(e.get(4..7)?)),
+                    town: name(blob, u24(e.get(7..10)?)),
                 });
             }
         }

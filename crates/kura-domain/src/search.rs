@@ -19,8 +19,9 @@ pub fn search_form(text: &str) -> String {
     let mut out = String::with_capacity(folded.len() * 3);
     for (i, &c) in folded.iter().enumerate() {
         if is_hyphen(c)
-            && i > 0
-            && folded[i - 1].is_ascii_alphanumeric()
+            && i.checked_sub(1)
+                .and_then(|p| folded.get(p))
+                .is_some_and(char::is_ascii_alphanumeric)
             && folded.get(i + 1).is_some_and(char::is_ascii_alphanumeric)
         {
             continue;
