@@ -122,6 +122,15 @@ pub fn mask_phone(phone: &str) -> String {
 /// The settings key of the staff allow-list.
 pub const STAFF_ALLOW_SETTING: &str = "staff_allow_list";
 
+/// What the person packing an order needs: where it goes, and the のし, wrapping and note the
+/// customer asked for.
+#[derive(Debug, Clone)]
+pub struct PackingSlip {
+    pub ship_to: Person,
+    pub gift: Option<kura_domain::Gift>,
+    pub note: Option<String>,
+}
+
 pub struct BackOffice {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) staff: Arc<crate::staff::StaffDesk>,
@@ -530,7 +539,7 @@ impl BackOffice {
         ip: Option<IpAddr>,
         orders: &Orders,
         number: &str,
-    ) -> Result<Option<(OrderSummary, Option<Person>, bool)>, AppError> {
+    ) -> Result<Option<(OrderSummary, Option<PackingSlip>, bool)>, AppError> {
         let Some(rec) = self.store.order_by_number(number).await? else {
             return Ok(None);
         };
@@ -550,7 +559,7 @@ impl BackOffice {
                 &session.actor(ip),
                 "order.packing_address",
                 &format!("order:{}", rec.number),
-                "recipient",
+                "recipient,gift,note",
                 AuditDetail::default(),
                 Some(&budget),
             )
@@ -559,7 +568,12 @@ impl BackOffice {
             return Ok(Some((summary(&rec), None, true)));
         }
         let view: OrderView = orders.open(&rec)?;
-        Ok(Some((summary(&rec), Some(view.ship_to().clone()), false)))
+        let slip = PackingSlip {
+            ship_to: view.ship_to().clone(),
+            gift: view.gift.clone(),
+            note: view.note.clone(),
+        };
+        Ok(Some((summary(&rec), Some(slip), false)))
     }
 
     /// Every product with its variants, for the catalog page.

@@ -26,6 +26,12 @@ pub struct CheckoutInput {
     pub payment: PaymentMethod,
     /// "ja" or "en": the language of mails about this order.
     pub lang: String,
+    /// のし and wrapping, when asked for.
+    #[serde(default)]
+    pub gift: Option<kura_domain::Gift>,
+    /// The order note (ご要望), when given.
+    #[serde(default)]
+    pub note: Option<String>,
 }
 
 impl CheckoutInput {
@@ -269,6 +275,11 @@ pub struct TypedCheckout<'a> {
     pub payment: &'a str,
     /// The language of mails about the order ("en"; anything else is Japanese).
     pub lang: &'a str,
+    /// のし purpose code (empty: none), the name on it, wrapping ("1"/"on"), the note.
+    pub noshi: &'a str,
+    pub noshi_name: &'a str,
+    pub wrapping: &'a str,
+    pub note: &'a str,
 }
 
 /// Which field of a checkout a problem belongs to.
@@ -282,6 +293,9 @@ pub enum CheckoutField {
     DeliveryDate,
     DeliverySlot,
     Payment,
+    Noshi,
+    NoshiName,
+    Note,
 }
 
 /// What is wrong with a field: unreadable (a [`FieldError`]), or readable but refused.
@@ -351,6 +365,26 @@ pub fn validate(
         Some(p) => Ok(p),
         None => Err(Problem::Invalid(FieldError::UnknownChoice)),
     };
+    let gift = kura_domain::Gift::parse(typed.noshi, typed.noshi_name, typed.wrapping);
+    match &gift {
+        Err(kura_domain::GiftError::Noshi(e)) => problems.push(CheckoutProblem {
+            field: CheckoutField::Noshi,
+            problem: Problem::Invalid(*e),
+        }),
+        Err(kura_domain::GiftError::Name(e)) => problems.push(CheckoutProblem {
+            field: CheckoutField::NoshiName,
+            problem: Problem::Invalid(*e),
+        }),
+        Ok(_) => {}
+    }
+    let note = kura_domain::gift::parse_note(typed.note);
+    if let Err(e) = &note {
+        problems.push(CheckoutProblem {
+            field: CheckoutField::Note,
+            problem: Problem::Invalid(*e),
+        });
+    }
+    let (gift, note) = (gift.ok().flatten(), note.ok().flatten());
     for (field, r) in [
         (CheckoutField::DeliveryDate, delivery_date.as_ref().err()),
         (CheckoutField::DeliverySlot, delivery_slot.as_ref().err()),
@@ -397,6 +431,8 @@ pub fn validate(
                 delivery_slot,
                 payment,
                 lang: if typed.lang == "en" { "en" } else { "ja" }.to_string(),
+                gift,
+                note,
             })
         }
         (_, _, _, _, _, Ok(Some(_)), _, _) if problems.is_empty() => {

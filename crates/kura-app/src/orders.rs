@@ -52,6 +52,23 @@ pub struct OrderView {
     pub created_at: i64,
     /// The buyer's data key: mails about the order are sealed under it.
     pub data_key: Option<DataKeyRef>,
+    /// のし and wrapping asked for at checkout.
+    pub gift: Option<kura_domain::Gift>,
+    /// The order note (ご要望).
+    pub note: Option<String>,
+}
+
+/// What the order's sealed buyer field holds: the buyer's profile and, beside it, what they
+/// asked for with the order that is as personal as the rest (the name on a のし, the note).
+/// Orders from before these fields read with none.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SealedBuyer {
+    #[serde(flatten)]
+    profile: CustomerProfile,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    gift: Option<kura_domain::Gift>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    note: Option<String>,
 }
 
 impl OrderView {
@@ -445,7 +462,16 @@ impl Orders {
             } else {
                 "ja".into()
             },
-            buyer: keys.seal(col::ORDER_BUYER, id, to_json(&input.buyer)?.as_bytes())?,
+            buyer: keys.seal(
+                col::ORDER_BUYER,
+                id,
+                to_json(&SealedBuyer {
+                    profile: input.buyer.clone(),
+                    gift: input.gift.clone(),
+                    note: input.note.clone(),
+                })?
+                .as_bytes(),
+            )?,
             recipient: match &input.recipient {
                 Some(r) => Some(keys.seal(col::ORDER_RECIPIENT, id, to_json(r)?.as_bytes())?),
                 None => None,
@@ -740,9 +766,14 @@ impl Orders {
     /// The order with its personal fields opened; [`AppError::Erased`] once the buyer was erased.
     pub fn open(&self, rec: &OrderRecord) -> Result<OrderView, AppError> {
         let keys = PersonKeys::of(&self.vault, rec.data_key.as_ref())?;
-        let buyer: CustomerProfile =
+        let sealed: SealedBuyer =
             serde_json::from_slice(&keys.open(col::ORDER_BUYER, rec.id, &rec.buyer)?)
                 .map_err(|e| AppError::Task(format!("order buyer record unreadable: {e}")))?;
+        let SealedBuyer {
+            profile: buyer,
+            gift,
+            note,
+        } = sealed;
         if let Some(c) = &self.canaries {
             c.check(buyer.email.as_str(), "order_read", None, None);
         }
@@ -771,6 +802,8 @@ impl Orders {
             payment_expires_at: rec.payment_expires_at,
             created_at: rec.created_at,
             data_key: rec.data_key.clone(),
+            gift,
+            note,
         })
     }
 
@@ -1045,6 +1078,8 @@ impl Orders {
                 delivery_slot: view.delivery_slot,
                 payment: view.payment,
                 lang: view.lang,
+                gift: view.gift,
+                note: view.note,
             },
         }))
     }

@@ -10,6 +10,7 @@ pub mod card;
 pub mod customer;
 pub mod date;
 pub mod food;
+pub mod gift;
 pub mod invoice;
 pub mod money;
 pub mod order;
@@ -24,6 +25,7 @@ pub use customer::{
 };
 pub use date::{Date, delivery_window};
 pub use food::{Allergen, AllergenStatement};
+pub use gift::{Gift, GiftError, NoshiPurpose};
 pub use invoice::{Addressee, RegistrationError, RegistrationNumber};
 pub use money::{TaxBreakdown, TaxRate, Yen};
 pub use order::{

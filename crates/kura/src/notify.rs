@@ -118,6 +118,11 @@ impl OrderNotifier for MailNotifier {
             delivery_date: order.delivery_date.map(|d| mail_date(d, lang)),
             delivery_slot: order.delivery_slot,
             ship_to,
+            gift: order.gift.as_ref().map(|g| match lang {
+                kura_mail::Lang::Ja => g.describe_ja(),
+                kura_mail::Lang::En => g.describe_en(),
+            }),
+            note: order.note.clone(),
             order_url: order_url.to_string(),
             anti_phishing_phrase: None,
             desk: self.desk.clone(),

@@ -62,6 +62,10 @@ pub struct OrderConfirmation {
     pub delivery_slot: Option<DeliverySlot>,
     /// The delivery address, one line per address line (postal code, prefecture…, name).
     pub ship_to: String,
+    /// The gift options, preformatted (のし and its name, wrapping); `None`: not a gift.
+    pub gift: Option<String>,
+    /// The customer's note (ご要望), as they wrote it.
+    pub note: Option<String>,
     pub order_url: String,
     /// The customer's anti-phishing phrase, shown in the footer when set.
     pub anti_phishing_phrase: Option<String>,

@@ -52,6 +52,8 @@ pub fn order(lang: Lang, payment: PaymentMethod) -> OrderConfirmation {
         tax: TaxBreakdown::from_totals(standard, Yen(3_240)),
     };
     OrderConfirmation {
+        gift: None,
+        note: None,
         lang,
         shop_name: SHOP.to_owned(),
         order_number: "K-20250102-0042".to_owned(),

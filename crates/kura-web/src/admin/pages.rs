@@ -660,6 +660,8 @@ struct OrderPageView {
     order: OrderRow,
     lines: Vec<(String, String, u32)>,
     ship_to: Option<Person>,
+    gift: Option<String>,
+    note: Option<String>,
     can_mark_paid: bool,
     can_ship: bool,
     can_pack: bool,
@@ -676,13 +678,19 @@ async fn order_page(
     number: &str,
     message: Option<String>,
 ) -> Result<Response, WebError> {
-    let Some((summary, ship_to, over_budget)) = state
+    let Some((summary, slip, over_budget)) = state
         .backoffice
         .packing_view(session, ctx.ip, &state.orders, number)
         .await?
     else {
         return Err(WebError::new(ErrorKind::NotFound));
     };
+    let gift = slip
+        .as_ref()
+        .and_then(|s| s.gift.as_ref())
+        .map(kura_domain::Gift::describe_ja);
+    let note = slip.as_ref().and_then(|s| s.note.clone());
+    let ship_to = slip.map(|s| s.ship_to);
     let message = if over_budget {
         let limit = state.backoffice.unmask_budget().await?;
         Some(
@@ -744,6 +752,8 @@ async fn order_page(
             order,
             lines,
             ship_to,
+            gift,
+            note,
             can_mark_paid,
             can_ship,
             can_pack,

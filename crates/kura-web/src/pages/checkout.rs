@@ -44,6 +44,10 @@ fn known_fields() -> Vec<String> {
             "delivery_slot",
             "payment",
             "lookup",
+            "noshi",
+            "noshi_name",
+            "wrapping",
+            "note",
         ]
         .map(String::from),
     );
@@ -97,6 +101,9 @@ fn field_name(field: CheckoutField) -> String {
         CheckoutField::DeliveryDate => "delivery_date".into(),
         CheckoutField::DeliverySlot => "delivery_slot".into(),
         CheckoutField::Payment => "payment".into(),
+        CheckoutField::Noshi => "noshi".into(),
+        CheckoutField::NoshiName => "noshi_name".into(),
+        CheckoutField::Note => "note".into(),
     }
 }
 
@@ -147,6 +154,10 @@ pub fn validate(state: &AppState, mut form: FormState, tr: Tr) -> Result<Checkou
         delivery_slot: form.v("delivery_slot"),
         payment: form.v("payment"),
         lang: tr.lang(),
+        noshi: form.v("noshi"),
+        noshi_name: form.v("noshi_name"),
+        wrapping: form.v("wrapping"),
+        note: form.v("note"),
     };
     match state.orders.checkout_input(&typed) {
         Ok(input) if errors.is_empty() => return Ok(input),
@@ -169,6 +180,22 @@ pub fn validate(state: &AppState, mut form: FormState, tr: Tr) -> Result<Checkou
 /// The form's values for a validated input (when coming back to edit).
 fn values_of(input: &CheckoutInput) -> std::collections::BTreeMap<String, String> {
     let mut v = std::collections::BTreeMap::new();
+    if let Some(g) = &input.gift {
+        v.insert(
+            "noshi".into(),
+            g.noshi.map(|p| p.code().to_string()).unwrap_or_default(),
+        );
+        v.insert(
+            "noshi_name".into(),
+            g.noshi_name.clone().unwrap_or_default(),
+        );
+        if g.wrapping {
+            v.insert("wrapping".into(), "1".into());
+        }
+    }
+    if let Some(n) = &input.note {
+        v.insert("note".into(), n.clone());
+    }
     put_person(&mut v, "", &input.buyer.person);
     if let Some(r) = &input.recipient {
         put_person(&mut v, "ship_", r);
@@ -223,6 +250,7 @@ struct CheckoutPage {
     dates: Vec<Choice>,
     slots: Vec<Choice>,
     card_available: bool,
+    noshi: Vec<Choice>,
 }
 
 /// A saved address offered as the recipient.
@@ -302,6 +330,7 @@ async fn render_form(
         dates,
         slots,
         card_available: state.orders.card_available(),
+        noshi: noshi_choices(ctx.tr),
         ctx,
     };
     Ok((status, Html(page.render()?)).into_response())
@@ -330,6 +359,8 @@ pub async fn checkout_get(
             delivery_slot: None,
             payment: PaymentMethod::Cod,
             lang: String::new(),
+            gift: None,
+            note: None,
         };
         form.values = values_of(&input);
         form.values.remove("payment");
@@ -549,6 +580,31 @@ pub fn totals_view(t: &Totals) -> TotalsView {
     }
 }
 
+/// The gift options as pages state them, in the visitor's language.
+pub fn gift_text(tr: Tr, g: &kura_domain::Gift) -> String {
+    if tr.0 == Lang::En {
+        g.describe_en()
+    } else {
+        g.describe_ja()
+    }
+}
+
+/// The のし purposes a form offers: (code, label).
+pub fn noshi_choices(tr: Tr) -> Vec<Choice> {
+    kura_domain::NoshiPurpose::ALL
+        .iter()
+        .map(|p| Choice {
+            value: p.code().to_string(),
+            label: if tr.0 == Lang::En {
+                p.label_en()
+            } else {
+                p.label_ja()
+            }
+            .to_string(),
+        })
+        .collect()
+}
+
 pub fn delivery_text(tr: Tr, date: Option<Date>, slot: Option<DeliverySlot>) -> String {
     let en = tr.0 == Lang::En;
     let d = date.map_or_else(
@@ -597,6 +653,8 @@ struct ConfirmPage<'a> {
     transfer_deadline: Option<String>,
     /// Without a chosen date: the earliest the promise allows to this destination.
     earliest: Option<String>,
+    gift: Option<String>,
+    note: Option<String>,
 }
 
 async fn render_confirm(
@@ -642,6 +700,8 @@ async fn render_confirm(
         )
     });
     let page = ConfirmPage {
+        gift: input.gift.as_ref().map(|g| gift_text(ctx.tr, g)),
+        note: input.note.clone(),
         transfer_deadline,
         earliest,
         lines: line_views(&cart, &ctx),

@@ -57,6 +57,8 @@ struct OrderPage<'a> {
     buyer: PersonView,
     recipient: Option<PersonView>,
     delivery: String,
+    gift: Option<String>,
+    note: Option<String>,
     payment: &'static str,
     /// When and how to pay: shown only while there is still something to pay.
     payment_timing: &'static str,
@@ -315,6 +317,11 @@ pub async fn order_get(
         buyer: person_view(&order.buyer.person, lang),
         recipient: order.recipient.as_ref().map(|r| person_view(r, lang)),
         delivery: delivery_text(ctx.tr, order.delivery_date, order.delivery_slot),
+        gift: order
+            .gift
+            .as_ref()
+            .map(|g| crate::pages::checkout::gift_text(ctx.tr, g)),
+        note: order.note.clone(),
         payment,
         payment_timing,
         mail_queued: fresh,

@@ -1425,3 +1425,69 @@ async fn an_english_checkout_takes_a_name_without_a_japanese_reading() {
     let r = submit_checkout(&mut c, &with(&[("family_name_kana", "鏑木")])).await;
     assert_eq!(r.status, 422);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_gift_order_carries_its_noshi_wrapping_and_note_sealed() {
+    let shop = shop().await;
+    let mut c = Client::new(&shop.router);
+    add(&mut c, "rice", "R-2KG", "1").await;
+    let note = "置き配を希望します。\n玄関前にお願いします。";
+    let mut fields = GOOD.to_vec();
+    fields.extend([
+        ("noshi", "return_gift"),
+        ("noshi_name", "鏑木"),
+        ("wrapping", "1"),
+        ("note", note),
+    ]);
+    // A name on a のし that is not chosen, an unknown purpose and a card number are refused.
+    let mut bad = GOOD.to_vec();
+    bad.extend([
+        ("noshi", ""),
+        ("noshi_name", "鏑木"),
+        ("note", "4242 4242 4242 4242"),
+    ]);
+    let r = submit_checkout(&mut c, &bad).await;
+    assert_eq!(r.status, 422);
+    assert!(r.body.contains("id=\"noshi_name-error\"") && r.body.contains("id=\"note-error\""));
+    let r = submit_checkout(&mut c, &fields).await;
+    assert_eq!(location(&r), "/checkout/confirm", "{}", r.body);
+    let confirm = c.get("/checkout/confirm").await.body;
+    assert!(
+        confirm.contains("のし：内祝（名入れ：鏑木）、ギフト包装"),
+        "{confirm}"
+    );
+    assert!(confirm.contains("置き配を希望します。\n玄関前にお願いします。"));
+    // Back to the form: what was chosen is kept.
+    let form = c.get("/checkout").await.body;
+    assert!(form.contains("<option value=\"return_gift\" selected>"));
+    assert!(form.contains("name=\"wrapping\" value=\"1\" checked"));
+    let placed = place(&mut c).await;
+    let to = location(&placed);
+    let page = c.get(&to).await.body;
+    assert!(
+        page.contains("のし：内祝（名入れ：鏑木）、ギフト包装"),
+        "{page}"
+    );
+    assert!(page.contains("玄関前にお願いします。"));
+    let mails = crate::accounts::delivered_mails(&shop).await;
+    let mail = mails
+        .iter()
+        .find(|m| m.contains("ご注文番号"))
+        .expect("the order mail");
+    assert!(
+        mail.contains("ギフト：のし：内祝（名入れ：鏑木）、ギフト包装"),
+        "{mail}"
+    );
+    assert!(mail.contains("置き配を希望します。"), "{mail}");
+    // The note and the name on the のし are sealed with the buyer: not in the database files.
+    for name in ["kura.db", "kura.db-wal"] {
+        let bytes = std::fs::read(shop.dir.path().join(name)).unwrap_or_default();
+        for secret in ["置き配を希望します", "玄関前にお願いします"] {
+            let needle = secret.as_bytes();
+            assert!(
+                !bytes.windows(needle.len()).any(|w| w == needle),
+                "{secret} in {name}"
+            );
+        }
+    }
+}

@@ -127,6 +127,9 @@ fn field_path(field: CheckoutField) -> String {
         CheckoutField::DeliveryDate => "delivery.date".into(),
         CheckoutField::DeliverySlot => "delivery.slot".into(),
         CheckoutField::Payment => "payment_method".into(),
+        CheckoutField::Noshi => "gift.noshi".into(),
+        CheckoutField::NoshiName => "gift.noshi_name".into(),
+        CheckoutField::Note => "note".into(),
     }
 }
 
@@ -195,6 +198,7 @@ fn read_request(state: &AppState, value: &Value, lang: Lang) -> Result<Request, 
         delivery_slot: slot_raw.map_or("", str::trim),
         payment: payment_raw.trim(),
         lang: lang.code(),
+        ..TypedCheckout::default()
     };
     match state.orders.checkout_input(&typed) {
         Ok(input) => Ok(Request {
