@@ -28,6 +28,8 @@ struct Buyer {
     address2: &'static str,
     phone: &'static str,
     email: &'static str,
+    /// A note typed into the order (and, when not empty, the order is a gift with a のし).
+    note: &'static str,
 }
 
 const SATO: Buyer = Buyer {
@@ -41,6 +43,7 @@ const SATO: Buyer = Buyer {
     address2: "パークウェースクエア2 4階",
     phone: "03-5456-7890",
     email: "kenta.sato@example.jp",
+    note: "不在時は宅配ボックスへお願いします",
 };
 
 const MILLER: Buyer = Buyer {
@@ -54,6 +57,7 @@ const MILLER: Buyer = Buyer {
     address2: "",
     phone: "080-1234-5678",
     email: "emma.miller@example.com",
+    note: "",
 };
 
 /// Visits a page and checks that it loaded without a CSP violation.
@@ -125,6 +129,19 @@ async fn checkout(b: &mut Browser, shop: &LiveShop, buyer: Option<&Buyer>, payme
         .await
         .click()
         .await;
+    if let Some(buyer) = buyer.filter(|b| !b.note.is_empty()) {
+        // A gift: のし (内祝) with the buyer's family name, wrapping and a note.
+        b.find("#noshi option[value=\"return_gift\"]")
+            .await
+            .click()
+            .await;
+        b.find("#noshi_name")
+            .await
+            .type_text(buyer.family_name)
+            .await;
+        b.find("input[name=wrapping]").await.click().await;
+        b.find("#note").await.type_text(buyer.note).await;
+    }
     b.find("#to-confirm").await.click().await;
     let url = b
         // The form posts to /checkout, the page we are on: only the confirmation URL tells
@@ -272,6 +289,14 @@ async fn a_guest_buys_two_products_cash_on_delivery_in_japanese() {
         page.contains("〒150-0041 東京都 渋谷区神南1丁目19-11"),
         "{page}"
     );
+    assert!(
+        page.contains("のし：内祝（名入れ：佐藤）、ギフト包装"),
+        "{page}"
+    );
+    assert!(
+        page.contains("不在時は宅配ボックスへお願いします"),
+        "{page}"
+    );
     let t = totals(&b).await;
     // ¥5,980 kettle + 2 × ¥1,980 rice; Tokyo ¥770; COD on ¥10,710 is ¥440.
     assert_eq!(amount_of(&t, "商品合計"), Some("¥9,940"), "{t:?}");
@@ -319,6 +344,11 @@ async fn a_guest_buys_two_products_cash_on_delivery_in_japanese() {
         .await;
     assert!(mail.contains("kenta.sato@example.jp"), "{mail}");
     assert!(mail.contains("11,150"), "the mail states the total: {mail}");
+    assert!(
+        mail.contains("ギフト：のし：内祝（名入れ：佐藤）、ギフト包装"),
+        "{mail}"
+    );
+    assert!(mail.contains("ご要望："), "{mail}");
 
     // The buyer doubts the mail and checks its code on the shop's own page.
     let code = kura_app::mail::find_check_code(&mail).expect("a verification code in the mail");
