@@ -147,7 +147,8 @@ pub fn validate(state: &AppState, mut form: FormState, tr: Tr) -> Result<Checkou
     let typed = TypedCheckout {
         buyer: reading_rule(typed_person(&form, ""), tr),
         email: form.v("email"),
-        birth_date: form.v("birth_date"),
+        // The form no longer asks for a birth date (nothing uses it); one posted is ignored.
+        birth_date: "",
         gender: form.v("gender"),
         recipient: (ship_to == "other").then(|| reading_rule(typed_person(&form, "ship_"), tr)),
         delivery_date: form.v("delivery_date"),

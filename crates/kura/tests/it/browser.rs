@@ -494,6 +494,66 @@ async fn a_customer_registers_verifies_and_pays_by_card_on_the_sandbox() {
     );
     shop.wait_for_mail(&[&format!("ご注文番号：{number}")])
         .await;
+
+    // Paid: the order page offers a receipt. She sets the addressee (a company), then fetches
+    // the PDF through the page's link as the browser would download it.
+    b.find("#addressee")
+        .await
+        .type_text("株式会社森本商店")
+        .await;
+    b.find("form[action$=\"/addressee\"] button[type=submit]")
+        .await
+        .click()
+        .await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while b.try_find("#receipts p.notice").await.is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the addressee is saved"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    b.assert_no_csp_violation().await;
+    b.screenshot("receipt-section").await;
+    let pdf = b
+        .execute(
+            "const a = document.querySelector('a[href$=\"/receipt.pdf\"]'); \
+             return fetch(a.href).then(r => r.arrayBuffer()).then(b => { \
+               let s = ''; const u = new Uint8Array(b); \
+               for (let i = 0; i < u.length; i += 8192) { \
+                 s += String.fromCharCode(...u.subarray(i, i + 8192)); } \
+               return btoa(s); });",
+            Vec::new(),
+        )
+        .await;
+    let bytes = {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD
+            .decode(pdf.as_str().unwrap_or_default())
+            .expect("the receipt PDF")
+    };
+    assert!(bytes.starts_with(b"%PDF"), "a PDF");
+    let path = shop.artifacts().join("receipt.pdf");
+    std::fs::write(&path, &bytes).unwrap();
+    let text = std::process::Command::new("pdftotext")
+        .args([path.to_str().unwrap(), "-"])
+        .output()
+        .expect("pdftotext");
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains("領収書") && text.contains("株式会社森本商店"),
+        "{text}"
+    );
+    assert!(text.contains(total.trim_start_matches('¥')), "{text}");
+    // Issued once, the addressee is fixed.
+    visit(&mut b, &url).await;
+    assert!(
+        b.find("strong.addressee")
+            .await
+            .text()
+            .await
+            .contains("株式会社森本商店")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

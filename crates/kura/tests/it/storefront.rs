@@ -376,16 +376,6 @@ async fn every_checkout_field_refuses_bad_input_with_a_message() {
             "使えない文字",
         ),
         (
-            with(&[("birth_date", "2099-01-01")]),
-            "birth_date",
-            "日付の範囲",
-        ),
-        (
-            with(&[("birth_date", "1990-02-30")]),
-            "birth_date",
-            "日付の形式",
-        ),
-        (
             with(&[("gender", "robot")]),
             "gender",
             "選択肢からお選びください",
