@@ -365,6 +365,19 @@ impl CatalogRepo for This {
     }
 }
 
+/// Removes one restock request; false when there was none.
+async fn delete_restock(tx: &mut Conn, customer_id: i64, sku: &str) -> Result<bool, sqlx::Error> {
+    Ok(
+        sqlx::query("DELETE FROM restock_requests WHERE customer_id = $1 AND sku = $2")
+            .bind(customer_id)
+            .bind(sku)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+            > 0,
+    )
+}
+
 #[async_trait]
 impl RestockRepo for This {
     async fn add_restock_request(
@@ -394,13 +407,7 @@ impl RestockRepo for This {
         sku: &str,
     ) -> Result<bool, StoreError> {
         write_tx!(self, |tx| {
-            sqlx::query("DELETE FROM restock_requests WHERE customer_id = $1 AND sku = $2")
-                .bind(customer_id)
-                .bind(sku)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected()
-                > 0
+            delete_restock(&mut *tx, customer_id, sku).await?
         })
     }
 
@@ -436,14 +443,7 @@ impl RestockRepo for This {
         mail: &OutboxRecord,
     ) -> Result<bool, StoreError> {
         write_tx!(self, |tx| {
-            let removed =
-                sqlx::query("DELETE FROM restock_requests WHERE customer_id = $1 AND sku = $2")
-                    .bind(customer_id)
-                    .bind(sku)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected()
-                    > 0;
+            let removed = delete_restock(&mut *tx, customer_id, sku).await?;
             if removed {
                 insert_mail(&mut *tx, mail).await?;
             }

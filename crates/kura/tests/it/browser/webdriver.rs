@@ -326,16 +326,8 @@ impl Browser {
     /// Saves a screenshot of the page as `<label>.png` in the artifacts folder (kept when
     /// `KURA_BROWSER_ARTIFACTS` names one), for a person to look at.
     pub async fn screenshot(&self, label: &str) {
-        let v = self
-            .wire
-            .command("GET", &self.wire.session_path("/screenshot"), None)
-            .await;
-        let png = v
-            .as_str()
-            .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
-            .expect("a PNG screenshot");
-        std::fs::write(self.wire.artifacts.join(format!("{label}.png")), png)
-            .expect("the screenshot is written");
+        let dir = self.wire.artifacts.clone();
+        self.screenshot_to(&dir, label).await;
     }
 
     pub async fn assert_no_csp_violation(&self) {
