@@ -32,6 +32,10 @@ pub struct CheckoutInput {
     /// The order note (ご要望), when given.
     #[serde(default)]
     pub note: Option<String>,
+    /// The coupon code typed (normalised); whether it applies is decided with the cart and
+    /// the buyer (`Orders::quote`).
+    #[serde(default)]
+    pub coupon: Option<kura_domain::CouponCode>,
 }
 
 impl CheckoutInput {
@@ -46,8 +50,14 @@ impl CheckoutInput {
     /// What `cart` costs with this checkout: goods, shipping to the destination, the payment
     /// method's fee and the tax, at the cart's current prices.
     pub fn totals(&self, cart: &CartView) -> Totals {
+        self.totals_with_discount(cart, Yen::ZERO)
+    }
+
+    /// As [`Self::totals`], with a coupon's `discount` off the goods (see
+    /// [`Totals::compute_with_discount`]).
+    pub fn totals_with_discount(&self, cart: &CartView, discount: Yen) -> Totals {
         let priced: Vec<_> = cart.lines.iter().map(|l| l.priced()).collect();
-        Totals::compute(&priced, self.destination(), self.payment)
+        Totals::compute_with_discount(&priced, self.destination(), self.payment, discount)
     }
 }
 
@@ -70,6 +80,11 @@ pub enum CheckoutError {
     },
     DeliveryDateOutOfRange,
     CardUnavailable,
+    /// Convenience stores take at most [`kura_domain::KONBINI_MAX`] in one payment.
+    KonbiniLimit,
+    /// The coupon does not apply (unknown, not yet valid, expired, below its minimum, used
+    /// already by this email or account, disabled); nothing was placed.
+    Coupon(kura_domain::Refusal),
 }
 
 impl CheckoutError {
@@ -81,6 +96,8 @@ impl CheckoutError {
             Self::Unavailable { .. } => "unknown_sku",
             Self::DeliveryDateOutOfRange => "delivery_date_out_of_range",
             Self::CardUnavailable => "card_payment_unavailable",
+            Self::KonbiniLimit => "konbini_limit",
+            Self::Coupon(r) => r.code(),
         }
     }
 }
@@ -280,6 +297,8 @@ pub struct TypedCheckout<'a> {
     pub noshi_name: &'a str,
     pub wrapping: &'a str,
     pub note: &'a str,
+    /// The coupon code as typed (empty: none).
+    pub coupon: &'a str,
 }
 
 /// Which field of a checkout a problem belongs to.
@@ -296,6 +315,7 @@ pub enum CheckoutField {
     Noshi,
     NoshiName,
     Note,
+    Coupon,
 }
 
 /// What is wrong with a field: unreadable (a [`FieldError`]), or readable but refused.
@@ -359,7 +379,7 @@ pub fn validate(
             .ok_or(Problem::Invalid(FieldError::UnknownChoice)),
     };
     let payment = match PaymentMethod::parse(typed.payment) {
-        Some(PaymentMethod::Card) if !card_available => {
+        Some(PaymentMethod::Card | PaymentMethod::Konbini) if !card_available => {
             Err(Problem::Refused(CheckoutError::CardUnavailable))
         }
         Some(p) => Ok(p),
@@ -385,10 +405,18 @@ pub fn validate(
         });
     }
     let (gift, note) = (gift.ok().flatten(), note.ok().flatten());
+    // What cannot be a code is no coupon's: refused as unknown, next to the field.
+    let coupon = match typed.coupon.trim() {
+        "" => Ok(None),
+        t => kura_domain::CouponCode::parse(t)
+            .map(Some)
+            .map_err(|_| Problem::Refused(CheckoutError::Coupon(kura_domain::Refusal::Unknown))),
+    };
     for (field, r) in [
         (CheckoutField::DeliveryDate, delivery_date.as_ref().err()),
         (CheckoutField::DeliverySlot, delivery_slot.as_ref().err()),
         (CheckoutField::Payment, payment.as_ref().err()),
+        (CheckoutField::Coupon, coupon.as_ref().err()),
     ] {
         if let Some(problem) = r {
             problems.push(CheckoutProblem {
@@ -433,6 +461,7 @@ pub fn validate(
                 lang: if typed.lang == "en" { "en" } else { "ja" }.to_string(),
                 gift,
                 note,
+                coupon: coupon.ok().flatten(),
             })
         }
         (_, _, _, _, _, Ok(Some(_)), _, _) if problems.is_empty() => {
@@ -568,6 +597,24 @@ mod tests {
                 problem: Problem::Invalid(FieldError::InvalidDate),
             }]
         );
+    }
+
+    #[test]
+    fn a_coupon_code_is_normalised_and_one_that_cannot_exist_is_refused_next_to_its_field() {
+        let mut t = typed();
+        t.coupon = " ｓｐｒｉｎｇ-１０ ";
+        let input = validate(&t, NOW, false).unwrap();
+        assert_eq!(input.coupon.map(String::from).as_deref(), Some("SPRING-10"));
+        t.coupon = "春";
+        assert_eq!(
+            validate(&t, NOW, false).unwrap_err(),
+            [CheckoutProblem {
+                field: CheckoutField::Coupon,
+                problem: Problem::Refused(CheckoutError::Coupon(kura_domain::Refusal::Unknown)),
+            }]
+        );
+        t.coupon = "";
+        assert_eq!(validate(&t, NOW, false).unwrap().coupon, None);
     }
 
     #[test]

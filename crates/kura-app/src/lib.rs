@@ -13,6 +13,7 @@ pub mod catalog;
 pub mod catalog_admin;
 pub mod checkout;
 pub mod clock;
+pub mod coupons;
 pub mod customers;
 pub mod data_keys;
 pub mod error;
@@ -45,8 +46,8 @@ pub use error::{AppError, StoreError};
 pub use events::{LogEvents, SecurityEvent, SecurityEventKind, SecurityEvents};
 pub use ids::new_id;
 pub use ports::{
-    AccountRepo, AuditRepo, CartRepo, CatalogEditRepo, CatalogRepo, CustomerRepo, OrderRepo,
-    OutboxRepo, ReceiptRepo, SealedRowRepo, SessionRepo, StaffRepo, Store,
+    AccountRepo, AuditRepo, CartRepo, CatalogEditRepo, CatalogRepo, CouponRepo, CustomerRepo,
+    OrderRepo, OutboxRepo, ReceiptRepo, SealedRowRepo, SessionRepo, StaffRepo, Store,
 };
 pub use sessions::{CheckoutDraft, LoadedSession, SessionData, SessionPolicy, Sessions};
 pub use vault::Vault;

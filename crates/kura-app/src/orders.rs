@@ -32,6 +32,10 @@ use crate::ports::{PaymentEventOutcome, Store, Transition};
 use crate::sealed::{DataKeyRef, OrderLineRecord, OrderRecord, PlaceOutcome, col};
 use crate::vault::Vault;
 
+/// How long after a convenience-store number's deadline the shop waits for the provider's
+/// word before it lapses the order itself.
+pub const KONBINI_GRACE_SECONDS: i64 = 3600;
+
 /// An order as a person reads it.
 #[derive(Debug, Clone)]
 pub struct OrderView {
@@ -56,6 +60,8 @@ pub struct OrderView {
     pub gift: Option<kura_domain::Gift>,
     /// The order note (ご要望).
     pub note: Option<String>,
+    /// The coupon used (its discount is `totals.discount`).
+    pub coupon_code: Option<String>,
 }
 
 /// What the order's sealed buyer field holds: the buyer's profile and, beside it, what they
@@ -86,6 +92,8 @@ pub struct PlacedOrder {
     pub token: String,
     pub status: OrderStatus,
     pub total: Yen,
+    /// What the order's coupon took off (zero without one).
+    pub discount: Yen,
     /// Where to send the customer to pay by card.
     pub payment_url: Option<String>,
     /// True when this submission repeated an earlier one.
@@ -147,6 +155,11 @@ pub enum StatusNotice {
     Refunded {
         amount: Yen,
     },
+    /// A convenience-store payment number was issued; the order's payment URL is its voucher
+    /// page and its payment deadline the number's.
+    KonbiniVoucher,
+    /// The convenience-store payment did not arrive by the number's deadline.
+    KonbiniLapsed,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -394,6 +407,29 @@ impl Orders {
         crate::checkout::validate(typed, self.clock.now(), self.card_available())
     }
 
+    /// What `cart` costs with `input` for this buyer now: with the input's coupon taken off
+    /// when it applies, or why it does not ([`CheckoutError::Coupon`]). The one computation
+    /// of the total the confirmation page shows and [`Self::place`] charges.
+    pub async fn quote(
+        &self,
+        cart: &CartView,
+        customer_id: Option<i64>,
+        input: &CheckoutInput,
+    ) -> Result<Result<Totals, CheckoutError>, AppError> {
+        let Some(code) = &input.coupon else {
+            return Ok(Ok(input.totals(cart)));
+        };
+        let holders =
+            crate::coupons::email_holders(&self.vault, input.buyer.email.as_str(), customer_id)?;
+        let goods = input.totals(cart).goods;
+        Ok(
+            crate::coupons::resolve(&*self.store, code, goods, &holders, self.clock.now())
+                .await?
+                .map(|discount| input.totals_with_discount(cart, discount))
+                .map_err(CheckoutError::Coupon),
+        )
+    }
+
     /// Places an order for the cart's contents. `idempotency` names the submission (the
     /// checkout form's attempt id, or the API's Idempotency-Key scoped to the cart).
     /// `shown_total`, when given, is the total the customer was shown and confirmed: a cart
@@ -421,7 +457,20 @@ impl Orders {
             }
             return Ok(Err(CheckoutError::EmptyCart));
         }
-        let totals = input.totals(cart);
+        let totals = match self.quote(cart, customer_id, input).await? {
+            Ok(t) => t,
+            Err(e) => {
+                // A repeated submission of an order that used the code finds that order.
+                if let Some(order_id) = self
+                    .store
+                    .order_id_by_idempotency(&idempotency_hash)
+                    .await?
+                {
+                    return self.repeated(order_id).await.map(Ok);
+                }
+                return Ok(Err(e));
+            }
+        };
         if shown_total.is_some_and(|shown| shown != totals.total) {
             return Ok(Err(CheckoutError::TotalChanged {
                 total: totals.total,
@@ -433,8 +482,11 @@ impl Orders {
                 return Ok(Err(CheckoutError::DeliveryDateOutOfRange));
             }
         }
-        if input.payment == PaymentMethod::Card && self.gateway.is_none() {
+        if input.payment.is_hosted() && self.gateway.is_none() {
             return Ok(Err(CheckoutError::CardUnavailable));
+        }
+        if input.payment == PaymentMethod::Konbini && totals.total > kura_domain::KONBINI_MAX {
+            return Ok(Err(CheckoutError::KonbiniLimit));
         }
         let now = self.clock.now();
         let ring = self.vault.ring();
@@ -492,7 +544,9 @@ impl Orders {
             totals,
             payment_session_id: None,
             payment_url: None,
-            payment_expires_at: (input.payment == PaymentMethod::Card)
+            payment_expires_at: input
+                .payment
+                .is_hosted()
                 .then_some(now + self.settings.card_minutes * 60),
             idempotency_hash,
             created_at: now,
@@ -517,10 +571,15 @@ impl Orders {
                 })
                 .collect(),
             data_key: Some(data_key),
+            coupon_code: input
+                .coupon
+                .as_ref()
+                .filter(|_| totals.discount > Yen::ZERO)
+                .map(|c| c.as_str().to_string()),
         };
         // Cash on delivery and bank transfer are confirmed now, in the order's transaction; a
         // card order is confirmed once the provider has accepted its checkout.
-        let mail = if input.payment == PaymentMethod::Card {
+        let mail = if input.payment.is_hosted() {
             None
         } else {
             self.confirmation(&record)
@@ -539,9 +598,14 @@ impl Orders {
             PlaceOutcome::Unavailable { sku } => {
                 return Ok(Err(CheckoutError::Unavailable { sku }));
             }
+            PlaceOutcome::CouponUsed => {
+                return Ok(Err(CheckoutError::Coupon(
+                    kura_domain::Refusal::AlreadyUsed,
+                )));
+            }
         }
         let mut payment_url = None;
-        if let (PaymentMethod::Card, Some(gateway)) = (input.payment, &self.gateway) {
+        if let (true, Some(gateway)) = (input.payment.is_hosted(), &self.gateway) {
             let request = self.card_request(
                 &record,
                 record.payment_expires_at.unwrap_or(now + 1800),
@@ -570,7 +634,7 @@ impl Orders {
                 }
             }
         }
-        if input.payment == PaymentMethod::Card
+        if input.payment.is_hosted()
             && let Some(mail) = self.confirmation(&record)
             && let Err(e) = self.store.enqueue_mail(&mail).await
         {
@@ -583,6 +647,7 @@ impl Orders {
             token: token.expose().to_string(),
             status,
             total: totals.total,
+            discount: totals.discount,
             payment_url,
             repeated: false,
         }))
@@ -615,6 +680,7 @@ impl Orders {
             locale: record.lang.clone(),
             expires_at,
             idempotency_key,
+            method: record.payment,
         }
     }
 
@@ -755,6 +821,7 @@ impl Orders {
             token: std::mem::take(&mut *token),
             status: rec.status,
             total: rec.totals.total,
+            discount: rec.totals.discount,
             payment_url: rec
                 .payment_url
                 .filter(|_| rec.status == OrderStatus::AwaitingPayment),
@@ -804,6 +871,7 @@ impl Orders {
             data_key: rec.data_key.clone(),
             gift,
             note,
+            coupon_code: rec.coupon_code.clone(),
         })
     }
 
@@ -876,6 +944,12 @@ impl Orders {
             return Ok(());
         }
         let current = rec.payment_session_id.as_deref() == Some(n.session_id.as_str());
+        if n.outcome == PaymentOutcome::VoucherIssued {
+            return self.voucher_issued(n, rec, current, now).await;
+        }
+        // A lapsed convenience-store number is told to the customer; a card page that closed
+        // unpaid is not (the customer left it).
+        let lapsed = rec.status == OrderStatus::AwaitingStorePayment;
         let (to, mail) = match n.outcome {
             _ if !current && n.outcome != PaymentOutcome::Paid => {
                 tracing::warn!(target: "kura::payments", order = rec.id, "payment event names another session; ignored");
@@ -887,12 +961,16 @@ impl Orders {
             }
             // The "payment received" mail goes into the outbox with the move to paid.
             PaymentOutcome::Paid => (OrderStatus::Paid, self.payment_mail(&rec)),
+            PaymentOutcome::Expired if lapsed => (OrderStatus::Expired, self.lapse_mail(&rec)),
             PaymentOutcome::Expired => (OrderStatus::Expired, None),
-            PaymentOutcome::Declined => return Ok(()),
+            PaymentOutcome::Declined | PaymentOutcome::VoucherIssued => return Ok(()),
         };
         let transition = Transition {
             order_id: rec.id,
-            from: &[OrderStatus::AwaitingPayment],
+            from: &[
+                OrderStatus::AwaitingPayment,
+                OrderStatus::AwaitingStorePayment,
+            ],
             to,
             restock: to == OrderStatus::Expired,
             mail: mail.as_ref(),
@@ -915,6 +993,72 @@ impl Orders {
             PaymentEventOutcome::Applied { .. } => {}
         }
         Ok(())
+    }
+
+    /// A convenience-store payment number was issued on the provider's page: the voucher (its
+    /// page and deadline) is read from the provider and kept on the order first, then the order
+    /// moves to awaiting the store payment with the mail that gives the number, in one
+    /// transaction with the event. Stock stays held until the number's deadline. If the
+    /// provider cannot be read, the event is refused so that its retry does it.
+    async fn voucher_issued(
+        &self,
+        n: &PaymentNotification,
+        rec: OrderRecord,
+        current: bool,
+        now: i64,
+    ) -> Result<(), AppError> {
+        if !current || rec.payment != PaymentMethod::Konbini {
+            tracing::warn!(target: "kura::payments", order = rec.id, "voucher event for another session or a non-konbini order; ignored");
+            return self.record_only(n, now).await;
+        }
+        if rec.status != OrderStatus::AwaitingPayment {
+            return self.record_only(n, now).await;
+        }
+        if n.amount_yen != rec.totals.total.0 {
+            tracing::error!(target: "kura::payments", order = rec.id, "voucher amount differs from the order total; order left as it is");
+            return self.record_only(n, now).await;
+        }
+        let (Some(gateway), Some(intent)) = (&self.gateway, n.payment_intent.as_deref()) else {
+            return Err(AppError::Task("a voucher event without a payment".into()));
+        };
+        let voucher = gateway
+            .store_voucher(intent)
+            .await
+            .map_err(|e| AppError::Task(format!("voucher could not be read: {e}")))?;
+        self.store
+            .set_payment_deadline(rec.id, &n.session_id, &voucher.url, voucher.expires_at)
+            .await?;
+        let rec = OrderRecord {
+            payment_url: Some(voucher.url),
+            payment_expires_at: Some(voucher.expires_at),
+            ..rec
+        };
+        let mail = self.mail(&rec, "status_notice", |view, url| {
+            self.notifier
+                .status_changed(view, StatusNotice::KonbiniVoucher, url)
+        });
+        let transition = Transition {
+            order_id: rec.id,
+            from: &[OrderStatus::AwaitingPayment],
+            to: OrderStatus::AwaitingStorePayment,
+            restock: false,
+            mail: mail.as_ref(),
+        };
+        if let PaymentEventOutcome::Applied { moved: true } = self
+            .store
+            .apply_payment_event(&n.event_id, now, &transition)
+            .await?
+        {
+            tracing::info!(target: "kura::payments", order = rec.id, "convenience-store payment number issued");
+        }
+        Ok(())
+    }
+
+    fn lapse_mail(&self, rec: &OrderRecord) -> Option<OutboxRecord> {
+        self.mail(rec, "status_notice", |view, url| {
+            self.notifier
+                .status_changed(view, StatusNotice::KonbiniLapsed, url)
+        })
     }
 
     /// Records an event that changes nothing, so its repeats are recognised.
@@ -956,9 +1100,7 @@ impl Orders {
         };
         let now = self.clock.now();
         let deadline = rec.payment_expires_at.unwrap_or(0);
-        if rec.payment != PaymentMethod::Card
-            || rec.status != OrderStatus::AwaitingPayment
-            || now >= deadline
+        if !rec.payment.is_hosted() || rec.status != OrderStatus::AwaitingPayment || now >= deadline
         {
             return Ok(CardResume::NotAwaiting(rec.status));
         }
@@ -1021,7 +1163,7 @@ impl Orders {
             return Ok(Err(ReopenRefused::NotReopenable(OrderStatus::Cancelled)));
         };
         match (rec.payment, rec.status) {
-            (PaymentMethod::Card, OrderStatus::AwaitingPayment) => {
+            (PaymentMethod::Card | PaymentMethod::Konbini, OrderStatus::AwaitingPayment) => {
                 if let (Some(gateway), Some(session)) =
                     (&self.gateway, rec.payment_session_id.as_deref())
                 {
@@ -1080,6 +1222,11 @@ impl Orders {
                 lang: view.lang,
                 gift: view.gift,
                 note: view.note,
+                // The released order freed its coupon: the new one may use it again.
+                coupon: view
+                    .coupon_code
+                    .as_deref()
+                    .and_then(|c| kura_domain::CouponCode::parse(c).ok()),
             },
         }))
     }
@@ -1220,7 +1367,7 @@ impl Orders {
             return Ok(Err(FulfilError::UnknownOrder));
         };
         let from: &[OrderStatus] = match (rec.payment, rec.status) {
-            (PaymentMethod::Card, OrderStatus::AwaitingPayment) => {
+            (PaymentMethod::Card | PaymentMethod::Konbini, OrderStatus::AwaitingPayment) => {
                 if let (Some(gateway), Some(session)) =
                     (&self.gateway, rec.payment_session_id.as_deref())
                 {
@@ -1234,7 +1381,11 @@ impl Orders {
             }
             (PaymentMethod::BankTransfer, _) => &[OrderStatus::AwaitingTransfer],
             (PaymentMethod::Cod, _) => &[OrderStatus::Confirmed, OrderStatus::Packed],
-            (PaymentMethod::Card, status) => return Ok(Err(FulfilError::WrongStatus(status))),
+            // An issued convenience-store number cannot be withdrawn: it lapses at its
+            // deadline, and the order with it.
+            (PaymentMethod::Card | PaymentMethod::Konbini, status) => {
+                return Ok(Err(FulfilError::WrongStatus(status)));
+            }
         };
         self.change_status(
             number,
@@ -1358,20 +1509,34 @@ impl Orders {
         Ok(n)
     }
 
-    /// Expires unpaid card orders past their deadline and returns their stock.
+    /// Expires unpaid card orders past their deadline, and convenience-store orders whose
+    /// number lapsed [`KONBINI_GRACE_SECONDS`] ago without the provider's word (a payment made
+    /// at the last minute is reported a little later), and returns their stock. A lapsed
+    /// number is told to the customer.
     pub async fn expire_due(&self) -> Result<u64, AppError> {
         let now = self.clock.now();
         let mut n = 0;
         for id in self.store.due_expirations(now).await? {
+            let Some(rec) = self.store.order_by_id(id).await? else {
+                continue;
+            };
+            let deadline = rec.payment_expires_at.unwrap_or(0);
+            let mail = match rec.status {
+                OrderStatus::AwaitingStorePayment if now < deadline + KONBINI_GRACE_SECONDS => {
+                    continue;
+                }
+                OrderStatus::AwaitingStorePayment => self.lapse_mail(&rec),
+                _ => None,
+            };
             if self
                 .store
                 .transition_order(
                     id,
-                    &[OrderStatus::AwaitingPayment],
+                    &[rec.status],
                     OrderStatus::Expired,
                     true,
                     now,
-                    None,
+                    mail.as_ref(),
                 )
                 .await?
             {

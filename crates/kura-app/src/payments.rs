@@ -23,6 +23,18 @@ pub struct CheckoutRequest {
     /// Names this creation for the provider's retry protection: a retried request with the
     /// same key gets the same session back, so a fresh session for an order needs a fresh key.
     pub idempotency_key: String,
+    /// Card, or convenience store (the provider's page then issues a payment number valid for
+    /// [`kura_domain::KONBINI_DAYS`] days instead of taking a card).
+    pub method: kura_domain::PaymentMethod,
+}
+
+/// A convenience-store payment number as the provider issued it: its hosted voucher page
+/// (the number, the confirmation code and how to pay at each chain) and its deadline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreVoucher {
+    pub url: String,
+    /// Unix seconds after which the store no longer accepts the payment.
+    pub expires_at: i64,
 }
 
 /// What became of a payment session the shop asked the provider to close.
@@ -61,6 +73,9 @@ pub enum PaymentOutcome {
     /// A card was declined on the provider's page (the session stays open for another card);
     /// `session_id` is then the payment intent's id.
     Declined,
+    /// A convenience-store payment number was issued on the provider's page (the session is
+    /// complete but unpaid); the money comes later, as `Paid`, or never, as `Expired`.
+    VoucherIssued,
 }
 
 /// A verified notification from the provider.
@@ -72,6 +87,9 @@ pub struct PaymentNotification {
     pub order_number: String,
     pub amount_yen: i64,
     pub outcome: PaymentOutcome,
+    /// The payment the session created, where the event names it (a voucher is read
+    /// through it).
+    pub payment_intent: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -105,6 +123,8 @@ pub trait PaymentGateway: Send + Sync {
         amount_yen: i64,
         idempotency_key: &str,
     ) -> Result<RefundReceipt, PaymentError>;
+    /// Reads the convenience-store voucher a payment was issued (its page and deadline).
+    async fn store_voucher(&self, payment_intent: &str) -> Result<StoreVoucher, PaymentError>;
     /// Verifies a notification's signature (header value) and age against `now` (unix seconds)
     /// and parses it. Events Kura does not act on yield `PaymentError::Unsupported`.
     fn verify_notification(

@@ -17,7 +17,7 @@ use crate::records::{
     IncidentPersonRecord, IncidentRecord, InquiryMessageRecord, InquiryRecord, OrderFilter,
     PasskeyRecord, ReadBudget, ScopeBuyer, ScopePlan, StaffRecord, StaffSessionRecord,
 };
-use crate::records::{DataKeyRef, DocumentKind, ReceiptRecord};
+use crate::records::{CouponRecord, DataKeyRef, DocumentKind, ReceiptRecord};
 use crate::sealed::SealedTable;
 
 #[async_trait]
@@ -270,7 +270,9 @@ pub trait OrderRepo: Send + Sync {
     /// returns the existing order instead.
     /// Takes the stock, writes the order and empties the cart in one transaction, and puts
     /// `mail` (the order's confirmation) into the outbox in that same transaction, so an
-    /// accepted order never loses its mail to a crash.
+    /// accepted order never loses its mail to a crash. An order naming a coupon records its
+    /// use for each of its holders in that transaction too; one used already makes the answer
+    /// [`PlaceOutcome::CouponUsed`] and nothing is written.
     async fn place_order(
         &self,
         order: &OrderRecord,
@@ -292,8 +294,17 @@ pub trait OrderRepo: Send + Sync {
         session_id: &str,
         url: &str,
     ) -> Result<(), StoreError>;
-    /// Moves the order from one of `from` to `to`; with `restock`, returns its lines to stock in
-    /// the same transaction. False when the order was not in one of `from`.
+    /// Points the order at a new payment page (a convenience-store voucher) and its deadline.
+    async fn set_payment_deadline(
+        &self,
+        order_id: i64,
+        session_id: &str,
+        url: &str,
+        expires_at: i64,
+    ) -> Result<(), StoreError>;
+    /// Moves the order from one of `from` to `to`; with `restock`, returns its lines to stock
+    /// and frees its coupon uses (the code can be used again) in the same transaction. False
+    /// when the order was not in one of `from`.
     /// Moves an order from one of `from` to `to` (returning whether it moved), returning its
     /// stock if `restock`, and storing `mail` in the outbox in the same transaction if it moved.
     async fn transition_order(
@@ -310,7 +321,7 @@ pub trait OrderRepo: Send + Sync {
         &self,
         created_before: i64,
     ) -> Result<Vec<OrderRecord>, StoreError>;
-    /// Card orders still unpaid after their deadline.
+    /// Card and convenience-store orders still unpaid after their deadline.
     async fn due_expirations(&self, now: i64) -> Result<Vec<i64>, StoreError>;
     /// Records a provider event id; false when it was seen before.
     async fn record_payment_event(&self, event_id: &str, now: i64) -> Result<bool, StoreError>;
@@ -809,9 +820,27 @@ pub trait ReceiptRepo: Send + Sync {
     ) -> Result<ReceiptRecord, StoreError>;
 }
 
+/// Coupons and who used them (see [`crate::coupons`]). A use is written only with its order,
+/// in the order's transaction (see [`OrderRepo::place_order`]).
+#[async_trait]
+pub trait CouponRepo: Send + Sync {
+    /// A new coupon; [`StoreError::Conflict`] when its code exists.
+    async fn insert_coupon(&self, coupon: &CouponRecord) -> Result<(), StoreError>;
+    /// Every coupon, newest first, with how many orders use it now.
+    async fn coupons(&self) -> Result<Vec<(CouponRecord, u64)>, StoreError>;
+    /// The coupon with this (normalised) code.
+    async fn coupon_by_code(&self, code: &str) -> Result<Option<CouponRecord>, StoreError>;
+    /// Switches a coupon on or off; false when there is no such coupon.
+    async fn set_coupon_active(&self, id: i64, active: bool) -> Result<bool, StoreError>;
+    /// Whether any of `holders` (see [`crate::coupons::holders`]) used the coupon.
+    async fn coupon_used_by(&self, coupon_id: i64, holders: &[Vec<u8>])
+    -> Result<bool, StoreError>;
+}
+
 #[async_trait]
 pub trait Store:
     CustomerRepo
+    + CouponRepo
     + ReceiptRepo
     + RestockRepo
     + AccountRepo

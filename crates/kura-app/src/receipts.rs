@@ -74,6 +74,8 @@ pub struct SaleDocument {
     pub totals: Totals,
     pub payment: PaymentMethod,
     pub seller: Seller,
+    /// The coupon that `totals.discount` is for, when the order used one.
+    pub coupon_code: Option<String>,
 }
 
 impl SaleDocument {
@@ -281,6 +283,7 @@ impl Receipts {
             totals: order.totals,
             payment: order.payment,
             seller: self.seller.clone(),
+            coupon_code: order.coupon_code.clone(),
         };
         let pdf = printer.print(&doc)?;
         tracing::info!(target: "kura::receipts", order = order.id, document = kind.code(), issue, "document issued");

@@ -338,6 +338,9 @@ pub struct OrderRecord {
     pub lines: Vec<OrderLineRecord>,
     /// The buyer's data key: the customer's, or a guest order's own.
     pub data_key: Option<DataKeyRef>,
+    /// The coupon the order used (its discount is in `totals.discount`); placing the order
+    /// records its use for the buyer's email and account in the order's transaction.
+    pub coupon_code: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -381,6 +384,18 @@ pub enum PlaceOutcome {
     Unavailable {
         sku: String,
     },
+    /// The order's coupon was used already by its email or account; nothing was written.
+    CouponUsed,
+}
+
+/// A coupon as the store holds it (codes and amounts are shop data, nothing personal).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CouponRecord {
+    pub id: i64,
+    pub coupon: kura_domain::Coupon,
+    pub created_at: i64,
+    /// The staff account that made it.
+    pub created_by: i64,
 }
 
 /// A mail waiting in the durable outbox, sealed (it holds addresses and names).

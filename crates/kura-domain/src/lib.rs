@@ -7,6 +7,7 @@
 
 pub mod calendar;
 pub mod card;
+pub mod coupon;
 pub mod customer;
 pub mod date;
 pub mod food;
@@ -19,6 +20,7 @@ pub mod prefecture;
 pub mod search;
 
 pub use card::contains_card_number;
+pub use coupon::{CodeError, Coupon, CouponCode, Discount, Refusal};
 pub use customer::{
     AddressLine, BirthDate, CustomerProfile, Email, FieldError, Gender, Kana, Person, PersonName,
     Phone, PostalCode,
@@ -29,8 +31,8 @@ pub use gift::{Gift, GiftError, NoshiPurpose};
 pub use invoice::{Addressee, RegistrationError, RegistrationNumber};
 pub use money::{TaxBreakdown, TaxRate, Yen};
 pub use order::{
-    DeliverySlot, OrderStatus, PaymentMethod, PricedLine, Quantity, QuantityError, Totals, cod_fee,
-    shipping_fee,
+    DeliverySlot, KONBINI_DAYS, KONBINI_MAX, OrderStatus, PaymentMethod, PricedLine, Quantity,
+    QuantityError, Totals, cod_fee, shipping_fee,
 };
 pub use postal::{PostalArea, lookup as postal_lookup};
 pub use prefecture::Prefecture;

@@ -145,23 +145,38 @@ pub enum PaymentMethod {
     Cod,
     BankTransfer,
     Card,
+    /// Convenience-store payment (コンビニ払い): the provider's hosted page issues a payment
+    /// number, the customer pays cash at a store before its deadline.
+    Konbini,
 }
 
 impl PaymentMethod {
-    pub const ALL: [PaymentMethod; 3] = [Self::Cod, Self::BankTransfer, Self::Card];
+    pub const ALL: [PaymentMethod; 4] = [Self::Cod, Self::BankTransfer, Self::Card, Self::Konbini];
 
     pub fn code(self) -> &'static str {
         match self {
             Self::Cod => "cod",
             Self::BankTransfer => "bank_transfer",
             Self::Card => "card",
+            Self::Konbini => "konbini",
         }
+    }
+
+    /// Paid through the provider's hosted page (card or convenience store).
+    pub fn is_hosted(self) -> bool {
+        matches!(self, Self::Card | Self::Konbini)
     }
 
     pub fn parse(code: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|m| m.code() == code)
     }
 }
+
+/// The most a convenience store accepts for one payment (tax included).
+pub const KONBINI_MAX: Yen = Yen(300_000);
+/// Days a convenience-store payment number stays valid; it ends at the close of the last
+/// day in Japan.
+pub const KONBINI_DAYS: i64 = 3;
 
 /// Cash-on-delivery fee (代引手数料), tax included, by the amount collected.
 pub fn cod_fee(amount: Yen) -> Yen {
@@ -208,7 +223,11 @@ impl PricedLine {
 /// What an order costs: goods, fees, total, and the tax in it per rate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Totals {
+    /// The goods at their prices, before any coupon.
     pub goods: Yen,
+    /// What a coupon took off the goods (zero without one); the total is after it.
+    #[serde(default)]
+    pub discount: Yen,
     pub shipping: Yen,
     pub cod_fee: Yen,
     pub total: Yen,
@@ -218,6 +237,21 @@ pub struct Totals {
 impl Totals {
     /// Fees are taxed at the standard rate; goods at their own.
     pub fn compute(lines: &[PricedLine], destination: Prefecture, payment: PaymentMethod) -> Self {
+        Self::compute_with_discount(lines, destination, payment, Yen::ZERO)
+    }
+
+    /// As [`Totals::compute`], with `discount` (a coupon's, at most the goods) taken off the
+    /// goods. Free shipping (¥11,000) is decided on the goods *before* the discount, so a coupon
+    /// never makes shipping cost again; the cash-on-delivery fee is on the amount collected,
+    /// after it. The discount is split between the 10 % and 8 % goods in proportion to their
+    /// value (the 8 % share rounded down, the 10 % share the rest), and each rate's tax is on
+    /// its discounted base: an invoice (適格請求書) states a discount per rate.
+    pub fn compute_with_discount(
+        lines: &[PricedLine],
+        destination: Prefecture,
+        payment: PaymentMethod,
+        discount: Yen,
+    ) -> Self {
         let sum = |rate: TaxRate| {
             Yen(lines
                 .iter()
@@ -227,8 +261,10 @@ impl Totals {
         };
         let (standard_goods, reduced_goods) = (sum(TaxRate::Standard), sum(TaxRate::Reduced));
         let goods = Yen(standard_goods.0 + reduced_goods.0);
+        let discount = Yen(discount.0.clamp(0, goods.0.max(0)));
+        let (standard_off, reduced_off) = split_discount(discount, standard_goods, reduced_goods);
         let shipping = shipping_fee(destination, goods);
-        let before_cod = Yen(goods.0 + shipping.0);
+        let before_cod = Yen(goods.0 - discount.0 + shipping.0);
         let cod = if payment == PaymentMethod::Cod {
             cod_fee(before_cod)
         } else {
@@ -237,15 +273,29 @@ impl Totals {
         let total = Yen(before_cod.0 + cod.0);
         Self {
             goods,
+            discount,
             shipping,
             cod_fee: cod,
             total,
             tax: TaxBreakdown::from_totals(
-                Yen(standard_goods.0 + shipping.0 + cod.0),
-                reduced_goods,
+                Yen(standard_goods.0 - standard_off.0 + shipping.0 + cod.0),
+                Yen(reduced_goods.0 - reduced_off.0),
             ),
         }
     }
+}
+
+/// A discount split between the goods at 10 % and at 8 %, in proportion to their value: the
+/// 8 % share rounded down, the 10 % share the rest, so the two add up to `discount`.
+/// Returns (standard share, reduced share).
+pub fn split_discount(discount: Yen, standard_goods: Yen, reduced_goods: Yen) -> (Yen, Yen) {
+    let goods = i128::from(standard_goods.0) + i128::from(reduced_goods.0);
+    if goods <= 0 {
+        return (Yen::ZERO, Yen::ZERO);
+    }
+    let reduced = i128::from(discount.0) * i128::from(reduced_goods.0) / goods;
+    let reduced = Yen(i64::try_from(reduced).unwrap_or(0).min(reduced_goods.0));
+    (Yen(discount.0 - reduced.0), reduced)
 }
 
 /// Where an order stands.
@@ -254,6 +304,9 @@ impl Totals {
 pub enum OrderStatus {
     /// Card order waiting for the provider's confirmation; stock is held until it expires.
     AwaitingPayment,
+    /// Convenience-store order whose payment number is issued; waiting for the payment at the
+    /// store until the number's deadline (stock held until then).
+    AwaitingStorePayment,
     /// Bank-transfer order waiting for the money.
     AwaitingTransfer,
     /// Cash on delivery: confirmed, paid at the door.
@@ -275,6 +328,7 @@ impl OrderStatus {
     pub fn code(self) -> &'static str {
         match self {
             Self::AwaitingPayment => "awaiting_payment",
+            Self::AwaitingStorePayment => "awaiting_konbini",
             Self::AwaitingTransfer => "awaiting_transfer",
             Self::Confirmed => "confirmed",
             Self::Paid => "paid",
@@ -288,8 +342,9 @@ impl OrderStatus {
     }
 
     /// Every status, in the order an order usually passes through them.
-    pub const ALL: [OrderStatus; 10] = [
+    pub const ALL: [OrderStatus; 11] = [
         Self::AwaitingPayment,
+        Self::AwaitingStorePayment,
         Self::AwaitingTransfer,
         Self::Confirmed,
         Self::Paid,
@@ -310,7 +365,7 @@ impl OrderStatus {
         match payment {
             PaymentMethod::Cod => Self::Confirmed,
             PaymentMethod::BankTransfer => Self::AwaitingTransfer,
-            PaymentMethod::Card => Self::AwaitingPayment,
+            PaymentMethod::Card | PaymentMethod::Konbini => Self::AwaitingPayment,
         }
     }
 
@@ -322,7 +377,7 @@ impl OrderStatus {
     pub fn is_paid(self, payment: PaymentMethod) -> bool {
         use OrderStatus::*;
         match payment {
-            PaymentMethod::Card | PaymentMethod::BankTransfer => {
+            PaymentMethod::Card | PaymentMethod::BankTransfer | PaymentMethod::Konbini => {
                 matches!(self, Paid | Packed | Shipped | Delivered)
             }
             PaymentMethod::Cod => self == Delivered,
@@ -334,7 +389,10 @@ impl OrderStatus {
         use OrderStatus::*;
         matches!(
             (self, next),
-            (AwaitingPayment, Paid | Expired | Cancelled)
+            (
+                AwaitingPayment,
+                Paid | AwaitingStorePayment | Expired | Cancelled
+            ) | (AwaitingStorePayment, Paid | Expired | Cancelled)
                 | (AwaitingTransfer, Paid | Cancelled)
                 | (Confirmed, Packed | Shipped | Cancelled)
                 | (Paid, Packed | Shipped | Refunded)
@@ -402,6 +460,51 @@ mod tests {
     }
 
     #[test]
+    fn a_discount_is_split_per_rate_and_shipping_stays_free_on_the_goods_before_it() {
+        let tokyo = Prefecture::parse("東京都").unwrap();
+        // ¥7,000 at 10 % and ¥3,000 at 8 %: ¥1,001 off is ¥300.3 → ¥300 reduced, ¥701 standard.
+        let lines = [
+            line(7_000, 1, TaxRate::Standard),
+            line(1_500, 2, TaxRate::Reduced),
+        ];
+        assert_eq!(
+            split_discount(Yen(1_001), Yen(7_000), Yen(3_000)),
+            (Yen(701), Yen(300))
+        );
+        let t = Totals::compute_with_discount(&lines, tokyo, PaymentMethod::Card, Yen(1_001));
+        assert_eq!((t.goods, t.discount), (Yen(10_000), Yen(1_001)));
+        assert_eq!(t.shipping, Yen(770));
+        assert_eq!(t.total, Yen(10_000 - 1_001 + 770));
+        assert_eq!(t.tax.standard_total, Yen(7_000 - 701 + 770));
+        assert_eq!(t.tax.reduced_total, Yen(2_700));
+        assert_eq!(t.tax.reduced_tax, Yen(200));
+        assert_eq!(
+            t.tax.standard_total.0 + t.tax.reduced_total.0,
+            t.total.0,
+            "the per-rate bases add up to the total"
+        );
+        // ¥12,000 of goods less ¥2,000 is ¥10,000, under the threshold: shipping stays free.
+        let big = [line(12_000, 1, TaxRate::Standard)];
+        let t = Totals::compute_with_discount(&big, tokyo, PaymentMethod::Cod, Yen(2_000));
+        assert_eq!(t.shipping, Yen::ZERO);
+        // The COD fee is on what is collected: ¥10,000 → ¥440 (¥12,000 would be ¥440 too;
+        // ¥9,999 after a discount is ¥330).
+        assert_eq!(t.cod_fee, Yen(440));
+        let t = Totals::compute_with_discount(&big, tokyo, PaymentMethod::Cod, Yen(2_001));
+        assert_eq!(t.cod_fee, Yen(330));
+        assert_eq!(t.total, Yen(12_000 - 2_001 + 330));
+        // Never more than the goods; nothing off without a discount.
+        let t = Totals::compute_with_discount(&lines, tokyo, PaymentMethod::Card, Yen(99_999));
+        assert_eq!(t.discount, Yen(10_000));
+        assert_eq!(t.total, Yen(770));
+        assert_eq!(t.tax.reduced_total, Yen::ZERO);
+        assert_eq!(
+            Totals::compute_with_discount(&lines, tokyo, PaymentMethod::Card, Yen::ZERO),
+            Totals::compute(&lines, tokyo, PaymentMethod::Card)
+        );
+    }
+
+    #[test]
     fn state_machine() {
         assert!(OrderStatus::AwaitingPayment.can_become(OrderStatus::Paid));
         assert!(!OrderStatus::Expired.can_become(OrderStatus::Paid));
@@ -416,17 +519,32 @@ mod tests {
             OrderStatus::initial(PaymentMethod::BankTransfer),
             OrderStatus::AwaitingTransfer
         );
+        // A convenience-store order waits for its payment number, then for the payment; an
+        // issued number cannot be taken back to the hosted page.
+        assert_eq!(
+            OrderStatus::initial(PaymentMethod::Konbini),
+            OrderStatus::AwaitingPayment
+        );
+        assert!(OrderStatus::AwaitingPayment.can_become(OrderStatus::AwaitingStorePayment));
+        assert!(OrderStatus::AwaitingStorePayment.can_become(OrderStatus::Paid));
+        assert!(OrderStatus::AwaitingStorePayment.can_become(OrderStatus::Expired));
+        assert!(!OrderStatus::AwaitingStorePayment.can_become(OrderStatus::AwaitingPayment));
     }
 
     #[test]
     fn paid_means_the_money_arrived() {
         use OrderStatus::*;
-        for method in [PaymentMethod::Card, PaymentMethod::BankTransfer] {
+        for method in [
+            PaymentMethod::Card,
+            PaymentMethod::BankTransfer,
+            PaymentMethod::Konbini,
+        ] {
             for s in [Paid, Packed, Shipped, Delivered] {
                 assert!(s.is_paid(method), "{s:?} by {method:?}");
             }
             for s in [
                 AwaitingPayment,
+                AwaitingStorePayment,
                 AwaitingTransfer,
                 Cancelled,
                 Expired,

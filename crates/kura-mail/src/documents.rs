@@ -81,6 +81,7 @@ fn payment_label(payment: PaymentMethod, w: Words) -> String {
         PaymentMethod::Card => w.t("クレジットカード", "credit card"),
         PaymentMethod::BankTransfer => w.t("銀行振込", "bank transfer"),
         PaymentMethod::Cod => w.t("代金引換", "cash on delivery"),
+        PaymentMethod::Konbini => w.t("コンビニ払い", "convenience store"),
     }
 }
 
@@ -154,6 +155,44 @@ fn tax_lines(layout: &mut Layout<'_, '_>, doc: &SaleDocument, x: f32) {
             &format!("{}%対象 {total}　消費税 {of_which}", rate.percent()),
         );
         layout.line(SIZE);
+    }
+}
+
+/// A coupon's discount, and (an invoice states discounts per rate) its share at each rate: the
+/// tax lines below are on the goods after it.
+fn discount_lines(layout: &mut Layout<'_, '_>, doc: &SaleDocument, w: Words) {
+    let off = doc.totals.discount;
+    if off == Yen::ZERO {
+        return;
+    }
+    let goods = |rate: TaxRate| {
+        Yen(doc
+            .lines
+            .iter()
+            .filter(|l| l.tax == rate)
+            .map(|l| l.total.0)
+            .sum())
+    };
+    let (standard, reduced) =
+        kura_domain::order::split_discount(off, goods(TaxRate::Standard), goods(TaxRate::Reduced));
+    let code = doc.coupon_code.as_deref().unwrap_or_default();
+    layout.put(
+        MARGIN,
+        SIZE,
+        &format!("{} ({code})", w.t("クーポン割引", "coupon")),
+    );
+    layout.put_right(RIGHT, SIZE, &format!("−{off}"));
+    layout.line(SIZE);
+    for (rate, share) in [(TaxRate::Standard, standard), (TaxRate::Reduced, reduced)] {
+        if share == Yen::ZERO {
+            continue;
+        }
+        layout.put(
+            MARGIN + 12.0,
+            9.0,
+            &format!("{}%対象分 −{share}", rate.percent()),
+        );
+        layout.line(9.0);
     }
 }
 
@@ -295,6 +334,7 @@ fn invoice(layout: &mut Layout<'_, '_>, doc: &SaleDocument, w: Words) {
             layout.line(SIZE);
         }
     }
+    discount_lines(layout, doc, w);
     for (amount, ja, en) in [
         (doc.totals.shipping, "送料", "shipping"),
         (doc.totals.cod_fee, "代金引換手数料", "cash-on-delivery fee"),
@@ -405,6 +445,7 @@ mod tests {
                 phone: "03-0000-0000".into(),
                 registration: Some(RegistrationNumber::parse("T7123456789012").unwrap()),
             },
+            coupon_code: None,
         }
     }
 

@@ -15,6 +15,8 @@ pub enum RenderError {
     MissingCardDeadline,
     #[error("a payment-received notice is for a card or a bank transfer, never cash on delivery")]
     PaymentMethod,
+    #[error("a convenience-store payment notice needs its voucher")]
+    MissingVoucher,
     #[error("a template failed to render")]
     Template(#[from] askama::Error),
 }

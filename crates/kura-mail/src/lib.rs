@@ -44,6 +44,6 @@ pub use render::reset::PasswordReset;
 pub use render::restock::RestockNotice;
 pub use render::shipping::{ShippedItem, ShippingNotice};
 pub use render::staff::{AlertSummary, StaffNotice, StaffNoticeKind};
-pub use render::update::{OrderUpdate, UpdateKind};
+pub use render::update::{OrderUpdate, UpdateKind, VoucherLines};
 pub use render::verify::EmailVerification;
 pub use smtp::{SmtpConfig, SmtpMailer, SmtpTls};

@@ -22,8 +22,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use kura_app::payments::{
     CheckoutRequest, CheckoutSession, PaymentError, PaymentGateway, PaymentNotification,
-    PaymentOutcome, RefundReceipt, SessionClosed,
+    PaymentOutcome, RefundReceipt, SessionClosed, StoreVoucher,
 };
+use kura_domain::{KONBINI_DAYS, PaymentMethod};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
@@ -142,7 +143,7 @@ impl StripeCheckout {
 
     /// The form fields of a session creation, in the order Stripe documents them.
     fn session_form(request: &CheckoutRequest) -> Vec<(&'static str, String)> {
-        vec![
+        let mut form = vec![
             ("mode", "payment".to_owned()),
             ("line_items[0][price_data][currency]", "jpy".to_owned()),
             (
@@ -164,14 +165,25 @@ impl StripeCheckout {
             ),
             ("locale", request.locale.clone()),
             ("expires_at", request.expires_at.to_string()),
-            ("payment_method_types[0]", "card".to_owned()),
-            // Ask for 3-D Secure on every card, not only when the issuer demands it
-            // (Japan's card-security guidelines expect EMV 3-DS for all online card payments).
-            (
+        ];
+        if request.method == PaymentMethod::Konbini {
+            // The page issues a payment number; the store takes cash until the number's
+            // last day ends (Japan time).
+            form.push(("payment_method_types[0]", "konbini".to_owned()));
+            form.push((
+                "payment_method_options[konbini][expires_after_days]",
+                KONBINI_DAYS.to_string(),
+            ));
+        } else {
+            form.push(("payment_method_types[0]", "card".to_owned()));
+            // Ask for 3-D Secure on every card, not only when the issuer demands it (Japan's
+            // card-security guidelines expect EMV 3-DS for all online card payments).
+            form.push((
                 "payment_method_options[card][request_three_d_secure]",
                 "any".to_owned(),
-            ),
-        ]
+            ));
+        }
+        form
     }
 
     /// Removes the secret key from text that might be shown or logged. Stripe masks keys in
@@ -249,6 +261,23 @@ struct RefundAnswer {
 struct SessionAnswer {
     id: String,
     url: Option<String>,
+}
+
+/// A payment intent read back: only its convenience-store voucher matters here.
+#[derive(Deserialize)]
+struct IntentState {
+    next_action: Option<NextAction>,
+}
+
+#[derive(Deserialize)]
+struct NextAction {
+    konbini_display_details: Option<KonbiniDetails>,
+}
+
+#[derive(Deserialize)]
+struct KonbiniDetails {
+    expires_at: i64,
+    hosted_voucher_url: String,
 }
 
 /// `{"error":{"message":...}}`, Stripe's error body.
@@ -395,6 +424,32 @@ impl PaymentGateway for StripeCheckout {
         }
     }
 
+    #[tracing::instrument(skip_all)]
+    async fn store_voucher(&self, payment_intent: &str) -> Result<StoreVoucher, PaymentError> {
+        if !valid_session_id(payment_intent) {
+            return Err(self.provider_error("malformed payment intent id"));
+        }
+        let url = format!("{}/v1/payment_intents/{payment_intent}", self.api_base);
+        let (status, body) = self.call(self.http.get(&url)).await?;
+        if !status.is_success() {
+            return Err(self.refusal(status, &body));
+        }
+        let state: IntentState = serde_json::from_slice(&body)
+            .map_err(|e| self.provider_error(&format!("unreadable payment intent: {e}")))?;
+        let Some(details) = state.next_action.and_then(|a| a.konbini_display_details) else {
+            return Err(self.provider_error("the payment holds no convenience-store voucher"));
+        };
+        if !(details.hosted_voucher_url.starts_with("https://")
+            || details.hosted_voucher_url.starts_with("http://"))
+        {
+            return Err(self.provider_error("the voucher's page is not a web address"));
+        }
+        Ok(StoreVoucher {
+            url: details.hosted_voucher_url,
+            expires_at: details.expires_at,
+        })
+    }
+
     fn verify_notification(
         &self,
         signature_header: &str,
@@ -432,6 +487,9 @@ struct SessionObject {
     amount_total: Option<i64>,
     currency: Option<String>,
     payment_status: Option<String>,
+    payment_intent: Option<String>,
+    #[serde(default)]
+    payment_method_types: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -458,6 +516,7 @@ fn parse_declined(
         .ok_or_else(|| PaymentError::Unsupported("payment intent without an order".into()))?;
     Ok(PaymentNotification {
         event_id,
+        payment_intent: Some(intent.id.clone()),
         session_id: intent.id,
         order_number,
         amount_yen: intent.amount.unwrap_or(0),
@@ -472,20 +531,35 @@ pub fn parse_event(body: &[u8]) -> Result<PaymentNotification, PaymentError> {
         .map_err(|e| PaymentError::Unsupported(format!("malformed event: {e}")))?;
     let outcome = match event.kind.as_str() {
         "payment_intent.payment_failed" => return parse_declined(event.id, event.data.object),
-        "checkout.session.completed" => PaymentOutcome::Paid,
-        "checkout.session.expired" => PaymentOutcome::Expired,
+        "checkout.session.completed" | "checkout.session.async_payment_succeeded" => {
+            PaymentOutcome::Paid
+        }
+        "checkout.session.expired" | "checkout.session.async_payment_failed" => {
+            PaymentOutcome::Expired
+        }
         other => return Err(PaymentError::Unsupported(format!("event type {other}"))),
     };
     let session: SessionObject = serde_json::from_value(event.data.object)
         .map_err(|e| PaymentError::Unsupported(format!("malformed session: {e}")))?;
-    // A completed session can still be unpaid for delayed payment methods; only a captured card
-    // payment counts (cards report `paid` at completion).
-    if outcome == PaymentOutcome::Paid && session.payment_status.as_deref() != Some("paid") {
-        return Err(PaymentError::Unsupported(format!(
-            "completed session with payment_status {}",
-            session.payment_status.as_deref().unwrap_or("missing")
-        )));
-    }
+    // A completed session is unpaid for a delayed method: a convenience-store session completes
+    // when its payment number is issued, and is paid later (`async_payment_succeeded`). Only a
+    // captured payment counts as paid.
+    let konbini = session.payment_method_types.iter().any(|t| t == "konbini");
+    let outcome = match (outcome, session.payment_status.as_deref()) {
+        (PaymentOutcome::Paid, Some("paid")) => PaymentOutcome::Paid,
+        (PaymentOutcome::Paid, Some("unpaid"))
+            if konbini && event.kind == "checkout.session.completed" =>
+        {
+            PaymentOutcome::VoucherIssued
+        }
+        (PaymentOutcome::Paid, status) => {
+            return Err(PaymentError::Unsupported(format!(
+                "completed session with payment_status {}",
+                status.unwrap_or("missing")
+            )));
+        }
+        (other, _) => other,
+    };
     // `amount_total` is in the currency's minor unit; only yen (which has none) means yen.
     if let Some(currency) = session.currency.as_deref().filter(|c| *c != "jpy") {
         return Err(PaymentError::Unsupported(format!("currency {currency}")));
@@ -503,6 +577,7 @@ pub fn parse_event(body: &[u8]) -> Result<PaymentNotification, PaymentError> {
         order_number,
         amount_yen,
         outcome,
+        payment_intent: session.payment_intent,
     })
 }
 
@@ -539,8 +614,55 @@ mod tests {
                 order_number: "K-2026-000001".into(),
                 amount_yen: 3300,
                 outcome: PaymentOutcome::Paid,
+                payment_intent: None,
             })
         );
+    }
+
+    fn konbini_event(kind: &str, payment_status: &str) -> Vec<u8> {
+        serde_json::json!({
+            "id": "evt_2",
+            "type": kind,
+            "data": {"object": {
+                "id": "cs_test_2",
+                "client_reference_id": "K-2026-000002",
+                "amount_total": 5500,
+                "payment_status": payment_status,
+                "payment_intent": "pi_test_2",
+                "payment_method_types": ["konbini"],
+            }}
+        })
+        .to_string()
+        .into_bytes()
+    }
+
+    #[test]
+    fn a_convenience_store_session_issues_a_voucher_then_is_paid_or_lapses() {
+        let issued = parse_event(&konbini_event("checkout.session.completed", "unpaid"));
+        assert_eq!(
+            issued
+                .as_ref()
+                .map(|n| (n.outcome, n.payment_intent.as_deref())),
+            Ok((PaymentOutcome::VoucherIssued, Some("pi_test_2")))
+        );
+        let paid = parse_event(&konbini_event(
+            "checkout.session.async_payment_succeeded",
+            "paid",
+        ));
+        assert_eq!(paid.map(|n| n.outcome), Ok(PaymentOutcome::Paid));
+        let lapsed = parse_event(&konbini_event(
+            "checkout.session.async_payment_failed",
+            "unpaid",
+        ));
+        assert_eq!(lapsed.map(|n| n.outcome), Ok(PaymentOutcome::Expired));
+        // "Succeeded" that is not paid is not taken for money.
+        assert!(matches!(
+            parse_event(&konbini_event(
+                "checkout.session.async_payment_succeeded",
+                "unpaid"
+            )),
+            Err(PaymentError::Unsupported(_))
+        ));
     }
 
     #[test]
@@ -622,6 +744,7 @@ mod tests {
             locale: "ja".into(),
             expires_at: 2_000_000_000,
             idempotency_key: "K-1".into(),
+            method: PaymentMethod::Card,
         };
         let form = StripeCheckout::session_form(&request);
         let has = |k: &str, v: &str| form.iter().any(|(key, value)| *key == k && value == v);
@@ -632,5 +755,16 @@ mod tests {
         assert!(has("payment_method_types[0]", "card"));
         assert!(has("line_items[0][price_data][unit_amount]", "1200"));
         assert!(has("client_reference_id", "K-1"));
+        let konbini = StripeCheckout::session_form(&CheckoutRequest {
+            method: PaymentMethod::Konbini,
+            ..request
+        });
+        let has = |k: &str, v: &str| konbini.iter().any(|(key, value)| *key == k && value == v);
+        assert!(has("payment_method_types[0]", "konbini"));
+        assert!(has(
+            "payment_method_options[konbini][expires_after_days]",
+            "3"
+        ));
+        assert!(!konbini.iter().any(|(key, _)| key.contains("[card]")));
     }
 }

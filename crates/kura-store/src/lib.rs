@@ -174,6 +174,11 @@ macro_rules! migrations {
                 "receipts",
                 include_str!(concat!("../migrations/", $backend, "/0022_receipts.sql")),
             ),
+            (
+                23,
+                "coupons",
+                include_str!(concat!("../migrations/", $backend, "/0023_coupons.sql")),
+            ),
         ]
     };
 }

@@ -85,6 +85,8 @@ pub struct Shop {
     pub restock: Arc<kura_app::restock::Restock>,
     /// Receipts and qualified invoices of paid orders.
     pub receipts: Arc<kura_app::receipts::Receipts>,
+    /// Coupons: the back office's list and form, and checkout's early check.
+    pub coupons: Arc<kura_app::coupons::Coupons>,
     pub limiter: RateLimiter,
     /// Networks the back office answers (empty: any). Starts as the configuration's; the
     /// owner's setting replaces it on every node within a minute ([`Shop::load_staff_allow`]).
@@ -110,7 +112,14 @@ impl Shop {
                     && o.chars()
                         .all(|c| c.is_ascii_alphanumeric() || ":/.-[]".contains(c))
             });
+        let coupons = Arc::new(kura_app::coupons::Coupons::new(
+            p.store.clone(),
+            p.audit.clone(),
+            p.clock.clone(),
+            p.vault.clone(),
+        ));
         Self {
+            coupons,
             store: p.store,
             vault: p.vault,
             sessions: p.sessions,

@@ -47,6 +47,7 @@ pub async fn seed(
     orders: u64,
 ) -> anyhow::Result<Option<String>> {
     ensure_catalog(&state.store).await?;
+    ensure_coupons(&state.store, state.clock.now()).await?;
     ensure_demo_account(&state.customers).await?;
     let owner = ensure_demo_owner(state).await?;
     if customers > 0 {
@@ -149,6 +150,38 @@ pub async fn ensure_catalog(store: &Arc<dyn Store>) -> anyhow::Result<()> {
                     .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0)),
             )
             .await?;
+    }
+    Ok(())
+}
+
+/// The demo coupons, made once (a code that exists is left alone): `WELCOME500`, ¥500 off
+/// from ¥3,000 of goods, and `SPRING10`, 10 % off without a minimum, both valid for a year
+/// from the day the demo shop was made.
+pub async fn ensure_coupons(store: &Arc<dyn Store>, now: i64) -> anyhow::Result<()> {
+    use kura_domain::{Coupon, CouponCode, Date, Discount, Yen};
+    let today = Date::today_in_japan(now);
+    for (code, discount, minimum) in [
+        ("WELCOME500", Discount::Amount(Yen(500)), Yen(3_000)),
+        ("SPRING10", Discount::Percent(10), Yen::ZERO),
+    ] {
+        if store.coupon_by_code(code).await?.is_some() {
+            continue;
+        }
+        let record = kura_app::records::CouponRecord {
+            id: kura_app::new_id(),
+            coupon: Coupon {
+                code: CouponCode::parse(code)?,
+                discount,
+                starts_on: today,
+                ends_on: today.add_days(365),
+                minimum,
+                active: true,
+            },
+            created_at: now,
+            // Made by the demo set-up, not by a staff member.
+            created_by: 0,
+        };
+        store.insert_coupon(&record).await?;
     }
     Ok(())
 }
@@ -275,6 +308,7 @@ pub async fn insert_synthetic_orders(
                         created_at,
                         lines,
                         data_key: Some(data_key),
+                        coupon_code: None,
                     })
                 })
                 .collect()

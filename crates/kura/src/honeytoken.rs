@@ -121,6 +121,7 @@ pub async fn add(state: &AppState, domain: &str, count: u32) -> anyhow::Result<V
             created_at,
             lines,
             data_key: Some(data_key),
+            coupon_code: None,
         };
         state.store.insert_orders(&[order]).await?;
         tracing::info!(target: "kura::guard", customer, "canary customer added");

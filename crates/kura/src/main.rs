@@ -499,6 +499,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
                 if let Some(url) = &sandbox_url {
                     println!("  card payments:  test sandbox at {url} (card 4242 4242 4242 4242, any future expiry, any CVC)");
+                    println!("  コンビニ払い:    the same sandbox issues a payment number; its voucher page has a test button that pays at the store");
                 }
                 println!("  try:");
                 println!("    search:       http://{addr}/search?q=ぼとる (kana, model numbers such as kts10, synonyms such as 水筒)");

@@ -90,7 +90,9 @@ impl OrderNotifier for MailNotifier {
             PaymentMethod::BankTransfer => {
                 Some(mail_date(ordered.add_days(self.bank.deadline_days), lang))
             }
-            PaymentMethod::Card => order.payment_expires_at.map(|t| japan_time(t, lang)),
+            PaymentMethod::Card | PaymentMethod::Konbini => {
+                order.payment_expires_at.map(|t| japan_time(t, lang))
+            }
             PaymentMethod::Cod => None,
         };
         let mail = kura_mail::OrderConfirmation {
@@ -126,6 +128,7 @@ impl OrderNotifier for MailNotifier {
             order_url: order_url.to_string(),
             anti_phishing_phrase: None,
             desk: self.desk.clone(),
+            coupon_code: order.coupon_code.clone(),
         };
         let rendered = mail
             .render(order.buyer.email.as_str())
@@ -212,6 +215,18 @@ impl OrderNotifier for MailNotifier {
                 kura_mail::UpdateKind::TransferDeadlinePassed
             }
             StatusNotice::Refunded { amount } => kura_mail::UpdateKind::Refunded { amount },
+            StatusNotice::KonbiniVoucher => kura_mail::UpdateKind::KonbiniVoucher,
+            StatusNotice::KonbiniLapsed => kura_mail::UpdateKind::KonbiniDeadlinePassed,
+        };
+        let voucher = match (notice, &order.payment_url, order.payment_expires_at) {
+            (StatusNotice::KonbiniVoucher, Some(url), Some(deadline)) => {
+                Some(kura_mail::VoucherLines {
+                    url: url.clone(),
+                    deadline: japan_time(deadline, lang),
+                    amount: order.totals.total,
+                })
+            }
+            _ => None,
         };
         let mail = kura_mail::OrderUpdate {
             lang,
@@ -223,6 +238,7 @@ impl OrderNotifier for MailNotifier {
             order_url: order_url.to_string(),
             anti_phishing_phrase: None,
             desk: self.desk.clone(),
+            voucher,
         };
         let rendered = mail
             .render(order.buyer.email.as_str())

@@ -71,6 +71,8 @@ pub struct OrderConfirmation {
     pub anti_phishing_phrase: Option<String>,
     /// The customer desk (phone and hours) every footer names; empty: none configured.
     pub desk: String,
+    /// The coupon `totals.discount` is for, when the order used one.
+    pub coupon_code: Option<String>,
 }
 
 impl std::fmt::Debug for OrderConfirmation {
@@ -138,8 +140,13 @@ impl OrderConfirmation {
         self.payment == PaymentMethod::BankTransfer
     }
 
+    /// Paid later on the provider's page (card, or a convenience-store number issued there).
     fn is_card(&self) -> bool {
-        self.payment == PaymentMethod::Card
+        self.payment.is_hosted()
+    }
+
+    fn is_konbini(&self) -> bool {
+        self.payment == PaymentMethod::Konbini
     }
 
     fn is_cod(&self) -> bool {
@@ -148,6 +155,14 @@ impl OrderConfirmation {
 
     fn has_reduced(&self) -> bool {
         self.lines.iter().any(|l| l.reduced)
+    }
+
+    fn has_discount(&self) -> bool {
+        self.totals.discount != Yen::ZERO
+    }
+
+    fn coupon(&self) -> &str {
+        self.coupon_code.as_deref().unwrap_or_default()
     }
 
     fn has_cod_fee(&self) -> bool {

@@ -81,6 +81,7 @@ impl PaymentReceived {
             PaymentMethod::Card => "クレジットカード",
             PaymentMethod::BankTransfer => "銀行振込",
             PaymentMethod::Cod => "代金引換",
+            PaymentMethod::Konbini => "コンビニ払い",
         }
     }
 
@@ -89,6 +90,7 @@ impl PaymentReceived {
             PaymentMethod::Card => "Credit card",
             PaymentMethod::BankTransfer => "Bank transfer",
             PaymentMethod::Cod => "Cash on delivery",
+            PaymentMethod::Konbini => "Convenience store",
         }
     }
 }

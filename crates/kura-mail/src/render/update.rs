@@ -23,6 +23,22 @@ pub enum UpdateKind {
     Refunded {
         amount: Yen,
     },
+    /// A convenience-store payment number was issued: where to see it and by when to pay
+    /// are in [`OrderUpdate::voucher`].
+    KonbiniVoucher,
+    /// The convenience-store payment did not happen by the number's deadline; the order
+    /// lapsed and its items went back to stock.
+    KonbiniDeadlinePassed,
+}
+
+/// A convenience-store payment number, as its mail states it.
+#[derive(Clone, Debug)]
+pub struct VoucherLines {
+    /// The provider's voucher page (the number, the confirmation code, how to pay).
+    pub url: String,
+    /// The deadline, preformatted in the mail's language (Japan time).
+    pub deadline: String,
+    pub amount: Yen,
 }
 
 /// Everything the order update says.
@@ -39,6 +55,8 @@ pub struct OrderUpdate {
     pub anti_phishing_phrase: Option<String>,
     /// The customer desk (phone and hours) every footer names; empty: none configured.
     pub desk: String,
+    /// The payment number, for [`UpdateKind::KonbiniVoucher`].
+    pub voucher: Option<VoucherLines>,
 }
 
 impl std::fmt::Debug for OrderUpdate {
@@ -66,7 +84,21 @@ impl OrderUpdate {
     pub fn render(&self, to: &str) -> Result<OutgoingMail, RenderError> {
         check_recipient(to)?;
         check_url("order_url", &self.order_url)?;
+        if let Some(v) = &self.voucher {
+            check_url("voucher url", &v.url)?;
+        }
+        if self.kind == UpdateKind::KonbiniVoucher && self.voucher.is_none() {
+            return Err(RenderError::MissingVoucher);
+        }
         let (ja, en) = match self.kind {
+            UpdateKind::KonbiniVoucher => (
+                "コンビニでのお支払い番号のご案内",
+                "How to pay at a convenience store",
+            ),
+            UpdateKind::KonbiniDeadlinePassed => (
+                "お支払い期限が過ぎたためご注文を取り消しました",
+                "Your order lapsed unpaid",
+            ),
             UpdateKind::Packed => ("商品の発送準備が整いました", "Your order is packed"),
             UpdateKind::Delivered => ("商品のお届けが完了しました", "Your order was delivered"),
             UpdateKind::Cancelled | UpdateKind::TransferDeadlinePassed => {
@@ -109,6 +141,18 @@ impl OrderUpdate {
         self.kind == UpdateKind::TransferDeadlinePassed
     }
 
+    fn konbini_lapsed(&self) -> bool {
+        self.kind == UpdateKind::KonbiniDeadlinePassed
+    }
+
+    /// The voucher's page, deadline and amount (grouped), for a voucher notice.
+    fn konbini_voucher(&self) -> Option<(&str, &str, String)> {
+        self.voucher
+            .as_ref()
+            .filter(|_| self.kind == UpdateKind::KonbiniVoucher)
+            .map(|v| (v.url.as_str(), v.deadline.as_str(), v.amount.grouped()))
+    }
+
     /// The refunded amount, grouped (`12,800`), when this is a refund.
     fn refunded(&self) -> Option<String> {
         match self.kind {
@@ -134,6 +178,7 @@ mod tests {
             order_url: "https://shop.example/orders/K-2026-ABCD".into(),
             anti_phishing_phrase: None,
             desk: String::new(),
+            voucher: None,
         }
     }
 
@@ -152,6 +197,41 @@ mod tests {
             .render("a@example.jp")
             .unwrap();
         assert!(m.text.contains("お振込期限"), "{}", m.text);
+        let mut voucher = update(Lang::Ja, UpdateKind::KonbiniVoucher);
+        assert!(
+            voucher.render("a@example.jp").is_err(),
+            "no voucher, no mail"
+        );
+        voucher.voucher = Some(VoucherLines {
+            url: "https://pay.example/voucher/pi_1".into(),
+            deadline: "2026年12月5日(土) 23:59".into(),
+            amount: Yen(5_500),
+        });
+        let m = voucher.render("a@example.jp").unwrap();
+        assert!(m.subject.contains("お支払い番号"), "{}", m.subject);
+        for part in [
+            "https://pay.example/voucher/pi_1",
+            "2026年12月5日(土) 23:59",
+            "5,500円",
+        ] {
+            assert!(m.text.contains(part), "{part}: {}", m.text);
+            assert!(m.html.contains(part), "{part}");
+        }
+        voucher.lang = Lang::En;
+        voucher.voucher = voucher.voucher.map(|v| VoucherLines {
+            deadline: "Sat 5 Dec 2026, 23:59 (Japan time)".into(),
+            ..v
+        });
+        let m = voucher.render("a@example.jp").unwrap();
+        assert!(
+            m.text.contains("¥5,500") && m.text.contains("Sat 5 Dec 2026"),
+            "{}",
+            m.text
+        );
+        let m = update(Lang::Ja, UpdateKind::KonbiniDeadlinePassed)
+            .render("a@example.jp")
+            .unwrap();
+        assert!(m.text.contains("お支払い期限"), "{}", m.text);
         for kind in [
             UpdateKind::Packed,
             UpdateKind::Delivered,

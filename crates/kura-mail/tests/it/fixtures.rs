@@ -46,6 +46,7 @@ pub fn order(lang: Lang, payment: PaymentMethod) -> OrderConfirmation {
     let standard = Yen(9_000 + cod_fee.0);
     let totals = Totals {
         goods: Yen(12_240),
+        discount: Yen::ZERO,
         shipping: Yen::ZERO,
         cod_fee,
         total: Yen(12_240 + cod_fee.0),
@@ -54,6 +55,7 @@ pub fn order(lang: Lang, payment: PaymentMethod) -> OrderConfirmation {
     OrderConfirmation {
         gift: None,
         note: None,
+        coupon_code: None,
         lang,
         shop_name: SHOP.to_owned(),
         order_number: "K-20250102-0042".to_owned(),
@@ -71,7 +73,7 @@ pub fn order(lang: Lang, payment: PaymentMethod) -> OrderConfirmation {
         }),
         payment_deadline: match payment {
             PaymentMethod::BankTransfer => Some("2025-01-09".to_owned()),
-            PaymentMethod::Card => Some("2025-01-02 11:00".to_owned()),
+            PaymentMethod::Card | PaymentMethod::Konbini => Some("2025-01-02 11:00".to_owned()),
             PaymentMethod::Cod => None,
         },
         delivery_date: Some("2025-01-05".to_owned()),

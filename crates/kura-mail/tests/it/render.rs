@@ -145,10 +145,21 @@ fn order_confirmation_states_the_facts_in_both_languages() {
                 for claim in ["お支払いは完了しています", "payment is complete"] {
                     assert!(!body.contains(claim), "{claim}: {ctx}");
                 }
-                // A card order names the time its payment page closes, and nothing else does.
+                // A card or convenience-store order names the time its payment page closes,
+                // and nothing else does.
                 assert_eq!(
                     body.contains("2025-01-02 11:00"),
-                    payment == PaymentMethod::Card,
+                    payment.is_hosted(),
+                    "{ctx}"
+                );
+                // A convenience-store order says its number is still to be issued.
+                let konbini_text = match lang {
+                    Lang::Ja => "お支払い番号の発行待ち",
+                    Lang::En => "payment number not issued yet",
+                };
+                assert_eq!(
+                    body.contains(konbini_text),
+                    payment == PaymentMethod::Konbini,
                     "{ctx}"
                 );
                 assert_eq!(

@@ -226,6 +226,9 @@ fn router(state: Arc<SandboxState>) -> Router {
         .route("/pay/{id}", get(pay_get).post(pay_post))
         .route("/3ds/{id}", get(three_ds_get).post(three_ds_post))
         .route("/cancel/{id}", get(cancel_get))
+        .route("/v1/payment_intents/{id}", get(intent_get))
+        .route("/voucher/{intent}", get(voucher_get))
+        .route("/voucher/{intent}/pay", post(voucher_pay_post))
         .with_state(state)
 }
 
@@ -300,6 +303,44 @@ struct Session {
     refunded: i64,
     /// `payment_intent_data[metadata][…]`, copied onto the payment's events.
     intent_metadata: serde_json::Map<String, Value>,
+    /// For a convenience-store session, the days its payment number stays valid; `None` for a
+    /// card session.
+    konbini_days: Option<i64>,
+    /// The payment number issued on the page (convenience-store sessions only).
+    voucher: Option<Voucher>,
+}
+
+/// A convenience-store payment number: the customer pays cash at the chosen chain before the
+/// deadline; the sandbox's voucher page has a test button that plays the store's part.
+#[derive(Debug, Clone)]
+struct Voucher {
+    store: String,
+    payment_code: String,
+    confirmation: String,
+    expires_at: i64,
+    /// The deadline passed unpaid (one `async_payment_failed` event was sent).
+    lapsed: bool,
+}
+
+/// The convenience-store chains a payment number can be used at: (code, Japanese, English).
+const KONBINI_STORES: [(&str, &str, &str); 4] = [
+    ("familymart", "ファミリーマート", "FamilyMart"),
+    ("lawson", "ローソン", "Lawson"),
+    ("ministop", "ミニストップ", "Ministop"),
+    ("seicomart", "セイコーマート", "Seicomart"),
+];
+
+/// `digits` random decimal digits.
+fn random_digits(digits: usize) -> Option<String> {
+    let mut buf = vec![0u8; digits];
+    getrandom::fill(&mut buf).ok()?;
+    Some(buf.iter().map(|b| char::from(b'0' + b % 10)).collect())
+}
+
+/// The last second of the day `days` after `now`'s day, in Japan.
+fn end_of_japanese_day(now: i64, days: i64) -> i64 {
+    let day = (now + JST_SECONDS).div_euclid(86_400);
+    (day + days + 1) * 86_400 - JST_SECONDS - 1
 }
 
 impl Session {
@@ -316,7 +357,7 @@ impl Session {
             "amount_total": self.amount_total,
             "client_reference_id": self.client_reference_id,
             "locale": self.locale,
-            "payment_method_types": ["card"],
+            "payment_method_types": [if self.konbini_days.is_some() { "konbini" } else { "card" }],
             "payment_status": if self.paid { "paid" } else { "unpaid" },
             "payment_intent": self.payment_intent,
             "status": self.status.as_str(),
@@ -330,6 +371,62 @@ impl Session {
             },
             "metadata": {},
         })
+    }
+
+    /// The payment intent as `GET /v1/payment_intents/{id}` answers it; a convenience-store
+    /// payment carries its voucher in `next_action`.
+    fn intent_json(&self, base_url: &str) -> Value {
+        let status = match (&self.voucher, self.paid) {
+            (_, true) => "succeeded",
+            (Some(v), false) if v.lapsed => "canceled",
+            (Some(_), false) => "requires_action",
+            (None, false) => "requires_payment_method",
+        };
+        let next_action = match (&self.voucher, self.payment_intent.as_deref()) {
+            (Some(v), Some(intent)) if !self.paid && !v.lapsed => {
+                let mut stores = serde_json::Map::new();
+                for (code, _, _) in KONBINI_STORES {
+                    let numbers = if code == v.store {
+                        json!({"confirmation_number": v.confirmation, "payment_code": v.payment_code})
+                    } else {
+                        Value::Null
+                    };
+                    stores.insert(code.to_owned(), numbers);
+                }
+                json!({
+                    "type": "konbini_display_details",
+                    "konbini_display_details": {
+                        "expires_at": v.expires_at,
+                        "hosted_voucher_url": format!("{base_url}/voucher/{intent}"),
+                        "stores": stores,
+                    }
+                })
+            }
+            _ => Value::Null,
+        };
+        json!({
+            "id": self.payment_intent,
+            "object": "payment_intent",
+            "amount": self.amount_total,
+            "currency": "jpy",
+            "livemode": false,
+            "metadata": self.intent_metadata,
+            "payment_method_types": [if self.konbini_days.is_some() { "konbini" } else { "card" }],
+            "status": status,
+            "next_action": next_action,
+        })
+    }
+
+    /// Marks an issued, unpaid voucher past its deadline as lapsed; true when that happened
+    /// now, so the caller emits the one `checkout.session.async_payment_failed` event.
+    fn lapse_if_due(&mut self, now: i64) -> bool {
+        match &mut self.voucher {
+            Some(v) if !self.paid && !v.lapsed && now > v.expires_at => {
+                v.lapsed = true;
+                true
+            }
+            _ => false,
+        }
     }
 
     /// Marks an open session past its deadline as expired; true when that happened now, so
@@ -475,14 +572,30 @@ async fn deliver_once(
 
 fn sweep_expired(state: &Arc<SandboxState>) {
     let now = state.now();
-    let expired: Vec<Session> = state
-        .lock()
-        .sessions
-        .values_mut()
-        .filter_map(|s| s.expire_if_due(now).then(|| s.clone()))
-        .collect();
+    let (expired, lapsed): (Vec<Session>, Vec<Session>) = {
+        let mut inner = state.lock();
+        let expired = inner
+            .sessions
+            .values_mut()
+            .filter_map(|s| s.expire_if_due(now).then(|| s.clone()))
+            .collect();
+        let lapsed = inner
+            .sessions
+            .values_mut()
+            .filter_map(|s| s.lapse_if_due(now).then(|| s.clone()))
+            .collect();
+        (expired, lapsed)
+    };
     for session in expired {
         tokio::spawn(emit(Arc::clone(state), "checkout.session.expired", session));
+    }
+    for session in lapsed {
+        tracing::info!(session = %session.id, "convenience-store payment number lapsed unpaid");
+        tokio::spawn(emit(
+            Arc::clone(state),
+            "checkout.session.async_payment_failed",
+            session,
+        ));
     }
 }
 
@@ -582,8 +695,14 @@ const KNOWN_PARAMS: &[&str] = &[
     "expires_at",
     "payment_method_types[0]",
     "payment_method_options[card][request_three_d_secure]",
+    "payment_method_options[konbini][expires_after_days]",
     "payment_intent_data[metadata][order_number]",
 ];
+
+/// What convenience stores accept for one payment, as the provider documents it.
+const KONBINI_AMOUNTS: std::ops::RangeInclusive<i64> = 120..=300_000;
+/// Japan's offset from UTC: a voucher's deadline is the end of a day there.
+const JST_SECONDS: i64 = 9 * 3600;
 
 /// Stripe's JPY ceiling for one charge.
 const MAX_AMOUNT_YEN: i64 = 99_999_999;
@@ -678,12 +797,52 @@ fn parse_session(
                 )
             })?,
     };
-    if get("payment_method_types[0]").is_some_and(|t| t != "card") {
-        return Err(invalid(
-            "The sandbox supports only card payments.",
-            "payment_method_types[0]",
-        ));
-    }
+    let konbini_days = match get("payment_method_types[0]") {
+        None | Some("card") => {
+            if get("payment_method_options[konbini][expires_after_days]").is_some() {
+                return Err(invalid(
+                    "Konbini options need payment_method_types[0]=konbini.",
+                    "payment_method_options[konbini][expires_after_days]",
+                ));
+            }
+            None
+        }
+        Some("konbini") => {
+            if !KONBINI_AMOUNTS.contains(&amount_total) {
+                return Err(invalid(
+                    "Konbini payments must be between 120 and 300000 yen.",
+                    "line_items[0][price_data][unit_amount]",
+                ));
+            }
+            if get("payment_method_options[card][request_three_d_secure]").is_some() {
+                return Err(invalid(
+                    "Card options cannot be used with konbini.",
+                    "payment_method_options[card][request_three_d_secure]",
+                ));
+            }
+            Some(
+                match get("payment_method_options[konbini][expires_after_days]") {
+                    None => 3,
+                    Some(d) => d
+                        .parse::<i64>()
+                        .ok()
+                        .filter(|d| (1..=60).contains(d))
+                        .ok_or_else(|| {
+                            invalid(
+                                "expires_after_days must be between 1 and 60.",
+                                "payment_method_options[konbini][expires_after_days]",
+                            )
+                        })?,
+                },
+            )
+        }
+        Some(_) => {
+            return Err(invalid(
+                "The sandbox supports only card and konbini payments.",
+                "payment_method_types[0]",
+            ));
+        }
+    };
     if get("payment_method_options[card][request_three_d_secure]")
         .is_some_and(|v| !matches!(v, "any" | "automatic" | "challenge"))
     {
@@ -714,6 +873,8 @@ fn parse_session(
                 m
             })
             .unwrap_or_default(),
+        konbini_days,
+        voucher: None,
     })
 }
 
@@ -1105,9 +1266,198 @@ fn form_page(session: &Session, status: StatusCode, message: Option<&str>) -> Re
 
 async fn pay_get(State(state): State<Arc<SandboxState>>, Path(id): Path<String>) -> Response {
     match open_session(&state, &id).await {
+        Ok(session) if session.konbini_days.is_some() => konbini_page(&session),
         Ok(session) => form_page(&session, StatusCode::OK, None),
         Err(page) => page,
     }
+}
+
+fn konbini_page(session: &Session) -> Response {
+    html(
+        StatusCode::OK,
+        pages::konbini_form(
+            &session.id,
+            session.amount_total,
+            &session.description,
+            &session.locale,
+            &KONBINI_STORES,
+        ),
+    )
+}
+
+/// Issues the convenience-store payment number (once): the session completes unpaid, one
+/// `checkout.session.completed` event says so, and the browser goes back to the shop.
+async fn issue_voucher(state: &Arc<SandboxState>, id: &str, store: &str) -> Response {
+    let Some(store) = KONBINI_STORES
+        .iter()
+        .map(|(code, _, _)| *code)
+        .find(|code| *code == store)
+    else {
+        return match state.lock().sessions.get(id) {
+            Some(session) => konbini_page(session),
+            None => not_found(),
+        };
+    };
+    let now = state.now();
+    let (Some(intent), Some(payment_code), Some(confirmation)) = (
+        random_id("pi_test_", 12),
+        random_digits(11),
+        random_digits(6),
+    ) else {
+        return not_found();
+    };
+    let session = {
+        let mut inner = state.lock();
+        let Some(session) = inner.sessions.get_mut(id) else {
+            return not_found();
+        };
+        if session.expire_if_due(now) || session.status != Status::Open {
+            return closed_page(session).unwrap_or_else(not_found);
+        }
+        let days = session.konbini_days.unwrap_or(3);
+        session.status = Status::Complete;
+        session.payment_intent = Some(intent);
+        session.voucher = Some(Voucher {
+            store: store.to_owned(),
+            payment_code,
+            confirmation,
+            expires_at: end_of_japanese_day(now, days),
+            lapsed: false,
+        });
+        session.clone()
+    };
+    tracing::info!(session = %session.id, "convenience-store payment number issued");
+    emit(
+        Arc::clone(state),
+        "checkout.session.completed",
+        session.clone(),
+    )
+    .await;
+    Redirect::to(&success_redirect(&session)).into_response()
+}
+
+/// `GET /v1/payment_intents/{id}`: the payment a session created, with a convenience-store
+/// voucher in `next_action` while it can be paid.
+async fn intent_get(
+    State(state): State<Arc<SandboxState>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    authorised(&state, &headers)?;
+    let inner = state.lock();
+    match inner
+        .sessions
+        .values()
+        .find(|s| s.payment_intent.as_deref() == Some(id.as_str()))
+    {
+        Some(session) => Ok(Json(session.intent_json(&state.base_url)).into_response()),
+        None => Err(api_error(
+            StatusCode::NOT_FOUND,
+            "invalid_request_error",
+            &format!("No such payment_intent: '{id}'"),
+            Some("id"),
+        )),
+    }
+}
+
+/// The session holding a voucher, after marking it lapsed if its deadline passed (then the
+/// `async_payment_failed` event is sent).
+async fn voucher_session(state: &Arc<SandboxState>, intent: &str) -> Option<Session> {
+    let now = state.now();
+    let (session, lapsed) = {
+        let mut inner = state.lock();
+        let session = inner
+            .sessions
+            .values_mut()
+            .find(|s| s.voucher.is_some() && s.payment_intent.as_deref() == Some(intent))?;
+        let lapsed = session.lapse_if_due(now);
+        (session.clone(), lapsed)
+    };
+    if lapsed {
+        emit(
+            Arc::clone(state),
+            "checkout.session.async_payment_failed",
+            session.clone(),
+        )
+        .await;
+    }
+    Some(session)
+}
+
+fn voucher_page(session: &Session) -> Response {
+    let Some(v) = &session.voucher else {
+        return not_found();
+    };
+    let ja = session.locale == "ja";
+    let store = KONBINI_STORES
+        .iter()
+        .find(|(code, _, _)| *code == v.store)
+        .map_or(v.store.as_str(), |(_, j, e)| if ja { j } else { e });
+    let deadline = if ja {
+        kura_domain::Date::moment_ja(v.expires_at)
+    } else {
+        kura_domain::Date::moment_en(v.expires_at)
+    };
+    html(
+        StatusCode::OK,
+        pages::voucher(&pages::VoucherView {
+            intent: session.payment_intent.as_deref().unwrap_or_default(),
+            amount: session.amount_total,
+            description: &session.description,
+            locale: &session.locale,
+            store,
+            payment_code: &v.payment_code,
+            confirmation: &v.confirmation,
+            deadline: &deadline,
+            paid: session.paid,
+            lapsed: v.lapsed,
+            back_url: &success_redirect(session),
+        }),
+    )
+}
+
+async fn voucher_get(
+    State(state): State<Arc<SandboxState>>,
+    Path(intent): Path<String>,
+) -> Response {
+    match voucher_session(&state, &intent).await {
+        Some(session) => voucher_page(&session),
+        None => not_found(),
+    }
+}
+
+/// The test button on a voucher: the store takes the cash. Paid once, never after the
+/// deadline; one `checkout.session.async_payment_succeeded` event.
+async fn voucher_pay_post(
+    State(state): State<Arc<SandboxState>>,
+    Path(intent): Path<String>,
+) -> Response {
+    let Some(session) = voucher_session(&state, &intent).await else {
+        return not_found();
+    };
+    let lapsed = session.voucher.as_ref().is_some_and(|v| v.lapsed);
+    if session.paid || lapsed {
+        return voucher_page(&session);
+    }
+    let session = {
+        let mut inner = state.lock();
+        let Some(s) = inner.sessions.get_mut(&session.id) else {
+            return not_found();
+        };
+        if s.paid {
+            return voucher_page(s);
+        }
+        s.paid = true;
+        s.clone()
+    };
+    tracing::info!(session = %session.id, "convenience-store payment received");
+    emit(
+        Arc::clone(&state),
+        "checkout.session.async_payment_succeeded",
+        session.clone(),
+    )
+    .await;
+    voucher_page(&session)
 }
 
 /// Takes one field out of the posted form into a buffer that is wiped when dropped.
@@ -1124,6 +1474,13 @@ async fn pay_post(
         Ok(session) => session,
         Err(page) => return page,
     };
+    if session.konbini_days.is_some() {
+        let store = match &form {
+            Ok(Form(fields)) => fields.get("store").cloned().unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        return issue_voucher(&state, &session.id, &store).await;
+    }
     let Ok(Form(mut fields)) = form else {
         return form_page(
             &session,
@@ -1308,6 +1665,45 @@ mod tests {
     }
 
     #[test]
+    fn konbini_sessions_follow_the_stores_rules() {
+        let p = params(&[("payment_method_types[0]", "konbini")]);
+        let ok = parse_session(&p, 1000, "cs_1".into()).map(|s| s.konbini_days);
+        assert_eq!(ok.ok(), Some(Some(3)));
+        for (k, v) in [
+            ("payment_method_options[konbini][expires_after_days]", "0"),
+            ("payment_method_options[konbini][expires_after_days]", "61"),
+            ("line_items[0][price_data][unit_amount]", "300001"),
+            ("line_items[0][price_data][unit_amount]", "119"),
+        ] {
+            let mut bad = p.clone();
+            bad.insert(k.into(), v.into());
+            assert!(parse_session(&bad, 1000, "cs_1".into()).is_err(), "{k}={v}");
+        }
+        // A card session takes no konbini option.
+        let mut card = params(&[]);
+        card.insert(
+            "payment_method_options[konbini][expires_after_days]".into(),
+            "3".into(),
+        );
+        assert!(parse_session(&card, 1000, "cs_1".into()).is_err());
+    }
+
+    #[test]
+    fn a_voucher_runs_to_the_end_of_its_last_day_in_japan() {
+        // 2026-12-07 (Mon) 10:00 JST = 01:00 UTC.
+        let monday = 1_796_605_200;
+        let end = end_of_japanese_day(monday, 3);
+        // Thursday 2026-12-10 23:59:59 JST = 14:59:59 UTC.
+        assert_eq!(end, 1_796_914_799);
+        assert_eq!(
+            end_of_japanese_day(end, 0),
+            end,
+            "the last second is still that day"
+        );
+        assert_eq!(end_of_japanese_day(end + 1, 0), end + 86_400);
+    }
+
+    #[test]
     fn bad_forms_are_refused() {
         for extra in [
             ("mode", "subscription"),
@@ -1316,7 +1712,7 @@ mod tests {
             ("line_items[0][price_data][unit_amount]", "12.5"),
             ("success_url", "javascript:alert(1)"),
             ("expires_at", "1200"),
-            ("payment_method_types[0]", "konbini"),
+            ("payment_method_types[0]", "paypay"),
             ("customer_email", "a@b"),
         ] {
             assert!(

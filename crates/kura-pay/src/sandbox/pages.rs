@@ -216,6 +216,164 @@ pub fn three_ds(session_id: &str, amount: i64, description: &str, locale: &str) 
     page(t, t.three_ds_title, &body)
 }
 
+/// What the convenience-store pages say, in the session's language.
+struct KonbiniTexts {
+    title: &'static str,
+    choose: &'static str,
+    issue: &'static str,
+    voucher_title: &'static str,
+    store: &'static str,
+    payment_code: &'static str,
+    confirmation: &'static str,
+    deadline: &'static str,
+    how: &'static str,
+    simulate: &'static str,
+    paid: &'static str,
+    lapsed: &'static str,
+    back: &'static str,
+}
+
+const KONBINI_EN: KonbiniTexts = KonbiniTexts {
+    title: "Pay at a convenience store",
+    choose: "The store you will pay at",
+    issue: "Get a payment number",
+    voucher_title: "Your convenience-store payment",
+    store: "Store",
+    payment_code: "Payment number",
+    confirmation: "Confirmation number",
+    deadline: "Pay by",
+    how: "Give these numbers at the store's counter or terminal and pay in cash by the deadline. After the deadline the number no longer works.",
+    simulate: "Pay at the store (test)",
+    paid: "This payment was received at the store.",
+    lapsed: "The deadline passed without a payment; this number no longer works.",
+    back: "Return to the shop",
+};
+
+const KONBINI_JA: KonbiniTexts = KonbiniTexts {
+    title: "コンビニで支払う",
+    choose: "お支払いになるコンビニ",
+    issue: "お支払い番号を発行する",
+    voucher_title: "コンビニでのお支払い",
+    store: "コンビニ",
+    payment_code: "お支払い番号",
+    confirmation: "確認番号",
+    deadline: "お支払い期限",
+    how: "店頭のレジまたは端末でこれらの番号をお伝えのうえ、期限までに現金でお支払いください。期限を過ぎるとこの番号は使えなくなります。",
+    simulate: "店頭で支払う (テスト)",
+    paid: "店頭でのお支払いを受け付けました。",
+    lapsed: "お支払いのないまま期限を過ぎました。この番号は使えません。",
+    back: "ショップに戻る",
+};
+
+fn konbini_texts(locale: &str) -> &'static KonbiniTexts {
+    if locale == "ja" {
+        &KONBINI_JA
+    } else {
+        &KONBINI_EN
+    }
+}
+
+/// The convenience-store page of a session: the customer picks the chain and gets a number.
+/// `stores` is (code, Japanese name, English name).
+pub fn konbini_form(
+    session_id: &str,
+    amount: i64,
+    description: &str,
+    locale: &str,
+    stores: &[(&str, &str, &str)],
+) -> String {
+    let t = texts(locale);
+    let k = konbini_texts(locale);
+    let id = escape(session_id);
+    let choices: String = stores
+        .iter()
+        .enumerate()
+        .map(|(i, (code, ja, en))| {
+            format!(
+                "<label><input type=\"radio\" name=\"store\" value=\"{code}\"{checked} style=\"width:auto\"> {name}</label>",
+                code = escape(code),
+                checked = if i == 0 { " checked" } else { "" },
+                name = escape(if locale == "ja" { ja } else { en }),
+            )
+        })
+        .collect();
+    let body = format!(
+        "<h1>{title}</h1>{summary}\
+<form method=\"post\" action=\"/pay/{id}\"><fieldset><legend>{choose}</legend>{choices}</fieldset>\
+<button type=\"submit\">{issue}</button></form>\
+<p><a href=\"/cancel/{id}\">{cancel}</a></p>",
+        title = escape(k.title),
+        summary = summary(t, amount, description),
+        choose = escape(k.choose),
+        issue = escape(k.issue),
+        cancel = escape(t.cancel),
+    );
+    page(t, k.title, &body)
+}
+
+/// What a voucher page shows.
+pub struct VoucherView<'a> {
+    pub intent: &'a str,
+    pub amount: i64,
+    pub description: &'a str,
+    pub locale: &'a str,
+    /// The chain's name in the page's language.
+    pub store: &'a str,
+    pub payment_code: &'a str,
+    pub confirmation: &'a str,
+    /// The deadline as the page's language writes it.
+    pub deadline: &'a str,
+    pub paid: bool,
+    pub lapsed: bool,
+    pub back_url: &'a str,
+}
+
+/// The hosted voucher: the numbers to give at the store and the deadline; while it can still
+/// be paid, a test button plays the store's part.
+pub fn voucher(view: &VoucherView<'_>) -> String {
+    let t = texts(view.locale);
+    let k = konbini_texts(view.locale);
+    let state = if view.paid {
+        format!(
+            "<p role=\"status\" data-testid=\"voucher-state\">{}</p>",
+            escape(k.paid)
+        )
+    } else if view.lapsed {
+        format!(
+            "<p class=\"error\" role=\"status\" data-testid=\"voucher-state\">{}</p>",
+            escape(k.lapsed)
+        )
+    } else {
+        format!(
+            "<p>{how}</p><form method=\"post\" action=\"/voucher/{intent}/pay\"><button type=\"submit\">{simulate}</button></form>",
+            how = escape(k.how),
+            intent = escape(view.intent),
+            simulate = escape(k.simulate),
+        )
+    };
+    let body = format!(
+        "<h1>{title}</h1>{summary}\
+<dl><dt>{store_label}</dt><dd>{store}</dd>\
+<dt>{code_label}</dt><dd data-testid=\"payment-code\">{code}</dd>\
+<dt>{confirmation_label}</dt><dd data-testid=\"confirmation\">{confirmation}</dd>\
+<dt>{deadline_label}</dt><dd data-testid=\"deadline\">{deadline}</dd></dl>\
+{state}<p><a href=\"{back_url}\">{back}</a></p>",
+        title = escape(k.voucher_title),
+        summary = summary(t, view.amount, view.description),
+        store_label = escape(k.store),
+        store = escape(view.store),
+        code_label = escape(k.payment_code),
+        code = escape(view.payment_code),
+        confirmation_label = escape(k.confirmation),
+        confirmation = escape(view.confirmation),
+        deadline_label = escape(k.deadline),
+        deadline = escape(view.deadline),
+        back_url = escape(view.back_url),
+        back = escape(k.back),
+    );
+    page(t, k.voucher_title, &body)
+}
+
 /// A short page with a heading, a sentence and an optional link back.
 pub fn notice(locale: &str, heading: &str, text: &str, link: Option<(&str, &str)>) -> String {
     let t = texts(locale);

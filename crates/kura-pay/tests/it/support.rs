@@ -199,6 +199,7 @@ pub fn request(order_number: &str, amount_yen: i64, now: i64) -> CheckoutRequest
         locale: "en".to_owned(),
         expires_at: now + 3600,
         idempotency_key: order_number.to_owned(),
+        method: kura_domain::PaymentMethod::Card,
     }
 }
 

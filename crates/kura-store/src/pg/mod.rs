@@ -92,6 +92,9 @@ mod accounts;
 #[path = "../sql/catalog.rs"]
 #[allow(clippy::duplicate_mod)]
 mod catalog;
+#[path = "../sql/coupons.rs"]
+#[allow(clippy::duplicate_mod)]
+mod coupons;
 #[path = "../sql/customers.rs"]
 #[allow(clippy::duplicate_mod)]
 mod customers;

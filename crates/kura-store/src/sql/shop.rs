@@ -590,6 +590,7 @@ fn order_from_row(r: &DbRow) -> Result<OrderRecord, sqlx::Error> {
         delivery_slot: r.try_get("delivery_slot")?,
         totals: Totals {
             goods: Yen(r.try_get("goods_yen")?),
+            discount: Yen(r.try_get("discount_yen")?),
             shipping: Yen(r.try_get("shipping_yen")?),
             cod_fee: Yen(r.try_get("cod_fee_yen")?),
             total: Yen(r.try_get("total_yen")?),
@@ -607,6 +608,7 @@ fn order_from_row(r: &DbRow) -> Result<OrderRecord, sqlx::Error> {
         created_at: r.try_get("created_at")?,
         lines: Vec::new(),
         data_key: data_keys::from_row(r)?,
+        coupon_code: r.try_get("coupon_code")?,
     })
 }
 
@@ -616,15 +618,16 @@ fn order_from_row(r: &DbRow) -> Result<OrderRecord, sqlx::Error> {
 /// A new order row; a repeated idempotency hash inserts nothing.
 const INSERT_ORDER: &str = "INSERT INTO orders (id, number, customer_id, status, payment_method, lang, buyer, recipient, access_token, email_bidx, phone_bidx, \
      delivery_date, delivery_slot, goods_yen, shipping_yen, cod_fee_yen, total_yen, tax_standard_base, tax_standard, tax_reduced_base, \
-     tax_reduced, payment_session_id, payment_url, payment_expires_at, idempotency_hash, created_at, updated_at, data_key_id) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28) \
+     tax_reduced, payment_session_id, payment_url, payment_expires_at, idempotency_hash, created_at, updated_at, data_key_id, \
+     discount_yen, coupon_code) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30) \
      ON CONFLICT (idempotency_hash) DO NOTHING";
 
 /// The order's new data key, in the same call as [`INSERT_ORDER`] where the dialect allows
 /// several statements per call: stored only if the order row was (`changes()` is the row count
 /// of the statement before).
 const INSERT_ORDER_KEY: &str = "; INSERT INTO data_keys (id, wrapped, created_at) \
-     SELECT $29, $30, $31 WHERE changes() = 1 ON CONFLICT (id) DO NOTHING";
+     SELECT $31, $32, $33 WHERE changes() = 1 ON CONFLICT (id) DO NOTHING";
 
 async fn insert_order_rows(tx: &mut Conn, o: &OrderRecord) -> Result<bool, sqlx::Error> {
     let new_key = o
@@ -646,7 +649,7 @@ async fn insert_order_rows(tx: &mut Conn, o: &OrderRecord) -> Result<bool, sqlx:
     let sql = match (joined, o.lines.is_empty()) {
         (true, false) => format!(
             "{INSERT_ORDER}{INSERT_ORDER_KEY}; {} ) WHERE EXISTS (SELECT 1 FROM orders WHERE id = $1)",
-            lines_sql(32, "SELECT * FROM (VALUES ")
+            lines_sql(34, "SELECT * FROM (VALUES ")
         ),
         (true, true) => format!("{INSERT_ORDER}{INSERT_ORDER_KEY}"),
         (false, _) => INSERT_ORDER.to_string(),
@@ -679,7 +682,9 @@ async fn insert_order_rows(tx: &mut Conn, o: &OrderRecord) -> Result<bool, sqlx:
         .bind(o.idempotency_hash.to_vec())
         .bind(o.created_at)
         .bind(o.created_at)
-        .bind(data_keys::id_of(o.data_key.as_ref()));
+        .bind(data_keys::id_of(o.data_key.as_ref()))
+        .bind(o.totals.discount.0)
+        .bind(&o.coupon_code);
     if let Some((id, wrapped)) = new_key.filter(|_| joined) {
         q = q
             .bind(id)
@@ -779,6 +784,27 @@ async fn place_in(tx: &mut Conn, o: &OrderRecord) -> Result<PlaceOutcome, sqlx::
             None => Err(sqlx::Error::RowNotFound),
         };
     }
+    // Once per customer: the uses go in with the order, so two orders at once with one code
+    // and one email (or account) cannot both be placed; the second waits for the first's
+    // transaction and then finds its row.
+    if let Some(code) = &o.coupon_code {
+        for holder in kura_app::coupons::holders(o.email_bidx.as_bytes(), o.customer_id) {
+            let used = sqlx::query(
+                "INSERT INTO coupon_uses (coupon_id, holder, order_id) \
+                 SELECT id, $2, $3 FROM coupons WHERE code = $1 \
+                 ON CONFLICT (coupon_id, holder) DO NOTHING",
+            )
+            .bind(code)
+            .bind(holder)
+            .bind(o.id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if used == 0 {
+                return Ok(PlaceOutcome::CouponUsed);
+            }
+        }
+    }
     // Variant rows are locked in SKU order (an UPDATE locks its row), so concurrent orders
     // cannot deadlock; each takes the stock only at the price the customer saw and only if
     // enough is left.
@@ -868,6 +894,11 @@ async fn transition_in(tx: &mut Conn, t: &Transition<'_>, now: i64) -> Result<bo
                 .execute(&mut *tx)
                 .await?;
         }
+        // A cancelled or expired order no longer uses its coupon: the customer may again.
+        sqlx::query("DELETE FROM coupon_uses WHERE order_id = $1")
+            .bind(t.order_id)
+            .execute(&mut *tx)
+            .await?;
     }
     if moved && let Some(m) = t.mail {
         insert_mail(&mut *tx, m).await?;
@@ -1099,6 +1130,26 @@ impl OrderRepo for This {
         })
     }
 
+    async fn set_payment_deadline(
+        &self,
+        order_id: i64,
+        session_id: &str,
+        url: &str,
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
+        write_tx!(self, |tx| {
+            sqlx::query(
+                "UPDATE orders SET payment_session_id = $1, payment_url = $2, payment_expires_at = $3 WHERE id = $4",
+            )
+            .bind(session_id)
+            .bind(url)
+            .bind(expires_at)
+            .bind(order_id)
+            .execute(&mut *tx)
+            .await?;
+        })
+    }
+
     async fn transition_order(
         &self,
         order_id: i64,
@@ -1141,7 +1192,7 @@ impl OrderRepo for This {
     }
 
     async fn due_expirations(&self, now: i64) -> Result<Vec<i64>, StoreError> {
-        sqlx::query_scalar("SELECT id FROM orders WHERE status = 'awaiting_payment' AND payment_expires_at < $1 LIMIT 500")
+        sqlx::query_scalar("SELECT id FROM orders WHERE status IN ('awaiting_payment', 'awaiting_konbini') AND payment_expires_at < $1 LIMIT 500")
             .bind(now)
             .fetch_all(self.reads())
             .await

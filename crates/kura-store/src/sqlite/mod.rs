@@ -180,6 +180,8 @@ macro_rules! write_tx {
 mod accounts;
 #[path = "../sql/catalog.rs"]
 mod catalog;
+#[path = "../sql/coupons.rs"]
+mod coupons;
 #[path = "../sql/customers.rs"]
 mod customers;
 #[path = "../sql/data_keys.rs"]

@@ -8,6 +8,7 @@
 //! the right access fails it. Responses carry the back office's own CSP and are never cached.
 
 pub mod catalog;
+pub mod coupons;
 pub mod guard_pages;
 pub mod incidents;
 pub mod pages;
@@ -126,6 +127,9 @@ pub fn routes() -> Vec<AdminRoute> {
         route!(POST "/catalog/products/{id}/variants/{sku}", Staff(P::Catalog), catalog::product_variant_post),
         route!(POST "/catalog/products/{id}/images", Staff(P::Catalog), catalog::product_images_post, body_limit = catalog::UPLOAD_BODY_LIMIT),
         route!(POST "/catalog/products/{id}/images/{image}/remove", Staff(P::Catalog), catalog::product_image_remove_post),
+        route!(GET "/coupons", Staff(P::Catalog), coupons::coupons_get),
+        route!(POST "/coupons", Staff(P::Catalog), coupons::coupons_post),
+        route!(POST "/coupons/{id}/active", Staff(P::Catalog), coupons::coupon_active_post),
         route!(GET "/staff", Staff(P::StaffManage), pages::staff_get),
         route!(POST "/staff", Staff(P::StaffManage), pages::staff_add_post),
         route!(POST "/staff/{id}/access", Staff(P::StaffManage), pages::staff_access_post),
@@ -413,6 +417,7 @@ impl FromRequestParts<AppState> for AdminContext {
                 ),
                 (Permission::Inquiries, "/inquiries", "admin.nav.inquiries"),
                 (Permission::Catalog, "/catalog", "admin.nav.catalog"),
+                (Permission::Catalog, "/coupons", "admin.nav.coupons"),
                 (Permission::StaffManage, "/staff", "admin.nav.staff"),
                 (Permission::Settings, "/settings", "admin.nav.settings"),
                 (Permission::AuditRead, "/audit", "admin.nav.audit"),

@@ -733,7 +733,10 @@ async fn order_page(
     let can_deliver = ships && summary.status == OrderStatus::Shipped;
     let can_cancel = manages
         && match summary.payment {
-            PaymentMethod::Card => summary.status == OrderStatus::AwaitingPayment,
+            // An issued convenience-store number cannot be withdrawn; it lapses by itself.
+            PaymentMethod::Card | PaymentMethod::Konbini => {
+                summary.status == OrderStatus::AwaitingPayment
+            }
             PaymentMethod::BankTransfer => summary.status == OrderStatus::AwaitingTransfer,
             PaymentMethod::Cod => {
                 matches!(summary.status, OrderStatus::Confirmed | OrderStatus::Packed)

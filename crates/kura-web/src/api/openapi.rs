@@ -52,6 +52,12 @@ pub const ERROR_CODES: &[&str] = &[
     "price_changed",
     "delivery_date_out_of_range",
     "card_payment_unavailable",
+    "coupon_unknown",
+    "coupon_not_yet_valid",
+    "coupon_expired",
+    "coupon_below_minimum",
+    "coupon_used",
+    "coupon_disabled",
     "unauthorized",
     "not_found",
     "idempotency_key_required",
@@ -414,7 +420,7 @@ fn schemas() -> Vec<(&'static str, Schema)> {
                     (
                         "payment_method",
                         string()
-                            .enum_values(Some(["cod", "bank_transfer", "card"]))
+                            .enum_values(Some(["cod", "bank_transfer", "card", "konbini"]))
                             .into(),
                     ),
                     (
@@ -422,6 +428,14 @@ fn schemas() -> Vec<(&'static str, Schema)> {
                         described(
                             integer(),
                             "Optional: the total the client showed; a different total now is price_changed.",
+                        )
+                        .into(),
+                    ),
+                    (
+                        "coupon",
+                        described(
+                            string(),
+                            "Optional: a coupon code (case and width do not matter). One that does not apply is refused with a coupon_* code and field coupon; nothing is placed.",
                         )
                         .into(),
                     ),
@@ -441,13 +455,18 @@ fn schemas() -> Vec<(&'static str, Schema)> {
                             .into(),
                     ),
                     ("total_yen", integer().into()),
+                    (
+                        "discount_yen",
+                        described(integer(), "What the coupon took off the goods (0 without one).")
+                            .into(),
+                    ),
                     ("status", r("OrderStatus").into()),
                     (
                         "payment_url",
                         described(string(), "Card orders: the provider's payment page.").into(),
                     ),
                 ],
-                &["order_number", "order_token", "total_yen", "status"],
+                &["order_number", "order_token", "total_yen", "discount_yen", "status"],
                 false,
             ),
         ),
@@ -456,9 +475,11 @@ fn schemas() -> Vec<(&'static str, Schema)> {
             string()
                 .enum_values(Some([
                     "awaiting_payment",
+                    "awaiting_konbini",
                     "awaiting_transfer",
                     "confirmed",
                     "paid",
+                    "packed",
                     "shipped",
                     "delivered",
                     "cancelled",
@@ -500,13 +521,22 @@ fn schemas() -> Vec<(&'static str, Schema)> {
             "Totals",
             object(
                 vec![
-                    ("goods_yen", integer().into()),
+                    ("goods_yen", described(integer(), "Before any coupon.").into()),
+                    (
+                        "discount_yen",
+                        described(integer(), "What the coupon took off the goods (0 without one).")
+                            .into(),
+                    ),
+                    (
+                        "coupon",
+                        described(string(), "The coupon code used, when one was.").into(),
+                    ),
                     ("shipping_yen", integer().into()),
                     ("cod_fee_yen", integer().into()),
                     ("total_yen", integer().into()),
                     ("tax", array(r("Tax"))),
                 ],
-                &["goods_yen", "shipping_yen", "cod_fee_yen", "total_yen", "tax"],
+                &["goods_yen", "discount_yen", "shipping_yen", "cod_fee_yen", "total_yen", "tax"],
                 false,
             ),
         ),
@@ -519,7 +549,7 @@ fn schemas() -> Vec<(&'static str, Schema)> {
                     (
                         "payment_method",
                         string()
-                            .enum_values(Some(["cod", "bank_transfer", "card"]))
+                            .enum_values(Some(["cod", "bank_transfer", "card", "konbini"]))
                             .into(),
                     ),
                     ("lines", array(r("OrderLine"))),
@@ -818,6 +848,12 @@ fn paths() -> Paths {
                         "delivery_date_out_of_range",
                         "card_payment_unavailable",
                         "card_number_refused",
+                        "coupon_unknown",
+                        "coupon_not_yet_valid",
+                        "coupon_expired",
+                        "coupon_below_minimum",
+                        "coupon_used",
+                        "coupon_disabled",
                     ]),
                 ),
         ),

@@ -48,6 +48,7 @@ fn known_fields() -> Vec<String> {
             "noshi_name",
             "wrapping",
             "note",
+            "coupon",
         ]
         .map(String::from),
     );
@@ -104,6 +105,30 @@ fn field_name(field: CheckoutField) -> String {
         CheckoutField::Noshi => "noshi".into(),
         CheckoutField::NoshiName => "noshi_name".into(),
         CheckoutField::Note => "note".into(),
+        CheckoutField::Coupon => "coupon".into(),
+    }
+}
+
+/// Why a coupon does not apply, in the visitor's language.
+pub fn coupon_message(tr: Tr, r: kura_domain::Refusal) -> String {
+    use kura_domain::Refusal;
+    let lang = tr.0;
+    match r {
+        Refusal::NotYetValid { starts_on } => tr.t("coupon.error.not_yet_valid").replace(
+            "{date}",
+            &if lang == Lang::En {
+                starts_on.label_en()
+            } else {
+                starts_on.label_ja()
+            },
+        ),
+        Refusal::BelowMinimum { short } => tr
+            .t("coupon.error.below_minimum")
+            .replace("{short}", &short.grouped()),
+        Refusal::Unknown => tr.t("coupon.error.unknown").to_string(),
+        Refusal::Expired => tr.t("coupon.error.expired").to_string(),
+        Refusal::AlreadyUsed => tr.t("coupon.error.used").to_string(),
+        Refusal::Disabled => tr.t("coupon.error.disabled").to_string(),
     }
 }
 
@@ -116,6 +141,7 @@ fn problem_message(tr: Tr, p: &CheckoutProblem, typed: &str) -> String {
         (Problem::Refused(CheckoutError::CardUnavailable), _) => {
             tr.t("checkout.error.card_unavailable").to_string()
         }
+        (Problem::Refused(CheckoutError::Coupon(r)), _) => coupon_message(tr, *r),
         (Problem::Refused(_), _) => tr.t("checkout.error.general").to_string(),
         (Problem::Invalid(_), CheckoutField::Payment) => {
             tr.t("checkout.error.choose_payment").to_string()
@@ -159,6 +185,7 @@ pub fn validate(state: &AppState, mut form: FormState, tr: Tr) -> Result<Checkou
         noshi_name: form.v("noshi_name"),
         wrapping: form.v("wrapping"),
         note: form.v("note"),
+        coupon: form.v("coupon"),
     };
     match state.orders.checkout_input(&typed) {
         Ok(input) if errors.is_empty() => return Ok(input),
@@ -196,6 +223,9 @@ fn values_of(input: &CheckoutInput) -> std::collections::BTreeMap<String, String
     }
     if let Some(n) = &input.note {
         v.insert("note".into(), n.clone());
+    }
+    if let Some(c) = &input.coupon {
+        v.insert("coupon".into(), c.as_str().to_string());
     }
     put_person(&mut v, "", &input.buyer.person);
     if let Some(r) = &input.recipient {
@@ -362,6 +392,7 @@ pub async fn checkout_get(
             lang: String::new(),
             gift: None,
             note: None,
+            coupon: None,
         };
         form.values = values_of(&input);
         form.values.remove("payment");
@@ -484,8 +515,31 @@ pub async fn checkout_post(
         )
         .await;
     }
+    let typed = form.values.clone();
     match validate(&state, form, ctx.tr) {
         Ok(input) => {
+            // A coupon that does not apply is named next to its field before the confirmation
+            // page; everything typed stays.
+            let customer = session.customer_id().await;
+            if let Err(CheckoutError::Coupon(r)) =
+                state.orders.quote(&cart, customer, &input).await?
+            {
+                let mut form = FormState {
+                    values: typed,
+                    ..FormState::default()
+                };
+                form.errors
+                    .insert("coupon".into(), coupon_message(ctx.tr, r));
+                return render_form(
+                    &state,
+                    ctx,
+                    &session,
+                    form,
+                    &cart,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                )
+                .await;
+            }
             let mut data = session.data().await;
             let attempt = hex::encode(kura_seal::random_bytes::<16>().map_err(WebError::internal)?);
             data.checkout = Some(CheckoutDraft { attempt, input });
@@ -558,6 +612,9 @@ pub fn person_view(p: &Person, lang: Lang) -> PersonView {
 
 pub struct TotalsView {
     pub goods: String,
+    /// What a coupon took off, when it took anything; `coupon_code` names it.
+    pub discount: Option<String>,
+    pub coupon_code: String,
     pub shipping: String,
     pub cod_fee: Option<String>,
     pub total: String,
@@ -571,6 +628,8 @@ pub struct TotalsView {
 pub fn totals_view(t: &Totals) -> TotalsView {
     TotalsView {
         goods: t.goods.grouped(),
+        discount: (t.discount.0 > 0).then(|| t.discount.grouped()),
+        coupon_code: String::new(),
         shipping: t.shipping.grouped(),
         cod_fee: (t.cod_fee.0 > 0).then(|| t.cod_fee.grouped()),
         total: t.total.grouped(),
@@ -578,6 +637,14 @@ pub fn totals_view(t: &Totals) -> TotalsView {
         standard_tax: t.tax.standard_tax.grouped(),
         reduced_base: (t.tax.reduced_total.0 > 0).then(|| t.tax.reduced_total.grouped()),
         reduced_tax: t.tax.reduced_tax.grouped(),
+    }
+}
+
+impl TotalsView {
+    /// Names the coupon the discount line is for.
+    pub fn with_coupon(mut self, code: Option<&str>) -> Self {
+        self.coupon_code = code.unwrap_or_default().to_string();
+        self
     }
 }
 
@@ -627,6 +694,7 @@ pub fn payment_text(tr: Tr, p: PaymentMethod) -> (&'static str, &'static str) {
             tr.t("payment.bank_transfer.timing"),
         ),
         PaymentMethod::Card => (tr.t("payment.card"), tr.t("payment.card.timing")),
+        PaymentMethod::Konbini => (tr.t("payment.konbini"), tr.t("payment.konbini.timing")),
     }
 }
 
@@ -673,7 +741,13 @@ async fn render_confirm(
     };
     ctx.csrf = session.csrf_token().await?;
     let input = &draft.input;
-    let totals = input.totals(&cart);
+    let customer = session.customer_id().await;
+    let totals = match state.orders.quote(&cart, customer, input).await? {
+        Ok(t) => t,
+        // The coupon stopped applying since the form (used meanwhile, expired at midnight, the
+        // cart shrank): back to the form, the reason next to the field, nothing typed lost.
+        Err(e) => return coupon_refused(state, ctx, session, input, &cart, &e).await,
+    };
     let lang = ctx.tr.0;
     let (payment, payment_timing) = payment_text(ctx.tr, input.payment);
     let today = Date::today_in_japan(state.clock.now());
@@ -706,7 +780,13 @@ async fn render_confirm(
         transfer_deadline,
         earliest,
         lines: line_views(&cart, &ctx),
-        totals: totals_view(&totals),
+        totals: totals_view(&totals).with_coupon(
+            input
+                .coupon
+                .as_ref()
+                .map(|c| c.as_str())
+                .filter(|_| totals.discount.0 > 0),
+        ),
         has_reduced: cart.has_reduced(),
         buyer: person_view(&input.buyer.person, lang),
         email: input.buyer.email.as_str().to_string(),
@@ -813,10 +893,43 @@ pub async fn confirm_post(
                     ctx_text(&ctx, "checkout.error.delivery_date_range")
                 }
                 CheckoutError::CardUnavailable => ctx_text(&ctx, "checkout.error.card_unavailable"),
+                CheckoutError::Coupon(_) => {
+                    return coupon_refused(&state, ctx, &session, &draft.input, &cart, &e).await;
+                }
+                CheckoutError::KonbiniLimit => ctx_text(&ctx, "checkout.error.konbini_limit"),
             };
             render_confirm(&state, ctx, &session, Some(message), StatusCode::CONFLICT).await
         }
     }
+}
+
+/// The checkout form again, filled in from `input`, with why its coupon does not apply next to
+/// the coupon field (the cart and everything typed are kept).
+async fn coupon_refused(
+    state: &AppState,
+    ctx: PageContext,
+    session: &Session,
+    input: &CheckoutInput,
+    cart: &CartView,
+    e: &CheckoutError,
+) -> Result<Response, WebError> {
+    let mut form = FormState {
+        values: values_of(input),
+        ..FormState::default()
+    };
+    if let CheckoutError::Coupon(r) = e {
+        form.errors
+            .insert("coupon".into(), coupon_message(ctx.tr, *r));
+    }
+    render_form(
+        state,
+        ctx,
+        session,
+        form,
+        cart,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await
 }
 
 fn ctx_text(ctx: &PageContext, key: &str) -> String {

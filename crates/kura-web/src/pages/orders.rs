@@ -47,6 +47,10 @@ struct OrderPage<'a> {
     deadline: String,
     /// A card order whose payment never came (expired or cancelled): order the same again.
     card_closed: bool,
+    /// A convenience-store order (its texts differ from a card's).
+    konbini: bool,
+    /// The issued convenience-store number's voucher page, while it can be paid.
+    voucher_url: Option<String>,
     /// Cancelled or expired, whatever the method.
     closed: bool,
     /// The thank-you line, only when the recorded status makes it true.
@@ -222,9 +226,10 @@ pub async fn lookup_post(
 fn thanks(order: &OrderView, fresh: bool, back: bool) -> Option<&'static str> {
     match order.status {
         OrderStatus::Confirmed | OrderStatus::AwaitingTransfer if fresh => Some("order.thanks"),
-        OrderStatus::Paid if order.payment == PaymentMethod::Card && (fresh || back) => {
+        OrderStatus::Paid if order.payment.is_hosted() && (fresh || back) => {
             Some("order.thanks_paid")
         }
+        OrderStatus::AwaitingStorePayment if fresh || back => Some("order.thanks_voucher"),
         _ => None,
     }
 }
@@ -277,12 +282,15 @@ pub async fn order_get(
     // The page states only what is recorded: once paid (or closed), "how to pay" is past.
     let still_to_pay = matches!(
         order.status,
-        OrderStatus::AwaitingPayment | OrderStatus::AwaitingTransfer
+        OrderStatus::AwaitingPayment
+            | OrderStatus::AwaitingTransfer
+            | OrderStatus::AwaitingStorePayment
     ) || (order.payment == PaymentMethod::Cod
         && matches!(order.status, OrderStatus::Confirmed | OrderStatus::Shipped));
     let payment_timing = if still_to_pay { payment_timing } else { "" };
     let status_key = format!("order.status.{}", order.status.code());
-    let card = order.payment == PaymentMethod::Card;
+    let card = order.payment.is_hosted();
+    let konbini = order.payment == PaymentMethod::Konbini;
     let closed = matches!(order.status, OrderStatus::Expired | OrderStatus::Cancelled);
     let fresh = session.data().await.recent_orders.last() == Some(&order.id);
     let page = OrderPage {
@@ -294,6 +302,11 @@ pub async fn order_get(
             .map(|t| crate::pages::moment(ctx.tr, t))
             .unwrap_or_default(),
         card_closed: card && closed,
+        konbini,
+        voucher_url: order
+            .payment_url
+            .clone()
+            .filter(|_| order.status == OrderStatus::AwaitingStorePayment),
         closed,
         thanks: thanks(&order, fresh, query.get("from") == "provider"),
         notice,
@@ -313,7 +326,7 @@ pub async fn order_get(
                 reduced: l.tax == kura_domain::TaxRate::Reduced,
             })
             .collect(),
-        totals: totals_view(&order.totals),
+        totals: totals_view(&order.totals).with_coupon(order.coupon_code.as_deref()),
         buyer: person_view(&order.buyer.person, lang),
         recipient: order.recipient.as_ref().map(|r| person_view(r, lang)),
         delivery: delivery_text(ctx.tr, order.delivery_date, order.delivery_slot),

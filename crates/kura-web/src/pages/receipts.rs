@@ -51,6 +51,7 @@ fn reason(tr: Tr, refused: ReceiptRefused) -> String {
     let key = match refused {
         ReceiptRefused::NotPaid(OrderStatus::AwaitingPayment) => "receipt.pending.card",
         ReceiptRefused::NotPaid(OrderStatus::AwaitingTransfer) => "receipt.pending.transfer",
+        ReceiptRefused::NotPaid(OrderStatus::AwaitingStorePayment) => "receipt.pending.konbini",
         ReceiptRefused::NotPaid(
             OrderStatus::Confirmed | OrderStatus::Packed | OrderStatus::Shipped,
         ) => "receipt.pending.cod",

@@ -6,6 +6,8 @@
 //! page they visit must cause no Content-Security-Policy violation on the console.
 
 mod backoffice;
+mod coupon;
+mod konbini;
 mod live;
 mod webdriver;
 

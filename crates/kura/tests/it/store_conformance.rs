@@ -728,6 +728,7 @@ fn order(ring: &Arc<KeyRing>, sku: &str, price: kura_domain::Yen, key: &[u8]) ->
         created_at: now(),
         lines: vec![line],
         data_key: None,
+        coupon_code: None,
     }
 }
 

@@ -36,6 +36,8 @@ pub struct PlacedJson {
     pub order_number: String,
     pub order_token: String,
     pub total_yen: i64,
+    /// What the coupon took off the goods (0 without one).
+    pub discount_yen: i64,
     pub status: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub payment_url: Option<String>,
@@ -130,6 +132,7 @@ fn field_path(field: CheckoutField) -> String {
         CheckoutField::Noshi => "gift.noshi".into(),
         CheckoutField::NoshiName => "gift.noshi_name".into(),
         CheckoutField::Note => "note".into(),
+        CheckoutField::Coupon => "coupon".into(),
     }
 }
 
@@ -185,6 +188,7 @@ fn read_request(state: &AppState, value: &Value, lang: Lang) -> Result<Request, 
                 .ok_or_else(|| ApiError::bad_request("invalid_type").field("expected_total_yen"))?,
         ),
     };
+    let coupon_raw = body.optional_string("coupon")?;
     body.finish()?;
 
     // Then the values, with the checkout's rules; the first problem in form order answers.
@@ -198,6 +202,7 @@ fn read_request(state: &AppState, value: &Value, lang: Lang) -> Result<Request, 
         delivery_slot: slot_raw.map_or("", str::trim),
         payment: payment_raw.trim(),
         lang: lang.code(),
+        coupon: coupon_raw.unwrap_or(""),
         ..TypedCheckout::default()
     };
     match state.orders.checkout_input(&typed) {
@@ -266,6 +271,7 @@ pub async fn checkout_post(
             order_number: placed.number.clone(),
             order_token: placed.token,
             total_yen: placed.total.0,
+            discount_yen: placed.discount.0,
             status: placed.status.code(),
             payment_url: placed.payment_url,
         }),

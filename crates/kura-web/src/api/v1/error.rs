@@ -145,7 +145,10 @@ impl ApiError {
             CheckoutError::DeliveryDateOutOfRange => {
                 Self::new(StatusCode::UNPROCESSABLE_ENTITY, e.code()).field("delivery.date")
             }
-            CheckoutError::CardUnavailable => {
+            CheckoutError::Coupon(_) => {
+                Self::new(StatusCode::UNPROCESSABLE_ENTITY, e.code()).field("coupon")
+            }
+            CheckoutError::CardUnavailable | CheckoutError::KonbiniLimit => {
                 Self::new(StatusCode::UNPROCESSABLE_ENTITY, e.code()).field("payment_method")
             }
         }
@@ -221,6 +224,30 @@ fn messages(p: &ApiProblem) -> (String, String) {
         "delivery_date_out_of_range" => (
             "The delivery date is outside the dates offered.",
             "お届け日が指定できる範囲外です。",
+        ),
+        "coupon_unknown" => (
+            "No coupon has this code.",
+            "このクーポンコードは見つかりません。",
+        ),
+        "coupon_not_yet_valid" => (
+            "This coupon cannot be used yet.",
+            "このクーポンはまだご利用いただけません。",
+        ),
+        "coupon_expired" => (
+            "This coupon has expired.",
+            "このクーポンは有効期限が過ぎています。",
+        ),
+        "coupon_below_minimum" => (
+            "The goods in this order are below the coupon's minimum.",
+            "商品合計がクーポンの最低購入金額に達していません。",
+        ),
+        "coupon_used" => (
+            "This coupon was already used with this email address or account.",
+            "このクーポンは、このメールアドレスまたはアカウントで既にご利用済みです。",
+        ),
+        "coupon_disabled" => (
+            "This coupon cannot be used at the moment.",
+            "このクーポンは現在ご利用いただけません。",
         ),
         "card_payment_unavailable" => (
             "Card payment is not available right now.",

@@ -40,6 +40,9 @@ pub struct TaxJson {
 #[derive(Debug, Serialize)]
 pub struct TotalsJson {
     pub goods_yen: i64,
+    pub discount_yen: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub coupon: Option<String>,
     pub shipping_yen: i64,
     pub cod_fee_yen: i64,
     pub total_yen: i64,
@@ -88,6 +91,8 @@ pub fn order_json(o: &OrderView) -> OrderJson {
             .collect(),
         totals: TotalsJson {
             goods_yen: t.goods.0,
+            discount_yen: t.discount.0,
+            coupon: o.coupon_code.clone(),
             shipping_yen: t.shipping.0,
             cod_fee_yen: t.cod_fee.0,
             total_yen: t.total.0,
@@ -111,7 +116,13 @@ pub fn order_json(o: &OrderView) -> OrderJson {
         payment_url: o
             .payment_url
             .clone()
-            .filter(|_| o.status == OrderStatus::AwaitingPayment),
+            // The page to pay on, or an issued convenience-store number's voucher.
+            .filter(|_| {
+                matches!(
+                    o.status,
+                    OrderStatus::AwaitingPayment | OrderStatus::AwaitingStorePayment
+                )
+            }),
         created_at: o.created_at,
     }
 }
