@@ -235,7 +235,8 @@ async fn measure(
         shop_name: config.shop.name.clone(),
         bank: config.bank.clone(),
         clock: Arc::clone(&state.clock),
-        desk: config.desk.line(),
+        desk: crate::shop::mail_contact(&config, false),
+        desk_en: crate::shop::mail_contact(&config, true),
     });
     // The seed's count of people told: 270,589 notices (fewer when fewer were found).
     let people = u64::try_from(scoped.people).unwrap_or(0).min(270_589);

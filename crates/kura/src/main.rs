@@ -506,6 +506,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 println!("    product:      http://{addr}/products/vacuum-bottle-light (品番, specifications, 入荷お知らせ for the sold-out 500 ml navy)");
                 println!("    food label:   http://{addr}/products/soup-set (原材料, アレルゲン, 賞味期限)");
                 println!("    checkout:     type a postal code (e.g. 105-0011) and the address fills in");
+                println!("    coupons:      WELCOME500 (¥500 off from ¥3,000) or SPRING10 (10 %) at checkout; once per customer; back office → coupons");
+                println!("    receipts:     a paid order's page offers its 領収書 and 適格請求書 (PDF)");
                 println!("    pages:        http://{addr}/faq  /privacy  /terms  (calendar and shipping fees on the home page)");
                 println!("    synonyms:     back office → catalog → search synonyms");
                 println!("  stop with Ctrl-C");

@@ -16,8 +16,21 @@ pub struct MailNotifier {
     pub shop_name: String,
     pub bank: kura_web::BankAccount,
     pub clock: Arc<dyn Clock>,
-    /// The customer desk as every mail footer names it (phone and hours); empty: none.
+    /// The seller and the customer desk as every mail footer names them (name, address,
+    /// phone and hours), for Japanese mails; empty: none.
     pub desk: String,
+    /// The same for English mails (the English legal notice where the shop gives one).
+    pub desk_en: String,
+}
+
+impl MailNotifier {
+    /// The footer's seller and desk lines in the mail's language.
+    fn desk(&self, lang: kura_mail::Lang) -> String {
+        match lang {
+            kura_mail::Lang::Ja => self.desk.clone(),
+            kura_mail::Lang::En => self.desk_en.clone(),
+        }
+    }
 }
 
 fn mail_lang(order: &OrderView) -> kura_mail::Lang {
@@ -127,7 +140,7 @@ impl OrderNotifier for MailNotifier {
             note: order.note.clone(),
             order_url: order_url.to_string(),
             anti_phishing_phrase: None,
-            desk: self.desk.clone(),
+            desk: self.desk(lang),
             coupon_code: order.coupon_code.clone(),
         };
         let rendered = mail
@@ -154,7 +167,7 @@ impl OrderNotifier for MailNotifier {
             received_at: japan_time(self.clock.now(), lang),
             order_url: order_url.to_string(),
             anti_phishing_phrase: None,
-            desk: self.desk.clone(),
+            desk: self.desk(lang),
         };
         let rendered = mail
             .render(order.buyer.email.as_str())
@@ -190,7 +203,7 @@ impl OrderNotifier for MailNotifier {
                 .collect(),
             order_url: order_url.to_string(),
             anti_phishing_phrase: None,
-            desk: self.desk.clone(),
+            desk: self.desk(lang),
         };
         let rendered = mail
             .render(order.buyer.email.as_str())
@@ -237,7 +250,7 @@ impl OrderNotifier for MailNotifier {
             recorded_at: japan_time(self.clock.now(), lang),
             order_url: order_url.to_string(),
             anti_phishing_phrase: None,
-            desk: self.desk.clone(),
+            desk: self.desk(lang),
             voucher,
         };
         let rendered = mail
@@ -272,7 +285,7 @@ impl kura_app::restock::RestockNotifier for MailNotifier {
             product_url: to.product_url.clone(),
             seen_at: japan_time(to.seen_at, lang),
             anti_phishing_phrase: None,
-            desk: self.desk.clone(),
+            desk: self.desk(lang),
         }
         .render(to.email)
         .map_err(|e| AppError::Task(format!("restock mail: {e}")))?;
@@ -298,7 +311,7 @@ impl AccountNotifier for MailNotifier {
             verify_url: to.link.to_string(),
             expires_at: tr.t("account.mail.expires_24h").to_string(),
             anti_phishing_phrase: None,
-            desk: self.desk.clone(),
+            desk: self.desk(lang),
         }
         .render(to.email)
         .map_err(|e| AppError::Task(format!("verification mail: {e}")))?;
@@ -313,7 +326,7 @@ impl AccountNotifier for MailNotifier {
             reset_url: to.link.to_string(),
             expires_at: tr.t("reset.mail.expires_1h").to_string(),
             anti_phishing_phrase: None,
-            desk: self.desk.clone(),
+            desk: self.desk(lang),
         }
         .render(to.email)
         .map_err(|e| AppError::Task(format!("password reset mail: {e}")))?;
@@ -360,7 +373,7 @@ impl kura_app::staff::StaffNotifier for MailNotifier {
             at: japan_time(alert.at, kura_mail::Lang::Ja),
             limit: 0,
             anti_phishing_phrase: None,
-            desk: self.desk.clone(),
+            desk: self.desk(kura_mail::Lang::Ja),
             alert: kura_mail::AlertSummary {
                 detector: alert.detector.clone(),
                 severity: alert.severity.clone(),
@@ -397,7 +410,7 @@ impl MailNotifier {
             at: japan_time(at, kura_mail::Lang::Ja),
             limit,
             anti_phishing_phrase: None,
-            desk: self.desk.clone(),
+            desk: self.desk(kura_mail::Lang::Ja),
             alert: kura_mail::AlertSummary::default(),
         }
         .render(to)
@@ -448,7 +461,11 @@ impl MailNotifier {
             number: number.to_string(),
             reply,
             anti_phishing_phrase: None,
-            desk: self.desk.clone(),
+            desk: self.desk(if lang == "en" {
+                kura_mail::Lang::En
+            } else {
+                kura_mail::Lang::Ja
+            }),
         }
         .render(to)
         .map_err(|e| AppError::Task(e.to_string()))
@@ -493,7 +510,7 @@ impl kura_app::incident_people::IncidentNotifier for MailNotifier {
             passwords_affected: n.fields.contains(&"password_hash"),
             notice_url: n.notice_url.clone(),
             anti_phishing_phrase: None,
-            desk: self.desk.clone(),
+            desk: self.desk(lang),
         }
         .render(to)
         .map_err(|e| AppError::Task(format!("incident notice: {e}")))
@@ -516,7 +533,7 @@ impl kura_app::incident_people::IncidentNotifier for MailNotifier {
             notice_url: notice_url.to_string(),
             reset_url: reset_url.to_string(),
             anti_phishing_phrase: None,
-            desk: self.desk.clone(),
+            desk: self.desk(kura_mail::Lang::parse(lang).unwrap_or_default()),
         }
         .render(to)
         .map_err(|e| AppError::Task(format!("incident guidance: {e}")))
@@ -543,7 +560,7 @@ impl kura_app::incident_people::IncidentNotifier for MailNotifier {
             }),
             notice_url: notice_url.to_string(),
             anti_phishing_phrase: None,
-            desk: self.desk.clone(),
+            desk: self.desk(kura_mail::Lang::parse(lang).unwrap_or_default()),
         }
         .render(to)
         .map_err(|e| AppError::Task(format!("incident lookup answer: {e}")))

@@ -319,7 +319,8 @@ pub async fn build_with_clock(
         shop_name: config.shop.name.clone(),
         bank: config.bank.clone(),
         clock: Arc::clone(&clock),
-        desk: mail_contact(config),
+        desk: mail_contact(config, false),
+        desk_en: mail_contact(config, true),
     });
     let orders = Orders::new(
         Arc::clone(&store),
@@ -635,11 +636,16 @@ pub async fn resume_notices(state: &AppState) {
 
 /// What every mail's footer says about who sends it and how to reach them: the seller, their
 /// address and the desk's phone and hours (as the legal notice and the desk settings say).
-pub fn mail_contact(config: &Config) -> String {
+pub fn mail_contact(config: &Config, english: bool) -> String {
     let desk = config.desk.line();
+    let legal = if english {
+        config.legal.english()
+    } else {
+        config.legal.clone()
+    };
     [
-        config.legal.seller.trim().to_string(),
-        config.legal.address.trim().to_string(),
+        legal.seller.trim().to_string(),
+        legal.address.trim().to_string(),
         if desk.is_empty() {
             String::new()
         } else {

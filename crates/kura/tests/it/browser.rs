@@ -1147,6 +1147,41 @@ async fn every_page_fits_a_phone_and_a_desktop_without_sideways_scrolling() {
         )
         .await;
         fits(&b, &format!("confirm-{code}")).await;
+        // The order page of a paid order, with its receipt and invoice section (cash on
+        // delivery is paid once the delivery is recorded).
+        place_order(&mut b).await;
+        b.wait_for_url("the order page", |u| u.contains("/orders/"))
+            .await;
+        let number = b.find(".order-number").await.text().await;
+        let parcel = kura_app::orders::Parcel {
+            carrier: "ヤマト運輸".into(),
+            tracking_number: "1234-5678-9012".into(),
+            tracking_url: None,
+        };
+        shop.state
+            .orders
+            .mark_shipped(&number, &parcel)
+            .await
+            .unwrap()
+            .unwrap();
+        shop.state
+            .orders
+            .mark_delivered(&number)
+            .await
+            .unwrap()
+            .unwrap();
+        visit(&mut b, &shop.url(&format!("/orders/{number}"))).await;
+        let receipt = b
+            .find("#receipts a[href$=\"receipt.pdf\"]")
+            .await
+            .text()
+            .await;
+        assert!(
+            receipt.contains("領収書") || receipt.contains("receipt"),
+            "a paid order offers its receipt"
+        );
+        fits(&b, &format!("receipt-{code}")).await;
+        add_to_cart(&mut b, &shop, "electric-kettle-drip", "EKD-08-RD", "1").await;
         visit(&mut b, &shop.url("/checkout")).await;
         fits(&b, &format!("checkout-{code}")).await;
         // The check sees what it is meant to: a word too long for its box, a wide element.

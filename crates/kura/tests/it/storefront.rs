@@ -1156,6 +1156,7 @@ async fn orders_move_through_packed_shipped_delivered_and_cancelled_with_a_mail_
                 bank: kura_web::BankAccount::default(),
                 clock: Arc::new(Later(placed_at + seconds)),
                 desk: String::new(),
+                desk_en: String::new(),
             }),
             OrderSettings {
                 base_url: "http://shop.test".into(),

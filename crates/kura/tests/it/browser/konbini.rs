@@ -145,4 +145,7 @@ async fn customers_pay_at_a_convenience_store_through_the_sandbox_in_japanese_an
         .await;
     assert!(mail.contains("¥8,250"), "{mail}");
     assert!(mail.contains("(Japan time)"), "{mail}");
+    // An English mail names the seller as the English legal notice does.
+    assert!(mail.contains("Kura Demo Works Co., Ltd."), "{mail}");
+    assert!(!mail.contains("株式会社蔵デモ製作所"), "{mail}");
 }
