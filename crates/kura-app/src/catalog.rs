@@ -19,6 +19,10 @@ pub const MAX_QUERY: usize = 100;
 /// can be this much behind; checkout always re-checks stock and price in the database.
 const CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(2);
 const CACHE_MAX: usize = 4096;
+/// Most listing pages (a category or all products, one page each) kept at once.
+const LISTING_CACHE_MAX: usize = 512;
+/// Most search answers kept at once: few, so that random queries cannot fill the memory.
+const SEARCH_CACHE_MAX: usize = 256;
 
 type Cached<T> = std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, T)>>;
 
@@ -27,6 +31,10 @@ pub struct Catalog {
     products: Cached<Option<Product>>,
     categories: Cached<Vec<Category>>,
     synonyms: Cached<Arc<Synonyms>>,
+    /// Listing pages (home, categories, the API's product list) by category, offset and size.
+    listings: Cached<Arc<ProductPage>>,
+    /// Search answers by the query's search form, offset and size.
+    searches: Cached<Arc<ProductPage>>,
 }
 
 /// The setting that holds the owner's synonym table (as typed, see [`Synonyms::parse`]).
@@ -44,11 +52,17 @@ fn cached<T: Clone>(cache: &Cached<T>, key: &str) -> Option<T> {
 }
 
 fn remember<T>(cache: &Cached<T>, key: &str, value: T) {
+    remember_at_most(cache, key, value, CACHE_MAX);
+}
+
+/// Keeps `value` under `key` unless `max` live entries are there already (stale ones are
+/// dropped first).
+fn remember_at_most<T>(cache: &Cached<T>, key: &str, value: T, max: usize) {
     if let Ok(mut map) = cache.lock() {
-        if map.len() >= CACHE_MAX {
+        if map.len() >= max {
             map.retain(|_, (at, _)| at.elapsed() < CACHE_TTL);
         }
-        if map.len() < CACHE_MAX {
+        if map.len() < max {
             map.insert(key.to_string(), (std::time::Instant::now(), value));
         }
     }
@@ -61,6 +75,8 @@ impl Catalog {
             products: Default::default(),
             categories: Default::default(),
             synonyms: Default::default(),
+            listings: Default::default(),
+            searches: Default::default(),
         }
     }
 
@@ -75,6 +91,11 @@ impl Catalog {
         }
         if let Ok(mut m) = self.synonyms.lock() {
             m.clear();
+        }
+        for cache in [&self.listings, &self.searches] {
+            if let Ok(mut m) = cache.lock() {
+                m.clear();
+            }
         }
     }
 
@@ -131,22 +152,28 @@ impl Catalog {
 
     pub async fn category(&self, slug: &str) -> Result<Option<Category>, AppError> {
         Ok(self
-            .store
             .categories()
             .await?
             .into_iter()
             .find(|c| c.slug == slug))
     }
 
-    /// Products of a category (or all), page numbers from 1.
+    /// Products of a category (or all), page numbers from 1. Served from memory for up to
+    /// [`CACHE_TTL`], like a product page: the home page is what everyone opens first.
     pub async fn products(
         &self,
         category: Option<i64>,
         page: u32,
         per_page: u32,
-    ) -> Result<ProductPage, AppError> {
+    ) -> Result<Arc<ProductPage>, AppError> {
         let offset = page.saturating_sub(1).saturating_mul(per_page);
-        Ok(self.store.products(category, offset, per_page).await?)
+        let key = format!("{}:{offset}:{per_page}", category.unwrap_or(-1));
+        if let Some(p) = cached(&self.listings, &key) {
+            return Ok(p);
+        }
+        let p = Arc::new(self.store.products(category, offset, per_page).await?);
+        remember_at_most(&self.listings, &key, Arc::clone(&p), LISTING_CACHE_MAX);
+        Ok(p)
     }
 
     pub async fn product(&self, slug: &str) -> Result<Option<Product>, AppError> {
@@ -167,7 +194,7 @@ impl Catalog {
         query: &str,
         page: u32,
         per_page: u32,
-    ) -> Result<ProductPage, AppError> {
+    ) -> Result<Arc<ProductPage>, AppError> {
         let q: String = query
             .chars()
             .filter(|c| !c.is_control())
@@ -175,15 +202,25 @@ impl Catalog {
             .collect();
         let q = kura_domain::search_form(&q);
         if q.is_empty() {
-            return Ok(ProductPage::default());
+            return Ok(Arc::default());
+        }
+        let offset = page.saturating_sub(1).saturating_mul(per_page);
+        // The same words find the same products until the catalog or the synonyms change
+        // (which empties this cache on the node that changed them; others follow within
+        // [`CACHE_TTL`]).
+        let key = format!("{q}\u{1f}{offset}:{per_page}");
+        if let Some(p) = cached(&self.searches, &key) {
+            return Ok(p);
         }
         let mut groups = self.synonyms().await?.plan(&q);
         groups.truncate(MAX_QUERY_WORDS);
-        let offset = page.saturating_sub(1).saturating_mul(per_page);
-        Ok(self
-            .store
-            .search_products(&groups, offset, per_page)
-            .await?)
+        let p = Arc::new(
+            self.store
+                .search_products(&groups, offset, per_page)
+                .await?,
+        );
+        remember_at_most(&self.searches, &key, Arc::clone(&p), SEARCH_CACHE_MAX);
+        Ok(p)
     }
 
     pub async fn items(&self, skus: &[String]) -> Result<Vec<CatalogItem>, AppError> {

@@ -371,17 +371,29 @@ pub async fn run_web(seconds: u64, connections: usize, guard: bool) -> anyhow::R
         |s| s == 200,
     )
     .await?;
-    report("product page", &product, Some(base));
-    let search = run(
-        addr,
-        connections,
-        duration,
-        None,
-        Arc::new(move |_, _| get(addr, "/search?q=%E3%82%B1%E3%83%88%E3%83%AB", "")),
-        |s| s == 200,
-    )
-    .await?;
-    report("search page", &search, Some(base));
+    let product_rps = report("product page", &product, Some(base));
+    // The other storefront pages, each beside the product page too.
+    for (name, path) in [
+        ("home page", "/"),
+        ("category page", "/category/kettles"),
+        ("search page", "/search?q=%E3%82%B1%E3%83%88%E3%83%AB"),
+    ] {
+        let page = run(
+            addr,
+            connections,
+            duration,
+            None,
+            Arc::new(move |_, _| get(addr, path, "")),
+            |s| s == 200,
+        )
+        .await?;
+        let rps = report(name, &page, Some(base));
+        println!(
+            "{:<28} {:>9.2}x the product page",
+            format!("  = {name}"),
+            rps / product_rps
+        );
+    }
     let skus: Arc<Vec<(String, String)>> = Arc::new(
         crate::catalog_data::products()
             .into_iter()

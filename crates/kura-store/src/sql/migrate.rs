@@ -49,7 +49,22 @@ async fn apply(
 
 /// Applies pending migrations on `conn`; returns the names of those applied.
 pub(crate) async fn run(conn: &mut Conn) -> Result<Vec<String>, StoreError> {
-    sqlx::query(dialect::MIGRATIONS_TABLE)
+    // Under the migration lock too: on PostgreSQL, two `CREATE TABLE IF NOT EXISTS` at the
+    // same instant collide on the catalog's unique type name and one node fails to start.
+    for begin in dialect::BEGIN_MIGRATION {
+        sqlx::query(*begin)
+            .execute(&mut *conn)
+            .await
+            .map_err(db_err)?;
+    }
+    if let Err(e) = sqlx::query(dialect::MIGRATIONS_TABLE)
+        .execute(&mut *conn)
+        .await
+    {
+        let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+        return Err(db_err(e));
+    }
+    sqlx::query("COMMIT")
         .execute(&mut *conn)
         .await
         .map_err(db_err)?;

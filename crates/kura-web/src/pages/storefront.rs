@@ -153,7 +153,7 @@ fn listing(
     title: String,
     query: String,
     categories: Vec<CategoryLink>,
-    page: ProductPage,
+    page: &ProductPage,
     paging: Paging,
     is_search: bool,
 ) -> Result<Html<String>, WebError> {
@@ -200,7 +200,7 @@ pub async fn category_get(
         page.total,
     );
     let categories = links(&state.catalog.categories().await?, lang);
-    listing(ctx, title, String::new(), categories, page, paging, false)
+    listing(ctx, title, String::new(), categories, &page, paging, false)
 }
 
 #[derive(Deserialize)]
@@ -229,7 +229,7 @@ pub async fn search_get(
         page.total,
     );
     let categories = links(&state.catalog.categories().await?, lang);
-    listing(ctx, title, query, categories, page, paging, true)
+    listing(ctx, title, query, categories, &page, paging, true)
 }
 
 pub struct VariantOption {

@@ -14,6 +14,7 @@ mod browser;
 mod card_payments;
 mod catalog;
 mod cli;
+mod cluster;
 mod coupons;
 mod guard;
 mod incidents;
