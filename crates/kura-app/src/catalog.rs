@@ -16,7 +16,8 @@ pub const PAGE_SIZE: u32 = 12;
 pub const MAX_QUERY: usize = 100;
 
 /// How long a product page's data or the category list may be served from memory. Stock shown
-/// can be this much behind; checkout always re-checks stock and price in the database.
+/// can be this much behind (twice that while a reload fails); checkout always re-checks stock
+/// and price in the database.
 const CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(2);
 const CACHE_MAX: usize = 4096;
 /// Most listing pages (a category or all products, one page each) kept at once.
@@ -44,11 +45,18 @@ const FORM_VERSION_SETTING: &str = "search.form_version";
 /// Most words of a query that are searched; more are ignored.
 pub const MAX_QUERY_WORDS: usize = 8;
 
+/// The remembered value for `key` while it is fresh. The first caller to find it expired gets
+/// `None` and loads it again; the entry is marked fresh for the others meanwhile, so that a
+/// busy page is loaded once when it expires, not by every request that arrives while it loads
+/// (which made the home page's p99 jump every two seconds).
 fn cached<T: Clone>(cache: &Cached<T>, key: &str) -> Option<T> {
-    let map = cache.lock().ok()?;
-    map.get(key)
-        .filter(|(at, _)| at.elapsed() < CACHE_TTL)
-        .map(|(_, v)| v.clone())
+    let mut map = cache.lock().ok()?;
+    let (at, value) = map.get_mut(key)?;
+    if at.elapsed() < CACHE_TTL {
+        return Some(value.clone());
+    }
+    *at = std::time::Instant::now();
+    None
 }
 
 fn remember<T>(cache: &Cached<T>, key: &str, value: T) {

@@ -361,7 +361,19 @@ pub async fn run_web(seconds: u64, connections: usize, guard: bool) -> anyhow::R
         |s| s == 200,
     )
     .await?;
-    let base = report("bare axum handler (1 row)", &bare, None);
+    report("bare axum + sqlx pool (1 row)", &bare, None);
+    let inline_path = "/inline/products/electric-kettle-drip";
+    let inline = run(
+        bare_addr,
+        connections,
+        duration,
+        None,
+        Arc::new(move |_, _| get(bare_addr, inline_path, "")),
+        |s| s == 200,
+    )
+    .await?;
+    // The ratios below are to this one: the fastest a one-row page can be.
+    let base = report("bare axum + inline rusqlite", &inline, None);
     let product = run(
         addr,
         connections,
@@ -468,6 +480,47 @@ pub async fn run_web(seconds: u64, connections: usize, guard: bool) -> anyhow::R
     Ok(())
 }
 
+/// The database the inline baseline reads (set once by [`serve_bare`]).
+static INLINE_DB: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+
+thread_local! {
+    /// Each runtime thread's own read-only connection for the inline baseline.
+    static INLINE_CONN: std::cell::RefCell<Option<rusqlite::Connection>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// The fastest a page can be here: one indexed row read with rusqlite on the request's own
+/// thread (no hand-off to another thread, a prepared statement kept per thread), formatted
+/// into a page. The shop's pages are measured against it.
+async fn inline_product(
+    axum::extract::Path(slug): axum::extract::Path<String>,
+) -> axum::response::Html<String> {
+    let row = INLINE_CONN.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.is_none() {
+            let path = INLINE_DB.get()?;
+            *slot = rusqlite::Connection::open_with_flags(
+                path,
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+                    | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )
+            .ok();
+        }
+        let conn = slot.as_ref()?;
+        let mut stmt = conn
+            .prepare_cached("SELECT name_ja, description_ja FROM products WHERE slug = ?1")
+            .ok()?;
+        stmt.query_row([&slug], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })
+        .ok()
+    });
+    let (name, desc) = row.unwrap_or_default();
+    axum::response::Html(format!(
+        "<!doctype html><html lang=\"ja\"><head><title>{name}</title></head><body><h1>{name}</h1><p>{desc}</p></body></html>"
+    ))
+}
+
 /// The baseline: one axum handler that reads one product row from the same SQLite file and
 /// renders it, with nothing else (no sessions, no security layers, no templates).
 pub async fn serve_bare(db: &Path, listen: SocketAddr) -> anyhow::Result<()> {
@@ -506,7 +559,14 @@ pub async fn serve_bare(db: &Path, listen: SocketAddr) -> anyhow::Result<()> {
     }
     let app = axum::Router::new()
         .route("/products/{slug}", axum::routing::get(product))
+        .route(
+            "/inline/products/{slug}",
+            axum::routing::get(inline_product),
+        )
         .with_state(pool);
+    INLINE_DB
+        .set(db.to_path_buf())
+        .map_err(|_| anyhow::anyhow!("the inline baseline is set up twice"))?;
     let listener = tokio::net::TcpListener::bind(listen).await?;
     println!("bare handler on http://{}/", listener.local_addr()?);
     axum::serve(listener, app).await?;
