@@ -311,21 +311,87 @@ pub(crate) async fn product_page_rate(
     Ok(o.requests as f64 / o.elapsed.as_secs_f64())
 }
 
-pub async fn run_web(seconds: u64, connections: usize, guard: bool) -> anyhow::Result<()> {
+/// A fresh PostgreSQL database for one benchmark, dropped when this goes away.
+struct BenchDatabase {
+    admin_url: String,
+    name: String,
+    url: String,
+}
+
+impl BenchDatabase {
+    async fn create(admin_url: &str) -> anyhow::Result<Self> {
+        let name = format!("kura_bench_{}", std::process::id());
+        let admin = sqlx::PgPool::connect(admin_url)
+            .await
+            .context("the PostgreSQL server does not answer")?;
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&admin)
+            .await?;
+        admin.close().await;
+        let base = admin_url
+            .rsplit_once('/')
+            .map_or(admin_url, |(base, _)| base);
+        Ok(Self {
+            admin_url: admin_url.to_string(),
+            url: format!("{base}/{name}"),
+            name,
+        })
+    }
+
+    async fn drop_now(self) {
+        if let Ok(admin) = sqlx::PgPool::connect(&self.admin_url).await {
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            )))
+            .execute(&admin)
+            .await;
+            admin.close().await;
+        }
+    }
+}
+
+pub async fn run_web(
+    seconds: u64,
+    connections: usize,
+    guard: bool,
+    pg_url: Option<String>,
+) -> anyhow::Result<()> {
     let dir = std::env::temp_dir().join(format!("kura-bench-web-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
-    std::fs::write(
-        dir.join("kura.toml"),
-        format!(
-            "[server]\nrate_limit_per_second = 10000000\nrate_limit_burst = 10000000\nmetrics_listen = \"\"\n[log]\nlevel = \"warn\"\n[mail]\ntransport = \"outbox\"\n[guard]\nenabled = {guard}\n"
-        ),
-    )?;
+    let settings = format!(
+        "[server]\nrate_limit_per_second = 10000000\nrate_limit_burst = 10000000\nmetrics_listen = \"\"\n[log]\nlevel = \"warn\"\n[mail]\ntransport = \"outbox\"\n[guard]\nenabled = {guard}\n"
+    );
+    std::fs::write(dir.join("kura.toml"), &settings)?;
+    // The bare baselines always read the SQLite demo; the shop runs on PostgreSQL when asked.
     prepare_demo(&dir).await?;
-    let (shop, addr) = spawn(&["serve", "--listen", "127.0.0.1:0"], &dir)?;
+    let database = match &pg_url {
+        Some(url) => Some(BenchDatabase::create(url).await?),
+        None => None,
+    };
+    let shop_dir = match &database {
+        Some(db) => {
+            let shop_dir = dir.join("pg");
+            std::fs::create_dir_all(&shop_dir)?;
+            std::fs::write(
+                shop_dir.join("kura.toml"),
+                format!("[database]\nurl = \"{}\"\n{settings}", db.url),
+            )?;
+            prepare_demo(&shop_dir).await?;
+            shop_dir
+        }
+        None => dir.clone(),
+    };
+    let (shop, addr) = spawn(&["serve", "--listen", "127.0.0.1:0"], &shop_dir)?;
     let (_bare, bare_addr) = spawn(&["bench-bare", "--listen", "127.0.0.1:0"], &dir)?;
     let duration = Duration::from_secs(seconds);
     println!(
-        "Kura web benchmark: {connections} connections, {seconds} s per scenario, guard {}, {} cores",
+        "Kura web benchmark: {connections} connections, {seconds} s per scenario, shop on {}, guard {}, {} cores",
+        if database.is_some() {
+            "PostgreSQL"
+        } else {
+            "SQLite"
+        },
         if guard { "on" } else { "off" },
         std::thread::available_parallelism()
             .map(|n| n.get())
@@ -476,6 +542,9 @@ pub async fn run_web(seconds: u64, connections: usize, guard: bool) -> anyhow::R
         println!("shop memory: peak {peak:.1} MiB, now {now:.1} MiB");
     }
     drop(shop);
+    if let Some(db) = database {
+        db.drop_now().await;
+    }
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }

@@ -122,6 +122,10 @@ enum Command {
         /// Runs the shop with the guard off, to measure what the guard costs.
         #[arg(long)]
         no_guard: bool,
+        /// Runs the shop on a fresh database on this PostgreSQL server (dropped afterwards);
+        /// the bare baselines stay on SQLite.
+        #[arg(long)]
+        pg_url: Option<String>,
     },
     /// The guard's detection figures: records a mass read obtains before the lock, seconds from
     /// the first probe to the alert, and the guard's cost on product-page throughput
@@ -667,9 +671,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             seconds,
             connections,
             no_guard,
+            pg_url,
         } => {
             init_logging(None);
-            kura::bench_web::run_web(seconds, connections.max(1), !no_guard).await
+            kura::bench_web::run_web(seconds, connections.max(1), !no_guard, pg_url).await
         }
         Command::BenchGuard { seconds, runs } => {
             init_logging(None);
