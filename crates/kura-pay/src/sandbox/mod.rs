@@ -1327,13 +1327,15 @@ async fn issue_voucher(state: &Arc<SandboxState>, id: &str, store: &str) -> Resp
         session.clone()
     };
     tracing::info!(session = %session.id, "convenience-store payment number issued");
-    emit(
-        Arc::clone(state),
-        "checkout.session.completed",
-        session.clone(),
-    )
-    .await;
-    Redirect::to(&success_redirect(&session)).into_response()
+    completed(state, session).await
+}
+
+/// Tells the shop the session is complete (one `checkout.session.completed` event, sent before
+/// the browser is) and sends the browser back to it.
+async fn completed(state: &Arc<SandboxState>, session: Session) -> Response {
+    let back = success_redirect(&session);
+    emit(Arc::clone(state), "checkout.session.completed", session).await;
+    Redirect::to(&back).into_response()
 }
 
 /// `GET /v1/payment_intents/{id}`: the payment a session created, with a convenience-store
@@ -1551,13 +1553,7 @@ async fn complete(state: &Arc<SandboxState>, id: &str) -> Response {
         session.clone()
     };
     tracing::info!(session = %session.id, "session paid");
-    emit(
-        Arc::clone(state),
-        "checkout.session.completed",
-        session.clone(),
-    )
-    .await;
-    Redirect::to(&success_redirect(&session)).into_response()
+    completed(state, session).await
 }
 
 async fn three_ds_get(State(state): State<Arc<SandboxState>>, Path(id): Path<String>) -> Response {

@@ -92,6 +92,32 @@ async fn add_to_cart(b: &mut Browser, shop: &LiveShop, slug: &str, sku: &str, qu
     );
 }
 
+/// Types the buyer into the checkout form. The postal code fills in the prefecture and the
+/// start of the address (Japan Post's data through the page's script); the buyer types the rest.
+async fn type_buyer(b: &mut Browser, buyer: &Buyer) {
+    b.find("#postal_code")
+        .await
+        .type_text(buyer.postal_code)
+        .await;
+    let filled = wait_for_address(b, "", buyer.prefecture).await;
+    let rest = buyer
+        .address1
+        .strip_prefix(filled.as_str())
+        .unwrap_or_else(|| panic!("{filled:?} does not begin {:?}", buyer.address1));
+    for (id, value) in [
+        ("family_name", buyer.family_name),
+        ("given_name", buyer.given_name),
+        ("family_name_kana", buyer.family_name_kana),
+        ("given_name_kana", buyer.given_name_kana),
+        ("address2", buyer.address2),
+        ("phone", buyer.phone),
+        ("email", buyer.email),
+    ] {
+        b.find(&format!("#{id}")).await.type_text(value).await;
+    }
+    b.find("#address1").await.append_text(rest).await;
+}
+
 /// From the cart to the confirmation page: types the buyer's details (or keeps what the shop
 /// filled in when `buyer` is `None`), chooses the payment and presses "continue".
 async fn checkout(b: &mut Browser, shop: &LiveShop, buyer: Option<&Buyer>, payment: &str) {
@@ -101,29 +127,7 @@ async fn checkout(b: &mut Browser, shop: &LiveShop, buyer: Option<&Buyer>, payme
         .await;
     b.assert_no_csp_violation().await;
     if let Some(buyer) = buyer {
-        // The postal code fills in the prefecture and the start of the address (Japan Post's
-        // data through the page's script); the buyer types the rest.
-        b.find("#postal_code")
-            .await
-            .type_text(buyer.postal_code)
-            .await;
-        let filled = wait_for_address(b, "", buyer.prefecture).await;
-        let rest = buyer
-            .address1
-            .strip_prefix(filled.as_str())
-            .unwrap_or_else(|| panic!("{filled:?} does not begin {:?}", buyer.address1));
-        for (id, value) in [
-            ("family_name", buyer.family_name),
-            ("given_name", buyer.given_name),
-            ("family_name_kana", buyer.family_name_kana),
-            ("given_name_kana", buyer.given_name_kana),
-            ("address2", buyer.address2),
-            ("phone", buyer.phone),
-            ("email", buyer.email),
-        ] {
-            b.find(&format!("#{id}")).await.type_text(value).await;
-        }
-        b.find("#address1").await.append_text(rest).await;
+        type_buyer(b, buyer).await;
         b.screenshot(&format!("checkout-filled-{}", buyer.prefecture))
             .await;
     }

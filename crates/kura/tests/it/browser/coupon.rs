@@ -7,7 +7,7 @@ use super::live::LiveShop;
 use super::webdriver::{Browser, Language};
 use super::{
     Buyer, MILLER, ONE_BROWSER_AT_A_TIME, add_to_cart, amount_of, place_order, texts, totals,
-    visit, wait_for_address,
+    type_buyer, visit,
 };
 
 /// From the cart: types the buyer and `coupon`, chooses cash on delivery and presses
@@ -17,27 +17,8 @@ async fn checkout_with_coupon(b: &mut Browser, shop: &LiveShop, buyer: &Buyer, c
     b.find("a.button[href=\"/checkout\"]").await.click().await;
     b.wait_for_url("the checkout form", |u| u.ends_with("/checkout"))
         .await;
-    b.find("#postal_code")
-        .await
-        .type_text(buyer.postal_code)
-        .await;
-    let filled = wait_for_address(b, "", buyer.prefecture).await;
-    let rest = buyer
-        .address1
-        .strip_prefix(filled.as_str())
-        .unwrap_or_else(|| panic!("{filled:?} does not begin {:?}", buyer.address1));
-    for (id, value) in [
-        ("family_name", buyer.family_name),
-        ("given_name", buyer.given_name),
-        ("family_name_kana", buyer.family_name_kana),
-        ("given_name_kana", buyer.given_name_kana),
-        ("phone", buyer.phone),
-        ("email", buyer.email),
-        ("coupon", coupon),
-    ] {
-        b.find(&format!("#{id}")).await.type_text(value).await;
-    }
-    b.find("#address1").await.append_text(rest).await;
+    type_buyer(b, buyer).await;
+    b.find("#coupon").await.type_text(coupon).await;
     b.find("input[name=payment][value=cod]").await.click().await;
     b.find("#to-confirm").await.click().await;
 }

@@ -5,7 +5,9 @@
 
 use super::live::LiveShop;
 use super::webdriver::{Browser, Language};
-use super::{MILLER, ONE_BROWSER_AT_A_TIME, SATO, add_to_cart, checkout, place_order, visit};
+use super::{
+    MILLER, ONE_BROWSER_AT_A_TIME, SATO, add_to_cart, checkout, place_order, visit, wait_for_status,
+};
 
 /// On the sandbox's convenience-store page: picks `store` and asks for the number; waits for
 /// the return to the shop's order page.
@@ -31,23 +33,6 @@ async fn get_number(b: &mut Browser, shop: &LiveShop, store: &str, expected_amou
         u.starts_with(&base) && u.contains("/orders/")
     })
     .await;
-}
-
-/// Reloads the order page until its status reads `wanted` (events come over the network).
-async fn wait_for_status(b: &mut Browser, order_url: &str, wanted: &str) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    loop {
-        let status = b.find(".status").await.text().await;
-        if status == wanted {
-            return;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the order still shows {status:?}, not {wanted:?}, after 20 s"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
-        visit(b, order_url).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
