@@ -383,6 +383,20 @@ async fn coupons_from_the_back_office_to_the_order_on_postgres() {
 
 /// Two checkouts with one code and one email, confirmed at the same moment: one order with the
 /// discount, the other refused with the reason (and not placed).
+/// The hidden fields of the final confirmation page (CSRF token, attempt, total shown).
+async fn confirmed_form(c: &mut Client) -> [(&'static str, String); 3] {
+    let confirm = c.get("/checkout/confirm").await;
+    assert_eq!(confirm.status, 200, "{}", confirm.body);
+    ["csrf_token", "attempt", "total"]
+        .map(|name| (name, hidden_value(&confirm.body, name).unwrap()))
+}
+
+/// Presses "place the order" on a confirmation page read before.
+async fn post_confirmed(c: &mut Client, form: &[(&'static str, String); 3]) -> Reply {
+    let fields: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    c.post_form("/checkout/confirm", &fields).await
+}
+
 async fn race(db: Option<&str>) {
     let office = office(db).await;
     let from = today(&office);
@@ -401,7 +415,14 @@ async fn race(db: Option<&str>) {
         let r = checkout_with(c, "twin-10", EMAIL).await;
         assert_eq!(location(&r), "/checkout/confirm", "{}", r.body);
     }
-    let (ra, rb) = tokio::join!(place(&mut a), place(&mut b));
+    // Both customers see their final page (each with the discount) before either places: the
+    // race is between the two placements themselves.
+    let confirm_a = confirmed_form(&mut a).await;
+    let confirm_b = confirmed_form(&mut b).await;
+    let (ra, rb) = tokio::join!(
+        post_confirmed(&mut a, &confirm_a),
+        post_confirmed(&mut b, &confirm_b)
+    );
     let placed: Vec<&Reply> = [&ra, &rb]
         .into_iter()
         .filter(|r| location(r).starts_with("/orders/"))
