@@ -19,6 +19,8 @@
 //!   HKDF states built from them wipe their SHA-256 states on drop (the `zeroize` features of
 //!   `sha2` and `hmac`).
 
+#![forbid(unsafe_code)]
+
 mod blind;
 mod envelope;
 mod keyring;

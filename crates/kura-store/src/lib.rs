@@ -179,6 +179,15 @@ macro_rules! migrations {
                 "coupons",
                 include_str!(concat!("../migrations/", $backend, "/0023_coupons.sql")),
             ),
+            (
+                24,
+                "search_trigrams",
+                include_str!(concat!(
+                    "../migrations/",
+                    $backend,
+                    "/0024_search_trigrams.sql"
+                )),
+            ),
         ]
     };
 }

@@ -285,3 +285,116 @@ pub async fn run() -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+/// `kura bench-search --products N [--pg-url URL]`: how long a search takes on a catalog of
+/// `n` products (the demo catalog repeated under new slugs and SKUs), each of the fixed
+/// queries run ten times with the catalog's cache emptied before each. On PostgreSQL it is
+/// timed twice: with the trigram indexes (migration 0024) and with them dropped, which is the
+/// plain scan the shop would do without pg_trgm.
+pub async fn run_timing(n: u64, pg_url: Option<String>) -> anyhow::Result<()> {
+    let dir = std::env::temp_dir().join(format!("kura-bench-search-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let database = match &pg_url {
+        Some(url) => Some(crate::bench_web::BenchDatabase::create(url).await?),
+        None => None,
+    };
+    let timed = async {
+        let (store, pg): (Arc<dyn kura_app::Store>, Option<sqlx::PgPool>) = match &database {
+            Some(db) => {
+                let store = kura_store::pg::PgStore::open(&db.url).await?;
+                let pool = store.pool().clone();
+                (Arc::new(store), Some(pool))
+            }
+            None => {
+                let url = format!("sqlite://{}", dir.join("kura.db").display());
+                (
+                    Arc::new(kura_store::sqlite::SqliteStore::open(&url).await?),
+                    None,
+                )
+            }
+        };
+        crate::demo::ensure_catalog(&store).await?;
+        let started = std::time::Instant::now();
+        let base = crate::catalog_data::products();
+        let mut made = u64::try_from(base.len()).unwrap_or(0);
+        let mut round = 1i64;
+        while made < n {
+            for p in &base {
+                if made >= n {
+                    break;
+                }
+                let mut p = p.clone();
+                p.id = kura_app::ids::new_id();
+                p.slug = format!("{}-{round}", p.slug);
+                for v in &mut p.variants {
+                    v.id = kura_app::ids::new_id();
+                    v.product_id = p.id;
+                    v.sku = format!("{}-{round}", v.sku);
+                }
+                store.insert_product(&p).await?;
+                made += 1;
+            }
+            round += 1;
+        }
+        println!(
+            "{made} products on {} (made in {:.1} s); each of {} queries 10 times, cache emptied before each",
+            store.backend(),
+            started.elapsed().as_secs_f64(),
+            QUERIES.len()
+        );
+        let catalog = Catalog::new(store.clone());
+        let label = if pg.is_some() {
+            "with pg_trgm indexes"
+        } else {
+            "SQLite (LIKE scan)"
+        };
+        print_times(label, &search_times(&catalog).await?);
+        if let Some(pool) = &pg {
+            sqlx::query("DROP INDEX IF EXISTS products_search_trgm, products_name_trgm")
+                .execute(pool)
+                .await?;
+            sqlx::query("ANALYZE products").execute(pool).await?;
+            print_times(
+                "without them (LIKE scan)",
+                &search_times(&catalog).await?,
+            );
+        }
+        anyhow::Ok(())
+    }
+    .await;
+    if let Some(db) = database {
+        db.drop_now().await;
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    timed
+}
+
+/// Microseconds per search, every query ten times.
+async fn search_times(catalog: &Catalog) -> anyhow::Result<Vec<u64>> {
+    let mut times = Vec::with_capacity(QUERIES.len() * 10);
+    for _ in 0..10 {
+        for q in &QUERIES {
+            catalog.forget_all();
+            // The synonyms are loaded outside the timing, as a running shop holds them.
+            catalog.synonyms().await?;
+            let t = std::time::Instant::now();
+            catalog.search(q.text, 1, PAGE_SIZE).await?;
+            times.push(u64::try_from(t.elapsed().as_micros()).unwrap_or(u64::MAX));
+        }
+    }
+    times.sort_unstable();
+    Ok(times)
+}
+
+fn print_times(label: &str, sorted: &[u64]) {
+    let at = |q: f64| {
+        let i = ((sorted.len() as f64 - 1.0) * q).round() as usize;
+        sorted.get(i).copied().unwrap_or(0) as f64 / 1000.0
+    };
+    let mean = sorted.iter().sum::<u64>() as f64 / sorted.len().max(1) as f64 / 1000.0;
+    println!(
+        "{label:<28} mean {mean:>7.2} ms   p50 {:>7.2} ms   p99 {:>7.2} ms",
+        at(0.5),
+        at(0.99)
+    );
+}

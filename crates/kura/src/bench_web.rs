@@ -242,6 +242,55 @@ fn pct(lat: &[u32], p: f64) -> f64 {
     f64::from(lat.get(i).copied().unwrap_or(0)) / 1000.0
 }
 
+/// Every run's figures by line, for the medians printed after the last run.
+#[derive(Default)]
+struct Tally {
+    /// (line, what the ratio is to, per run: rate, p99 ms, ratio).
+    lines: Vec<(String, &'static str, Vec<(f64, f64, f64)>)>,
+}
+
+impl Tally {
+    fn add(&mut self, line: &str, ratio_to: &'static str, rate: f64, p99: f64, ratio: f64) {
+        match self.lines.iter_mut().find(|(l, _, _)| l == line) {
+            Some((_, _, runs)) => runs.push((rate, p99, ratio)),
+            None => self
+                .lines
+                .push((line.to_string(), ratio_to, vec![(rate, p99, ratio)])),
+        }
+    }
+
+    fn print_medians(&self) {
+        let median = |mut v: Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            v.get(v.len() / 2).copied().unwrap_or(0.0)
+        };
+        let range = |v: &[f64]| {
+            let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
+            let hi = v.iter().copied().fold(0.0, f64::max);
+            (lo, hi)
+        };
+        for (line, ratio_to, runs) in &self.lines {
+            let rates: Vec<f64> = runs.iter().map(|r| r.0).collect();
+            let p99s: Vec<f64> = runs.iter().map(|r| r.1).collect();
+            let ratios: Vec<f64> = runs.iter().map(|r| r.2).collect();
+            let (lo, hi) = range(&ratios);
+            let ratio = if ratio_to.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "{:>6.3}x {ratio_to} (runs {lo:.3}-{hi:.3})",
+                    median(ratios.clone())
+                )
+            };
+            println!(
+                "{line:<28} {:>9.0} /s   p99 {:>7.2} ms   {ratio}",
+                median(rates),
+                median(p99s),
+            );
+        }
+    }
+}
+
 fn report(name: &str, o: &Outcome, baseline: Option<f64>) -> f64 {
     let rps = o.requests as f64 / o.elapsed.as_secs_f64();
     let ratio = baseline
@@ -312,14 +361,14 @@ pub(crate) async fn product_page_rate(
 }
 
 /// A fresh PostgreSQL database for one benchmark, dropped when this goes away.
-struct BenchDatabase {
+pub(crate) struct BenchDatabase {
     admin_url: String,
     name: String,
-    url: String,
+    pub(crate) url: String,
 }
 
 impl BenchDatabase {
-    async fn create(admin_url: &str) -> anyhow::Result<Self> {
+    pub(crate) async fn create(admin_url: &str) -> anyhow::Result<Self> {
         let name = format!("kura_bench_{}", std::process::id());
         let admin = sqlx::PgPool::connect(admin_url)
             .await
@@ -338,7 +387,7 @@ impl BenchDatabase {
         })
     }
 
-    async fn drop_now(self) {
+    pub(crate) async fn drop_now(self) {
         if let Ok(admin) = sqlx::PgPool::connect(&self.admin_url).await {
             let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
                 "DROP DATABASE IF EXISTS {} WITH (FORCE)",
@@ -356,7 +405,9 @@ pub async fn run_web(
     connections: usize,
     guard: bool,
     pg_url: Option<String>,
+    runs: usize,
 ) -> anyhow::Result<()> {
+    let mut tally = Tally::default();
     let dir = std::env::temp_dir().join(format!("kura-bench-web-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let settings = format!(
@@ -397,165 +448,21 @@ pub async fn run_web(
             .map(|n| n.get())
             .unwrap_or(1)
     );
-    let always = |_status: u16| true;
-    let product_path = "/products/electric-kettle-drip";
-    // Warm up both servers.
-    run(
-        addr,
-        4,
-        Duration::from_millis(500),
-        None,
-        Arc::new(move |_, _| get(addr, product_path, "")),
-        always,
-    )
-    .await?;
-    run(
-        bare_addr,
-        4,
-        Duration::from_millis(500),
-        None,
-        Arc::new(move |_, _| get(bare_addr, product_path, "")),
-        always,
-    )
-    .await?;
-    let bare = run(
-        bare_addr,
-        connections,
-        duration,
-        None,
-        Arc::new(move |_, _| get(bare_addr, product_path, "")),
-        |s| s == 200,
-    )
-    .await?;
-    report("bare axum + sqlx pool (1 row)", &bare, None);
-    let inline_path = "/inline/products/electric-kettle-drip";
-    let inline = run(
-        bare_addr,
-        connections,
-        duration,
-        None,
-        Arc::new(move |_, _| get(bare_addr, inline_path, "")),
-        |s| s == 200,
-    )
-    .await?;
-    // The ratios below are to this one: the fastest a one-row page can be.
-    let base = report("bare axum + inline rusqlite", &inline, None);
-    let insert = run(
-        bare_addr,
-        connections,
-        duration,
-        None,
-        Arc::new(move |_, _| {
-            Request::post("/insert")
-                .header("host", bare_addr.to_string())
-                .body(Full::new(Bytes::new()))
-                .unwrap_or_default()
-        }),
-        |s| s == 201,
-    )
-    .await?;
-    let insert_rps = report("bare durable insert (group)", &insert, None);
-    let product = run(
-        addr,
-        connections,
-        duration,
-        None,
-        Arc::new(move |_, _| get(addr, product_path, "")),
-        |s| s == 200,
-    )
-    .await?;
-    let product_rps = report("product page", &product, Some(base));
-    // The other storefront pages, each beside the product page too.
-    for (name, path) in [
-        ("home page", "/"),
-        ("category page", "/category/kettles"),
-        ("search page", "/search?q=%E3%82%B1%E3%83%88%E3%83%AB"),
-    ] {
-        let page = run(
-            addr,
-            connections,
-            duration,
-            None,
-            Arc::new(move |_, _| get(addr, path, "")),
-            |s| s == 200,
-        )
-        .await?;
-        let rps = report(name, &page, Some(base));
-        println!(
-            "{:<28} {:>9.2}x the product page",
-            format!("  = {name}"),
-            rps / product_rps
-        );
+    for run in 1..=runs {
+        if runs > 1 {
+            println!("-- run {run} of {runs}");
+        }
+        one_run(addr, bare_addr, duration, connections, &mut tally).await?;
+        if let Some((peak, now)) = peak_memory_mib(shop.0.id()) {
+            println!("shop memory: peak {peak:.1} MiB, now {now:.1} MiB");
+        }
     }
-    let skus: Arc<Vec<(String, String)>> = Arc::new(
-        crate::catalog_data::products()
-            .into_iter()
-            .flat_map(|p| p.variants.into_iter().map(move |v| (p.slug.clone(), v.sku)))
-            .collect(),
-    );
-    let add = run(
-        addr,
-        connections,
-        duration,
-        Some(|a| Box::pin(browser_session(a))),
-        Arc::new(move |i, st: &ConnState| {
-            let (slug, sku) = skus
-                .get(usize::try_from(i).unwrap_or(0) % skus.len())
-                .cloned()
-                .unwrap_or_default();
-            let body = format!("csrf_token={}&slug={slug}&sku={sku}&quantity=1", st.csrf);
-            Request::post("/cart/add")
-                .header("host", addr.to_string())
-                .header("origin", format!("http://{addr}"))
-                .header("cookie", &st.cookie)
-                .header("content-type", "application/x-www-form-urlencoded")
-                .body(Full::new(Bytes::from(body)))
-                .unwrap_or_default()
-        }),
-        |s| s == 303,
-    )
-    .await?;
-    report("add to cart", &add, Some(base));
-    // A full API checkout per iteration would need three requests; this scenario measures the
-    // checkout request itself on a cart refilled by one item request before it.
-    let checkout = run(
-        addr,
-        connections,
-        duration,
-        Some(|a| Box::pin(api_cart(a))),
-        Arc::new(move |i, st: &ConnState| {
-            if i % 2 == 0 {
-                Request::post(format!("/api/v1/carts/{}/items", st.cart))
-                    .header("host", addr.to_string())
-                    .header("authorization", format!("Bearer {}", st.cart_token))
-                    .header("content-type", "application/json")
-                    .body(Full::new(Bytes::from_static(br#"{"sku":"EKD-08-RD","quantity":1}"#)))
-                    .unwrap_or_default()
-            } else {
-                let body = r#"{"customer":{"family_name":"山田","given_name":"太郎","family_name_kana":"ヤマダ","given_name_kana":"タロウ","email":"taro@example.jp","phone":"090-1234-5678","postal_code":"100-0001","prefecture":"13","address1":"千代田区千代田1-1","address2":""},"shipping":null,"delivery":{},"payment_method":"cod"}"#;
-                Request::post(format!("/api/v1/carts/{}/checkout", st.cart))
-                    .header("host", addr.to_string())
-                    .header("authorization", format!("Bearer {}", st.cart_token))
-                    .header("idempotency-key", format!("bench-{i}"))
-                    .header("content-type", "application/json")
-                    .body(Full::new(Bytes::from_static(body.as_bytes())))
-                    .unwrap_or_default()
-            }
-        }),
-        |s| s == 200 || s == 201,
-    )
-    .await?;
-    let pairs = checkout.requests as f64 / 2.0 / checkout.elapsed.as_secs_f64();
-    report("API item + checkout (pairs)", &checkout, Some(base));
-    println!(
-        "{:<28} {pairs:>9.0} checkouts/s (each a durable order)   checkout p50 {:>7.2} ms   p99 {:>7.2} ms   {:.3}x the bare durable insert",
-        "  = API checkouts",
-        pct(&checkout.odd_latencies, 0.5),
-        pct(&checkout.odd_latencies, 0.99),
-        pairs / insert_rps,
-    );
-    if let Some((peak, now)) = peak_memory_mib(shop.0.id()) {
-        println!("shop memory: peak {peak:.1} MiB, now {now:.1} MiB");
+    if runs > 1 {
+        println!("-- medians of {runs} runs (ratio ranges over the runs)");
+        tally.print_medians();
+        if let Some((peak, _)) = peak_memory_mib(shop.0.id()) {
+            println!("shop memory: peak {peak:.1} MiB over all runs");
+        }
     }
     drop(shop);
     if let Some(db) = database {
@@ -719,5 +626,199 @@ pub async fn serve_bare(db: &Path, listen: SocketAddr) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen).await?;
     println!("bare handler on http://{}/", listener.local_addr()?);
     axum::serve(listener, app).await?;
+    Ok(())
+}
+
+/// One pass over every scenario, printed as it goes and added to `tally`.
+async fn one_run(
+    addr: SocketAddr,
+    bare_addr: SocketAddr,
+    duration: Duration,
+    connections: usize,
+    tally: &mut Tally,
+) -> anyhow::Result<()> {
+    let always = |_status: u16| true;
+    let product_path = "/products/electric-kettle-drip";
+    // Warm up both servers.
+    run(
+        addr,
+        4,
+        Duration::from_millis(500),
+        None,
+        Arc::new(move |_, _| get(addr, product_path, "")),
+        always,
+    )
+    .await?;
+    run(
+        bare_addr,
+        4,
+        Duration::from_millis(500),
+        None,
+        Arc::new(move |_, _| get(bare_addr, product_path, "")),
+        always,
+    )
+    .await?;
+    let bare = run(
+        bare_addr,
+        connections,
+        duration,
+        None,
+        Arc::new(move |_, _| get(bare_addr, product_path, "")),
+        |s| s == 200,
+    )
+    .await?;
+    let rps = report("bare axum + sqlx pool (1 row)", &bare, None);
+    let p99 = |o: &Outcome| pct(&o.latencies, 0.99);
+    tally.add("bare axum + sqlx pool", "", rps, p99(&bare), 0.0);
+    let inline_path = "/inline/products/electric-kettle-drip";
+    let inline = run(
+        bare_addr,
+        connections,
+        duration,
+        None,
+        Arc::new(move |_, _| get(bare_addr, inline_path, "")),
+        |s| s == 200,
+    )
+    .await?;
+    // The ratios below are to this one: the fastest a one-row page can be.
+    let base = report("bare axum + inline rusqlite", &inline, None);
+    tally.add("bare axum + inline rusqlite", "", base, p99(&inline), 0.0);
+    let insert = run(
+        bare_addr,
+        connections,
+        duration,
+        None,
+        Arc::new(move |_, _| {
+            Request::post("/insert")
+                .header("host", bare_addr.to_string())
+                .body(Full::new(Bytes::new()))
+                .unwrap_or_default()
+        }),
+        |s| s == 201,
+    )
+    .await?;
+    let insert_rps = report("bare durable insert (group)", &insert, None);
+    tally.add("bare durable insert", "", insert_rps, p99(&insert), 0.0);
+    let product = run(
+        addr,
+        connections,
+        duration,
+        None,
+        Arc::new(move |_, _| get(addr, product_path, "")),
+        |s| s == 200,
+    )
+    .await?;
+    let product_rps = report("product page", &product, Some(base));
+    tally.add(
+        "product page",
+        "the inline baseline",
+        product_rps,
+        p99(&product),
+        product_rps / base,
+    );
+    // The other storefront pages, each beside the product page too.
+    for (name, path) in [
+        ("home page", "/"),
+        ("category page", "/category/kettles"),
+        ("search page", "/search?q=%E3%82%B1%E3%83%88%E3%83%AB"),
+    ] {
+        let page = run(
+            addr,
+            connections,
+            duration,
+            None,
+            Arc::new(move |_, _| get(addr, path, "")),
+            |s| s == 200,
+        )
+        .await?;
+        let rps = report(name, &page, Some(base));
+        tally.add(name, "the product page", rps, p99(&page), rps / product_rps);
+        println!(
+            "{:<28} {:>9.2}x the product page",
+            format!("  = {name}"),
+            rps / product_rps
+        );
+    }
+    let skus: Arc<Vec<(String, String)>> = Arc::new(
+        crate::catalog_data::products()
+            .into_iter()
+            .flat_map(|p| p.variants.into_iter().map(move |v| (p.slug.clone(), v.sku)))
+            .collect(),
+    );
+    let add = run(
+        addr,
+        connections,
+        duration,
+        Some(|a| Box::pin(browser_session(a))),
+        Arc::new(move |i, st: &ConnState| {
+            let (slug, sku) = skus
+                .get(usize::try_from(i).unwrap_or(0) % skus.len())
+                .cloned()
+                .unwrap_or_default();
+            let body = format!("csrf_token={}&slug={slug}&sku={sku}&quantity=1", st.csrf);
+            Request::post("/cart/add")
+                .header("host", addr.to_string())
+                .header("origin", format!("http://{addr}"))
+                .header("cookie", &st.cookie)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(Full::new(Bytes::from(body)))
+                .unwrap_or_default()
+        }),
+        |s| s == 303,
+    )
+    .await?;
+    let rps = report("add to cart", &add, Some(base));
+    tally.add(
+        "add to cart",
+        "the inline baseline",
+        rps,
+        p99(&add),
+        rps / base,
+    );
+    // A full API checkout per iteration would need three requests; this scenario measures the
+    // checkout request itself on a cart refilled by one item request before it.
+    let checkout = run(
+        addr,
+        connections,
+        duration,
+        Some(|a| Box::pin(api_cart(a))),
+        Arc::new(move |i, st: &ConnState| {
+            if i % 2 == 0 {
+                Request::post(format!("/api/v1/carts/{}/items", st.cart))
+                    .header("host", addr.to_string())
+                    .header("authorization", format!("Bearer {}", st.cart_token))
+                    .header("content-type", "application/json")
+                    .body(Full::new(Bytes::from_static(br#"{"sku":"EKD-08-RD","quantity":1}"#)))
+                    .unwrap_or_default()
+            } else {
+                let body = r#"{"customer":{"family_name":"山田","given_name":"太郎","family_name_kana":"ヤマダ","given_name_kana":"タロウ","email":"taro@example.jp","phone":"090-1234-5678","postal_code":"100-0001","prefecture":"13","address1":"千代田区千代田1-1","address2":""},"shipping":null,"delivery":{},"payment_method":"cod"}"#;
+                Request::post(format!("/api/v1/carts/{}/checkout", st.cart))
+                    .header("host", addr.to_string())
+                    .header("authorization", format!("Bearer {}", st.cart_token))
+                    .header("idempotency-key", format!("bench-{i}"))
+                    .header("content-type", "application/json")
+                    .body(Full::new(Bytes::from_static(body.as_bytes())))
+                    .unwrap_or_default()
+            }
+        }),
+        |s| s == 200 || s == 201,
+    )
+    .await?;
+    let pairs = checkout.requests as f64 / 2.0 / checkout.elapsed.as_secs_f64();
+    report("API item + checkout (pairs)", &checkout, Some(base));
+    println!(
+        "{:<28} {pairs:>9.0} checkouts/s (each a durable order)   checkout p50 {:>7.2} ms   p99 {:>7.2} ms   {:.3}x the bare durable insert",
+        "  = API checkouts",
+        pct(&checkout.odd_latencies, 0.5),
+        pct(&checkout.odd_latencies, 0.99),
+        pairs / insert_rps,
+    );
+    tally.add(
+        "API checkouts",
+        "the bare durable insert",
+        pairs,
+        pct(&checkout.odd_latencies, 0.99),
+        pairs / insert_rps,
+    );
     Ok(())
 }

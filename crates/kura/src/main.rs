@@ -126,6 +126,9 @@ enum Command {
         /// the bare baselines stay on SQLite.
         #[arg(long)]
         pg_url: Option<String>,
+        /// Runs of every scenario; with more than one, the medians are printed at the end.
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
     },
     /// The guard's detection figures: records a mass read obtains before the lock, seconds from
     /// the first probe to the alert, and the guard's cost on product-page throughput
@@ -155,8 +158,17 @@ enum Command {
         #[arg(long)]
         no_campaign: bool,
     },
-    /// Search precision on the demo catalog with a fixed list of 30 queries.
-    BenchSearch,
+    /// Search precision on the demo catalog with a fixed list of 30 queries; with `--products`,
+    /// also search times on a large catalog (SQLite, or PostgreSQL with and without pg_trgm).
+    BenchSearch {
+        /// Also time searches on a catalog of this many products (0: precision only).
+        #[arg(long, default_value_t = 0)]
+        products: u64,
+        /// Time them on a fresh database on this PostgreSQL server (dropped afterwards), with
+        /// and without the trigram indexes.
+        #[arg(long)]
+        pg_url: Option<String>,
+    },
     /// The bare baseline server of `bench-web` (one handler, one product row).
     #[command(hide = true)]
     BenchBare {
@@ -672,9 +684,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             connections,
             no_guard,
             pg_url,
+            runs,
         } => {
             init_logging(None);
-            kura::bench_web::run_web(seconds, connections.max(1), !no_guard, pg_url).await
+            kura::bench_web::run_web(seconds, connections.max(1), !no_guard, pg_url, runs.max(1))
+                .await
         }
         Command::BenchGuard { seconds, runs } => {
             init_logging(None);
@@ -691,7 +705,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let deliver = (!no_campaign).then_some(deliver_seconds);
             kura::bench_incident::run(customers, orders, deliver, dir).await
         }
-        Command::BenchSearch => kura::bench_search::run().await,
+        Command::BenchSearch { products, pg_url } => {
+            kura::bench_search::run().await?;
+            if products > 0 {
+                println!();
+                kura::bench_search::run_timing(products, pg_url).await?;
+            }
+            Ok(())
+        }
         Command::BenchBare { dir, listen } => {
             kura::bench_web::serve_bare(&dir.join("kura.db"), listen).await
         }

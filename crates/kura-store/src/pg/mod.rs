@@ -17,6 +17,8 @@ use crate::db_err;
 type This = PgStore;
 type Db = sqlx::Postgres;
 type DbRow = sqlx::postgres::PgRow;
+/// A cart's lines and their catalog items.
+type CartLines = (Vec<(String, u32)>, Vec<kura_app::catalog::CatalogItem>);
 type Conn = PgConnection;
 
 /// What PostgreSQL does differently from SQLite; nothing else in the shared code does.
@@ -37,6 +39,54 @@ mod dialect {
     /// One statement per call (the extended protocol).
     pub(crate) const MULTI_STATEMENT: bool = false;
     pub(crate) const NULL_SAFE_EQ: &str = "IS NOT DISTINCT FROM";
+
+    /// PostgreSQL places an order in the shared code's transaction.
+    pub(crate) async fn place_order(
+        _store: &super::PgStore,
+        _order: &kura_app::sealed::OrderRecord,
+        _cart_id: Option<i64>,
+        _mail: Option<&kura_app::sealed::OutboxRecord>,
+    ) -> Option<Result<kura_app::sealed::PlaceOutcome, kura_app::error::StoreError>> {
+        None
+    }
+
+    /// PostgreSQL runs a one-statement write in the shared code's transaction.
+    pub(crate) async fn write_one(
+        _store: &super::PgStore,
+        _sql: &str,
+        _binds: &[crate::Bind],
+    ) -> Option<Result<u64, kura_app::error::StoreError>> {
+        None
+    }
+
+    /// PostgreSQL reads the cart through the shared code's pool.
+    pub(crate) fn cart_by_token(
+        _store: &super::PgStore,
+        _hash: &[u8; 32],
+    ) -> Option<Result<Option<i64>, kura_app::error::StoreError>> {
+        None
+    }
+
+    pub(crate) fn cart_items(
+        _store: &super::PgStore,
+        _cart_id: i64,
+    ) -> Option<Result<Vec<(String, u32)>, kura_app::error::StoreError>> {
+        None
+    }
+
+    pub(crate) fn cart_lines(
+        _store: &super::PgStore,
+        _cart_id: i64,
+    ) -> Option<Result<super::CartLines, kura_app::error::StoreError>> {
+        None
+    }
+
+    pub(crate) fn catalog_items(
+        _store: &super::PgStore,
+        _skus: &[String],
+    ) -> Option<Result<Vec<kura_app::catalog::CatalogItem>, kura_app::error::StoreError>> {
+        None
+    }
 
     /// A blob as lower-case hex text.
     pub(crate) fn hex(column: &str) -> String {

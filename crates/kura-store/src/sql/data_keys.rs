@@ -24,6 +24,9 @@ pub(crate) fn from_row(r: &DbRow) -> Result<Option<DataKeyRef>, sqlx::Error> {
     })
 }
 
+/// A data key, unless stored already.
+pub(crate) const INSERT: &str = "INSERT INTO data_keys (id, wrapped, created_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING";
+
 /// Stores the key a new row brings (its wrapped form set); a key already stored is left as it
 /// is (an account's key, named again by the account's order).
 pub(crate) async fn ensure(tx: &mut Conn, key: Option<&DataKeyRef>) -> Result<(), sqlx::Error> {
@@ -34,14 +37,12 @@ pub(crate) async fn ensure(tx: &mut Conn, key: Option<&DataKeyRef>) -> Result<()
     else {
         return Ok(());
     };
-    sqlx::query(
-        "INSERT INTO data_keys (id, wrapped, created_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING",
-    )
-    .bind(id)
-    .bind(wrapped.as_bytes().to_vec())
-    .bind(now_epoch())
-    .execute(&mut *tx)
-    .await?;
+    sqlx::query(INSERT)
+        .bind(id)
+        .bind(wrapped.as_bytes().to_vec())
+        .bind(now_epoch())
+        .execute(&mut *tx)
+        .await?;
     Ok(())
 }
 

@@ -328,6 +328,9 @@ impl CatalogRepo for This {
         if skus.is_empty() {
             return Ok(Vec::new());
         }
+        if let Some(read) = dialect::catalog_items(self, skus) {
+            return read;
+        }
         let sql = format!(
             "SELECT v.sku, v.label_ja, v.label_en, v.price_yen, v.stock, p.slug, p.name_ja, p.name_en, p.tax_rate, p.image \
              FROM variants v JOIN products p ON p.id = v.product_id WHERE p.active = 1 AND v.sku IN ({})",
@@ -474,6 +477,9 @@ impl CartRepo for This {
     }
 
     async fn cart_by_token(&self, token_hash: &[u8; 32]) -> Result<Option<i64>, StoreError> {
+        if let Some(read) = dialect::cart_by_token(self, token_hash) {
+            return read;
+        }
         sqlx::query_scalar("SELECT id FROM carts WHERE token_hash = $1")
             .bind(token_hash.to_vec())
             .fetch_optional(self.reads())
@@ -490,6 +496,9 @@ impl CartRepo for This {
     }
 
     async fn cart_items(&self, cart_id: i64) -> Result<Vec<(String, u32)>, StoreError> {
+        if let Some(read) = dialect::cart_items(self, cart_id) {
+            return read;
+        }
         let rows = sqlx::query("SELECT sku, quantity FROM cart_items WHERE cart_id = $1")
             .bind(cart_id)
             .fetch_all(self.reads())
@@ -518,37 +527,33 @@ impl CartRepo for This {
         now: i64,
     ) -> Result<(), StoreError> {
         // One statement: the line carries its own time, so the cart row is not written too.
-        write_tx!(self, |tx| {
-            sqlx::query(
-                "INSERT INTO cart_items (cart_id, sku, quantity, updated_at) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (cart_id, sku) DO UPDATE SET quantity = excluded.quantity, updated_at = excluded.updated_at",
-            )
-            .bind(cart_id)
-            .bind(sku)
-            .bind(i64::from(quantity))
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        })
+        self.write_one(
+            "INSERT INTO cart_items (cart_id, sku, quantity, updated_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (cart_id, sku) DO UPDATE SET quantity = excluded.quantity, updated_at = excluded.updated_at",
+            vec![
+                Bind::Int(cart_id),
+                Bind::Text(sku.to_string()),
+                Bind::Int(i64::from(quantity)),
+                Bind::Int(now),
+            ],
+        )
+        .await
+        .map(drop)
     }
 
     async fn remove_cart_item(&self, cart_id: i64, sku: &str) -> Result<(), StoreError> {
-        write_tx!(self, |tx| {
-            sqlx::query("DELETE FROM cart_items WHERE cart_id = $1 AND sku = $2")
-                .bind(cart_id)
-                .bind(sku)
-                .execute(&mut *tx)
-                .await?;
-        })
+        self.write_one(
+            "DELETE FROM cart_items WHERE cart_id = $1 AND sku = $2",
+            vec![Bind::Int(cart_id), Bind::Text(sku.to_string())],
+        )
+        .await
+        .map(drop)
     }
 
     async fn delete_cart(&self, cart_id: i64) -> Result<(), StoreError> {
-        write_tx!(self, |tx| {
-            sqlx::query("DELETE FROM carts WHERE id = $1")
-                .bind(cart_id)
-                .execute(&mut *tx)
-                .await?;
-        })
+        self.write_one("DELETE FROM carts WHERE id = $1", vec![Bind::Int(cart_id)])
+            .await
+            .map(drop)
     }
 
     async fn delete_idle_guest_carts(&self, before: i64, limit: u32) -> Result<u64, StoreError> {
@@ -612,11 +617,28 @@ fn order_from_row(r: &DbRow) -> Result<OrderRecord, sqlx::Error> {
     })
 }
 
+/// The columns of an order line, in the order [`bind_lines`] binds them.
+pub(super) const LINE_COLUMNS: &str =
+    "(order_id, line_no, sku, product_name, variant_label, unit_price_yen, quantity, tax_rate)";
+/// The order an idempotency hash names.
+pub(super) const ORDER_BY_HASH: &str = "SELECT id FROM orders WHERE idempotency_hash = $1";
+/// A coupon's use by one holder (`$2`) for an order (`$3`); nothing if that holder used it.
+pub(super) const USE_COUPON: &str = "INSERT INTO coupon_uses (coupon_id, holder, order_id) \
+     SELECT id, $2, $3 FROM coupons WHERE code = $1 ON CONFLICT (coupon_id, holder) DO NOTHING";
+/// Takes stock at the price the customer saw, only if enough is left.
+pub(super) const TAKE_STOCK: &str =
+    "UPDATE variants SET stock = stock - $1 WHERE sku = $2 AND price_yen = $3 AND stock >= $1";
+/// A variant's price now (why taking its stock failed).
+pub(super) const PRICE_OF: &str = "SELECT price_yen FROM variants WHERE sku = $1";
+/// A sent mail's verification code, with the masked, sealed recipient.
+pub(super) const INSERT_RECEIPT: &str = "INSERT INTO mail_receipts (id, code_mac, kind, recipient, created_at) \
+     VALUES ($1, $2, $3, $4, $5)";
+
 /// Writes the order row, its lines and its data key; false (nothing written) when an order
 /// with its idempotency hash exists: the unique key tells a repeated submission, without a
 /// lookup on the common path.
 /// A new order row; a repeated idempotency hash inserts nothing.
-const INSERT_ORDER: &str = "INSERT INTO orders (id, number, customer_id, status, payment_method, lang, buyer, recipient, access_token, email_bidx, phone_bidx, \
+pub(super) const INSERT_ORDER: &str = "INSERT INTO orders (id, number, customer_id, status, payment_method, lang, buyer, recipient, access_token, email_bidx, phone_bidx, \
      delivery_date, delivery_slot, goods_yen, shipping_yen, cod_fee_yen, total_yen, tax_standard_base, tax_standard, tax_reduced_base, \
      tax_reduced, payment_session_id, payment_url, payment_expires_at, idempotency_hash, created_at, updated_at, data_key_id, \
      discount_yen, coupon_code) \
@@ -642,9 +664,7 @@ async fn insert_order_rows(tx: &mut Conn, o: &OrderRecord) -> Result<bool, sqlx:
             .map(|i| format!("({})", placeholders(start + i * 8, 8)))
             .collect::<Vec<_>>()
             .join(", ");
-        format!(
-            "INSERT INTO order_lines (order_id, line_no, sku, product_name, variant_label, unit_price_yen, quantity, tax_rate) {guard}{rows}"
-        )
+        format!("INSERT INTO order_lines {LINE_COLUMNS} {guard}{rows}")
     };
     let sql = match (joined, o.lines.is_empty()) {
         (true, false) => format!(
@@ -753,17 +773,14 @@ pub(crate) async fn insert_mail(tx: &mut Conn, m: &OutboxRecord) -> Result<(), s
 /// Keeps the mail's verification code (its MAC) with the masked, sealed recipient.
 async fn insert_receipt(tx: &mut Conn, m: &OutboxRecord) -> Result<(), sqlx::Error> {
     if let Some(r) = &m.receipt {
-        sqlx::query(
-            "INSERT INTO mail_receipts (id, code_mac, kind, recipient, created_at) \
-             VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(r.id)
-        .bind(r.code_mac.clone())
-        .bind(&r.kind)
-        .bind(r.recipient.as_bytes().to_vec())
-        .bind(r.created_at)
-        .execute(&mut *tx)
-        .await?;
+        sqlx::query(INSERT_RECEIPT)
+            .bind(r.id)
+            .bind(r.code_mac.clone())
+            .bind(&r.kind)
+            .bind(r.recipient.as_bytes().to_vec())
+            .bind(r.created_at)
+            .execute(&mut *tx)
+            .await?;
     }
     Ok(())
 }
@@ -774,11 +791,10 @@ async fn place_in(tx: &mut Conn, o: &OrderRecord) -> Result<PlaceOutcome, sqlx::
     // The order row goes in first: its unique idempotency hash tells a repeated submission.
     // Everything here is undone together if the answer is not `Placed`.
     if !insert_order_rows(&mut *tx, o).await? {
-        let existing: Option<i64> =
-            sqlx::query_scalar("SELECT id FROM orders WHERE idempotency_hash = $1")
-                .bind(o.idempotency_hash.to_vec())
-                .fetch_optional(&mut *tx)
-                .await?;
+        let existing: Option<i64> = sqlx::query_scalar(ORDER_BY_HASH)
+            .bind(o.idempotency_hash.to_vec())
+            .fetch_optional(&mut *tx)
+            .await?;
         return match existing {
             Some(order_id) => Ok(PlaceOutcome::Duplicate { order_id }),
             None => Err(sqlx::Error::RowNotFound),
@@ -789,17 +805,13 @@ async fn place_in(tx: &mut Conn, o: &OrderRecord) -> Result<PlaceOutcome, sqlx::
     // transaction and then finds its row.
     if let Some(code) = &o.coupon_code {
         for holder in kura_app::coupons::holders(o.email_bidx.as_bytes(), o.customer_id) {
-            let used = sqlx::query(
-                "INSERT INTO coupon_uses (coupon_id, holder, order_id) \
-                 SELECT id, $2, $3 FROM coupons WHERE code = $1 \
-                 ON CONFLICT (coupon_id, holder) DO NOTHING",
-            )
-            .bind(code)
-            .bind(holder)
-            .bind(o.id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+            let used = sqlx::query(USE_COUPON)
+                .bind(code)
+                .bind(holder)
+                .bind(o.id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
             if used == 0 {
                 return Ok(PlaceOutcome::CouponUsed);
             }
@@ -811,23 +823,20 @@ async fn place_in(tx: &mut Conn, o: &OrderRecord) -> Result<PlaceOutcome, sqlx::
     let mut lines: Vec<&OrderLineRecord> = o.lines.iter().collect();
     lines.sort_by(|a, b| a.sku.cmp(&b.sku));
     for l in lines {
-        let taken = sqlx::query(
-            "UPDATE variants SET stock = stock - $1 WHERE sku = $2 AND price_yen = $3 AND stock >= $1",
-        )
-        .bind(i64::from(l.quantity))
-        .bind(&l.sku)
-        .bind(l.unit_price.0)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        let taken = sqlx::query(TAKE_STOCK)
+            .bind(i64::from(l.quantity))
+            .bind(&l.sku)
+            .bind(l.unit_price.0)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
         if taken == 1 {
             continue;
         }
-        let price: Option<i64> =
-            sqlx::query_scalar("SELECT price_yen FROM variants WHERE sku = $1")
-                .bind(&l.sku)
-                .fetch_optional(&mut *tx)
-                .await?;
+        let price: Option<i64> = sqlx::query_scalar(PRICE_OF)
+            .bind(&l.sku)
+            .fetch_optional(&mut *tx)
+            .await?;
         return Ok(match price {
             None => PlaceOutcome::Unavailable { sku: l.sku.clone() },
             Some(p) if p != l.unit_price.0 => PlaceOutcome::PriceChanged { sku: l.sku.clone() },
@@ -837,8 +846,8 @@ async fn place_in(tx: &mut Conn, o: &OrderRecord) -> Result<PlaceOutcome, sqlx::
     Ok(PlaceOutcome::Placed)
 }
 
-const EMPTY_CART: &str = "DELETE FROM cart_items WHERE cart_id = $1";
-const INSERT_MAIL: &str = "INSERT INTO mail_outbox (id, kind, payload, attempts, next_attempt_at, data_key_id) \
+pub(super) const EMPTY_CART: &str = "DELETE FROM cart_items WHERE cart_id = $1";
+pub(super) const INSERT_MAIL: &str = "INSERT INTO mail_outbox (id, kind, payload, attempts, next_attempt_at, data_key_id) \
      VALUES ($1, $2, $3, $4, $5, $6)";
 
 /// After a placed order: empties the cart and queues the confirmation, in one call where the
@@ -953,6 +962,9 @@ impl This {
         &self,
         cart_id: i64,
     ) -> Result<(Vec<(String, u32)>, Vec<CatalogItem>), StoreError> {
+        if let Some(read) = dialect::cart_lines(self, cart_id) {
+            return read;
+        }
         let rows = sqlx::query(
             "SELECT ci.sku, ci.quantity, v.label_ja, v.label_en, v.price_yen, v.stock, \
              p.slug, p.name_ja, p.name_en, p.tax_rate, p.image \
@@ -987,6 +999,23 @@ impl This {
 }
 
 impl This {
+    /// One statement written as its own job (in one trip where the dialect can).
+    async fn write_one(&self, sql: &'static str, binds: Vec<Bind>) -> Result<u64, StoreError> {
+        if let Some(done) = dialect::write_one(self, sql, &binds).await {
+            return done;
+        }
+        write_tx!(self, |tx| {
+            let mut q = sqlx::query(sql);
+            for b in &binds {
+                q = match b {
+                    Bind::Int(v) => q.bind(*v),
+                    Bind::Text(v) => q.bind(v.clone()),
+                };
+            }
+            q.execute(&mut *tx).await?.rows_affected()
+        })
+    }
+
     async fn lines_of(&self, mut orders: Vec<OrderRecord>) -> Result<Vec<OrderRecord>, StoreError> {
         if orders.is_empty() {
             return Ok(orders);
@@ -1045,13 +1074,16 @@ impl OrderRepo for This {
         mail: Option<&OutboxRecord>,
     ) -> Result<PlaceOutcome, StoreError> {
         // Sold out, repriced or repeated: nothing of this attempt is kept.
-        let placed = write_tx!(self, keep_if |o: &PlaceOutcome| *o == PlaceOutcome::Placed, |tx| {
-            let outcome = place_in(&mut *tx, order).await?;
-            if outcome == PlaceOutcome::Placed {
-                finish_placed(&mut *tx, cart_id, mail).await?;
-            }
-            outcome
-        });
+        let placed = match dialect::place_order(self, order, cart_id, mail).await {
+            Some(placed) => placed,
+            None => write_tx!(self, keep_if |o: &PlaceOutcome| *o == PlaceOutcome::Placed, |tx| {
+                let outcome = place_in(&mut *tx, order).await?;
+                if outcome == PlaceOutcome::Placed {
+                    finish_placed(&mut *tx, cart_id, mail).await?;
+                }
+                outcome
+            }),
+        };
         match placed {
             // The same submission raced us to the unique idempotency key: answer with its order.
             Err(StoreError::Conflict) => self
@@ -1064,7 +1096,7 @@ impl OrderRepo for This {
     }
 
     async fn order_id_by_idempotency(&self, hash: &[u8; 32]) -> Result<Option<i64>, StoreError> {
-        sqlx::query_scalar("SELECT id FROM orders WHERE idempotency_hash = $1")
+        sqlx::query_scalar(ORDER_BY_HASH)
             .bind(hash.to_vec())
             .fetch_optional(self.reads())
             .await

@@ -8,6 +8,7 @@
 //! - Readers use a separate pool of read-only connections, so reads never block on the writer.
 //! - Personal columns are bound only from [`kura_seal::Sealed`] and [`kura_seal::BlindIndex`].
 
+mod one_trip;
 pub(crate) mod writer;
 
 use std::path::{Path, PathBuf};
@@ -29,6 +30,8 @@ type This = SqliteStore;
 type Db = sqlx::Sqlite;
 type DbRow = sqlx::sqlite::SqliteRow;
 type Conn = SqliteConnection;
+/// A cart's lines and their catalog items.
+type CartLines = (Vec<(String, u32)>, Vec<kura_app::catalog::CatalogItem>);
 
 /// What SQLite does differently from PostgreSQL; nothing else in the shared code does.
 mod dialect {
@@ -49,6 +52,54 @@ mod dialect {
     pub(crate) const MULTI_STATEMENT: bool = true;
     pub(crate) const NULL_SAFE_EQ: &str = "IS";
 
+    /// A checkout runs in one trip to the writer's thread (see `one_trip`).
+    pub(crate) async fn place_order(
+        store: &super::SqliteStore,
+        order: &kura_app::sealed::OrderRecord,
+        cart_id: Option<i64>,
+        mail: Option<&kura_app::sealed::OutboxRecord>,
+    ) -> Option<Result<kura_app::sealed::PlaceOutcome, kura_app::error::StoreError>> {
+        Some(store.place_in_one_trip(order, cart_id, mail).await)
+    }
+
+    /// A one-statement write runs in one trip to the writer's thread.
+    pub(crate) async fn write_one(
+        store: &super::SqliteStore,
+        sql: &str,
+        binds: &[crate::Bind],
+    ) -> Option<Result<u64, kura_app::error::StoreError>> {
+        Some(store.write_one_trip(sql, binds).await)
+    }
+
+    /// The checkout's reads run on the caller's thread (see `one_trip`).
+    pub(crate) fn cart_by_token(
+        store: &super::SqliteStore,
+        hash: &[u8; 32],
+    ) -> Option<Result<Option<i64>, kura_app::error::StoreError>> {
+        Some(store.cart_by_token_raw(hash))
+    }
+
+    pub(crate) fn cart_items(
+        store: &super::SqliteStore,
+        cart_id: i64,
+    ) -> Option<Result<Vec<(String, u32)>, kura_app::error::StoreError>> {
+        Some(store.cart_items_raw(cart_id))
+    }
+
+    pub(crate) fn cart_lines(
+        store: &super::SqliteStore,
+        cart_id: i64,
+    ) -> Option<Result<super::CartLines, kura_app::error::StoreError>> {
+        Some(store.cart_lines_raw(cart_id))
+    }
+
+    pub(crate) fn catalog_items(
+        store: &super::SqliteStore,
+        skus: &[String],
+    ) -> Option<Result<Vec<kura_app::catalog::CatalogItem>, kura_app::error::StoreError>> {
+        Some(store.catalog_items_raw(skus))
+    }
+
     /// A blob as lower-case hex text.
     pub(crate) fn hex(column: &str) -> String {
         format!("lower(hex({column}))")
@@ -67,6 +118,8 @@ mod dialect {
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pub(crate) read: SqlitePool,
+    /// The checkout's reads on rusqlite (see `one_trip`).
+    raw_reads: Arc<one_trip::RawReads>,
     pub(crate) writer: Arc<Writer>,
     path: PathBuf,
 }
@@ -96,8 +149,25 @@ pub(crate) const WRITE_ATTEMPTS: u32 = 40;
 pub(crate) fn write_err(e: WriteError) -> StoreError {
     match e {
         WriteError::Sql(e) => db_err(e),
+        WriteError::Raw(e) => raw_err(&e),
         WriteError::Retry => StoreError::Unavailable("the write could not be committed".into()),
         WriteError::Closed => StoreError::Unavailable("the store is closed".into()),
+    }
+}
+
+/// Maps a statement refused in a one-trip job like [`db_err`] does for sqlx's.
+pub(crate) fn raw_err(e: &rusqlite::Error) -> StoreError {
+    match e {
+        rusqlite::Error::SqliteFailure(f, _)
+            if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY =>
+        {
+            StoreError::Conflict
+        }
+        rusqlite::Error::FromSqlConversionFailure(..)
+        | rusqlite::Error::IntegralValueOutOfRange(..)
+        | rusqlite::Error::InvalidColumnType(..) => StoreError::Corrupt(e.to_string()),
+        _ => StoreError::Unavailable(e.to_string()),
     }
 }
 
@@ -108,13 +178,17 @@ pub(crate) fn should_retry(e: &WriteError, attempt: u32) -> bool {
         && match e {
             WriteError::Retry => true,
             WriteError::Sql(e) => is_busy(e),
+            WriteError::Raw(e) => matches!(
+                e.sqlite_error_code(),
+                Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+            ),
             WriteError::Closed => false,
         }
 }
 
 pub(crate) async fn back_off(e: &WriteError, attempt: u32) {
     match e {
-        WriteError::Sql(_) => {
+        WriteError::Sql(_) | WriteError::Raw(_) => {
             tracing::debug!(target: "kura::store", attempt, "database busy; retrying write");
             tokio::time::sleep(Duration::from_millis(25 * u64::from(attempt.min(20)))).await;
         }
@@ -240,11 +314,19 @@ impl SqliteStore {
             * 2;
         let read = SqlitePoolOptions::new()
             .max_connections(u32::try_from(readers).unwrap_or(4))
+            // A file on this machine: no ping (a trip to the connection's thread) before each
+            // read; a failing connection fails its query and is replaced.
+            .test_before_acquire(false)
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(base.read_only(true))
             .await
             .map_err(db_err)?;
-        Ok(Self { read, writer, path })
+        Ok(Self {
+            read,
+            writer,
+            raw_reads: Arc::new(one_trip::RawReads::new(path.clone())),
+            path,
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -322,6 +404,7 @@ impl SqliteStore {
     }
 
     pub async fn close(&self) {
+        self.raw_reads.close();
         self.read.close().await;
         self.writer.close().await;
     }

@@ -32,6 +32,8 @@ use tokio::sync::{Mutex, OwnedMutexGuard, mpsc, oneshot};
 pub(crate) enum WriteError {
     /// The database refused a statement (constraint, busy, I/O).
     Sql(sqlx::Error),
+    /// The same, for a job run in one trip (see [`Writer::run_raw`]).
+    Raw(rusqlite::Error),
     /// The shared transaction this job was in was rolled back; run the job again.
     Retry,
     /// The store was closed.
@@ -57,6 +59,11 @@ async fn committed(rx: oneshot::Receiver<Result<(), ()>>) -> Result<(), WriteErr
 }
 
 pub(crate) struct State {
+    /// The same connection seen through rusqlite, for jobs run in one trip
+    /// ([`Writer::run_raw`]). It borrows `conn`'s handle and never closes it, and it is dropped
+    /// first (field order here, and in [`Writer::close`]), finalizing its cached statements
+    /// while the handle is still open.
+    raw: Option<rusqlite::Connection>,
     conn: Option<SqliteConnection>,
     /// A shared `BEGIN IMMEDIATE` transaction is open.
     open: bool,
@@ -104,6 +111,11 @@ impl State {
             // SQLite may already have rolled back by itself (disk full, I/O error).
             let _ = exec(conn, "ROLLBACK").await;
         }
+        self.abandon();
+    }
+
+    /// After the shared transaction was rolled back: its jobs are told to run again.
+    fn abandon(&mut self) {
         self.open = false;
         self.kept = 0;
         for waiter in self.pending.drain(..) {
@@ -155,6 +167,7 @@ impl Writer {
     /// Takes the connection and starts the committer on the current runtime.
     pub(crate) fn start(conn: SqliteConnection) -> Self {
         let state = Arc::new(Mutex::new(State {
+            raw: None,
             conn: Some(conn),
             open: false,
             dirty: false,
@@ -201,6 +214,79 @@ impl Writer {
         })
     }
 
+    /// Runs `work` as one job in one trip to the connection's thread, where [`Writer::job`]
+    /// makes a trip per statement. The handle is taken from sqlx's worker thread for the
+    /// job's length (one message there and back), and the savepoint, the job's statements on
+    /// rusqlite's prepared, cached statements and, when the job does not keep its work, the
+    /// roll back to its savepoint all run here without an await between them, so a caller that
+    /// goes away cannot leave the job half done. `work` answers its value and whether to keep
+    /// the work; like any job, it is answered after the commit that holds it (or, undone, after
+    /// the commit of what it saw). Only the shared `BEGIN` (once a batch) and the `COMMIT` go
+    /// through sqlx. Keep `work` short and free of waiting: it runs on the caller's thread.
+    pub(crate) async fn run_raw<T>(
+        &self,
+        work: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<(T, bool)>,
+    ) -> Result<T, WriteError> {
+        let guard = Arc::clone(&self.state).lock_owned().await;
+        let mut guard = tokio::spawn(async move {
+            let mut guard = guard;
+            guard.settle().await;
+            if !guard.open {
+                exec(guard.conn()?, "BEGIN IMMEDIATE").await?;
+                guard.open = true;
+            }
+            Ok::<_, WriteError>(guard)
+        })
+        .await
+        .map_err(|_| WriteError::Closed)??;
+        let state: &mut State = &mut guard;
+        let conn = state.conn.as_mut().ok_or(WriteError::Closed)?;
+        // Going away while waiting here changes nothing: no savepoint is open yet.
+        let mut handle = conn.lock_handle().await?;
+        if state.raw.is_none() {
+            // SAFETY: the pointer is sqlx's open connection, which outlives `raw` (see the
+            // field's comment); a `from_handle` connection never closes it; and `raw` is used
+            // only while a `lock_handle` guard keeps sqlx's worker thread off the handle.
+            #[allow(unsafe_code)]
+            let raw = unsafe { rusqlite::Connection::from_handle(handle.as_raw_handle().as_ptr()) }
+                .map_err(WriteError::Raw)?;
+            state.raw = Some(raw);
+        }
+        let Some(raw) = state.raw.as_ref() else {
+            return Err(WriteError::Closed);
+        };
+        let ran = match raw.execute_batch("SAVEPOINT kura_job") {
+            Ok(()) => match work(raw) {
+                Ok((value, true)) => Ok(Ok((value, true))),
+                undone => match raw.execute_batch("ROLLBACK TO kura_job; RELEASE kura_job") {
+                    Ok(()) => Ok(undone.map(|(value, _)| (value, false))),
+                    Err(e) => Err(e),
+                },
+            },
+            Err(e) => Err(e),
+        };
+        let outcome = match ran {
+            Ok(outcome) => outcome,
+            Err(e) => {
+                // The transaction is in a state no job can account for: all of it goes.
+                let _ = raw.execute_batch("ROLLBACK");
+                drop(handle);
+                state.abandon();
+                return Err(WriteError::Raw(e));
+            }
+        };
+        drop(handle);
+        if outcome.as_ref().is_ok_and(|(_, keep)| *keep) {
+            state.kept += 1;
+        }
+        let (tx, queued) = oneshot::channel();
+        state.pending.push(tx);
+        drop(guard);
+        let _ = self.wake.try_send(());
+        committed(queued).await?;
+        outcome.map(|(value, _)| value).map_err(WriteError::Raw)
+    }
+
     /// The connection alone, with everything before committed: for migrations, checkpoints
     /// and closing.
     pub(crate) async fn exclusive(&self) -> Result<OwnedMutexGuard<State>, WriteError> {
@@ -217,7 +303,10 @@ impl Writer {
     /// Commits what is pending and closes the connection; later writes get [`WriteError::Closed`].
     pub(crate) async fn close(&self) {
         if let Ok(mut guard) = self.exclusive().await
-            && let Some(conn) = guard.conn.take()
+            && let Some(conn) = {
+                drop(guard.raw.take());
+                guard.conn.take()
+            }
         {
             let _ = conn.close().await;
         }

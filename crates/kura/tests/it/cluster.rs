@@ -985,3 +985,198 @@ async fn two_nodes_starting_at_once_migrate_once() {
         known.len()
     );
 }
+
+/// A storm shopper on one node: makes a cart and checks it out, again and again, until the
+/// node stops answering.
+async fn storm_shopper(
+    t: usize,
+    base: String,
+    acked: Arc<AtomicUsize>,
+    in_flight: Arc<AtomicUsize>,
+) -> Vec<Attempt> {
+    let api = Api::new(&format!("198.51.100.{}", 10 + t));
+    let mut attempts = Vec::new();
+    for i in 0..PER_TASK * 4 {
+        let n = t * PER_TASK * 4 + i;
+        let (kettles, rice) = (1 + (n % 3) as i64, ((n / 2) % 2) as i64);
+        let Ok(cart) = api.cart(&base, kettles, rice).await else {
+            break;
+        };
+        let key = format!("storm-{n}");
+        in_flight.fetch_add(1, Ordering::SeqCst);
+        let first = match api.checkout(&base, &cart, &key).await {
+            Ok(answer) => match answer.placed() {
+                Some(placed) => {
+                    acked.fetch_add(1, Ordering::SeqCst);
+                    Tried::Acknowledged(placed)
+                }
+                None => Tried::Refused(answer.status, answer.json),
+            },
+            Err(e) => Tried::Lost {
+                sent: !e.is_connect(),
+                error: format!("{e:?}"),
+            },
+        };
+        in_flight.fetch_sub(1, Ordering::SeqCst);
+        let lost = matches!(first, Tried::Lost { .. });
+        attempts.push(Attempt {
+            key,
+            cart,
+            kettles,
+            rice,
+            node: 0,
+            first,
+        });
+        if lost {
+            break;
+        }
+    }
+    attempts
+}
+
+/// The same durability on the embedded default: one `kura serve` on SQLite takes checkouts
+/// from eight shoppers at once (group commit, each checkout in one trip to the writer) and is
+/// killed with SIGKILL while checkouts are in flight. Started again on the same file, it still
+/// has every acknowledged order, answers each retry with the same order, and the stock and
+/// carts agree with the orders exactly.
+#[tokio::test(flavor = "multi_thread")]
+async fn checkouts_on_sqlite_survive_the_node_being_killed() {
+    let shop = support::shop_with(None, |_| {}).await;
+    kura::demo::ensure_catalog(&shop.state.store).await.unwrap();
+    for sku in [KETTLE, RICE] {
+        shop.state.store.set_stock(sku, STOCK).await.unwrap();
+    }
+    let dir = shop.dir.path();
+    let url = shop.config.database.url.clone();
+    write_config(dir, &url);
+    let mut node = spawn_node(dir, "first");
+    let base = announced(&mut node, dir, "first");
+
+    let acked = Arc::new(AtomicUsize::new(0));
+    let in_flight = Arc::new(AtomicUsize::new(0));
+    let tasks: Vec<_> = (0..8)
+        .map(|t| {
+            tokio::spawn(storm_shopper(
+                t,
+                base.clone(),
+                Arc::clone(&acked),
+                Arc::clone(&in_flight),
+            ))
+        })
+        .collect();
+    let started = Instant::now();
+    while acked.load(Ordering::SeqCst) < 60 || in_flight.load(Ordering::SeqCst) < 2 {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "only {} checkouts acknowledged in a minute",
+            acked.load(Ordering::SeqCst)
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    node.0.kill().unwrap();
+    node.0.wait().unwrap();
+    let acked_at_kill = acked.load(Ordering::SeqCst);
+    let mut attempts = Vec::new();
+    for t in tasks {
+        attempts.extend(t.await.unwrap());
+    }
+    let refused: Vec<String> = attempts
+        .iter()
+        .filter_map(|a| match &a.first {
+            Tried::Refused(status, json) => Some(format!("{}: {status} {json}", a.key)),
+            _ => None,
+        })
+        .collect();
+    assert!(refused.is_empty(), "checkouts refused: {refused:#?}");
+
+    let mut again = spawn_node(dir, "second");
+    let base = announced(&mut again, dir, "second");
+    let api = Api::new("198.51.100.99");
+    let mut finals: BTreeMap<String, Placed> = BTreeMap::new();
+    let mut placed_before_the_kill = 0;
+    for a in &attempts {
+        let retry = api
+            .checkout(&base, &a.cart, &a.key)
+            .await
+            .unwrap_or_else(|e| panic!("the restarted node does not answer {}: {e}", a.key));
+        let Some(placed) = retry.placed() else {
+            panic!("retry of {}: {} {}", a.key, retry.status, retry.json);
+        };
+        match &a.first {
+            Tried::Acknowledged(first) => {
+                assert_eq!(placed.status, StatusCode::OK, "{}: answered again", a.key);
+                assert_eq!(placed.number, first.number, "{}: the same order", a.key);
+                assert_eq!(placed.token, first.token, "{}: the same token", a.key);
+            }
+            _ if placed.status == StatusCode::OK => placed_before_the_kill += 1,
+            _ => assert_eq!(placed.status, StatusCode::CREATED, "{}", a.key),
+        }
+        finals.insert(a.key.clone(), placed);
+    }
+
+    let pool = sqlx::sqlite::SqlitePoolOptions::new()
+        .connect_with(
+            sqlx::sqlite::SqliteConnectOptions::new()
+                .filename(kura_store::path_from_url(&url).unwrap())
+                .read_only(true),
+        )
+        .await
+        .unwrap();
+    let rows: Vec<(String, String, i64)> = sqlx::query_as(
+        "SELECT o.number, l.sku, l.quantity FROM orders o \
+         JOIN order_lines l ON l.order_id = o.id ORDER BY o.number, l.line_no",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let mut orders: BTreeMap<String, BTreeMap<String, i64>> = BTreeMap::new();
+    for (number, sku, quantity) in rows {
+        *orders.entry(number).or_default().entry(sku).or_default() += quantity;
+    }
+    let numbers: Vec<String> = sqlx::query_scalar("SELECT number FROM orders")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(numbers.len(), attempts.len(), "one order per key");
+    let distinct: BTreeSet<&String> = numbers.iter().collect();
+    assert_eq!(distinct.len(), numbers.len(), "no order number twice");
+    for a in &attempts {
+        let number = &finals[&a.key].number;
+        let mut expected = BTreeMap::from([(KETTLE.to_string(), a.kettles)]);
+        if a.rice > 0 {
+            expected.insert(RICE.to_string(), a.rice);
+        }
+        assert_eq!(orders.get(number), Some(&expected), "order of {}", a.key);
+    }
+    for sku in [KETTLE, RICE] {
+        let ordered: i64 = orders.values().filter_map(|o| o.get(sku)).sum();
+        let stock: i64 = sqlx::query_scalar("SELECT stock FROM variants WHERE sku = $1")
+            .bind(sku)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(stock, STOCK - ordered, "{sku}: stock matches the orders");
+    }
+    let left: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM cart_items WHERE cart_id IN (SELECT value FROM json_each($1))",
+    )
+    .bind(
+        serde_json::to_string(
+            &attempts
+                .iter()
+                .map(|a| a.cart.id.parse::<i64>().unwrap())
+                .collect::<Vec<_>>(),
+        )
+        .unwrap(),
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(left, 0, "every checked-out cart is empty");
+    pool.close().await;
+    eprintln!(
+        "SQLite node killed after {acked_at_kill} acknowledged checkouts; {} attempts, \
+         {placed_before_the_kill} unanswered ones had been placed before the kill",
+        attempts.len()
+    );
+}
