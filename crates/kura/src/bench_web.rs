@@ -242,11 +242,14 @@ fn pct(lat: &[u32], p: f64) -> f64 {
     f64::from(lat.get(i).copied().unwrap_or(0)) / 1000.0
 }
 
+/// One run's figures for a line: rate, p99 in ms, ratio.
+type RunFigures = (f64, f64, f64);
+
 /// Every run's figures by line, for the medians printed after the last run.
 #[derive(Default)]
 struct Tally {
-    /// (line, what the ratio is to, per run: rate, p99 ms, ratio).
-    lines: Vec<(String, &'static str, Vec<(f64, f64, f64)>)>,
+    /// (line, what the ratio is to, each run's figures).
+    lines: Vec<(String, &'static str, Vec<RunFigures>)>,
 }
 
 impl Tally {

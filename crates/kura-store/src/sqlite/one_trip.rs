@@ -385,7 +385,7 @@ impl SqliteStore {
     pub(crate) fn cart_lines_raw(
         &self,
         cart_id: i64,
-    ) -> Result<(Vec<(String, u32)>, Vec<CatalogItem>), StoreError> {
+    ) -> Result<super::CartLines, StoreError> {
         self.raw_reads.with(|c| {
             let mut st = bound(c, &CART_LINES, &[&cart_id])?;
             let mut rows = st.raw_query();
