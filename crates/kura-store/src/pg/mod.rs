@@ -88,6 +88,14 @@ mod dialect {
         None
     }
 
+    /// PostgreSQL inserts bulk orders in the shared code's transaction.
+    pub(crate) async fn insert_orders(
+        _store: &super::PgStore,
+        _orders: &[kura_app::sealed::OrderRecord],
+    ) -> Option<Result<(), kura_app::error::StoreError>> {
+        None
+    }
+
     /// A blob as lower-case hex text.
     pub(crate) fn hex(column: &str) -> String {
         format!("encode({column}, 'hex')")

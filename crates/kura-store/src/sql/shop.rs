@@ -1354,6 +1354,9 @@ impl OrderRepo for This {
     }
 
     async fn insert_orders(&self, orders: &[OrderRecord]) -> Result<(), StoreError> {
+        if let Some(done) = dialect::insert_orders(self, orders).await {
+            return done;
+        }
         write_tx!(self, |tx| {
             for o in orders {
                 if !insert_order_rows(&mut *tx, o).await? {

@@ -100,6 +100,14 @@ mod dialect {
         Some(store.catalog_items_raw(skus))
     }
 
+    /// Bulk orders run in one trip to the writer's thread.
+    pub(crate) async fn insert_orders(
+        store: &super::SqliteStore,
+        orders: &[kura_app::sealed::OrderRecord],
+    ) -> Option<Result<(), kura_app::error::StoreError>> {
+        Some(store.insert_orders_in_one_trip(orders).await)
+    }
+
     /// A blob as lower-case hex text.
     pub(crate) fn hex(column: &str) -> String {
         format!("lower(hex({column}))")

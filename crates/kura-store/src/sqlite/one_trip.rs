@@ -71,14 +71,9 @@ fn one_i64(c: &Connection, sql: &str, values: &[&dyn ToSql]) -> rusqlite::Result
     rows.next()?.map(|r| r.get(0)).transpose()
 }
 
-/// The body of a checkout, as the shared `place_in` and `finish_placed` do it: decides, and
-/// writes only when the answer is `Placed`.
-fn place(
-    c: &Connection,
-    o: &OrderRecord,
-    cart_id: Option<i64>,
-    mail: Option<&OutboxRecord>,
-) -> rusqlite::Result<PlaceOutcome> {
+/// Writes the order row, its data key and its lines; false (nothing written) when an order
+/// with its idempotency hash exists.
+fn insert_order(c: &Connection, o: &OrderRecord) -> rusqlite::Result<bool> {
     let key = data_keys::id_of(o.data_key.as_ref());
     let order: [&dyn ToSql; 30] = [
         &o.id,
@@ -112,12 +107,8 @@ fn place(
         &o.totals.discount.0,
         &o.coupon_code,
     ];
-    // The unique idempotency hash tells a repeated submission, without a lookup first.
     if run(c, INSERT_ORDER, &order)? == 0 {
-        return match one_i64(c, ORDER_BY_HASH, &[&o.idempotency_hash])? {
-            Some(order_id) => Ok(PlaceOutcome::Duplicate { order_id }),
-            None => Err(rusqlite::Error::QueryReturnedNoRows),
-        };
+        return Ok(false);
     }
     if let Some(k) = &o.data_key
         && let Some(wrapped) = &k.wrapped
@@ -144,6 +135,24 @@ fn place(
                 &l.tax.code(),
             ],
         )?;
+    }
+    Ok(true)
+}
+
+/// The body of a checkout, as the shared `place_in` and `finish_placed` do it: decides, and
+/// writes only when the answer is `Placed`.
+fn place(
+    c: &Connection,
+    o: &OrderRecord,
+    cart_id: Option<i64>,
+    mail: Option<&OutboxRecord>,
+) -> rusqlite::Result<PlaceOutcome> {
+    // The unique idempotency hash tells a repeated submission, without a lookup first.
+    if !insert_order(c, o)? {
+        return match one_i64(c, ORDER_BY_HASH, &[&o.idempotency_hash])? {
+            Some(order_id) => Ok(PlaceOutcome::Duplicate { order_id }),
+            None => Err(rusqlite::Error::QueryReturnedNoRows),
+        };
     }
     if let Some(code) = &o.coupon_code {
         for holder in kura_app::coupons::holders(o.email_bidx.as_bytes(), o.customer_id) {
@@ -240,6 +249,26 @@ impl SqliteStore {
             let outcome = place(c, o, cart_id, mail)?;
             let keep = outcome == PlaceOutcome::Placed;
             Ok((outcome, keep))
+        })
+        .await
+    }
+
+    /// Orders made elsewhere (the demo's synthetic ones), all in one job; a repeated
+    /// idempotency hash fails the whole job.
+    pub(crate) async fn insert_orders_in_one_trip(
+        &self,
+        orders: &[OrderRecord],
+    ) -> Result<(), StoreError> {
+        self.in_one_trip(|c| {
+            for o in orders {
+                if !insert_order(c, o)? {
+                    return Err(rusqlite::Error::SqliteFailure(
+                        rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE),
+                        Some(format!("order {} repeats an idempotency hash", o.number)),
+                    ));
+                }
+            }
+            Ok(((), true))
         })
         .await
     }
@@ -382,10 +411,7 @@ impl SqliteStore {
     }
 
     /// A cart's lines and their catalog items (a line whose product is gone has none).
-    pub(crate) fn cart_lines_raw(
-        &self,
-        cart_id: i64,
-    ) -> Result<super::CartLines, StoreError> {
+    pub(crate) fn cart_lines_raw(&self, cart_id: i64) -> Result<super::CartLines, StoreError> {
         self.raw_reads.with(|c| {
             let mut st = bound(c, &CART_LINES, &[&cart_id])?;
             let mut rows = st.raw_query();
